@@ -20,8 +20,12 @@ __version__ = "0.1.0"
 __license__ = "MIT"
 
 import argparse
+import bisect
 import configparser
+import csv
 import dataclasses
+import io
+import itertools
 import json
 import logging
 import os
@@ -29,6 +33,7 @@ import queue
 import re
 import select
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -96,6 +101,45 @@ class Config:
     corner: str = "bottom-right"
     topmost: bool = True
     path: Path | None = None          # the ini it came from, None for defaults
+
+DEFAULT_INI = """\
+; cti.ini: 着信表示（CTI）の設定。メモ帳で編集し、保存してから cti を起動し直してください。
+; ; から行末まではコメントです。
+
+[device]
+; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
+; auto = 見つかったポートを順に試す / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
+; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
+port = auto
+; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
+;             | modem（モデム NMBR=）| whozz（CallerID.com）| ncid（NCID サーバ）
+protocol = auto
+; 通信速度（bps）。アロハUSB は 9600 固定です
+baudrate = 9600
+; モデムだけ: 接続後に送るコマンド。| で区切ります
+init = ATZ|AT+VCID=1
+; yes にすると、装置から届いたデータと番号を cti.log に記録します（不具合を調べるときだけ）
+debug = no
+
+[files]
+; 会員台帳（Excel で編集する CSV）。このファイルからの相対パスでも、フルパスでも書けます
+members = members.csv
+; 着信履歴・予約・来店履歴のデータベース
+database = cti.db
+; 動作記録（名前は記録しません）
+log = cti.log
+
+[history]
+; 着信履歴に残す件数と日数。どちらかを超えた古いものから消えます
+max_entries = 100
+max_days = 7
+
+[window]
+; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left
+corner = bottom-right
+; yes: 他のウィンドウより常に手前に表示
+topmost = yes
+"""
 
 
 def _parse_int(text, low, high):
@@ -922,6 +966,810 @@ class DeviceReader(threading.Thread):
 
 
 ###############################################################################
+# Store: members.csv ##########################################################
+###############################################################################
+
+class MembersError(Exception):
+    """A members.csv that cannot be used at all (encoding, a required column missing)."""
+
+
+class WriteDeferred(Exception):
+    """The change is kept (in memory and the pending file) but members.csv could not be written yet."""
+
+
+# Column headers, Japanese or English, after NFKC and lower-casing.
+COLUMN_ALIASES = {
+    "member_no": ("会員番号", "会員no", "会員no.", "member_no", "member no", "no"),
+    "name": ("名前", "氏名", "お名前", "name"),
+    "kana": ("ふりがな", "フリガナ", "かな", "kana"),
+    "phone": ("電話番号", "phone"),
+    "staff": ("主担当", "担当", "staff"),
+    "memo": ("メモ", "備考", "memo"),
+}
+EXTRA_PHONE_PREFIXES = ("電話", "携帯", "tel", "phone")
+REQUIRED_COLUMNS = ("member_no", "name")
+MEMBERS_HEADER = ["会員番号", "名前", "ふりがな", "電話番号", "主担当", "メモ"]
+REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
+EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]")
+KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\s・ー]*")
+
+
+@dataclass(slots=True)
+class Member:
+    """One member row as the window shows it; phones are national digits."""
+    member_no: str
+    name: str
+    kana: str = ""
+    phones: tuple = ()
+    staff: str = ""
+    memo: str = ""
+    line: int = 0
+
+    def to_dict(self) -> dict:
+        return {"member_no": self.member_no, "name": self.name, "kana": self.kana,
+                "phones": list(self.phones), "staff": self.staff, "memo": self.memo}
+
+
+def header_key(text: str) -> str | None:
+    """The field a header cell names, 'phone+' for a further phone column, or None."""
+    key = unicodedata.normalize("NFKC", text).strip().lower()
+    for field, aliases in COLUMN_ALIASES.items():
+        if key in aliases:
+            return field
+    if key.startswith(EXTRA_PHONE_PREFIXES):
+        return "phone+"
+    return None
+
+
+def search_key(text: str) -> str:
+    """What search compares: NFKC, lower case, katakana as hiragana, no spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+    return re.sub(r"\s+", "", text)
+
+
+def excel_safe(cell: str) -> str:
+    """A cell Excel will not run as a formula (=HYPERLINK(…) and friends get a leading ')."""
+    return "'" + cell if EXCEL_FORMULA.match(cell) else cell
+
+
+def next_member_no(numbers: list[str]) -> str:
+    """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
+    parsed = [m.groups() for n in numbers if (m := re.fullmatch(r"(.*?)(\d+)", n))]
+    if not parsed:
+        return "00001"
+    prefix, width = parsed[-1][0], len(parsed[-1][1])
+    highest = max(int(d) for p, d in parsed if p == prefix)
+    return f"{prefix}{highest + 1:0{width}d}"
+
+
+def split_records(text: str):
+    """Yield (cells, start, end, line) for each CSV record, with its span in text.
+
+    Spans let a rewrite copy every row it did not change byte for byte.
+    """
+    pieces = re.split(r"(?<=\n)|(?<=\r)(?!\n)", text)
+    position = {"offset": 0, "line": 0}
+
+    def lines():
+        for piece in pieces:
+            if piece:
+                position["offset"] += len(piece)
+                position["line"] += 1
+                yield piece
+
+    reader = csv.reader(lines())
+    start, line = 0, 1
+    for cells in reader:
+        yield cells, start, position["offset"], line
+        start, line = position["offset"], position["line"] + 1
+
+
+@dataclass
+class Registration:
+    """A validated new member."""
+    member_no: str
+    name: str
+    kana: str
+    phone: str
+    staff: str
+    memo: str
+
+
+def validate_registration(form: dict, table: "MemberTable") -> tuple["Registration | None", dict]:
+    """(Registration, {}) or (None, {field: message in Japanese}) for the register dialog."""
+    errors = {}
+    name = " ".join(form.get("name", "").split())
+    kana = unicodedata.normalize("NFKC", form.get("kana", "")).strip()
+    phone_text = form.get("phone", "").strip()
+    phone = normalize_phone(phone_text) if phone_text else ""
+    member_no = unicodedata.normalize("NFKC", form.get("member_no", "")).strip()
+    if not name:
+        errors["name"] = "名前を入力してください"
+    elif EXCEL_FORMULA.match(name):
+        errors["name"] = "名前を = + - @ で始めることはできません"
+    if kana and not KANA.fullmatch(kana):
+        errors["kana"] = "ふりがなはひらがなかカタカナで入力してください"
+    if phone_text and not re.fullmatch(r"0\d{9,13}", phone):
+        errors["phone"] = "電話番号は 0 から始まる 10〜11 桁で入力してください"
+    if member_no and member_no in table.by_no:
+        errors["member_no"] = f"会員番号 {member_no} は既に使われています"
+    if errors:
+        return None, errors
+    return Registration(member_no or table.next_member_no(), name, kana, phone,
+                        form.get("staff", "").strip(), form.get("memo", "").strip()), {}
+
+
+class MemberTable:
+    """members.csv: lookup by number, search, register and link, written atomically.
+
+    Changes are operations (register, link) applied to the file as it is on disk at the
+    moment of writing, so a change saved meanwhile by Excel or another reception PC is
+    merged, not overwritten. An operation that cannot be written yet (Excel holds the
+    file) is kept in memory and in the pending file beside members.csv, and retried.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.pending_path = self.path.with_name(self.path.name + ".pending")
+        self.pending: list[dict] = []
+        self.stamp = None
+        self.problems: list[str] = []
+        self.error: str | None = None
+        self.encoding = "utf-8-sig"
+        self._set_text(None)
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # reading
+
+    def load(self):
+        """Read the file (and any pending changes); raise MembersError when it cannot be used."""
+        self.error = None
+        if self.pending_path.exists():
+            self.pending = [json.loads(line) for line in self.pending_path.read_text("utf-8").splitlines() if line]
+        try:
+            text, stamp = self._read_disk()
+            self._set_text(text)
+            self.stamp = stamp
+            if self.pending:
+                self._set_text(self._apply_all(self.pending)[0])
+        except MembersError as e:
+            self.error = str(e)
+            raise
+        return self
+
+    def _read_disk(self):
+        if not self.path.exists():
+            return None, None
+        stamp = self._stat()
+        try:
+            text, self.encoding = read_text_any(self.path)
+        except ConfigError as e:
+            raise MembersError(str(e)) from None
+        return text, stamp
+
+    def _stat(self):
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def refresh(self) -> bool:
+        """Re-read the file when it changed on disk (cheap: one stat); True when it was re-read."""
+        if self._stat() == self.stamp:
+            return False
+        log.info("members.csv が変更されたので読み直します")
+        try:
+            self.load()
+        except MembersError:
+            log.warning("members.csv を読み直せません: %s", self.error)
+        return True
+
+    def _set_text(self, text: str | None):
+        """Parse the file's text into the header, the record spans and the indexes."""
+        self.text = text or ""
+        self.header, self.columns, self.records = list(MEMBERS_HEADER), {}, []
+        self.members, self.by_no, self.by_phone = [], {}, {}
+        self.problems = []
+        name = self.path.name
+        if text:
+            rows = split_records(text)
+            first = next(rows, None)
+            if first is not None:
+                self.header = first[0]
+                self.header_span = (first[1], first[2])
+                self.records = [(start, end, line, cells) for cells, start, end, line in rows]
+        self.columns = self._map_columns(self.header)
+        missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
+        if missing:
+            raise MembersError(f"{name}: 見出し行に {'、'.join(missing)} の列がありません")
+        for index, (_, _, line, cells) in enumerate(self.records):
+            member = self._member(cells, line)
+            if member is None:
+                continue
+            self.members.append(member)
+            self.by_no[member.member_no] = member
+            for phone in member.phones:
+                self.by_phone.setdefault(phone, []).append(member)
+        self.records = [(start, end, line) for start, end, line, _ in self.records]
+        self._search_text = None
+
+    @staticmethod
+    def _map_columns(header):
+        columns = {"phone+": []}
+        for index, cell in enumerate(header):
+            key = header_key(cell)
+            if key == "phone+" or (key == "phone" and "phone" in columns):
+                columns["phone+"].append(index)
+            elif key and key not in columns:
+                columns[key] = index
+        return columns
+
+    def _member(self, cells, line) -> Member | None:
+        where = f"{self.path.name} {line}行目"
+        if not any(c.strip() for c in cells):
+            return None                                     # blank line Excel left
+        get = lambda field: cells[self.columns[field]].strip() if field in self.columns and self.columns[field] < len(cells) else ""
+        member_no = unicodedata.normalize("NFKC", get("member_no")).strip()
+        if not member_no:
+            self.problems.append(f"{where}: 会員番号が空です")
+            return None
+        if member_no in self.by_no:
+            self.problems.append(f"{where}: 会員番号 {member_no} が {self.by_no[member_no].line}行目と重複しています")
+            return None
+        name = get("name")
+        if not name:
+            self.problems.append(f"{where}: 名前が空です（会員番号 {member_no}）")
+            return None
+        phones = []
+        phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
+        for column in phone_columns:
+            cell = cells[column] if column < len(cells) else ""
+            if re.fullmatch(r"\s*\d(\.\d+)?[eE]\+\d+\s*", cell):
+                self.problems.append(f"{where}: 電話番号 {cell} が指数表記になっています（Excel で文字列として入力し直してください）")
+                continue
+            phones += [p for p in split_phones(cell) if p not in phones]
+        return Member(member_no, name, get("kana"), tuple(phones), get("staff"), get("memo"), line)
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # queries
+
+    def lookup(self, number: str) -> list[Member]:
+        """The members holding this number (all of them when several share it)."""
+        self.refresh()
+        return list(self.by_phone.get(normalize_phone(number), ()))
+
+    def search(self, query: str, limit=50) -> list[Member]:
+        """Members whose number, name, kana or phone contains the query (for the link dialog)."""
+        key = search_key(query)
+        if not key:
+            return []
+        self.refresh()
+        if self._search_text is None:
+            lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones)
+                     for m in self.members]
+            self._search_text = "\n".join(lines) + "\n"
+            self._search_starts = list(itertools.accumulate((len(s) + 1 for s in lines), initial=0))
+        text, starts, found, at = self._search_text, self._search_starts, [], 0
+        digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
+        needle = digits or key
+        while len(found) < limit:
+            at = text.find(needle, at)
+            if at < 0:
+                break
+            index = bisect.bisect_right(starts, at) - 1
+            found.append(self.members[index])
+            at = starts[index + 1]              # one hit a member
+        return found
+
+    def next_member_no(self) -> str:
+        return next_member_no([m.member_no for m in self.members])
+
+    @property
+    def staff_names(self) -> list[str]:
+        names = {m.staff for m in self.members if m.staff}
+        return sorted(names)
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # changes
+
+    def register(self, reg: Registration) -> tuple[Member, list[str]]:
+        """Add a member; return it and notes for the receptionist. Raises WriteDeferred when kept pending."""
+        return self._change({"op": "register", **dataclasses.asdict(reg)})
+
+    def link(self, member_no: str, phone: str) -> tuple[Member, list[str]]:
+        """Add a number to a member; refuse one it has; note when another member holds it."""
+        digits = normalize_phone(phone)
+        member = self.by_no.get(member_no)
+        if member is None:
+            raise ValueError(f"会員番号 {member_no} は members.csv にありません")
+        if not re.fullmatch(r"0\d{9,13}", digits):
+            raise ValueError("電話番号は 0 から始まる 10〜11 桁で入力してください")
+        if digits in member.phones:
+            raise ValueError(f"{member.name} さんには {format_phone(digits)} が既に登録されています")
+        return self._change({"op": "link", "member_no": member_no, "phone": digits})
+
+    def _change(self, op):
+        """Apply op on the freshest file, write it, and return (member, notes)."""
+        disk_text, stamp = self._read_disk()
+        self._set_text(disk_text)
+        self.stamp = stamp
+        text, notes, member_no = self._apply_all(self.pending + [op])
+        self._set_text(text)
+        member = self.by_no[member_no]
+        try:
+            self._write(text)
+        except PermissionError:
+            self.pending.append(op)
+            self._save_pending()
+            raise WriteDeferred(f"{self.path.name} が Excel などで開かれているため、まだ保存できません。"
+                                "Excel を閉じると自動で保存します（入力した内容は失われません）") from None
+        self.pending = []
+        self.pending_path.unlink(missing_ok=True)
+        return member, notes
+
+    def retry_pending(self) -> bool:
+        """Try again to write the kept changes; True when nothing is pending any more."""
+        if not self.pending:
+            return True
+        try:
+            disk_text, stamp = self._read_disk()
+            self._set_text(disk_text)
+            self.stamp = stamp
+            text, notes, _ = self._apply_all(self.pending)
+            self._set_text(text)
+            self._write(text)
+        except PermissionError:
+            return False
+        except MembersError as e:
+            log.warning("保留中の変更を書けません: %s", e)
+            return False
+        for note in notes:
+            log.info("保留中の変更: %s", note)
+        self.pending = []
+        self.pending_path.unlink(missing_ok=True)
+        return True
+
+    def _apply_all(self, ops):
+        """The file text with ops applied to the parsed table; (text, notes, member_no of the last op)."""
+        notes, member_no = [], None
+        text = self.text
+        for op in ops:
+            text, note, member_no = self._apply(text, op)
+            notes += note
+            self._set_text(text)
+        return text, notes, member_no
+
+    def _apply(self, text, op):
+        notes = []
+        if op["op"] == "register":
+            existing = self.by_no.get(op["member_no"])
+            if existing and existing.name == op["name"]:
+                return text, notes, existing.member_no          # already written (a retry)
+            member_no = op["member_no"]
+            if existing:
+                member_no = self.next_member_no()
+                notes.append(f"会員番号 {op['member_no']} は他の PC で使われたため {member_no} にしました")
+            values = {"member_no": member_no, "name": op["name"], "kana": op["kana"],
+                      "phone": format_phone(op["phone"]) if op["phone"] else "",
+                      "staff": op["staff"], "memo": op["memo"]}
+            header, cells = self._cells_for(values)
+            for other in self.by_phone.get(op["phone"], ()):
+                notes.append(f"{format_phone(op['phone'])} は {other.name} さん（{other.member_no}）にも登録されています")
+            return self._render(header, {}, [cells]), notes, member_no
+        member = self.by_no.get(op["member_no"])
+        if member is None:
+            raise MembersError(f"会員番号 {op['member_no']} が {self.path.name} にありません"
+                               "（他の PC か Excel で削除されたようです）")
+        if op["phone"] in member.phones:
+            return text, notes, member.member_no
+        for other in self.by_phone.get(op["phone"], ()):
+            notes.append(f"{format_phone(op['phone'])} は {other.name} さん（{other.member_no}）にも登録されています")
+        index = next(i for i, r in enumerate(self.records) if r[2] == member.line)
+        start, end, _ = self.records[index]
+        cells = next(split_records(text[start:end]))[0]
+        header = list(self.header)
+        if "phone" not in self.columns:
+            header.append(MEMBERS_HEADER[3])
+            column = len(header) - 1
+        else:
+            column = self.columns["phone"]
+        cells += [""] * (len(header) - len(cells))
+        current = cells[column].strip()
+        cells[column] = f"{current}; {format_phone(op['phone'])}" if current else format_phone(op["phone"])
+        return self._render(header, {index: cells}, []), notes, member.member_no
+
+    def _cells_for(self, values):
+        """(header, cells) of a new row; a missing known column is added at the end of the header."""
+        header = list(self.header)
+        columns = dict(self.columns)
+        for field, title in zip(("member_no", "name", "kana", "phone", "staff", "memo"), MEMBERS_HEADER):
+            if field not in columns and values.get(field):
+                header.append(title)
+                columns[field] = len(header) - 1
+        cells = [""] * len(header)
+        for field, value in values.items():
+            if field in columns:
+                cells[columns[field]] = value
+        return header, cells
+
+    def _render(self, header, changed: dict, added: list) -> str:
+        """The file's text with rows changed and added; untouched rows are copied as they are."""
+        newline = "\r\n" if "\r\n" in self.text or not self.text else ("\n" if "\n" in self.text else "\r")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator=newline)
+
+        def row(cells):
+            writer.writerow([excel_safe(c) for c in cells])
+            value = out.getvalue()
+            out.seek(0)
+            out.truncate()
+            return value
+
+        parts = []
+        if header != self.header or not self.text:
+            parts.append(row(header))
+        else:
+            parts.append(self.text[self.header_span[0]:self.header_span[1]])
+        for index, (start, end, _) in enumerate(self.records):
+            raw = self.text[start:end]
+            if index in changed:
+                parts.append(row(changed[index]))
+            elif re.search(r'(^|,)"?[=@+\-\t]', raw) and self._formula_cells(raw):
+                parts.append(row(next(split_records(raw))[0]))   # never write back what Excel would run
+            else:
+                parts.append(raw)
+        if added and parts and not parts[-1].endswith(("\n", "\r")):
+            parts[-1] += newline
+        parts += [row(cells) for cells in added]
+        return "".join(parts)
+
+    @staticmethod
+    def _formula_cells(raw):
+        return any(EXCEL_FORMULA.match(c) for c in next(split_records(raw))[0])
+
+    def _write(self, text: str):
+        """Atomic write in the file's own encoding; PermissionError when it stays locked."""
+        try:
+            data = text.encode(self.encoding)
+        except UnicodeEncodeError as e:
+            raise MembersError(f"「{e.object[e.start:e.end]}」は {self.path.name}（{self.encoding}）に保存できない文字です。"
+                               "別の字に置き換えてください") from None
+        atomic_write(self.path, data)
+        self.text = text
+        self.stamp = self._stat()
+
+    def _save_pending(self):
+        lines = "".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self.pending)
+        atomic_write(self.pending_path, lines.encode("utf-8"))
+
+
+def atomic_write(path: Path, data: bytes):
+    """Write a temp file in the same folder, fsync, os.replace; a locked target is retried briefly.
+
+    A kill at any moment leaves the old file or the new one, never a truncated one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    for delay in REPLACE_RETRIES + (None,):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:
+            if delay is None:
+                tmp.unlink(missing_ok=True)
+                raise
+            time.sleep(delay)
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
+    try:
+        text, _ = read_text_any(path)
+    except ConfigError as e:
+        raise MembersError(str(e)) from None
+    rows = [(line, cells) for cells, _, _, line in split_records(text)]
+    if not rows:
+        raise MembersError(f"{Path(path).name}: 空のファイルです")
+    return rows[0][1], rows[1:]
+
+
+###############################################################################
+# Store: cti.db ###############################################################
+###############################################################################
+
+RESERVATION_STATES = ("予約", "来店", "退店", "取消")
+NEXT_STATES = {"予約": ("来店", "取消"), "来店": ("退店", "取消"), "退店": (), "取消": ()}
+VISIT_COLUMNS = {"member_no": ("会員番号", "member_no"), "date": ("来店日", "日付", "date"),
+                 "menu": ("メニュー", "menu"), "staff": ("担当", "主担当", "staff"),
+                 "amount": ("金額", "amount"), "memo": ("メモ", "備考", "memo")}
+
+SCHEMA = [
+    # version 1
+    """
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        received TEXT NOT NULL,          -- local time of arrival, ISO
+        number TEXT,                     -- national digits, NULL when withheld
+        reason TEXT,                     -- private | out_of_area | payphone | conflict
+        caller_name TEXT,                -- what the device sent, if anything
+        device_time TEXT,
+        protocol TEXT
+    );
+    CREATE INDEX calls_received ON calls(received);
+    CREATE TABLE reservations (
+        id INTEGER PRIMARY KEY,
+        member_no TEXT NOT NULL,
+        starts TEXT NOT NULL,            -- YYYY-MM-DDTHH:MM
+        menu TEXT NOT NULL DEFAULT '',
+        staff TEXT NOT NULL DEFAULT '',
+        memo TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT '予約',
+        created TEXT NOT NULL,
+        arrived TEXT, departed TEXT, cancelled TEXT
+    );
+    CREATE INDEX reservations_starts ON reservations(starts);
+    CREATE INDEX reservations_member ON reservations(member_no, starts);
+    CREATE TABLE visits (
+        id INTEGER PRIMARY KEY,
+        member_no TEXT NOT NULL,
+        date TEXT NOT NULL,              -- YYYY-MM-DD
+        menu TEXT NOT NULL DEFAULT '',
+        staff TEXT NOT NULL DEFAULT '',
+        amount INTEGER,
+        memo TEXT NOT NULL DEFAULT '',
+        reservation_id INTEGER UNIQUE
+    );
+    CREATE INDEX visits_member ON visits(member_no, date);
+    """,
+]
+
+
+@dataclass
+class CallRecord:
+    id: int
+    received: datetime
+    number: str | None
+    reason: str | None
+    caller_name: str | None
+    protocol: str
+
+
+@dataclass
+class Reservation:
+    id: int
+    member_no: str
+    starts: datetime
+    menu: str
+    staff: str
+    memo: str
+    status: str
+
+
+@dataclass
+class Visit:
+    id: int
+    member_no: str
+    date: str
+    menu: str
+    staff: str
+    amount: int | None
+    memo: str
+
+
+def parse_date(text: str, today) -> "datetime.date | None":
+    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    for pattern, has_year in ((r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", True),
+                              (r"(\d{1,2})[-/.月](\d{1,2})日?", False), (r"(\d{2})(\d{2})", False)):
+        m = re.fullmatch(pattern, text)
+        if m:
+            parts = [int(g) for g in m.groups()]
+            try:
+                return (datetime(*parts) if has_year else datetime(today.year, *parts)).date()
+            except ValueError:
+                return None
+    return None
+
+
+def parse_time(text: str) -> tuple[int, int] | None:
+    """A time as typed: 14:30, 1430, 14時30分, 9:05."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    m = re.fullmatch(r"(\d{1,2})[:時]?(\d{2})分?", text) or re.fullmatch(r"(\d{1,2})時", text)
+    if not m:
+        return None
+    hour, minute = int(m.group(1)), int(m.group(2)) if m.lastindex > 1 else 0
+    return (hour, minute) if hour < 24 and minute < 60 else None
+
+
+def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tuple[dict | None, dict]:
+    """({member_no, starts, menu, staff, memo}, {}) or (None, {field: message})."""
+    errors = {}
+    member_no = form.get("member_no", "").strip()
+    if member_no not in members.by_no:
+        errors["member_no"] = "会員登録されていない方は予約できません。先に会員登録をしてください"
+    day = parse_date(form.get("date", ""), now)
+    clock = parse_time(form.get("time", ""))
+    if day is None:
+        errors["date"] = "日付は 2026-11-25 か 11/25 の形で入力してください"
+    if clock is None:
+        errors["time"] = "時刻は 14:30 の形で入力してください"
+    starts = None
+    if day and clock:
+        starts = datetime(day.year, day.month, day.day, *clock)
+        if starts.date() < now.date():
+            errors["date"] = "過去の日付には予約できません"
+    if errors:
+        return None, errors
+    return {"member_no": member_no, "starts": starts, "menu": form.get("menu", "").strip(),
+            "staff": form.get("staff", "").strip(), "memo": form.get("memo", "").strip()}, {}
+
+
+class Database:
+    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema."""
+
+    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
+        self.path, self.max_entries, self.max_days, self.now = path, max_entries, max_days, now
+        self.conn = sqlite3.connect(str(path), timeout=5, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+        self.prune()
+
+    def close(self):
+        self.conn.close()
+
+    def _migrate(self):
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(SCHEMA):
+            raise MembersError(f"{Path(self.path).name} は新しい版の cti で作られています（版 {version}）")
+        for number, script in enumerate(SCHEMA[version:], start=version + 1):
+            with self.conn:
+                self.conn.execute("BEGIN")
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    @staticmethod
+    def _iso(when: datetime) -> str:
+        return when.isoformat(timespec="seconds")
+
+    # calls
+
+    def add_call(self, call: Call) -> int:
+        received = call.received or self.now()
+        cur = self.conn.execute(
+            "INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) VALUES (?,?,?,?,?,?)",
+            (self._iso(received), call.number, call.reason, call.name,
+             self._iso(call.time) if call.time else None, call.protocol))
+        self.prune()
+        return cur.lastrowid
+
+    def prune(self):
+        """Keep the newest max_entries calls of the last max_days days."""
+        oldest = self._iso(self.now() - timedelta(days=self.max_days))
+        with self.conn:
+            self.conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
+            self.conn.execute("DELETE FROM calls WHERE id NOT IN "
+                              "(SELECT id FROM calls ORDER BY received DESC, id DESC LIMIT ?)", (self.max_entries,))
+
+    def calls(self) -> list[CallRecord]:
+        rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+        return [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
+                           r["caller_name"], r["protocol"] or "") for r in rows]
+
+    def delete_call(self, call_id: int) -> bool:
+        return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
+
+    # reservations
+
+    def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
+        return self.conn.execute(
+            "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
+            (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
+
+    def set_status(self, reservation_id: int, status: str, amount: int | None = None) -> Reservation:
+        """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
+        r = self.reservation(reservation_id)
+        if status not in NEXT_STATES[r.status]:
+            raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
+        column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
+        now = self.now()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute(f"UPDATE reservations SET status = ?, {column} = ? WHERE id = ?",
+                              (status, self._iso(now), reservation_id))
+            if status == "退店":
+                self.conn.execute("INSERT OR IGNORE INTO visits (member_no, date, menu, staff, amount, memo, "
+                                  "reservation_id) VALUES (?,?,?,?,?,?,?)",
+                                  (r.member_no, now.date().isoformat(), r.menu, r.staff, amount, r.memo, r.id))
+        return self.reservation(reservation_id)
+
+    def reservation(self, reservation_id) -> Reservation:
+        row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"予約 {reservation_id} はありません")
+        return self._reservation(row)
+
+    @staticmethod
+    def _reservation(row):
+        return Reservation(row["id"], row["member_no"], datetime.fromisoformat(row["starts"]), row["menu"],
+                           row["staff"], row["memo"], row["status"])
+
+    def reservations_on(self, day) -> list[Reservation]:
+        rows = self.conn.execute("SELECT * FROM reservations WHERE starts >= ? AND starts < ? ORDER BY starts, id",
+                                 (day.isoformat(), (day + timedelta(days=1)).isoformat())).fetchall()
+        return [self._reservation(r) for r in rows]
+
+    def upcoming(self, member_no) -> list[Reservation]:
+        rows = self.conn.execute("SELECT * FROM reservations WHERE member_no = ? AND starts >= ? AND status = '予約' "
+                                 "ORDER BY starts", (member_no, self.now().date().isoformat())).fetchall()
+        return [self._reservation(r) for r in rows]
+
+    def today_counts(self, day=None) -> dict:
+        """予約人数 (not cancelled), 来店人数 (arrived, including departed), 退店人数 for a day."""
+        day = day or self.now().date()
+        states = [r.status for r in self.reservations_on(day)]
+        return {"reserved": sum(s != "取消" for s in states),
+                "arrived": sum(s in ("来店", "退店") for s in states),
+                "departed": states.count("退店")}
+
+    # visits
+
+    def visits(self, member_no) -> list[Visit]:
+        rows = self.conn.execute("SELECT * FROM visits WHERE member_no = ? ORDER BY date DESC, id DESC",
+                                 (member_no,)).fetchall()
+        return [Visit(r["id"], r["member_no"], r["date"], r["menu"], r["staff"], r["amount"], r["memo"])
+                for r in rows]
+
+    def import_visits(self, path: Path) -> tuple[int, list[str]]:
+        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines)."""
+        header, rows = read_csv_rows(path)
+        keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
+        columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
+                   for field, aliases in VISIT_COLUMNS.items()}
+        name = Path(path).name
+        if columns["member_no"] is None or columns["date"] is None:
+            raise MembersError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
+        problems, visits = [], []
+        for line, cells in rows:
+            get = lambda f: cells[columns[f]].strip() if columns[f] is not None and columns[f] < len(cells) else ""
+            if not any(c.strip() for c in cells):
+                continue
+            day = parse_date(get("date"), self.now())
+            amount_text = re.sub(r"[,円¥\s]", "", unicodedata.normalize("NFKC", get("amount")))
+            if not get("member_no"):
+                problems.append(f"{name} {line}行目: 会員番号が空です")
+            elif day is None:
+                problems.append(f"{name} {line}行目: 来店日 {get('date')!r} が読めません")
+            elif amount_text and not amount_text.isdigit():
+                problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
+            else:
+                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"),
+                               int(amount_text) if amount_text else None, get("memo")))
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
+                                  "VALUES (?,?,?,?,?,?)", visits)
+        return len(visits), problems
+
+
+def export_calls_csv(path: Path, rows: list[list[str]]):
+    """The call history as a CSV that Excel opens correctly (UTF-8 with BOM)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当"])
+    writer.writerows([[excel_safe(c) for c in row] for row in rows])
+    atomic_write(Path(path), out.getvalue().encode("utf-8-sig"))
+
+
+###############################################################################
 # Main ########################################################################
 ###############################################################################
 
@@ -936,6 +1784,18 @@ def cmd_decode(path: str, protocol: str) -> int:
             print(event.to_json())
         elif isinstance(event, Garbled):
             print(f"{path}: {event.offset} バイト目: {event.message}", file=sys.stderr)
+    return 0
+
+
+def cmd_lookup(number: str, config_path) -> int:
+    config, problems = load_config(config_path)
+    for problem in problems:
+        print(f"cti.ini: {problem}", file=sys.stderr)
+    table = MemberTable(config.members)
+    table.load()
+    for problem in table.problems:
+        print(problem, file=sys.stderr)
+    print(json.dumps([m.to_dict() for m in table.lookup(number)], ensure_ascii=False, indent=1))
     return 0
 
 
@@ -955,6 +1815,7 @@ def parse_args(argv):
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--decode", metavar="FILE", help="記録ファイルを解読し、着信を 1 行 1 件の JSON で出力")
     action.add_argument("--list-ports", action="store_true", help="見つかったシリアルポートを表示")
+    action.add_argument("--lookup", metavar="NUMBER", help="その番号の会員を JSON で表示")
     parser.add_argument("--version", action="version", version=f"cti {__version__}")
     return parser.parse_args(argv)
 
@@ -965,6 +1826,16 @@ def main(argv=None) -> int:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
         return cmd_list_ports()
+    config_path = Path(args.config) if args.config else app_dir() / "cti.ini"
+    if args.config and not config_path.exists():
+        print(f"{config_path}: 設定ファイルがありません", file=sys.stderr)
+        return 2
+    try:
+        if args.lookup:
+            return cmd_lookup(args.lookup, config_path)
+    except (ConfigError, MembersError) as e:
+        print(e, file=sys.stderr)
+        return 2
     return 0
 
 
