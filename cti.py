@@ -28,6 +28,7 @@ import io
 import itertools
 import json
 import logging
+import logging.handlers
 import os
 import queue
 import re
@@ -35,12 +36,16 @@ import select
 import socket
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
+import tkinter as tk
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from tkinter import filedialog, messagebox, ttk
+from tkinter import font as tkfont
 
 import phonenumbers
 import serial
@@ -237,7 +242,7 @@ def normalize_phone(text: str) -> str:
 def split_phones(cell: str) -> list[str]:
     """The numbers in one member cell ('03-1234-5678; 090-…'), as digits, without repeats."""
     numbers = []
-    for part in PHONE_SEPARATORS.split(cell or ""):
+    for part in PHONE_SEPARATORS.split(unicodedata.normalize("NFKC", cell or "")):   # full-width ；／ too
         digits = normalize_phone(part)
         if digits and digits not in numbers:
             numbers.append(digits)
@@ -1146,6 +1151,8 @@ class MemberTable:
             text, self.encoding = read_text_any(self.path)
         except ConfigError as e:
             raise MembersError(str(e)) from None
+        if not text:
+            self.encoding = "utf-8-sig"         # an empty file is a new one: UTF-8 with BOM, as Excel reads it
         return text, stamp
 
     def _stat(self):
@@ -1300,6 +1307,11 @@ class MemberTable:
         member = self.by_no[member_no]
         try:
             self._write(text)
+        except MembersError:
+            self._set_text(disk_text)           # not written (a character the encoding lacks): forget it
+            if self.pending:
+                self._set_text(self._apply_all(self.pending)[0])
+            raise
         except PermissionError:
             self.pending.append(op)
             self._save_pending()
@@ -1396,7 +1408,8 @@ class MemberTable:
 
     def _render(self, header, changed: dict, added: list) -> str:
         """The file's text with rows changed and added; untouched rows are copied as they are."""
-        newline = "\r\n" if "\r\n" in self.text or not self.text else ("\n" if "\n" in self.text else "\r")
+        # the file's own line ending; CRLF (Excel's) when it has none yet (empty, or a header without one)
+        newline = next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
         out = io.StringIO()
         writer = csv.writer(out, lineterminator=newline)
 
@@ -1770,6 +1783,1036 @@ def export_calls_csv(path: Path, rows: list[list[str]]):
 
 
 ###############################################################################
+# UI: what the window says ####################################################
+###############################################################################
+# Pure helpers: the words and rows the window shows, tested without a display.
+
+UI_FONTS = ("Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
+            "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
+HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
+MENUS = ("カット", "カラー", "パーマ", "トリートメント", "ヘッドスパ", "縮毛矯正", "カット＋カラー", "着付け", "セット")
+STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
+
+
+def ui_font_family(available) -> str:
+    """A Japanese UI font that exists here: Yu Gothic UI / Meiryo UI on Windows, IPA or Noto elsewhere."""
+    available = set(available)
+    return next((f for f in UI_FONTS if f in available), "TkDefaultFont")
+
+
+def caller_text(number: str | None, reason: str | None) -> str:
+    """The number hyphenated, or why there is none (非通知, 公衆電話, 表示圏外, サービス競合)."""
+    if number:
+        return format_phone(number)
+    return REASONS.get(reason, "番号なし")
+
+
+def window_title(number, reason, members: list) -> str:
+    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 090-8765-4321 未登録', 'CTI — 非通知'."""
+    if not number:
+        return f"CTI — {caller_text(number, reason)}"
+    who = members[0].name if members else "未登録"
+    return f"CTI — {format_phone(number)} {who}"
+
+
+def history_row(record: CallRecord, members: list) -> tuple:
+    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当."""
+    first = members[0] if members else None
+    name = first.name if first else ("未登録" if record.number else "")
+    if len(members) > 1:
+        name += f"（他{len(members) - 1}名）"
+    return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
+            first.member_no if first else "", name, first.kana if first else "", first.staff if first else "")
+
+
+def counts_text(counts: dict) -> str:
+    return f"本日  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
+
+
+def members_status(table: MemberTable) -> str:
+    if table.error:
+        return f"会員台帳を読めません: {table.error}"
+    text = f"会員 {len(table.members)}件"
+    if table.problems:
+        text += f"（読み飛ばした行 {len(table.problems)}）"
+    if table.pending:
+        text += f"  未保存の変更 {len(table.pending)}件（Excel を閉じると保存します）"
+    return text
+
+
+HELP_TEXT = """\
+着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
+
+着信番号参照 (F7)   番号を入力して、着信したときと同じように会員を調べます
+会員登録へ (F2)      選んだ着信の番号で新しい会員を登録します
+電話番号登録へ (F3)  選んだ着信の番号を、登録済みの会員に追加します
+予約登録へ (F4)      選んだ着信の会員の予約を入れます（会員登録が先です）
+来店履歴へ (F5)      選んだ着信の会員の来店履歴と今後の予約を表示します
+本日の予約 (F6)      今日の予約の一覧。来店・退店・取消をここで記録します
+履歴を保存           着信履歴を Excel で開ける CSV に保存します
+
+着信履歴: ダブルクリック（または Enter）で来店履歴、右クリック（または Delete）で削除。
+
+設定ファイル: {ini}
+会員台帳: {members}
+装置: {device}
+見つかったシリアルポート:
+{ports}
+"""
+
+
+###############################################################################
+# UI: Tk window and dialogs ###################################################
+###############################################################################
+
+def enable_hidpi() -> bool:
+    """Windows: sharp text on scaled displays (call before Tk starts). Elsewhere there is nothing to do."""
+    if sys.platform != "win32":
+        return False
+    try:  # pragma: no cover - Windows only
+        import ctypes
+        ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)
+        return True
+    except (AttributeError, OSError):  # pragma: no cover
+        return False
+
+
+class Dialog(tk.Toplevel):
+    """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
+
+    Errors are shown beside their field. With _utest the dialog is neither modal nor waited
+    for, so tests fill its fields and invoke() its buttons.
+    """
+    ok_text = "OK"
+
+    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
+        super().__init__(app.root)
+        self.withdraw()
+        self.app, self.result, self._utest = app, None, _utest
+        self.title(title)
+        self.transient(app.root)
+        self.vars, self.errors, self.widgets = {}, {}, {}
+        self.body = ttk.Frame(self, padding=12)
+        self.body.pack(fill="both", expand=True)
+        self.body.columnconfigure(1, weight=1)
+        self.row = 0
+        self.create_widgets()
+        self.message = ttk.Label(self.body, foreground="#b00020", wraplength=420, justify="left")
+        self.message.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(6, 0))
+        buttons = ttk.Frame(self.body)
+        buttons.grid(row=self.row + 1, column=0, columnspan=3, sticky="e", pady=(10, 0))
+        self.button_ok = ttk.Button(buttons, text=self.ok_text, command=self.ok, default="active")
+        self.button_cancel = ttk.Button(buttons, text="キャンセル", command=self.cancel)
+        self.button_ok.pack(side="left", padx=4)
+        self.button_cancel.pack(side="left")
+        self.bind("<Return>", self.ok)
+        self.bind("<KP_Enter>", self.ok)
+        self.bind("<Escape>", self.cancel)
+        self.protocol("WM_DELETE_WINDOW", self.cancel)
+        self.initial = {name: var.get() for name, var in self.vars.items()}
+        self.geometry(f"+{app.root.winfo_rootx() + 20}+{max(0, app.root.winfo_rooty() - 80)}")
+        if not _utest:
+            self.deiconify()
+            self.grab_set()
+            self.first_focus().focus_set()
+            self.wait_window()
+
+    def create_widgets(self):
+        raise NotImplementedError
+
+    def first_focus(self):
+        return next(iter(self.widgets.values()), self.button_ok)
+
+    def add_field(self, name, label, value="", widget=None, width=28):
+        """A labelled entry (or the given widget) with its error label beside it."""
+        var = tk.StringVar(self, value)
+        ttk.Label(self.body, text=label).grid(row=self.row, column=0, sticky="w", padx=(0, 8), pady=3)
+        widget = widget(self.body, var) if widget else ttk.Entry(self.body, textvariable=var, width=width)
+        widget.grid(row=self.row, column=1, sticky="we", pady=3)
+        error = ttk.Label(self.body, foreground="#b00020")
+        error.grid(row=self.row, column=2, sticky="w", padx=(8, 0))
+        self.vars[name], self.widgets[name], self.errors[name] = var, widget, error
+        self.row += 1
+        return widget
+
+    def form(self) -> dict:
+        return {name: var.get() for name, var in self.vars.items()}
+
+    def show_errors(self, errors: dict):
+        for name, label in self.errors.items():
+            label["text"] = errors.get(name, "")
+        self.message["text"] = errors.get("", "")
+        for name in errors:
+            if name in self.widgets:
+                self.widgets[name].focus_set()
+                break
+
+    def entry_ok(self):
+        """The result, or None after showing what is wrong."""
+        raise NotImplementedError
+
+    def ok(self, event=None):
+        result = self.entry_ok()
+        if result is not None:
+            self.result = result
+            self.destroy()
+        return "break"
+
+    def cancel(self, event=None):
+        """Close without saving; ask first when something was typed, so that nothing is lost by a slip."""
+        if self.form() != self.initial and not messagebox.askyesno(
+                "CTI", "入力した内容を破棄して閉じますか？", parent=self):
+            return "break"
+        self.destroy()
+        return "break"
+
+
+def staff_box(choices):
+    """A factory for a combobox of the staff already in the file, which also takes a new name."""
+    return lambda parent, var: ttk.Combobox(parent, textvariable=var, values=choices, width=26)
+
+
+class RegisterDialog(Dialog):
+    """会員登録: a new member with the selected number."""
+    ok_text = "登録"
+
+    def __init__(self, app, phone="", **kw):
+        self.phone = phone
+        super().__init__(app, "会員登録", **kw)
+
+    def create_widgets(self):
+        table = self.app.members
+        self.add_field("member_no", "会員番号", table.next_member_no())
+        self.add_field("name", "名前（必須）")
+        self.add_field("kana", "ふりがな")
+        self.add_field("phone", "電話番号", format_phone(self.phone) if self.phone else "")
+        self.add_field("staff", "主担当", widget=staff_box(table.staff_names))
+        self.add_field("memo", "メモ", width=40)
+
+    def first_focus(self):
+        return self.widgets["name"]
+
+    def entry_ok(self):
+        registration, errors = validate_registration(self.form(), self.app.members)
+        if errors:
+            self.show_errors(errors)
+            return None
+        try:
+            member, notes = self.app.members.register(registration)
+        except WriteDeferred as e:
+            member, notes = self.app.members.by_no[registration.member_no], [str(e)]
+        except MembersError as e:
+            self.show_errors({"": str(e)})
+            return None
+        self.app.members_changed(notes)
+        return member
+
+
+class LinkDialog(Dialog):
+    """電話番号登録: add the selected number to a member found by number, name or kana."""
+    ok_text = "この会員に追加"
+
+    def __init__(self, app, phone="", **kw):
+        self.phone = phone
+        super().__init__(app, "電話番号登録", **kw)
+
+    def create_widgets(self):
+        self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
+        self.add_field("query", "会員を検索")
+        ttk.Label(self.body, text="会員番号・名前・ふりがな・電話番号の一部で検索できます",
+                  foreground="#555555").grid(row=self.row, column=1, columnspan=2, sticky="w")
+        self.row += 1
+        self.results = ttk.Treeview(self.body, columns=("no", "name", "kana", "phones"), show="headings",
+                                    height=8, selectmode="browse")
+        for column, title, width in (("no", "会員番号", 90), ("name", "名前", 130), ("kana", "ふりがな", 130),
+                                     ("phones", "電話番号", 160)):
+            self.results.heading(column, text=title)
+            self.results.column(column, width=width, stretch=column == "phones")
+        self.results.grid(row=self.row, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
+        self.errors["member"] = ttk.Label(self.body, foreground="#b00020")
+        self.errors["member"].grid(row=self.row + 1, column=0, columnspan=3, sticky="w")
+        self.row += 2
+        self.vars["query"].trace_add("write", lambda *_: self.refresh_results())
+        self.results.bind("<Double-1>", self.ok)
+        self.widgets["query"].bind("<Down>", self._to_results)
+
+    def first_focus(self):
+        return self.widgets["query"]
+
+    def _to_results(self, event=None):
+        children = self.results.get_children()
+        if children:
+            self.results.focus_set()
+            self.results.selection_set(children[0])
+            self.results.focus(children[0])
+        return "break"
+
+    def refresh_results(self):
+        self.results.delete(*self.results.get_children())
+        for member in self.app.members.search(self.vars["query"].get(), limit=100):
+            self.results.insert("", "end", iid=member.member_no, values=(
+                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
+        children = self.results.get_children()
+        if len(children) == 1:
+            self.results.selection_set(children[0])
+
+    def entry_ok(self):
+        selected = self.results.selection()
+        errors = {}
+        if not selected:
+            errors["member"] = "追加する会員を一覧から選んでください"
+        if not normalize_phone(self.vars["phone"].get()):
+            errors["phone"] = "電話番号を入力してください"
+        if errors:
+            self.show_errors(errors)
+            return None
+        try:
+            member, notes = self.app.members.link(selected[0], self.vars["phone"].get())
+        except ValueError as e:
+            self.show_errors({"phone": str(e)})
+            return None
+        except WriteDeferred as e:
+            member, notes = self.app.members.by_no[selected[0]], [str(e)]
+        except MembersError as e:
+            self.show_errors({"": str(e)})
+            return None
+        self.app.members_changed(notes)
+        return member
+
+
+class ReserveDialog(Dialog):
+    """予約登録: a reservation for a known member."""
+    ok_text = "予約する"
+
+    def __init__(self, app, member: Member, **kw):
+        self.member = member
+        super().__init__(app, "予約登録", **kw)
+
+    def create_widgets(self):
+        ttk.Label(self.body, text=f"{self.member.member_no}  {self.member.name} 様",
+                  font=self.app.fonts["bold"]).grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
+        self.row += 1
+        now = self.app.now()
+        self.add_field("date", "日付", now.strftime("%Y-%m-%d"))
+        self.add_field("time", "時刻（例 14:30）")
+        self.add_field("menu", "メニュー", widget=lambda p, v: ttk.Combobox(p, textvariable=v, values=MENUS, width=26))
+        self.add_field("staff", "担当", self.member.staff, widget=staff_box(self.app.members.staff_names))
+        self.add_field("memo", "メモ", width=40)
+        self.vars["member_no"] = tk.StringVar(self, self.member.member_no)
+
+    def first_focus(self):
+        return self.widgets["time"]
+
+    def entry_ok(self):
+        reservation, errors = validate_reservation(self.form(), self.app.members, self.app.now())
+        if errors:
+            errors[""] = errors.pop("member_no", "")
+            self.show_errors(errors)
+            return None
+        reservation_id = self.app.db.reserve(**reservation)
+        self.app.reservations_changed()
+        return reservation_id
+
+
+class LookupDialog(Dialog):
+    """着信番号参照: look a typed number up as if it had called."""
+    ok_text = "参照"
+
+    def create_widgets(self):
+        self.add_field("phone", "電話番号")
+
+    def entry_ok(self):
+        digits = normalize_phone(self.vars["phone"].get())
+        if not re.fullmatch(r"0\d{5,13}", digits):
+            self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
+            return None
+        self.app.on_call(Call(digits, protocol="manual", received=self.app.now()), bring_to_front=False)
+        return digits
+
+
+class ListWindow(tk.Toplevel):
+    """A read-only window with one or more lists (visit history, today's reservations)."""
+
+    def __init__(self, app, title, *, _utest=False):
+        super().__init__(app.root)
+        self.app = app
+        self.title(title)
+        self.transient(app.root)
+        self.body = ttk.Frame(self, padding=12)
+        self.body.pack(fill="both", expand=True)
+        self.create_widgets()
+        self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
+        self.button_close.pack(anchor="e", pady=(8, 0))
+        self.bind("<Escape>", lambda e: self.destroy())
+        self.geometry(f"+{app.root.winfo_rootx() + 20}+{max(0, app.root.winfo_rooty() - 120)}")
+        if not _utest:
+            self.focus_set()
+
+    def table(self, columns, height=8):
+        tree = ttk.Treeview(self.body, columns=[c for c, _, _ in columns], show="headings", height=height,
+                            selectmode="browse")
+        for column, title, width in columns:
+            tree.heading(column, text=title)
+            tree.column(column, width=width, stretch=column == columns[-1][0])
+        tree.pack(fill="both", expand=True)
+        return tree
+
+
+class VisitHistoryWindow(ListWindow):
+    """来店履歴: a member's visits, newest first, and upcoming reservations."""
+
+    def __init__(self, app, member: Member, **kw):
+        self.member = member
+        super().__init__(app, f"来店履歴 — {member.name}", **kw)
+
+    def create_widgets(self):
+        m = self.member
+        ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
+                  font=self.app.fonts["bold"]).pack(anchor="w")
+        ttk.Label(self.body, text="来店履歴（新しい順）").pack(anchor="w", pady=(8, 2))
+        self.visits = self.table((("date", "日付", 100), ("menu", "メニュー", 140), ("staff", "担当", 90),
+                                  ("amount", "金額", 80), ("memo", "メモ", 200)))
+        for v in self.app.db.visits(m.member_no):
+            self.visits.insert("", "end", values=(v.date, v.menu, v.staff,
+                                                  f"{v.amount:,}円" if v.amount is not None else "", v.memo))
+        if not self.visits.get_children():
+            self.visits.insert("", "end", values=("来店履歴はまだありません", "", "", "", ""))
+        ttk.Label(self.body, text="今後の予約").pack(anchor="w", pady=(8, 2))
+        self.upcoming = self.table((("starts", "日時", 130), ("menu", "メニュー", 140), ("staff", "担当", 90),
+                                    ("memo", "メモ", 200)), height=3)
+        for r in self.app.db.upcoming(m.member_no):
+            self.upcoming.insert("", "end", values=(r.starts.strftime("%m/%d %H:%M"), r.menu, r.staff, r.memo))
+
+
+class TodayWindow(ListWindow):
+    """本日の予約: today's reservations, with 来店 / 退店 / 取消 buttons that drive the counts."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "本日の予約", **kw)
+
+    def create_widgets(self):
+        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
+        self.counts.pack(anchor="w", pady=(0, 6))
+        self.list = self.table((("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120),
+                                ("menu", "メニュー", 110), ("staff", "担当", 80), ("status", "状態", 60)), height=10)
+        actions = ttk.Frame(self.body)
+        actions.pack(anchor="w", pady=(6, 0))
+        self.buttons = {}
+        for status in ("来店", "退店", "取消"):
+            self.buttons[status] = ttk.Button(actions, text=status, command=lambda s=status: self.move(s))
+            self.buttons[status].pack(side="left", padx=(0, 6))
+        self.refresh()
+
+    def refresh(self, select=None):
+        self.list.delete(*self.list.get_children())
+        for r in self.app.db.reservations_on(self.app.now().date()):
+            member = self.app.members.by_no.get(r.member_no)
+            self.list.insert("", "end", iid=str(r.id), values=(
+                r.starts.strftime("%H:%M"), r.member_no, member.name if member else "（台帳にない会員）",
+                r.menu, r.staff, r.status))
+        if select and self.list.exists(str(select)):
+            self.list.selection_set(str(select))
+        self.counts["text"] = counts_text(self.app.db.today_counts(self.app.now().date()))
+
+    def move(self, status):
+        selected = self.list.selection()
+        if not selected:
+            messagebox.showinfo("CTI", "一覧から予約を選んでください", parent=self)
+            return
+        try:
+            self.app.db.set_status(int(selected[0]), status)
+        except ValueError as e:
+            messagebox.showerror("CTI", str(e), parent=self)
+            return
+        self.app.reservations_changed()
+        self.refresh(select=selected[0])
+
+
+class MainWindow:
+    """The reception window: latest caller, call history, today's counts, actions and status."""
+
+    POLL_MS = 100
+    MEMBERS_CHECK_MS = 2000
+    PENDING_RETRY_MS = 10000
+
+    def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
+                 events: queue.Queue, now=datetime.now, _utest=False):
+        self.root, self.config, self.members, self.db, self.events = root, config, members, db, events
+        self.now, self._utest = now, _utest
+        self.device_status = Status("connecting", "着信表示装置を探しています", config.port)
+        self.records = {}               # history iid -> CallRecord
+        self._after = {}
+        root.report_callback_exception = self.report_exception
+        family = ui_font_family(tkfont.families(root))
+        self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
+                      "number": (family, 16, "bold"), "small": (family, 9)}
+        root.option_add("*Font", self.fonts["base"])
+        style = ttk.Style(root)
+        for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
+            style.configure(widget, font=self.fonts["base"])
+        style.configure("Treeview.Heading", font=self.fonts["bold"])
+        style.configure("Treeview", rowheight=int(tkfont.Font(root, font=self.fonts["base"]).metrics("linespace") * 1.5))
+        style.configure("Action.TButton", font=self.fonts["bold"])
+        root.title("CTI — 着信待ち")
+        root.minsize(560, 420)
+        self._build()
+        self._bind_keys()
+        self.refresh_history()
+        self.show_caller(None)
+        self.refresh_counts()
+        self.refresh_status()
+        self.place_in_corner()
+        root.attributes("-topmost", bool(config.topmost))
+        self._schedule("poll", self.POLL_MS, self.poll)
+        self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
+        self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
+        self._schedule_midnight()
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # layout
+
+    def _build(self):
+        root = self.root
+        outer = ttk.Frame(root, padding=8)
+        outer.pack(fill="both", expand=True)
+        panel = ttk.Frame(outer, padding=(10, 6), relief="groove", borderwidth=2)
+        panel.pack(fill="x")
+        panel.columnconfigure(1, weight=1)
+        self.caller = {
+            "time": ttk.Label(panel, font=self.fonts["bold"]),
+            "number": ttk.Label(panel, font=self.fonts["number"]),
+            "name": ttk.Label(panel, font=self.fonts["big"]),
+            "kana": ttk.Label(panel, font=self.fonts["base"], foreground="#444444"),
+            "details": ttk.Label(panel, font=self.fonts["base"]),
+            "memo": ttk.Label(panel, font=self.fonts["base"], wraplength=520, justify="left"),
+        }
+        self.caller["time"].grid(row=0, column=0, sticky="w", padx=(0, 12))
+        self.caller["number"].grid(row=0, column=1, sticky="w")
+        self.caller["kana"].grid(row=1, column=0, columnspan=2, sticky="w")
+        self.caller["name"].grid(row=2, column=0, columnspan=2, sticky="w")
+        self.caller["details"].grid(row=3, column=0, columnspan=2, sticky="w")
+        self.caller["memo"].grid(row=4, column=0, columnspan=2, sticky="w")
+        self.unknown_actions = ttk.Frame(panel)
+        self.unknown_actions.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
+        self.panel_register = ttk.Button(self.unknown_actions, text="会員登録へ", style="Action.TButton",
+                                         command=self.open_register)
+        self.panel_link = ttk.Button(self.unknown_actions, text="電話番号登録へ", style="Action.TButton",
+                                     command=self.open_link)
+        self.panel_register.pack(side="left", padx=(0, 8))
+        self.panel_link.pack(side="left")
+
+        self.counts = ttk.Label(outer, font=self.fonts["bold"])
+        self.counts.pack(anchor="w", pady=(8, 4))
+
+        table = ttk.Frame(outer)
+        table.pack(fill="both", expand=True)
+        self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
+        for column, width in zip(HISTORY_COLUMNS, (90, 120, 80, 120, 120, 70)):
+            self.history.heading(column, text=column)
+            self.history.column(column, width=width, stretch=column in ("名前", "ふりがな"))
+        scroll = ttk.Scrollbar(table, orient="vertical", command=self.history.yview)
+        self.history.configure(yscrollcommand=scroll.set)
+        self.history.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="left", fill="y")
+        self.history.tag_configure("unknown", foreground="#b00020")
+
+        buttons = ttk.Frame(outer)
+        buttons.pack(fill="x", pady=(8, 0))
+        self.buttons = {}
+        for key, text, command in (("lookup", "着信番号参照", self.open_lookup),
+                                   ("register", "会員登録へ", self.open_register),
+                                   ("link", "電話番号登録へ", self.open_link),
+                                   ("reserve", "予約登録へ", self.open_reserve),
+                                   ("visits", "来店履歴へ", self.open_visits),
+                                   ("today", "本日の予約", self.open_today),
+                                   ("export", "履歴を保存", self.export_history),
+                                   ("help", "?", self.open_help)):
+            self.buttons[key] = ttk.Button(buttons, text=text, command=command,
+                                           width=3 if key == "help" else None)
+            self.buttons[key].pack(side="left", padx=(0, 4))
+
+        status = ttk.Frame(outer)
+        status.pack(fill="x", pady=(6, 0))
+        self.status_device = ttk.Label(status, font=self.fonts["small"])
+        self.status_device.pack(anchor="w")
+        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444")
+        self.status_members.pack(anchor="w")
+
+        self.menu = tk.Menu(root, tearoff=False)
+        self.menu.add_command(label="来店履歴", command=self.open_visits)
+        self.menu.add_separator()
+        self.menu.add_command(label="削除", command=self.delete_selected)
+
+    def _bind_keys(self):
+        h = self.history
+        h.bind("<Double-1>", lambda e: self.open_visits())
+        h.bind("<Return>", lambda e: self.open_visits())
+        h.bind("<Delete>", lambda e: self.delete_selected())
+        h.bind("<Button-3>", self._context_menu)
+        for key, action in (("<F1>", self.open_help), ("<F2>", self.open_register), ("<F3>", self.open_link),
+                            ("<F4>", self.open_reserve), ("<F5>", self.open_visits), ("<F6>", self.open_today),
+                            ("<F7>", self.open_lookup)):
+            self.root.bind(key, lambda e, a=action: a())
+        self.root.protocol("WM_DELETE_WINDOW", self.close)
+
+    def place_in_corner(self):
+        """Put the window in the corner set in cti.ini, clear of the Windows taskbar."""
+        root = self.root
+        root.update_idletasks()
+        width, height = max(root.winfo_reqwidth(), 640), max(root.winfo_reqheight(), 560)
+        margin, taskbar = 8, 56
+        right = root.winfo_screenwidth() - width - margin
+        bottom = root.winfo_screenheight() - height - taskbar
+        x = right if self.config.corner.endswith("right") else margin
+        y = bottom if self.config.corner.startswith("bottom") else margin
+        root.geometry(f"{width}x{height}+{max(0, x)}+{max(0, y)}")
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # timers
+
+    def _schedule(self, name, ms, callback):
+        def run():
+            try:
+                callback()
+            finally:
+                self._after[name] = self.root.after(ms, run)
+        self._after[name] = self.root.after(ms, run)
+
+    def _schedule_midnight(self):
+        now = self.now()
+        tomorrow = datetime(now.year, now.month, now.day) + timedelta(days=1, seconds=1)
+        ms = max(1000, int((tomorrow - now).total_seconds() * 1000))
+
+        def midnight():
+            self.refresh_counts()
+            self._schedule_midnight()
+        self._after["midnight"] = self.root.after(ms, midnight)
+
+    def stop(self):
+        """Cancel the timers (tests call this before destroying the root)."""
+        for after_id in self._after.values():
+            self.root.after_cancel(after_id)
+        self._after.clear()
+
+    def close(self):
+        if self.members.pending and not messagebox.askyesno(
+                "CTI", f"{self.members.path.name} にまだ保存できていない変更が {len(self.members.pending)} 件あります。\n"
+                       "変更は保存待ちファイルに残り、次回起動時に保存します。終了しますか？"):
+            return
+        self.stop()
+        self.root.destroy()
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # events from the device reader
+
+    def poll(self):
+        """Take what the device reader put on the queue (this is the only way in from its thread)."""
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(event, Call):
+                self.on_call(event)
+            elif isinstance(event, Status):
+                self.device_status = event
+                self.refresh_status()
+
+    def on_call(self, call: Call, bring_to_front=True):
+        record_id = self.db.add_call(call if call.received else dataclasses.replace(call, received=self.now()))
+        self.refresh_history(select=record_id)
+        self.show_caller(self.records.get(str(record_id)))
+        if bring_to_front:
+            self.bring_to_front()
+
+    def bring_to_front(self):
+        """Up even when minimised or behind, without taking the keyboard from the program in use."""
+        root = self.root
+        root.deiconify()
+        root.lift()
+        root.attributes("-topmost", True)
+        if not self.config.topmost:
+            root.after(1500, lambda: root.attributes("-topmost", False))
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # what is shown
+
+    def refresh_history(self, select=None):
+        keep = select or (self.history.selection() or (None,))[0]
+        self.history.delete(*self.history.get_children())
+        self.records = {}
+        found = {}
+        for record in self.db.calls():
+            if record.number not in found:
+                found[record.number] = self.members.lookup(record.number) if record.number else []
+            iid = str(record.id)
+            self.records[iid] = record
+            self.history.insert("", "end", iid=iid, values=history_row(record, found[record.number]),
+                                tags=("unknown",) if record.number and not found[record.number] else ())
+        keep = str(keep) if keep is not None else None
+        if keep and self.history.exists(keep):
+            self.history.selection_set(keep)
+            self.history.focus(keep)
+            self.history.see(keep)
+
+    def show_caller(self, record: CallRecord | None):
+        """The latest caller in large type; for an unknown number, its two actions."""
+        c = self.caller
+        if record is None:
+            for label in c.values():
+                label["text"] = ""
+            c["name"]["text"] = "着信待ち"
+            self.unknown_actions.grid_remove()
+            return
+        members = self.members.lookup(record.number) if record.number else []
+        c["time"]["text"] = record.received.strftime("%H:%M 着信")
+        c["number"]["text"] = format_phone(record.number) if record.number else ""
+        self.root.title(window_title(record.number, record.reason, members))
+        if members:
+            m = members[0]
+            c["name"]["text"] = f"{m.name} 様" + (f"（他{len(members) - 1}名）" if len(members) > 1 else "")
+            c["kana"]["text"] = m.kana
+            c["details"]["text"] = f"会員番号 {m.member_no}    主担当 {m.staff or '—'}"
+            c["memo"]["text"] = f"メモ: {m.memo}" if m.memo else ""
+            self.unknown_actions.grid_remove()
+        elif record.number:
+            c["name"]["text"] = "未登録の番号です"
+            c["kana"]["text"] = c["details"]["text"] = c["memo"]["text"] = ""
+            self.unknown_actions.grid()
+        else:
+            c["name"]["text"] = REASONS.get(record.reason, "番号なし")
+            c["kana"]["text"] = c["memo"]["text"] = ""
+            c["details"]["text"] = "番号が通知されませんでした"
+            self.unknown_actions.grid_remove()
+
+    def refresh_counts(self):
+        self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
+
+    def refresh_status(self):
+        s = self.device_status
+        self.status_device["text"] = f"装置: {s.text}"
+        self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
+        self.status_members["text"] = members_status(self.members)
+
+    def check_members(self):
+        if self.members.refresh():
+            self.members_changed([])
+
+    def retry_pending(self):
+        if self.members.pending and self.members.retry_pending():
+            self.members_changed([f"{self.members.path.name} に保存待ちの変更を保存しました"])
+
+    def members_changed(self, notes):
+        """After a register/link (or the file changed): history rows and the caller panel follow."""
+        self.refresh_history()
+        latest = self.selected_record()
+        self.show_caller(latest)
+        self.refresh_status()
+        if notes:
+            self.notify("\n".join(notes))
+
+    def reservations_changed(self):
+        self.refresh_counts()
+
+    def notify(self, text):
+        messagebox.showinfo("CTI", text, parent=self.root)
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # actions
+
+    def selected_record(self) -> CallRecord | None:
+        """The history row selected, else the latest call."""
+        selection = self.history.selection()
+        if selection:
+            return self.records.get(selection[0])
+        children = self.history.get_children()
+        return self.records.get(children[0]) if children else None
+
+    def selected_member(self, action) -> Member | None:
+        record = self.selected_record()
+        members = self.members.lookup(record.number) if record and record.number else []
+        if not members:
+            if record and record.number:
+                self.notify(f"{format_phone(record.number)} は未登録の番号です。{action}の前に会員登録をしてください")
+            else:
+                self.notify(f"{action}をする着信を履歴から選んでください")
+            return None
+        return members[0]
+
+    def selected_number(self) -> str:
+        record = self.selected_record()
+        return record.number if record and record.number else ""
+
+    def open_register(self):
+        return RegisterDialog(self, self.selected_number(), _utest=self._utest)
+
+    def open_link(self):
+        return LinkDialog(self, self.selected_number(), _utest=self._utest)
+
+    def open_reserve(self):
+        member = self.selected_member("予約")
+        return ReserveDialog(self, member, _utest=self._utest) if member else None
+
+    def open_visits(self):
+        member = self.selected_member("来店履歴の表示")
+        return VisitHistoryWindow(self, member, _utest=self._utest) if member else None
+
+    def open_today(self):
+        return TodayWindow(self, _utest=self._utest)
+
+    def open_lookup(self):
+        return LookupDialog(self, "着信番号参照", _utest=self._utest)
+
+    def open_help(self):
+        window = tk.Toplevel(self.root)
+        window.title("CTI の使い方")
+        window.transient(self.root)
+        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
+        text = HELP_TEXT.format(ini=self.config.path or app_dir() / "cti.ini", members=self.config.members,
+                                device=self.device_status.text, ports=ports)
+        body = tk.Text(window, width=72, height=24, wrap="word", font=self.fonts["base"], padx=10, pady=10)
+        body.insert("1.0", text)
+        body.configure(state="disabled")
+        body.pack(fill="both", expand=True)
+        ttk.Button(window, text="閉じる", command=window.destroy).pack(pady=6)
+        window.bind("<Escape>", lambda e: window.destroy())
+        return window
+
+    def _context_menu(self, event):
+        row = self.history.identify_row(event.y)
+        if row:
+            self.history.selection_set(row)
+            self.menu.tk_popup(event.x_root, event.y_root)
+
+    def delete_selected(self, confirm=True):
+        selection = self.history.selection()
+        if not selection:
+            return False
+        record = self.records[selection[0]]
+        if confirm and not messagebox.askyesno(
+                "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
+                       "履歴から削除しますか？", parent=self.root):
+            return False
+        self.db.delete_call(record.id)
+        self.refresh_history()
+        return True
+
+    def export_history(self):
+        path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
+                                            filetypes=[("CSV", "*.csv")])
+        if not path:
+            return None
+        rows = [self.history.item(iid, "values") for iid in self.history.get_children()]
+        try:
+            export_calls_csv(Path(path), [list(r) for r in rows])
+        except OSError as e:
+            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
+            return None
+        return path
+
+    def report_exception(self, exc, value, tb):
+        """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
+        log.error("画面の処理でエラー", exc_info=(exc, value, tb))
+        messagebox.showerror("CTI", f"思わぬエラーが起きました（{exc.__name__}）。処理は続けます。\n"
+                                    f"詳しくは {self.config.log.name} を見てください。", parent=self.root)
+
+
+###############################################################################
+# App: start-up, logging, one instance, demo ##################################
+###############################################################################
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(threadName)s %(message)s"
+
+
+def setup_logging(config: Config) -> logging.Handler:
+    """cti.log beside the program, rotating; stderr only where there is one (a windowed exe has none)."""
+    handler = logging.handlers.RotatingFileHandler(config.log, maxBytes=300_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if config.debug else logging.INFO)
+    if sys.stderr is not None:
+        console = logging.StreamHandler()
+        console.setLevel(logging.WARNING)
+        log.addHandler(console)
+
+    def thread_error(args):
+        log.error("スレッド %s でエラー", args.thread.name if args.thread else "?",
+                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+    threading.excepthook = thread_error
+    sys.excepthook = lambda *exc: log.critical("予期しないエラー", exc_info=exc)
+    return handler
+
+
+def write_first_run_files(config_path: Path, config: Config) -> list[str]:
+    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM)."""
+    written = []
+    if not config_path.exists():
+        atomic_write(config_path, DEFAULT_INI.encode("utf-8-sig"))
+        written.append(config_path.name)
+    if not config.members.exists():
+        atomic_write(config.members, (",".join(MEMBERS_HEADER) + "\r\n").encode("utf-8-sig"))
+        written.append(config.members.name)
+    return written
+
+
+class SingleInstance:
+    """One cti per PC: Windows gives a COM port to one program only.
+
+    Windows: a named mutex (the OS frees it when the process dies). Elsewhere: flock on a
+    lock file. A second start leaves a 'raise' file that the first polls, then exits.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.raise_path = self.folder / "cti.raise"
+        self.handle = None
+
+    def acquire(self) -> bool:
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            import ctypes
+            from ctypes import wintypes
+            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+            kernel32.CreateMutexW.argtypes = (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)
+            kernel32.CreateMutexW.restype = wintypes.HANDLE
+            name = "Local\\cti-" + re.sub(r"[^0-9A-Za-z]", "_", str(self.folder.resolve()))[-200:]
+            self.handle = kernel32.CreateMutexW(None, False, name)
+            return ctypes.get_last_error() != 183          # ERROR_ALREADY_EXISTS
+        import fcntl
+        self.handle = open(self.folder / "cti.lock", "a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            self.handle = None
+            return False
+        return True
+
+    def ask_first_to_raise(self):
+        self.raise_path.write_text(str(os.getpid()), encoding="ascii")
+
+    def raise_requested(self) -> bool:
+        if self.raise_path.exists():
+            self.raise_path.unlink(missing_ok=True)
+            return True
+        return False
+
+
+DEMO_MEMBERS = """\
+会員番号,名前,ふりがな,電話番号,主担当,メモ,誕生日,住所\r
+AC00001,ペンギン貴子,ぺんぎんたかこ,0596-31-0005,佐藤,カラーは 6 トーン。ハーブティー,1985/04/12,三重県伊勢市\r
+AC00002,山田花子,やまだはなこ,090-1234-5678; 03-1234-5678,鈴木,肌が弱いのでパッチテスト,1990/11/03,東京都千代田区\r
+AC00003,鈴木一郎,すずきいちろう,045-123-4567,佐藤,,1978/01/30,横浜市中区\r
+AC00004,高橋美咲,たかはしみさき,080-2345-6789,田中,縮毛矯正 3 か月ごと,1995/07/21,\r
+AC00005,伊藤 さくら,いとうさくら,06-6234-5678,鈴木,,2001/03/15,大阪市北区\r
+AC00006,渡辺健,わたなべけん,0467-12-3456,田中,メンズカット,1982/09/09,神奈川県藤沢市\r
+AC00007,中村由美,なかむらゆみ,070-3456-7890,佐藤,予約は午後希望,1988/12/24,\r
+AC00008,小林真理子,こばやしまりこ,050-1234-5678,田中,,1975/05/05,名古屋市\r
+"""
+# A member, an unknown number and a withheld one first, then one call every few seconds.
+DEMO_CALLS = (("0596310005", None), ("09087654321", None), (None, "P"), ("09012345678", None),
+              (None, "C"), ("0451234567", None), ("0120444555", None), (None, "O"), ("0467123456", None))
+
+
+class DemoDevice(threading.Thread):
+    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder."""
+
+    def __init__(self, first_delay=1.5, interval=6.0):
+        super().__init__(name="demo-device", daemon=True)
+        self.port = serial.serial_for_url("loop://", timeout=IDLE_TIMEOUT)
+        self.first_delay, self.interval = first_delay, interval
+        self.stopping = threading.Event()
+
+    def opener(self, *args):
+        return self.port
+
+    def run(self):
+        delay = self.first_delay
+        for index in itertools.count():
+            if self.stopping.wait(delay):
+                return
+            number, code = DEMO_CALLS[index % len(DEMO_CALLS)]
+            now = datetime.now()
+            self.port.write(f"RING\r\n\r\nDATE = {now:%m%d}\r\nTIME = {now:%H%M}\r\nNMBR = {number or code}\r\n\r\n"
+                            .encode("ascii"))
+            delay = 2.0 if index < 2 else self.interval
+
+
+def demo_folder() -> tuple[Path, Config]:
+    """A temporary folder with the sample members, reservations and visits; nothing real is touched."""
+    folder = Path(tempfile.mkdtemp(prefix="cti-demo-"))
+    (folder / "members.csv").write_bytes(DEMO_MEMBERS.encode("utf-8-sig"))
+    config = Config(port="loop://", protocol="modem", init=(), members=folder / "members.csv",
+                    database=folder / "cti.db", log=folder / "cti.log", path=None)
+    db = Database(config.database)
+    today = datetime.now().replace(second=0, microsecond=0)
+    for member_no, hour, menu, staff, status in (("AC00003", 10, "カット", "佐藤", "退店"),
+                                                 ("AC00004", 11, "縮毛矯正", "田中", "来店"),
+                                                 ("AC00001", 15, "カラー", "佐藤", None),
+                                                 ("AC00007", 17, "カット＋カラー", "佐藤", None)):
+        rid = db.reserve(member_no, today.replace(hour=hour, minute=0), menu, staff)
+        for step in ("来店", "退店")[:("来店", "退店").index(status) + 1] if status else ():
+            db.set_status(rid, step)
+    for member_no, days, menu, staff, amount in (("AC00001", 35, "カラー", "佐藤", 8800),
+                                                 ("AC00001", 90, "カット＋カラー", "佐藤", 13200),
+                                                 ("AC00002", 20, "トリートメント", "鈴木", 5500)):
+        db.conn.execute("INSERT INTO visits (member_no, date, menu, staff, amount) VALUES (?,?,?,?,?)",
+                        (member_no, (today - timedelta(days=days)).date().isoformat(), menu, staff, amount))
+    db.close()
+    return folder, config
+
+
+def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
+               instance: SingleInstance | None = None) -> int:
+    """The reception window with its device reader, until it is closed."""
+    enable_hidpi()
+    root = tk.Tk()
+    members = MemberTable(config.members)
+    try:
+        members.load()
+    except MembersError as e:
+        log.warning("会員台帳を読めません: %s", e)
+    db = Database(config.database, config.max_entries, config.max_days)
+    events = queue.Queue()
+    reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
+    window = MainWindow(root, config, members, db, events)
+    if instance:
+        window._schedule("raise", 500, lambda: instance.raise_requested() and window.bring_to_front())
+    if demo:
+        root.title("CTI — デモ（模擬装置）")
+        demo.start()
+    reader.start()
+    if problems:
+        messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
+    if members.error:
+        messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+    try:
+        root.mainloop()
+    finally:
+        if demo:
+            demo.stopping.set()
+        reader.stop()
+        db.close()
+    return 0
+
+
+def selftest() -> int:
+    """--selftest: load the config, decode a sample of every format, exit 0 (no window)."""
+    load_config(app_dir() / "cti.ini")
+    samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
+               "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
+               "whozz": b"01 I S 0000 G A1 11/24 03:20 PM 0451234567     TANAKA\r\n",
+               "ncid": b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"}
+    for protocol, raw in samples.items():
+        calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
+        if len(calls) != 1 or not calls[0].number:
+            print(f"selftest: {protocol} failed", file=sys.stderr)
+            return 1
+    print(f"cti {__version__} selftest ok: {', '.join(samples)}; phone {format_phone('0596310005')}")
+    return 0
+
+
+###############################################################################
 # Main ########################################################################
 ###############################################################################
 
@@ -1790,7 +2833,7 @@ def cmd_decode(path: str, protocol: str) -> int:
 def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
-        print(f"cti.ini: {problem}", file=sys.stderr)
+        print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
     table = MemberTable(config.members)
     table.load()
     for problem in table.problems:
@@ -1816,6 +2859,8 @@ def parse_args(argv):
     action.add_argument("--decode", metavar="FILE", help="記録ファイルを解読し、着信を 1 行 1 件の JSON で出力")
     action.add_argument("--list-ports", action="store_true", help="見つかったシリアルポートを表示")
     action.add_argument("--lookup", metavar="NUMBER", help="その番号の会員を JSON で表示")
+    action.add_argument("--demo", action="store_true", help="模擬装置と見本データで画面を試す（実データには触れません）")
+    action.add_argument("--selftest", action="store_true", help="設定を読み、見本の着信を解読して終了（画面なし）")
     parser.add_argument("--version", action="version", version=f"cti {__version__}")
     return parser.parse_args(argv)
 
@@ -1833,10 +2878,41 @@ def main(argv=None) -> int:
     try:
         if args.lookup:
             return cmd_lookup(args.lookup, config_path)
+        if args.selftest:
+            return selftest()
+        if args.demo:
+            _, config = demo_folder()
+            setup_logging(config)
+            return run_window(config, [], demo=DemoDevice())
+        return cmd_window(config_path)
     except (ConfigError, MembersError) as e:
         print(e, file=sys.stderr)
         return 2
-    return 0
+
+
+def cmd_window(config_path: Path) -> int:
+    """The normal start: one instance, first-run files, logging, the window."""
+    instance = SingleInstance(config_path.parent)
+    if not instance.acquire():
+        instance.ask_first_to_raise()
+        return 0
+    try:
+        config, problems = load_config(config_path)
+    except ConfigError as e:
+        enable_hidpi()
+        root = tk.Tk()
+        root.withdraw()
+        messagebox.showerror("CTI", str(e))
+        root.destroy()
+        return 2
+    written = write_first_run_files(config_path, config)
+    setup_logging(config)
+    log.info("cti %s 起動 (%s)", __version__, config_path)
+    for name in written:
+        log.info("初回起動: %s を作りました", name)
+    for problem in problems:
+        log.warning("cti.ini: %s", problem)
+    return run_window(config, problems, instance=instance)
 
 
 if __name__ == "__main__":

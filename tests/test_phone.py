@@ -1,0 +1,102 @@
+"""Phone numbers: normalise what people and Excel write, split member cells, hyphenate for display."""
+
+import pytest
+
+import cti
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("0312345678", "0312345678"),
+    ("03-1234-5678", "0312345678"),
+    ("０３－１２３４－５６７８", "0312345678"),          # full-width digits and hyphen (NFKC folds them)
+    ("０９０ー１２３４ー５６７８", "09012345678"),        # katakana long-vowel mark ー U+30FC as hyphen
+    ("03‐1234‐5678", "0312345678"),                  # U+2010 hyphen
+    ("03−1234−5678", "0312345678"),                  # U+2212 minus
+    ("090–1234—5678", "09012345678"),                # en and em dashes
+    ("03 1234 5678", "0312345678"),
+    ("03\u30001234\u30005678", "0312345678"),          # ideographic spaces
+    ("(03) 1234-5678", "0312345678"),
+    ("（０３）１２３４－５６７８", "0312345678"),          # full-width brackets
+    (" 045-123-4567 ", "0451234567"),
+    ("+81 3-1234-5678", "0312345678"),
+    ("+81-90-1234-5678", "09012345678"),
+    ("+81 (0)3 1234 5678", "0312345678"),              # the (0) people write after +81
+    ("＋８１９０１２３４５６７８", "09012345678"),
+    ("81312345678", "0312345678"),                   # bare 81 prefix, 11 digits
+    ("819012345678", "09012345678"),                 # bare 81 prefix, 12 digits
+    ("312345678", "0312345678"),                     # Excel dropped the leading zero (fixed line)
+    ("9012345678", "09012345678"),                   # ... and on a mobile number
+    ("312345678.0", "0312345678"),                   # Excel wrote the cell as a float
+    ("9012345678.0", "09012345678"),
+    ("0120-444-555", "0120444555"),
+    ("1234", "1234"),                                # too short to repair: left alone
+    ("", ""),
+    ("なし", ""),
+    ("-", ""),
+])
+def test_normalize_phone(text, digits):
+    assert cti.normalize_phone(text) == digits
+
+
+def test_normalize_phone_accepts_non_strings():
+    assert cti.normalize_phone(312345678) == "0312345678"
+    assert cti.normalize_phone(None) == ""
+
+
+@pytest.mark.parametrize("cell, numbers", [
+    ("03-1234-5678", ["0312345678"]),
+    ("03-1234-5678; 090-1234-5678", ["0312345678", "09012345678"]),
+    ("03-1234-5678/090-1234-5678", ["0312345678", "09012345678"]),
+    ("03-1234-5678、090-1234-5678", ["0312345678", "09012345678"]),
+    ("03-1234-5678\n090-1234-5678", ["0312345678", "09012345678"]),
+    ("03-1234-5678\r\n090-1234-5678\r\n", ["0312345678", "09012345678"]),
+    ("03-1234-5678, 045-123-4567", ["0312345678", "0451234567"]),
+    ("０３－１２３４－５６７８；０９０－１２３４－５６７８", ["0312345678", "09012345678"]),   # full-width ；
+    ("０３－１２３４－５６７８／０９０－１２３４－５６７８", ["0312345678", "09012345678"]),   # full-width ／
+    ("03-1234-5678; 0312345678; +81 3 1234 5678", ["0312345678"]),            # repeats removed
+    ("090-1234-5678;;/ 、\n03-1234-5678", ["09012345678", "0312345678"]),   # empty parts skipped
+    ("312345678", ["0312345678"]),
+    ("", []),
+    (None, []),
+])
+def test_split_phones(cell, numbers):
+    assert cti.split_phones(cell) == numbers
+
+
+@pytest.mark.parametrize("digits, shown", [
+    ("0312345678", "03-1234-5678"),       # Tokyo, 2-digit area code
+    ("0662345678", "06-6234-5678"),       # Osaka
+    ("0451234567", "045-123-4567"),       # Yokohama, 3-digit
+    ("0596310005", "0596-31-0005"),       # Ise, 4-digit
+    ("0467123456", "0467-12-3456"),       # Fujisawa
+    ("0995123456", "0995-12-3456"),       # Kagoshima
+    ("0126712345", "01267-1-2345"),       # a 5-digit area code (Hokkaido), as phonenumbers formats it
+    ("09012345678", "090-1234-5678"),
+    ("08012345678", "080-1234-5678"),
+    ("07012345678", "070-1234-5678"),
+    ("05012345678", "050-1234-5678"),     # IP phone
+    ("0120123456", "0120-123-456"),       # toll-free
+    ("08001234567", "0800-123-4567"),     # toll-free, 11 digits
+    ("0570123456", "0570-123-456"),       # navi-dial
+])
+def test_format_phone(digits, shown):
+    assert cti.format_phone(digits) == shown
+
+
+@pytest.mark.parametrize("digits", ["0312345", "12345", "031234567890123", "0201234567", "0000000000"])
+def test_format_phone_shows_an_invalid_number_as_given(digits):
+    assert cti.format_phone(digits) == digits
+
+
+@pytest.mark.parametrize("value", ["", "非通知", "03-1234-5678"])
+def test_format_phone_leaves_non_digit_text_alone(value):
+    assert cti.format_phone(value) == value
+
+
+def test_format_phone_none():
+    assert cti.format_phone(None) == ""
+
+
+def test_normalized_numbers_format_back():
+    for text in ("０３－１２３４－５６７８", "+81 90 1234 5678", "312345678.0", "0596 31 0005"):
+        assert cti.format_phone(cti.normalize_phone(text)) in ("03-1234-5678", "090-1234-5678", "0596-31-0005")
