@@ -430,8 +430,11 @@ class NumberDisplayDecoder(Decoder):
                 events.append(Garbled(self.base, "途中で切れたフレームを捨てました"))
                 self._drop(-end)
                 continue
-            events += self._frame(bytes(self.buf[:end]))
-            self._drop(end)
+            frame_events = self._frame(bytes(self.buf[:end]))
+            events += frame_events
+            # A bad "frame" (noise that looked like DLE SOH, a frame that lost a byte) may span the
+            # start of a good one: hunt on from just after its DLE SOH instead of skipping it whole.
+            self._drop(2 if any(isinstance(e, Garbled) for e in frame_events) else end)
 
     def _drop(self, n):
         del self.buf[:n]
@@ -463,7 +466,8 @@ class NumberDisplayDecoder(Decoder):
     def _frame(self, frame: bytes):
         at = self.base
         body, crc_bytes = frame[:-2], frame[-2:]
-        wire = frame[0] & 0x80         # parity bits on the wire; without them the device stripped them
+        # parity bits on the wire; with none at all the device stripped them (any b7 set: check every byte)
+        wire = any(b & 0x80 for b in body)
         if wire:
             if not all(has_even_parity(b) for b in body):
                 return [Garbled(at, "パリティ誤りのフレームを捨てました")]
@@ -580,7 +584,13 @@ class LineDecoder(RecordDecoder):
             if not m:
                 return events
             raw, at = self._take(m.end())
+            if raw == b"\n" and self._after_cr:     # the LF of a CR LF, not a blank line
+                self._after_cr = False
+                continue
+            self._after_cr = raw.endswith(b"\r")
             events += self.line(decode_text(raw).strip(), at)
+
+    _after_cr = False                           # the last line ended with CR (its LF may follow in the next chunk)
 
     def flush(self, final=False):
         events = []
@@ -718,9 +728,8 @@ class AutoDecoder(Decoder):
         _, name = min(found)
         log.info("着信表示装置の形式を %s と判断しました", name)
         self.inner = DECODERS[name](**self.kw)
-        self.inner.offset = self.inner.base = self.offset - len(self.pending)
+        self.inner.offset = self.inner.base = self.offset - len(self.pending)   # stream offsets carry on
         pending, self.pending = bytes(self.pending), bytearray()
-        self.inner.offset = self.offset - len(pending)
         return self.inner.feed(pending)
 
     def flush(self, final=False):
@@ -836,6 +845,10 @@ def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
     text = str(error)
     if re.search(r"PermissionError|Access is denied|アクセスが拒否|busy|Errno 16|Errno 13|in use", text, re.I):
         return "busy", f"{url} は他のプログラムが使っています。そのプログラムを閉じてください"
+    if url == "auto":
+        return "missing", ("着信表示装置が見つかりません。USB ケーブルがつながっているか、デバイス マネージャーの"
+                           "「ポート (COM と LPT)」に COM 番号が出ているかを確認し、cti.ini の port = に"
+                           "その番号（例 COM3）を書いてください")
     if url.startswith("socket://"):
         return "missing", f"{url[9:]} の着信サーバにつながりません。サーバの電源とネットワークを確認してください"
     return "missing", (f"{url} が見つかりません。着信表示装置の USB ケーブルと、"
@@ -861,7 +874,7 @@ class DeviceReader(threading.Thread):
         self.backoff, self.now = backoff, now
         self.stopping = threading.Event()
         self.port_name = config.port
-        self.detected = None            # the format auto detection settled on
+        self.pending = b""              # bytes heard while probing, decoded first
 
     def stop(self, timeout=2.0):
         self.stopping.set()
@@ -901,6 +914,7 @@ class DeviceReader(threading.Thread):
 
     def _open(self):
         if self.config.port.lower() == "auto":
+            self.status("connecting", "着信表示装置を探しています（COM ポートを順に試しています）")
             return self._probe()
         self.status("connecting", f"{self.port_name} を開いています")
         port = self.opener(self.config.port, self.config.protocol, self.config.baudrate)
@@ -915,36 +929,45 @@ class DeviceReader(threading.Thread):
 
     def _probe(self, listen=1.5):
         """port = auto: try each serial port found; keep the one that answers, else the first USB one."""
-        candidates = [device for device, _ in list_ports()]
         silent = None
-        for device in candidates:
-            self.port_name = device
+        for info in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
+            self.port_name = info.device
             try:
-                port = self.opener(device, self.config.protocol, self.config.baudrate)
+                port = self.opener(info.device, self.config.protocol, self.config.baudrate)
             except (serial.SerialException, OSError):
                 continue
-            self._send_init(port)
-            heard = bytearray()
-            deadline = time.monotonic() + listen
-            while time.monotonic() < deadline and not self.stopping.is_set():
-                heard += port.read(port.in_waiting or 1)
+            try:
+                heard = self._listen(port, listen)
+            except (serial.SerialException, OSError):
+                port.close()
+                continue
             if re.search(rb"OK|RING|NMBR", heard) or any(rx.search(heard) for _, rx in SIGNATURES):
-                self.pending = bytes(heard)
+                if silent is not None:
+                    silent.close()
+                self.pending = heard
                 return port
-            if silent is None:
+            # Built-in COM1-style ports with nothing attached are silent too: only a USB one is kept unheard.
+            if silent is None and "USB" in f"{info.hwid} {info.description}".upper():
                 silent = port
             else:
                 port.close()
         if silent is not None:
             self.port_name = silent.port
-            self.pending = b""
             return silent
         self.port_name = "auto"
         raise serial.SerialException("no port")
 
+    def _listen(self, port, seconds) -> bytes:
+        self._send_init(port)
+        heard = bytearray()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            heard += port.read(port.in_waiting or 1)
+        return bytes(heard)
+
     def _pump(self, port):
         decoder = make_decoder(self.config.protocol, now=self.now)
-        pending, self.pending = getattr(self, "pending", b""), b""
+        pending, self.pending = self.pending, b""
         self._handle(port, decoder, decoder.feed(pending) if pending else [])
         while not self.stopping.is_set():
             data = port.read(port.in_waiting or 1)
@@ -955,8 +978,6 @@ class DeviceReader(threading.Thread):
             else:
                 events = decoder.flush()
             self._handle(port, decoder, events)
-            if decoder.name == "auto" and decoder.detected and not self.detected:
-                self.detected = decoder.detected
 
     def _handle(self, port, decoder, events):
         for event in events:
