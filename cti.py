@@ -430,11 +430,10 @@ class NumberDisplayDecoder(Decoder):
                 events.append(Garbled(self.base, "途中で切れたフレームを捨てました"))
                 self._drop(-end)
                 continue
-            frame_events = self._frame(bytes(self.buf[:end]))
-            events += frame_events
+            events += self._frame(bytes(self.buf[:end]))
             # A bad "frame" (noise that looked like DLE SOH, a frame that lost a byte) may span the
             # start of a good one: hunt on from just after its DLE SOH instead of skipping it whole.
-            self._drop(2 if any(isinstance(e, Garbled) for e in frame_events) else end)
+            self._drop(end if self.intact else 2)
 
     def _drop(self, n):
         del self.buf[:n]
@@ -465,6 +464,7 @@ class NumberDisplayDecoder(Decoder):
 
     def _frame(self, frame: bytes):
         at = self.base
+        self.intact = False             # parity and CRC good (else feed() hunts on inside the frame)
         body, crc_bytes = frame[:-2], frame[-2:]
         # parity bits on the wire; with none at all the device stripped them (any b7 set: check every byte)
         wire = any(b & 0x80 for b in body)
@@ -476,6 +476,7 @@ class NumberDisplayDecoder(Decoder):
             checked = bytes(even_parity(b) for b in body[2:])
         if crc16_kermit(checked + crc_bytes) != 0:
             return [Garbled(at, "CRC 誤りのフレームを捨てました")]
+        self.intact = True
         plain = bytes(b & 0x7F for b in body)
         # unstuff: DLE DLE -> DLE, framing DLEs dropped
         content, i = bytearray(), 0
@@ -652,7 +653,7 @@ class ModemDecoder(LineDecoder):
 class WhozzCallingDecoder(LineDecoder):
     """CallerID.com Whozz Calling records (serial, or the Ethernet units' UDP broadcasts)"""
     name = "whozz"
-    RECORD = re.compile(r"(\d\d) ([IO]) ([ESB]) (\d{4}) ([GB]) (.\d) (\d\d)/(\d\d) (\d\d):(\d\d) ([AP])M (.{8,15})(.*)")
+    RECORD = re.compile(r"(\d\d) ([IO]) ([ESB]) (\d{4}) ([GB]) (.\d) (\d\d)/(\d\d) (\d\d):(\d\d) ([AP])M (.{1,15})(.*)")   # lines arrive stripped: a short number field may end the line
 
     def line(self, text, at):
         m = self.RECORD.search(text)
