@@ -904,6 +904,9 @@ class DeviceReader(threading.Thread):
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
                 self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
+            except Exception:              # a bug must not end the reader: log it and start over
+                log.exception("装置の読み取りでエラー")
+                self.status("lost", f"{self.port_name} の読み取りでエラーが起きました。再接続しています")
             finally:
                 try:
                     port.close()
@@ -1160,6 +1163,9 @@ class MemberTable:
             self.stamp = stamp
             if self.pending:
                 self._set_text(self._apply_all(self.pending)[0])
+        except PermissionError:
+            self.error = f"{self.path.name} を開けません（他のプログラムが使っています）。しばらくして読み直します"
+            raise MembersError(self.error) from None
         except MembersError as e:
             self.error = str(e)
             raise
@@ -1321,9 +1327,12 @@ class MemberTable:
 
     def _change(self, op):
         """Apply op on the freshest file, write it, and return (member, notes)."""
-        disk_text, stamp = self._read_disk()
-        self._set_text(disk_text)
-        self.stamp = stamp
+        try:
+            disk_text, stamp = self._read_disk()
+            self._set_text(disk_text)
+            self.stamp = stamp
+        except PermissionError:
+            log.info("members.csv を読めません（Excel が開いている？）: 手元の内容に変更を加えます")
         text, notes, member_no = self._apply_all(self.pending + [op])
         self._set_text(text)
         member = self.by_no[member_no]
@@ -1899,6 +1908,22 @@ def enable_hidpi() -> bool:
         return False
 
 
+def show_without_focus(root) -> bool:
+    """Windows: restore and raise the window without activating it (deiconify would take the
+    keyboard from the program the receptionist is typing in). Elsewhere: False, deiconify does."""
+    if sys.platform != "win32":
+        return False
+    try:  # pragma: no cover - Windows only
+        import ctypes
+        user32 = ctypes.windll.user32
+        hwnd = int(root.wm_frame(), 16)
+        user32.ShowWindow(hwnd, 4)                       # SW_SHOWNOACTIVATE
+        user32.SetWindowPos(hwnd, -1, 0, 0, 0, 0, 0x13)  # HWND_TOPMOST; NOSIZE|NOMOVE|NOACTIVATE
+        return True
+    except (AttributeError, OSError, ValueError):  # pragma: no cover
+        return False
+
+
 class Dialog(tk.Toplevel):
     """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
 
@@ -2450,8 +2475,9 @@ class MainWindow:
     def bring_to_front(self):
         """Up even when minimised or behind, without taking the keyboard from the program in use."""
         root = self.root
-        root.deiconify()
-        root.lift()
+        if not show_without_focus(root):
+            root.deiconify()
+            root.lift()
         root.attributes("-topmost", True)
         if not self.config.topmost:
             root.after(1500, lambda: root.attributes("-topmost", False))
@@ -2682,11 +2708,13 @@ class SingleInstance:
     """One cti per PC: Windows gives a COM port to one program only.
 
     Windows: a named mutex (the OS frees it when the process dies). Elsewhere: flock on a
-    lock file. A second start leaves a 'raise' file that the first polls, then exits.
+    lock file. A second start leaves a 'raise' file that the first polls, then exits. Both
+    live in the temp folder, which is per user and PC (tests point TMPDIR elsewhere).
     """
+    MUTEX = "Local\\cti-callerid"
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder or tempfile.gettempdir())
         self.raise_path = self.folder / "cti.raise"
         self.handle = None
 
@@ -2697,8 +2725,7 @@ class SingleInstance:
             kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
             kernel32.CreateMutexW.argtypes = (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)
             kernel32.CreateMutexW.restype = wintypes.HANDLE
-            name = "Local\\cti-" + re.sub(r"[^0-9A-Za-z]", "_", str(self.folder.resolve()))[-200:]
-            self.handle = kernel32.CreateMutexW(None, False, name)
+            self.handle = kernel32.CreateMutexW(None, False, self.MUTEX)
             return ctypes.get_last_error() != 183          # ERROR_ALREADY_EXISTS
         import fcntl
         self.handle = open(self.folder / "cti.lock", "a")
@@ -2910,11 +2937,26 @@ def main(argv=None) -> int:
     except (ConfigError, MembersError) as e:
         print(e, file=sys.stderr)
         return 2
+    except Exception as e:                 # a bug at start-up: to the log and one message, not a silent exit
+        log.critical("起動できませんでした", exc_info=True)
+        error_box(f"cti を起動できませんでした（{type(e).__name__}: {e}）。\n詳しくは cti.log を見てください。")
+        return 1
+
+
+def error_box(text: str):
+    """One message box, also when there is no window yet (a windowed exe has no console)."""
+    print(text, file=sys.stderr)
+    try:
+        root = tk._default_root or tk.Tk()
+        root.withdraw()
+        messagebox.showerror("CTI", text, parent=root)
+    except tk.TclError:
+        pass                               # no display at all: the log and stderr have it
 
 
 def cmd_window(config_path: Path) -> int:
     """The normal start: one instance, first-run files, logging, the window."""
-    instance = SingleInstance(config_path.parent)
+    instance = SingleInstance()
     if not instance.acquire():
         instance.ask_first_to_raise()
         return 0
@@ -2922,10 +2964,7 @@ def cmd_window(config_path: Path) -> int:
         config, problems = load_config(config_path)
     except ConfigError as e:
         enable_hidpi()
-        root = tk.Tk()
-        root.withdraw()
-        messagebox.showerror("CTI", str(e))
-        root.destroy()
+        error_box(str(e))
         return 2
     written = write_first_run_files(config_path, config)
     setup_logging(config)
