@@ -575,6 +575,7 @@ class AlohaDecoder(RecordDecoder):
 
 class LineDecoder(RecordDecoder):
     """Shared part of the text decoders: split on CR/LF and hand each line to line()."""
+    MAX_LINE = 4096
 
     def feed(self, data):
         self.buf += data
@@ -583,6 +584,8 @@ class LineDecoder(RecordDecoder):
         while True:
             m = re.search(rb"[\r\n]", self.buf)
             if not m:
+                if len(self.buf) > self.MAX_LINE:       # a stream that never ends a line: not this format
+                    events.append(Garbled(self._take(len(self.buf))[1], "改行のない長いデータを捨てました"))
                 return events
             raw, at = self._take(m.end())
             if raw == b"\n" and self._after_cr:     # the LF of a CR LF, not a blank line
@@ -653,7 +656,8 @@ class ModemDecoder(LineDecoder):
 class WhozzCallingDecoder(LineDecoder):
     """CallerID.com Whozz Calling records (serial, or the Ethernet units' UDP broadcasts)"""
     name = "whozz"
-    RECORD = re.compile(r"(\d\d) ([IO]) ([ESB]) (\d{4}) ([GB]) (.\d) (\d\d)/(\d\d) (\d\d):(\d\d) ([AP])M (.{1,15})(.*)")   # lines arrive stripped: a short number field may end the line
+    # Lines arrive stripped, so a short number field ('Private') with no name may end the line.
+    RECORD = re.compile(r"(\d\d) ([IO]) ([ESB]) (\d{4}) ([GB]) (.\d) (\d\d)/(\d\d) (\d\d):(\d\d) ([AP])M (.{1,15})(.*)")
 
     def line(self, text, at):
         m = self.RECORD.search(text)
@@ -1020,7 +1024,7 @@ EXTRA_PHONE_PREFIXES = ("電話", "携帯", "tel", "phone")
 REQUIRED_COLUMNS = ("member_no", "name")
 MEMBERS_HEADER = ["会員番号", "名前", "ふりがな", "電話番号", "主担当", "メモ"]
 REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
-EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]")
+EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]|[+-][\d.()]+[-+*/^][\d.()+\-*/^]*$")   # -2+3 too
 KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\s・ー]*")
 
 
@@ -1209,12 +1213,18 @@ class MemberTable:
         self.problems = []
         name = self.path.name
         if text:
-            rows = split_records(text)
-            first = next(rows, None)
-            if first is not None:
-                self.header = first[0]
-                self.header_span = (first[1], first[2])
-                self.records = [(start, end, line, cells) for cells, start, end, line in rows]
+            rows, first = split_records(text), None
+            try:
+                first = next(rows, None)
+                if first is not None:
+                    self.header = first[0]
+                    self.header_span = (first[1], first[2])
+                    for cells, start, end, line in rows:
+                        self.records.append((start, end, line, cells))
+            except csv.Error as e:          # e.g. a cell opened with " and never closed, past the field limit
+                done = self.records[-1][1] if self.records else first[2] if first else 0
+                raise MembersError(f"{name} {text.count(chr(10), 0, done) + 1}行目から後が"
+                                   f"CSV として読めません（{e}）。\" で始まるセルの閉じる \" を確かめてください") from None
         self.columns = self._map_columns(self.header)
         missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
         if missing:
@@ -1957,7 +1967,7 @@ class Dialog(tk.Toplevel):
         self.bind("<Escape>", self.cancel)
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
-        self.geometry(f"+{app.root.winfo_rootx() + 20}+{max(0, app.root.winfo_rooty() - 80)}")
+        self.keep_on_screen(beside_main=True)
         if not _utest:
             self.deiconify()
             self.grab_set()
@@ -1985,10 +1995,28 @@ class Dialog(tk.Toplevel):
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
 
+    def keep_on_screen(self, beside_main=False):
+        """Never past the screen's edge: the errors beside the fields widen the form, and at the
+        default bottom-right corner they and キャンセル would fall off. First placed beside the main window."""
+        self.update_idletasks()
+        root = self.app.root
+        if beside_main:
+            x, y = root.winfo_rootx() + 20, max(0, root.winfo_rooty() - 80)
+        else:                                   # where it is now (the receptionist may have moved it)
+            m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
+            x, y = (int(m[1]), int(m[2])) if m else (0, 0)
+        width, height = self.winfo_screenwidth(), self.winfo_screenheight()
+        if 0 <= x < width:                      # on the main screen (leave one moved to another alone)
+            x = max(0, min(x, width - self.winfo_reqwidth() - 8))
+        if 0 <= y < height:
+            y = max(0, min(y, height - self.winfo_reqheight() - 56))
+        self.geometry(f"+{x}+{y}")
+
     def show_errors(self, errors: dict):
         for name, label in self.errors.items():
             label["text"] = errors.get(name, "")
         self.message["text"] = errors.get("", "")
+        self.keep_on_screen()
         for name in errors:
             if name in self.widgets:
                 self.widgets[name].focus_set()
@@ -2342,9 +2370,9 @@ class MainWindow:
         self.unknown_actions = ttk.Frame(panel)
         self.unknown_actions.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
         self.panel_register = ttk.Button(self.unknown_actions, text="会員登録へ", style="Action.TButton",
-                                         command=self.open_register)
+                                         command=lambda: self.open_register(self.shown_number()))
         self.panel_link = ttk.Button(self.unknown_actions, text="電話番号登録へ", style="Action.TButton",
-                                     command=self.open_link)
+                                     command=lambda: self.open_link(self.shown_number()))
         self.panel_register.pack(side="left", padx=(0, 8))
         self.panel_link.pack(side="left")
 
@@ -2508,6 +2536,7 @@ class MainWindow:
 
     def show_caller(self, record: CallRecord | None):
         """The latest caller in large type; for an unknown number, its two actions."""
+        self.shown = record                 # what the panel's buttons act on, whatever row is selected
         c = self.caller
         if record is None:
             for label in c.values():
@@ -2556,8 +2585,8 @@ class MainWindow:
     def members_changed(self, notes):
         """After a register/link (or the file changed): history rows and the caller panel follow."""
         self.refresh_history()
-        latest = self.selected_record()
-        self.show_caller(latest)
+        shown = self.records.get(str(self.shown.id)) if self.shown else None
+        self.show_caller(shown or self.selected_record())
         self.refresh_status()
         if notes:
             self.notify("\n".join(notes))
@@ -2594,11 +2623,15 @@ class MainWindow:
         record = self.selected_record()
         return record.number if record and record.number else ""
 
-    def open_register(self):
-        return RegisterDialog(self, self.selected_number(), _utest=self._utest)
+    def shown_number(self) -> str:
+        """The number in the caller panel (its 会員登録へ / 電話番号登録へ act on it)."""
+        return self.shown.number if self.shown and self.shown.number else ""
 
-    def open_link(self):
-        return LinkDialog(self, self.selected_number(), _utest=self._utest)
+    def open_register(self, number=None):
+        return RegisterDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
+
+    def open_link(self, number=None):
+        return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
 
     def open_reserve(self):
         member = self.selected_member("予約")

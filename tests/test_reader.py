@@ -1,0 +1,394 @@
+"""DeviceReader through real pseudo-terminals, TCP (NCID), UDP (CallerID.com) and loop://.
+
+The test plays the device: it writes to the pty master (or serves the socket) and reads what the
+reader sends back. Waiting is always queue.get(timeout=...) or select() with a timeout.
+"""
+
+import os
+import queue
+import select
+import socket
+import time
+from datetime import datetime
+
+import pytest
+import serial
+
+import cti
+
+BACKOFF = (0.05, 0.1)
+NOW = datetime(2026, 11, 25, 12, 0)
+WAIT = 5.0                  # the longest any single event may take; normally milliseconds
+
+
+def fixed_now():
+    return NOW
+
+
+class Events:
+    """The reader's queue, read with timeouts; everything taken from it is kept in `seen`."""
+
+    def __init__(self, q):
+        self.q = q
+        self.seen = []
+
+    def next(self, match, what, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {what} within {timeout} s; seen: {self.seen}") from None
+            self.seen.append(event)
+            if match(event):
+                return event
+
+    def status(self, state, timeout=WAIT):
+        return self.next(lambda e: isinstance(e, cti.Status) and e.state == state, f"Status {state!r}", timeout)
+
+    def call(self, timeout=WAIT):
+        return self.next(lambda e: isinstance(e, cti.Call), "Call", timeout)
+
+    def calls(self):
+        return [e for e in self.seen if isinstance(e, cti.Call)]
+
+    def states(self):
+        return [e.state for e in self.seen if isinstance(e, cti.Status)]
+
+
+@pytest.fixture
+def start_reader():
+    """start_reader(port, protocol, **config) -> (reader, Events); every reader is stopped at teardown."""
+    readers = []
+
+    def start(port, protocol="nd", opener=cti.open_port, now=fixed_now, **config):
+        q = queue.Queue()
+        reader = cti.DeviceReader(cti.Config(port=str(port), protocol=protocol, **config), q,
+                                  opener=opener, backoff=BACKOFF, now=now)
+        readers.append((reader, q))
+        reader.start()
+        return reader, Events(q)
+
+    yield start
+    for reader, q in readers:
+        reader.stop()
+        assert not reader.is_alive()
+
+
+def read_master(fd, size, timeout=WAIT) -> bytes:
+    """Exactly `size` bytes the reader wrote to the port (fewer only on timeout)."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while len(got) < size:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        got += os.read(fd, size - len(got))
+    return got
+
+
+def nothing_written(fd) -> bool:
+    return not select.select([fd], [], [], 0)[0]
+
+
+def point(link, target):
+    """(Re)point the symlink `link` at `target` in one step, as a device node reappearing would."""
+    tmp = link.with_name(link.name + ".new")
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def aloha_record(body: str, flip=None) -> bytes:
+    raw = bytearray(cti.even_parity(b) for b in b"\x02" + body.encode() + b"\x03")
+    if flip is not None:
+        raw[flip] ^= 0x01
+    return bytes(raw)
+
+
+###############################################################################
+# Serial ports (pty)
+
+def test_calls_arrive_as_call_events_after_connected(pty_pair, start_reader, nd_frame):
+    master, path = pty_pair
+    before = datetime.now()
+    reader, events = start_reader(path, "nd", now=datetime.now)
+    events.status("connected")
+    assert events.states() == ["connecting", "connected"]
+    assert all(e.port == path for e in events.seen)
+    os.write(master, b"\x00\xff noise " + nd_frame([(0x02, b"0312345678")]))
+    call = events.call()
+    assert (call.number, call.reason, call.name, call.time, call.protocol) == ("0312345678", None, None, None, "nd")
+    assert isinstance(call.received, datetime) and before <= call.received <= datetime.now()
+    frame = nd_frame([(0x04, b"P")]) + nd_frame([(0x02, b"09087654321")])
+    os.write(master, frame[:9])
+    os.write(master, frame[9:])
+    assert [(c.number, c.reason) for c in (events.call(), events.call())] == [(None, "private"), ("09087654321", None)]
+    assert nothing_written(master)                 # no init commands, no replies for a raw ND decoder
+
+
+def test_unplug_is_lost_then_missing_and_retried(pty_pair, start_reader, nd_frame):
+    master, path = pty_pair
+    reader, events = start_reader(path, "nd")
+    events.status("connected")
+    os.write(master, nd_frame([(0x02, b"0451234567")]))
+    assert events.call().number == "0451234567"
+    os.close(master)                               # the USB cable is pulled: the pty goes away
+    lost = events.status("lost")
+    assert lost.port == path
+    first = events.status("missing")
+    events.status("missing")                       # and again: the reader keeps retrying
+    assert path in first.text
+    assert reader.is_alive()
+    after = events.states()[events.states().index("lost") + 1:]
+    assert set(after) == {"connecting", "missing"}     # each retry: connecting, then missing; never connected
+
+
+def test_unplugged_device_is_picked_up_again_at_the_same_path(tmp_path, make_pty, start_reader, nd_frame):
+    master, slave = make_pty()
+    link = tmp_path / "ttyCTI"
+    point(link, slave)
+    reader, events = start_reader(link, "nd")
+    events.status("connected")
+    os.write(master, nd_frame([(0x02, b"0312345678")]))
+    assert events.call().number == "0312345678"
+
+    os.close(master)
+    events.status("lost")
+    events.status("missing")
+    master2, slave2 = make_pty()                   # plugged in again: a new device behind the same name
+    assert slave2 != slave
+    point(link, slave2)
+    events.status("connected")
+    os.write(master2, nd_frame([(0x02, b"0596310005")]))
+    assert events.call().number == "0596310005"
+    assert reader.is_alive()
+    assert [c.number for c in events.calls()] == ["0312345678", "0596310005"]
+    assert {e.port for e in events.seen if isinstance(e, cti.Status)} == {str(link)}
+
+
+def test_a_port_missing_at_start_is_retried_until_it_appears(tmp_path, make_pty, start_reader, nd_frame):
+    link = tmp_path / "ttyUSB9"
+    reader, events = start_reader(link, "nd")
+    events.status("missing")
+    events.status("missing")
+    assert "connected" not in events.states()
+    master, slave = make_pty()
+    point(link, slave)
+    events.status("connected")
+    os.write(master, nd_frame([(0x04, b"C")]))
+    call = events.call()
+    assert (call.number, call.reason) == (None, "payphone")
+
+
+def test_aloha_handshake(pty_pair, start_reader):
+    master, path = pty_pair
+    reader, events = start_reader(path, "aloha")
+    events.status("connected")
+
+    os.write(master, aloha_record("112431015" "0120444555"))
+    assert read_master(master, 1) == b"\x06"                       # ACK
+    call = events.call()
+    assert (call.number, call.time, call.protocol) == ("0120444555", datetime(2026, 11, 24, 10, 15), "aloha")
+
+    os.write(master, aloha_record("112431020" "09087654321", flip=5))   # one byte with odd parity
+    assert read_master(master, 1) == b"\x95"                       # NAK (0x15 with even parity)
+    os.write(master, aloha_record("112431020" "09087654321"))      # the adapter sends it again
+    assert read_master(master, 1) == b"\x06"
+    os.write(master, aloha_record("112431020" "09087654321"))      # ... and repeats it (our ACK "got lost")
+    assert read_master(master, 1) == b"\x06"
+    os.write(master, aloha_record("112431025E"))                   # reception error: ACKed, not a call
+    assert read_master(master, 1) == b"\x06"
+    os.write(master, aloha_record("112431030P"))                   # a last call marks the end
+    assert read_master(master, 1) == b"\x06"
+    events.next(lambda e: isinstance(e, cti.Call) and e.reason == "private", "the private call")
+    assert [(c.number, c.reason, c.time) for c in events.calls()] == [
+        ("0120444555", None, datetime(2026, 11, 24, 10, 15)),
+        ("09087654321", None, datetime(2026, 11, 24, 10, 20)),     # exactly once
+        (None, "private", datetime(2026, 11, 24, 10, 30))]
+    assert nothing_written(master)
+
+
+def test_modem_init_commands_and_idle_flush(pty_pair, start_reader):
+    master, path = pty_pair
+    reader, events = start_reader(path, "modem")
+    assert read_master(master, len(b"ATZ\rAT+VCID=1\r")) == b"ATZ\rAT+VCID=1\r"
+    os.write(master, b"\r\nOK\r\n\r\nOK\r\n")
+    events.status("connected")
+    # a caller-ID block with no RING after it: the read timeout completes it
+    os.write(master, b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\nNAME = TANAKA\r\n")
+    call = events.call(timeout=2.0)
+    assert (call.number, call.name, call.time, call.protocol) == \
+           ("0451234567", "TANAKA", datetime(2026, 11, 24, 10, 15), "modem")
+    os.write(master, b"RING\r\n\r\nRING\r\n\r\nDATE=1124\r\nTIME=1016\r\nNMBR=P\r\n\r\nRING\r\n")
+    call = events.call()
+    assert (call.number, call.reason, call.time) == (None, "private", datetime(2026, 11, 24, 10, 16))
+    assert len(events.calls()) == 2                # the rings of the first call were no second call
+
+
+def test_modem_init_commands_come_from_the_config(pty_pair, start_reader):
+    master, path = pty_pair
+    reader, events = start_reader(path, "modem", init=("AT&F", "AT+GCI=00", "AT#CID=1"))
+    expected = b"AT&F\rAT+GCI=00\rAT#CID=1\r"
+    assert read_master(master, len(expected)) == expected
+    events.status("connected")
+
+
+def test_auto_sends_the_modem_init_then_detects_the_format(pty_pair, start_reader, nd_frame):
+    master, path = pty_pair
+    reader, events = start_reader(path, "auto")
+    assert read_master(master, len(b"ATZ\rAT+VCID=1\r")) == b"ATZ\rAT+VCID=1\r"   # in case it is a modem
+    events.status("connected")
+    os.write(master, b"\x00\x13\xfe" + nd_frame([(0x02, b"0467123456")]))
+    call = events.call()
+    assert (call.number, call.protocol) == ("0467123456", "nd")      # the format auto detection settled on
+    os.write(master, nd_frame([(0x04, b"O")]))
+    call = events.call()
+    assert (call.reason, call.protocol) == ("out_of_area", "nd")
+
+
+def test_busy_port_is_reported_as_busy(start_reader):
+    def opener(url, protocol, baudrate):
+        raise serial.SerialException(f"[Errno 16] could not open port {url}: [Errno 16] Device or resource busy")
+
+    reader, events = start_reader("/dev/ttyUSB0", "nd", opener=opener)
+    busy = events.status("busy")
+    events.status("busy")
+    assert "他のプログラムが使っています" in busy.text
+
+
+###############################################################################
+# Network devices
+
+NCID_STARTUP = (b"200 Server: ncidd (NCID) 1.13\r\n210 API: 1.11 Feature Set 1 2 3 4\r\n"
+                b"CIDLOG: *DATE*11232026*TIME*1700*LINE*-*NMBR*05099998888*MESG*NONE*NAME*NO NAME*\r\n"
+                b"250 End of call log\r\nOPT: hangup-1\r\n300 End of connection startup\r\n")
+
+
+def ncid_cid(number, hhmm):
+    return f"CID: *DATE*11242026*TIME*{hhmm}*LINE*-*NMBR*{number}*MESG*NONE*NAME*NO NAME*\r\n".encode()
+
+
+def test_ncid_over_tcp_with_reconnects(start_reader):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(WAIT)
+    port = listener.getsockname()[1]
+    url = f"socket://127.0.0.1:{port}"
+    try:
+        reader, events = start_reader(url, "ncid")
+        conn, _ = listener.accept()
+        events.status("connected")
+        conn.sendall(NCID_STARTUP + ncid_cid("09087654321", "1405"))
+        call = events.call()                        # the CIDLOG history line before it was no call
+        assert (call.number, call.time, call.protocol) == ("09087654321", datetime(2026, 11, 24, 14, 5), "ncid")
+
+        conn.close()                                # the server drops the connection
+        assert events.status("lost").port == url
+        conn, _ = listener.accept()                 # ... and takes the reconnect
+        events.status("connected")
+        conn.sendall(NCID_STARTUP + ncid_cid("PRIVATE", "1410"))
+        call = events.call()
+        assert (call.number, call.reason) == (None, "private")
+
+        listener.close()                            # the server goes away altogether
+        conn.close()
+        events.status("lost")
+        missing = events.status("missing")
+        assert "127.0.0.1" in missing.text
+        listener = socket.create_server(("127.0.0.1", port))   # back on the same port
+        listener.settimeout(WAIT)
+        conn, _ = listener.accept()
+        events.status("connected")
+        conn.sendall(NCID_STARTUP + ncid_cid("0120444555", "1415"))
+        assert events.call().number == "0120444555"
+        assert [c.number or c.reason for c in events.calls()] == ["09087654321", "private", "0120444555"]
+        conn.close()
+    finally:
+        listener.close()
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_whozz_over_udp(start_reader):
+    port = free_udp_port()
+    reader, events = start_reader(f"udp://127.0.0.1:{port}", "whozz")
+    events.status("connected")
+    header = b"^^<U>000001<S>345678$"
+    datagrams = [
+        b"01 I S 0000 G A1 11/24 03:20 PM 0451234567     TANAKA         ",
+        b"01 I S 0000 G A1 11/24 03:20 PM 0451234567     TANAKA         ",     # the unit repeats itself
+        b"01 R             11/24 15:20:31",
+        b"01 I E 0042 G A2 11/24 03:21 PM 0451234567     TANAKA         ",
+        b"01 I S 0000 G A1 11/24 03:50 PM 09087654321                   ",
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for record in datagrams:
+            sender.sendto(header + record, ("127.0.0.1", port))          # no newline, as the units send
+    events.next(lambda e: isinstance(e, cti.Call) and e.number == "09087654321", "the last call")
+    assert [(c.number, c.name, c.time, c.protocol) for c in events.calls()] == [
+        ("0451234567", "TANAKA", datetime(2026, 11, 24, 15, 20), "whozz"),
+        ("09087654321", None, datetime(2026, 11, 24, 15, 50), "whozz")]
+
+
+def test_udp_port_in_use_is_busy(start_reader):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        reader, events = start_reader(f"udp://127.0.0.1:{port}", "whozz")
+        assert "他のプログラム" in events.status("busy").text
+
+
+def test_loop_url(start_reader, nd_frame):
+    ports = []
+
+    def opener(url, protocol, baudrate):
+        port = cti.open_port(url, protocol, baudrate)
+        ports.append(port)
+        return port
+
+    reader, events = start_reader("loop://", "nd", opener=opener)
+    events.status("connected")
+    assert len(ports) == 1 and ports[0].timeout == cti.IDLE_TIMEOUT
+    ports[0].write(nd_frame([(0x02, b"05012345678")]))    # what is written comes back to the reader
+    call = events.call()
+    assert (call.number, call.received) == ("05012345678", NOW)
+
+
+def test_stop_reports_stopped(pty_pair, start_reader, wait_for):
+    master, path = pty_pair
+    reader, events = start_reader(path, "nd")
+    events.status("connected")
+    reader.stopping.set()                          # what stop() does, without its join
+    assert wait_for(lambda: not reader.is_alive(), timeout=2.0)
+    events.status("stopped", timeout=0.5)
+    assert events.q.empty()
+
+
+###############################################################################
+# Pieces of the reader
+
+def test_port_settings():
+    assert cti.port_settings("aloha", 1200)["baudrate"] == 9600           # the adapter's fixed speed
+    assert cti.port_settings("modem", 1200) == {"baudrate": 1200, "timeout": cti.IDLE_TIMEOUT, "write_timeout": 1}
+
+
+@pytest.mark.parametrize("url, error, state", [
+    ("COM3", "could not open port 'COM3': PermissionError(13, 'Access is denied.', None, 5)", "busy"),
+    ("COM3", "could not open port 'COM3': FileNotFoundError(2, 'The system cannot find the file specified.')",
+     "missing"),
+    ("/dev/ttyUSB0", "[Errno 2] could not open port /dev/ttyUSB0: [Errno 2] No such file or directory", "missing"),
+    ("socket://192.168.1.20:3333", "Could not open port socket://192.168.1.20:3333: [Errno 111] Connection refused",
+     "missing"),
+])
+def test_describe_port_error(url, error, state):
+    got_state, text = cti.describe_port_error(url, serial.SerialException(error))
+    assert got_state == state
+    assert ("192.168.1.20:3333" if url.startswith("socket://") else url) in text
+
+
+def test_udp_url_must_name_a_port():
+    with pytest.raises(serial.SerialException, match="udp://:3520"):
+        cti.UdpPort("udp://127.0.0.1")
