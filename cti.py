@@ -2927,6 +2927,19 @@ def cmd_lookup(number: str, config_path) -> int:
     return 0
 
 
+def cmd_import_visits(path: str, config_path) -> int:
+    config, _ = load_config(config_path)
+    db = Database(config.database, config.max_entries, config.max_days)
+    try:
+        count, problems = db.import_visits(Path(path))
+    finally:
+        db.close()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {len(problems)}）")
+    return 0
+
+
 def cmd_list_ports() -> int:
     ports = list_ports()
     for device, description in ports:
@@ -2944,6 +2957,7 @@ def parse_args(argv):
     action.add_argument("--decode", metavar="FILE", help="記録ファイルを解読し、着信を 1 行 1 件の JSON で出力")
     action.add_argument("--list-ports", action="store_true", help="見つかったシリアルポートを表示")
     action.add_argument("--lookup", metavar="NUMBER", help="その番号の会員を JSON で表示")
+    action.add_argument("--import-visits", metavar="CSV", help="来店履歴を CSV（来店日, 会員番号, メニュー, 担当, 金額, メモ）から取り込む")
     action.add_argument("--demo", action="store_true", help="模擬装置と見本データで画面を試す（実データには触れません）")
     action.add_argument("--selftest", action="store_true", help="設定を読み、見本の着信を解読して終了（画面なし）")
     parser.add_argument("--version", action="version", version=f"cti {__version__}")
@@ -2963,6 +2977,8 @@ def main(argv=None) -> int:
     try:
         if args.lookup:
             return cmd_lookup(args.lookup, config_path)
+        if args.import_visits:
+            return cmd_import_visits(args.import_visits, config_path)
         if args.selftest:
             return selftest()
         if args.demo:
