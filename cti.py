@@ -33,6 +33,7 @@ import os
 import queue
 import re
 import select
+import shutil
 import socket
 import sqlite3
 import sys
@@ -1343,13 +1344,14 @@ class MemberTable:
             self.stamp = stamp
         except PermissionError:
             log.info("members.csv を読めません（Excel が開いている？）: 手元の内容に変更を加えます")
-        text, notes, member_no = self._apply_all(self.pending + [op])
+        base = self.text
+        text, notes, member_no = self._apply_all(self.pending, op)
         self._set_text(text)
         member = self.by_no[member_no]
         try:
             self._write(text)
         except MembersError:
-            self._set_text(disk_text)           # not written (a character the encoding lacks): forget it
+            self._set_text(base)                # not written (a character the encoding lacks): forget it
             if self.pending:
                 self._set_text(self._apply_all(self.pending)[0])
             raise
@@ -1384,12 +1386,22 @@ class MemberTable:
         self.pending_path.unlink(missing_ok=True)
         return True
 
-    def _apply_all(self, ops):
-        """The file text with ops applied to the parsed table; (text, notes, member_no of the last op)."""
+    def _apply_all(self, ops, new=None):
+        """The file text with ops (and the new op) applied to the parsed table; (text, notes, member_no of the last op).
+
+        A kept op that no longer applies (its member was deleted meanwhile) is dropped with a note,
+        so that it cannot block every later change and every start; only the new op raises.
+        """
         notes, member_no = [], None
         text = self.text
-        for op in ops:
-            text, note, member_no = self._apply(text, op)
+        for op in ops + ([new] if new else []):
+            try:
+                text, note, member_no = self._apply(text, op)
+            except MembersError as e:
+                if op is new:
+                    raise
+                notes.append(f"保留していた変更は保存できませんでした: {e}")
+                continue
             notes += note
             self._set_text(text)
         return text, notes, member_no
@@ -1652,15 +1664,13 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
         errors["date"] = "日付は 2026-11-25 か 11/25 の形で入力してください"
     if clock is None:
         errors["time"] = "時刻は 14:30 の形で入力してください"
-    starts = None
-    if day and clock:
-        starts = datetime(day.year, day.month, day.day, *clock)
-        if starts.date() < now.date():
-            errors["date"] = "過去の日付には予約できません"
+    if day and day < now.date():
+        errors["date"] = "過去の日付には予約できません"
     if errors:
         return None, errors
-    return {"member_no": member_no, "starts": starts, "menu": form.get("menu", "").strip(),
-            "staff": form.get("staff", "").strip(), "memo": form.get("memo", "").strip()}, {}
+    return {"member_no": member_no, "starts": datetime(day.year, day.month, day.day, *clock),
+            "menu": form.get("menu", "").strip(), "staff": form.get("staff", "").strip(),
+            "memo": form.get("memo", "").strip()}, {}
 
 
 class Database:
@@ -1884,13 +1894,13 @@ def members_status(table: MemberTable) -> str:
 HELP_TEXT = """\
 着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
 
-着信番号参照 (F7)   番号を入力して、着信したときと同じように会員を調べます
-会員登録へ (F2)      選んだ着信の番号で新しい会員を登録します
-電話番号登録へ (F3)  選んだ着信の番号を、登録済みの会員に追加します
-予約登録へ (F4)      選んだ着信の会員の予約を入れます（会員登録が先です）
-来店履歴へ (F5)      選んだ着信の会員の来店履歴と今後の予約を表示します
-本日の予約 (F6)      今日の予約の一覧。来店・退店・取消をここで記録します
-履歴を保存           着信履歴を Excel で開ける CSV に保存します
+着信番号参照 (F7)\t番号を入力して、着信したときと同じように会員を調べます
+会員登録へ (F2)\t選んだ着信の番号で新しい会員を登録します
+電話番号登録へ (F3)\t選んだ着信の番号を、登録済みの会員に追加します
+予約登録へ (F4)\t選んだ着信の会員の予約を入れます（会員登録が先です）
+来店履歴へ (F5)\t選んだ着信の会員の来店履歴と今後の予約を表示します
+本日の予約 (F6)\t今日の予約の一覧。来店・退店・取消をここで記録します
+履歴を保存\t着信履歴を Excel で開ける CSV に保存します
 
 着信履歴: ダブルクリック（または Enter）で来店履歴、右クリック（または Delete）で削除。
 
@@ -2316,6 +2326,7 @@ class MainWindow:
         self.now, self._utest = now, _utest
         self.device_status = Status("connecting", "着信表示装置を探しています", config.port)
         self.records = {}               # history iid -> CallRecord
+        self.today_window = None        # the 本日の予約 window while it is open
         self._after = {}
         root.report_callback_exception = self.report_exception
         family = ui_font_family(tkfont.families(root))
@@ -2497,9 +2508,15 @@ class MainWindow:
                 self.refresh_status()
 
     def on_call(self, call: Call, bring_to_front=True):
-        record_id = self.db.add_call(call if call.received else dataclasses.replace(call, received=self.now()))
+        call = call if call.received else dataclasses.replace(call, received=self.now())
+        try:
+            record_id = self.db.add_call(call)
+        except sqlite3.Error:              # the caller is shown all the same; only the history misses it
+            log.exception("着信を履歴に保存できませんでした")
+            record_id = None
         self.refresh_history(select=record_id)
-        self.show_caller(self.records.get(str(record_id)))
+        self.show_caller(self.records.get(str(record_id)) or
+                         CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
         if bring_to_front:
             self.bring_to_front()
 
@@ -2511,7 +2528,7 @@ class MainWindow:
             root.lift()
         root.attributes("-topmost", True)
         if not self.config.topmost:
-            root.after(1500, lambda: root.attributes("-topmost", False))
+            self._after["untop"] = root.after(1500, lambda: root.attributes("-topmost", False))
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # what is shown
@@ -2593,6 +2610,8 @@ class MainWindow:
 
     def reservations_changed(self):
         self.refresh_counts()
+        if self.today_window is not None and self.today_window.winfo_exists():
+            self.today_window.refresh()
 
     def notify(self, text):
         messagebox.showinfo("CTI", text, parent=self.root)
@@ -2642,7 +2661,11 @@ class MainWindow:
         return VisitHistoryWindow(self, member, _utest=self._utest) if member else None
 
     def open_today(self):
-        return TodayWindow(self, _utest=self._utest)
+        if self.today_window is not None and self.today_window.winfo_exists():
+            self.today_window.lift()
+            return self.today_window
+        self.today_window = TodayWindow(self, _utest=self._utest)
+        return self.today_window
 
     def open_lookup(self):
         return LookupDialog(self, "着信番号参照", _utest=self._utest)
@@ -2654,7 +2677,8 @@ class MainWindow:
         ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
         text = HELP_TEXT.format(ini=self.config.path or app_dir() / "cti.ini", members=self.config.members,
                                 device=self.device_status.text, ports=ports)
-        body = tk.Text(window, width=72, height=24, wrap="word", font=self.fonts["base"], padx=10, pady=10)
+        body = tk.Text(window, width=92, height=26, wrap="word", font=self.fonts["base"], padx=12, pady=10,
+                       tabs=(tkfont.Font(font=self.fonts["base"]).measure("電話番号登録へ (F3)  "),))
         body.insert("1.0", text)
         body.configure(state="disabled")
         body.pack(fill="both", expand=True)
@@ -2982,9 +3006,13 @@ def main(argv=None) -> int:
         if args.selftest:
             return selftest()
         if args.demo:
-            _, config = demo_folder()
+            folder, config = demo_folder()
             setup_logging(config)
-            return run_window(config, [], demo=DemoDevice())
+            try:
+                return run_window(config, [], demo=DemoDevice())
+            finally:
+                logging.shutdown()
+                shutil.rmtree(folder, ignore_errors=True)
         return cmd_window(config_path)
     except (ConfigError, MembersError) as e:
         print(e, file=sys.stderr)

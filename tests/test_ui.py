@@ -1,0 +1,1040 @@
+"""The reception window under a real Tk (Xvfb in CI): calls arriving, every dialog, keys and mouse.
+
+Dialogs are built with _utest=True (hidden, not modal) and driven with invoke(), var.set()
+and event_generate(); the Tk loop is pumped with root.update() until a condition holds.
+mainloop() and wait_window() are never called. messagebox is replaced by a recorder.
+
+CTI_SCREENSHOTS=/some/folder makes test_screenshots save member.png and unknown.png there.
+"""
+
+import csv
+import io
+import logging
+import os
+import queue
+import shutil
+import sqlite3
+import sys
+import time
+import tkinter as tk
+import tty
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cti  # noqa: E402
+
+MEMBER, UNKNOWN = "0596310005", "09087654321"
+MEMBER_ROW = ("0596-31-0005", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+MEMBERS_BYTES = cti.DEMO_MEMBERS.encode("utf-8-sig")
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# helpers and fixtures
+
+def pump(root, condition, timeout=5.0):
+    """Run the Tk event loop until condition() is true; return its last value (never mainloop())."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        result = condition()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(0.01)
+
+
+class MessageBoxes:
+    """Stands in for tkinter.messagebox: records each call; askyesno answers from `answers`, else True."""
+
+    def __init__(self):
+        self.calls, self.answers = [], []
+
+    def box(self, kind):
+        def show(title=None, message=None, **options):
+            self.calls.append((kind, title, message))
+            if kind == "askyesno":
+                return self.answers.pop(0) if self.answers else True
+            return "ok"
+        return show
+
+    def messages(self, kind):
+        return [message for k, _, message in self.calls if k == kind]
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    recorder = MessageBoxes()
+    for kind in ("showinfo", "showerror", "showwarning", "askyesno"):
+        monkeypatch.setattr(cti.messagebox, kind, recorder.box(kind))
+    return recorder
+
+
+def nd_frame(params: bytes) -> bytes:
+    """An NTT Number Display frame as the line carries it: even parity, DLE stuffing, CRC-16/KERMIT."""
+    data = bytes([0x40, len(params)]) + params
+    stuffed = b"".join(bytes([b, b]) if b == 0x10 else bytes([b]) for b in data)
+    wire = bytes(cti.even_parity(b) for b in b"\x10\x01\x07\x10\x02" + stuffed + b"\x10\x03")
+    crc = cti.crc16_kermit(wire[2:])
+    return wire + bytes([crc & 0xFF, crc >> 8])
+
+
+def modem_block(nmbr, name=None):
+    """What a caller-ID modem prints for one call."""
+    now = datetime.now()
+    text = f"RING\r\n\r\nDATE = {now:%m%d}\r\nTIME = {now:%H%M}\r\nNMBR = {nmbr}\r\n"
+    if name:
+        text += f"NAME = {name}\r\n"
+    return (text + "\r\n").encode("ascii")
+
+
+@pytest.fixture
+def fake_device():
+    """(master_fd, slave_path) of a real pseudo-terminal, the slave raw; the test writes the master."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    yield master, os.ttyname(slave)
+    for fd in (master, slave):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def make_members(folder: Path) -> Path:
+    path = folder / "members.csv"
+    path.write_bytes(MEMBERS_BYTES)
+    return path
+
+
+@pytest.fixture
+def make_app(tmp_path, boxes):
+    """make_app(**config) -> namespace(root, window, config, members, db, events, boxes, folder).
+
+    Teardown: readers stopped, window.stop(), children destroyed, pending Tk timers cancelled,
+    root destroyed, db closed. A Tk callback exception nobody expected fails the test.
+    """
+    made = []
+
+    def make(folder=None, **options):
+        folder = folder or tmp_path
+        members_path = folder / "members.csv"
+        if not members_path.exists():
+            make_members(folder)
+        config = cti.Config(port="loop://", protocol="modem", init=(), members=members_path,
+                            database=folder / "cti.db", log=folder / "cti.log", **options)
+        try:
+            root = tk.Tk()
+        except tk.TclError as e:
+            pytest.skip(f"no display: {e}")
+        root.withdraw()
+        members = cti.MemberTable(config.members)
+        try:
+            members.load()
+        except cti.MembersError:
+            pass                                    # as run_window: the window opens and says why
+        db = cti.Database(config.database, config.max_entries, config.max_days)
+        events = queue.Queue()
+        window = cti.MainWindow(root, config, members, db, events, _utest=True)
+        app = SimpleNamespace(root=root, window=window, config=config, members=members, db=db, events=events,
+                              boxes=boxes, folder=folder, readers=[], crash_expected=False)
+        app.call = lambda number=None, reason=None: feed_call(app, number, reason)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        for reader in app.readers:
+            reader.stop()
+        app.window.stop()
+        for child in app.root.winfo_children():
+            child.destroy()
+        app.root.update_idletasks()
+        for after_id in app.root.tk.splitlist(app.root.tk.call("after", "info")):
+            app.root.after_cancel(after_id)
+        app.root.destroy()
+        app.db.close()
+    crashes = [m for m in boxes.messages("showerror") if "思わぬエラー" in m]
+    if crashes and not any(app.crash_expected for app in made):
+        pytest.fail(f"a Tk callback raised: {crashes}")
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+def feed_call(app, number=None, reason=None):
+    """A call through the queue, as the device reader delivers it; pump until the history has it."""
+    before = len(app.window.history.get_children())
+    app.events.put(cti.Call(number, reason, protocol="modem", received=datetime.now()))
+    assert pump(app.root, lambda: len(app.window.history.get_children()) == before + 1), "the call never arrived"
+    return first_row(app)
+
+
+def first_row(app):
+    children = app.window.history.get_children()
+    return app.window.history.item(children[0], "values") if children else None
+
+
+def row_for(app, number_text):
+    return [app.window.history.item(i, "values") for i in app.window.history.get_children()
+            if app.window.history.item(i, "values")[1] == number_text]
+
+
+def caller(app):
+    return {key: label["text"] for key, label in app.window.caller.items()}
+
+
+def start_reader(app, **options):
+    config = cti.Config(**{"init": (), "protocol": "modem", **options})
+    reader = cti.DeviceReader(config, app.events, backoff=(0.2,))
+    app.readers.append(reader)
+    reader.start()
+    assert pump(app.root, lambda: app.window.device_status.state == "connected"), app.window.device_status
+    return reader
+
+
+def toplevels(app, cls):
+    return [w for w in app.root.winfo_children() if isinstance(w, cls) and w.winfo_exists()]
+
+
+def csv_rows(path: Path):
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "not UTF-8 with BOM"
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def press(widget, keysym, **kw):
+    """A key press delivered as the keyboard would: the window shown, the widget focused."""
+    top = widget.winfo_toplevel()
+    top.deiconify()
+    top.update()
+    widget.focus_force()
+    top.update()
+    widget.event_generate(f"<{keysym}>", **kw)
+    top.update()
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# calls through a real pseudo-terminal
+
+def test_modem_calls_through_a_pty_reach_the_window(app, fake_device):
+    master, slave = fake_device
+    start_reader(app, port=slave, protocol="modem")
+    window, history = app.window, app.window.history
+
+    os.write(master, modem_block(MEMBER))
+    assert pump(app.root, lambda: len(history.get_children()) == 1)
+    shown = caller(app)
+    assert shown["name"] == "ペンギン貴子 様"
+    assert shown["kana"] == "ぺんぎんたかこ"
+    assert shown["number"] == "0596-31-0005"
+    assert "AC00001" in shown["details"] and "佐藤" in shown["details"]
+    assert shown["memo"] == "メモ: カラーは 6 トーン。ハーブティー"
+    assert shown["time"].endswith("着信")
+    assert first_row(app)[1:] == MEMBER_ROW
+    assert app.root.title() == "CTI — 0596-31-0005 ペンギン貴子"
+    assert history.selection() == (history.get_children()[0],)      # the new call is selected
+    app.root.update()
+    assert app.root.winfo_ismapped()                                  # brought to the front
+    assert not window.unknown_actions.winfo_ismapped()
+
+    os.write(master, modem_block(UNKNOWN))
+    assert pump(app.root, lambda: len(history.get_children()) == 2)
+    assert first_row(app)[1:] == ("090-8765-4321", "", "未登録", "", "")
+    assert "unknown" in history.item(history.get_children()[0], "tags")
+    assert caller(app)["name"] == "未登録の番号です"
+    assert caller(app)["kana"] == caller(app)["details"] == ""         # nothing left from the member
+    assert app.root.title() == "CTI — 090-8765-4321 未登録"
+    assert pump(app.root, window.unknown_actions.winfo_ismapped)
+    assert window.panel_register.winfo_ismapped() and window.panel_link.winfo_ismapped()
+    assert window.panel_register["text"] == "会員登録へ" and window.panel_link["text"] == "電話番号登録へ"
+
+    os.write(master, modem_block("P"))
+    assert pump(app.root, lambda: len(history.get_children()) == 3)
+    assert first_row(app)[1:] == ("非通知", "", "", "", "")
+    assert caller(app)["name"] == "非通知"
+    assert caller(app)["number"] == ""
+    assert app.root.title() == "CTI — 非通知"
+    app.root.update()
+    assert not window.unknown_actions.winfo_ismapped()
+    assert [r.number for r in app.db.calls()] == [None, UNKNOWN, MEMBER]
+
+
+def test_number_display_frames_through_a_pty_reach_the_window(app, fake_device):
+    master, slave = fake_device
+    start_reader(app, port=slave, protocol="nd")
+    os.write(master, nd_frame(b"\x04\x01P"))                     # 非通知
+    assert pump(app.root, lambda: first_row(app) is not None)
+    assert first_row(app)[1] == "非通知"
+    assert app.root.title() == "CTI — 非通知"
+    os.write(master, b"\x00\xff" + nd_frame(b"\x02\x0a" + MEMBER.encode()))   # line noise first
+    assert pump(app.root, lambda: len(app.window.history.get_children()) == 2)
+    assert first_row(app)[1:] == MEMBER_ROW
+    assert caller(app)["name"] == "ペンギン貴子 様"
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# 会員登録
+
+def test_register_from_an_unknown_call(app):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    assert isinstance(dialog, cti.RegisterDialog)
+    assert dialog.vars["phone"].get() == "090-8765-4321"
+    assert dialog.vars["member_no"].get() == "AC00009"
+    assert "佐藤" in dialog.widgets["staff"]["values"]             # staff already in the file are offered
+    dialog.widgets["name"].insert(0, "新井  さくら")
+    dialog.vars["kana"].set("アライ サクラ")
+    dialog.vars["staff"].set("鈴木")
+    dialog.button_ok.invoke()
+    app.root.update()
+
+    assert not dialog.winfo_exists()
+    assert dialog.result.member_no == "AC00009"
+    rows = csv_rows(app.config.members)
+    assert rows[-1][:6] == ["AC00009", "新井 さくら", "アライ サクラ", "090-8765-4321", "鈴木", ""]
+    assert app.config.members.read_bytes().startswith(MEMBERS_BYTES)   # the other rows untouched
+    assert [m.member_no for m in app.members.lookup(UNKNOWN)] == ["AC00009"]
+    assert row_for(app, "090-8765-4321")[0][1:] == ("090-8765-4321", "AC00009", "新井 さくら", "アライ サクラ", "鈴木")
+    assert row_for(app, "0596-31-0005")[0][1:] == MEMBER_ROW
+    assert caller(app)["name"] == "新井 さくら 様"
+    assert "AC00009" in caller(app)["details"]
+    assert app.root.title() == "CTI — 090-8765-4321 新井 さくら"
+    assert app.window.status_members["text"] == "会員 9件"
+    app.root.update()
+    assert not app.window.unknown_actions.winfo_ismapped()
+    assert app.boxes.calls == []                                     # nothing to tell
+
+
+def test_the_panel_buttons_act_on_the_caller_shown(app):
+    """The panel says 090-8765-4321 未登録 with 会員登録へ under it: that is the number it registers,
+    even when the receptionist has clicked another row of the history meanwhile."""
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    history = app.window.history
+    history.selection_set(history.get_children()[1])               # the member's older call
+    app.root.update()
+    assert caller(app)["number"] == "090-8765-4321"
+    app.window.panel_link.invoke()
+    [link] = toplevels(app, cti.LinkDialog)
+    assert link.vars["phone"].get() == "090-8765-4321"
+    link.destroy()
+    app.window.panel_register.invoke()
+    [dialog] = toplevels(app, cti.RegisterDialog)
+    assert dialog.vars["phone"].get() == "090-8765-4321"
+    dialog.vars["name"].set("新井さくら")
+    dialog.button_ok.invoke()
+    assert csv_rows(app.config.members)[-1][:4] == ["AC00009", "新井さくら", "", "090-8765-4321"]
+    assert caller(app)["name"] == "新井さくら 様"                      # the panel shows the new member
+    assert app.root.title() == "CTI — 090-8765-4321 新井さくら"
+    assert row_for(app, "090-8765-4321")[0][2] == "AC00009"
+    app.window.buttons["register"].invoke()                         # the bottom buttons: the selected row
+    assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "0596-31-0005"
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("name", "", "名前"),
+    ("name", "   ", "名前"),
+    ("name", "=HYPERLINK(\"x\")", "="),
+    ("kana", "貴子", "ひらがな"),
+    ("kana", "Takako", "ひらがな"),
+    ("phone", "12345", "電話番号"),
+    ("phone", "090-8765-432１２３４５６", "電話番号"),
+    ("member_no", "AC00001", "既に使われています"),
+])
+def test_register_bad_input_is_shown_beside_the_field(app, field, value, words):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    form = {"name": "新井さくら", "kana": "あらいさくら", field: value}
+    for name, text in form.items():
+        dialog.vars[name].set(text)
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert dialog.winfo_exists()
+    assert words in dialog.errors[field]["text"]
+    assert [n for n, label in dialog.errors.items() if label["text"]] == [field]
+    assert app.config.members.read_bytes() == MEMBERS_BYTES
+    assert not app.members.pending_path.exists()
+    assert row_for(app, "090-8765-4321")[0][3] == "未登録"
+
+    dialog.vars[field].set({"name": "新井さくら", "kana": "あらいさくら", "phone": "090-8765-4321",
+                            "member_no": "AC00010"}[field])
+    dialog.button_ok.invoke()                                         # corrected: saved, errors cleared
+    app.root.update()
+    assert not dialog.winfo_exists()
+    assert csv_rows(app.config.members)[-1][1] == "新井さくら"
+
+
+def on_screen(window):
+    window.deiconify()
+    window.update()
+    x, y = window.winfo_rootx(), window.winfo_rooty()
+    return (x >= 0 and y >= 0 and x + window.winfo_width() <= window.winfo_screenwidth()
+            and y + window.winfo_height() <= window.winfo_screenheight())
+
+
+@pytest.mark.parametrize("corner", ["bottom-right", "top-left"])
+def test_a_dialog_and_its_errors_stay_on_screen(make_app, corner):
+    """The errors beside the fields widen the form: it must not grow past the screen's edge."""
+    app = make_app(corner=corner)
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    assert on_screen(dialog)
+    dialog.vars["kana"].set("Takako")
+    dialog.vars["member_no"].set("AC00001")
+    dialog.button_ok.invoke()
+    assert dialog.errors["kana"]["text"] and dialog.errors["name"]["text"]
+    assert on_screen(dialog)
+    assert dialog.winfo_width() >= dialog.winfo_reqwidth()          # nothing cut off
+
+
+def test_a_dialog_moved_by_hand_stays_where_it_was_put(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.deiconify()
+    dialog.geometry("+100+50")
+    dialog.update()
+    dialog.button_ok.invoke()                                       # 名前 missing: an error, no jump
+    dialog.update()
+    assert dialog.errors["name"]["text"]
+    assert (dialog.winfo_rootx(), dialog.winfo_rooty()) == (100, 50)
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# 電話番号登録
+
+def test_link_an_unknown_number_to_a_member(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_link()
+    assert isinstance(dialog, cti.LinkDialog)
+    assert dialog.vars["phone"].get() == "090-8765-4321"
+    dialog.vars["query"].set("こ")                                 # several members: none chosen for you
+    assert len(dialog.results.get_children()) > 1
+    assert dialog.results.selection() == ()
+    dialog.vars["query"].set("たかこ")                              # part of the kana
+    assert dialog.results.get_children() == ("AC00001",)
+    dialog.vars["query"].set("タカコ")                              # katakana finds the hiragana kana
+    assert dialog.results.get_children() == ("AC00001",)
+    assert dialog.results.item("AC00001", "values")[:3] == ("AC00001", "ペンギン貴子", "ぺんぎんたかこ")
+    dialog.results.selection_set("AC00001")
+    dialog.button_ok.invoke()
+    app.root.update()
+
+    assert not dialog.winfo_exists()
+    row = next(r for r in csv_rows(app.config.members) if r[0] == "AC00001")
+    assert row[3] == "0596-31-0005; 090-8765-4321"
+    assert [m.member_no for m in app.members.lookup(UNKNOWN)] == ["AC00001"]
+    assert [m.member_no for m in cti.MemberTable(app.config.members).load().lookup(UNKNOWN)] == ["AC00001"]
+    assert row_for(app, "090-8765-4321")[0][1:] == ("090-8765-4321",) + MEMBER_ROW[1:]
+    assert caller(app)["name"] == "ペンギン貴子 様"
+
+
+def test_link_search_by_member_no_and_phone(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_link()
+    dialog.vars["query"].set("ac00003")
+    assert dialog.results.get_children() == ("AC00003",)
+    dialog.vars["query"].set("090-1234")
+    assert dialog.results.get_children() == ("AC00002",)
+    dialog.vars["query"].set("")
+    assert dialog.results.get_children() == ()
+
+
+def test_link_refuses_a_number_the_member_already_has(app):
+    app.call(MEMBER)
+    dialog = app.window.open_link()
+    assert dialog.vars["phone"].get() == "0596-31-0005"
+    dialog.vars["query"].set("ぺんぎん")
+    assert dialog.results.selection() == ("AC00001",)              # the only hit is chosen
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert dialog.winfo_exists()
+    assert "既に登録されています" in dialog.errors["phone"]["text"]
+    assert app.config.members.read_bytes() == MEMBERS_BYTES
+
+
+def test_link_without_a_member_chosen(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_link()
+    dialog.vars["query"].set("AC0000")
+    assert len(dialog.results.get_children()) == 8
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert dialog.winfo_exists()
+    assert dialog.errors["member"]["text"] == "追加する会員を一覧から選んでください"
+    dialog.vars["phone"].set("")
+    dialog.button_ok.invoke()
+    assert dialog.errors["phone"]["text"] == "電話番号を入力してください"
+    assert app.config.members.read_bytes() == MEMBERS_BYTES
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# 予約登録
+
+def today_reservations(app):
+    return app.db.reservations_on(date.today())
+
+
+def test_reserve_for_a_member_changes_the_count(app):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    member_row = app.window.history.get_children()[1]
+    app.window.history.selection_set(member_row)
+    assert "予約人数 0人" in app.window.counts["text"]
+    dialog = app.window.open_reserve()
+    assert isinstance(dialog, cti.ReserveDialog)
+    assert dialog.vars["date"].get() == date.today().isoformat()
+    assert dialog.vars["staff"].get() == "佐藤"                     # the member's main staff
+    dialog.widgets["time"].insert(0, "15:30")
+    dialog.vars["menu"].set("カラー")
+    dialog.vars["memo"].set("6トーン")
+    dialog.button_ok.invoke()
+    app.root.update()
+
+    assert not dialog.winfo_exists()
+    [reservation] = today_reservations(app)
+    assert (reservation.member_no, reservation.starts.strftime("%H:%M"), reservation.menu,
+            reservation.staff, reservation.memo, reservation.status) == ("AC00001", "15:30", "カラー", "佐藤",
+                                                                         "6トーン", "予約")
+    assert reservation.id == dialog.result
+    assert "予約人数 1人" in app.window.counts["text"]
+
+
+def test_reserve_for_an_unknown_number_says_register_first(app):
+    app.call(UNKNOWN)
+    assert app.window.open_reserve() is None
+    [message] = app.boxes.messages("showinfo")
+    assert "090-8765-4321" in message and "未登録" in message and "会員登録" in message
+    assert toplevels(app, cti.ReserveDialog) == []
+
+
+def test_reserve_with_no_call_at_all(app):
+    assert app.window.open_reserve() is None
+    assert app.boxes.messages("showinfo") == ["予約をする着信を履歴から選んでください"]
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("time", "", "時刻"),
+    ("time", "25:00", "時刻"),
+    ("time", "あとで", "時刻"),
+    ("date", "2020-01-01", "過去"),
+    ("date", "来週", "日付"),
+    ("date", "2026-02-30", "日付"),
+])
+def test_reserve_bad_input_is_shown_beside_the_field(app, field, value, words):
+    app.call(MEMBER)
+    dialog = app.window.open_reserve()
+    dialog.vars["time"].set("15:30")
+    dialog.vars[field].set(value)
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert dialog.winfo_exists()
+    assert words in dialog.errors[field]["text"]
+    assert app.db.conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+    assert "予約人数 0人" in app.window.counts["text"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# 本日の予約
+
+def test_today_arrive_and_leave_change_the_counts(app):
+    now = datetime.now()
+    rid = app.db.reserve("AC00001", now.replace(hour=15, minute=0, second=0, microsecond=0), "カラー", "佐藤")
+    app.db.reserve("AC00003", now.replace(hour=10, minute=0, second=0, microsecond=0), "カット", "佐藤")
+    app.window.refresh_counts()
+    assert "予約人数 2人" in app.window.counts["text"]
+    today = app.window.open_today()
+    assert isinstance(today, cti.TodayWindow)
+    assert today.list.get_children() == (str(rid + 1), str(rid))        # sorted by time: 10:00 first
+    assert today.list.item(str(rid), "values")[1:3] == ("AC00001", "ペンギン貴子")
+
+    today.list.selection_set(str(rid))
+    today.buttons["来店"].invoke()
+    assert "来店人数 1人" in app.window.counts["text"] and "退店人数 0人" in app.window.counts["text"]
+    assert today.list.item(str(rid), "values")[5] == "来店"
+    assert today.list.selection() == (str(rid),)                    # still selected for the next step
+    today.buttons["退店"].invoke()
+    assert "来店人数 1人" in app.window.counts["text"] and "退店人数 1人" in app.window.counts["text"]
+    assert "退店人数 1人" in today.counts["text"]
+    [visit] = app.db.visits("AC00001")
+    assert (visit.date, visit.menu, visit.staff) == (date.today().isoformat(), "カラー", "佐藤")
+
+    today.buttons["取消"].invoke()                                     # 退店 cannot be cancelled
+    [message] = app.boxes.messages("showerror")
+    assert "「退店」の予約を「取消」にはできません" in message
+    assert app.db.reservation(rid).status == "退店"
+    assert "予約人数 2人" in app.window.counts["text"]
+
+
+def test_today_cancel_and_nothing_selected(app):
+    rid = app.db.reserve("AC00001", datetime.now().replace(hour=16, minute=0), "カット")
+    app.window.refresh_counts()
+    today = app.window.open_today()
+    today.buttons["来店"].invoke()
+    assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
+    today.list.selection_set(str(rid))
+    today.buttons["取消"].invoke()
+    assert "予約人数 0人" in app.window.counts["text"]
+    assert today.list.item(str(rid), "values")[5] == "取消"
+    today.buttons["来店"].invoke()
+    assert "「取消」の予約を「来店」にはできません" in app.boxes.messages("showerror")[0]
+    assert app.db.visits("AC00001") == []
+
+
+def test_today_window_follows_a_reservation_booked_while_it_is_open(app):
+    app.call(MEMBER)
+    today = app.window.open_today()
+    assert today.list.get_children() == ()
+    assert app.window.open_today() is today                      # F6 again raises the open one
+    dialog = app.window.open_reserve()
+    dialog.vars["time"].set("18:00")
+    dialog.button_ok.invoke()
+    app.root.update()
+    [row] = today.list.get_children()
+    assert today.list.item(row, "values")[:3] == ("18:00", "AC00001", "ペンギン貴子")
+    assert "予約人数 1人" in today.counts["text"]
+
+
+def test_a_past_date_is_flagged_even_when_the_time_is_wrong_too(app):
+    app.call(MEMBER)
+    dialog = app.window.open_reserve()
+    dialog.vars["date"].set("2020-01-01")
+    dialog.vars["time"].set("あとで")
+    dialog.button_ok.invoke()
+    assert "過去" in dialog.errors["date"]["text"] and "時刻" in dialog.errors["time"]["text"]
+
+
+def test_a_call_is_shown_even_when_the_history_cannot_be_written(app, monkeypatch, caplog):
+    def locked(call):
+        raise sqlite3.OperationalError("database is locked")
+    monkeypatch.setattr(app.db, "add_call", locked)
+    app.events.put(cti.Call(MEMBER, protocol="modem", received=datetime.now()))
+    assert pump(app.root, lambda: caller(app)["name"] == "ペンギン貴子 様")
+    assert app.root.title() == "CTI — 0596-31-0005 ペンギン貴子"
+    assert "着信を履歴に保存できませんでした" in caplog.text
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# deleting a history row
+
+def test_delete_key_with_confirmation(app):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    history = app.window.history
+    older = history.get_children()[1]
+    history.selection_set(older)
+    app.boxes.answers = [False]
+    press(history, "Delete")
+    assert app.boxes.messages("askyesno") and "0596-31-0005" in app.boxes.messages("askyesno")[0]
+    assert history.exists(older) and len(app.db.calls()) == 2
+
+    app.boxes.answers = [True]
+    press(history, "Delete")
+    assert not history.exists(older)
+    assert [r.number for r in app.db.calls()] == [UNKNOWN]
+    assert len(app.boxes.messages("askyesno")) == 2
+    assert history.selection() == ()
+    assert app.window.open_register().vars["phone"].get() == "090-8765-4321"   # nothing selected: the latest
+
+
+def test_right_click_menu_deletes(app):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    history = app.window.history
+    app.root.deiconify()
+    app.root.update()
+    older = history.get_children()[1]
+    x, y, _, height = history.bbox(older)
+    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
+                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
+    app.root.update()
+    menu = app.window.menu
+    try:
+        assert menu.winfo_ismapped()
+        assert history.selection() == (older,)                       # the row under the mouse
+        assert [menu.entrycget(i, "label") for i in (0, 2)] == ["来店履歴", "削除"]
+        menu.invoke(2)
+        app.root.update()
+    finally:
+        menu.unpost()
+        menu.grab_release()
+    assert app.boxes.messages("askyesno")
+    assert not history.exists(older)
+    assert [r.number for r in app.db.calls()] == [UNKNOWN]
+
+
+def test_right_click_outside_the_rows_does_nothing(app):
+    app.call(MEMBER)
+    app.root.deiconify()
+    app.root.update()
+    history = app.window.history
+    history.event_generate("<Button-3>", x=20, y=history.winfo_height() - 5)
+    app.root.update()
+    assert not app.window.menu.winfo_ismapped()
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# 来店履歴
+
+def seed_visits(app):
+    today = date.today()
+    for days, menu, amount in ((90, "カット", 4400), (10, "カラー", 8800), (40, "パーマ", None)):
+        app.db.conn.execute("INSERT INTO visits (member_no, date, menu, staff, amount, memo) VALUES (?,?,?,?,?,?)",
+                            ("AC00001", (today - timedelta(days=days)).isoformat(), menu, "佐藤", amount, ""))
+    app.db.conn.execute("INSERT INTO visits (member_no, date, menu) VALUES ('AC00002', ?, 'よその人')",
+                        (today.isoformat(),))
+    tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time()).replace(hour=14)
+    app.db.reserve("AC00001", tomorrow, "カット＋カラー", "佐藤", "午後")
+
+
+def check_visit_window(app):
+    [window] = toplevels(app, cti.VisitHistoryWindow)
+    assert window.title() == "来店履歴 — ペンギン貴子"
+    today = date.today()
+    visits = [window.visits.item(i, "values") for i in window.visits.get_children()]
+    assert [v[:2] for v in visits] == [((today - timedelta(days=d)).isoformat(), menu)
+                                       for d, menu in ((10, "カラー"), (40, "パーマ"), (90, "カット"))]
+    assert [v[3] for v in visits] == ["8,800円", "", "4,400円"]
+    [upcoming] = [window.upcoming.item(i, "values") for i in window.upcoming.get_children()]
+    assert upcoming[:3] == ((today + timedelta(days=1)).strftime("%m/%d") + " 14:00", "カット＋カラー", "佐藤")
+    return window
+
+
+def test_double_click_opens_the_visit_history(app):
+    seed_visits(app)
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    history = app.window.history
+    app.root.deiconify()
+    app.root.update()
+    row = history.get_children()[1]
+    x, y, _, height = history.bbox(row)
+    for _ in range(2):                                               # two clicks make a <Double-1>
+        history.event_generate("<ButtonPress-1>", x=x + 30, y=y + height // 2)
+        history.event_generate("<ButtonRelease-1>", x=x + 30, y=y + height // 2)
+    app.root.update()
+    check_visit_window(app)
+
+
+def test_enter_opens_the_visit_history(app):
+    seed_visits(app)
+    app.call(MEMBER)
+    press(app.window.history, "Return")
+    window = check_visit_window(app)
+    press(window, "Escape")
+    assert not window.winfo_exists()
+
+
+def test_visit_history_of_a_member_who_never_came(app):
+    app.call("0451234567")
+    window = app.window.open_visits()
+    assert [window.visits.item(i, "values")[0] for i in window.visits.get_children()] == ["来店履歴はまだありません"]
+    assert window.upcoming.get_children() == ()
+
+
+def test_visit_history_of_an_unknown_number(app):
+    app.call(UNKNOWN)
+    assert app.window.open_visits() is None
+    assert "会員登録" in app.boxes.messages("showinfo")[0]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the keyboard
+
+@pytest.mark.parametrize("key, cls", [("F2", cti.RegisterDialog), ("F3", cti.LinkDialog),
+                                      ("F4", cti.ReserveDialog), ("F5", cti.VisitHistoryWindow),
+                                      ("F6", cti.TodayWindow), ("F7", cti.LookupDialog)])
+def test_function_keys_open_the_dialogs(app, key, cls):
+    app.call(MEMBER)
+    assert toplevels(app, cls) == []
+    press(app.root, key)
+    assert len(toplevels(app, cls)) == 1
+
+
+def test_f1_opens_the_help(app):
+    press(app.root, "F1")
+    [help_window] = [w for w in app.root.winfo_children() if isinstance(w, tk.Toplevel)]
+    text = next(w for w in help_window.winfo_children() if isinstance(w, tk.Text)).get("1.0", "end")
+    assert "会員登録へ (F2)" in text and str(app.config.members) in text
+
+
+def test_escape_closes_an_untouched_dialog(app):
+    app.call(UNKNOWN)
+    press(app.root, "F2")
+    [dialog] = toplevels(app, cti.RegisterDialog)
+    press(dialog.widgets["name"], "Escape")
+    assert not dialog.winfo_exists()
+    assert app.boxes.messages("askyesno") == []
+
+
+def test_escape_asks_before_losing_what_was_typed(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.deiconify()
+    dialog.update()
+    dialog.widgets["name"].focus_force()
+    dialog.update()
+    for char in "abc":                                               # typed on the keyboard
+        dialog.widgets["name"].event_generate("<KeyPress>", keysym=char)
+    dialog.update()
+    assert dialog.vars["name"].get() == "abc"
+    app.boxes.answers = [False]
+    press(dialog.widgets["name"], "Escape")
+    assert dialog.winfo_exists()
+    assert app.boxes.messages("askyesno") == ["入力した内容を破棄して閉じますか？"]
+    assert dialog.vars["name"].get() == "abc"
+    app.boxes.answers = [True]
+    dialog.button_cancel.invoke()
+    assert not dialog.winfo_exists()
+    assert app.config.members.read_bytes() == MEMBERS_BYTES
+
+
+def test_return_in_a_dialog_is_ok(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    press(dialog.widgets["name"], "Return")
+    assert not dialog.winfo_exists()
+    assert csv_rows(app.config.members)[-1][:4] == ["AC00009", "新井さくら", "", "090-8765-4321"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# 着信番号参照, export, status line
+
+def test_lookup_a_typed_number(app):
+    dialog = app.window.open_lookup()
+    assert isinstance(dialog, cti.LookupDialog)
+    dialog.vars["phone"].set("123")
+    dialog.button_ok.invoke()
+    assert dialog.winfo_exists() and dialog.errors["phone"]["text"]
+    assert app.db.calls() == []
+    dialog.vars["phone"].set("045-123-4567")
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert not dialog.winfo_exists()
+    assert caller(app)["name"] == "鈴木一郎 様"
+    assert first_row(app)[1:] == ("045-123-4567", "AC00003", "鈴木一郎", "すずきいちろう", "佐藤")
+    assert app.root.title() == "CTI — 045-123-4567 鈴木一郎"
+    [record] = app.db.calls()
+    assert (record.number, record.protocol) == ("0451234567", "manual")
+
+
+def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    app.call(None, "private")
+    target = tmp_path / "export" / "着信履歴.csv"
+    target.parent.mkdir()
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
+    assert app.window.export_history() == str(target)
+    rows = csv_rows(target)
+    assert rows[0] == list(cti.HISTORY_COLUMNS)
+    tree = app.window.history
+    assert rows[1:] == [[str(v) for v in tree.item(i, "values")] for i in tree.get_children()]
+    assert [r[1] for r in rows[1:]] == ["非通知", "090-8765-4321", "0596-31-0005"]
+    assert b"\r\n" in target.read_bytes()
+
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: "")   # cancelled
+    assert app.window.export_history() is None
+
+
+def test_export_to_a_folder_that_is_gone_shows_an_error(app, monkeypatch, tmp_path):
+    app.call(MEMBER)
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "gone" / "x.csv"))
+    assert app.window.export_history() is None
+    assert "保存できませんでした" in app.boxes.messages("showerror")[0]
+
+
+def test_status_line(app):
+    assert app.window.status_members["text"] == "会員 8件"
+    text = "COM3 が見つかりません。着信表示装置の USB ケーブルと、cti.ini の port = の COM 番号を確認してください"
+    app.events.put(cti.Status("missing", text, "COM3"))
+    assert pump(app.root, lambda: text in app.window.status_device["text"])
+    assert str(app.window.status_device["foreground"]) == "#b00020"
+    app.events.put(cti.Status("connected", "COM3 に接続しました。着信を待っています", "COM3"))
+    assert pump(app.root, lambda: "接続しました" in app.window.status_device["text"])
+    assert str(app.window.status_device["foreground"]) == "#1b7f3b"
+
+
+def test_status_line_follows_members_csv_edited_elsewhere(app):
+    with open(app.config.members, "ab") as f:
+        f.write("AC00009,新井さくら,あらいさくら,090-8765-4321,鈴木,,,\r\n".encode("utf-8"))
+    app.window.check_members()
+    assert app.window.status_members["text"] == "会員 9件"
+
+
+def test_status_line_when_members_csv_cannot_be_read(make_app, tmp_path):
+    (tmp_path / "members.csv").write_bytes("会員番号,電話\r\n1,03\r\n".encode("utf-8-sig"))
+    app = make_app()
+    assert app.window.status_members["text"].startswith("会員台帳を読めません: ")
+    assert "名前" in app.window.status_members["text"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# where the window goes
+
+@pytest.mark.parametrize("corner", cti.CORNERS)
+def test_window_goes_to_the_configured_corner(make_app, corner):
+    app = make_app(corner=corner)
+    root = app.root
+    root.deiconify()
+    root.update()
+    right_gap = root.winfo_screenwidth() - (root.winfo_x() + root.winfo_width())
+    bottom_gap = root.winfo_screenheight() - (root.winfo_y() + root.winfo_height())
+    if corner.endswith("right"):
+        assert 0 <= right_gap <= 16 and root.winfo_x() > 100
+    else:
+        assert root.winfo_x() <= 16 and right_gap > 100
+    if corner.startswith("bottom"):
+        assert 16 <= bottom_gap <= 80 and root.winfo_y() > 100          # clear of the taskbar
+    else:
+        assert root.winfo_y() <= 16 and bottom_gap > 80
+    assert root.winfo_width() >= 560 and root.winfo_height() >= 420
+
+
+@pytest.mark.parametrize("topmost", [True, False])
+def test_topmost_follows_the_config(make_app, topmost):
+    app = make_app(topmost=topmost)
+    app.root.deiconify()
+    app.root.update()
+    assert bool(app.root.attributes("-topmost")) is topmost
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# errors inside Tk callbacks
+
+def test_an_error_in_the_poll_timer_is_logged_and_the_timer_carries_on(app, monkeypatch, caplog):
+    """Timers log (a box every 50 ms would bury the screen); the next call still arrives."""
+    caplog.set_level(logging.ERROR, logger="cti")
+
+    def locked(call):
+        raise sqlite3.OperationalError("database is locked")
+    monkeypatch.setattr(app.db, "add_call", locked)
+    app.events.put(cti.Call(MEMBER, received=datetime.now()))
+    assert pump(app.root, lambda: [r for r in caplog.records if r.exc_info])
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.name == "cti" and record.exc_info[0] is sqlite3.OperationalError
+    assert app.events.empty()
+
+    monkeypatch.undo()
+    app.call(UNKNOWN)
+    assert app.root.winfo_exists()
+    assert first_row(app)[1] == "090-8765-4321"
+
+
+def test_an_exception_in_a_tk_callback_is_logged_and_shown(app, monkeypatch, caplog):
+    app.crash_expected = True
+    caplog.set_level(logging.ERROR, logger="cti")
+    app.call(UNKNOWN)
+
+    def broken():
+        raise OSError("no ports")
+    monkeypatch.setattr(cti, "list_ports", broken)
+    app.window.buttons["help"].invoke()                             # a button's command
+    [message] = app.boxes.messages("showerror")
+    assert "OSError" in message and "cti.log" in message
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.name == "cti" and record.exc_info[0] is OSError
+
+    def broken_search(*args, **kw):
+        raise KeyError("search index")
+    monkeypatch.setattr(app.members, "search", broken_search)
+    dialog = app.window.open_link()
+    dialog.vars["query"].set("やま")                                  # a variable trace
+    assert len(app.boxes.messages("showerror")) == 2 and "KeyError" in app.boxes.messages("showerror")[1]
+
+    monkeypatch.undo()                                              # the window carries on
+    assert app.root.winfo_exists()
+    dialog.vars["query"].set("やまだ")
+    assert dialog.results.get_children() == ("AC00002",)
+    app.window.open_lookup().button_cancel.invoke()
+    assert app.root.title() == "CTI — 090-8765-4321 未登録"
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# screenshots for a person to look at
+
+def screenshot(root, name):
+    """Save a PNG of the window to $CTI_SCREENSHOTS/name; None (nothing written) when it is unset."""
+    folder = os.environ.get("CTI_SCREENSHOTS")
+    if not folder:
+        return None
+    from PIL import ImageGrab
+    root.deiconify()
+    root.lift()
+    root.update()
+    x, y = root.winfo_rootx(), root.winfo_rooty()
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ImageGrab.grab(bbox=(x, y, x + root.winfo_width(), y + root.winfo_height())).save(path)
+    return path
+
+
+def test_screenshots(app, monkeypatch, tmp_path):
+    app.db.reserve("AC00001", datetime.now().replace(hour=15, minute=0), "カラー", "佐藤")
+    app.window.refresh_counts()
+    app.events.put(cti.Status("connected", "/dev/ttyUSB0 に接続しました。着信を待っています", "/dev/ttyUSB0"))
+    app.call(None, "private")
+    app.call(MEMBER)
+    app.root.update()
+    member = screenshot(app.root, "member.png")
+    app.call(UNKNOWN)
+    app.root.update()
+    unknown = screenshot(app.root, "unknown.png")
+    if not os.environ.get("CTI_SCREENSHOTS"):
+        assert member is None and unknown is None
+        monkeypatch.setenv("CTI_SCREENSHOTS", str(tmp_path / "shots"))   # the saving itself still works
+        unknown = screenshot(app.root, "unknown.png")
+    from PIL import Image
+    with Image.open(unknown) as image:
+        assert image.size == (app.root.winfo_width(), app.root.winfo_height())
+        assert len(image.getcolors(maxcolors=1 << 16) or range(2)) > 1      # not a blank grab
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the demo
+
+def test_demo_folder_and_device_feed_the_window(make_app):
+    folder, config = cti.demo_folder()
+    demo = reader = None
+    try:
+        assert (folder / "members.csv").read_bytes() == MEMBERS_BYTES
+        db = cti.Database(config.database)
+        try:
+            assert [r.member_no for r in db.reservations_on(date.today())] == ["AC00003", "AC00004", "AC00001", "AC00007"]
+            assert db.today_counts() == {"reserved": 4, "arrived": 2, "departed": 1}
+            assert len(db.visits("AC00001")) == 2
+        finally:
+            db.close()
+
+        app = make_app(folder=folder)
+        assert "予約人数 4人" in app.window.counts["text"] and "退店人数 1人" in app.window.counts["text"]
+        demo = cti.DemoDevice(first_delay=0.05, interval=0.2)
+        reader = cti.DeviceReader(config, app.events, opener=demo.opener)
+        demo.start()
+        reader.start()
+
+        def numbers():
+            return [app.window.history.item(i, "values")[1:4] for i in app.window.history.get_children()]
+        assert pump(app.root, lambda: len(numbers()) >= 3, timeout=10), numbers()
+        shown = numbers()
+        assert ("0596-31-0005", "AC00001", "ペンギン貴子") in shown
+        assert ("090-8765-4321", "", "未登録") in shown
+        assert ("非通知", "", "") in shown
+        assert app.window.device_status.state == "connected"
+    finally:
+        if demo:
+            demo.stopping.set()
+            demo.join(2)
+        if reader:
+            reader.stop()
+            assert not reader.is_alive()
+        if demo:
+            assert not demo.is_alive()
+        shutil.rmtree(folder, ignore_errors=True)
