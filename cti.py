@@ -218,6 +218,13 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
 ###############################################################################
 
 PHONE_SEPARATORS = re.compile(r"[;/、，,\r\n]+")
+NOT_DIGIT = re.compile(r"\D")
+EXCEL_FLOAT = re.compile(r"\d+\.0")
+
+
+def nfkc(text: str) -> str:
+    """NFKC (full-width digits and punctuation to ASCII); plain ASCII, the usual cell, needs none."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def normalize_phone(text: str) -> str:
@@ -226,12 +233,11 @@ def normalize_phone(text: str) -> str:
     Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 becomes 0;
     the leading zero Excel drops (312345678) comes back. Returns '' when there are no digits.
     """
-    text = unicodedata.normalize("NFKC", str(text)).strip()
-    if re.fullmatch(r"\d+\.0", text):          # Excel wrote the cell as a float
+    text = nfkc(str(text)).strip()
+    if EXCEL_FLOAT.fullmatch(text):            # Excel wrote the cell as a float
         text = text[:-2]
-    international = text.startswith("+")
-    digits = re.sub(r"\D", "", text)
-    if international and digits.startswith("81"):
+    digits = NOT_DIGIT.sub("", text)
+    if text.startswith("+") and digits.startswith("81"):
         return "0" + digits[2:].lstrip("0")
     if digits.startswith("81") and len(digits) in (11, 12):
         return "0" + digits[2:]
@@ -243,7 +249,7 @@ def normalize_phone(text: str) -> str:
 def split_phones(cell: str) -> list[str]:
     """The numbers in one member cell ('03-1234-5678; 090-…'), as digits, without repeats."""
     numbers = []
-    for part in PHONE_SEPARATORS.split(unicodedata.normalize("NFKC", cell or "")):   # full-width ；／ too
+    for part in PHONE_SEPARATORS.split(nfkc(cell or "")):      # full-width ；／ too
         digits = normalize_phone(part)
         if digits and digits not in numbers:
             numbers.append(digits)
@@ -1026,6 +1032,8 @@ REQUIRED_COLUMNS = ("member_no", "name")
 MEMBERS_HEADER = ["会員番号", "名前", "ふりがな", "電話番号", "主担当", "メモ"]
 REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
 EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]|[+-][\d.()]+[-+*/^][\d.()+\-*/^]*$")   # -2+3 too
+PHONE_HINT = "電話番号は 0 から始まる 10〜11 桁で入力してください（例 0596-31-0005、090-1234-5678）"
+EXCEL_EXPONENT = re.compile(r"\s*\d(\.\d+)?[eE]\+\d+\s*")       # 9.01235E+09: digits Excel already lost
 KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\s・ー]*")
 
 
@@ -1043,6 +1051,10 @@ class Member:
     def to_dict(self) -> dict:
         return {"member_no": self.member_no, "name": self.name, "kana": self.kana,
                 "phones": list(self.phones), "staff": self.staff, "memo": self.memo}
+
+
+def safe_host_name() -> str:
+    return re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "pc"
 
 
 def header_key(text: str) -> str | None:
@@ -1079,25 +1091,17 @@ def next_member_no(numbers: list[str]) -> str:
 
 
 def split_records(text: str):
-    """Yield (cells, start, end, line) for each CSV record, with its span in text.
+    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
 
     Spans let a rewrite copy every row it did not change byte for byte.
     """
-    pieces = re.split(r"(?<=\n)|(?<=\r)(?!\n)", text)
-    position = {"offset": 0, "line": 0}
-
-    def lines():
-        for piece in pieces:
-            if piece:
-                position["offset"] += len(piece)
-                position["line"] += 1
-                yield piece
-
-    reader = csv.reader(lines())
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream)
     start, line = 0, 1
     for cells in reader:
-        yield cells, start, position["offset"], line
-        start, line = position["offset"], position["line"] + 1
+        end = stream.tell()                 # StringIO's position is a character index into text
+        yield cells, start, end, line
+        start, line = end, reader.line_num + 1
 
 
 @dataclass
@@ -1126,7 +1130,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
     if kana and not KANA.fullmatch(kana):
         errors["kana"] = "ふりがなはひらがなかカタカナで入力してください"
     if phone_text and not re.fullmatch(r"0\d{9,13}", phone):
-        errors["phone"] = "電話番号は 0 から始まる 10〜11 桁で入力してください"
+        errors["phone"] = PHONE_HINT
     if member_no and member_no in table.by_no:
         errors["member_no"] = f"会員番号 {member_no} は既に使われています"
     if errors:
@@ -1146,7 +1150,8 @@ class MemberTable:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.pending_path = self.path.with_name(self.path.name + ".pending")
+        # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
+        self.pending_path = self.path.with_name(f"{self.path.name}.{safe_host_name()}.pending")
         self.pending: list[dict] = []
         self.stamp = None
         self.problems: list[str] = []
@@ -1162,12 +1167,17 @@ class MemberTable:
         self.error = None
         if self.pending_path.exists():
             self.pending = [json.loads(line) for line in self.pending_path.read_text("utf-8").splitlines() if line]
+        last_good = self.text
         try:
             text, stamp = self._read_disk()
-            self._set_text(text)
+            try:
+                self._set_text(text)
+            except MembersError:
+                self._set_text(last_good)       # a file broken in Excel: keep answering from the last good one
+                raise
             self.stamp = stamp
             if self.pending:
-                self._set_text(self._apply_all(self.pending)[0])
+                self._apply_all(self.pending)
         except PermissionError:
             self.error = f"{self.path.name} を開けません（他のプログラムが使っています）。しばらくして読み直します"
             raise MembersError(self.error) from None
@@ -1184,8 +1194,9 @@ class MemberTable:
             text, self.encoding = read_text_any(self.path)
         except ConfigError as e:
             raise MembersError(str(e)) from None
-        if not text:
-            self.encoding = "utf-8-sig"         # an empty file is a new one: UTF-8 with BOM, as Excel reads it
+        if not text or (self.encoding == "utf-8" and text.isascii()):
+            # an empty or all-ASCII file gets a BOM when written: Excel then reads the Japanese added to it
+            self.encoding = "utf-8-sig"
         return text, stamp
 
     def _stat(self):
@@ -1227,6 +1238,7 @@ class MemberTable:
                 raise MembersError(f"{name} {text.count(chr(10), 0, done) + 1}行目から後が"
                                    f"CSV として読めません（{e}）。\" で始まるセルの閉じる \" を確かめてください") from None
         self.columns = self._map_columns(self.header)
+        self.phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
         missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
         if missing:
             raise MembersError(f"{name}: 見出し行に {'、'.join(missing)} の列がありません")
@@ -1256,8 +1268,12 @@ class MemberTable:
         where = f"{self.path.name} {line}行目"
         if not any(c.strip() for c in cells):
             return None                                     # blank line Excel left
-        get = lambda field: cells[self.columns[field]].strip() if field in self.columns and self.columns[field] < len(cells) else ""
-        member_no = unicodedata.normalize("NFKC", get("member_no")).strip()
+        columns, width = self.columns, len(cells)
+
+        def get(field):
+            column = columns.get(field)
+            return cells[column].strip() if column is not None and column < width else ""
+        member_no = nfkc(get("member_no")).strip()
         if not member_no:
             self.problems.append(f"{where}: 会員番号が空です")
             return None
@@ -1269,10 +1285,9 @@ class MemberTable:
             self.problems.append(f"{where}: 名前が空です（会員番号 {member_no}）")
             return None
         phones = []
-        phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
-        for column in phone_columns:
-            cell = cells[column] if column < len(cells) else ""
-            if re.fullmatch(r"\s*\d(\.\d+)?[eE]\+\d+\s*", cell):
+        for column in self.phone_columns:
+            cell = cells[column] if column < width else ""
+            if EXCEL_EXPONENT.fullmatch(cell):
                 self.problems.append(f"{where}: 電話番号 {cell} が指数表記になっています（Excel で文字列として入力し直してください）")
                 continue
             phones += [p for p in split_phones(cell) if p not in phones]
@@ -1331,7 +1346,7 @@ class MemberTable:
         if member is None:
             raise ValueError(f"会員番号 {member_no} は members.csv にありません")
         if not re.fullmatch(r"0\d{9,13}", digits):
-            raise ValueError("電話番号は 0 から始まる 10〜11 桁で入力してください")
+            raise ValueError(PHONE_HINT)
         if digits in member.phones:
             raise ValueError(f"{member.name} さんには {format_phone(digits)} が既に登録されています")
         return self._change({"op": "link", "member_no": member_no, "phone": digits})
@@ -1339,14 +1354,11 @@ class MemberTable:
     def _change(self, op):
         """Apply op on the freshest file, write it, and return (member, notes)."""
         try:
-            disk_text, stamp = self._read_disk()
-            self._set_text(disk_text)
-            self.stamp = stamp
+            self._sync_with_disk()
         except PermissionError:
             log.info("members.csv を読めません（Excel が開いている？）: 手元の内容に変更を加えます")
         base = self.text
         text, notes, member_no = self._apply_all(self.pending, op)
-        self._set_text(text)
         member = self.by_no[member_no]
         try:
             self._write(text)
@@ -1369,11 +1381,8 @@ class MemberTable:
         if not self.pending:
             return True
         try:
-            disk_text, stamp = self._read_disk()
-            self._set_text(disk_text)
-            self.stamp = stamp
+            self._sync_with_disk()
             text, notes, _ = self._apply_all(self.pending)
-            self._set_text(text)
             self._write(text)
         except PermissionError:
             return False
@@ -1386,6 +1395,13 @@ class MemberTable:
         self.pending_path.unlink(missing_ok=True)
         return True
 
+    def _sync_with_disk(self):
+        """Parse the file again when it changed on disk since we read it (Excel, another PC)."""
+        if self._stat() != self.stamp:
+            disk_text, stamp = self._read_disk()
+            self._set_text(disk_text)
+            self.stamp = stamp
+
     def _apply_all(self, ops, new=None):
         """The file text with ops (and the new op) applied to the parsed table; (text, notes, member_no of the last op).
 
@@ -1396,21 +1412,23 @@ class MemberTable:
         text = self.text
         for op in ops + ([new] if new else []):
             try:
-                text, note, member_no = self._apply(text, op)
+                changed, note, member_no = self._apply(text, op)
             except MembersError as e:
                 if op is new:
                     raise
                 notes.append(f"保留していた変更は保存できませんでした: {e}")
                 continue
             notes += note
-            self._set_text(text)
+            if changed is not text:             # an op already in the file changes nothing
+                text = changed
+                self._set_text(text)
         return text, notes, member_no
 
     def _apply(self, text, op):
         notes = []
         if op["op"] == "register":
             existing = self.by_no.get(op["member_no"])
-            if existing and existing.name == op["name"]:
+            if existing and existing.name == op["name"] and (not op["phone"] or op["phone"] in existing.phones):
                 return text, notes, existing.member_no          # already written (a retry)
             member_no = op["member_no"]
             if existing:
@@ -1627,8 +1645,12 @@ class Visit:
     memo: str
 
 
-def parse_date(text: str, today) -> "datetime.date | None":
-    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125."""
+def parse_date(text: str, today, ahead=False) -> "datetime.date | None":
+    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125.
+
+    Without a year it is this year's; with ahead (a booking) a date months past is next year's,
+    so that 1/10 typed in December books January (yesterday stays yesterday: a slip, not next year).
+    """
     text = unicodedata.normalize("NFKC", text).strip()
     for pattern, has_year in ((r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", True),
                               (r"(\d{1,2})[-/.月](\d{1,2})日?", False), (r"(\d{2})(\d{2})", False)):
@@ -1636,7 +1658,10 @@ def parse_date(text: str, today) -> "datetime.date | None":
         if m:
             parts = [int(g) for g in m.groups()]
             try:
-                return (datetime(*parts) if has_year else datetime(today.year, *parts)).date()
+                day = (datetime(*parts) if has_year else datetime(today.year, *parts)).date()
+                if ahead and not has_year and day < today.date() - timedelta(days=60):
+                    day = day.replace(year=today.year + 1)
+                return day
             except ValueError:
                 return None
     return None
@@ -1658,7 +1683,7 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
     member_no = form.get("member_no", "").strip()
     if member_no not in members.by_no:
         errors["member_no"] = "会員登録されていない方は予約できません。先に会員登録をしてください"
-    day = parse_date(form.get("date", ""), now)
+    day = parse_date(form.get("date", ""), now, ahead=True)
     clock = parse_time(form.get("time", ""))
     if day is None:
         errors["date"] = "日付は 2026-11-25 か 11/25 の形で入力してください"
@@ -1691,6 +1716,7 @@ class Database:
     def _migrate(self):
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(SCHEMA):
+            self.conn.close()
             raise MembersError(f"{Path(self.path).name} は新しい版の cti で作られています（版 {version}）")
         for number, script in enumerate(SCHEMA[version:], start=version + 1):
             with self.conn:
@@ -1819,9 +1845,14 @@ class Database:
                                int(amount_text) if amount_text else None, get("memo")))
         with self.conn:
             self.conn.execute("BEGIN")
+            before = self.conn.total_changes
+            # the same file imported twice adds nothing the second time
             self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
-                                  "VALUES (?,?,?,?,?,?)", visits)
-        return len(visits), problems
+                                  "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM visits WHERE "
+                                  "member_no = ?1 AND date = ?2 AND menu = ?3 AND staff = ?4 AND amount IS ?5 "
+                                  "AND memo = ?6)", visits)
+            added = self.conn.total_changes - before
+        return added, problems
 
 
 def export_calls_csv(path: Path, rows: list[list[str]]):
@@ -3005,6 +3036,15 @@ def main(argv=None) -> int:
             return cmd_import_visits(args.import_visits, config_path)
         if args.selftest:
             return selftest()
+    except (ConfigError, MembersError) as e:
+        print(e, file=sys.stderr)
+        return 2
+    return window_main(args, config_path)
+
+
+def window_main(args, config_path: Path) -> int:
+    """The window modes: a bug at start-up goes to the log and one message box, not a silent exit."""
+    try:
         if args.demo:
             folder, config = demo_folder()
             setup_logging(config)
@@ -3015,9 +3055,9 @@ def main(argv=None) -> int:
                 shutil.rmtree(folder, ignore_errors=True)
         return cmd_window(config_path)
     except (ConfigError, MembersError) as e:
-        print(e, file=sys.stderr)
+        error_box(str(e))
         return 2
-    except Exception as e:                 # a bug at start-up: to the log and one message, not a silent exit
+    except Exception as e:
         log.critical("起動できませんでした", exc_info=True)
         error_box(f"cti を起動できませんでした（{type(e).__name__}: {e}）。\n詳しくは cti.log を見てください。")
         return 1
@@ -3040,12 +3080,7 @@ def cmd_window(config_path: Path) -> int:
     if not instance.acquire():
         instance.ask_first_to_raise()
         return 0
-    try:
-        config, problems = load_config(config_path)
-    except ConfigError as e:
-        enable_hidpi()
-        error_box(str(e))
-        return 2
+    config, problems = load_config(config_path)
     written = write_first_run_files(config_path, config)
     setup_logging(config)
     log.info("cti %s 起動 (%s)", __version__, config_path)

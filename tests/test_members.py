@@ -197,6 +197,15 @@ def test_required_column_missing(tmp_path, missing):
     assert "members.csv" in str(caught.value) and missing in str(caught.value)
 
 
+def test_unclosed_quote_in_a_large_file_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号", "A1,一,03-1234-5678", 'A2,"二,03-1234-5679'] +
+              [f"A{i},会員{i},090{i:08d}" for i in range(3, 20000)])
+    with pytest.raises(cti.MembersError) as caught:         # not csv.Error: the window and --lookup catch this
+        load(path)
+    assert str(caught.value).startswith("members.csv 3行目")
+
+
 def test_several_numbers_in_one_cell(tmp_path):
     path = tmp_path / "members.csv"
     write_csv(path, ["会員番号,名前,電話番号",
@@ -583,6 +592,24 @@ def test_character_not_in_cp932_is_refused_and_file_unchanged(tmp_path, name):
     assert member.member_no == "AC00004" and load(path).by_no["AC00004"].name == "髙田"
 
 
+def test_character_not_in_cp932_while_the_file_cannot_even_be_read(tmp_path, monkeypatch):
+    """Excel may hold the file against reading too: the change is applied to what is in memory."""
+    path = tmp_path / "members.csv"
+    before = write_csv(path, SAMPLE, "cp932")
+    table = load(path)
+
+    def locked(_path):
+        raise PermissionError(13, "locked", None, 32)
+
+    monkeypatch.setattr(cti, "read_text_any", locked)
+    with pytest.raises(cti.MembersError):
+        register(table, name="𠮷田", phone="090-7777-8888")
+    assert path.read_bytes() == before and table.lookup("09077778888") == []
+    member, _ = register(table, name="髙田", phone="090-7777-8888")
+    assert member.member_no == "AC00004"
+    assert path.read_bytes() == before + "AC00004,髙田,,090-7777-8888,,,,\r\n".encode("cp932")
+
+
 def test_utf8_file_takes_any_character(tmp_path):
     path = tmp_path / "members.csv"
     write_csv(path, SAMPLE, "utf-8-sig")
@@ -619,7 +646,7 @@ def test_locked_file_keeps_the_change_pending_and_writes_it_later(members_csv, e
     assert excel_lock["attempts"] == len(cti.REPLACE_RETRIES) + 1
     assert members_csv.read_bytes() == before
     assert [m.member_no for m in table.lookup("080-2345-6789")] == ["AC00004"]
-    pending = members_csv.with_name("members.csv.pending")
+    pending = cti.MemberTable(members_csv).pending_path
     assert "高橋美咲" in pending.read_text("utf-8") and "08023456789" in pending.read_text("utf-8")
     assert not [p for p in members_csv.parent.iterdir() if p.suffix == ".tmp"]
 
@@ -656,7 +683,7 @@ def test_changes_made_while_locked_are_all_written_with_the_next_one(members_csv
     final = load(members_csv)
     assert [m.member_no for m in final.members] == ["AC00001", "AC00002", "AC00003", "AC00004", "AC00005"]
     assert final.by_no["AC00001"].phones == ("0596310005", "09055556666")
-    assert not members_csv.with_name("members.csv.pending").exists()
+    assert not cti.MemberTable(members_csv).pending_path.exists()
 
 
 # -----------------------------------------------------------------------------
@@ -702,7 +729,25 @@ def test_link_to_a_member_removed_by_another_writer_is_refused(members_csv):
     assert "AC00002" in str(caught.value) and "削除" in str(caught.value)
     assert members_csv.read_bytes() == removed
     assert a.lookup("0312345678") == [] and "AC00002" not in a.by_no
-    assert not members_csv.with_name("members.csv.pending").exists()
+    assert not cti.MemberTable(members_csv).pending_path.exists()
+
+
+def test_kept_link_whose_member_was_deleted_meanwhile_does_not_block_later_changes(members_csv, excel_lock,
+                                                                                    monkeypatch):
+    """Excel holds the file while its user deletes AC00002; a link to AC00002 made meanwhile is kept."""
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    table = load(members_csv)
+    with pytest.raises(cti.WriteDeferred):
+        table.link("AC00002", "090-5555-6666")
+    excel_lock["on"] = False
+    without = write_csv(members_csv, [line for line in SAMPLE if not line.startswith("AC00002")])
+    fresh = load(members_csv)                                   # a restart must still read the table
+    assert [m.member_no for m in fresh.members] == ["AC00001", "AC00003"]
+    member, notes = register(table, name="高橋美咲")
+    assert member.member_no == "AC00004"
+    assert len(notes) == 1 and "AC00002" in notes[0] and "保存できませんでした" in notes[0]
+    assert members_csv.read_bytes() == without + "AC00004,高橋美咲,,,,,,\r\n".encode()
+    assert not cti.MemberTable(members_csv).pending_path.exists() and table.pending == []
 
 
 # -----------------------------------------------------------------------------
@@ -757,3 +802,22 @@ def test_killed_at_random_moments_the_file_always_parses_and_holds_every_ack(mem
         assert missing == [], f"round {round_no}: acknowledged but not in the file: {missing}"
         assert [m.member_no for m in table.members[:3]] == ["AC00001", "AC00002", "AC00003"]
     assert len(acknowledged) >= 15 and len(set(acknowledged)) == len(acknowledged)
+
+
+def test_an_all_ascii_file_is_written_back_with_a_bom_so_excel_reads_the_japanese_added(tmp_path):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["member_no,name,kana,phone", "AC00001,Penguin,,0596-31-0005"], encoding="utf-8")
+    table = load(path)
+    register(table, name="山田花子", phone="03-1234-5678")
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and "山田花子" in data.decode("utf-8-sig")
+
+
+def test_a_file_broken_meanwhile_keeps_the_last_good_table_answering(members_csv):
+    table = load(members_csv)
+    before = [m.member_no for m in table.lookup("0596-31-0005")]
+    assert before
+    members_csv.write_text("名前,電話番号\r\nだれか,0596-31-0005\r\n", encoding="utf-8-sig")  # 会員番号 column gone
+    os.utime(members_csv, ns=(1, 1))
+    assert [m.member_no for m in table.lookup("0596-31-0005")] == before
+    assert "会員番号" in table.error

@@ -1,0 +1,131 @@
+"""`cti.py --lookup NUMBER [--config PATH]`, run as the salon and tools run it: a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cti
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PENGUIN = {"member_no": "AC00001", "name": "ペンギン貴子", "kana": "ぺんぎんたかこ", "phones": ["0596310005"],
+           "staff": "佐藤", "memo": "カラーは 6 トーン。ハーブティー"}
+
+
+def run(*args, cwd=ROOT):
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    return subprocess.run([sys.executable, str(ROOT / "cti.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=60)
+
+
+def folder(tmp_path, members: bytes | None, ini="[files]\nmembers = members.csv\n"):
+    """A folder with cti.ini and members.csv; returns the ini's path."""
+    (tmp_path / "cti.ini").write_text(ini, encoding="utf-8")
+    if members is not None:
+        (tmp_path / "members.csv").write_bytes(members)
+    return tmp_path / "cti.ini"
+
+
+def csv_bytes(*lines, encoding="utf-8-sig"):
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def test_lookup_finds_the_sample_member_in_the_shipped_file():
+    absent = {name for name in ("cti.db", "cti.log", cti.MemberTable(ROOT / "members.csv").pending_path.name) if not (ROOT / name).exists()}
+    members = (ROOT / "members.csv").read_bytes()
+    result = run("--lookup", "0596-31-0005")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [PENGUIN]
+    assert result.stderr == ""
+    assert {name for name in absent if (ROOT / name).exists()} == set()     # a lookup writes nothing
+    assert (ROOT / "members.csv").read_bytes() == members
+    assert not list(ROOT.glob(".members.csv.*.tmp"))
+
+
+@pytest.mark.parametrize("number", ["0596310005", "+81 596-31-0005", "０５９６（３１）０００５", "596310005"])
+def test_lookup_accepts_the_number_as_people_write_it(number):
+    result = run("--lookup", number)
+    assert result.returncode == 0 and [m["member_no"] for m in json.loads(result.stdout)] == ["AC00001"]
+
+
+def test_lookup_of_an_unknown_number_is_an_empty_array():
+    result = run("--lookup", "090-8765-4321")
+    assert (result.returncode, json.loads(result.stdout), result.stderr) == (0, [], "")
+
+
+def test_lookup_with_a_member_holding_two_numbers():
+    for number in ("090-1234-5678", "03-1234-5678"):
+        [member] = json.loads(run("--lookup", number).stdout)
+        assert member["member_no"] == "AC00002" and member["phones"] == ["09012345678", "0312345678"]
+
+
+def test_bad_row_is_reported_and_the_lookup_still_answers(tmp_path):
+    ini = folder(tmp_path, csv_bytes("会員番号,名前,電話番号",
+                                     "A1,山田花子,03-1234-5678",
+                                     ",名無し,03-1234-5678",
+                                     "A3,鈴木一郎,03-1234-5678",
+                                     "A1,重複,090-1111-2222"))
+    result = run("--lookup", "0312345678", "--config", str(ini), cwd=tmp_path)
+    assert result.returncode == 0
+    assert [m["member_no"] for m in json.loads(result.stdout)] == ["A1", "A3"]
+    assert result.stderr.splitlines() == ["members.csv 3行目: 会員番号が空です",
+                                          "members.csv 5行目: 会員番号 A1 が 2行目と重複しています"]
+
+
+def test_cp932_members_file_and_a_relative_path_in_the_ini(tmp_path):
+    (tmp_path / "data").mkdir()
+    ini = folder(tmp_path, None, "[files]\nmembers = data/会員台帳.csv\n")
+    (tmp_path / "data" / "会員台帳.csv").write_bytes(csv_bytes("会員番号,氏名,携帯", "B7,髙橋①,080-2345-6789",
+                                                               encoding="cp932"))
+    result = run("--lookup", "08023456789", "--config", str(ini), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"member_no": "B7", "name": "髙橋①", "kana": "", "phones": ["08023456789"],
+                                          "staff": "", "memo": ""}]
+
+
+@pytest.mark.parametrize("members, words", [
+    (csv_bytes("名前,電話番号", "山田花子,03-1234-5678"), ["members.csv", "会員番号"]),
+    (csv_bytes("会員番号,電話番号", "A1,03-1234-5678"), ["members.csv", "名前"]),
+    ("会員番号,名前\r\n".encode("cp932") + b"A1,\x81\x20\r\n", ["members.csv", "UTF-8", "CP932"]),
+    (csv_bytes("会員番号,名前", 'A1,"山田', *[f"A{i},x" for i in range(2, 30000)]), ["members.csv", "2行目"]),
+], ids=["no-member-no-column", "no-name-column", "neither-encoding", "unclosed-quote"])
+def test_unusable_members_file_exits_2_with_a_message(tmp_path, members, words):
+    ini = folder(tmp_path, members)
+    result = run("--lookup", "0312345678", "--config", str(ini), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr
+
+
+def test_missing_config_exits_2(tmp_path):
+    missing = tmp_path / "nowhere" / "cti.ini"
+    result = run("--lookup", "0596310005", "--config", str(missing), cwd=tmp_path)
+    assert result.returncode == 2
+    assert str(missing) in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_value_in_the_ini_is_reported_and_the_lookup_answers(tmp_path):
+    ini = folder(tmp_path, csv_bytes("会員番号,名前,電話番号", "A1,山田花子,03-1234-5678"),
+                 "[files]\nmembers = members.csv\n[history]\nmax_days = abc\n[window]\ncorner = middle\n")
+    (tmp_path / "salon.ini").write_bytes(ini.read_bytes())
+    result = run("--lookup", "0312345678", "--config", str(tmp_path / "salon.ini"), cwd=tmp_path)
+    assert result.returncode == 0
+    assert [m["member_no"] for m in json.loads(result.stdout)] == ["A1"]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("salon.ini: [history] max_days = abc: ")
+    assert lines[1].startswith("salon.ini: [window] corner = middle: ")
+
+
+def test_broken_ini_exits_2_without_a_traceback(tmp_path):
+    ini = folder(tmp_path, None, "this line has no section\nmembers = members.csv\n")
+    result = run("--lookup", "0312345678", "--config", str(ini), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cti.ini" in result.stderr and "Traceback" not in result.stderr

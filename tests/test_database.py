@@ -1,0 +1,480 @@
+"""cti.db on real SQLite in tmp_path: schema, call history and pruning, reservations, visits, imports."""
+
+import csv
+import io
+import sqlite3
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cti  # noqa: E402
+
+NOW = datetime(2026, 11, 25, 10, 0, 0)
+
+
+class Clock:
+    """An injectable now(): a chosen datetime the test moves on."""
+
+    def __init__(self, when=NOW):
+        self.when = when
+
+    def __call__(self):
+        return self.when
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def db(tmp_path, clock):
+    database = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock)
+    yield database
+    database.close()
+
+
+def call(number, at, reason=None, protocol="modem"):
+    return cti.Call(number, reason, protocol=protocol, received=at)
+
+
+# -----------------------------------------------------------------------------
+# schema
+
+def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
+    raw = sqlite3.connect(tmp_path / "cti.db")
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1 == len(cti.SCHEMA)
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"calls", "reservations", "visits"} <= tables
+    finally:
+        raw.close()
+
+
+def test_reopening_does_not_migrate_again(tmp_path, clock):
+    cti.Database(tmp_path / "cti.db", now=clock).close()
+    again = cti.Database(tmp_path / "cti.db", now=clock)      # CREATE TABLE twice would raise
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    again.close()
+
+
+def test_database_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "cti.db"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 7")
+    raw.close()
+    with pytest.raises(cti.MembersError) as caught:
+        cti.Database(path)
+    assert "cti.db" in str(caught.value) and "7" in str(caught.value)
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0   # nothing created
+    raw.close()
+
+
+# -----------------------------------------------------------------------------
+# calls
+
+def test_calls_are_stored_and_read_newest_first(db):
+    first = db.add_call(call("0596310005", NOW - timedelta(minutes=30)))
+    second = db.add_call(call(None, NOW - timedelta(minutes=10), reason="private", protocol="nd"))
+    third = db.add_call(cti.Call("09087654321", name="TANAKA", protocol="whozz"))   # received: now()
+    records = db.calls()
+    assert [r.id for r in records] == [third, second, first]
+    assert (records[0].number, records[0].received, records[0].caller_name, records[0].protocol) == \
+        ("09087654321", NOW, "TANAKA", "whozz")
+    assert (records[1].number, records[1].reason, records[1].protocol) == (None, "private", "nd")
+    assert records[2].received == NOW - timedelta(minutes=30)
+
+
+def test_calls_in_the_same_second_keep_their_order(db):
+    ids = [db.add_call(call(f"090000000{i:02d}", NOW)) for i in range(5)]
+    assert [r.id for r in db.calls()] == ids[::-1]
+
+
+def test_pruned_to_max_entries(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", max_entries=5, max_days=7, now=clock)
+    ids = [db.add_call(call(f"0900000{i:04d}", NOW - timedelta(minutes=60 - i))) for i in range(8)]
+    assert [r.id for r in db.calls()] == ids[:2:-1]
+    assert db.conn.execute("SELECT count(*) FROM calls").fetchone()[0] == 5
+    db.close()
+
+
+def test_pruned_to_max_days(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock)
+    db.add_call(call("0311111111", NOW - timedelta(days=7, seconds=1)))
+    assert db.calls() == []                                    # pruned as soon as it was stored
+    edge = db.add_call(call("0322222222", NOW - timedelta(days=7)))
+    recent = db.add_call(call("0333333333", NOW - timedelta(days=6, hours=23)))
+    assert [r.id for r in db.calls()] == [recent, edge]
+    assert [r.number for r in db.calls()] == ["0333333333", "0322222222"]
+    clock.when = NOW + timedelta(hours=1)
+    db.add_call(call("0344444444", clock.when))
+    assert [r.number for r in db.calls()] == ["0344444444", "0333333333"]
+    db.close()
+
+
+def test_pruned_at_start(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", now=clock)
+    for days in (1, 3, 5):
+        db.add_call(call("0596310005", NOW - timedelta(days=days)))
+    db.close()
+    later = Clock(NOW + timedelta(days=4))
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=later)
+    assert [(later.when - r.received).days for r in db.calls()] == [5, 7]
+    db.close()
+    db = cti.Database(tmp_path / "cti.db", max_entries=1, max_days=7, now=later)
+    assert [(later.when - r.received).days for r in db.calls()] == [5]
+    db.close()
+
+
+def test_delete_one_entry(db):
+    keep = db.add_call(call("0311111111", NOW - timedelta(minutes=2)))
+    gone = db.add_call(call("0322222222", NOW - timedelta(minutes=1)))
+    assert db.delete_call(gone) is True
+    assert db.delete_call(gone) is False
+    assert db.delete_call(99999) is False
+    assert [r.id for r in db.calls()] == [keep]
+
+
+def test_history_survives_reopening(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", now=clock)
+    db.add_call(call("0596310005", NOW - timedelta(hours=2)))
+    db.add_call(call(None, NOW - timedelta(hours=1), reason="payphone"))
+    before = db.calls()
+    db.close()
+    db = cti.Database(tmp_path / "cti.db", now=clock)
+    assert db.calls() == before and len(before) == 2
+    db.close()
+
+
+# -----------------------------------------------------------------------------
+# reservations
+
+def row(db, reservation_id):
+    return dict(db.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone())
+
+
+def test_reservation_goes_through_its_states_with_times(db, clock):
+    rid = db.reserve("AC00001", datetime(2026, 11, 25, 14, 30), "カラー", "佐藤", "ハーブティー")
+    r = db.reservation(rid)
+    assert (r.member_no, r.starts, r.menu, r.staff, r.memo, r.status) == \
+        ("AC00001", datetime(2026, 11, 25, 14, 30), "カラー", "佐藤", "ハーブティー", "予約")
+    assert row(db, rid)["created"] == "2026-11-25T10:00:00"
+    clock.when = datetime(2026, 11, 25, 14, 25)
+    assert db.set_status(rid, "来店").status == "来店"
+    clock.when = datetime(2026, 11, 25, 16, 5)
+    assert db.set_status(rid, "退店", amount=8800).status == "退店"
+    stored = row(db, rid)
+    assert (stored["arrived"], stored["departed"], stored["cancelled"]) == \
+        ("2026-11-25T14:25:00", "2026-11-25T16:05:00", None)
+    [visit] = db.visits("AC00001")
+    assert (visit.date, visit.menu, visit.staff, visit.amount, visit.memo) == \
+        ("2026-11-25", "カラー", "佐藤", 8800, "ハーブティー")
+
+
+def test_cancel_records_its_time(db, clock):
+    rid = db.reserve("AC00001", datetime(2026, 11, 26, 11, 0))
+    clock.when = datetime(2026, 11, 25, 18, 0)
+    assert db.set_status(rid, "取消").status == "取消"
+    assert row(db, rid)["cancelled"] == "2026-11-25T18:00:00"
+    arrived = db.reserve("AC00002", datetime(2026, 11, 25, 11, 0))
+    db.set_status(arrived, "来店")
+    assert db.set_status(arrived, "取消").status == "取消"      # came in, then left without service
+    assert db.visits("AC00001") == [] and db.visits("AC00002") == []
+
+
+@pytest.mark.parametrize("steps, refused", [
+    ((), "退店"),                   # 予約 -> 退店 skips 来店
+    (("来店",), "予約"),
+    (("来店",), "来店"),
+    (("来店", "退店"), "退店"),
+    (("来店", "退店"), "取消"),
+    (("取消",), "来店"),
+    (("取消",), "予約"),
+    ((), "予約"),
+    ((), "done"),
+])
+def test_invalid_transitions_are_refused(db, steps, refused):
+    rid = db.reserve("AC00001", NOW + timedelta(hours=2))
+    for step in steps:
+        db.set_status(rid, step)
+    before = row(db, rid)
+    with pytest.raises(ValueError):
+        db.set_status(rid, refused)
+    assert row(db, rid) == before
+
+
+def test_unknown_reservation_is_refused(db):
+    with pytest.raises(ValueError):
+        db.set_status(12345, "来店")
+
+
+def test_checkout_writes_exactly_one_visit(db):
+    rid = db.reserve("AC00001", NOW + timedelta(hours=1), "カット", "田中")
+    db.set_status(rid, "来店")
+    db.set_status(rid, "退店", amount=5500)
+    with pytest.raises(ValueError):
+        db.set_status(rid, "退店", amount=5500)
+    assert len(db.visits("AC00001")) == 1
+    assert db.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 1
+
+
+def test_checkout_from_two_windows_writes_one_visit(tmp_path, clock):
+    """Two connections (two windows on one db) both see 来店 and check out."""
+    a = cti.Database(tmp_path / "cti.db", now=clock)
+    b = cti.Database(tmp_path / "cti.db", now=clock)
+    rid = a.reserve("AC00001", NOW + timedelta(hours=1))
+    a.set_status(rid, "来店")
+    stale = b.reservation(rid)
+    a.set_status(rid, "退店", amount=1000)
+    with pytest.raises(ValueError):
+        b.set_status(stale.id, "退店", amount=1000)
+    assert len(b.visits("AC00001")) == 1
+    a.close()
+    b.close()
+
+
+def test_today_counts(db, clock):
+    today = NOW.replace(hour=0)
+    ids = [db.reserve(f"AC0000{i}", today.replace(hour=10 + i)) for i in range(1, 7)]
+    db.reserve("AC00009", today + timedelta(days=1, hours=10))            # tomorrow
+    db.reserve("AC00009", today - timedelta(days=1, hours=-10))           # yesterday
+    db.set_status(ids[0], "来店")
+    db.set_status(ids[1], "来店")
+    db.set_status(ids[1], "退店")
+    db.set_status(ids[2], "来店")
+    db.set_status(ids[2], "退店")
+    db.set_status(ids[3], "取消")
+    assert db.today_counts() == {"reserved": 5, "arrived": 3, "departed": 2}
+    assert db.today_counts(date(2026, 11, 26)) == {"reserved": 1, "arrived": 0, "departed": 0}
+    assert db.today_counts(date(2026, 12, 1)) == {"reserved": 0, "arrived": 0, "departed": 0}
+    clock.when = datetime(2026, 11, 26, 9, 0)
+    assert db.today_counts() == {"reserved": 1, "arrived": 0, "departed": 0}
+
+
+def test_reservations_on_a_day_in_time_order(db):
+    late = db.reserve("AC00002", datetime(2026, 11, 27, 17, 0))
+    early = db.reserve("AC00001", datetime(2026, 11, 27, 9, 30))
+    db.reserve("AC00003", datetime(2026, 11, 28, 0, 0))                  # midnight next day: not on the 27th
+    db.reserve("AC00003", datetime(2026, 11, 26, 23, 59))
+    midnight = db.reserve("AC00004", datetime(2026, 11, 27, 0, 0))
+    assert [r.id for r in db.reservations_on(date(2026, 11, 27))] == [midnight, early, late]
+    assert db.reservations_on(date(2026, 11, 29)) == []
+
+
+def test_upcoming_for_a_member(db, clock):
+    later = db.reserve("AC00001", datetime(2026, 12, 10, 15, 0), "カラー")
+    sooner = db.reserve("AC00001", datetime(2026, 11, 30, 11, 0), "カット")
+    today = db.reserve("AC00001", datetime(2026, 11, 25, 16, 0))
+    db.reserve("AC00001", datetime(2026, 11, 20, 11, 0))                 # past
+    cancelled = db.reserve("AC00001", datetime(2026, 12, 1, 11, 0))
+    db.set_status(cancelled, "取消")
+    db.reserve("AC00002", datetime(2026, 11, 29, 11, 0))                 # someone else
+    assert [r.id for r in db.upcoming("AC00001")] == [today, sooner, later]
+    db.set_status(today, "来店")
+    assert [r.id for r in db.upcoming("AC00001")] == [sooner, later]
+    assert db.upcoming("AC09999") == []
+    clock.when = datetime(2026, 12, 5, 9, 0)
+    assert [r.id for r in db.upcoming("AC00001")] == [later]
+
+
+# -----------------------------------------------------------------------------
+# visits
+
+def test_visits_newest_first(db, clock):
+    for day, menu in ((date(2026, 9, 1), "カット"), (date(2026, 11, 1), "カラー"), (date(2026, 10, 1), "パーマ")):
+        clock.when = datetime.combine(day, datetime.min.time()).replace(hour=10)
+        rid = db.reserve("AC00001", clock.when, menu)
+        db.set_status(rid, "来店")
+        db.set_status(rid, "退店")
+    clock.when = NOW
+    rid = db.reserve("AC00002", NOW, "ヘッドスパ")
+    db.set_status(rid, "来店")
+    db.set_status(rid, "退店")
+    assert [(v.date, v.menu) for v in db.visits("AC00001")] == \
+        [("2026-11-01", "カラー"), ("2026-10-01", "パーマ"), ("2026-09-01", "カット")]
+    assert [v.menu for v in db.visits("AC00002")] == ["ヘッドスパ"]
+
+
+VISITS_CSV = [
+    "来店日,会員番号,メニュー,担当,金額,メモ",
+    '2026/11/01,AC00001,カット,佐藤,"5,500円",髙島屋の紙袋',
+    "2026-10-15,AC00001,カラー,佐藤,￥12000,",
+    "11/20,AC00002,パーマ,鈴木,,",
+    "",
+    "2026/13/40,AC00001,カット,佐藤,3000,",
+    ",,,,,",
+    "2026/11/02,,カット,佐藤,3000,",
+    "2026/11/03,AC00003,カット,佐藤,五千円,",
+    "2026年11月4日,AC00003,トリートメント,田中,\"3,300\",①回目",
+]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp932"])
+def test_import_visits(db, tmp_path, encoding):
+    path = tmp_path / "来店履歴.csv"
+    path.write_bytes(("\r\n".join(VISITS_CSV) + "\r\n").encode(encoding))
+    count, problems = db.import_visits(path)
+    assert count == 4
+    assert problems == [
+        "来店履歴.csv 6行目: 来店日 '2026/13/40' が読めません",
+        "来店履歴.csv 8行目: 会員番号が空です",
+        "来店履歴.csv 9行目: 金額 '五千円' が読めません",
+    ]
+    assert [(v.date, v.menu, v.staff, v.amount, v.memo) for v in db.visits("AC00001")] == [
+        ("2026-11-01", "カット", "佐藤", 5500, "髙島屋の紙袋"),
+        ("2026-10-15", "カラー", "佐藤", 12000, ""),
+    ]
+    assert [(v.date, v.amount) for v in db.visits("AC00002")] == [("2026-11-20", None)]
+    assert [(v.date, v.amount, v.memo) for v in db.visits("AC00003")] == [("2026-11-04", 3300, "①回目")]
+
+
+def test_importing_the_same_file_twice_adds_nothing_the_second_time(db, tmp_path):
+    path = tmp_path / "来店履歴.csv"
+    path.write_bytes(("\r\n".join(VISITS_CSV) + "\r\n").encode("utf-8-sig"))
+    assert db.import_visits(path)[0] == 4
+    assert db.import_visits(path)[0] == 0
+    assert len(db.visits("AC00001")) == 2
+
+
+def test_import_visits_english_headers_and_column_order(db, tmp_path):
+    path = tmp_path / "visits.csv"
+    path.write_text("amount,memo,member_no,date,staff,menu\n1000,x,AC00005,2026-11-02,s,m\n", encoding="utf-8")
+    assert db.import_visits(path) == (1, [])
+    [visit] = db.visits("AC00005")
+    assert (visit.date, visit.menu, visit.staff, visit.amount, visit.memo) == ("2026-11-02", "m", "s", 1000, "x")
+
+
+def test_import_visits_without_required_columns(db, tmp_path):
+    path = tmp_path / "visits.csv"
+    path.write_text("会員番号,メニュー\nAC00001,カット\n", encoding="utf-8-sig")
+    with pytest.raises(cti.MembersError) as caught:
+        db.import_visits(path)
+    assert "visits.csv" in str(caught.value) and "来店日" in str(caught.value)
+    assert db.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
+
+
+def test_import_visits_unreadable_file(db, tmp_path):
+    path = tmp_path / "visits.csv"
+    path.write_bytes("来店日,会員番号\r\n".encode("cp932") + b"2026/11/01,\x81\x20\r\n")
+    with pytest.raises(cti.MembersError) as caught:
+        db.import_visits(path)
+    assert "visits.csv" in str(caught.value)
+
+
+# -----------------------------------------------------------------------------
+# the reservation form
+
+@pytest.fixture
+def members(tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_bytes("会員番号,名前\r\nAC00001,ペンギン貴子\r\n".encode("utf-8-sig"))
+    return cti.MemberTable(path).load()
+
+
+def test_validate_reservation_accepts_a_good_form(members):
+    result, errors = cti.validate_reservation(
+        {"member_no": " AC00001 ", "date": "11/26", "time": "14時30分", "menu": " カット ", "staff": "佐藤",
+         "memo": ""}, members, NOW)
+    assert errors == {}
+    assert result == {"member_no": "AC00001", "starts": datetime(2026, 11, 26, 14, 30), "menu": "カット",
+                      "staff": "佐藤", "memo": ""}
+    result, errors = cti.validate_reservation({"member_no": "AC00001", "date": "1125", "time": "1800"},
+                                              members, NOW)
+    assert errors == {} and result["starts"] == datetime(2026, 11, 25, 18, 0)
+
+
+@pytest.mark.parametrize("form, fields", [
+    ({"member_no": "AC09999", "date": "11/26", "time": "14:30"}, {"member_no"}),
+    ({"member_no": "", "date": "11/26", "time": "14:30"}, {"member_no"}),
+    ({"member_no": "AC00001", "date": "2026/02/30", "time": "14:30"}, {"date"}),
+    ({"member_no": "AC00001", "date": "あした", "time": "14:30"}, {"date"}),
+    ({"member_no": "AC00001", "date": "11/26", "time": "25:00"}, {"time"}),
+    ({"member_no": "AC00001", "date": "11/26", "time": ""}, {"time"}),
+    ({"member_no": "AC00001", "date": "2026-11-24", "time": "14:30"}, {"date"}),
+    ({"member_no": "AC09999", "date": "x", "time": "y"}, {"member_no", "date", "time"}),
+])
+def test_validate_reservation_errors(members, form, fields):
+    result, errors = cti.validate_reservation(form, members, NOW)
+    assert result is None and set(errors) == fields
+    assert all(isinstance(m, str) and m for m in errors.values())
+
+
+def test_a_booking_typed_without_a_year_in_december_for_january_is_next_year(members):
+    december = datetime(2026, 12, 20, 12, 0)
+    result, errors = cti.validate_reservation({"member_no": "AC00001", "date": "1/10", "time": "10:00"},
+                                              members, december)
+    assert errors == {} and result["starts"] == datetime(2027, 1, 10, 10, 0)
+    assert cti.parse_date("1/10", december) == datetime(2026, 1, 10).date()      # a visit import: the past
+
+
+def test_past_date_message(members):
+    _, errors = cti.validate_reservation({"member_no": "AC00001", "date": "11/24", "time": "10:00"}, members, NOW)
+    assert errors == {"date": "過去の日付には予約できません"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-25", date(2026, 11, 25)),
+    ("2026/11/25", date(2026, 11, 25)),
+    ("2026/1/5", date(2026, 1, 5)),
+    ("2027.01.05", date(2027, 1, 5)),
+    ("2026年11月25日", date(2026, 11, 25)),
+    ("１１／２５", date(2026, 11, 25)),
+    ("11/25", date(2026, 11, 25)),
+    ("12-31", date(2026, 12, 31)),
+    ("1125", date(2026, 11, 25)),
+    ("0105", date(2026, 1, 5)),
+    (" 11/25 ", date(2026, 11, 25)),
+    ("11/31", None),
+    ("1340", None),
+    ("2026/11", None),
+    ("abc", None),
+    ("", None),
+])
+def test_parse_date(text, expected):
+    assert cti.parse_date(text, NOW) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("14:30", (14, 30)),
+    ("1430", (14, 30)),
+    ("930", (9, 30)),
+    ("9:05", (9, 5)),
+    ("14時30分", (14, 30)),
+    ("14時30", (14, 30)),
+    ("9時", (9, 0)),
+    ("１４：３０", (14, 30)),
+    ("0:00", (0, 0)),
+    ("24:00", None),
+    ("12:60", None),
+    ("14", None),
+    ("abc", None),
+    ("", None),
+])
+def test_parse_time(text, expected):
+    assert cti.parse_time(text) == expected
+
+
+# -----------------------------------------------------------------------------
+# export
+
+def test_export_calls_csv_for_excel(tmp_path):
+    path = tmp_path / "着信履歴.csv"
+    rows = [["11/25 10:00", "0596-31-0005", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤"],
+            ["11/25 10:05", "非通知", "", "", "", ""],
+            ["11/25 10:07", "03-1234-5678", "AC00009", "=HYPERLINK(\"x\")", "", "田中, 鈴木"]]
+    cti.export_calls_csv(path, rows)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert text.count("\r\n") == 4 and "\n" not in text.replace("\r\n", "")
+    back = list(csv.reader(io.StringIO(text, newline="")))
+    assert back[0] == ["着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当"]
+    assert back[1:3] == rows[:2]
+    assert back[3] == ["11/25 10:07", "03-1234-5678", "AC00009", "'=HYPERLINK(\"x\")", "", "田中, 鈴木"]
+    assert list(tmp_path.iterdir()) == [path]
