@@ -2067,6 +2067,18 @@ class Dialog(tk.Toplevel):
         """The result, or None after showing what is wrong."""
         raise NotImplementedError
 
+    def save_member_change(self, change, member_no):
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+        try:
+            member, notes = change()
+        except WriteDeferred as e:
+            member, notes = self.app.members.by_no[member_no], [str(e)]
+        except MembersError as e:
+            self.show_errors({"": str(e)})
+            return None
+        self.app.members_changed(notes)
+        return member
+
     def ok(self, event=None):
         result = self.entry_ok()
         if result is not None:
@@ -2113,15 +2125,7 @@ class RegisterDialog(Dialog):
         if errors:
             self.show_errors(errors)
             return None
-        try:
-            member, notes = self.app.members.register(registration)
-        except WriteDeferred as e:
-            member, notes = self.app.members.by_no[registration.member_no], [str(e)]
-        except MembersError as e:
-            self.show_errors({"": str(e)})
-            return None
-        self.app.members_changed(notes)
-        return member
+        return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
 
 
 class LinkDialog(Dialog):
@@ -2183,17 +2187,11 @@ class LinkDialog(Dialog):
             self.show_errors(errors)
             return None
         try:
-            member, notes = self.app.members.link(selected[0], self.vars["phone"].get())
+            return self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
+                                           selected[0])
         except ValueError as e:
             self.show_errors({"phone": str(e)})
             return None
-        except WriteDeferred as e:
-            member, notes = self.app.members.by_no[selected[0]], [str(e)]
-        except MembersError as e:
-            self.show_errors({"": str(e)})
-            return None
-        self.app.members_changed(notes)
-        return member
 
 
 class ReserveDialog(Dialog):

@@ -205,26 +205,13 @@ def restore_logging():
     threading.excepthook, sys.excepthook = hooks
 
 
-@pytest.fixture
-def device():
-    """(master_fd, slave_path) of a real pseudo-terminal standing in for the caller-ID modem."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    yield master, os.ttyname(slave)
-    for fd in (master, slave):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 CALL_BYTES = (b"RING\r\n\r\nDATE = 1125\r\nTIME = 1305\r\nNMBR = 0596310005\r\n"
               b"NAME = PENGUIN TAKAKO\r\n\r\n")
 
 
-def logged_call(tmp_path, device, debug):
+def logged_call(tmp_path, pty_pair, debug):
     """Run a reader with cti's logging on a pty, feed one call; return the log file's bytes."""
-    master, slave = device
+    master, slave = pty_pair
     config = cti.Config(port=slave, protocol="modem", init=(), debug=debug, log=tmp_path / "cti.log")
     handler = cti.setup_logging(config)
     events = queue.Queue()
@@ -255,8 +242,8 @@ def logged_call(tmp_path, device, debug):
     return config.log.read_bytes()
 
 
-def test_log_without_debug_has_no_number_and_no_names(tmp_path, device, restore_logging):
-    raw = logged_call(tmp_path, device, debug=False)
+def test_log_without_debug_has_no_number_and_no_names(tmp_path, pty_pair, restore_logging):
+    raw = logged_call(tmp_path, pty_pair, debug=False)
     text = raw.decode("utf-8")
     assert "着信 (modem)" in text
     assert "に接続しました" in text                                    # the device's state is there
@@ -265,8 +252,8 @@ def test_log_without_debug_has_no_number_and_no_names(tmp_path, device, restore_
     assert cti.capture_bytes(raw) == raw                               # nothing to read back
 
 
-def test_debug_log_has_the_bytes_and_reads_back_as_a_capture(tmp_path, device, restore_logging):
-    raw = logged_call(tmp_path, device, debug=True)
+def test_debug_log_has_the_bytes_and_reads_back_as_a_capture(tmp_path, pty_pair, restore_logging):
+    raw = logged_call(tmp_path, pty_pair, debug=True)
     text = raw.decode("utf-8")
     assert "着信 (modem) 0596310005" in text
     assert "ペンギン" not in text                                       # member names never

@@ -27,6 +27,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cti  # noqa: E402
+from conftest import build_nd_frame as nd_frame  # noqa: E402
 
 MEMBER, UNKNOWN = "0596310005", "09087654321"
 MEMBER_ROW = ("0596-31-0005", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
@@ -73,15 +74,6 @@ def boxes(monkeypatch):
     return recorder
 
 
-def nd_frame(params: bytes) -> bytes:
-    """An NTT Number Display frame as the line carries it: even parity, DLE stuffing, CRC-16/KERMIT."""
-    data = bytes([0x40, len(params)]) + params
-    stuffed = b"".join(bytes([b, b]) if b == 0x10 else bytes([b]) for b in data)
-    wire = bytes(cti.even_parity(b) for b in b"\x10\x01\x07\x10\x02" + stuffed + b"\x10\x03")
-    crc = cti.crc16_kermit(wire[2:])
-    return wire + bytes([crc & 0xFF, crc >> 8])
-
-
 def modem_block(nmbr, name=None):
     """What a caller-ID modem prints for one call."""
     now = datetime.now()
@@ -89,19 +81,6 @@ def modem_block(nmbr, name=None):
     if name:
         text += f"NAME = {name}\r\n"
     return (text + "\r\n").encode("ascii")
-
-
-@pytest.fixture
-def fake_device():
-    """(master_fd, slave_path) of a real pseudo-terminal, the slave raw; the test writes the master."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    yield master, os.ttyname(slave)
-    for fd in (master, slave):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 def make_members(folder: Path) -> Path:
@@ -222,8 +201,8 @@ def press(widget, keysym, **kw):
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # calls through a real pseudo-terminal
 
-def test_modem_calls_through_a_pty_reach_the_window(app, fake_device):
-    master, slave = fake_device
+def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
+    master, slave = pty_pair
     start_reader(app, port=slave, protocol="modem")
     window, history = app.window, app.window.history
 
@@ -265,8 +244,8 @@ def test_modem_calls_through_a_pty_reach_the_window(app, fake_device):
     assert [r.number for r in app.db.calls()] == [None, UNKNOWN, MEMBER]
 
 
-def test_number_display_frames_through_a_pty_reach_the_window(app, fake_device):
-    master, slave = fake_device
+def test_number_display_frames_through_a_pty_reach_the_window(app, pty_pair):
+    master, slave = pty_pair
     start_reader(app, port=slave, protocol="nd")
     os.write(master, nd_frame(b"\x04\x01P"))                     # 非通知
     assert pump(app.root, lambda: first_row(app) is not None)
