@@ -20,10 +20,13 @@ __version__ = "0.1.0"
 __license__ = "MIT"
 
 import argparse
+import array
 import bisect
 import configparser
 import csv
 import dataclasses
+import functools
+import gc
 import io
 import itertools
 import json
@@ -256,6 +259,7 @@ def split_phones(cell: str) -> list[str]:
     return numbers
 
 
+@functools.lru_cache(maxsize=4096)        # the history redraws its 100 rows on every call
 def format_phone(digits: str) -> str:
     """Hyphenate national digits for display (0596-31-0005, 090-1234-5678, 0120-123-456).
 
@@ -1218,40 +1222,54 @@ class MemberTable:
         return True
 
     def _set_text(self, text: str | None):
-        """Parse the file's text into the header, the record spans and the indexes."""
+        """Parse the file's text into the header, the record spans and the indexes.
+
+        Members are built as the rows go by and only their spans are kept, so that 100,000
+        members stay well under 150 MB; the garbage collector is off meanwhile (it would scan
+        every new object again and again and take 40 % of the load).
+        """
         self.text = text or ""
-        self.header, self.columns, self.records = list(MEMBERS_HEADER), {}, []
+        self.header, self.header_end = list(MEMBERS_HEADER), 0
+        self.starts, self.lines = array.array("q"), array.array("l")    # record i: text[starts[i]:starts[i+1]]
         self.members, self.by_no, self.by_phone = [], {}, {}
         self.problems = []
-        name = self.path.name
-        if text:
-            rows, first = split_records(text), None
-            try:
-                first = next(rows, None)
-                if first is not None:
-                    self.header = first[0]
-                    self.header_span = (first[1], first[2])
-                    for cells, start, end, line in rows:
-                        self.records.append((start, end, line, cells))
-            except csv.Error as e:          # e.g. a cell opened with " and never closed, past the field limit
-                done = self.records[-1][1] if self.records else first[2] if first else 0
-                raise MembersError(f"{name} {text.count(chr(10), 0, done) + 1}行目から後が"
-                                   f"CSV として読めません（{e}）。\" で始まるセルの閉じる \" を確かめてください") from None
-        self.columns = self._map_columns(self.header)
-        self.phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
-        missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
-        if missing:
-            raise MembersError(f"{name}: 見出し行に {'、'.join(missing)} の列がありません")
-        for index, (_, _, line, cells) in enumerate(self.records):
-            member = self._member(cells, line)
-            if member is None:
-                continue
-            self.members.append(member)
-            self.by_no[member.member_no] = member
-            for phone in member.phones:
-                self.by_phone.setdefault(phone, []).append(member)
-        self.records = [(start, end, line) for start, end, line, _ in self.records]
         self._search_text = None
+        self._name = self.path.name
+        rows = split_records(self.text)
+        collecting = gc.isenabled()
+        gc.disable()
+        end = 0
+        try:
+            first = next(rows, None)
+            if first is not None:
+                self.header, self.header_end = first[0], first[2]
+            self.columns = self._map_columns(self.header)
+            self.phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
+            missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
+            if missing:
+                raise MembersError(f"{self._name}: 見出し行に {'、'.join(missing)} の列がありません")
+            end = self.header_end
+            for cells, start, end, line in rows:
+                self.starts.append(start)
+                self.lines.append(line)
+                if end == len(self.text) and self._unclosed_quote(start, end):
+                    self.problems.append(f"{self._name} {line}行目: \" で始まるセルが閉じていないため、"
+                                         "ここから後の行が 1 つのセルになっています")
+                    continue
+                self._add(cells, line)
+            self.starts.append(end)
+        except csv.Error as e:              # e.g. a cell opened with " and never closed, past the field limit
+            line = self.text.count("\n", 0, end) + 1      # the line after the last good record
+            raise MembersError(f"{self._name} {line}行目から後が CSV として読めません（{e}）。"
+                               "\" で始まるセルの閉じる \" を確かめてください") from None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _unclosed_quote(self, start, end) -> bool:
+        """The last record swallowed the rest of the file: a quote opened and never closed."""
+        raw = self.text[start:end].rstrip("\r\n")
+        return raw.count('"') % 2 == 1 and ("\n" in raw or "\r" in raw)
 
     @staticmethod
     def _map_columns(header):
@@ -1264,10 +1282,11 @@ class MemberTable:
                 columns[key] = index
         return columns
 
-    def _member(self, cells, line) -> Member | None:
-        where = f"{self.path.name} {line}行目"
+    def _add(self, cells, line):
+        """Index one row as a member, or report why it is skipped."""
+        where = f"{self._name} {line}行目"
         if not any(c.strip() for c in cells):
-            return None                                     # blank line Excel left
+            return                                          # blank line Excel left
         columns, width = self.columns, len(cells)
 
         def get(field):
@@ -1276,14 +1295,14 @@ class MemberTable:
         member_no = nfkc(get("member_no")).strip()
         if not member_no:
             self.problems.append(f"{where}: 会員番号が空です")
-            return None
+            return
         if member_no in self.by_no:
             self.problems.append(f"{where}: 会員番号 {member_no} が {self.by_no[member_no].line}行目と重複しています")
-            return None
+            return
         name = get("name")
         if not name:
             self.problems.append(f"{where}: 名前が空です（会員番号 {member_no}）")
-            return None
+            return
         phones = []
         for column in self.phone_columns:
             cell = cells[column] if column < width else ""
@@ -1291,7 +1310,11 @@ class MemberTable:
                 self.problems.append(f"{where}: 電話番号 {cell} が指数表記になっています（Excel で文字列として入力し直してください）")
                 continue
             phones += [p for p in split_phones(cell) if p not in phones]
-        return Member(member_no, name, get("kana"), tuple(phones), get("staff"), get("memo"), line)
+        member = Member(member_no, name, get("kana"), tuple(phones), sys.intern(get("staff")), get("memo"), line)
+        self.members.append(member)
+        self.by_no[member_no] = member
+        for phone in member.phones:
+            self.by_phone[phone] = self.by_phone.get(phone, ()) + (member,)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
@@ -1449,9 +1472,8 @@ class MemberTable:
             return text, notes, member.member_no
         for other in self.by_phone.get(op["phone"], ()):
             notes.append(f"{format_phone(op['phone'])} は {other.name} さん（{other.member_no}）にも登録されています")
-        index = next(i for i, r in enumerate(self.records) if r[2] == member.line)
-        start, end, _ = self.records[index]
-        cells = next(split_records(text[start:end]))[0]
+        index = bisect.bisect_left(self.lines, member.line)
+        cells = next(split_records(text[self.starts[index]:self.starts[index + 1]]))[0]
         header = list(self.header)
         if "phone" not in self.columns:
             header.append(MEMBERS_HEADER[3])
@@ -1495,9 +1517,9 @@ class MemberTable:
         if header != self.header or not self.text:
             parts.append(row(header))
         else:
-            parts.append(self.text[self.header_span[0]:self.header_span[1]])
-        for index, (start, end, _) in enumerate(self.records):
-            raw = self.text[start:end]
+            parts.append(self.text[:self.header_end])
+        for index in range(len(self.lines)):
+            raw = self.text[self.starts[index]:self.starts[index + 1]]
             if index in changed:
                 parts.append(row(changed[index]))
             elif re.search(r'(^|,)"?[=@+\-\t]', raw) and self._formula_cells(raw):
@@ -1733,21 +1755,28 @@ class Database:
     # calls
 
     def add_call(self, call: Call) -> int:
+        """Store a call and prune, in one transaction (a kill between them leaves neither)."""
         received = call.received or self.now()
-        cur = self.conn.execute(
-            "INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) VALUES (?,?,?,?,?,?)",
-            (self._iso(received), call.number, call.reason, call.name,
-             self._iso(call.time) if call.time else None, call.protocol))
-        self.prune()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            cur = self.conn.execute(
+                "INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
+                "VALUES (?,?,?,?,?,?)", (self._iso(received), call.number, call.reason, call.name,
+                                         self._iso(call.time) if call.time else None, call.protocol))
+            self._prune()
         return cur.lastrowid
 
     def prune(self):
         """Keep the newest max_entries calls of the last max_days days."""
-        oldest = self._iso(self.now() - timedelta(days=self.max_days))
         with self.conn:
-            self.conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-            self.conn.execute("DELETE FROM calls WHERE id NOT IN "
-                              "(SELECT id FROM calls ORDER BY received DESC, id DESC LIMIT ?)", (self.max_entries,))
+            self.conn.execute("BEGIN")
+            self._prune()
+
+    def _prune(self):
+        oldest = self._iso(self.now() - timedelta(days=self.max_days))
+        self.conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
+        self.conn.execute("DELETE FROM calls WHERE id NOT IN "
+                          "(SELECT id FROM calls ORDER BY received DESC, id DESC LIMIT ?)", (self.max_entries,))
 
     def calls(self) -> list[CallRecord]:
         rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()

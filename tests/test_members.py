@@ -821,3 +821,11 @@ def test_a_file_broken_meanwhile_keeps_the_last_good_table_answering(members_csv
     os.utime(members_csv, ns=(1, 1))
     assert [m.member_no for m in table.lookup("0596-31-0005")] == before
     assert "会員番号" in table.error
+
+
+def test_unclosed_quote_in_a_small_file_is_reported_not_swallowed_silently(tmp_path):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号", "A1,一,03-1234-5678", 'A2,"二,03-1234-5679', "A3,三,03-1234-5670"])
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1"]
+    assert table.problems == ['members.csv 3行目: " で始まるセルが閉じていないため、ここから後の行が 1 つのセルになっています']
