@@ -1007,7 +1007,7 @@ class DeviceReader(threading.Thread):
                 log.info("着信 (%s)%s", call.protocol, f" {call.number or call.reason}" if self.config.debug else "")
                 self.events.put(call)
             elif isinstance(event, Garbled):
-                log.info("読めないデータ (%s): %s", decoder.name, event.message)
+                log.debug("読めないデータ (%s): %s", decoder.name, event.message)   # may hold digits
 
 
 ###############################################################################
@@ -2345,6 +2345,11 @@ class TodayWindow(ListWindow):
             self.buttons[status] = ttk.Button(actions, text=status, command=lambda s=status: self.move(s))
             self.buttons[status].pack(side="left", padx=(0, 6))
         self.refresh()
+        children = self.list.get_children()
+        if children:                        # ready for the arrow keys and Tab to the buttons
+            self.list.selection_set(children[0])
+            self.list.focus(children[0])
+        self.list.focus_set()
 
     def refresh(self, select=None):
         self.list.delete(*self.list.get_children())
@@ -2573,8 +2578,10 @@ class MainWindow:
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
         self.refresh_history(select=record_id)
-        self.show_caller(self.records.get(str(record_id)) or
-                         CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
+        members = self.show_caller(self.records.get(str(record_id)) or
+                                   CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
+        log.info("着信を表示しました (%s): %s", call.protocol,
+                 f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
             self.bring_to_front()
 
@@ -2609,8 +2616,8 @@ class MainWindow:
             self.history.focus(keep)
             self.history.see(keep)
 
-    def show_caller(self, record: CallRecord | None):
-        """The latest caller in large type; for an unknown number, its two actions."""
+    def show_caller(self, record: CallRecord | None) -> list:
+        """The latest caller in large type; for an unknown number, its two actions. Returns the members."""
         self.shown = record                 # what the panel's buttons act on, whatever row is selected
         c = self.caller
         if record is None:
@@ -2618,7 +2625,7 @@ class MainWindow:
                 label["text"] = ""
             c["name"]["text"] = "着信待ち"
             self.unknown_actions.grid_remove()
-            return
+            return []
         members = self.members.lookup(record.number) if record.number else []
         c["time"]["text"] = record.received.strftime("%H:%M 着信")
         c["number"]["text"] = format_phone(record.number) if record.number else ""
@@ -2639,6 +2646,7 @@ class MainWindow:
             c["kana"]["text"] = c["memo"]["text"] = ""
             c["details"]["text"] = "番号が通知されませんでした"
             self.unknown_actions.grid_remove()
+        return members
 
     def refresh_counts(self):
         self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))

@@ -555,6 +555,7 @@ def test_today_cancel_and_nothing_selected(app):
     rid = app.db.reserve("AC00001", datetime.now().replace(hour=16, minute=0), "カット")
     app.window.refresh_counts()
     today = app.window.open_today()
+    today.list.selection_set(())                                  # the first row comes selected: unselect
     today.buttons["来店"].invoke()
     assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
     today.list.selection_set(str(rid))
@@ -1017,3 +1018,20 @@ def test_demo_folder_and_device_feed_the_window(make_app):
         if demo:
             assert not demo.is_alive()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_each_call_shown_is_logged_with_member_found_or_not_and_never_a_name(app, caplog):
+    caplog.set_level(logging.INFO, logger="cti")
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    app.call(None, "private")
+    shown = [r.getMessage() for r in caplog.records if r.getMessage().startswith("着信を表示しました")]
+    assert shown == ["着信を表示しました (modem): 会員 1名", "着信を表示しました (modem): 未登録",
+                     "着信を表示しました (modem): 番号なし"]
+    assert "ペンギン" not in caplog.text and "0596" not in caplog.text
+
+
+def test_today_window_is_ready_for_the_keyboard(app):
+    rid = app.db.reserve("AC00001", datetime.now().replace(hour=16, minute=0), "カット")
+    today = app.window.open_today()
+    assert today.list.selection() == (str(rid),) and today.list.focus() == str(rid)
