@@ -11,9 +11,11 @@ reservations and today's counts.
     python cti.py --list-ports    the serial ports found
     python cti.py --decode FILE   decode a capture, one JSON object a call
     python cti.py --lookup NUMBER the members holding that number, as JSON
+    python cti.py --import-visits CSV   add a visit history CSV to cti.db
+    python cti.py --selftest      check the config and every decoder, no window
 
 The file is organised in sections, each calling only those above it:
-config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> main.
+config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> app -> main.
 """
 
 __version__ = "0.1.0"
@@ -84,8 +86,8 @@ def read_text_any(path: Path) -> tuple[str, str]:
         if encoding == "utf-8-sig" and not raw.startswith(b"\xef\xbb\xbf"):
             encoding = "utf-8"
         return text, encoding
-    raise ConfigError(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。"
-                      "Excel で「CSV UTF-8」として保存し直してください")
+    hint = "Excel で「CSV UTF-8」として" if Path(path).suffix.lower() == ".csv" else "メモ帳で UTF-8 として"
+    raise ConfigError(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
 
 
 PROTOCOL_NAMES = ("auto", "nd", "aloha", "modem", "whozz", "ncid")
@@ -110,6 +112,7 @@ class Config:
     corner: str = "bottom-right"
     topmost: bool = True
     path: Path | None = None          # the ini it came from, None for defaults
+
 
 DEFAULT_INI = """\
 ; cti.ini: 着信表示（CTI）の設定。メモ帳で編集し、保存してから cti を起動し直してください。
@@ -1057,6 +1060,12 @@ class Member:
                 "phones": list(self.phones), "staff": self.staff, "memo": self.memo}
 
 
+def field_of(cells: list, columns: dict, field: str) -> str:
+    """The stripped cell of a named column, '' when the file has no such column or the row is short."""
+    column = columns.get(field)
+    return cells[column].strip() if column is not None and column < len(cells) else ""
+
+
 def safe_host_name() -> str:
     return re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "pc"
 
@@ -1287,11 +1296,7 @@ class MemberTable:
         where = f"{self._name} {line}行目"
         if not any(c.strip() for c in cells):
             return                                          # blank line Excel left
-        columns, width = self.columns, len(cells)
-
-        def get(field):
-            column = columns.get(field)
-            return cells[column].strip() if column is not None and column < width else ""
+        get, width = functools.partial(field_of, cells, self.columns), len(cells)
         member_no = nfkc(get("member_no")).strip()
         if not member_no:
             self.problems.append(f"{where}: 会員番号が空です")
@@ -1858,9 +1863,9 @@ class Database:
             raise MembersError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
         problems, visits = [], []
         for line, cells in rows:
-            get = lambda f: cells[columns[f]].strip() if columns[f] is not None and columns[f] < len(cells) else ""
             if not any(c.strip() for c in cells):
                 continue
+            get = functools.partial(field_of, cells, columns)
             day = parse_date(get("date"), self.now())
             amount_text = re.sub(r"[,円¥\s]", "", unicodedata.normalize("NFKC", get("amount")))
             if not get("member_no"):

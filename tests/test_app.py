@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-import tty
 from pathlib import Path
 
 import pytest

@@ -17,7 +17,6 @@ import sqlite3
 import sys
 import time
 import tkinter as tk
-import tty
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
