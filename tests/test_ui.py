@@ -1034,3 +1034,13 @@ def test_today_window_is_ready_for_the_keyboard(app):
     rid = app.db.reserve("AC00001", datetime.now().replace(hour=16, minute=0), "カット")
     today = app.window.open_today()
     assert today.list.selection() == (str(rid),) and today.list.focus() == str(rid)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the POSIX fallback")
+def test_a_hidden_window_comes_back_on_a_call(app):
+    assert cti.show_without_focus(app.root) is False              # Windows only; deiconify does it here
+    app.root.withdraw()                   # Xvfb has no window manager to iconify to: hidden is the same test
+    assert app.root.state() == "withdrawn"
+    app.call(MEMBER)
+    assert pump(app.root, lambda: app.root.state() == "normal")
+    assert app.root.attributes("-topmost") in (1, True)
