@@ -137,6 +137,39 @@ def test_second_start_of_the_program_exits_and_asks_the_first_to_raise(tmp_path,
     assert ask(first, "raise?") == "True"
 
 
+def test_the_running_window_answers_a_second_start(tmp_path):
+    """The real program twice: the second exits at once and the first's window takes the request to come up."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (pytest-xvfb provides one)")
+    folder = tmp_path / "site"
+    folder.mkdir()
+    ini = cti.DEFAULT_INI.replace("port = auto", "port = loop://").replace("protocol = auto", "protocol = modem")
+    (folder / "cti.ini").write_bytes(ini.encode("utf-8-sig"))
+    command = [sys.executable, str(ROOT / "cti.py"), "--config", str(folder / "cti.ini")]
+    first = subprocess.Popen(command, env=child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        log_file = folder / "cti.log"
+        assert cti_wait(lambda: log_file.exists() and "に接続しました" in log_file.read_text("utf-8")), \
+            "the first window never came up"
+        assert {"cti.db", "cti.log", "members.csv"} <= {p.name for p in folder.iterdir()}   # first-run files
+        second = subprocess.run(command, env=child_env(tmp_path), capture_output=True, timeout=60)
+        assert second.returncode == 0
+        assert first.poll() is None                                   # the first runs on
+        assert cti_wait(lambda: not (tmp_path / "cti.raise").exists()), "the first never took the request"
+    finally:
+        first.terminate()
+        first.wait(10)
+
+
+def cti_wait(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # first-run files and the shipped ones
 
