@@ -3121,8 +3121,12 @@ def cmd_window(config_path: Path) -> int:
         instance.ask_first_to_raise()
         return 0
     config, problems = load_config(config_path)
-    written = write_first_run_files(config_path, config)
-    setup_logging(config)
+    try:
+        written = write_first_run_files(config_path, config)
+        setup_logging(config)
+    except OSError as e:
+        raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
+                          "（デスクトップやドキュメントなど）にコピーしてから起動してください") from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

@@ -315,3 +315,12 @@ def test_selftest_exits_0(tmp_path):
                             env=child_env(tmp_path, display=False), timeout=60)
     assert result.returncode == 0, result.stderr
     assert "selftest ok" in result.stdout
+
+
+def test_a_folder_that_cannot_be_written_says_where_to_copy_cti(tmp_path, monkeypatch):
+    monkeypatch.setattr(cti.tempfile, "tempdir", str(tmp_path))          # the one-instance lock goes here
+    not_a_folder = tmp_path / "cti.exe"                                   # as if the folder were unwritable:
+    not_a_folder.write_bytes(b"")                                         # even root cannot write inside a file
+    with pytest.raises(cti.ConfigError) as caught:
+        cti.cmd_window(not_a_folder / "cti.ini")
+    assert "に書き込めません" in str(caught.value) and "コピー" in str(caught.value)
