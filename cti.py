@@ -887,10 +887,10 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now):
+                 now=datetime.now, probe_seconds=1.5):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
-        self.backoff, self.now = backoff, now
+        self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
         self.stopping = threading.Event()
         self.port_name = config.port
         self.pending = b""              # bytes heard while probing, decoded first
@@ -949,7 +949,7 @@ class DeviceReader(threading.Thread):
                 port.write(command.encode("ascii", "replace") + b"\r")
                 time.sleep(0.2)         # modems drop commands sent before the previous OK
 
-    def _probe(self, listen=1.5):
+    def _probe(self):
         """port = auto: try each serial port found; keep the one that answers, else the first USB one."""
         silent = None
         for info in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
@@ -959,7 +959,7 @@ class DeviceReader(threading.Thread):
             except (serial.SerialException, OSError):
                 continue
             try:
-                heard = self._listen(port, listen)
+                heard = self._listen(port, self.probe_seconds)
             except (serial.SerialException, OSError):
                 port.close()
                 continue

@@ -13,6 +13,8 @@ from datetime import datetime
 
 import pytest
 import serial
+import serial.tools.list_ports
+import serial.tools.list_ports_common
 
 import cti
 
@@ -64,7 +66,7 @@ def start_reader():
     def start(port, protocol="nd", opener=cti.open_port, now=fixed_now, **config):
         q = queue.Queue()
         reader = cti.DeviceReader(cti.Config(port=str(port), protocol=protocol, **config), q,
-                                  opener=opener, backoff=BACKOFF, now=now)
+                                  opener=opener, backoff=BACKOFF, now=now, probe_seconds=0.3)
         readers.append((reader, q))
         reader.start()
         return reader, Events(q)
@@ -392,3 +394,62 @@ def test_describe_port_error(url, error, state):
 def test_udp_url_must_name_a_port():
     with pytest.raises(serial.SerialException, match="udp://:3520"):
         cti.UdpPort("udp://127.0.0.1")
+
+
+###############################################################################
+# port = auto
+
+class PortsFound:
+    """What serial.tools.list_ports.comports() reports: the OS's list of ports, here our ptys."""
+
+    def __init__(self, monkeypatch):
+        self.ports = []
+        monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: list(self.ports))
+
+    def add(self, device, description, hwid="n/a"):
+        info = serial.tools.list_ports_common.ListPortInfo(device, skip_link_detection=True)
+        info.description, info.hwid = description, hwid
+        self.ports.append(info)
+
+
+def answer_ok(master):
+    """Play a modem: answer the init commands with OK."""
+    got = read_master(master, len(b"ATZ\rAT+VCID=1\r"))
+    assert got == b"ATZ\rAT+VCID=1\r"
+    os.write(master, b"ATZ\r\r\nOK\r\nAT+VCID=1\r\r\nOK\r\n")
+
+
+def test_auto_port_keeps_the_one_that_answers(monkeypatch, make_pty, start_reader):
+    found = PortsFound(monkeypatch)
+    silent_master, silent = make_pty()
+    modem_master, modem = make_pty()
+    found.add(silent, "Communications Port (COM1)")
+    found.add(modem, "USB Modem (COM4)", "USB VID:PID=0572:1340")
+    reader, events = start_reader("auto", "auto")
+    answer_ok(modem_master)
+    connected = events.status("connected")
+    assert connected.port == modem and modem in connected.text
+    os.write(modem_master, b"RING\r\n\r\nDATE = 1125\r\nTIME = 1130\r\nNMBR = 0596310005\r\n\r\n")
+    assert events.call().number == "0596310005"
+
+
+def test_auto_port_without_an_answer_takes_the_usb_one_not_com1(monkeypatch, make_pty, start_reader):
+    found = PortsFound(monkeypatch)
+    _, builtin = make_pty()
+    adapter_master, adapter = make_pty()
+    found.add(builtin, "Communications Port (COM1)", "ACPI\\PNP0501\\1")
+    found.add(adapter, "Prolific USB-to-Serial Comm Port (COM3)", "USB VID:PID=067B:2303")
+    reader, events = start_reader("auto", "auto")
+    assert events.status("connected").port == adapter                # a silent ND adapter is still the best bet
+    os.write(adapter_master, b"\x02" + b"112521130" + b"0596310005\x03")        # an アロハ record
+    call = events.call()
+    assert (call.number, call.protocol) == ("0596310005", "aloha")
+
+
+def test_auto_port_with_no_port_at_all_says_what_to_check(monkeypatch, start_reader):
+    PortsFound(monkeypatch)
+    reader, events = start_reader("auto", "auto")
+    missing = events.status("missing")
+    assert "着信表示装置が見つかりません" in missing.text and "デバイス マネージャー" in missing.text
+    assert "port =" in missing.text
+    events.status("missing")                                          # and it keeps looking
