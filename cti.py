@@ -794,13 +794,12 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 
 @dataclass(frozen=True)
 class Status:
-    """The device's state, for the status line: state is one of DEVICE_STATES."""
+    """The device's state for the status line: connecting, connected, missing, busy, lost or stopped."""
     state: str
     text: str
     port: str = ""
 
 
-DEVICE_STATES = ("connecting", "connected", "missing", "busy", "lost", "stopped")
 BACKOFF = (1, 2, 5, 10)
 IDLE_TIMEOUT = 0.3      # a read this long with no bytes ends a modem's caller-ID block
 
@@ -1593,7 +1592,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 # Store: cti.db ###############################################################
 ###############################################################################
 
-RESERVATION_STATES = ("予約", "来店", "退店", "取消")
+# a reservation's status and where it may go next
 NEXT_STATES = {"予約": ("来店", "取消"), "来店": ("退店", "取消"), "退店": (), "取消": ()}
 VISIT_COLUMNS = {"member_no": ("会員番号", "member_no"), "date": ("来店日", "日付", "date"),
                  "menu": ("メニュー", "menu"), "staff": ("担当", "主担当", "staff"),
