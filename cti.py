@@ -2592,10 +2592,10 @@ class MainWindow:
     def bring_to_front(self):
         """Up even when minimised or behind, without taking the keyboard from the program in use."""
         root = self.root
-        if not show_without_focus(root):
+        if not show_without_focus(root):    # Windows did it all without activating the window
             root.deiconify()
             root.lift()
-        root.attributes("-topmost", True)
+            root.attributes("-topmost", True)
         if not self.config.topmost:
             self._after["untop"] = root.after(1500, lambda: root.attributes("-topmost", False))
 
