@@ -2921,7 +2921,7 @@ def demo_folder() -> tuple[Path, Config]:
     """A temporary folder with the sample members, reservations and visits; nothing real is touched."""
     folder = Path(tempfile.mkdtemp(prefix="cti-demo-"))
     (folder / "members.csv").write_bytes(DEMO_MEMBERS.encode("utf-8-sig"))
-    config = Config(port="loop://", protocol="modem", init=(), members=folder / "members.csv",
+    config = Config(port="デモ装置", protocol="modem", init=(), members=folder / "members.csv",
                     database=folder / "cti.db", log=folder / "cti.log", path=None)
     db = Database(config.database)
     today = datetime.now().replace(second=0, microsecond=0)
