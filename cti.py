@@ -855,7 +855,22 @@ def open_port(url: str, protocol: str, baudrate: int):
     """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520."""
     if url.startswith("udp://"):
         return UdpPort(url)
-    return serial.serial_for_url(url, **port_settings(protocol, baudrate))
+    port = serial.serial_for_url(url, **port_settings(protocol, baudrate))
+    if url.startswith("socket://"):
+        keep_alive(port._socket)        # pyserial 3.5 (pinned) keeps the TCP socket here
+    return port
+
+
+def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
+    """TCP keep-alive, so that an NCID server that vanished without closing (power cut, cable pulled)
+    shows as lost within a few minutes instead of 'connected' for ever; NCID clients send nothing."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if hasattr(socket, "SIO_KEEPALIVE_VALS"):  # pragma: no cover - Windows
+        sock.ioctl(socket.SIO_KEEPALIVE_VALS, (1, idle * 1000, interval * 1000))
+    elif hasattr(socket, "TCP_KEEPIDLE"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
 
 
 def describe_port_error(url: str, error: Exception) -> tuple[str, str]:

@@ -453,3 +453,17 @@ def test_auto_port_with_no_port_at_all_says_what_to_check(monkeypatch, start_rea
     assert "着信表示装置が見つかりません" in missing.text and "デバイス マネージャー" in missing.text
     assert "port =" in missing.text
     events.status("missing")                                          # and it keeps looking
+
+
+def test_an_ncid_connection_has_tcp_keepalive(tmp_path):
+    """A server that vanishes without closing (power cut) must show as lost: the socket probes it."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = cti.open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
+        try:
+            sock = port._socket
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+        finally:
+            port.close()
