@@ -455,7 +455,7 @@ def test_auto_port_with_no_port_at_all_says_what_to_check(monkeypatch, start_rea
     events.status("missing")                                          # and it keeps looking
 
 
-def test_an_ncid_connection_has_tcp_keepalive(tmp_path):
+def test_an_ncid_connection_has_tcp_keepalive():
     """A server that vanishes without closing (power cut) must show as lost: the socket probes it."""
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = cti.open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
