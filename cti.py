@@ -412,15 +412,27 @@ class Decoder:
         return [Call(number, reason, caller_name(name), when, self.name)]
 
 
-class NumberDisplayDecoder(Decoder):
-    """NTT Number Display frames from raw ND decoders (DLE SOH 07 DLE STX 40 … DLE ETX CRC)"""
-    name = "nd"
-    MAX_FRAME = 256
+class RecordDecoder(Decoder):
+    """Shared part of the decoders that buffer bytes until a frame, record or line is complete."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self.buf = bytearray()
         self.base = 0                   # stream offset of buf[0]
+
+    def _take(self, n):
+        """Remove the first n bytes; return them and their stream offset."""
+        record = bytes(self.buf[:n])
+        del self.buf[:n]
+        at = self.base
+        self.base += n
+        return record, at
+
+
+class NumberDisplayDecoder(RecordDecoder):
+    """NTT Number Display frames from raw ND decoders (DLE SOH 07 DLE STX 40 … DLE ETX CRC)"""
+    name = "nd"
+    MAX_FRAME = 256
 
     def feed(self, data):
         self.buf += data
@@ -430,28 +442,24 @@ class NumberDisplayDecoder(Decoder):
             start = self._find_start()
             if start:
                 events.append(Garbled(self.base, f"{start} バイトの雑音を読み飛ばしました"))
-                self._drop(start)
+                self._take(start)
             if start is None:           # keep a lone trailing DLE: the SOH may follow
                 keep = 1 if self.buf[-1:] and self.buf[-1] & 0x7F == DLE else 0
                 if len(self.buf) > keep:
                     events.append(Garbled(self.base, f"{len(self.buf) - keep} バイトの雑音を読み飛ばしました"))
-                    self._drop(len(self.buf) - keep)
+                    self._take(len(self.buf) - keep)
                 return events
             end = self._find_end()
             if end is None:
                 return events
             if end < 0:                 # another frame began, or too long: this one is broken
                 events.append(Garbled(self.base, "途中で切れたフレームを捨てました"))
-                self._drop(-end)
+                self._take(-end)
                 continue
             events += self._frame(bytes(self.buf[:end]))
             # A bad "frame" (noise that looked like DLE SOH, a frame that lost a byte) may span the
             # start of a good one: hunt on from just after its DLE SOH instead of skipping it whole.
-            self._drop(end if self.intact else 2)
-
-    def _drop(self, n):
-        del self.buf[:n]
-        self.base += n
+            self._take(end if self.intact else 2)
 
     def _find_start(self):
         for i in range(len(self.buf) - 1):
@@ -522,22 +530,6 @@ class NumberDisplayDecoder(Decoder):
         return self._call(number, None if number else reason)
 
 
-class RecordDecoder(Decoder):
-    """Shared part of the decoders whose device sends delimited records or lines."""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.buf = bytearray()
-        self.base = 0
-
-    def _take(self, n):
-        record = bytes(self.buf[:n])
-        del self.buf[:n]
-        at = self.base
-        self.base += n
-        return record, at
-
-
 class AlohaDecoder(RecordDecoder):
     """Japanese ND adapters (Nikko アロハUSB and compatibles): STX MMDD w HHMM number ETX, answered ACK/NAK"""
     name = "aloha"
@@ -590,6 +582,7 @@ class AlohaDecoder(RecordDecoder):
 class LineDecoder(RecordDecoder):
     """Shared part of the text decoders: split on CR/LF and hand each line to line()."""
     MAX_LINE = 4096
+    _after_cr = False                   # the last line ended with CR (its LF may come in the next chunk)
 
     def feed(self, data):
         self.buf += data
@@ -607,8 +600,6 @@ class LineDecoder(RecordDecoder):
                 continue
             self._after_cr = raw.endswith(b"\r")
             events += self.line(decode_text(raw).strip(), at)
-
-    _after_cr = False                           # the last line ended with CR (its LF may follow in the next chunk)
 
     def flush(self, final=False):
         events = []
