@@ -1442,23 +1442,22 @@ class MemberTable:
         so that it cannot block every later change and every start; only the new op raises.
         """
         notes, member_no = [], None
-        text = self.text
         for op in ops + ([new] if new else []):
             try:
-                changed, note, member_no = self._apply(text, op)
+                text, note, member_no = self._apply(op)
             except MembersError as e:
                 if op is new:
                     raise
                 notes.append(f"保留していた変更は保存できませんでした: {e}")
                 continue
             notes += note
-            if changed is not text:             # an op already in the file changes nothing
-                text = changed
+            if text is not self.text:           # an op already in the file changes nothing
                 self._set_text(text)
-        return text, notes, member_no
+        return self.text, notes, member_no
 
-    def _apply(self, text, op):
-        notes = []
+    def _apply(self, op):
+        """(file text with op applied, notes, member_no); the text unchanged when op is already in it."""
+        text, notes = self.text, []
         if op["op"] == "register":
             existing = self.by_no.get(op["member_no"])
             if existing and existing.name == op["name"] and (not op["phone"] or op["phone"] in existing.phones):
@@ -1471,17 +1470,14 @@ class MemberTable:
                       "phone": format_phone(op["phone"]) if op["phone"] else "",
                       "staff": op["staff"], "memo": op["memo"]}
             header, cells = self._cells_for(values)
-            for other in self.by_phone.get(op["phone"], ()):
-                notes.append(f"{format_phone(op['phone'])} は {other.name} さん（{other.member_no}）にも登録されています")
-            return self._render(header, {}, [cells]), notes, member_no
+            return self._render(header, {}, [cells]), notes + self._held_by_others(op["phone"]), member_no
         member = self.by_no.get(op["member_no"])
         if member is None:
             raise MembersError(f"会員番号 {op['member_no']} が {self.path.name} にありません"
                                "（他の PC か Excel で削除されたようです）")
         if op["phone"] in member.phones:
             return text, notes, member.member_no
-        for other in self.by_phone.get(op["phone"], ()):
-            notes.append(f"{format_phone(op['phone'])} は {other.name} さん（{other.member_no}）にも登録されています")
+        notes += self._held_by_others(op["phone"])
         index = bisect.bisect_left(self.lines, member.line)
         cells = next(split_records(text[self.starts[index]:self.starts[index + 1]]))[0]
         header = list(self.header)
@@ -1494,6 +1490,10 @@ class MemberTable:
         current = cells[column].strip()
         cells[column] = f"{current}; {format_phone(op['phone'])}" if current else format_phone(op["phone"])
         return self._render(header, {index: cells}, []), notes, member.member_no
+
+    def _held_by_others(self, phone) -> list[str]:
+        return [f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
+                for other in self.by_phone.get(phone, ())]
 
     def _cells_for(self, values):
         """(header, cells) of a new row; a missing known column is added at the end of the header."""
