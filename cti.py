@@ -47,6 +47,7 @@ import threading
 import time
 import tkinter as tk
 import unicodedata
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1911,6 +1912,9 @@ def export_calls_csv(path: Path, rows: list[list[str]]):
 UI_FONTS = ("Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
+# the widest text each column must show in full, at any scale (widths come from the font's metrics)
+HISTORY_SAMPLES = ("12/31 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+WEEKDAYS = "月火水木金土日"
 MENUS = ("カット", "カラー", "パーマ", "トリートメント", "ヘッドスパ", "縮毛矯正", "カット＋カラー", "着付け", "セット")
 STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
 
@@ -1928,22 +1932,68 @@ def caller_text(number: str | None, reason: str | None) -> str:
     return REASONS.get(reason, "番号なし")
 
 
+def names_text(members: list, limit=3) -> str:
+    """Every member on a number: '共有 一・共有 二'; beyond `limit`, 'A・B・C 他2名'."""
+    names = [m.name for m in members]
+    text = "・".join(names[:limit])
+    return text + (f" 他{len(names) - limit}名" if len(names) > limit else "")
+
+
 def window_title(number, reason, members: list) -> str:
-    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 090-8765-4321 未登録', 'CTI — 非通知'."""
+    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 0596-31-0009 共有 一・共有 二', 'CTI — 非通知'."""
     if not number:
         return f"CTI — {caller_text(number, reason)}"
-    who = members[0].name if members else "未登録"
-    return f"CTI — {format_phone(number)} {who}"
+    return f"CTI — {format_phone(number)} {names_text(members) if members else '未登録'}"
 
 
 def history_row(record: CallRecord, members: list) -> tuple:
-    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当."""
-    first = members[0] if members else None
-    name = first.name if first else ("未登録" if record.number else "")
-    if len(members) > 1:
-        name += f"（他{len(members) - 1}名）"
+    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当 (a shared number names all)."""
+    def each(field):
+        return "・".join(dict.fromkeys(getattr(m, field) for m in members if getattr(m, field)))
+    name = names_text(members) if members else ("未登録" if record.number else "")
     return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
-            first.member_no if first else "", name, first.kana if first else "", first.staff if first else "")
+            each("member_no"), name, each("kana"), each("staff"))
+
+
+def tray_title(unseen: int) -> str:
+    """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
+    return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
+
+
+# Placeholders until the Windows section's own: the lead drops these two at merge.
+Rect = namedtuple("Rect", "left top right bottom")
+
+
+def work_area(widget) -> Rect:
+    """Placeholder: the whole screen (the Windows section's version asks the monitor for its work area)."""
+    return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+
+def beside(main: Rect, dialog_w: int, dialog_h: int, work: Rect, gap=8) -> tuple[int, int]:
+    """Where a dialog or list goes: left of the main window, else right, else above, inside the work area.
+
+    Never over the caller card when there is room anywhere; when there is none (a tiny screen) it
+    is clamped into the work area, its top kept as low as possible so that the card stays readable.
+    """
+    def clamp(x, y):
+        return (max(work.left, min(x, work.right - dialog_w)), max(work.top, min(y, work.bottom - dialog_h)))
+    if main.left - gap - dialog_w >= work.left:
+        return clamp(main.left - gap - dialog_w, main.top)
+    if main.right + gap + dialog_w <= work.right:
+        return clamp(main.right + gap, main.top)
+    if main.top - gap - dialog_h >= work.top:
+        return clamp(main.right - dialog_w, main.top - gap - dialog_h)
+    return clamp(main.right - dialog_w, work.bottom)
+
+
+def day_text(day, with_year=False) -> str:
+    """'11/28(土)' (with_year: '2025/11/28(金)'): how a salon writes a date."""
+    return f"{f'{day.year}/' if with_year else ''}{day.month}/{day.day}({WEEKDAYS[day.weekday()]})"
+
+
+def when_text(when: datetime) -> str:
+    """'11/28(土) 14:30'."""
+    return f"{day_text(when)} {when:%H:%M}"
 
 
 def counts_text(counts: dict) -> str:
@@ -1961,16 +2011,37 @@ def members_status(table: MemberTable) -> str:
     return text
 
 
-HELP_TEXT = """\
-着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
+# Every action of the main window once: its button, its key and its line in the help.
+Action = namedtuple("Action", "name label key help")
+ACTIONS = (
+    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
+    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
+    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します"),
+    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます）"),
+    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約を表示します"),
+    Action("today", "本日の予約", "F6", "今日の予約の一覧。来店・退店・取消をここで記録します"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
+    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
+    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
+)
+QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
+QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
+QUIT_REFUSED = "「{title}」に入力中の内容があります。保存するかキャンセルしてから終了してください。"
 
-着信番号参照 (F7)\t番号を入力して、着信したときと同じように会員を調べます
-会員登録へ (F2)\t選んだ着信の番号で新しい会員を登録します
-電話番号登録へ (F3)\t選んだ着信の番号を、登録済みの会員に追加します
-予約登録へ (F4)\t選んだ着信の会員の予約を入れます（会員登録が先です）
-来店履歴へ (F5)\t選んだ着信の会員の来店履歴と今後の予約を表示します
-本日の予約 (F6)\t今日の予約の一覧。来店・退店・取消をここで記録します
-履歴を保存\t着信履歴を Excel で開ける CSV に保存します
+
+def action_label(action: Action) -> str:
+    """'会員登録へ (F2)' as the help lists it."""
+    return f"{action.label} ({action.key})" if action.key else action.label
+
+
+def help_text(ini, members, device, ports) -> str:
+    lines = "\n".join(f"{action_label(a)}\t{a.help}" for a in ACTIONS)
+    return f"""\
+着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
+× や 閉じる では終わりません: 窓が隠れるだけで、着信があるとまた前に出ます。
+終了は、通知領域（時計の近く）の CTI アイコンの「終了」か、下の「cti を終了」で。
+
+{lines}
 
 着信履歴: ダブルクリック（または Enter）で来店履歴、右クリック（または Delete）で削除。
 
@@ -2014,7 +2085,111 @@ def show_without_focus(root) -> bool:
         return False
 
 
-class Dialog(tk.Toplevel):
+class Tray:
+    """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
+
+    Its menu runs in pystray's thread, so it only puts a command on `commands`; the Tk loop takes
+    it from there (no Tk call from another thread). Where no tray can be shown (no notification
+    area on this desktop, no pystray or Pillow) start() says False and the window does without.
+    """
+
+    def __init__(self, commands: queue.Queue):
+        self.commands, self.icon, self.unseen = commands, None, 0
+        self.title = tray_title(0)
+        self.x11 = False                    # pystray's bare X backend: its title must be Latin-1
+
+    def start(self) -> bool:
+        try:
+            import pystray
+            self.x11 = pystray.Icon.__module__.endswith("_xorg")
+            if self.x11 and not self._x_tray_host():
+                return False                # an X desktop without a notification area (Xvfb)
+            self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
+                pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
+                pystray.MenuItem("終了", lambda: self.commands.put("quit"))))
+            # icon.run in a daemon thread of ours rather than run_detached: pystray 0.19.5's X backend
+            # starts a second setup thread there that never ends, and would keep cti from exiting
+            threading.Thread(target=self.icon.run, name="tray", daemon=True).start()
+            return True
+        except Exception:                   # pystray raises what its backend raises; without it cti still works
+            log.warning("通知領域にアイコンを出せません（窓は着信で前に出ます）", exc_info=True)
+            self.icon = None
+            return False
+
+    @staticmethod
+    def _x_tray_host() -> bool:
+        """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
+        import Xlib.display
+        import Xlib.X
+        display = Xlib.display.Display()
+        try:
+            atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+            return display.get_selection_owner(atom) != Xlib.X.NONE
+        finally:
+            display.close()
+
+    def _icon_title(self) -> str:
+        return f"CTI ({self.unseen})" if self.x11 else self.title
+
+    def show_unseen(self, unseen: int):
+        """Tooltip and badge follow the calls not yet seen."""
+        if self.icon is not None and unseen != self.unseen:
+            self.unseen, self.title = unseen, tray_title(unseen)
+            self.icon.icon = tray_image(unseen)
+            self.icon.title = self._icon_title()
+
+    def stop(self):
+        if self.icon is not None:
+            self.icon.stop()
+            self.icon = None
+
+
+def tray_image(unseen: int):
+    """The tray icon: a blue handset tile, with a red badge counting calls not yet seen."""
+    from PIL import Image, ImageDraw
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((2, 2, 62, 62), radius=12, fill="#1f5fa8")
+    draw.arc((14, 12, 50, 52), start=120, end=240, fill="white", width=9)
+    if unseen:
+        draw.ellipse((30, 0, 64, 34), fill="#d93025")
+        draw.text((47, 17), str(min(unseen, 99)), fill="white", anchor="mm", font_size=22)
+    return image
+
+
+def column_width(widget, font, *texts) -> int:
+    """Pixels a list column needs to show the widest of texts whole, at the current tk scaling."""
+    measure = tkfont.Font(widget, font=font).measure
+    return max(measure(t) for t in texts) + round(widget.winfo_fpixels("1i") / 96 * 14)
+
+
+def widget_rect(window) -> Rect:
+    """Where a toplevel is put, from its geometry (known while it is hidden, unlike winfo_rootx)."""
+    width, height, x, y = map(int, re.fullmatch(r"(\d+)x(\d+)\+(-?\d+)\+(-?\d+)", window.geometry()).groups())
+    return Rect(x, y, x + width, y + height)
+
+
+class Window(tk.Toplevel):
+    """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
+    beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
+
+    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
+        super().__init__(app.root)
+        self.withdraw()                     # hidden while it is built and placed
+        self.app, self._utest = app, _utest
+        self.title(title)
+        self.transient(app.root)
+        self.body = ttk.Frame(self, padding=12)
+        self.body.pack(fill="both", expand=True)
+
+    def place_beside_main(self):
+        self.update_idletasks()
+        x, y = beside(widget_rect(self.app.root), self.winfo_reqwidth(), self.winfo_reqheight(),
+                      work_area(self.app.root))
+        self.geometry(f"+{x}+{y}")
+
+
+class Dialog(Window):
     """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
 
     Errors are shown beside their field. With _utest the dialog is neither modal nor waited
@@ -2023,14 +2198,9 @@ class Dialog(tk.Toplevel):
     ok_text = "OK"
 
     def __init__(self, app: "MainWindow", title: str, *, _utest=False):
-        super().__init__(app.root)
-        self.withdraw()
-        self.app, self.result, self._utest = app, None, _utest
-        self.title(title)
-        self.transient(app.root)
+        super().__init__(app, title, _utest=_utest)
+        self.result = None
         self.vars, self.errors, self.widgets = {}, {}, {}
-        self.body = ttk.Frame(self, padding=12)
-        self.body.pack(fill="both", expand=True)
         self.body.columnconfigure(1, weight=1)
         self.row = 0
         self.create_widgets()
@@ -2047,12 +2217,16 @@ class Dialog(tk.Toplevel):
         self.bind("<Escape>", self.cancel)
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
-        self.keep_on_screen(beside_main=True)
+        self.place_beside_main()
         if not _utest:
             self.deiconify()
             self.grab_set()
             self.first_focus().focus_set()
             self.wait_window()
+
+    def unsaved(self) -> bool:
+        """Something typed that would be lost by closing now."""
+        return self.winfo_exists() and self.form() != self.initial
 
     def create_widgets(self):
         raise NotImplementedError
@@ -2075,21 +2249,17 @@ class Dialog(tk.Toplevel):
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
 
-    def keep_on_screen(self, beside_main=False):
-        """Never past the screen's edge: the errors beside the fields widen the form, and at the
-        default bottom-right corner they and キャンセル would fall off. First placed beside the main window."""
+    def keep_on_screen(self):
+        """Errors beside the fields widen the form: keep it inside the work area, where it is now
+        (the receptionist may have moved it; one moved to another screen is left alone)."""
         self.update_idletasks()
-        root = self.app.root
-        if beside_main:
-            x, y = root.winfo_rootx() + 20, max(0, root.winfo_rooty() - 80)
-        else:                                   # where it is now (the receptionist may have moved it)
-            m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
-            x, y = (int(m[1]), int(m[2])) if m else (0, 0)
-        width, height = self.winfo_screenwidth(), self.winfo_screenheight()
-        if 0 <= x < width:                      # on the main screen (leave one moved to another alone)
-            x = max(0, min(x, width - self.winfo_reqwidth() - 8))
-        if 0 <= y < height:
-            y = max(0, min(y, height - self.winfo_reqheight() - 56))
+        m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
+        x, y = (int(m[1]), int(m[2])) if m else (0, 0)
+        work = work_area(self.app.root)
+        if work.left <= x < work.right:
+            x = max(work.left, min(x, work.right - self.winfo_reqwidth()))
+        if work.top <= y < work.bottom:
+            y = max(work.top, min(y, work.bottom - self.winfo_reqheight()))
         self.geometry(f"+{x}+{y}")
 
     def show_errors(self, errors: dict):
@@ -2127,8 +2297,7 @@ class Dialog(tk.Toplevel):
 
     def cancel(self, event=None):
         """Close without saving; ask first when something was typed, so that nothing is lost by a slip."""
-        if self.form() != self.initial and not messagebox.askyesno(
-                "CTI", "入力した内容を破棄して閉じますか？", parent=self):
+        if self.unsaved() and not messagebox.askyesno("CTI", "入力した内容を破棄して閉じますか？", parent=self):
             return "break"
         self.destroy()
         return "break"
@@ -2183,10 +2352,11 @@ class LinkDialog(Dialog):
         self.row += 1
         self.results = ttk.Treeview(self.body, columns=("no", "name", "kana", "phones"), show="headings",
                                     height=8, selectmode="browse")
-        for column, title, width in (("no", "会員番号", 90), ("name", "名前", 130), ("kana", "ふりがな", 130),
-                                     ("phones", "電話番号", 160)):
+        for column, title, sample in (("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
+                                      ("kana", "ふりがな", "ぺんぎんたかこ"), ("phones", "電話番号", "0596-31-0005")):
             self.results.heading(column, text=title)
-            self.results.column(column, width=width, stretch=column == "phones")
+            self.results.column(column, width=column_width(self.results, self.app.fonts["bold"], title, sample),
+                                stretch=column == "phones")
         self.results.grid(row=self.row, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
         self.errors["member"] = ttk.Label(self.body, foreground="#b00020")
         self.errors["member"].grid(row=self.row + 1, column=0, columnspan=3, sticky="w")
@@ -2283,30 +2453,28 @@ class LookupDialog(Dialog):
         return digits
 
 
-class ListWindow(tk.Toplevel):
-    """A read-only window with one or more lists (visit history, today's reservations)."""
+class ListWindow(Window):
+    """A window with one or more lists (visit history, today's reservations, help)."""
 
     def __init__(self, app, title, *, _utest=False):
-        super().__init__(app.root)
-        self.app = app
-        self.title(title)
-        self.transient(app.root)
-        self.body = ttk.Frame(self, padding=12)
-        self.body.pack(fill="both", expand=True)
+        super().__init__(app, title, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
         self.bind("<Escape>", lambda e: self.destroy())
-        self.geometry(f"+{app.root.winfo_rootx() + 20}+{max(0, app.root.winfo_rooty() - 120)}")
+        self.place_beside_main()
         if not _utest:
+            self.deiconify()
             self.focus_set()
 
     def table(self, columns, height=8):
+        """A list; columns are (name, heading, widest sample text): widths come from the font."""
         tree = ttk.Treeview(self.body, columns=[c for c, _, _ in columns], show="headings", height=height,
                             selectmode="browse")
-        for column, title, width in columns:
+        for column, title, sample in columns:
             tree.heading(column, text=title)
-            tree.column(column, width=width, stretch=column == columns[-1][0])
+            tree.column(column, width=column_width(tree, self.app.fonts["bold"], title, sample),
+                        stretch=column == columns[-1][0])
         tree.pack(fill="both", expand=True)
         return tree
 
@@ -2323,18 +2491,20 @@ class VisitHistoryWindow(ListWindow):
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
                   font=self.app.fonts["bold"]).pack(anchor="w")
         ttk.Label(self.body, text="来店履歴（新しい順）").pack(anchor="w", pady=(8, 2))
-        self.visits = self.table((("date", "日付", 100), ("menu", "メニュー", 140), ("staff", "担当", 90),
-                                  ("amount", "金額", 80), ("memo", "メモ", 200)))
+        self.visits = self.table((("date", "日付", "12/31(水)"), ("menu", "メニュー", "カット＋カラー"),
+                                  ("staff", "担当", "佐藤"), ("amount", "金額", "13,200円"), ("memo", "メモ", "メモ欄")))
+        this_year = self.app.now().year
         for v in self.app.db.visits(m.member_no):
-            self.visits.insert("", "end", values=(v.date, v.menu, v.staff,
+            day = datetime.fromisoformat(v.date)
+            self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
                                                   f"{v.amount:,}円" if v.amount is not None else "", v.memo))
         if not self.visits.get_children():
             self.visits.insert("", "end", values=("来店履歴はまだありません", "", "", "", ""))
         ttk.Label(self.body, text="今後の予約").pack(anchor="w", pady=(8, 2))
-        self.upcoming = self.table((("starts", "日時", 130), ("menu", "メニュー", 140), ("staff", "担当", 90),
-                                    ("memo", "メモ", 200)), height=3)
+        self.upcoming = self.table((("starts", "日時", "12/31(水) 23:59"), ("menu", "メニュー", "カット＋カラー"),
+                                    ("staff", "担当", "佐藤"), ("memo", "メモ", "メモ欄")), height=3)
         for r in self.app.db.upcoming(m.member_no):
-            self.upcoming.insert("", "end", values=(r.starts.strftime("%m/%d %H:%M"), r.menu, r.staff, r.memo))
+            self.upcoming.insert("", "end", values=(when_text(r.starts), r.menu, r.staff, r.memo))
 
 
 class TodayWindow(ListWindow):
@@ -2346,8 +2516,9 @@ class TodayWindow(ListWindow):
     def create_widgets(self):
         self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
         self.counts.pack(anchor="w", pady=(0, 6))
-        self.list = self.table((("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120),
-                                ("menu", "メニュー", 110), ("staff", "担当", 80), ("status", "状態", 60)), height=10)
+        self.list = self.table((("time", "時刻", "23:59"), ("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
+                                ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"), ("status", "状態", "予約")),
+                               height=10)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
         self.buttons = {}
@@ -2386,12 +2557,56 @@ class TodayWindow(ListWindow):
         self.refresh(select=selected[0])
 
 
+class HelpWindow(ListWindow):
+    """? / F1: what each button and key does, where the files are, and 終了."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "CTI の使い方", **kw)
+
+    def create_widgets(self):
+        app = self.app
+        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
+        text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
+                         device=app.device_status.text, ports=ports)
+        font = tkfont.Font(font=app.fonts["base"])
+        self.text = tk.Text(self.body, width=60, height=24, wrap="word", font=app.fonts["base"], padx=8, pady=6,
+                            tabs=(max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  "),))
+        self.text.insert("1.0", text)
+        self.text.configure(state="disabled")
+        self.text.pack(fill="both", expand=True)
+        self.button_quit = ttk.Button(self.body, text="cti を終了", command=app.quit)
+        self.button_quit.pack(anchor="w", pady=(8, 0))
+
+
+class MemberChoice(ListWindow):
+    """A number shared by several members: which of them? One button each; then(member) goes on."""
+
+    def __init__(self, app, title, members: list, then, **kw):
+        self.members, self.then = members, then
+        super().__init__(app, title, **kw)
+
+    def create_widgets(self):
+        ttk.Label(self.body, text="この番号の会員は複数います。どなたですか？").pack(anchor="w", pady=(0, 6))
+        self.choices = []
+        for member in self.members:
+            button = ttk.Button(self.body, text=f"{member.member_no}  {member.name}（{member.kana or '—'}）",
+                                command=lambda m=member: self.choose(m))
+            button.pack(fill="x", pady=2)
+            self.choices.append(button)
+        self.after_idle(lambda: self.choices[0].focus_set() if self.choices and self.winfo_exists() else None)
+
+    def choose(self, member):
+        self.destroy()
+        return self.then(member)
+
+
 class MainWindow:
     """The reception window: latest caller, call history, today's counts, actions and status."""
 
     POLL_MS = 50                        # the queue is checked 20 times a second: a popup within ~50 ms
     MEMBERS_CHECK_MS = 2000
     PENDING_RETRY_MS = 10000
+    SELECTION_HOLD = timedelta(minutes=1)
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -2401,6 +2616,11 @@ class MainWindow:
         self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
         self._after = {}
+        self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
+        self.tray = None                # a started Tray, when this desktop has a notification area
+        self.unseen = 0                 # calls since the receptionist last looked at the window
+        self.user_selected_at = None    # when she last picked a history row herself
+        self.menu_row = None            # the row the right-click menu was opened on, while it is open
         root.report_callback_exception = self.report_exception
         family = ui_font_family(tkfont.families(root))
         self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
@@ -2434,7 +2654,7 @@ class MainWindow:
         root = self.root
         outer = ttk.Frame(root, padding=8)
         outer.pack(fill="both", expand=True)
-        panel = ttk.Frame(outer, padding=(10, 6), relief="groove", borderwidth=2)
+        panel = self.card = ttk.Frame(outer, padding=(10, 6), relief="groove", borderwidth=2)
         panel.pack(fill="x")
         panel.columnconfigure(1, weight=1)
         self.caller = {
@@ -2466,9 +2686,10 @@ class MainWindow:
         table = ttk.Frame(outer)
         table.pack(fill="both", expand=True)
         self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
-        for column, width in zip(HISTORY_COLUMNS, (90, 120, 80, 120, 120, 70)):
+        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
             self.history.heading(column, text=column)
-            self.history.column(column, width=width, stretch=column in ("名前", "ふりがな"))
+            self.history.column(column, width=column_width(self.history, self.fonts["bold"], column, sample),
+                                stretch=column == "名前")
         scroll = ttk.Scrollbar(table, orient="vertical", command=self.history.yview)
         self.history.configure(yscrollcommand=scroll.set)
         self.history.pack(side="left", fill="both", expand=True)
@@ -2478,17 +2699,13 @@ class MainWindow:
         buttons = ttk.Frame(outer)
         buttons.pack(fill="x", pady=(8, 0))
         self.buttons = {}
-        for key, text, command in (("lookup", "着信番号参照", self.open_lookup),
-                                   ("register", "会員登録へ", self.open_register),
-                                   ("link", "電話番号登録へ", self.open_link),
-                                   ("reserve", "予約登録へ", self.open_reserve),
-                                   ("visits", "来店履歴へ", self.open_visits),
-                                   ("today", "本日の予約", self.open_today),
-                                   ("export", "履歴を保存", self.export_history),
-                                   ("help", "?", self.open_help)):
-            self.buttons[key] = ttk.Button(buttons, text=text, command=command,
-                                           width=3 if key == "help" else None)
-            self.buttons[key].pack(side="left", padx=(0, 4))
+        per_row = 5                         # two rows: the window stays narrow enough to sit beside the POS
+        for index, action in enumerate(ACTIONS):
+            self.buttons[action.name] = ttk.Button(buttons, text=action.label, command=self.action(action.name))
+            self.buttons[action.name].grid(row=index // per_row, column=index % per_row, sticky="we",
+                                           padx=(0, 4), pady=(0, 4))
+        for column in range(per_row):
+            buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
         status.pack(fill="x", pady=(6, 0))
@@ -2498,9 +2715,9 @@ class MainWindow:
         self.status_members.pack(anchor="w")
 
         self.menu = tk.Menu(root, tearoff=False)
-        self.menu.add_command(label="来店履歴", command=self.open_visits)
+        self.menu.add_command(label="来店履歴")
         self.menu.add_separator()
-        self.menu.add_command(label="削除", command=self.delete_selected)
+        self.menu.add_command(label="削除")
 
     def _bind_keys(self):
         h = self.history
@@ -2508,17 +2725,26 @@ class MainWindow:
         h.bind("<Return>", lambda e: self.open_visits())
         h.bind("<Delete>", lambda e: self.delete_selected())
         h.bind("<Button-3>", self._context_menu)
-        for key, action in (("<F1>", self.open_help), ("<F2>", self.open_register), ("<F3>", self.open_link),
-                            ("<F4>", self.open_reserve), ("<F5>", self.open_visits), ("<F6>", self.open_today),
-                            ("<F7>", self.open_lookup)):
-            self.root.bind(key, lambda e, a=action: a())
-        self.root.protocol("WM_DELETE_WINDOW", self.close)
+        for action in ACTIONS:
+            if action.key:
+                self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
+        h.bind("<ButtonRelease-1>", self._user_selected, add=True)
+        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
+                    "<KeyRelease-Home>", "<KeyRelease-End>"):
+            h.bind(key, self._user_selected, add=True)
+        # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
+        self.root.protocol("WM_DELETE_WINDOW", self.hide)
+        self.root.bind("<Alt-F4>", lambda e: self.hide())
+        # not FocusIn: a window popping up under a resting pointer gets it without anyone looking
+        for sequence in ("<ButtonPress>", "<KeyPress>"):
+            self.root.bind(sequence, self._looked_at, add=True)
+        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
 
     def place_in_corner(self):
         """Put the window in the corner set in cti.ini, clear of the Windows taskbar."""
         root = self.root
         root.update_idletasks()
-        width, height = max(root.winfo_reqwidth(), 640), max(root.winfo_reqheight(), 560)
+        width, height = root.winfo_reqwidth(), root.winfo_reqheight()
         margin, taskbar = 8, 56
         right = root.winfo_screenwidth() - width - margin
         bottom = root.winfo_screenheight() - height - taskbar
@@ -2556,19 +2782,76 @@ class MainWindow:
             self.root.after_cancel(after_id)
         self._after.clear()
 
-    def close(self):
-        if self.members.pending and not messagebox.askyesno(
-                "CTI", f"{self.members.path.name} にまだ保存できていない変更が {len(self.members.pending)} 件あります。\n"
-                       "変更は保存待ちファイルに残り、次回起動時に保存します。終了しますか？"):
-            return
+    def hide(self):
+        """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
+        where iconify needs a window manager) withdrawn: the next call brings it back."""
+        if self.tray is None and sys.platform == "win32":
+            self.root.iconify()             # pragma: no cover - the taskbar button stays
+        else:
+            self.root.withdraw()
+        log.info("窓を隠しました（着信があれば前に出ます）")
+
+    def show(self):
+        """表示 from the tray (or a second start): the receptionist asked for it, so it may take the keyboard."""
+        self.root.deiconify()
+        self.root.lift()
+        self.root.focus_force()
+        self._looked_at()
+
+    def open_dialogs_with_input(self) -> list:
+        return [w for w in self.root.winfo_children() if isinstance(w, Dialog) and w.unsaved()]
+
+    def quit(self) -> bool:
+        """終了: asks first, and refuses while a dialog holds typed input (finish or cancel it first)."""
+        busy = self.open_dialogs_with_input()
+        if busy:
+            busy[0].deiconify()
+            busy[0].lift()
+            messagebox.showwarning("CTI", QUIT_REFUSED.format(title=busy[0].title()), parent=busy[0])
+            return False
+        question = QUIT_QUESTION
+        if self.members.pending:
+            question += QUIT_PENDING.format(name=self.members.path.name, count=len(self.members.pending))
+        if not messagebox.askyesno("CTI", question, parent=self.root):
+            return False
+        log.info("終了しました")
         self.stop()
+        if self.tray is not None:
+            self.tray.stop()
         self.root.destroy()
+        return True
+
+    def _looked_at(self, event=None):
+        """A click or a key in the window (or 表示): the calls so far have been seen."""
+        if self.unseen:
+            self.unseen = 0
+            if self.tray is not None:
+                self.tray.show_unseen(0)
+
+    def _user_selected(self, event=None):
+        self.user_selected_at = self.now()
+
+    def selection_is_held(self) -> bool:
+        """A row the receptionist picked herself in the last minute, or with a menu or window of cti
+        open, stays selected when a call arrives (it is what she is working on)."""
+        if self.menu_row is not None:
+            return True
+        if any(isinstance(w, Window) and w.winfo_exists() for w in self.root.winfo_children()):
+            return bool(self.history.selection())
+        return (self.user_selected_at is not None and bool(self.history.selection())
+                and self.now() - self.user_selected_at < self.SELECTION_HOLD)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # events from the device reader
 
     def poll(self):
-        """Take what the device reader put on the queue (this is the only way in from its thread)."""
+        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            {"show": self.show, "quit": self.quit}[command]()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -2587,7 +2870,11 @@ class MainWindow:
         except sqlite3.Error:              # the caller is shown all the same; only the history misses it
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
-        self.refresh_history(select=record_id)
+        self.refresh_history(select=None if self.selection_is_held() else record_id)
+        if bring_to_front:
+            self.unseen += 1
+            if self.tray is not None:
+                self.tray.show_unseen(self.unseen)
         members = self.show_caller(self.records.get(str(record_id)) or
                                    CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
         log.info("着信を表示しました (%s): %s", call.protocol,
@@ -2640,12 +2927,11 @@ class MainWindow:
         c["time"]["text"] = record.received.strftime("%H:%M 着信")
         c["number"]["text"] = format_phone(record.number) if record.number else ""
         self.root.title(window_title(record.number, record.reason, members))
-        if members:
-            m = members[0]
-            c["name"]["text"] = f"{m.name} 様" + (f"（他{len(members) - 1}名）" if len(members) > 1 else "")
-            c["kana"]["text"] = m.kana
-            c["details"]["text"] = f"会員番号 {m.member_no}    主担当 {m.staff or '—'}"
-            c["memo"]["text"] = f"メモ: {m.memo}" if m.memo else ""
+        if members:                         # a shared number names everyone on it
+            c["name"]["text"] = names_text(members) + " 様"
+            c["kana"]["text"] = "・".join(m.kana for m in members[:3] if m.kana)
+            c["details"]["text"] = "  ".join(f"会員番号 {m.member_no}  主担当 {m.staff or '—'}" for m in members[:3])
+            c["memo"]["text"] = "  ".join(f"メモ: {m.memo}" for m in members[:3] if m.memo)
             self.unknown_actions.grid_remove()
         elif record.number:
             c["name"]["text"] = "未登録の番号です"
@@ -2703,16 +2989,24 @@ class MainWindow:
         children = self.history.get_children()
         return self.records.get(children[0]) if children else None
 
-    def selected_member(self, action) -> Member | None:
-        record = self.selected_record()
+    def selected_members(self, action, record=None) -> list[Member]:
+        """Everyone on the selected (or given) call's number; a message instead when there is no one."""
+        record = record or self.selected_record()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
                 self.notify(f"{format_phone(record.number)} は未登録の番号です。{action}の前に会員登録をしてください")
             else:
                 self.notify(f"{action}をする着信を履歴から選んでください")
+        return members
+
+    def for_member(self, members: list, title: str, then):
+        """then(member) for the one member, or after asking which when the number is shared."""
+        if not members:
             return None
-        return members[0]
+        if len(members) == 1:
+            return then(members[0])
+        return MemberChoice(self, title, members, then, _utest=self._utest)
 
     def selected_number(self) -> str:
         record = self.selected_record()
@@ -2728,13 +3022,13 @@ class MainWindow:
     def open_link(self, number=None):
         return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
 
-    def open_reserve(self):
-        member = self.selected_member("予約")
-        return ReserveDialog(self, member, _utest=self._utest) if member else None
+    def open_reserve(self, record=None):
+        return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
+                               lambda m: ReserveDialog(self, m, _utest=self._utest))
 
-    def open_visits(self):
-        member = self.selected_member("来店履歴の表示")
-        return VisitHistoryWindow(self, member, _utest=self._utest) if member else None
+    def open_visits(self, record=None):
+        return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
+                               lambda m: VisitHistoryWindow(self, m, _utest=self._utest))
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
@@ -2746,33 +3040,34 @@ class MainWindow:
     def open_lookup(self):
         return LookupDialog(self, "着信番号参照", _utest=self._utest)
 
+    def action(self, name):
+        """The command behind an ACTIONS entry (its button and its key)."""
+        return {"lookup": self.open_lookup, "register": self.open_register, "link": self.open_link,
+                "reserve": self.open_reserve, "visits": self.open_visits, "today": self.open_today,
+                "export": self.export_history, "hide": self.hide, "help": self.open_help}[name]
+
     def open_help(self):
-        window = tk.Toplevel(self.root)
-        window.title("CTI の使い方")
-        window.transient(self.root)
-        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
-        text = HELP_TEXT.format(ini=self.config.path or app_dir() / "cti.ini", members=self.config.members,
-                                device=self.device_status.text, ports=ports)
-        body = tk.Text(window, width=92, height=26, wrap="word", font=self.fonts["base"], padx=12, pady=10,
-                       tabs=(tkfont.Font(font=self.fonts["base"]).measure("電話番号登録へ (F3)  "),))
-        body.insert("1.0", text)
-        body.configure(state="disabled")
-        body.pack(fill="both", expand=True)
-        ttk.Button(window, text="閉じる", command=window.destroy).pack(pady=6)
-        window.bind("<Escape>", lambda e: window.destroy())
-        return window
+        return HelpWindow(self, _utest=self._utest)
 
     def _context_menu(self, event):
+        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
         row = self.history.identify_row(event.y)
         if row:
             self.history.selection_set(row)
+            self._user_selected()
+            self.menu_row = row
+            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
+            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
             self.menu.tk_popup(event.x_root, event.y_root)
 
     def delete_selected(self, confirm=True):
         selection = self.history.selection()
-        if not selection:
+        return self.delete_row(selection[0], confirm) if selection else False
+
+    def delete_row(self, iid, confirm=True):
+        record = self.records.get(iid)
+        if record is None:
             return False
-        record = self.records[selection[0]]
         if confirm and not messagebox.askyesno(
                 "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
                        "履歴から削除しますか？", parent=self.root):
@@ -2961,6 +3256,9 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     events = queue.Queue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
     window = MainWindow(root, config, members, db, events)
+    tray = Tray(window.commands)
+    if tray.start():
+        window.tray = tray
     if instance:
         window._schedule("raise", 500, lambda: instance.raise_requested() and window.bring_to_front())
     if demo:
@@ -2974,6 +3272,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     try:
         root.mainloop()
     finally:
+        tray.stop()
         if demo:
             demo.stopping.set()
         reader.stop()

@@ -62,7 +62,11 @@ def test_caller_text(number, reason, expected):
 
 @pytest.mark.parametrize("number, reason, members, expected", [
     ("0596310005", None, [PENGUIN], "CTI — 0596-31-0005 ペンギン貴子"),
-    ("0596310005", None, [PENGUIN, ICHIRO], "CTI — 0596-31-0005 ペンギン貴子"),
+    ("0596310005", None, [PENGUIN, ICHIRO], "CTI — 0596-31-0005 ペンギン貴子・鈴木一郎"),
+    ("0596310009", None, [cti.Member("AC00009", "共有 一"), cti.Member("AC00010", "共有 二")],
+     "CTI — 0596-31-0009 共有 一・共有 二"),
+    ("0596310005", None, [PENGUIN, ICHIRO, HANAKO, PENGUIN, ICHIRO],
+     "CTI — 0596-31-0005 ペンギン貴子・鈴木一郎・山田花子 他2名"),
     ("09087654321", None, [], "CTI — 090-8765-4321 未登録"),
     (None, "private", [], "CTI — 非通知"),
     (None, "payphone", [], "CTI — 公衆電話"),
@@ -82,9 +86,39 @@ def test_history_row_member():
 
 
 def test_history_row_several_members_share_a_number():
+    """Everyone on the number is named: the second member is never hidden behind （他1名）."""
     assert cti.history_row(record("0596310005"), [PENGUIN, ICHIRO]) == (
-        "11/25 09:05", "0596-31-0005", "AC00001", "ペンギン貴子（他1名）", "ぺんぎんたかこ", "佐藤")
-    assert cti.history_row(record("0596310005"), [PENGUIN, ICHIRO, HANAKO])[3] == "ペンギン貴子（他2名）"
+        "11/25 09:05", "0596-31-0005", "AC00001・AC00003", "ペンギン貴子・鈴木一郎",
+        "ぺんぎんたかこ・すずきいちろう", "佐藤")
+    assert cti.history_row(record("0596310005"), [PENGUIN, ICHIRO, HANAKO])[3] == "ペンギン貴子・鈴木一郎・山田花子"
+
+
+def test_tray_title_counts_calls_not_yet_seen():
+    assert cti.tray_title(0) == "CTI — 着信を待っています"
+    assert cti.tray_title(3) == "CTI — 不在着信 3件"
+
+
+def test_dates_as_a_salon_writes_them():
+    assert cti.day_text(datetime(2026, 11, 28)) == "11/28(土)"
+    assert cti.day_text(datetime(2025, 1, 5), with_year=True) == "2025/1/5(日)"
+    assert cti.when_text(datetime(2026, 11, 28, 14, 30)) == "11/28(土) 14:30"
+
+
+@pytest.mark.parametrize("main, size, expected", [
+    (cti.Rect(800, 300, 1272, 760), (400, 300), (392, 300)),      # left of the main window, tops aligned
+    (cti.Rect(8, 300, 480, 760), (400, 300), (488, 300)),          # no room on the left: right
+    (cti.Rect(8, 400, 1272, 760), (400, 300), (872, 92)),          # neither side: above, right edges aligned
+    (cti.Rect(8, 100, 1272, 760), (400, 300), (872, 500)),         # nowhere: clamped low, off the card
+    (cti.Rect(800, 600, 1272, 790), (400, 300), (392, 500)),       # left, moved up to stay on the screen
+])
+def test_beside_places_a_dialog_off_the_main_window(main, size, expected):
+    assert cti.beside(main, *size, cti.Rect(0, 0, 1280, 800)) == expected
+
+
+def test_beside_stays_inside_a_work_area_that_does_not_start_at_zero():
+    """A taskbar on the left (work area from x=48) or a second monitor at negative x."""
+    assert cti.beside(cti.Rect(100, 100, 500, 500), 300, 200, cti.Rect(48, 0, 1280, 760)) == (508, 100)
+    assert cti.beside(cti.Rect(-1000, 100, -500, 500), 300, 200, cti.Rect(-1920, 0, 0, 1040)) == (-1308, 100)
 
 
 def test_history_row_unknown_number():
