@@ -224,6 +224,9 @@ def test_prints_output(argv, prints, monkeypatch):
     assert (sys.stdout, sys.stderr) == (None, None)
 
 
+posix_shell = pytest.mark.skipif(sys.platform == "win32", reason="closes the streams with sh's <&- >&- (POSIX)")
+
+
 def closed_streams(*args, display=False, tmp_path):
     """cti.py run with stdin, stdout and stderr closed, as Windows starts a windowed exe."""
     env = dict(os.environ, TMPDIR=str(tmp_path))
@@ -233,16 +236,19 @@ def closed_streams(*args, display=False, tmp_path):
     return subprocess.Popen(["sh", "-c", f"exec {command} <&- >&- 2>&-"], env=env, cwd=tmp_path)
 
 
+@posix_shell
 def test_command_line_mode_without_a_console_exits_2_and_writes_nothing(tmp_path):
     process = closed_streams("--lookup", "0596310005", tmp_path=tmp_path)
     assert process.wait(60) == 2                                    # no display: the box cannot show either
     assert list(tmp_path.iterdir()) == []
 
 
+@posix_shell
 def test_selftest_without_a_console_still_runs(tmp_path):
     assert closed_streams("--selftest", tmp_path=tmp_path).wait(60) == 0
 
 
+@posix_shell
 def test_command_line_mode_without_a_console_shows_a_box_naming_cti_cli(tmp_path):
     if not os.environ.get("DISPLAY") or not shutil.which("xdotool"):
         pytest.skip("needs a display (pytest-xvfb) and xdotool")
@@ -264,6 +270,7 @@ def test_command_line_mode_without_a_console_shows_a_box_naming_cti_cli(tmp_path
             process.wait()
 
 
+@posix_shell
 def test_decode_from_a_missing_stdin_says_so(tmp_path):
     result = subprocess.run(f"exec '{sys.executable}' '{ROOT / 'cti.py'}' --decode - <&-", shell=True,
                             capture_output=True, env=dict(os.environ, PYTHONIOENCODING="utf-8"), timeout=60)
