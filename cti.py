@@ -12,7 +12,10 @@ reservations and today's counts.
     python cti.py --decode FILE   decode a capture, one JSON object a call
     python cti.py --lookup NUMBER the members holding that number, as JSON
     python cti.py --import-visits CSV   add a visit history CSV to cti.db
-    python cti.py --selftest      check the config and every decoder, no window
+    python cti.py --selftest      check what the program needs (config, modules loaded by name,
+                                  loop:// and socket://, every decoder), no window
+
+The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
 The file is organised in sections, each calling only those above it:
 config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> app -> main.

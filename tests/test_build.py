@@ -150,6 +150,19 @@ def test_spec_version_resource_comes_from_the_version_constant(spec):
     assert ("OriginalFilename", "cti-cli.exe") in [s[1] for s in cli["kids"][0][1][0][0][1][1]]
 
 
+def test_pyinstaller_reads_the_version_file_into_a_resource(spec, monkeypatch):
+    """PyInstaller's own loader (run on Windows by EXE) turns the file into the binary resource.
+    Off Windows its module wants pywin32's win32api, which the loader does not use: a stand-in."""
+    import PyInstaller.compat
+    if sys.platform != "win32":
+        monkeypatch.setattr(PyInstaller.compat, "win32api", object(), raising=False)
+    versioninfo = pytest.importorskip("PyInstaller.utils.win32.versioninfo")
+    exes = {kwargs["name"]: kwargs for _, kwargs in spec[0]["EXE"]}
+    raw = versioninfo.load_version_info_from_text_file(exes["cti"]["version"]).toRaw()
+    for text in ("着信表示 CTI", cti.__version__, "cti.exe", "FileDescription"):
+        assert text.encode("utf-16-le") in raw, text
+
+
 def test_release_folder_holds_what_a_salon_edits_fresh_from_cti_py(spec):
     release = spec[1] / "cti"
     assert (release / "cti.ini").read_bytes() == cti.DEFAULT_INI.encode("utf-8-sig")
