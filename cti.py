@@ -274,14 +274,14 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", problems
 
 
-def ini_syntax_error(name: str, error: configparser.Error) -> str:
-    """configparser's English, said in Japanese with the line."""
+def ini_syntax_error(name: str, error: configparser.Error, lines: list[str]) -> str:
+    """configparser's English, said in Japanese with the line (lines: the text it read)."""
     if isinstance(error, configparser.MissingSectionHeaderError):
-        return (f"{name} の書式が正しくありません: {error.lineno} 行目「{error.line.strip()}」より前に"
+        return (f"{name} の書式が正しくありません: {error.lineno} 行目「{error.line.strip()}」より前に "
                 "[device] のような区分の見出しがありません。ファイルの先頭に見出しを書いてください")
     if isinstance(error, configparser.ParsingError):
-        where = "、".join(f"{number} 行目「{line.strip()}」" for number, line in error.errors[:3])
-        return f"{name} の書式が正しくありません: {where} を読めません（キー = 値 の形で書いてください）"
+        where = "、".join(f"{number} 行目「{lines[number - 1].strip()}」" for number, _ in error.errors[:3])
+        return f"{name} の書式が正しくありません: {where}を読めません（キー = 値 の形で書いてください）"
     return f"{name} の書式が正しくありません: {error}"
 
 
@@ -306,7 +306,7 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
         try:
             parser.read_string(text, source=str(path))
         except configparser.Error as e:
-            raise ConfigError(ini_syntax_error(Path(path).name, e)) from None
+            raise ConfigError(ini_syntax_error(Path(path).name, e, text.splitlines())) from None
         for section in parser.sections():
             for key, value in parser.items(section):
                 spec = CONFIG_KEYS.get((section.lower(), key))

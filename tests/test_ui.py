@@ -881,6 +881,15 @@ def test_window_goes_to_the_configured_corner_of_the_work_area(make_app, monkeyp
     assert root.winfo_width() >= 560 and root.winfo_height() >= 420
 
 
+def test_a_folder_under_onedrive_is_warned_in_the_status_line(make_app, tmp_path, monkeypatch):
+    app = make_app()
+    assert "注意" not in app.window.status_members["text"]
+    monkeypatch.setenv("OneDrive", str(tmp_path))
+    app.window.refresh_status()
+    lines = app.window.status_members["text"].splitlines()
+    assert lines[0].startswith("会員 8件") and lines[1:] == cti.folder_warnings(["onedrive"])
+
+
 @pytest.mark.parametrize("topmost", [True, False])
 def test_topmost_follows_the_config(make_app, topmost):
     app = make_app(topmost=topmost)
