@@ -551,6 +551,11 @@ if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py ru
         """(handle, GetLastError()) of CreateMutexW; see already_running()."""
         return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
 
+    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
+        handle, error = create_mutex(name)
+        return not already_running(handle, error), handle
+
     def drive_type(path) -> int:
         """GetDriveTypeW of the drive (or \\\\server\\share\\) the path is on."""
         drive = ntpath.splitdrive(str(path))[0]
@@ -589,6 +594,17 @@ else:
 
     def drive_type(path) -> int:
         return DRIVE_UNKNOWN
+
+    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): an flock on folder/cti.lock."""
+        import fcntl
+        handle = open(folder / "cti.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False, None
+        return True, handle
 
     def hide_file(path, hidden=True) -> bool:
         return False
@@ -3243,18 +3259,8 @@ class SingleInstance:
         self.handle = None
 
     def acquire(self) -> bool:
-        if os.name == "nt":  # pragma: no cover - Windows only
-            self.handle, error = create_mutex(self.MUTEX)
-            return not already_running(self.handle, error)
-        import fcntl
-        self.handle = open(self.folder / "cti.lock", "a")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.close()
-            self.handle = None
-            return False
-        return True
+        first, self.handle = instance_lock(self.MUTEX, self.folder)
+        return first
 
     def ask_first_to_raise(self):
         allow_foreground()                 # the user started us: the first cti may take the keyboard

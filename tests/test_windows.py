@@ -293,6 +293,9 @@ def test_the_mutex_tells_the_second_start_apart():
     assert first and not cti.already_running(first, error)
     second, error = cti.create_mutex(name)
     assert error == cti.ERROR_ALREADY_EXISTS and cti.already_running(second, error)
+    other = f"Local\\cti-test-lock-{os.getpid()}"
+    assert cti.instance_lock(other, Path("."))[0] is True
+    assert cti.instance_lock(other, Path("."))[0] is False
 
 
 @windows_only
