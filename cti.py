@@ -299,7 +299,7 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
         config.path = Path(path).resolve()
         text, _ = read_text_any(path, utf16=True)
         text, problems = ini_lines(text)
-        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#", "；"),
                                            comment_prefixes=INI_COMMENTS, delimiters=("=", ":", "＝", "："),
                                            strict=False, default_section="\0none")
         parser.optionxform = lambda key: unicodedata.normalize("NFKC", key).strip().lower()
@@ -3529,7 +3529,7 @@ def cmd_window(config_path: Path) -> int:
         setup_logging(config)
     except OSError as e:
         raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
-                          "（デスクトップやドキュメントなど）にコピーしてから起動してください") from None
+                          "（C:\\cti など。OneDrive のフォルダは避けます）にコピーしてから起動してください") from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

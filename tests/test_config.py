@@ -188,7 +188,7 @@ members = "{members}"
 [history]
 max_days = ３０
 [window]
-corner = 右下
+corner = 右下　；右下に出す
 topmost = はい
 """
 
