@@ -153,6 +153,7 @@ debug = no
 
 [files]
 ; 会員台帳（Excel で編集する CSV）。このファイルからの相対パスでも、フルパスでも書けます
+; （エクスプローラーの「パスのコピー」で付く " " はそのままで構いません。%USERPROFILE% なども使えます）
 members = members.csv
 ; 着信履歴・予約・来店履歴のデータベース
 database = cti.db
@@ -165,7 +166,7 @@ max_entries = 100
 max_days = 7
 
 [window]
-; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left
+; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left（右下・左下・右上・左上 でも可）
 corner = bottom-right
 ; yes: 他のウィンドウより常に手前に表示
 topmost = yes
@@ -453,6 +454,7 @@ if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py ru
             (_kernel32, "GetDriveTypeW", wintypes.UINT, (wintypes.LPCWSTR,)),
             (_kernel32, "SetFileAttributesW", wintypes.BOOL, (wintypes.LPCWSTR, wintypes.DWORD))):
         getattr(_dll, _name).restype, getattr(_dll, _name).argtypes = _restype, _argtypes
+    del _dll, _name, _restype, _argtypes
 
     HWND_TOPMOST = wintypes.HWND(-1)                      # (HWND)-1, all 64 bits set
     SW_SHOWNOACTIVATE, SW_RESTORE = 4, 9
