@@ -314,3 +314,29 @@ def test_no_strftime_format_holds_non_ascii():
     formats += [ast.unparse(node.format_spec) for node in ast.walk(tree)
                 if isinstance(node, ast.FormattedValue) and node.format_spec is not None]
     assert formats and [f for f in formats if not f.isascii()] == []
+
+
+def test_logoff_closes_the_database_before_windows_ends_the_process(tmp_path, monkeypatch):
+    """Tk turns WM_QUERYENDSESSION into the WM_SAVE_YOURSELF protocol; its handler must close cti.db itself."""
+    (tmp_path / "members.csv").write_bytes(cti.DEMO_MEMBERS.encode("utf-8-sig"))
+    config = cti.Config(port="loop://", protocol="modem", init=(), members=tmp_path / "members.csv",
+                        database=tmp_path / "cti.db", log=tmp_path / "cti.log")
+    closed, seen = [], {}
+    real_close = cti.Database.close
+    monkeypatch.setattr(cti.Database, "close", lambda db: (closed.append(db.path), real_close(db)))
+
+    def logoff_instead_of_mainloop(root, n=0):
+        root.tk.call(root.protocol("WM_SAVE_YOURSELF"))          # what Tk runs at logoff
+        seen["closed in the handler"] = list(closed)
+        try:
+            seen["window gone"] = not root.winfo_exists()
+        except tk.TclError:                                      # the whole application is destroyed
+            seen["window gone"] = True
+    try:
+        root = tk.Tk()
+        root.destroy()
+    except tk.TclError as e:
+        pytest.skip(f"no display: {e}")
+    monkeypatch.setattr(tk.Tk, "mainloop", logoff_instead_of_mainloop)
+    assert cti.run_window(config, []) == 0
+    assert seen == {"closed in the handler": [tmp_path / "cti.db"], "window gone": True}
