@@ -29,6 +29,7 @@ import csv
 import dataclasses
 import functools
 import gc
+import importlib
 import io
 import itertools
 import json
@@ -36,6 +37,7 @@ import logging
 import logging.handlers
 import ntpath
 import os
+import pkgutil
 import queue
 import re
 import select
@@ -60,6 +62,23 @@ import serial
 import serial.tools.list_ports
 
 log = logging.getLogger("cti")
+
+# Modules imported by name at run time, which PyInstaller's import analysis cannot see: build.spec
+# bundles exactly these (as hiddenimports; "pkg.*" means every module of pkg) and --selftest imports
+# each in the built program. pyserial's serial_for_url imports serial.urlhandler.protocol_<scheme>
+# (protocol_cp2110 is left out: it needs the hidapi package, which cti does not ship).
+# phonenumbers imports a country's metadata module the first time a number of it is parsed
+# (a caller dialling 010-1-… from abroad needs region_US), so all of them go in.
+BY_NAME_MODULES = (
+    "serial.urlhandler.protocol_alt", "serial.urlhandler.protocol_hwgrep", "serial.urlhandler.protocol_loop",
+    "serial.urlhandler.protocol_rfc2217", "serial.urlhandler.protocol_socket", "serial.urlhandler.protocol_spy",
+    "phonenumbers.data.*",
+)
+
+
+def bundled_path(name: str) -> Path:
+    """A file shipped inside the program (cti.ico): PyInstaller's _MEIPASS when frozen, else beside cti.py."""
+    return Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent)) / name
 
 
 ###############################################################################
@@ -3339,11 +3358,29 @@ def demo_folder() -> tuple[Path, Config]:
     return folder, config
 
 
+def apply_icon(root):
+    """cti's icon in the title bar, taskbar and Alt-Tab (else Tk's feather). Windows reads cti.ico itself
+    (16 to 64 px stored as BMP, which every Windows renders); X11 takes its PNG entry (256 px)."""
+    path = bundled_path("cti.ico")
+    try:
+        if sys.platform == "win32":
+            root.iconbitmap(default=str(path))
+            return
+        data = path.read_bytes()
+        for index in range(int.from_bytes(data[4:6], "little")):       # ICONDIR, then 16-byte entries
+            size, offset = (int.from_bytes(data[14 + 16 * index + k:18 + 16 * index + k], "little") for k in (0, 4))
+            if data[offset:offset + 4] == b"\x89PNG":
+                root.iconphoto(True, tk.PhotoImage(master=root, data=data[offset:offset + size]))
+    except (OSError, tk.TclError) as e:
+        log.warning("アイコンを読めません（%s）: %s", path, e)
+
+
 def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
                instance: SingleInstance | None = None) -> int:
     """The reception window with its device reader, until it is closed."""
     enable_hidpi()
     root = tk.Tk()
+    apply_icon(root)
     members = MemberTable(config.members)
     try:
         members.load()
@@ -3381,19 +3418,84 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     return 0
 
 
+def import_by_name(names=BY_NAME_MODULES) -> list[str]:
+    """Import every module cti loads by name ("pkg.*": each module of pkg); the names imported."""
+    imported = []
+    for name in names:
+        if name.endswith(".*"):
+            package = importlib.import_module(name[:-2])
+            found = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+            if not found:
+                raise ImportError(f"{name}: no module bundled")
+        else:
+            found = [name]
+        for module in found:
+            importlib.import_module(module)
+        imported += found
+    return imported
+
+
+def selftest_ports():
+    """A call through open_port over loop:// and over socket:// to a listener on 127.0.0.1 (closed at once),
+    and hwgrep:// answering 'no such port' rather than 'protocol not known'."""
+    line = b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"
+    port = open_port("loop://", "ncid", 9600)
+    try:
+        port.write(line)
+        assert port.read(len(line)) == line, "loop:// gave back other bytes"
+    finally:
+        port.close()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
+        try:
+            peer, _ = server.accept()
+            with peer:
+                peer.sendall(line)
+            assert port.read(len(line)) == line, "socket:// gave back other bytes"
+        finally:
+            port.close()
+    try:
+        serial.serial_for_url("hwgrep://^cti-selftest-no-such-port$").close()
+    except serial.SerialException:
+        pass                                        # the handler is there and found nothing, as it should
+
+
 def selftest() -> int:
-    """--selftest: load the config, decode a sample of every format, exit 0 (no window)."""
+    """--selftest: what the built program needs, without a window: the config, every module loaded by
+    name, loop:// and socket:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
     load_config(app_dir() / "cti.ini")
     samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
                "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
                "whozz": b"01 I S 0000 G A1 11/24 03:20 PM 0451234567     TANAKA\r\n",
                "ncid": b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"}
-    for protocol, raw in samples.items():
-        calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
-        if len(calls) != 1 or not calls[0].number:
-            print(f"selftest: {protocol} failed", file=sys.stderr)
-            return 1
-    print(f"cti {__version__} selftest ok: {', '.join(samples)}; phone {format_phone('0596310005')}")
+
+    def decoders():
+        for protocol, raw in samples.items():
+            calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
+            assert len(calls) == 1 and calls[0].number, f"{protocol} decoded {calls}"
+
+    def phone():
+        assert format_phone("0596310005") == "0596-31-0005", format_phone("0596310005")
+        assert format_phone("01012125551234")          # a number from abroad loads region_US by name
+
+    def icon():
+        assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
+
+    checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
+              "tcl": lambda: tk.Tcl().eval("info patchlevel"),
+              "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
+              "icon": icon}
+    failed = []
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as e:                      # every failure is reported, not just the first
+            failed.append(name)
+            print(f"selftest: {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+    if failed:
+        return 1
+    print(f"cti {__version__} selftest ok: {', '.join(checks)} ({', '.join(samples)}; "
+          f"{len(BY_NAME_MODULES)} names in BY_NAME_MODULES); phone {format_phone('0596310005')}")
     return 0
 
 
@@ -3401,7 +3503,38 @@ def selftest() -> int:
 # Main ########################################################################
 ###############################################################################
 
+CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
+NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
+                   f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
+                   f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
+
+
+def prints_output(argv) -> bool:
+    """Whether the arguments ask for printed output: all but the window, --demo and --selftest."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = io.StringIO()          # argparse prints --help, --version and usage errors
+    try:
+        args = parse_args(argv)
+    except SystemExit:
+        return True
+    finally:
+        sys.stdout, sys.stderr = streams
+    return bool(args.decode or args.list_ports or args.lookup or args.import_visits)
+
+
+def utf8_when_redirected():
+    """Output to a file or pipe in UTF-8, so that names outside CP932 (𠮷, 﨑) survive; a console
+    takes Unicode as it is."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and not stream.isatty():
+            stream.reconfigure(encoding="utf-8")
+
+
 def cmd_decode(path: str, protocol: str) -> int:
+    if path == "-" and sys.stdin is None:
+        print(f"-: 標準入力がありません。記録ファイルの名前を指定するか、{CLI_PROGRAM} --decode - < cti.log "
+              "のように渡してください", file=sys.stderr)
+        return 2
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as e:
@@ -3465,7 +3598,14 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None or sys.stderr is None:      # the windowed cti.exe: no console to print to
+        if prints_output(argv):
+            error_box(NO_CONSOLE_TEXT)
+            return 2
+    else:
+        utf8_when_redirected()
+    args = parse_args(argv)
     if args.decode:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
