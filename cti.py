@@ -3481,10 +3481,15 @@ def selftest() -> int:
         assert format_phone("0596310005") == "0596-31-0005", format_phone("0596310005")
         assert format_phone("01012125551234")          # a number from abroad loads region_US by name
 
+    def encodings():                                # codecs are modules too, found by name
+        for encoding in ("cp932", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"):
+            assert "会員".encode(encoding).decode(encoding) == "会員", encoding
+
     def icon():
         assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
 
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
+              "encodings": encodings,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon}
