@@ -1276,9 +1276,16 @@ def open_port(url: str, protocol: str, baudrate: int):
     """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520."""
     if url.startswith("udp://"):
         return UdpPort(url)
-    port = serial.serial_for_url(url, **port_settings(protocol, baudrate))
-    if url.startswith("socket://"):
-        keep_alive(port._socket)        # pyserial 3.5 (pinned) keeps the TCP socket here
+    port = serial.serial_for_url(url, do_not_open=True, **port_settings(protocol, baudrate))
+    if not url.startswith("socket://"):
+        port.open()
+        return port
+    # pyserial's socket open() ends by throwing away what has already arrived (reset_input_buffer);
+    # an NCID server sends its banner, its call log and maybe a ringing call the moment we connect.
+    port.reset_input_buffer = lambda: None
+    port.open()
+    del port.reset_input_buffer
+    keep_alive(port._socket)            # pyserial 3.5 (pinned) keeps the TCP socket here
     return port
 
 

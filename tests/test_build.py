@@ -6,10 +6,12 @@ import importlib
 import json
 import os
 import pkgutil
+import select
 import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -78,6 +80,49 @@ def test_selftest_fails_when_a_handler_is_missing_from_the_program(tmp_path):
 
 def test_selftest_opens_loop_and_socket_urls():
     cti.selftest_ports()            # raises on any failure; the built program runs the same code
+
+
+def test_socket_open_keeps_what_an_ncid_server_sends_at_once(monkeypatch):
+    """An NCID server sends its banner, its log and maybe a ringing call the moment a client connects.
+    pyserial's open() throws away what has already arrived; here the connect returns only once the
+    server has sent (the race a real network loses now and then, made certain)."""
+    import socket
+    sent = b"200 NCID Server: ncidd (NCID) 1.13\r\nCID: *DATE*11262026*TIME*1430*LINE*-*NMBR*0596310005*MESG*NONE*NAME*X*\r\n"
+    server = socket.create_server(("127.0.0.1", 0))
+    done, held = threading.Event(), []
+
+    def serve():
+        client, _ = server.accept()
+        client.sendall(sent)
+        held.append(client)
+        done.set()
+    threading.Thread(target=serve, daemon=True).start()
+    connect = socket.create_connection
+
+    def connect_then_wait(*args, **kwargs):
+        sock = connect(*args, **kwargs)
+        assert done.wait(10)
+        deadline = time.monotonic() + 10                  # until the bytes are in our receive buffer
+        while not select.select([sock], [], [], 0.05)[0] and time.monotonic() < deadline:
+            pass
+        return sock
+    monkeypatch.setattr(socket, "create_connection", connect_then_wait)
+    port = cti.open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
+    try:
+        got = b""
+        for _ in range(20):
+            got += port.read(len(sent) - len(got))
+            if len(got) == len(sent):
+                break
+        assert got == sent
+        assert port._socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        port.reset_input_buffer()                         # pyserial's own again once open
+        assert "reset_input_buffer" not in vars(port)
+    finally:
+        port.close()
+        server.close()
+        for client in held:
+            client.close()
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
