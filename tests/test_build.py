@@ -235,6 +235,16 @@ def test_release_zip_is_the_folder(spec):
         assert archive.read("cti/cti.ini") == (dist / "cti" / "cti.ini").read_bytes()
 
 
+def test_windows_workflow_builds_and_runs_the_programs():
+    """The workflow's syntax is actionlint's job (.ci/run); this pins what it must do."""
+    workflow = (ROOT / ".github" / "workflows" / "windows.yml").read_text(encoding="utf-8")
+    for words in ("runs-on: windows-latest", 'python-version: "3.12"', "-r requirements.txt -r requirements-test.txt",
+                  "python -m pytest", "PyInstaller --noconfirm --clean build.spec", "cti.exe\" -ArgumentList '--selftest'",
+                  "cti-cli.exe\" --lookup", "actions/upload-artifact", "dist/cti-*.zip", "refs/tags/v",
+                  "gh release create"):
+        assert words in workflow, words
+
+
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # the icon
 
