@@ -222,7 +222,7 @@ def wait(condition, timeout=20.0):
     return True
 
 
-@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="conftest turns a missing display into a failure")
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (conftest makes this a failure)")
 def test_the_program_closed_by_the_window_manager_keeps_running_and_a_call_brings_it_up(tmp_path, pty_pair):
     master, slave = pty_pair
     folder = tmp_path / "site"
@@ -395,3 +395,16 @@ def test_the_right_click_menu_acts_on_the_row_it_was_opened_on(app):
         menu.grab_release()
     assert "0596-31-0005" in app.boxes.messages("askyesno")[0]
     assert [r.number for r in app.db.calls()] == ["0451234567", UNKNOWN]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# CI: no display is a failure, not a skip
+
+def test_without_a_display_the_ui_tests_fail_rather_than_skip(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xvfb", "-p", "no:cacheprovider", "-q",
+                          "tests/test_ui.py::test_status_line", "tests/test_app.py::test_the_running_window_answers_a_second_start"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout                  # a fixture's skip reports as an error: also a failure
+    assert "1 failed" in run.stdout and "1 error" in run.stdout and "skipped" not in run.stdout
+    assert run.stdout.count("画面なしでは UI のテストを飛ばせません") == 2
