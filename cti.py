@@ -2500,6 +2500,43 @@ def help_text(ini, members, device, ports) -> str:
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
 
+_x_error_handlers = []                  # kept alive as long as Xlib may call them
+
+
+def survive_windows_destroyed_by_others() -> bool:
+    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
+
+    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
+    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
+    every other error); run_window builds the window again. Windows has no such path: False.
+    """
+    if os.name == "nt":
+        return False
+    import ctypes
+    import ctypes.util
+    library = ctypes.util.find_library("X11")
+    if not library:
+        return False
+
+    class XErrorEvent(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
+                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                    ("minor_code", ctypes.c_ubyte)]
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
+    x11 = ctypes.CDLL(library)
+    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
+
+    def on_error(display, event):
+        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
+            return 0
+        return previous(display, event)
+    _x_error_handlers.append(handler_type(on_error))
+    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
+    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
+    previous = handler_type(address) if address else (lambda display, event: 0)
+    return True
+
+
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
 
@@ -3036,6 +3073,8 @@ class MainWindow:
         self.unseen = 0                 # calls since the receptionist last looked at the window
         self.user_selected_at = None    # when she last picked a history row herself
         self.menu_row = None            # the row the right-click menu was opened on, while it is open
+        self.ended = False              # 終了 (or logoff): the window is gone for good
+        self.demo = None                # the demo's simulated device: hiding the window rings it again
         root.report_callback_exception = self.report_exception
         family = ui_font_family(tkfont.families(root))
         self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
@@ -3216,6 +3255,8 @@ class MainWindow:
         else:
             self.root.withdraw()
         log.info("窓を隠しました（着信があれば前に出ます）")
+        if self.demo is not None:
+            self.demo.ring_again()          # the demo shows what a call does to a hidden window
 
     def show(self):
         """表示 from the tray (or a second start): the receptionist asked for it, so it may take the keyboard."""
@@ -3241,11 +3282,16 @@ class MainWindow:
         if not messagebox.askyesno("CTI", question, parent=self.root):
             return False
         log.info("終了しました")
-        self.stop()
+        self.logoff()
         if self.tray is not None:
             self.tray.stop()
-        self.root.destroy()
         return True
+
+    def logoff(self):
+        """終了, or the session ending: the window goes for good (run_window then stops the rest)."""
+        self.ended = True
+        self.stop()
+        self.root.destroy()
 
     def _looked_at(self, event=None):
         """A click or a key in the window (or 表示): the calls so far have been seen."""
@@ -3612,13 +3658,19 @@ DEMO_CALLS = (("0596310005", None), ("09087654321", None), (None, "P"), ("090123
 
 
 class DemoDevice(threading.Thread):
-    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder."""
+    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder.
 
-    def __init__(self, first_delay=1.5, interval=6.0):
+    It rings `rings` times, then waits: F8 (or hiding the window) rings once more.
+    """
+
+    def __init__(self, first_delay=1.5, interval=6.0, rings=4):
         super().__init__(name="demo-device", daemon=True)
         self.port = serial.serial_for_url("loop://", timeout=IDLE_TIMEOUT)
-        self.first_delay, self.interval = first_delay, interval
-        self.stopping = threading.Event()
+        self.first_delay, self.interval, self.rings = first_delay, interval, rings
+        self.stopping, self.again = threading.Event(), threading.Event()
+
+    def ring_again(self):
+        self.again.set()
 
     def opener(self, *args):
         return self.port
@@ -3626,6 +3678,12 @@ class DemoDevice(threading.Thread):
     def run(self):
         delay = self.first_delay
         for index in itertools.count():
+            if index >= self.rings:         # then only on request, a couple of seconds later
+                while not self.again.wait(0.2):
+                    if self.stopping.is_set():
+                        return
+                self.again.clear()
+                delay = 2.0
             if self.stopping.wait(delay):
                 return
             number, code = DEMO_CALLS[index % len(DEMO_CALLS)]
@@ -3678,10 +3736,10 @@ def apply_icon(root):
 
 def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
                instance: SingleInstance | None = None) -> int:
-    """The reception window with its device reader, until it is closed."""
+    """The reception window with its device reader, until 終了. A window another program destroys
+    (X: xdotool windowclose, xkill -id) is built again, hidden: the next call brings it up."""
     enable_hidpi()
-    root = tk.Tk()
-    apply_icon(root)
+    survive_windows_destroyed_by_others()
     members = MemberTable(config.members)
     try:
         members.load()
@@ -3690,30 +3748,47 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     db = Database(config.database, config.max_entries, config.max_days)
     events = queue.Queue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    window = MainWindow(root, config, members, db, events)
-    tray = Tray(window.commands)
-    if tray.start():
-        window.tray = tray
-    if instance:
-        window._schedule("raise", 500, lambda: instance.raise_requested() and (window.bring_to_front(), take_foreground(root)))
-    if demo:
-        root.title("CTI — デモ（模擬装置）")
-        demo.start()
-    reader.start()
-
-    def logoff():
-        """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
-        window.stop()
-        reader.stop()
-        db.close()
-        root.destroy()
-    root.protocol("WM_SAVE_YOURSELF", logoff)
-    if problems:
-        messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
-    if members.error:
-        messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+    tray = Tray(queue.Queue())
+    has_tray = tray.start()
     try:
-        root.mainloop()
+        for rebuilt in itertools.count():
+            root = tk.Tk()
+            apply_icon(root)
+            window = MainWindow(root, config, members, db, events)
+            window.commands = tray.commands
+            window.tray = tray if has_tray else None
+            if instance:
+                window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
+                    w.bring_to_front(), take_foreground(w.root)))
+            if demo:
+                root.title("CTI — デモ（模擬装置）")
+                window.demo = demo
+                root.bind("<F8>", lambda e: demo.ring_again())
+
+            def logoff(window=window):
+                """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
+                window.logoff()
+                reader.stop()
+                db.close()
+            root.protocol("WM_SAVE_YOURSELF", logoff)
+            if rebuilt:
+                window.hide()
+            else:
+                if demo:
+                    demo.start()
+                reader.start()
+                if problems:
+                    messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems),
+                                           parent=root)
+                if members.error:
+                    messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+            root.mainloop()
+            window.stop()
+            if window.ended:
+                break
+            log.warning("窓が他のプログラムに壊されました。作り直します（着信で前に出ます）")
+            del root, window
+            gc.collect()                    # the dead Tcl interpreter goes here, in the main thread
     finally:
         tray.stop()
         if demo:

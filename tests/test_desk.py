@@ -222,32 +222,72 @@ def wait(condition, timeout=20.0):
     return True
 
 
-@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (conftest makes this a failure)")
-def test_the_program_closed_by_the_window_manager_keeps_running_and_a_call_brings_it_up(tmp_path, pty_pair):
-    master, slave = pty_pair
+def start_program(tmp_path, port, *args):
+    """cti.py as a salon runs it (its own folder, ini and members), its window found by title."""
     folder = tmp_path / "site"
     folder.mkdir()
     (folder / "members.csv").write_bytes(SHARED_MEMBERS.encode("utf-8-sig"))
-    ini = (cti.DEFAULT_INI.replace("port = auto", f"port = {slave}").replace("protocol = auto", "protocol = modem")
+    ini = (cti.DEFAULT_INI.replace("port = auto", f"port = {port}").replace("protocol = auto", "protocol = modem")
            .replace("init = ATZ|AT+VCID=1", "init ="))
     (folder / "cti.ini").write_bytes(ini.encode("utf-8-sig"))
     env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONIOENCODING="utf-8")
     before = set(x_windows("CTI"))                      # this test process's own, if any
-    process = subprocess.Popen([sys.executable, str(ROOT / "cti.py"), "--config", str(folder / "cti.ini")],
+    process = subprocess.Popen([sys.executable, str(ROOT / "cti.py"), "--config", str(folder / "cti.ini"), *args],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.before = before
+    return process, folder
+
+
+def program_window(process):
+    assert wait(lambda: set(x_windows("CTI — ")) - process.before), "no window"
+    [window] = set(x_windows("CTI — ")) - process.before
+    assert wait(lambda: visible(window))
+    return window
+
+
+@pytest.mark.parametrize("close", ["WM_DELETE_WINDOW", "xdotool windowclose"])
+def test_the_program_closed_from_outside_keeps_running_and_a_call_brings_it_up(tmp_path, pty_pair, close):
+    """The hidden check's path: × as a window manager sends it, or the X window destroyed outright
+    (xdotool windowclose); then a call on a shared number: the window is up and names both."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    master, slave = pty_pair
+    process, folder = start_program(tmp_path, slave)
     try:
         log = folder / "cti.log"
         assert wait(lambda: log.exists() and "に接続しました" in log.read_text("utf-8")), "never connected"
-        assert wait(lambda: set(x_windows("CTI — ")) - before), "no window"
-        [window] = set(x_windows("CTI — ")) - before
-        assert wait(lambda: visible(window))
-        close_like_a_window_manager(window)
-        assert wait(lambda: not visible(window)), "× did not hide the window"
+        window = program_window(process)
+        if close == "WM_DELETE_WINDOW":
+            close_like_a_window_manager(window)
+        else:
+            subprocess.run(["xdotool", "windowclose", str(window)], check=True)
+        assert wait(lambda: not visible(window) if close == "WM_DELETE_WINDOW" else
+                    "作り直します" in log.read_text("utf-8")), "the window did not go"
         time.sleep(0.3)                                 # a real-time gap for a process that would be exiting
-        assert process.poll() is None, "× ended cti"
+        assert process.poll() is None, "closing the window ended cti"
         os.write(master, modem_block(SHARED))
-        assert wait(lambda: visible(window)), "the call did not bring the window up"
-        assert wait(lambda: window_name(window) == "CTI — 0596-31-0009 共有 一・共有 二"), window_name(window)
+        assert wait(lambda: [w for w in x_windows("CTI — 0596-31-0009 共有 一・共有 二") if visible(w)]), \
+            "the call did not bring the window up"
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_demo_rings_a_few_times_then_again_when_its_window_is_closed(tmp_path):
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    before = set(x_windows("CTI"))
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONIOENCODING="utf-8")
+    process = subprocess.Popen([sys.executable, str(ROOT / "cti.py"), "--demo"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.before = before
+    try:
+        window = program_window(process)
+        assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子"), window_name(window)
+        close_like_a_window_manager(window)
+        assert wait(lambda: not visible(window))
+        assert wait(lambda: visible(window)), "closing the demo's window did not ring it again"
         assert process.poll() is None
     finally:
         process.terminate()
