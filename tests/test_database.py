@@ -12,23 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cti  # noqa: E402
+from conftest import FakeClock  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, 0)
-
-
-class Clock:
-    """An injectable now(): a chosen datetime the test moves on."""
-
-    def __init__(self, when=NOW):
-        self.when = when
-
-    def __call__(self):
-        return self.when
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
@@ -68,7 +54,7 @@ def test_database_from_a_newer_version_is_refused(tmp_path):
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA user_version = 7")
     raw.close()
-    with pytest.raises(cti.MembersError) as caught:
+    with pytest.raises(cti.DatabaseError) as caught:
         cti.Database(path)
     assert "cti.db" in str(caught.value) and "7" in str(caught.value)
     raw = sqlite3.connect(path)
@@ -123,7 +109,7 @@ def test_pruned_at_start(tmp_path, clock):
     for days in (1, 3, 5):
         db.add_call(call("0596310005", NOW - timedelta(days=days)))
     db.close()
-    later = Clock(NOW + timedelta(days=4))
+    later = FakeClock(NOW + timedelta(days=4))
     db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=later)
     assert [(later.when - r.received).days for r in db.calls()] == [5, 7]
     db.close()

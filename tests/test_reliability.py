@@ -24,51 +24,13 @@ from pathlib import Path
 import pytest
 
 import cti
+from conftest import Events
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # -----------------------------------------------------------------------------
 # helpers
-
-class Events:
-    """The reader's queue, read with timeouts; everything taken is kept in .seen."""
-
-    def __init__(self):
-        self.queue = queue.Queue()
-        self.seen = []
-
-    def wait(self, match, timeout=5.0, what="event"):
-        """The first event (from now on) for which match(event) is true; fail after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"no {what} within {timeout} s; seen: {self.seen[-8:]}")
-            try:
-                event = self.queue.get(timeout=left)
-            except queue.Empty:
-                continue
-            self.seen.append(event)
-            if match(event):
-                return event
-
-    def status(self, state, timeout=5.0):
-        return self.wait(lambda e: isinstance(e, cti.Status) and e.state == state, timeout, f"status {state!r}")
-
-    def call(self, timeout=5.0):
-        return self.wait(lambda e: isinstance(e, cti.Call), timeout, "call")
-
-    def drain(self):
-        while True:
-            try:
-                self.seen.append(self.queue.get_nowait())
-            except queue.Empty:
-                return self.seen
-
-    def calls(self):
-        return [e for e in self.drain() if isinstance(e, cti.Call)]
-
 
 @pytest.fixture
 def reader_on(request):

@@ -1,5 +1,6 @@
 """The words and rows the window shows: cti's pure UI helpers, tested without a display."""
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -131,9 +132,14 @@ def test_members_status_pending_change(tmp_path, monkeypatch):
     """Excel holds members.csv: the change is kept and the status says so."""
     table = cti.MemberTable(members_file(tmp_path, cti.DEMO_MEMBERS)).load()
 
-    def locked(text):
-        raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(table, "_write", locked)
+    real_replace = os.replace
+
+    def locked(src, dst):                       # Excel's sharing violation, injected at the lowest call
+        if str(dst).endswith("members.csv"):
+            raise PermissionError(13, "Permission denied", None, 32)
+        return real_replace(src, dst)
+    monkeypatch.setattr(cti.os, "replace", locked)
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
     reg, errors = cti.validate_registration({"name": "新井さくら", "phone": "090-8765-4321"}, table)
     assert errors == {}
     with pytest.raises(cti.WriteDeferred):
