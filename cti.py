@@ -1728,19 +1728,29 @@ class MemberTable:
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
-        now = time.monotonic()
-        lost = [c for t, c in self.written if not change_written(disk, c)]
-        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
+        lost = self._lost(disk)
         if lost:
-            # another program (Excel) saved over our write with its older copy: write ours again
-            log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
-            self.written = [(t, c) for t, c in self.written if c not in lost]
             try:
-                self._keep_pending(self.pending + [c for c in lost if c not in self.pending])
+                self._keep_pending(lost)
                 return
             except OSError as e:
                 log.error("消えた変更を保存待ちにできません: %s", e)
         self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
+
+    def _lost(self, disk: MembersFile) -> list[dict]:
+        """The pending changes, and those written lately that disk no longer holds, to be written (again).
+
+        A program that does not take our lock (Excel) may save its older copy over our write;
+        such a change is written again, for CONFIRM_SECONDS after it was first written.
+        """
+        now = time.monotonic()
+        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
+        lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
+        if lost:
+            log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+            self.written = [(t, c) for t, c in self.written if c not in lost]
+            return self.pending + lost
+        return []
 
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
@@ -1876,6 +1886,7 @@ class MemberTable:
         try:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
                 disk, _ = self._read(wait_if_missing=new is not None)
+                changes = self._lost(disk) or changes
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
                 except MembersError as e:
