@@ -1505,7 +1505,8 @@ def change_written(file: MembersFile, change: dict) -> bool:
     """The change is in the file already (a retry, or another copy of the pending file wrote it)."""
     member = file.by_no.get(change["member_no"])
     if change["op"] == "register":
-        return bool(member and member.name == change["name"] and (not change["phone"] or change["phone"] in member.phones))
+        return bool(member and member.name in (change["name"], excel_safe(change["name"]))
+                    and (not change["phone"] or change["phone"] in member.phones))
     return bool(member and change["phone"] in member.phones)
 
 
