@@ -1324,13 +1324,16 @@ def record_cells_text(cells: list) -> str:
 
 
 def swallowed_rows(cells: list, width: int) -> int:
-    """How many whole rows a cell holds after a line break (a quote opened by mistake ate them), 0 if none.
+    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
 
-    A memo or phone cell may hold line breaks of its own; a line with as many commas as a
-    row has is a row, not a memo.
+    A memo or phone cell may hold line breaks of its own; a line in it with as many commas
+    as a row has is a row, not a memo.
     """
-    return max((sum(part.count(",") >= width - 1 for part in cell.splitlines()[1:]) for cell in cells if "\n" in cell
-                or "\r" in cell), default=0) if width > 2 else 0
+    for cell in cells:
+        lines = cell.splitlines()[1:]
+        if width > 2 and any(part.count(",") >= width - 1 for part in lines):
+            return len(lines)
+    return 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -1395,6 +1398,7 @@ class MembersFile:
                     opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
                     problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                                     " 1 つのセルになっています（この行の \" を確かめてください）")
+                    continue
                 problem = add_member(cells, line, columns, phone_columns, members, by_no, by_phone)
                 if problem:
                     problems.append(f"{name} {line}行目: {problem}")
