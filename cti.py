@@ -2121,19 +2121,85 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
             "memo": form.get("memo", "").strip()}, {}
 
 
+DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another program holds on cti.db
+DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
+
+
+def sqlite_busy(error: Exception) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
+
+
 class Database:
-    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema."""
+    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema.
+
+    A damaged file is set aside as cti.db.broken-YYYYMMDD-HHMM and a fresh one started (notice
+    says so). The UI thread waits at most DB_UI_WAIT_MS for a lock another program holds; a
+    call it could not store then is stored by a background writer (take_written() tells the window).
+    """
 
     def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
-        self.path, self.max_entries, self.max_days, self.now = path, max_entries, max_days, now
-        self.conn = sqlite3.connect(str(path), timeout=5, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-        self.prune()
+        self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.notice: str | None = None
+        self.late = queue.Queue()                       # call rows waiting for the background writer
+        self._writer: threading.Thread | None = None
+        self._written_late = 0
+        self._last_calls: list = []
+        try:
+            self.conn = self._open()
+        except sqlite3.DatabaseError as e:
+            if sqlite_busy(e):
+                raise DatabaseError(f"{self.path.name} を他のプログラムが使っているため開けません。"
+                                    "そのプログラムを閉じてから起動してください") from None
+            self.notice = self._set_aside(e)
+            self.conn = self._open()
+        try:
+            self.prune()
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            log.info("cti.db を他のプログラムが使っているため、起動時の整理は次の着信で行います")
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection on a usable, current cti.db; sqlite3.DatabaseError when the file is damaged."""
+        conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            self.conn = conn
+            self._migrate()
+            conn.execute(f"PRAGMA busy_timeout = {DB_UI_WAIT_MS}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside(self, error) -> str:
+        """Move a damaged cti.db (and its -wal, -shm) to cti.db.broken-YYYYMMDD-HHMM; the message saying so."""
+        base = f"{self.path.name}.broken-{self.now():%Y%m%d-%H%M}"
+        broken = self.path.with_name(base)
+        for n in itertools.count(2):
+            if not broken.exists():
+                break
+            broken = self.path.with_name(f"{base}-{n}")
+        log.error("%s が壊れています（%s）: %s に移して作り直します", self.path.name, error, broken.name)
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.replace(source, Path(f"{broken}{suffix}"))
+        return (f"{self.path.name} が壊れていたため {broken.name} として残し、新しい {self.path.name} で始めました。"
+                "着信履歴・予約・来店履歴は空から始まります（壊れたファイルは消していません）")
 
     def close(self):
+        if self._writer is not None:
+            self.late.put(None)
+            self._writer.join(timeout=DB_WRITER_WAIT)
         self.conn.close()
 
     def _migrate(self):
@@ -2155,34 +2221,86 @@ class Database:
 
     # calls
 
-    def add_call(self, call: Call) -> int:
-        """Store a call and prune, in one transaction (a kill between them leaves neither)."""
+    def add_call(self, call: Call) -> int | None:
+        """Store a call and prune, in one transaction (a kill between them leaves neither).
+
+        None when another program holds cti.db: the call is then stored by the background
+        writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        """
         received = call.received or self.now()
-        with self.conn:
-            self.conn.execute("BEGIN")
-            cur = self.conn.execute(
-                "INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
-                "VALUES (?,?,?,?,?,?)", (self._iso(received), call.number, call.reason, call.name,
-                                         self._iso(call.time) if call.time else None, call.protocol))
-            self._prune()
+        row = (self._iso(received), call.number, call.reason, call.name,
+               self._iso(call.time) if call.time else None, call.protocol)
+        if self._writer is None or self.late.unfinished_tasks == 0:
+            try:
+                return self._insert_call(self.conn, row)
+            except sqlite3.OperationalError as e:
+                if not sqlite_busy(e):
+                    raise
+        log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
+            self._writer.start()
+        self.late.put(row)
+        return None
+
+    def _insert_call(self, conn, row) -> int:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
+            cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
+                               "VALUES (?,?,?,?,?,?)", row)
+            self._prune(conn)
         return cur.lastrowid
+
+    def _write_late(self):
+        """The background writer: stores the calls the UI thread could not, retrying while cti.db is held."""
+        conn = sqlite3.connect(str(self.path), timeout=DB_WRITER_WAIT, isolation_level=None)
+        try:
+            while (row := self.late.get()) is not None:
+                while True:
+                    try:
+                        self._insert_call(conn, row)
+                        break
+                    except sqlite3.OperationalError as e:
+                        if not sqlite_busy(e):
+                            log.exception("着信を履歴に保存できませんでした")
+                            break
+                self._written_late += 1
+                self.late.task_done()
+        finally:
+            conn.close()
+
+    def take_written(self) -> bool:
+        """On the UI thread: True when the background writer stored calls since the last ask."""
+        written, self._written_late = self._written_late, 0
+        return written > 0
 
     def prune(self):
         """Keep the newest max_entries calls of the last max_days days."""
         with self.conn:
-            self.conn.execute("BEGIN")
-            self._prune()
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._prune(self.conn)
 
-    def _prune(self):
+    def _prune(self, conn):
+        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
         oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        self.conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        self.conn.execute("DELETE FROM calls WHERE id NOT IN "
-                          "(SELECT id FROM calls ORDER BY received DESC, id DESC LIMIT ?)", (self.max_entries,))
+        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
+        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
+                            (self.max_entries - 1,)).fetchone()
+        if edge is not None:
+            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
+                         (edge[0], edge[0], edge[1]))
 
     def calls(self) -> list[CallRecord]:
-        rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
-        return [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
-                           r["caller_name"], r["protocol"] or "") for r in rows]
+        """The history, newest first; the last one read while another program holds cti.db."""
+        try:
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            return self._last_calls
+        self._last_calls = [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
+                                       r["caller_name"], r["protocol"] or "") for r in rows]
+        return self._last_calls
 
     def delete_call(self, call_id: int) -> bool:
         return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
@@ -2970,6 +3088,8 @@ class MainWindow:
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
+        if self.db.take_written():            # calls cti.db could not take at once are in it now
+            self.refresh_history()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -3373,6 +3493,8 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
         messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
     if members.error:
         messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+    if db.notice:
+        messagebox.showwarning("CTI", db.notice, parent=root)
     try:
         root.mainloop()
     finally:
