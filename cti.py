@@ -24,6 +24,7 @@ __license__ = "MIT"
 import argparse
 import array
 import bisect
+import collections
 import configparser
 import csv
 import dataclasses
@@ -2795,8 +2796,14 @@ class Database:
         return [Visit(r["id"], r["member_no"], r["date"], r["menu"], r["staff"], r["amount"], r["memo"])
                 for r in rows]
 
-    def import_visits(self, path: Path) -> tuple[int, list[str]]:
-        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines)."""
+    def import_visits(self, path: Path, members: set | None = None) -> tuple[int, list[str]]:
+        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines).
+
+        Identical rows in one file are real (two visits a day, a family on one card): all are
+        kept. Importing the same file again adds nothing: a row is added only as many times as
+        the file holds it more often than cti.db already does. A member number not in
+        members (when given) is imported and reported with its line.
+        """
         header, rows = read_csv_rows(path)
         keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
         columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
@@ -2818,17 +2825,21 @@ class Database:
             elif amount_text and not amount_text.isdigit():
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
+                if members is not None and get("member_no") not in members:
+                    problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
+                                    "（取り込みました）")
                 visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"),
                                int(amount_text) if amount_text else None, get("memo")))
+        wanted = collections.Counter(visits)
         with self.conn:
-            self.conn.execute("BEGIN")
-            before = self.conn.total_changes
-            # the same file imported twice adds nothing the second time
-            self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
-                                  "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM visits WHERE "
-                                  "member_no = ?1 AND date = ?2 AND menu = ?3 AND staff = ?4 AND amount IS ?5 "
-                                  "AND memo = ?6)", visits)
-            added = self.conn.total_changes - before
+            self.conn.execute("BEGIN IMMEDIATE")
+            added = 0
+            for visit, count in wanted.items():
+                have = self.conn.execute("SELECT count(*) FROM visits WHERE member_no = ? AND date = ? AND menu = ? "
+                                         "AND staff = ? AND amount IS ? AND memo = ?", visit).fetchone()[0]
+                self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
+                                      "VALUES (?,?,?,?,?,?)", [visit] * (count - have))
+                added += max(0, count - have)
         return added, problems
 
 
@@ -4085,15 +4096,22 @@ def cmd_lookup(number: str, config_path) -> int:
 
 
 def cmd_import_visits(path: str, config_path) -> int:
+    """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
     config, _ = load_config(config_path)
+    try:
+        members = set(MemberTable(config.members).load().by_no)
+    except CtiError as e:
+        print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
+        members = None
     db = Database(config.database, config.max_entries, config.max_days)
     try:
-        count, problems = db.import_visits(Path(path))
+        count, problems = db.import_visits(Path(path), members)
     finally:
         db.close()
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {len(problems)}）")
+    skipped = sum(not p.endswith("（取り込みました）") for p in problems)
+    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {skipped}）")
     return 0
 
 
