@@ -3914,7 +3914,8 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     enable_hidpi()
     root = tk.Tk()
     apply_icon(root)
-    members = MemberTable(config.members, background=True)
+    # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
+    members = MemberTable(config.members, pending_dir=config.database.parent, background=True)
     try:
         members.load()
     except CtiError as e:
@@ -4087,7 +4088,7 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
-    table = MemberTable(config.members)
+    table = MemberTable(config.members, pending_dir=config.database.parent)
     table.load()
     for problem in table.problems:
         print(problem, file=sys.stderr)
@@ -4099,7 +4100,7 @@ def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
     config, _ = load_config(config_path)
     try:
-        members = set(MemberTable(config.members).load().by_no)
+        members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
     except CtiError as e:
         print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
         members = None
