@@ -2320,7 +2320,10 @@ class MemberTable:
         """
         try:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                disk, _ = self._read(wait_if_missing=new is not None)
+                # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size) is
+                # unchanged (any other writer's replace makes a new inode), else read again
+                disk = self.disk if self.stamp and self._stat() == self.stamp and not self.error \
+                    else self._read(wait_if_missing=new is not None)[0]
                 changes = self._lost(disk) or changes
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
