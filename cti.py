@@ -26,6 +26,7 @@ import array
 import bisect
 import collections
 import configparser
+import contextlib
 import csv
 import dataclasses
 import errno
@@ -2702,6 +2703,17 @@ class Database:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def _held_as_error(self):
+        """A write the receptionist asked for, with cti.db held by another program: a message, not a freeze."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            raise DatabaseError(f"{self.path.name} を他のプログラムが使っているため保存できませんでした。"
+                                "少し待ってから、もう一度操作してください") from None
+
     def take_written(self) -> bool:
         """On the UI thread: True when the background writer stored calls since the last ask."""
         written, self._written_late = self._written_late, 0
@@ -2736,11 +2748,16 @@ class Database:
         return self._last_calls
 
     def delete_call(self, call_id: int) -> bool:
-        return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
+        with self._held_as_error():
+            return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
 
     # reservations
 
     def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
+        with self._held_as_error():
+            return self._reserve(member_no, starts, menu, staff, memo)
+
+    def _reserve(self, member_no, starts, menu, staff, memo) -> int:
         return self.conn.execute(
             "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
             (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
@@ -2752,7 +2769,7 @@ class Database:
             raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
-        with self.conn:
+        with self._held_as_error(), self.conn:
             self.conn.execute("BEGIN")
             self.conn.execute(f"UPDATE reservations SET status = ?, {column} = ? WHERE id = ?",
                               (status, self._iso(now), reservation_id))
@@ -3758,6 +3775,10 @@ class MainWindow:
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
+        if isinstance(value, CtiError):         # an expected problem: its own words (e.g. cti.db held)
+            log.warning("画面の処理: %s", value)
+            messagebox.showerror("CTI", str(value), parent=self.root)
+            return
         log.error("画面の処理でエラー", exc_info=(exc, value, tb))
         messagebox.showerror("CTI", f"思わぬエラーが起きました（{exc.__name__}）。処理は続けます。\n"
                                     f"詳しくは {self.config.log.name} を見てください。", parent=self.root)
