@@ -3120,7 +3120,10 @@ class RegisterDialog(Dialog):
         return self.widgets["name"]
 
     def entry_ok(self):
-        registration, errors = validate_registration(self.form(), self.app.members)
+        form = self.form()
+        if form["member_no"] == self.initial["member_no"]:
+            form["member_no"] = ""          # the suggestion, not typed: the number is taken inside the file's lock
+        registration, errors = validate_registration(form, self.app.members)
         if errors:
             self.show_errors(errors)
             return None
