@@ -3566,9 +3566,10 @@ class MainWindow:
         except sqlite3.Error:              # the caller is shown all the same; only the history misses it
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
-        self.refresh_history(select=record_id)
-        members = self.show_caller(self.records.get(str(record_id)) or
-                                   CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
+        record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
+        members = self.show_caller(record)
+        if record_id is not None:           # else the background writer stores it; take_written() refreshes
+            self.add_to_history(record, members)
         log.info("着信を表示しました (%s): %s", call.protocol,
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
@@ -3605,6 +3606,27 @@ class MainWindow:
             self.history.selection_set(keep)
             self.history.focus(keep)
             self.history.see(keep)
+
+    def add_to_history(self, record: CallRecord, members: list):
+        """A new call at the top of the history, and the rows the database pruned dropped from the bottom:
+        a popup costs the same with 20,000 calls kept as with 100 (refresh_history rebuilds them all)."""
+        iid = str(record.id)
+        self.records[iid] = record
+        self.history.insert("", 0, iid=iid, values=history_row(record, members),
+                            tags=("unknown",) if record.number and not members else ())
+        oldest = self.db.now() - timedelta(days=self.db.max_days)
+        children = self.history.get_children()
+        for old in reversed(children[self.db.max_entries:] if len(children) > self.db.max_entries else ()):
+            self.history.delete(old)
+            self.records.pop(old, None)
+        for old in reversed(children[1:self.db.max_entries]):
+            if old in self.records and self.records[old].received >= oldest:
+                break
+            self.history.delete(old)
+            self.records.pop(old, None)
+        self.history.selection_set(iid)
+        self.history.focus(iid)
+        self.history.see(iid)
 
     def show_caller(self, record: CallRecord | None) -> list:
         """The latest caller in large type; for an unknown number, its two actions. Returns the members."""

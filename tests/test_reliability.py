@@ -520,3 +520,34 @@ def test_history_pruned_by_age_as_well(tmp_path):
         db.add_call(cti.Call(f"0312345{days:03d}", received=now - timedelta(days=days)))
     assert [r.number for r in db.calls()] == ["0312345000", "0312345006"]
     db.close()
+
+
+def test_the_window_history_follows_pruning_call_by_call_without_a_rebuild(tmp_path, clock, monkeypatch):
+    """A popup adds one row and drops what cti.db pruned (by count and by age); it never rebuilds the list."""
+    import tkinter as tk
+    members = tmp_path / "members.csv"
+    members.write_bytes(cti.DEMO_MEMBERS.encode("utf-8-sig"))
+    config = cti.Config(port="loop://", protocol="modem", init=(), members=members, database=tmp_path / "cti.db",
+                        log=tmp_path / "cti.log", max_entries=5, max_days=1)
+    try:
+        root = tk.Tk()
+    except tk.TclError as e:
+        pytest.skip(f"no display: {e}")
+    root.withdraw()
+    db = cti.Database(config.database, 5, 1, now=clock)
+    window = cti.MainWindow(root, config, cti.MemberTable(members).load(), db, queue.Queue(), now=clock, _utest=True)
+    rebuilds = []
+    monkeypatch.setattr(window, "refresh_history", lambda *a, **k: rebuilds.append(a))
+    try:
+        for n in range(8):
+            clock.advance(60 * 60 * (22 if n == 6 else 1))       # the 7th call comes 22 hours later
+            window.on_call(cti.Call(f"03000000{n:02d}", protocol="nd"), bring_to_front=False)
+            shown = [window.records[iid].id for iid in window.history.get_children()]
+            assert shown == [c.id for c in db.calls()], n
+            assert window.history.selection() == (str(shown[0]),)
+        assert len(shown) < 5                                    # the age limit took some as well
+        assert rebuilds == []
+    finally:
+        window.stop()
+        root.destroy()
+        db.close()
