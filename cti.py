@@ -127,6 +127,10 @@ class ValidationError(CtiError, ValueError):
 class WriteDeferred(CtiError):
     """The change is kept (in memory and in the pending file) but members.csv could not be written yet."""
 
+    def __init__(self, text: str, member=None):
+        super().__init__(text)
+        self.member = member                    # the member as the window now shows it
+
 
 class NotSaved(CtiError):
     """The change could be neither written nor kept: nothing of it remains, the dialog keeps the input."""

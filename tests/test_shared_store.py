@@ -149,6 +149,7 @@ def test_lock_held_by_another_pc_keeps_the_change_pending_and_says_so(tmp_path, 
         with pytest.raises(cti.WriteDeferred) as caught:
             register(table, "高橋美咲", "080-2345-6789")
         assert "他の PC" in str(caught.value) and "失われません" in str(caught.value)
+        assert (caught.value.member.member_no, caught.value.member.name) == ("AC00004", "高橋美咲")
         assert members.read_bytes() == before
         assert table.pending_path.exists() and [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]
         assert "すぐに保存します" in cti.members_status(table)
