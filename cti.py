@@ -4084,11 +4084,17 @@ def selftest() -> int:
     def icon():
         assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
 
+    def store():                                    # filelock's OS lock and the atomic write, in a temp folder
+        with tempfile.TemporaryDirectory(prefix="cti-selftest-") as folder:
+            table = MemberTable(Path(folder) / "members.csv").load()
+            member, _ = table.register(validate_registration({"name": "試験", "phone": "0596310005"}, table)[0])
+            assert MemberTable(table.path).load().by_no[member.member_no].name == "試験"
+
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
               "encodings": encodings,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
-              "icon": icon}
+              "icon": icon, "store": store}
     failed = []
     for name, check in checks.items():
         try:
