@@ -223,9 +223,14 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
 # Phone numbers ###############################################################
 ###############################################################################
 
-PHONE_SEPARATORS = re.compile(r"[;/、，,\r\n]+")
 NOT_DIGIT = re.compile(r"\D")
 EXCEL_FLOAT = re.compile(r"\d+\.0")
+# What a number is written with (after NFKC): digits, +, brackets, hyphens of every kind, dots.
+PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
+# A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
+# (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
+INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
+ELEVEN_DIGITS = ("020", "050", "060", "070", "080", "090", "0800")   # national numbers of 11 digits
 
 
 def nfkc(text: str) -> str:
@@ -236,27 +241,62 @@ def nfkc(text: str) -> str:
 def normalize_phone(text: str) -> str:
     """Digits of a Japanese number in national form ('0596310005'), repairing what Excel and people do to it.
 
-    Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 becomes 0;
-    the leading zero Excel drops (312345678) comes back. Returns '' when there are no digits.
+    Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 (with or without
+    the (0) people write after it) becomes 0; the leading zero Excel drops (312345678) comes
+    back. A foreign number (+1 212 …) keeps its digits as they are: never made Japanese.
+    Returns '' when there are no digits.
     """
     text = nfkc(str(text)).strip()
     if EXCEL_FLOAT.fullmatch(text):            # Excel wrote the cell as a float
         text = text[:-2]
     digits = NOT_DIGIT.sub("", text)
-    if text.startswith("+") and digits.startswith("81"):
-        return "0" + digits[2:].lstrip("0")
-    if digits.startswith("81") and len(digits) in (11, 12):
-        return "0" + digits[2:]
+    if text.startswith("+"):
+        return "0" + digits[2:].lstrip("0") if digits.startswith("81") else digits
+    national = digits[2:]
+    if digits.startswith("81") and (len(national) in (9, 10) and not national.startswith("0")
+                                    or len(national) in (10, 11) and national[:2] != "00" and national[0] == "0"):
+        return "0" + national.lstrip("0")
     if digits and not digits.startswith("0") and len(digits) in (9, 10):
         return "0" + digits
     return digits
 
 
+def _whole_number(words: list) -> bool:
+    """The words already make a complete number: a further word starts the next one."""
+    if words[0].startswith("+") and not words[0].startswith("+81"):
+        return False                    # foreign: only the length limit ends it
+    digits = normalize_phone(" ".join(words))
+    return len(digits) >= (11 if digits.startswith(ELEVEN_DIGITS) else 10)
+
+
+def _too_long(words: list) -> bool:
+    digits = NOT_DIGIT.sub("", "".join(words))
+    limit = 15 if words[0].startswith("+") else 13 if digits.startswith("81") else 11
+    return len(digits) > limit
+
+
 def split_phones(cell: str) -> list[str]:
-    """The numbers in one member cell ('03-1234-5678; 090-…'), as digits, without repeats."""
+    """The numbers in one member cell, as digits, without repeats.
+
+    People separate numbers with spaces, ; / | 、 , ・ or line breaks, and also write one
+    number with spaces (03 1234 5678): pieces parted by spaces, ・ or hyphens only are joined
+    while they are not yet a whole number (10 digits, 11 for mobiles), so
+    '03 1234 5678' is one number and '03-1234-5678 090-1111-2222' two.
+    """
+    text = nfkc(str(cell)) if cell else ""
+    groups, end = [], None
+    for m in PHONE_WORD.finditer(text):
+        word = m.group()
+        group = groups[-1] if groups else None
+        if (group is None or not INNER_GAP.fullmatch(text, end, m.start()) or word.startswith("+")
+                or _whole_number(group) or _too_long(group + [word])):
+            groups.append([word])
+        else:
+            group.append(word)
+        end = m.end()
     numbers = []
-    for part in PHONE_SEPARATORS.split(nfkc(cell or "")):      # full-width ；／ too
-        digits = normalize_phone(part)
+    for group in groups:
+        digits = normalize_phone(" ".join(group))
         if digits and digits not in numbers:
             numbers.append(digits)
     return numbers
