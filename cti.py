@@ -752,8 +752,18 @@ SIGNATURES = [
 ]
 
 
+# All of them in one pattern: one search finds the leftmost signature of any format.
+SIGNATURE = re.compile(b"|".join(b"(?P<%s>%s)" % (name.encode(), rx.pattern) for name, rx in SIGNATURES))
+SIGNATURE_LEAD = re.compile(rb"[\x90\x10\r\n\^$\x02\x82]")   # a byte every signature starts with (or ^)
+SIGNATURE_SPAN = 10                     # the longest signature: the bytes before a chunk that may begin one
+
+
 class AutoDecoder(Decoder):
-    """Tell the format from the first bytes and stick with it"""
+    """Tell the format from the first bytes and stick with it.
+
+    Each chunk is searched once, with the few bytes before it that may begin a signature:
+    re-searching everything held on every read cost a busy core on a port full of noise.
+    """
     name = "auto"
     PATIENCE = 4096                     # bytes kept while no signature has been seen
 
@@ -767,15 +777,18 @@ class AutoDecoder(Decoder):
         self.offset += len(data)
         if self.inner:
             return self.inner.feed(data)
+        searched = len(self.pending)
         self.pending += data
-        found = [(m.start(), name) for name, rx in SIGNATURES if (m := rx.search(self.pending))]
-        if not found:
-            if len(self.pending) > self.PATIENCE:
-                drop = len(self.pending) - self.PATIENCE
-                del self.pending[:drop]
-                return [Garbled(self.offset - len(self.pending) - drop, f"形式のわからない {drop} バイトを読み飛ばしました")]
-            return []
-        _, name = min(found)
+        # a cheap search for a byte a signature starts with, then the real one from there
+        lead = SIGNATURE_LEAD.search(self.pending, max(0, searched - SIGNATURE_SPAN + 1)) if searched else None
+        m = SIGNATURE.search(self.pending, lead.start() if lead else 0) if lead or not searched else None
+        if not m:
+            if len(self.pending) <= self.PATIENCE:
+                return []
+            drop = len(self.pending) - self.PATIENCE // 2       # in steps of half, not a byte a read
+            del self.pending[:drop]
+            return [Garbled(self.offset - len(self.pending) - drop, f"形式のわからない {drop} バイトを読み飛ばしました")]
+        name = m.lastgroup
         log.info("着信表示装置の形式を %s と判断しました", name)
         self.inner = DECODERS[name](**self.kw)
         self.inner.offset = self.inner.base = self.offset - len(self.pending)   # stream offsets carry on
