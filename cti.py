@@ -29,12 +29,15 @@ import csv
 import dataclasses
 import functools
 import gc
+import importlib
 import io
 import itertools
 import json
 import logging
 import logging.handlers
+import ntpath
 import os
+import pkgutil
 import queue
 import re
 import select
@@ -47,6 +50,7 @@ import threading
 import time
 import tkinter as tk
 import unicodedata
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -59,6 +63,23 @@ import serial.tools.list_ports
 import serial.tools.list_ports_common
 
 log = logging.getLogger("cti")
+
+# Modules imported by name at run time, which PyInstaller's import analysis cannot see: build.spec
+# bundles exactly these (as hiddenimports; "pkg.*" means every module of pkg) and --selftest imports
+# each in the built program. pyserial's serial_for_url imports serial.urlhandler.protocol_<scheme>
+# (protocol_cp2110 is left out: it needs the hidapi package, which cti does not ship).
+# phonenumbers imports a country's metadata module the first time a number of it is parsed
+# (a caller dialling 010-1-… from abroad needs region_US), so all of them go in.
+BY_NAME_MODULES = (
+    "serial.urlhandler.protocol_alt", "serial.urlhandler.protocol_hwgrep", "serial.urlhandler.protocol_loop",
+    "serial.urlhandler.protocol_rfc2217", "serial.urlhandler.protocol_socket", "serial.urlhandler.protocol_spy",
+    "phonenumbers.data.*",
+)
+
+
+def bundled_path(name: str) -> Path:
+    """A file shipped inside the program (cti.ico): PyInstaller's _MEIPASS when frozen, else beside cti.py."""
+    return Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent)) / name
 
 
 ###############################################################################
@@ -76,10 +97,25 @@ def app_dir() -> Path:
     return Path(__file__).resolve().parent
 
 
-def read_text_any(path: Path) -> tuple[str, str]:
-    """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently."""
+def utf16_encoding(raw: bytes) -> str | None:
+    """The UTF-16 codec for bytes Notepad saved as "UTF-16 LE/BE" (a BOM, or NULs in ASCII text), else None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"                              # the BOM picks the byte order and is dropped
+    if b"\x00" not in raw:
+        return None
+    return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
+
+
+def read_text_any(path: Path, utf16=False) -> tuple[str, str]:
+    """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently.
+
+    utf16: also UTF-16 (cti.ini from Notepad; CP932 would "succeed" on it and give junk).
+    """
     raw = Path(path).read_bytes()
-    for encoding in ("utf-8-sig", "cp932"):
+    candidates = ("utf-8-sig", "cp932")
+    if utf16 and utf16_encoding(raw):
+        candidates = (utf16_encoding(raw),)
+    for encoding in candidates:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
@@ -93,6 +129,7 @@ def read_text_any(path: Path) -> tuple[str, str]:
 
 PROTOCOL_NAMES = ("auto", "nd", "aloha", "modem", "whozz", "ncid")
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+CORNER_WORDS = {"右下": "bottom-right", "左下": "bottom-left", "右上": "top-right", "左上": "top-left"}
 YES = {"yes": True, "true": True, "on": True, "1": True, "はい": True,
        "no": False, "false": False, "off": False, "0": False, "いいえ": False}
 
@@ -136,6 +173,7 @@ debug = no
 
 [files]
 ; 会員台帳（Excel で編集する CSV）。このファイルからの相対パスでも、フルパスでも書けます
+; （エクスプローラーの「パスのコピー」で付く " " はそのままで構いません。%USERPROFILE% なども使えます）
 members = members.csv
 ; 着信履歴・予約・来店履歴のデータベース
 database = cti.db
@@ -148,65 +186,151 @@ max_entries = 100
 max_days = 7
 
 [window]
-; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left
+; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left（右下・左下・右上・左上 でも可）
 corner = bottom-right
 ; yes: 他のウィンドウより常に手前に表示
 topmost = yes
 """
 
 
+def keyword(value: str) -> str:
+    """A keyword, number or port name as the IME may type it: ＣＯＭ３, ａｕｔｏ, "９６００" -> COM3, auto, 9600."""
+    return unquote(unicodedata.normalize("NFKC", value))
+
+
+def unquote(value: str) -> str:
+    """Without the quotes Explorer's パスのコピー (Ctrl+Shift+C) puts around a path."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
+
+
+PERCENT_VAR = re.compile(r"%([^%\s]+)%")
+DOLLAR_VAR = re.compile(r"\$\{?\w+")
+
+
+def expand_percent_vars(text: str, env) -> str:
+    """%USERPROFILE%\\cti as cmd.exe expands it: names in any case; an unknown name stays as written."""
+    values = {name.upper(): value for name, value in env.items()}
+    return PERCENT_VAR.sub(lambda m: values.get(m[1].upper(), m[0]), text)
+
+
+def path_value(value: str, env=os.environ, windows=os.name == "nt") -> Path:
+    """A path from cti.ini: unquoted and with its environment variables, but not NFKC
+    (a file name may hold full-width characters on purpose). An unknown variable is a ValueError."""
+    value = unquote(value)
+    value = expand_percent_vars(value, env) if windows else os.path.expandvars(value)
+    if (PERCENT_VAR if windows else DOLLAR_VAR).search(value) or not value:
+        raise ValueError(value)
+    return Path(value)
+
+
+def port_value(value: str) -> str:
+    value = keyword(value)
+    return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
+
+
 def _parse_int(text, low, high):
-    value = int(text)
+    value = int(keyword(text))
     if not low <= value <= high:
         raise ValueError
     return value
 
 
-# [section] key -> (Config field, parser, message when the value is bad)
-CONFIG_KEYS = {
-    ("device", "port"): ("port", str.strip, ""),
-    ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
-                             " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
-    ("device", "init"): ("init", lambda v: tuple(c.strip() for c in v.split("|") if c.strip()), ""),
-    ("device", "debug"): ("debug", lambda v: YES[v.strip().lower()], "yes か no を指定してください"),
-    ("files", "members"): ("members", Path, ""),
-    ("files", "database"): ("database", Path, ""),
-    ("files", "log"): ("log", Path, ""),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
-    ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS), " | ".join(CORNERS) + " のどれかを指定してください"),
-    ("window", "topmost"): ("topmost", lambda v: YES[v.strip().lower()], "yes か no を指定してください"),
-}
-
-
-def _choice(value, allowed):
-    value = value.strip().lower()
+def _choice(value, allowed, words=None):
+    value = keyword(value)
+    value = (words or {}).get(value, value.lower())
     if value not in allowed:
         raise ValueError
     return value
 
 
+def _yes(value):
+    return YES[keyword(value).lower()]
+
+
+PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、パスが空です"
+
+# [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
+# and a field in Config.
+CONFIG_KEYS = {
+    ("device", "port"): ("port", port_value, ""),
+    ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
+                             " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
+    ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
+    ("files", "members"): ("members", path_value, PATH_HINT),
+    ("files", "database"): ("database", path_value, PATH_HINT),
+    ("files", "log"): ("log", path_value, PATH_HINT),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
+                           " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
+    ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
+}
+
+
+INI_COMMENTS = (";", "#", "；", "＃")
+
+
+def ini_lines(text: str) -> tuple[str, list[str]]:
+    """The text configparser should read, and a message per line it would misread.
+
+    An indented line would silently become part of the value above (configparser's
+    continuation lines): it is taken as a line of its own, and reported. A header typed with
+    the IME on (［ｄｅｖｉｃｅ］) is read as [device].
+    """
+    lines, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(("［", "[")):
+            line = unicodedata.normalize("NFKC", stripped)
+        elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
+            problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
+                            "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
+            line = stripped
+        lines.append(line)
+    return "\n".join(lines) + "\n", problems
+
+
+def ini_syntax_error(name: str, error: configparser.Error, lines: list[str]) -> str:
+    """configparser's English, said in Japanese with the line (lines: the text it read)."""
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return (f"{name} の書式が正しくありません: {error.lineno} 行目「{error.line.strip()}」より前に "
+                "[device] のような区分の見出しがありません。ファイルの先頭に見出しを書いてください")
+    if isinstance(error, configparser.ParsingError):
+        where = "、".join(f"{number} 行目「{lines[number - 1].strip()}」" for number, _ in error.errors[:3])
+        return f"{name} の書式が正しくありません: {where}を読めません（キー = 値 の形で書いてください）"
+    return f"{name} の書式が正しくありません: {error}"
+
+
 def load_config(path: Path | None) -> tuple[Config, list[str]]:
     """Read cti.ini; return the config and one message per problem (bad values keep their default).
 
-    A missing file gives the defaults; an unreadable or unparsable one raises ConfigError.
+    Accepts what Notepad and the IME produce: UTF-8 with or without BOM, CP932, UTF-16;
+    full-width keywords and numbers; quoted paths; %VARIABLES%. A missing file gives the
+    defaults; an unreadable or unparsable one raises ConfigError.
     """
     config = Config()
     base = app_dir() if path is None else Path(path).resolve().parent
     problems = []
     if path is not None and Path(path).exists():
         config.path = Path(path).resolve()
-        text, _ = read_text_any(path)
-        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
+        text, _ = read_text_any(path, utf16=True)
+        text, problems = ini_lines(text)
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#", "；"),
+                                           comment_prefixes=INI_COMMENTS, delimiters=("=", ":", "＝", "："),
                                            strict=False, default_section="\0none")
+        parser.optionxform = lambda key: unicodedata.normalize("NFKC", key).strip().lower()
         try:
             parser.read_string(text, source=str(path))
         except configparser.Error as e:
-            raise ConfigError(f"{Path(path).name} の書式が正しくありません: {e}") from None
+            raise ConfigError(ini_syntax_error(Path(path).name, e, text.splitlines())) from None
         for section in parser.sections():
             for key, value in parser.items(section):
-                spec = CONFIG_KEYS.get((section.lower(), key.lower()))
+                spec = CONFIG_KEYS.get((section.lower(), key))
                 if spec is None:
                     problems.append(f"[{section}] {key}: 知らない設定です（綴りを確認してください）")
                     continue
@@ -218,6 +342,309 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
+
+
+###############################################################################
+# Windows #####################################################################
+###############################################################################
+# Everything cti asks of Windows, chosen once as pyserial's miniterm does: the same small
+# functions for both platforms. The decisions are pure functions above the `if`, tested on
+# any OS with the values Windows gives; the wrappers below it only fetch those values and
+# run in the Windows workflow (tests/test_windows.py).
+
+Rect = namedtuple("Rect", "left top right bottom")      # a Win32 RECT: right and bottom exclusive
+
+ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS = 5, 183
+DRIVE_UNKNOWN, DRIVE_REMOTE = 0, 4
+ONEDRIVE_VARIABLES = ("OneDrive", "OneDriveCommercial", "OneDriveConsumer")
+
+
+def parse_hwnd(text: str) -> int:
+    """The handle `wm frame` prints ("0x%zx"), as the unsigned 64-bit value an HWND argument takes.
+
+    A USER handle >= 0x80000000 is sign-extended by Windows (0xffffffff80012345); a C int would
+    overflow on it, and every later call on the same window would fail too.
+    """
+    value = int(text, 16)
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"not a window handle: {text!r}")
+    return value
+
+
+def already_running(handle, last_error: int) -> bool:
+    """What CreateMutexW's (handle, GetLastError()) say about another cti.
+
+    ERROR_ALREADY_EXISTS comes with a handle; ERROR_ACCESS_DENIED with NULL when the first cti
+    runs as administrator and this one cannot open its mutex. Any other NULL tells nothing:
+    start (the COM port will still only open once) rather than never start at all.
+    """
+    if handle:
+        return last_error == ERROR_ALREADY_EXISTS
+    return last_error == ERROR_ACCESS_DENIED
+
+
+def corner_position(work: Rect, outer_w: int, outer_h: int, corner: str, margin: int) -> tuple[int, int]:
+    """+X+Y of a window whose outer frame is outer_w x outer_h, in a corner of the work area.
+
+    The work area is the monitor less its taskbar wherever that is (and all of it when the
+    taskbar hides itself); a second monitor may have negative coordinates. A window larger than
+    the work area keeps its title bar on screen (left/top edges win).
+    """
+    x = work.right - outer_w - margin if corner.endswith("right") else work.left + margin
+    y = work.bottom - outer_h - margin if corner.startswith("bottom") else work.top + margin
+    return max(work.left, x), max(work.top, y)
+
+
+def frame_extra(frame: Rect, client_w: int, client_h: int) -> tuple[int, int]:
+    """Width and height the frame adds to the client area (title bar, borders; 0, 0 without a
+    window manager). On Windows `wm geometry WxH+X+Y` sets the client size but the frame's position."""
+    return max(0, frame.right - frame.left - client_w), max(0, frame.bottom - frame.top - client_h)
+
+
+def estimated_frame_extra(scale: float, windows: bool) -> tuple[int, int]:
+    """The frame before it exists (measured once the window is mapped): a Windows 10/11 title
+    bar is 31 px and the borders 8 px at 100 %, growing with the scale."""
+    return (round(16 * scale), round(39 * scale)) if windows else (0, 0)
+
+
+def _under(path: str, folder: str) -> bool:
+    path, folder = ntpath.normcase(ntpath.normpath(path)), ntpath.normcase(ntpath.normpath(folder))
+    return path == folder or path.startswith(folder.rstrip("\\") + "\\")
+
+
+def on_network(path: str, drive_type: int) -> bool:
+    """A UNC path (\\\\server\\share) or a mapped network drive (GetDriveTypeW == DRIVE_REMOTE)."""
+    text = str(path).replace("/", "\\")
+    if text.lower().startswith("\\\\?\\unc\\"):
+        return True
+    return (text.startswith("\\\\") and not text.startswith(("\\\\?\\", "\\\\.\\"))) or drive_type == DRIVE_REMOTE
+
+
+def folder_risks(path: str, env, drive_type: int) -> list[str]:
+    """Why the folder holding cti's data is a bad place: "onedrive", "zip", "network" (in that order).
+
+    OneDrive uploads member data and makes conflict copies; a zip opened by double-click runs
+    in %TEMP%\\Temp1_x.zip\\ which Windows deletes; a share cannot hold SQLite's WAL.
+    """
+    path, env = str(path), {name.upper(): value for name, value in env.items()}    # Windows names ignore case
+    risks = []
+    if any(env.get(name.upper()) and _under(path, env[name.upper()]) for name in ONEDRIVE_VARIABLES):
+        risks.append("onedrive")
+    for temp in {env.get("TEMP"), env.get("TMP")} - {None, ""}:
+        if _under(path, temp):
+            inside = ntpath.normpath(path)[len(ntpath.normpath(temp)):].split("\\")
+            if any(part.lower().endswith(".zip") or re.match(r"temp\d+_", part, re.IGNORECASE) for part in inside):
+                risks.append("zip")
+                break
+    if on_network(path, drive_type):
+        risks.append("network")
+    return risks
+
+
+if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py runs these in the Windows workflow
+    import ctypes
+    from ctypes import wintypes
+
+    _user32 = ctypes.WinDLL("user32", use_last_error=True)      # own instances: windll's are shared by all
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+
+    class _MONITORINFO(ctypes.Structure):
+        _fields_ = [("cbSize", wintypes.DWORD), ("rcMonitor", wintypes.RECT),
+                    ("rcWork", wintypes.RECT), ("dwFlags", wintypes.DWORD)]
+
+    class _FLASHWINFO(ctypes.Structure):
+        _fields_ = [("cbSize", wintypes.UINT), ("hwnd", wintypes.HWND), ("dwFlags", wintypes.DWORD),
+                    ("uCount", wintypes.UINT), ("dwTimeout", wintypes.DWORD)]
+
+    for _dll, _name, _restype, _argtypes in (
+            (_user32, "IsIconic", wintypes.BOOL, (wintypes.HWND,)),
+            (_user32, "ShowWindow", wintypes.BOOL, (wintypes.HWND, ctypes.c_int)),
+            (_user32, "SetWindowPos", wintypes.BOOL, (wintypes.HWND, wintypes.HWND, ctypes.c_int, ctypes.c_int,
+                                                      ctypes.c_int, ctypes.c_int, wintypes.UINT)),
+            (_user32, "GetForegroundWindow", wintypes.HWND, ()),
+            (_user32, "SetForegroundWindow", wintypes.BOOL, (wintypes.HWND,)),
+            (_user32, "AllowSetForegroundWindow", wintypes.BOOL, (wintypes.DWORD,)),
+            (_user32, "FlashWindowEx", wintypes.BOOL, (ctypes.POINTER(_FLASHWINFO),)),
+            (_user32, "GetWindowRect", wintypes.BOOL, (wintypes.HWND, ctypes.POINTER(wintypes.RECT))),
+            (_user32, "MonitorFromWindow", wintypes.HMONITOR, (wintypes.HWND, wintypes.DWORD)),
+            (_user32, "GetMonitorInfoW", wintypes.BOOL, (wintypes.HMONITOR, ctypes.POINTER(_MONITORINFO))),
+            (_user32, "SystemParametersInfoW", wintypes.BOOL, (wintypes.UINT, wintypes.UINT, wintypes.LPVOID,
+                                                               wintypes.UINT)),
+            (_kernel32, "CreateMutexW", wintypes.HANDLE, (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)),
+            (_kernel32, "GetDriveTypeW", wintypes.UINT, (wintypes.LPCWSTR,)),
+            (_kernel32, "SetFileAttributesW", wintypes.BOOL, (wintypes.LPCWSTR, wintypes.DWORD))):
+        getattr(_dll, _name).restype, getattr(_dll, _name).argtypes = _restype, _argtypes
+    del _dll, _name, _restype, _argtypes
+
+    HWND_TOPMOST = wintypes.HWND(-1)                      # (HWND)-1, all 64 bits set
+    SW_SHOWNOACTIVATE, SW_RESTORE = 4, 9
+    SWP_NOSIZE, SWP_NOMOVE, SWP_NOACTIVATE = 0x1, 0x2, 0x10
+    FLASHW_TRAY = 0x2
+    MONITOR_DEFAULTTONEAREST, SPI_GETWORKAREA = 2, 0x30
+    ASFW_ANY = 0xFFFFFFFF
+    FILE_ATTRIBUTE_HIDDEN, FILE_ATTRIBUTE_NORMAL = 0x2, 0x80
+    WINDOWS_ERRORS = (OSError, ValueError, ctypes.ArgumentError)
+
+    def _hwnd(widget) -> int:
+        return parse_hwnd(widget.winfo_toplevel().wm_frame())
+
+    def _rect(rect) -> Rect:
+        return Rect(rect.left, rect.top, rect.right, rect.bottom)
+
+    def enable_hidpi() -> bool:
+        """Sharp text on scaled displays; must run before Tk starts (the same call as IDLE)."""
+        try:
+            ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)       # PROCESS_SYSTEM_DPI_AWARE
+            return True
+        except (AttributeError, OSError):
+            return False
+
+    def show_without_focus(root) -> bool:
+        """Restore (only if minimised: a maximised window stays so) and raise the window without
+        activating it. Tk's deiconify would take the keyboard from the program in use, so the
+        fallback is -topmost and lift, which Tk does with SWP_NOACTIVATE. Always True."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.IsIconic(hwnd):
+                _user32.ShowWindow(hwnd, SW_SHOWNOACTIVATE)
+            if not _user32.SetWindowPos(hwnd, HWND_TOPMOST, 0, 0, 0, 0, SWP_NOSIZE | SWP_NOMOVE | SWP_NOACTIVATE):
+                raise ctypes.WinError(ctypes.get_last_error())
+        except WINDOWS_ERRORS:
+            log.exception("窓を前に出せませんでした（Tk の -topmost で出します）")
+            root.attributes("-topmost", True)
+            root.lift()
+        return True
+
+    def flash_taskbar(root) -> bool:
+        """Flash the taskbar button when the window is not the active one: another topmost
+        window (a POS, a video call) may cover the popup. The button stays lit until clicked."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.GetForegroundWindow() == hwnd:
+                return False
+            info = _FLASHWINFO(ctypes.sizeof(_FLASHWINFO), hwnd, FLASHW_TRAY, 3, 0)
+            _user32.FlashWindowEx(ctypes.byref(info))
+            return True
+        except WINDOWS_ERRORS:
+            log.exception("タスクバーを点滅できませんでした")
+            return False
+
+    def take_foreground(root) -> bool:
+        """An explicit second start (never a call): bring the window up with the keyboard. The
+        second process allowed it with allow_foreground() before asking."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.IsIconic(hwnd):
+                _user32.ShowWindow(hwnd, SW_RESTORE)
+            return bool(_user32.SetForegroundWindow(hwnd))
+        except WINDOWS_ERRORS:
+            log.exception("窓を前に出せませんでした")
+            return False
+
+    def allow_foreground():
+        """The second start, which the user just launched, lets the first cti take the foreground."""
+        _user32.AllowSetForegroundWindow(ASFW_ANY)
+
+    def work_area(widget) -> Rect:
+        """The work area (monitor less taskbar) of the monitor the window is on, in physical pixels."""
+        try:
+            info = _MONITORINFO(cbSize=ctypes.sizeof(_MONITORINFO))
+            monitor = _user32.MonitorFromWindow(_hwnd(widget), MONITOR_DEFAULTTONEAREST)
+            if monitor and _user32.GetMonitorInfoW(monitor, ctypes.byref(info)):
+                return _rect(info.rcWork)
+            rect = wintypes.RECT()
+            if _user32.SystemParametersInfoW(SPI_GETWORKAREA, 0, ctypes.byref(rect), 0):
+                return _rect(rect)                        # the primary monitor's
+        except WINDOWS_ERRORS:
+            log.exception("作業領域を取得できませんでした")
+        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+    def frame_rect(widget) -> Rect | None:
+        """The outer frame of a mapped toplevel (GetWindowRect: title bar and borders included)."""
+        rect = wintypes.RECT()
+        try:
+            if _user32.GetWindowRect(_hwnd(widget), ctypes.byref(rect)):
+                return _rect(rect)
+        except WINDOWS_ERRORS:
+            log.exception("窓の枠を測れませんでした")
+        return None
+
+    def create_mutex(name: str) -> tuple[int | None, int]:
+        """(handle, GetLastError()) of CreateMutexW; see already_running()."""
+        return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
+
+    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
+        handle, error = create_mutex(name)
+        return not already_running(handle, error), handle
+
+    def drive_type(path) -> int:
+        """GetDriveTypeW of the drive (or \\\\server\\share\\) the path is on."""
+        drive = ntpath.splitdrive(str(path))[0]
+        return _kernel32.GetDriveTypeW(drive + "\\") if drive else DRIVE_UNKNOWN
+
+    def hide_file(path, hidden=True) -> bool:
+        """Hide (or show again) a file: a leading dot does not hide a file on Windows."""
+        return bool(_kernel32.SetFileAttributesW(str(path), FILE_ATTRIBUTE_HIDDEN if hidden else FILE_ATTRIBUTE_NORMAL))
+
+else:
+    def enable_hidpi() -> bool:
+        return False
+
+    def show_without_focus(root) -> bool:
+        """False: here deiconify and lift do it (window managers leave the keyboard where it is)."""
+        return False
+
+    def flash_taskbar(root) -> bool:
+        return False
+
+    def take_foreground(root) -> bool:
+        return False
+
+    def allow_foreground():
+        pass
+
+    def work_area(widget) -> Rect:
+        """The screen (Tk knows no panels; Xvfb, the tests' display, has none)."""
+        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+    def frame_rect(widget) -> Rect | None:
+        """The outer frame as the window manager decorated it (right and bottom borders as wide as the left)."""
+        x, y, border = widget.winfo_x(), widget.winfo_y(), widget.winfo_rootx() - widget.winfo_x()
+        return Rect(x, y, widget.winfo_rootx() + widget.winfo_width() + border,
+                    widget.winfo_rooty() + widget.winfo_height() + border)
+
+    def drive_type(path) -> int:
+        return DRIVE_UNKNOWN
+
+    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): an flock on folder/cti.lock."""
+        import fcntl
+        handle = open(folder / "cti.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False, None
+        return True, handle
+
+    def hide_file(path, hidden=True) -> bool:
+        return False
+
+
+def sqlite_journal_mode(path) -> str:
+    """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
+    memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
+    journal needs only the file locks SMB provides."""
+    return "DELETE" if on_network(str(path), drive_type(path)) else "WAL"
+
+
+def data_folder_risks(config: Config, env=os.environ) -> list[str]:
+    """folder_risks() of the program's folder and the data files' folders, each risk once."""
+    risks = []
+    for folder in (app_dir(), config.members.parent, config.database.parent):
+        risks += [risk for risk in folder_risks(str(folder), env, drive_type(folder)) if risk not in risks]
+    return risks
 
 
 ###############################################################################
@@ -1745,9 +2172,11 @@ def atomic_write(path: Path, data: bytes):
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
+        hide_file(tmp)                          # a temp left by a kill stays out of sight on Windows
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    hide_file(tmp, hidden=False)                # the replaced file keeps these attributes
     for delay in REPLACE_RETRIES + (None,):
         try:
             os.replace(tmp, path)
@@ -1914,7 +2343,7 @@ class Database:
         self.path, self.max_entries, self.max_days, self.now = path, max_entries, max_days, now
         self.conn = sqlite3.connect(str(path), timeout=5, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA journal_mode={sqlite_journal_mode(path)}")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
         self.prune()
@@ -2138,6 +2567,18 @@ def members_status(table: MemberTable) -> str:
     return text
 
 
+FOLDER_WARNINGS = {
+    "onedrive": "注意: OneDrive のフォルダです。会員データがクラウドに送られ、競合コピーもできます。C:\\cti などに移してください",
+    "zip": "注意: zip の中から起動しています（一時フォルダは後で消えます）。zip を右クリック →「すべて展開」してから起動してください",
+    "network": "注意: ネットワーク上のフォルダです。つながらない間は保存できません（受付 PC の C:\\cti などを勧めます）",
+}
+
+
+def folder_warnings(risks: list[str]) -> list[str]:
+    """The status-line warnings for data_folder_risks() (cti still runs)."""
+    return [FOLDER_WARNINGS[risk] for risk in risks]
+
+
 HELP_TEXT = """\
 着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
 
@@ -2162,34 +2603,6 @@ HELP_TEXT = """\
 ###############################################################################
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
-
-def enable_hidpi() -> bool:
-    """Windows: sharp text on scaled displays (call before Tk starts). Elsewhere there is nothing to do."""
-    if sys.platform != "win32":
-        return False
-    try:  # pragma: no cover - Windows only
-        import ctypes
-        ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)
-        return True
-    except (AttributeError, OSError):  # pragma: no cover
-        return False
-
-
-def show_without_focus(root) -> bool:
-    """Windows: restore and raise the window without activating it (deiconify would take the
-    keyboard from the program the receptionist is typing in). Elsewhere: False, deiconify does."""
-    if sys.platform != "win32":
-        return False
-    try:  # pragma: no cover - Windows only
-        import ctypes
-        user32 = ctypes.windll.user32
-        hwnd = int(root.wm_frame(), 16)
-        user32.ShowWindow(hwnd, 4)                       # SW_SHOWNOACTIVATE
-        user32.SetWindowPos(hwnd, -1, 0, 0, 0, 0, 0x13)  # HWND_TOPMOST; NOSIZE|NOMOVE|NOACTIVATE
-        return True
-    except (AttributeError, OSError, ValueError):  # pragma: no cover
-        return False
-
 
 class Dialog(tk.Toplevel):
     """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
@@ -2691,17 +3104,28 @@ class MainWindow:
             self.root.bind(key, lambda e, a=action: a())
         self.root.protocol("WM_DELETE_WINDOW", self.close)
 
-    def place_in_corner(self):
-        """Put the window in the corner set in cti.ini, clear of the Windows taskbar."""
+    def place_in_corner(self, frame: tuple[int, int] | None = None):
+        """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
+        the taskbar wherever it is). frame: what the title bar and borders add, once measured."""
         root = self.root
         root.update_idletasks()
         width, height = max(root.winfo_reqwidth(), 640), max(root.winfo_reqheight(), 560)
-        margin, taskbar = 8, 56
-        right = root.winfo_screenwidth() - width - margin
-        bottom = root.winfo_screenheight() - height - taskbar
-        x = right if self.config.corner.endswith("right") else margin
-        y = bottom if self.config.corner.startswith("bottom") else margin
-        root.geometry(f"{width}x{height}+{max(0, x)}+{max(0, y)}")
+        extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, os.name == "nt")
+        x, y = corner_position(work_area(root), width + extra_w, height + extra_h, self.config.corner, 8)
+        root.geometry(f"{width}x{height}+{x}+{y}")
+        if frame is None and not hasattr(self, "_frame_measured"):
+            self._frame_measured = False
+            root.bind("<Map>", self._place_measured, add="+")
+
+    def _place_measured(self, event):
+        """Once mapped, the frame can be measured: place again with it (once; then the window is the user's)."""
+        root = self.root
+        if event.widget is not root or self._frame_measured:
+            return
+        self._frame_measured = True
+        outer = frame_rect(root)
+        if outer is not None:
+            self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # timers
@@ -2779,6 +3203,7 @@ class MainWindow:
             root.deiconify()
             root.lift()
             root.attributes("-topmost", True)
+        flash_taskbar(root)                 # another topmost window may cover it
         if not self.config.topmost:
             self._after["untop"] = root.after(1500, lambda: root.attributes("-topmost", False))
 
@@ -2814,7 +3239,7 @@ class MainWindow:
             self.unknown_actions.grid_remove()
             return []
         members = self.members.lookup(record.number) if record.number else []
-        c["time"]["text"] = record.received.strftime("%H:%M 着信")
+        c["time"]["text"] = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: non-ASCII fails in some locales
         c["number"]["text"] = format_phone(record.number) if record.number else ""
         self.root.title(window_title(record.number, record.reason, members))
         if members:
@@ -2842,7 +3267,7 @@ class MainWindow:
         s = self.device_status
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
-        self.status_members["text"] = members_status(self.members)
+        self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
 
     def check_members(self):
         if self.members.refresh():
@@ -3032,25 +3457,11 @@ class SingleInstance:
         self.handle = None
 
     def acquire(self) -> bool:
-        if sys.platform == "win32":  # pragma: no cover - Windows only
-            import ctypes
-            from ctypes import wintypes
-            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-            kernel32.CreateMutexW.argtypes = (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)
-            kernel32.CreateMutexW.restype = wintypes.HANDLE
-            self.handle = kernel32.CreateMutexW(None, False, self.MUTEX)
-            return ctypes.get_last_error() != 183          # ERROR_ALREADY_EXISTS
-        import fcntl
-        self.handle = open(self.folder / "cti.lock", "a")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.close()
-            self.handle = None
-            return False
-        return True
+        first, self.handle = instance_lock(self.MUTEX, self.folder)
+        return first
 
     def ask_first_to_raise(self):
+        allow_foreground()                 # the user started us: the first cti may take the keyboard
         self.raise_path.write_text(str(os.getpid()), encoding="ascii")
 
     def raise_requested(self) -> bool:
@@ -3124,11 +3535,29 @@ def demo_folder() -> tuple[Path, Config]:
     return folder, config
 
 
+def apply_icon(root):
+    """cti's icon in the title bar, taskbar and Alt-Tab (else Tk's feather). Windows reads cti.ico itself
+    (16 to 64 px stored as BMP, which every Windows renders); X11 takes its PNG entry (256 px)."""
+    path = bundled_path("cti.ico")
+    try:
+        if sys.platform == "win32":
+            root.iconbitmap(default=str(path))
+            return
+        data = path.read_bytes()
+        for index in range(int.from_bytes(data[4:6], "little")):       # ICONDIR, then 16-byte entries
+            size, offset = (int.from_bytes(data[14 + 16 * index + k:18 + 16 * index + k], "little") for k in (0, 4))
+            if data[offset:offset + 4] == b"\x89PNG":
+                root.iconphoto(True, tk.PhotoImage(master=root, data=data[offset:offset + size]))
+    except (OSError, tk.TclError) as e:
+        log.warning("アイコンを読めません（%s）: %s", path, e)
+
+
 def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
                instance: SingleInstance | None = None) -> int:
     """The reception window with its device reader, until it is closed."""
     enable_hidpi()
     root = tk.Tk()
+    apply_icon(root)
     members = MemberTable(config.members)
     try:
         members.load()
@@ -3139,11 +3568,19 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
     window = MainWindow(root, config, members, db, events)
     if instance:
-        window._schedule("raise", 500, lambda: instance.raise_requested() and window.bring_to_front())
+        window._schedule("raise", 500, lambda: instance.raise_requested() and (window.bring_to_front(), take_foreground(root)))
     if demo:
         root.title("CTI — デモ（模擬装置）")
         demo.start()
     reader.start()
+
+    def logoff():
+        """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
+        window.stop()
+        reader.stop()
+        db.close()
+        root.destroy()
+    root.protocol("WM_SAVE_YOURSELF", logoff)
     if problems:
         messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
     if members.error:
@@ -3158,19 +3595,84 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     return 0
 
 
+def import_by_name(names=BY_NAME_MODULES) -> list[str]:
+    """Import every module cti loads by name ("pkg.*": each module of pkg); the names imported."""
+    imported = []
+    for name in names:
+        if name.endswith(".*"):
+            package = importlib.import_module(name[:-2])
+            found = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+            if not found:
+                raise ImportError(f"{name}: no module bundled")
+        else:
+            found = [name]
+        for module in found:
+            importlib.import_module(module)
+        imported += found
+    return imported
+
+
+def selftest_ports():
+    """A call through open_port over loop:// and over socket:// to a listener on 127.0.0.1 (closed at once),
+    and hwgrep:// answering 'no such port' rather than 'protocol not known'."""
+    line = b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"
+    port = open_port("loop://", "ncid", 9600)
+    try:
+        port.write(line)
+        assert port.read(len(line)) == line, "loop:// gave back other bytes"
+    finally:
+        port.close()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
+        try:
+            peer, _ = server.accept()
+            with peer:
+                peer.sendall(line)
+            assert port.read(len(line)) == line, "socket:// gave back other bytes"
+        finally:
+            port.close()
+    try:
+        serial.serial_for_url("hwgrep://^cti-selftest-no-such-port$").close()
+    except serial.SerialException:
+        pass                                        # the handler is there and found nothing, as it should
+
+
 def selftest() -> int:
-    """--selftest: load the config, decode a sample of every format, exit 0 (no window)."""
+    """--selftest: what the built program needs, without a window: the config, every module loaded by
+    name, loop:// and socket:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
     load_config(app_dir() / "cti.ini")
     samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
                "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
                "whozz": b"01 I S 0000 G A1 11/24 03:20 PM 0451234567     TANAKA\r\n",
                "ncid": b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"}
-    for protocol, raw in samples.items():
-        calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
-        if len(calls) != 1 or not calls[0].number:
-            print(f"selftest: {protocol} failed", file=sys.stderr)
-            return 1
-    print(f"cti {__version__} selftest ok: {', '.join(samples)}; phone {format_phone('0596310005')}")
+
+    def decoders():
+        for protocol, raw in samples.items():
+            calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
+            assert len(calls) == 1 and calls[0].number, f"{protocol} decoded {calls}"
+
+    def phone():
+        assert format_phone("0596310005") == "0596-31-0005", format_phone("0596310005")
+        assert format_phone("01012125551234")          # a number from abroad loads region_US by name
+
+    def icon():
+        assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
+
+    checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
+              "tcl": lambda: tk.Tcl().eval("info patchlevel"),
+              "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
+              "icon": icon}
+    failed = []
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as e:                      # every failure is reported, not just the first
+            failed.append(name)
+            print(f"selftest: {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+    if failed:
+        return 1
+    print(f"cti {__version__} selftest ok: {', '.join(checks)} ({', '.join(samples)}; "
+          f"{len(BY_NAME_MODULES)} names in BY_NAME_MODULES); phone {format_phone('0596310005')}")
     return 0
 
 
@@ -3178,7 +3680,38 @@ def selftest() -> int:
 # Main ########################################################################
 ###############################################################################
 
+CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
+NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
+                   f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
+                   f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
+
+
+def prints_output(argv) -> bool:
+    """Whether the arguments ask for printed output: all but the window, --demo and --selftest."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = io.StringIO()          # argparse prints --help, --version and usage errors
+    try:
+        args = parse_args(argv)
+    except SystemExit:
+        return True
+    finally:
+        sys.stdout, sys.stderr = streams
+    return bool(args.decode or args.list_ports or args.lookup or args.import_visits)
+
+
+def utf8_when_redirected():
+    """Output to a file or pipe in UTF-8, so that names outside CP932 (𠮷, 﨑) survive; a console
+    takes Unicode as it is."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and not stream.isatty():
+            stream.reconfigure(encoding="utf-8")
+
+
 def cmd_decode(path: str, protocol: str) -> int:
+    if path == "-" and sys.stdin is None:
+        print(f"-: 標準入力がありません。記録ファイルの名前を指定するか、{CLI_PROGRAM} --decode - < cti.log "
+              "のように渡してください", file=sys.stderr)
+        return 2
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as e:
@@ -3242,7 +3775,14 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None or sys.stderr is None:      # the windowed cti.exe: no console to print to
+        if prints_output(argv):
+            error_box(NO_CONSOLE_TEXT)
+            return 2
+    else:
+        utf8_when_redirected()
+    args = parse_args(argv)
     if args.decode:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
@@ -3308,7 +3848,7 @@ def cmd_window(config_path: Path) -> int:
         setup_logging(config)
     except OSError as e:
         raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
-                          "（デスクトップやドキュメントなど）にコピーしてから起動してください") from None
+                          "（C:\\cti など。OneDrive のフォルダは避けます）にコピーしてから起動してください") from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

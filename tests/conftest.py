@@ -6,7 +6,6 @@ Test files add their own fixtures in their own files; keep this one small.
 import os
 import sys
 import time
-import tty
 from pathlib import Path
 
 import pytest
@@ -69,6 +68,9 @@ def make_pty():
     The slave fd stays open until teardown (as a device node held by its driver would);
     a test may close the master itself to pull the "USB cable".
     """
+    if sys.platform == "win32":
+        pytest.skip("pseudo-terminals are POSIX only (Windows runs these reader tests on loop:// and sockets)")
+    import tty                          # imports termios: POSIX only
     opened = []                         # (fd, its fstat when opened)
 
     def make():

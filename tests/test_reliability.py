@@ -10,7 +10,6 @@ import io
 import os
 import queue
 import random
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +23,11 @@ from pathlib import Path
 import pytest
 
 import cti
+
+try:
+    import resource                     # getrusage: POSIX only
+except ImportError:
+    resource = None
 
 ROOT = Path(__file__).resolve().parents[1]
 
