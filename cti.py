@@ -1560,7 +1560,8 @@ class DeviceReader(threading.Thread):
                         try:
                             port = self.opener(target.device, self.config.protocol, self.config.baudrate)
                         except (serial.SerialException, OSError, ValueError) as e:
-                            error = e if error is None or port_error_state(str(e)) == "busy" else error
+                            if error is None or port_error_state(str(e)) == "busy":     # busy says the most
+                                error = (target.device, e)
                             continue
                         try:
                             if target.modem:
@@ -1570,8 +1571,11 @@ class DeviceReader(threading.Thread):
                             continue
                         listening[target.device] = (port, bytearray(), target.modem)
                     rescan_at = time.monotonic() + self.PROBE_RESCAN
+                    if not listening and error:
+                        self.port_name = error[0]
+                        raise error[1]
                     if not listening:
-                        raise error or serial.SerialException("no port")
+                        raise serial.SerialException("no port")
                 for device, (port, heard, asked) in list(listening.items()):
                     try:
                         heard += port.read(port.in_waiting) if port.in_waiting else b""
@@ -1586,7 +1590,7 @@ class DeviceReader(threading.Thread):
                         log.info("port = auto: %s から着信表示装置の応答がありました", device)
                         return port
                 names = "、".join(listening)
-                if time.monotonic() - started >= self.probe_seconds and told != names:
+                if listening and time.monotonic() - started >= self.probe_seconds and told != names:
                     told = names
                     self.status("connecting", f"応答する装置がありません（{names} で着信を待っています）。"
                                               "装置のつながる COM 番号がわかれば cti.ini の port = に書いてください")

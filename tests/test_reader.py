@@ -644,6 +644,19 @@ def test_auto_port_opens_no_bluetooth_port(monkeypatch, make_pty, start_reader):
         return cti.open_port(url, protocol, baudrate)
 
     reader, events = start_reader("auto", "auto", opener=opener)
+    events.next(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, "listening")
     os.write(master, b"\x90\x81\x87\x90\x82" + b"\x00" * 3)     # an ND frame start: a caller-ID device
     assert events.status("connected").port == adapter
     assert opened == [adapter]
+
+
+def test_auto_port_all_busy_names_the_busy_port(monkeypatch, start_reader):
+    found = PortsFound(monkeypatch)
+    found.add("COM3", "USB-SERIAL CH340 (COM3)", "USB VID:PID=1A86:7523 SER=5 LOCATION=1-2")
+
+    def opener(url, protocol, baudrate):
+        raise serial.SerialException(f"could not open port '{url}': PermissionError(13, 'アクセスが拒否されました。', None, 5)")
+
+    reader, events = start_reader("auto", "auto", opener=opener)
+    busy = events.status("busy")
+    assert busy.port == "COM3" and busy.text.startswith("COM3 は他のプログラムが使っています")
