@@ -12,12 +12,22 @@ seconds of stream, as a percentage of one core, for `protocol = auto`, for every
 decoder, and for the naive auto (the former one, which searched everything it held, with
 each format's pattern in turn, on every read) as the baseline from the same run; then
 auto's cost over the dearest and the cheapest fixed decoder.
+
+Then the whole reader, as the salon runs it: a real cti.DeviceReader on a pseudo-terminal,
+fed random bytes at 9600 baud, a byte a millisecond (as a UART delivers them) and 16 bytes
+every 16.7 ms (a USB-serial chip's latency timer), for `auto`, `nd` and the naive auto; the figure is the
+reader thread's own CPU time (utime + stime from /proc/self/task/TID/stat) over the run,
+as a percentage of one core. Linux only.
 """
 
 import argparse
+import os
+import queue
 import random
 import sys
+import threading
 import time
+import tty
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -65,6 +75,42 @@ def cpu_percent(decoder, stream: bytes, chunk: int, seconds: float) -> float:
     return (time.process_time() - start) / seconds * 100
 
 
+def thread_cpu_seconds(tid: int) -> float:
+    fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")     # utime, stime
+
+
+def reader_cpu_percent(protocol: str, seconds: float, naive=False, burst=16) -> float:
+    """A real DeviceReader on a pty fed garbage at 9600 baud: its thread's CPU, % of one core."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    make_decoder = cti.make_decoder
+    if naive:
+        cti.make_decoder = lambda protocol, **kw: NaiveAutoDecoder(**kw)
+    reader = cti.DeviceReader(cti.Config(port=os.ttyname(slave), protocol=protocol, init=()), queue.Queue())
+    stream = garbage("random", int(seconds * BAUD_BYTES) + BAUD_BYTES, seed=13)
+    try:
+        reader.start()
+        while reader.native_id is None:
+            time.sleep(0.01)
+        time.sleep(0.5)                                 # opened and reading
+        start_cpu, start = thread_cpu_seconds(reader.native_id), time.monotonic()
+        sent = 0
+        while (elapsed := time.monotonic() - start) < seconds:
+            due = int(elapsed * BAUD_BYTES)
+            if due > sent:
+                os.write(master, stream[sent:due])
+                sent = due
+            time.sleep(burst / BAUD_BYTES)
+        used = thread_cpu_seconds(reader.native_id) - start_cpu
+        return used / (time.monotonic() - start) * 100
+    finally:
+        reader.stop()
+        cti.make_decoder = make_decoder
+        os.close(master)
+        os.close(slave)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench/decoders.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s of stream instead of 60 s")
@@ -90,6 +136,19 @@ def main(argv=None) -> int:
             print(f"decoder_auto_over_dearest_fixed_{kind}_{chunk}b {figures['auto'] / dearest:.2f} x")
             print(f"decoder_auto_over_cheapest_fixed_{kind}_{chunk}b {figures['auto'] / cheapest:.2f} x")
             print(f"decoder_naive_over_auto_{kind}_{chunk}b {figures['naive'] / figures['auto']:.1f} x", flush=True)
+    if sys.platform.startswith("linux"):
+        reader_seconds = 8 if args.quick else 30
+        for burst in (1, 16):
+            runs = {"auto": [], "nd": [], "naive": []}
+            for _ in range(2):                          # in turns, best of two (a shared machine)
+                for name in runs:
+                    runs[name].append(reader_cpu_percent("nd" if name == "nd" else "auto", reader_seconds,
+                                                         naive=name == "naive", burst=burst))
+            figures = {name: min(values) for name, values in runs.items()}
+            for name, value in figures.items():
+                label = "auto_naive" if name == "naive" else name
+                print(f"reader_cpu_9600_garbage_{burst}b_{label} {value:.2f} %core", flush=True)
+            print(f"reader_auto_over_nd_{burst}b {figures['auto'] / figures['nd']:.2f} x", flush=True)
     return 0
 
 

@@ -660,3 +660,18 @@ def test_auto_port_all_busy_names_the_busy_port(monkeypatch, start_reader):
     reader, events = start_reader("auto", "auto", opener=opener)
     busy = events.status("busy")
     assert busy.port == "COM3" and busy.text.startswith("COM3 は他のプログラムが使っています")
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_EXCLUSIVEADDRUSE"), reason="Windows only (runs in the Windows workflow)")
+def test_udp_port_cannot_be_taken_by_another_program_on_windows():
+    port = free_udp_port()
+    ours = cti.UdpPort(f"udp://127.0.0.1:{port}")
+    try:
+        assert ours.sock.getsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE) == 1
+        assert ours.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)      # what a rude program does
+            with pytest.raises(OSError):
+                other.bind(("127.0.0.1", port))
+    finally:
+        ours.close()
