@@ -12,7 +12,10 @@ reservations and today's counts.
     python cti.py --decode FILE   decode a capture, one JSON object a call
     python cti.py --lookup NUMBER the members holding that number, as JSON
     python cti.py --import-visits CSV   add a visit history CSV to cti.db
-    python cti.py --selftest      check the config and every decoder, no window
+    python cti.py --selftest      check what the program needs (config, modules loaded by name,
+                                  loop:// and socket://, every decoder), no window
+
+The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
 The file is organised in sections, each calling only those above it:
 config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> app -> main.
@@ -1337,9 +1340,16 @@ def open_port(url: str, protocol: str, baudrate: int):
     """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520."""
     if url.startswith("udp://"):
         return UdpPort(url)
-    port = serial.serial_for_url(url, **port_settings(protocol, baudrate))
-    if url.startswith("socket://"):
-        keep_alive(port._socket)        # pyserial 3.5 (pinned) keeps the TCP socket here
+    port = serial.serial_for_url(url, do_not_open=True, **port_settings(protocol, baudrate))
+    if not url.startswith("socket://"):
+        port.open()
+        return port
+    # pyserial's socket open() ends by throwing away what has already arrived (reset_input_buffer);
+    # an NCID server sends its banner, its call log and maybe a ringing call the moment we connect.
+    port.reset_input_buffer = lambda: None
+    port.open()
+    del port.reset_input_buffer
+    keep_alive(port._socket)            # pyserial 3.5 (pinned) keeps the TCP socket here
     return port
 
 
@@ -3659,10 +3669,15 @@ def selftest() -> int:
         assert format_phone("0596310005") == "0596-31-0005", format_phone("0596310005")
         assert format_phone("01012125551234")          # a number from abroad loads region_US by name
 
+    def encodings():                                # codecs are modules too, found by name
+        for encoding in ("cp932", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"):
+            assert "会員".encode(encoding).decode(encoding) == "会員", encoding
+
     def icon():
         assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
 
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
+              "encodings": encodings,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon}
