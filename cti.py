@@ -661,7 +661,6 @@ PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
 # A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
 # (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
 INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
-ELEVEN_DIGITS = ("020", "050", "060", "070", "080", "090", "0800")   # national numbers of 11 digits
 
 
 def nfkc(text: str) -> str:
@@ -696,8 +695,8 @@ def _whole_number(words: list) -> bool:
     """The words already make a complete number: a further word starts the next one."""
     if words[0].startswith("+") and not words[0].startswith("+81"):
         return False                    # foreign: only the length limit ends it
-    digits = normalize_phone(" ".join(words))
-    return len(digits) >= (11 if digits.startswith(ELEVEN_DIGITS) else 10)
+    # 10 national digits make a fixed line; nobody writes a mobile's 11 as 10 and 1
+    return len(normalize_phone(" ".join(words))) >= 10
 
 
 def _too_long(words: list) -> bool:
@@ -711,7 +710,7 @@ def split_phones(cell: str) -> list[str]:
 
     People separate numbers with spaces, ; / | 、 , ・ or line breaks, and also write one
     number with spaces (03 1234 5678): pieces parted by spaces, ・ or hyphens only are joined
-    while they are not yet a whole number (10 digits, 11 for mobiles), so
+    while they are not yet a whole number (10 national digits) nor would grow too long, so
     '03 1234 5678' is one number and '03-1234-5678 090-1111-2222' two.
     """
     text = nfkc(str(cell)) if cell else ""
