@@ -113,10 +113,11 @@ def reader_cpu_percent(protocol: str, seconds: float, naive=False, burst=16) -> 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench/decoders.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 s of stream instead of 60 s")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run: 5 s of stream instead of 60 s, a shorter reader run")
     parser.add_argument("--seconds", type=float, help="seconds of 9600-baud stream to decode")
     args = parser.parse_args(argv)
-    seconds = args.seconds or (10 if args.quick else 60)
+    seconds = args.seconds or (5 if args.quick else 60)
     for kind in ("random", "text"):
         stream = garbage(kind, int(seconds * BAUD_BYTES))
         for chunk in (1, 8):
@@ -137,10 +138,10 @@ def main(argv=None) -> int:
             print(f"decoder_auto_over_cheapest_fixed_{kind}_{chunk}b {figures['auto'] / cheapest:.2f} x")
             print(f"decoder_naive_over_auto_{kind}_{chunk}b {figures['naive'] / figures['auto']:.1f} x", flush=True)
     if sys.platform.startswith("linux"):
-        reader_seconds = 8 if args.quick else 30
+        reader_seconds, turns = (5, 1) if args.quick else (30, 2)
         for burst in (1, 16):
             runs = {"auto": [], "nd": [], "naive": []}
-            for _ in range(2):                          # in turns, best of two (a shared machine)
+            for _ in range(turns):                      # in turns, the best kept (a shared machine)
                 for name in runs:
                     runs[name].append(reader_cpu_percent("nd" if name == "nd" else "auto", reader_seconds,
                                                          naive=name == "naive", burst=burst))
