@@ -1184,7 +1184,7 @@ SIGNATURES = [
 
 # All of them in one pattern: one search finds the leftmost signature of any format.
 SIGNATURE = re.compile(b"|".join(b"(?P<%s>%s)" % (name.encode(), rx.pattern) for name, rx in SIGNATURES))
-SIGNATURE_LEAD = re.compile(rb"[\x90\x10\r\n\^$\x02\x82]")   # a byte every signature starts with (or ^)
+SIGNATURE_LEAD = re.compile(rb"[\x90\x10\r\n\^$\x02\x82]")   # the first byte of every signature but ^
 SIGNATURE_SPAN = 10                     # the longest signature: the bytes before a chunk that may begin one
 
 
@@ -1207,11 +1207,15 @@ class AutoDecoder(Decoder):
         self.offset += len(data)
         if self.inner:
             return self.inner.feed(data)
-        searched = len(self.pending)
+        # Only the new bytes, and the few before them, can hold a signature not seen yet. Past the
+        # stream's first bytes (where ^ matches) each begins with a lead byte: a cheap scan for one
+        # spares the full search on most reads.
+        start = max(0, len(self.pending) - SIGNATURE_SPAN + 1)
         self.pending += data
-        # a cheap search for a byte a signature starts with, then the real one from there
-        lead = SIGNATURE_LEAD.search(self.pending, max(0, searched - SIGNATURE_SPAN + 1)) if searched else None
-        m = SIGNATURE.search(self.pending, lead.start() if lead else 0) if lead or not searched else None
+        if start:
+            lead = SIGNATURE_LEAD.search(self.pending, start)
+            start = lead.start() if lead else None
+        m = SIGNATURE.search(self.pending, start) if start is not None else None
         if not m:
             if len(self.pending) <= self.PATIENCE:
                 return []

@@ -913,3 +913,14 @@ def test_auto_finds_a_signature_split_over_small_reads(protocol, chunk):
         events = sum((d.feed(stream[i:i + chunk]) for i in range(0, len(stream), chunk)), []) + d.flush(final=True)
         assert d.detected == protocol, lead
         assert [c.number for c in calls(events)] == ["0312345678"], lead
+
+
+@pytest.mark.parametrize("stream, protocol", [
+    (b"NMBR = 0312345678\r\n\r\n", "modem"), (b"RING\r\n\r\nNMBR = 0312345678\r\n\r\n", "modem"),
+    (b"CID: *DATE*11242026*TIME*1405*NMBR*0312345678*NAME*-*\r\n", "ncid"),
+])
+def test_auto_finds_a_line_signature_at_the_very_start_of_the_stream_read_a_byte_at_a_time(stream, protocol):
+    d = decoder("auto")
+    events = sum((d.feed(stream[i:i + 1]) for i in range(len(stream))), []) + d.flush(final=True)
+    assert d.detected == protocol
+    assert [c.number for c in calls(events)] == ["0312345678"]
