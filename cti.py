@@ -3075,7 +3075,7 @@ def export_calls_csv(path: Path, rows: list[list[str]]):
 ###############################################################################
 # Pure helpers: the words and rows the window shows, tested without a display.
 
-UI_FONTS = ("Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
+UI_FONTS = ("BIZ UDPGothic", "BIZ UDPゴシック", "Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
 # the widest text each column must show in full, at any scale (widths come from the font's metrics)
@@ -3153,6 +3153,73 @@ def when_text(when: datetime) -> str:
     return f"{day_text(when)} {when:%H:%M}"
 
 
+# The caller card: a calm colour per state (an unknown caller is usually a new customer, not an error).
+CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee"}
+CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
+DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
+DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
+
+
+@dataclass(frozen=True)
+class CallerPanel:
+    """Every word on the caller card, and its state (which colour)."""
+    state: str                  # waiting | member | unknown | withheld
+    time: str = ""
+    number: str = ""
+    kana: str = ""
+    name: str = ""
+    details: str = ""
+    memo: str = ""
+    history: str = ""
+
+
+def visit_line(last_visit=None, next_booking=None) -> str:
+    """「前回 10/22 カラー（佐藤）・次回 11/28(土) 14:30」 from the last visit and the next booking."""
+    parts = []
+    if last_visit is not None:
+        day = datetime.fromisoformat(last_visit.date)
+        staff = f"（{last_visit.staff}）" if last_visit.staff else ""
+        parts.append(f"前回 {day.month}/{day.day} {last_visit.menu}{staff}".rstrip())
+    if next_booking is not None:
+        parts.append(f"次回 {when_text(next_booking.starts)}")
+    return "・".join(parts)
+
+
+def caller_panel(record, members: list, last_visit=None, next_booking=None) -> CallerPanel:
+    """The card for a call (None: waiting). A shared number names every member; the visit line is
+    for a single member (whose visits and bookings they are)."""
+    if record is None:
+        return CallerPanel("waiting", name="着信待ち")
+    time = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: locale-proof
+    if not record.number:
+        return CallerPanel("withheld", time, name=REASONS.get(record.reason, "番号なし"),
+                           details="番号が通知されませんでした")
+    number = format_phone(record.number)
+    if not members:
+        return CallerPanel("unknown", time, number, name="未登録の番号です",
+                           details="はじめての方かもしれません。会員登録か、登録済みの方への番号追加ができます")
+    shown = members[:3]
+    return CallerPanel(
+        "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
+        name=names_text(members) + " 様",
+        details=(f"会員番号 {members[0].member_no}  主担当 {members[0].staff or '—'}" if len(members) == 1 else
+                 "会員番号 " + "・".join(f"{m.member_no}（{m.staff or '—'}）" for m in shown)),
+        memo="  ".join(f"メモ: {m.memo}" if len(shown) == 1 else f"{m.name}: {m.memo}" for m in shown if m.memo),
+        history=visit_line(last_visit, next_booking) if len(members) == 1 else "")
+
+
+def elapsed_text(since: datetime, now: datetime) -> str:
+    """たった今 / 3分前 / 2時間前 / 11/25(火): how long ago a call came."""
+    seconds = (now - since).total_seconds()
+    if seconds < 60:
+        return "たった今"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}分前"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}時間前"
+    return day_text(since)
+
+
 def counts_text(counts: dict) -> str:
     return f"本日  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
 
@@ -3175,7 +3242,7 @@ def members_status(table: MemberTable) -> str:
 
 
 # Every action of the main window once: its button, its key and its line in the help.
-Action = namedtuple("Action", "name label key help")
+Action = namedtuple("Action", "name label key help where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
     Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
@@ -3186,7 +3253,9 @@ ACTIONS = (
     Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
+    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
 )
+COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
 QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
 QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
 QUIT_REFUSED = "「{title}」に入力中の内容があります。保存するかキャンセルしてから終了してください。"
@@ -3796,6 +3865,8 @@ class MainWindow:
     POLL_MS = 50                        # the queue is checked 20 times a second: a popup within ~50 ms
     MEMBERS_CHECK_MS = 2000
     PENDING_RETRY_MS = 10000
+    ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
+    HIGHLIGHT_MS = 1500                 # the yellow of a new call
     SELECTION_HOLD = timedelta(minutes=1)
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
@@ -3813,10 +3884,15 @@ class MainWindow:
         self.menu_row = None            # the row the right-click menu was opened on, while it is open
         self.ended = False              # 終了 (or logoff): the window is gone for good
         self.demo = None                # the demo's simulated device: hiding the window rings it again
+        self.compact = False            # the caller card only (F9)
+        self.card_state = "waiting"
         root.report_callback_exception = self.report_exception
         family = ui_font_family(tkfont.families(root))
+        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
         self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
-                      "number": (family, 16, "bold"), "small": (family, 9)}
+                      "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
+                      "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
+        self.name_font = tkfont.Font(root, family=family, size=28, weight="bold")
         root.option_add("*Font", self.fonts["base"])
         style = ttk.Style(root)
         for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
@@ -3829,6 +3905,7 @@ class MainWindow:
         self._build()
         self._bind_keys()
         self.refresh_history()
+        self.fix_card_size()
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
@@ -3837,6 +3914,7 @@ class MainWindow:
         self._schedule("poll", self.POLL_MS, self.poll)
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
+        self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
         self._schedule_midnight()
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -3846,37 +3924,48 @@ class MainWindow:
         root = self.root
         outer = ttk.Frame(root, padding=8)
         outer.pack(fill="both", expand=True)
-        panel = self.card = ttk.Frame(outer, padding=(10, 6), relief="groove", borderwidth=2)
+        panel = self.card = tk.Frame(outer, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
         panel.pack(fill="x")
         panel.columnconfigure(1, weight=1)
+        self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, 4))
         self.caller = {
-            "time": ttk.Label(panel, font=self.fonts["bold"]),
-            "number": ttk.Label(panel, font=self.fonts["number"]),
-            "name": ttk.Label(panel, font=self.fonts["big"]),
-            "kana": ttk.Label(panel, font=self.fonts["base"], foreground="#444444"),
-            "details": ttk.Label(panel, font=self.fonts["base"]),
-            "memo": ttk.Label(panel, font=self.fonts["base"], wraplength=520, justify="left"),
+            "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
+            "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
+            "number": tk.Label(panel, font=self.fonts["number"], anchor="e"),
+            "kana": tk.Label(panel, font=self.fonts["kana"], fg="#444444", anchor="w"),
+            "name": tk.Label(panel, font=self.name_font, anchor="w"),
+            "details": tk.Label(panel, font=self.fonts["card"], anchor="w", justify="left"),
+            "memo": tk.Label(panel, font=self.fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
+            "history": tk.Label(panel, font=self.fonts["card"], anchor="w"),
         }
-        self.caller["time"].grid(row=0, column=0, sticky="w", padx=(0, 12))
-        self.caller["number"].grid(row=0, column=1, sticky="w")
-        self.caller["kana"].grid(row=1, column=0, columnspan=2, sticky="w")
-        self.caller["name"].grid(row=2, column=0, columnspan=2, sticky="w")
-        self.caller["details"].grid(row=3, column=0, columnspan=2, sticky="w")
-        self.caller["memo"].grid(row=4, column=0, columnspan=2, sticky="w")
-        self.unknown_actions = ttk.Frame(panel)
-        self.unknown_actions.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
-        self.panel_register = ttk.Button(self.unknown_actions, text="会員登録へ", style="Action.TButton",
+        c = self.caller
+        c["time"].grid(row=1, column=0, sticky="w")
+        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
+        c["number"].grid(row=1, column=2, sticky="e")
+        c["kana"].grid(row=2, column=0, columnspan=3, sticky="we")
+        c["name"].grid(row=3, column=0, columnspan=3, sticky="we")
+        c["details"].grid(row=4, column=0, columnspan=3, sticky="we")
+        c["memo"].grid(row=5, column=0, columnspan=3, sticky="we")
+        c["history"].grid(row=6, column=0, columnspan=3, sticky="we")
+        # one action row for every state, always there (an unknown call no longer adds a row)
+        self.card_actions = tk.Frame(panel)
+        self.card_actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
+        self.panel_register = ttk.Button(self.card_actions, text="会員登録へ", style="Action.TButton",
                                          command=lambda: self.open_register(self.shown_number()))
-        self.panel_link = ttk.Button(self.unknown_actions, text="電話番号登録へ", style="Action.TButton",
+        self.panel_link = ttk.Button(self.card_actions, text="電話番号登録へ", style="Action.TButton",
                                      command=lambda: self.open_link(self.shown_number()))
-        self.panel_register.pack(side="left", padx=(0, 8))
-        self.panel_link.pack(side="left")
+        self.panel_reserve = ttk.Button(self.card_actions, text="予約登録へ", style="Action.TButton",
+                                        command=lambda: self.open_reserve(self.shown))
+        self.panel_visits = ttk.Button(self.card_actions, text="来店履歴へ", style="Action.TButton",
+                                       command=lambda: self.open_visits(self.shown))
+        self.compact_toggle = ttk.Button(self.card_actions, text=COMPACT_LABELS[False], command=self.toggle_compact)
+        self.compact_toggle.pack(side="right")
+        self.card_buttons = {"unknown": (self.panel_register, self.panel_link),
+                             "member": (self.panel_reserve, self.panel_visits)}
 
         self.counts = ttk.Label(outer, font=self.fonts["bold"])
-        self.counts.pack(anchor="w", pady=(8, 4))
-
         table = ttk.Frame(outer)
-        table.pack(fill="both", expand=True)
         self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
         for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
             self.history.heading(column, text=column)
@@ -3889,10 +3978,9 @@ class MainWindow:
         self.history.tag_configure("unknown", foreground="#b00020")
 
         buttons = ttk.Frame(outer)
-        buttons.pack(fill="x", pady=(8, 0))
         self.buttons = {}
         per_row = 5                         # two rows: the window stays narrow enough to sit beside the POS
-        for index, action in enumerate(ACTIONS):
+        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
             self.buttons[action.name] = ttk.Button(buttons, text=action.label, command=self.action(action.name))
             self.buttons[action.name].grid(row=index // per_row, column=index % per_row, sticky="we",
                                            padx=(0, 4), pady=(0, 4))
@@ -3900,7 +3988,11 @@ class MainWindow:
             buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
-        status.pack(fill="x", pady=(6, 0))
+        # what compact mode hides, with how each is packed back (in this order, below the card)
+        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)), table: dict(fill="both", expand=True),
+                           buttons: dict(fill="x", pady=(8, 0)), status: dict(fill="x", pady=(6, 0))}
+        for part, options in self.below_card.items():
+            part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
         self.status_device.pack(anchor="w")
         self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444")
@@ -4162,41 +4254,89 @@ class MainWindow:
             self.history.see(iid)
 
     def show_caller(self, record: CallRecord | None) -> list:
-        """The latest caller in large type; for an unknown number, its two actions. Returns the members."""
-        self.shown = record                 # what the panel's buttons act on, whatever row is selected
-        c = self.caller
-        if record is None:
-            for label in c.values():
-                label["text"] = ""
-            c["name"]["text"] = "着信待ち"
-            self.unknown_actions.grid_remove()
-            return []
-        members = self.members.lookup(record.number) if record.number else []
-        c["time"]["text"] = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: non-ASCII fails in some locales
-        c["number"]["text"] = format_phone(record.number) if record.number else ""
-        self.root.title(window_title(record.number, record.reason, members))
-        if members:                         # a shared number names everyone on it
-            c["name"]["text"] = names_text(members) + " 様"
-            c["kana"]["text"] = "・".join(m.kana for m in members[:3] if m.kana)
-            c["details"]["text"] = "  ".join(f"会員番号 {m.member_no}  主担当 {m.staff or '—'}" for m in members[:3])
-            c["memo"]["text"] = "  ".join(f"メモ: {m.memo}" for m in members[:3] if m.memo)
-            self.unknown_actions.grid_remove()
-        elif record.number:
-            c["name"]["text"] = "未登録の番号です"
-            c["kana"]["text"] = c["details"]["text"] = c["memo"]["text"] = ""
-            self.unknown_actions.grid()
-        else:
-            c["name"]["text"] = REASONS.get(record.reason, "番号なし")
-            c["kana"]["text"] = c["memo"]["text"] = ""
-            c["details"]["text"] = "番号が通知されませんでした"
-            self.unknown_actions.grid_remove()
+        """The caller card: the latest caller in large type, in its state's colour, with the actions
+        that fit it. The layout never moves (every row is always there). Returns the members."""
+        self.shown = record                 # what the card's buttons act on, whatever row is selected
+        members = self.members.lookup(record.number) if record and record.number else []
+        last_visit = next_booking = None
+        if len(members) == 1:
+            visits, upcoming = self.db.visits(members[0].member_no), self.db.upcoming(members[0].member_no)
+            last_visit, next_booking = (visits or [None])[0], (upcoming or [None])[0]
+        panel = caller_panel(record, members, last_visit, next_booking)
+        self.card_state = panel.state
+        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
+            self.caller[key]["text"] = getattr(panel, key)
+        self.fit_name()
+        for button in (b for buttons in self.card_buttons.values() for b in buttons):
+            button.pack_forget()
+        for button in self.card_buttons.get(panel.state, ()):
+            button.pack(side="left", padx=(0, 8))
+        if record is not None:
+            self.root.title(window_title(record.number, record.reason, members))
+        self.refresh_elapsed()
+        self.paint_card(CARD_HIGHLIGHT if record is not None else None)
+        if record is not None:
+            self._after["highlight"] = self.root.after(self.HIGHLIGHT_MS, self.paint_card)
         return members
+
+    def fix_card_size(self):
+        """The card's size, measured once with every row filled at its largest font, then held: no
+        caller, banner or button set moves the layout (the sizes follow the fonts at any scale)."""
+        self.banner.configure(text="あ", font=self.fonts["banner"])
+        for label in self.caller.values():
+            label["text"] = "あ"
+        self.caller["memo"]["text"] = "あ\nあ"
+        self.panel_register.pack(side="left")
+        self.root.update_idletasks()
+        self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
+        for key in ("details", "memo", "history"):
+            self.caller[key].configure(wraplength=self.card_width - 24)
+        self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
+        self.card.grid_propagate(False)
+        self.panel_register.pack_forget()
+
+    def fit_name(self):
+        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
+        text, room = self.caller["name"]["text"], self.card_width - 24
+        for size in (28, 24, 20, 16):
+            self.name_font.configure(size=size)
+            if self.name_font.measure(text) <= room:
+                return
+
+    def paint_card(self, colour=None):
+        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
+        colour = colour or CARD_COLOURS[self.card_state]
+        for widget in (self.card, self.card_actions, *self.caller.values()):
+            widget.configure(background=colour)
+
+    def refresh_elapsed(self):
+        shown = self.shown
+        self.caller["elapsed"]["text"] = f"（{elapsed_text(shown.received, self.now())}）" if shown else ""
+
+    def toggle_compact(self):
+        """Compact mode: the caller card only, for a small screen; again to show the lists."""
+        self.compact = not self.compact
+        for part in self.below_card:
+            if self.compact:
+                part.pack_forget()
+            else:
+                part.pack(**self.below_card[part])
+        self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
+        self.root.update_idletasks()
+        self.root.geometry("")              # the window takes the size of what it shows
+        self.place_in_corner()
 
     def refresh_counts(self):
         self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
 
     def refresh_status(self):
+        """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
         s = self.device_status
+        lost = s.state in DEVICE_LOST_STATES
+        self.banner.configure(text=DEVICE_LOST_BANNER if lost else f"装置: {s.text}",
+                              font=self.fonts["banner" if lost else "small"],
+                              background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
+                              foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
@@ -4293,7 +4433,8 @@ class MainWindow:
         """The command behind an ACTIONS entry (its button and its key)."""
         return {"lookup": self.open_lookup, "register": self.open_register, "link": self.open_link,
                 "reserve": self.open_reserve, "visits": self.open_visits, "today": self.open_today,
-                "export": self.export_history, "hide": self.hide, "help": self.open_help}[name]
+                "export": self.export_history, "hide": self.hide, "help": self.open_help,
+                "compact": self.toggle_compact}[name]
 
     def open_help(self):
         return HelpWindow(self, _utest=self._utest)

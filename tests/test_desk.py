@@ -448,3 +448,155 @@ def test_without_a_display_the_ui_tests_fail_rather_than_skip(tmp_path):
     assert run.returncode == 1, run.stdout                  # a fixture's skip reports as an error: also a failure
     assert "1 failed" in run.stdout and "1 error" in run.stdout and "skipped" not in run.stdout
     assert run.stdout.count("画面なしでは UI のテストを飛ばせません") == 2
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the caller card
+
+def card_colour(app):
+    return app.window.card["background"]
+
+
+def settle(app):
+    """Past the arrival highlight (its timer runs at once here), the card in its state's colour."""
+    app.root.after_cancel(app.window._after["highlight"])
+    app.window.paint_card()
+    app.root.update_idletasks()
+
+
+def test_the_card_has_a_calm_colour_per_state_and_a_highlight_on_arrival(app):
+    assert card_colour(app) == cti.CARD_COLOURS["waiting"]
+    for number, reason, state in ((MEMBER, None, "member"), (UNKNOWN, None, "unknown"), (None, "private", "withheld")):
+        app.call(number, reason)
+        assert card_colour(app) == cti.CARD_HIGHLIGHT                    # a moment of yellow: a new call
+        assert pump(app.root, lambda: card_colour(app) == cti.CARD_COLOURS[state])
+    assert cti.CARD_COLOURS["unknown"] != "#b00020"
+
+
+def test_the_card_layout_never_jumps(shared):
+    """Waiting, member with a long memo, shared number, unknown, withheld: the same card size, and
+    the window's size stays too (the unknown caller's buttons take the member's row)."""
+    app = shared
+    app.root.deiconify()
+    app.root.update()
+    sizes = {(app.window.card.winfo_height(), app.window.card.winfo_width(), app.root.winfo_height())}
+    for number, reason in ((MEMBER, None), (SHARED, None), (UNKNOWN, None), (None, "payphone"), ("09012345678", None)):
+        app.call(number, reason)
+        app.root.update()
+        sizes.add((app.window.card.winfo_height(), app.window.card.winfo_width(), app.root.winfo_height()))
+    assert len(sizes) == 1, sizes
+
+
+def test_the_card_type_sizes_read_from_a_metre(app):
+    fonts = {key: cti.tkfont.Font(app.root, font=label["font"]) for key, label in app.window.caller.items()}
+    app.call(MEMBER)
+    assert fonts["name"].actual("size") >= 28 and fonts["kana"].actual("size") >= 14
+    assert fonts["number"].actual("size") >= 18 and fonts["memo"].actual("weight") == "bold"
+    assert caller(app)["kana"] == "ぺんぎんたかこ"
+    grid = {key: int(app.window.caller[key].grid_info()["row"]) for key in ("kana", "name")}
+    assert grid["kana"] < grid["name"]                                   # furigana above the name
+
+
+def test_a_long_name_steps_down_rather_than_being_cut(shared):
+    shared.call(SHARED)
+    room = shared.window.card_width - 24
+    name = shared.window.caller["name"]
+    assert shared.window.name_font.measure(name["text"]) <= room
+
+
+def test_the_card_says_how_long_ago_the_call_came(app):
+    clock = app.window.now = Clock()
+    app.events.put(cti.Call(MEMBER, protocol="modem", received=clock.now))
+    assert pump(app.root, lambda: caller(app)["name"] == "ペンギン貴子 様")
+    assert app.window.caller["elapsed"]["text"] == "（たった今）"
+    clock.now += timedelta(minutes=3)
+    app.window.refresh_elapsed()                                         # what the 20-s timer runs
+    assert app.window.caller["elapsed"]["text"] == "（3分前）"
+    assert app.window._after["elapsed"]
+
+
+def test_the_visit_line_on_the_card(app):
+    today = datetime.now()
+    app.db.conn.execute("INSERT INTO visits (member_no, date, menu, staff) VALUES ('AC00001', ?, 'カラー', '佐藤')",
+                        ((today - timedelta(days=30)).date().isoformat(),))
+    booked = (today + timedelta(days=2)).replace(hour=14, minute=30, second=0, microsecond=0)
+    app.db.reserve("AC00001", booked, "カット", "田中")
+    app.call(MEMBER)
+    last = today - timedelta(days=30)
+    assert caller(app)["history"] == f"前回 {last.month}/{last.day} カラー（佐藤）・次回 {cti.when_text(booked)}"
+
+
+def test_a_lost_device_shows_a_banner_on_the_card(app):
+    app.call(MEMBER)
+    app.events.put(cti.Status("lost", "/dev/ttyUSB0 が抜かれました", "/dev/ttyUSB0"))
+    assert pump(app.root, lambda: app.window.banner["text"] == "着信表示装置につながっていません（USB を確認）")
+    assert app.window.banner["background"] == "#fde2e1"
+    assert "抜かれました" in app.window.status_device["text"]             # the details stay in the status line
+    app.events.put(cti.Status("connected", "/dev/ttyUSB0 に接続しました。着信を待っています", "/dev/ttyUSB0"))
+    assert pump(app.root, lambda: "接続しました" in app.window.banner["text"])
+
+
+def test_the_card_buttons_fit_the_caller(app):
+    app.root.deiconify()
+    app.call(MEMBER)
+    app.root.update()
+    w = app.window
+    assert w.panel_reserve.winfo_ismapped() and w.panel_visits.winfo_ismapped()
+    assert not w.panel_register.winfo_ismapped()
+    w.panel_reserve.invoke()
+    [dialog] = toplevels(app, cti.ReserveDialog)
+    assert dialog.member.member_no == "AC00001"
+    dialog.destroy()
+    app.call(None, "private")
+    app.root.update()
+    assert not any(b.winfo_ismapped() for b in (w.panel_reserve, w.panel_visits, w.panel_register, w.panel_link))
+
+
+def test_compact_mode_shows_the_card_only(app):
+    app.root.deiconify()
+    app.root.update()
+    full = app.root.winfo_reqheight()
+    press(app.root, "F9")
+    app.root.update()
+    assert not app.window.history.winfo_ismapped() and app.window.card.winfo_ismapped()
+    assert app.root.winfo_reqheight() < full / 2
+    assert app.window.compact_toggle["text"] == "一覧も表示 (F9)"
+    screenshot(app.root, "compact.png")
+    app.window.compact_toggle.invoke()
+    app.root.update()
+    assert app.window.history.winfo_ismapped() and app.root.winfo_reqheight() == full
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# no text clipped at 100, 125, 150 or 200 % (issue 13 item 3)
+
+SCALES = {"100%": 96 / 72, "125%": 120 / 72, "150%": 144 / 72, "200%": 192 / 72}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_column_and_label_fits_its_widest_text_at_every_scale(make_app, scale):
+    app = make_app(scaling=SCALES[scale])
+    app.root.deiconify()
+    app.call(MEMBER)
+    app.root.update()
+    w = app.window
+    heading = cti.tkfont.Font(app.root, font=w.fonts["bold"])
+    body = cti.tkfont.Font(app.root, font=w.fonts["base"])
+    for column, sample in zip(cti.HISTORY_COLUMNS, cti.HISTORY_SAMPLES):
+        width = int(w.history.column(column, "width"))
+        assert width >= heading.measure(column) and width >= body.measure(sample), (scale, column, width)
+    for action in cti.ACTIONS:                                           # buttons show their whole label
+        button = w.buttons.get(action.name)
+        if button is not None:
+            assert button.winfo_width() >= cti.tkfont.Font(app.root, font=w.fonts["base"]).measure(action.label)
+    card = w.card.winfo_width()
+    for key in ("time", "number", "kana", "name", "details"):
+        label = w.caller[key]
+        assert label.winfo_reqwidth() <= card, (scale, key)
+    assert app.root.winfo_width() >= app.root.winfo_reqwidth() and app.root.winfo_height() >= app.root.winfo_reqheight()
+    today = app.window.open_today()
+    for column in today.list["columns"]:
+        assert int(today.list.column(column, "width")) >= heading.measure(today.list.heading(column, "text"))
+    if scale in ("100%", "150%"):
+        settle(app)
+        screenshot(app.root, f"card-{scale}.png")

@@ -98,7 +98,7 @@ def make_app(tmp_path, boxes):
     """
     made = []
 
-    def make(folder=None, **options):
+    def make(folder=None, scaling=None, **options):
         folder = folder or tmp_path
         members_path = folder / "members.csv"
         if not members_path.exists():
@@ -110,6 +110,8 @@ def make_app(tmp_path, boxes):
         except tk.TclError as e:
             pytest.skip(f"no display: {e}")
         root.withdraw()
+        if scaling:                                 # Windows at 125 %, 150 %...: pixels per point
+            root.tk.call("tk", "scaling", scaling)
         members = cti.MemberTable(config.members)
         try:
             members.load()
@@ -225,16 +227,17 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert history.selection() == (history.get_children()[0],)      # the new call is selected
     app.root.update()
     assert app.root.winfo_ismapped()                                  # brought to the front
-    assert not window.unknown_actions.winfo_ismapped()
+    assert not window.panel_register.winfo_ismapped()
 
     os.write(master, modem_block(UNKNOWN))
     assert pump(app.root, lambda: len(history.get_children()) == 2)
     assert first_row(app)[1:] == ("090-8765-4321", "", "未登録", "", "")
     assert "unknown" in history.item(history.get_children()[0], "tags")
     assert caller(app)["name"] == "未登録の番号です"
-    assert caller(app)["kana"] == caller(app)["details"] == ""         # nothing left from the member
+    assert caller(app)["kana"] == caller(app)["memo"] == ""             # nothing left from the member
+    assert "AC00001" not in caller(app)["details"]
     assert app.root.title() == "CTI — 090-8765-4321 未登録"
-    assert pump(app.root, window.unknown_actions.winfo_ismapped)
+    assert pump(app.root, window.panel_register.winfo_ismapped)
     assert window.panel_register.winfo_ismapped() and window.panel_link.winfo_ismapped()
     assert window.panel_register["text"] == "会員登録へ" and window.panel_link["text"] == "電話番号登録へ"
 
@@ -245,7 +248,7 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert caller(app)["number"] == ""
     assert app.root.title() == "CTI — 非通知"
     app.root.update()
-    assert not window.unknown_actions.winfo_ismapped()
+    assert not window.panel_register.winfo_ismapped()
     assert [r.number for r in app.db.calls()] == [None, UNKNOWN, MEMBER]
 
 
@@ -292,7 +295,7 @@ def test_register_from_an_unknown_call(app):
     assert app.root.title() == "CTI — 090-8765-4321 新井 さくら"
     assert app.window.status_members["text"] == "会員 9件"
     app.root.update()
-    assert not app.window.unknown_actions.winfo_ismapped()
+    assert not app.window.panel_register.winfo_ismapped()
     assert app.boxes.calls == []                                     # nothing to tell
 
 
@@ -751,7 +754,8 @@ def test_f1_opens_the_help(app):
     text = help_window.text.get("1.0", "end")
     assert "会員登録へ (F2)" in text and str(app.config.members) in text
     assert all(cti.action_label(a) in text for a in cti.ACTIONS)       # one table: buttons, keys and help
-    assert [app.window.buttons[a.name]["text"] for a in cti.ACTIONS] == [a.label for a in cti.ACTIONS]
+    toolbar = [a for a in cti.ACTIONS if a.where == "toolbar"]
+    assert [app.window.buttons[a.name]["text"] for a in toolbar] == [a.label for a in toolbar]
 
 
 def test_escape_closes_an_untouched_dialog(app):

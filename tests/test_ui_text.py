@@ -1,7 +1,7 @@
 """The words and rows the window shows: cti's pure UI helpers, tested without a display."""
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,3 +189,51 @@ def test_members_status_error(tmp_path):
 @pytest.mark.skipif(sys.platform == "win32", reason="off Windows only")
 def test_enable_hidpi_does_nothing_off_windows():
     assert cti.enable_hidpi() is False
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the caller card
+
+def test_caller_panel_for_a_member_with_the_visit_line():
+    last = cti.Visit(1, "AC00001", "2026-10-22", "カラー", "佐藤", 8800, "")
+    booked = cti.Reservation(2, "AC00001", datetime(2026, 11, 28, 14, 30), "カット", "田中", "", "予約")
+    panel = cti.caller_panel(record("0596310005"), [PENGUIN], last, booked)
+    assert panel == cti.CallerPanel("member", "09:05 着信", "0596-31-0005", "ぺんぎんたかこ", "ペンギン貴子 様",
+                                    "会員番号 AC00001  主担当 佐藤", "メモ: ハーブティー",
+                                    "前回 10/22 カラー（佐藤）・次回 11/28(土) 14:30")
+
+
+def test_caller_panel_visit_line_parts():
+    assert cti.visit_line() == ""
+    assert cti.visit_line(cti.Visit(1, "A", "2026-01-05", "カット", "", None, "")) == "前回 1/5 カット"
+    booked = cti.Reservation(2, "A", datetime(2026, 12, 1, 10, 0), "", "", "", "予約")
+    assert cti.visit_line(None, booked) == "次回 12/1(火) 10:00"
+
+
+def test_caller_panel_names_everyone_on_a_shared_number():
+    panel = cti.caller_panel(record("0596310005"), [PENGUIN, ICHIRO])
+    assert panel.name == "ペンギン貴子・鈴木一郎 様"
+    assert "AC00001" in panel.details and "AC00003" in panel.details
+    assert panel.memo == "ペンギン貴子: ハーブティー" and panel.history == ""
+
+
+@pytest.mark.parametrize("number, reason, state, name", [
+    ("09087654321", None, "unknown", "未登録の番号です"),
+    (None, "private", "withheld", "非通知"),
+    (None, "payphone", "withheld", "公衆電話"),
+    (None, "out_of_area", "withheld", "表示圏外"),
+])
+def test_caller_panel_states(number, reason, state, name):
+    panel = cti.caller_panel(record(number, reason), [])
+    assert (panel.state, panel.name) == (state, name)
+    assert cti.CARD_COLOURS[state] not in ("#b00020", "red")           # calm, not error red
+
+
+def test_caller_panel_waiting():
+    assert cti.caller_panel(None, []) == cti.CallerPanel("waiting", name="着信待ち")
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "たった今"), (59, "たった今"), (60, "1分前"), (3 * 60 + 5, "3分前"),
+                                           (2 * 3600, "2時間前"), (86400 + 5, "11/25(水)")])
+def test_elapsed_text(seconds, text):
+    assert cti.elapsed_text(WHEN, WHEN + timedelta(seconds=seconds)) == text
