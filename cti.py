@@ -3061,11 +3061,11 @@ class Database:
         return added, problems
 
 
-def export_calls_csv(path: Path, rows: list[list[str]]):
+def export_calls_csv(path: Path, rows: list[list[str]], header=("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")):
     """The call history as a CSV that Excel opens correctly (UTF-8 with BOM)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当"])
+    writer.writerow(header)
     writer.writerows([[excel_safe(c) for c in row] for row in rows])
     atomic_write(Path(path), out.getvalue().encode("utf-8-sig"))
 
@@ -3119,6 +3119,19 @@ def history_row(record: CallRecord, members: list) -> tuple:
     name = names_text(members) if members else ("未登録" if record.number else "")
     return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
             each("member_no"), name, each("kana"), each("staff"))
+
+
+EXPORT_COLUMNS = ("着信日時", "着信番号", "番号なしの理由", "会員番号", "名前", "ふりがな", "主担当", "受信方法")
+
+
+def export_row(record: CallRecord, members: list) -> list[str]:
+    """One call as data for Excel: the full date and time, the number, the reason apart, every
+    member on the number (; between them), never the window's words (未登録, 他N名)."""
+    def each(field):
+        return ";".join(getattr(m, field) for m in members)
+    return [f"{record.received:%Y-%m-%d %H:%M:%S}", format_phone(record.number) if record.number else "",
+            REASONS.get(record.reason, "") if not record.number else "", each("member_no"), each("name"),
+            each("kana"), each("staff"), record.protocol]
 
 
 def tray_title(unseen: int) -> str:
@@ -3256,6 +3269,7 @@ ACTIONS = (
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
 )
 COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
+LOOKUP_LABEL = "番号参照（着信ではありません）"
 QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
 QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
 QUIT_REFUSED = "「{title}」に入力中の内容があります。保存するかキャンセルしてから終了してください。"
@@ -3490,15 +3504,19 @@ class Dialog(Window):
         return next(iter(self.widgets.values()), self.button_ok)
 
     def add_field(self, name, label, value="", widget=None, width=28):
-        """A labelled entry (or the given widget) with its error label beside it."""
+        """A labelled entry (or the given widget), its error under it at a fixed width (the form never
+        widens), shown only while there is one and cleared as soon as the field is changed."""
         var = tk.StringVar(self, value)
         ttk.Label(self.body, text=label).grid(row=self.row, column=0, sticky="w", padx=(0, 8), pady=3)
         widget = widget(self.body, var) if widget else ttk.Entry(self.body, textvariable=var, width=width)
         widget.grid(row=self.row, column=1, sticky="we", pady=3)
-        error = ttk.Label(self.body, foreground="#b00020")
-        error.grid(row=self.row, column=2, sticky="w", padx=(8, 0))
+        error = ttk.Label(self.body, foreground="#b00020", justify="left",
+                          wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 24))
+        error.grid(row=self.row + 1, column=1, sticky="w")
+        error.grid_remove()
+        var.trace_add("write", lambda *_: (error.configure(text=""), error.grid_remove()))
         self.vars[name], self.widgets[name], self.errors[name] = var, widget, error
-        self.row += 1
+        self.row += 2
         return widget
 
     def form(self) -> dict:
@@ -3520,6 +3538,7 @@ class Dialog(Window):
     def show_errors(self, errors: dict):
         for name, label in self.errors.items():
             label["text"] = errors.get(name, "")
+            label.grid() if errors.get(name) else label.grid_remove()
         self.message["text"] = errors.get("", "")
         self.keep_on_screen()
         for name in errors:
@@ -3592,7 +3611,10 @@ class RegisterDialog(Dialog):
         if errors:
             self.show_errors(errors)
             return None
-        return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
+        member = self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
+        if member is not None:
+            self.app.confirm(f"登録しました: {member.member_no} {member.name} 様")
+        return member
 
 
 class LinkDialog(Dialog):
@@ -3655,11 +3677,14 @@ class LinkDialog(Dialog):
             self.show_errors(errors)
             return None
         try:
-            return self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
-                                           selected[0])
+            member = self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
+                                             selected[0])
         except ValueError as e:
             self.show_errors({"phone": str(e)})
             return None
+        if member is not None:
+            self.app.confirm(f"電話番号を追加しました: {member.member_no} {member.name} 様")
+        return member
 
 
 class ReserveDialog(Dialog):
@@ -3693,6 +3718,8 @@ class ReserveDialog(Dialog):
             return None
         reservation_id = self.app.db.reserve(**reservation)
         self.app.reservations_changed()
+        words = " ".join(w for w in (when_text(reservation["starts"]), reservation["menu"], reservation["staff"]) if w)
+        self.app.confirm(f"{words} で予約しました")
         return reservation_id
 
 
@@ -3708,7 +3735,7 @@ class LookupDialog(Dialog):
         if not re.fullmatch(r"0\d{5,13}", digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
-        self.app.on_call(Call(digits, protocol="manual", received=self.app.now()), bring_to_front=False)
+        self.app.look_up(digits)
         return digits
 
 
@@ -3867,6 +3894,7 @@ class MainWindow:
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
+    CONFIRM_MS = 5000                   # 登録しました and friends
     SELECTION_HOLD = timedelta(minutes=1)
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
@@ -4367,6 +4395,17 @@ class MainWindow:
     def notify(self, text):
         messagebox.showinfo("CTI", text, parent=self.root)
 
+    def confirm(self, text):
+        """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
+        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
+        self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
+
+    def look_up(self, digits):
+        """着信番号参照: the card as for a call from that number, but no call is recorded."""
+        self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
+        self.caller["time"]["text"] = LOOKUP_LABEL
+        self.caller["elapsed"]["text"] = ""
+
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # actions
 
@@ -4467,17 +4506,23 @@ class MainWindow:
         return True
 
     def export_history(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        documents = Path.home() / "Documents"
         path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
                                             initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
                                             filetypes=[("CSV", "*.csv")])
         if not path:
             return None
-        rows = [self.history.item(iid, "values") for iid in self.history.get_children()]
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
+                for r in self.db.calls()]
         try:
-            export_calls_csv(Path(path), [list(r) for r in rows])
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
         except OSError as e:
             messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
             return None
+        self.confirm(f"保存しました: {path}")
         return path
 
     def report_exception(self, exc, value, tb):
