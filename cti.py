@@ -3134,6 +3134,19 @@ def export_row(record: CallRecord, members: list) -> list[str]:
             each("kana"), each("staff"), record.protocol]
 
 
+def shared_number_note(digits: str, owners: list) -> str:
+    """Before a number is added to a member: whose number it already is (then both are shown on a call)."""
+    if not owners:
+        return ""
+    return (f"この番号 {format_phone(digits)} は {names_text(owners)} さんの番号として登録済みです。"
+            "追加すると、この番号の着信ではどちらの方も表示します")
+
+
+def skipped_rows_heading(path, count: int) -> str:
+    return (f"{path} の {count} 行を読み飛ばしました。Excel で直して保存すると、数秒で読み直します。\n"
+            "直すまで、その方からの電話は「未登録」と表示されます（二重に登録しないでください）。")
+
+
 def tray_title(unseen: int) -> str:
     """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
     return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
@@ -3627,6 +3640,11 @@ class LinkDialog(Dialog):
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
+        # said before saving, not after: whose number it already is
+        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
+                                    wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 48))
+        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
         self.add_field("query", "会員を検索")
         ttk.Label(self.body, text="会員番号・名前・ふりがな・電話番号の一部で検索できます",
                   foreground="#555555").grid(row=self.row, column=1, columnspan=2, sticky="w")
@@ -3643,6 +3661,9 @@ class LinkDialog(Dialog):
         self.errors["member"].grid(row=self.row + 1, column=0, columnspan=3, sticky="w")
         self.row += 2
         self.vars["query"].trace_add("write", lambda *_: self.refresh_results())
+        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
+        self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
+        self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
         self.widgets["query"].bind("<Down>", self._to_results)
 
@@ -3656,6 +3677,12 @@ class LinkDialog(Dialog):
             self.results.selection_set(children[0])
             self.results.focus(children[0])
         return "break"
+
+    def refresh_owner_note(self):
+        selected = self.results.selection()
+        digits = normalize_phone(self.vars["phone"].get())
+        owners = [m for m in self.app.members.lookup(digits) if m.member_no not in selected] if digits else []
+        self.owner_note["text"] = shared_number_note(digits, owners)
 
     def refresh_results(self):
         self.results.delete(*self.results.get_children())
@@ -3860,8 +3887,31 @@ class HelpWindow(ListWindow):
         self.text.insert("1.0", text)
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
-        self.button_quit = ttk.Button(self.body, text="cti を終了", command=app.quit)
-        self.button_quit.pack(anchor="w", pady=(8, 0))
+        buttons = ttk.Frame(self.body)
+        buttons.pack(anchor="w", pady=(8, 0))
+        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(app.members.problems)}）",
+                                         command=app.open_skipped_rows)
+        self.button_quit = ttk.Button(buttons, text="cti を終了", command=app.quit)
+        self.button_skipped.pack(side="left", padx=(0, 8))
+        self.button_quit.pack(side="left")
+
+
+class SkippedRowsWindow(ListWindow):
+    """読み飛ばした行: each members.csv row cti could not use, with its line and why (else such a
+    customer calls in as 未登録 and may be registered twice)."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "会員台帳の読み飛ばした行", **kw)
+
+    def create_widgets(self):
+        problems = self.app.members.problems
+        ttk.Label(self.body, text=skipped_rows_heading(self.app.config.members, len(problems)),
+                  justify="left").pack(anchor="w", pady=(0, 6))
+        self.text = tk.Text(self.body, width=70, height=min(16, max(3, len(problems))), wrap="word",
+                            font=self.app.fonts["base"])
+        self.text.insert("1.0", "\n".join(problems) or "読み飛ばした行はありません")
+        self.text.configure(state="disabled")
+        self.text.pack(fill="both", expand=True)
 
 
 class MemberChoice(ListWindow):
@@ -4023,8 +4073,9 @@ class MainWindow:
             part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
         self.status_device.pack(anchor="w")
-        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444")
+        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444", cursor="hand2")
         self.status_members.pack(anchor="w")
+        self.status_members.bind("<Button-1>", lambda e: self.open_skipped_rows() if self.members.problems else None)
 
         self.menu = tk.Menu(root, tearoff=False)
         self.menu.add_command(label="来店履歴")
@@ -4477,6 +4528,9 @@ class MainWindow:
 
     def open_help(self):
         return HelpWindow(self, _utest=self._utest)
+
+    def open_skipped_rows(self):
+        return SkippedRowsWindow(self, _utest=self._utest)
 
     def _context_menu(self, event):
         """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""

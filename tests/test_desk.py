@@ -650,3 +650,30 @@ def test_the_export_names_everyone_on_a_shared_number(shared, monkeypatch, tmp_p
     shared.window.export_history()
     text = target.read_bytes().decode("utf-8-sig")
     assert "AC00009;AC00010,共有 一;共有 二" in text and "他" not in text
+
+
+def test_the_skipped_rows_of_members_csv_are_listed_with_line_and_reason(make_app, tmp_path):
+    (tmp_path / "members.csv").write_bytes((cti.DEMO_MEMBERS + ",名前だけ,,0596-31-0099,,,,\r\n").encode("utf-8-sig"))
+    app = make_app()
+    assert app.window.members.problems and "読み飛ばした行 1" in app.window.status_members["text"]
+    app.root.deiconify()
+    app.root.update()
+    app.window.status_members.event_generate("<Button-1>", x=2, y=2)
+    [window] = toplevels(app, cti.SkippedRowsWindow)
+    text = window.text.get("1.0", "end")
+    assert "10行目" in text and text.strip() == app.window.members.problems[0]
+    help_window = app.window.open_help()
+    assert help_window.button_skipped["text"] == "読み飛ばした行（1）"
+
+
+def test_the_link_dialog_says_before_saving_whose_number_it_is(app):
+    app.call(MEMBER)                                                     # ペンギン貴子's number
+    dialog = app.window.open_link()
+    assert "ペンギン貴子 さんの番号として登録済み" in dialog.owner_note["text"]
+    assert app.db.calls() and csv_text(app) == cti.DEMO_MEMBERS           # nothing saved yet
+    dialog.vars["phone"].set("090-0000-1111")
+    assert dialog.owner_note["text"] == ""
+
+
+def csv_text(app):
+    return app.config.members.read_bytes().decode("utf-8-sig")
