@@ -4053,7 +4053,7 @@ class MainWindow:
         self.history.configure(yscrollcommand=scroll.set)
         self.history.pack(side="left", fill="both", expand=True)
         scroll.pack(side="left", fill="y")
-        self.history.tag_configure("unknown", foreground="#b00020")
+        self.history.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
 
         buttons = ttk.Frame(outer)
         self.buttons = {}

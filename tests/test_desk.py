@@ -524,6 +524,11 @@ def test_the_visit_line_on_the_card(app):
     app.call(MEMBER)
     last = today - timedelta(days=30)
     assert caller(app)["history"] == f"前回 {last.month}/{last.day} カラー（佐藤）・次回 {cti.when_text(booked)}"
+    app.events.put(cti.Status("connected", "COM3 に接続しました。着信を待っています", "COM3"))
+    app.call("09087654321")
+    app.call(MEMBER)
+    settle(app)
+    screenshot(app.root, "readme-card.png")                             # docs/card.png in the README
 
 
 def test_a_lost_device_shows_a_banner_on_the_card(app):
