@@ -110,6 +110,7 @@ def make_app(tmp_path, boxes):
         except tk.TclError as e:
             pytest.skip(f"no display: {e}")
         root.withdraw()
+        scaling_before = float(root.tk.call("tk", "scaling"))
         if scaling:                                 # Windows at 125 %, 150 %...: pixels per point
             root.tk.call("tk", "scaling", scaling)
         members = cti.MemberTable(config.members)
@@ -121,7 +122,8 @@ def make_app(tmp_path, boxes):
         events = queue.Queue()
         window = cti.MainWindow(root, config, members, db, events, _utest=True)
         app = SimpleNamespace(root=root, window=window, config=config, members=members, db=db, events=events,
-                              boxes=boxes, folder=folder, readers=[], crash_expected=False)
+                              boxes=boxes, folder=folder, readers=[], crash_expected=False,
+                              scaling_before=scaling_before)
         app.call = lambda number=None, reason=None: feed_call(app, number, reason)
         made.append(app)
         return app
@@ -134,6 +136,8 @@ def make_app(tmp_path, boxes):
         for child in app.root.winfo_children():
             child.destroy()
         app.root.update()                   # Tk settles the focus of the windows just destroyed
+        # tk scaling lives in the display, which later roots in this process share: put it back
+        app.root.tk.call("tk", "scaling", app.scaling_before)
         for after_id in app.root.tk.splitlist(app.root.tk.call("after", "info")):
             app.root.after_cancel(after_id)
         app.root.destroy()
