@@ -1764,10 +1764,6 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def record_cells_text(cells: list) -> str:
-    return "".join(cells).replace("\r", "\n")
-
-
 def swallowed_rows(cells: list, width: int) -> int:
     """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
 
@@ -1775,9 +1771,10 @@ def swallowed_rows(cells: list, width: int) -> int:
     as a row has is a row, not a memo.
     """
     for cell in cells:
-        lines = cell.splitlines()[1:]
-        if width > 2 and any(part.count(",") >= width - 1 for part in lines):
-            return len(lines)
+        if ("\n" in cell or "\r" in cell) and width > 2:
+            lines = cell.splitlines()[1:]
+            if any(part.count(",") >= width - 1 for part in lines):
+                return len(lines)
     return 0
 
 
@@ -1838,7 +1835,8 @@ class MembersFile:
                         problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、"
                                         "ここから後の行が 1 つのセルになっています")
                         continue
-                if "\n" in record_cells_text(cells) and (eaten := swallowed_rows(cells, len(header))):
+                if max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
+                        and (eaten := swallowed_rows(cells, len(header))):      # a record of several lines
                     cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], len(header)))
                     opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
                     problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
@@ -2769,12 +2767,9 @@ class Database:
 
     def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
         with self._held_as_error():
-            return self._reserve(member_no, starts, menu, staff, memo)
-
-    def _reserve(self, member_no, starts, menu, staff, memo) -> int:
-        return self.conn.execute(
-            "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
-            (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
+            return self.conn.execute(
+                "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
+                (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
 
     def set_status(self, reservation_id: int, status: str, amount: int | None = None) -> Reservation:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
