@@ -2097,6 +2097,7 @@ class Registration:
     phone: str
     staff: str
     memo: str
+    auto: bool = False              # the number was not typed: it is the file's next one when written
 
 
 def validate_registration(form: dict, table: "MemberTable") -> tuple["Registration | None", dict]:
@@ -2124,7 +2125,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
             errors[field] = unstorable_text(char, table.encoding)
     if errors:
         return None, errors
-    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo), {}
+    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
@@ -2155,9 +2156,11 @@ def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]
         return file.text, [], change
     if change["op"] == "register":
         notes = []
-        if change["member_no"] in file.by_no:
-            new_no = file.next_member_no()
-            notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
+        taken = change["member_no"] in file.by_no
+        if taken or (change.get("auto") and change["member_no"] != file.next_member_no()):
+            new_no = file.next_member_no()      # an untyped number follows the file as it is now
+            if taken:
+                notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
             change = {**change, "member_no": new_no}
         values = {"member_no": change["member_no"], "name": change["name"], "kana": change["kana"],
                   "phone": format_phone(change["phone"]) if change["phone"] else "",
@@ -2345,8 +2348,8 @@ class MemberTable:
             except FileNotFoundError as e:
                 if not self.existed and not self.path.parent.is_dir():
                     raise file_problem(e, self.path.parent) from None
-                if not self.existed:
-                    return self.disk, None                  # first run: the file may be created
+                if not self.existed and delay is None:
+                    return self.disk, None                  # never there since start: the file may be created
                 if delay is None:
                     raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
                                     "最後に読めた内容で表示を続けます", "missing") from None
