@@ -2363,17 +2363,11 @@ class MemberTable:
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
-        lost = self._lost(disk)
-        if lost:
-            try:
-                self._keep_pending(lost)
-                return
-            except OSError as e:
-                log.error("消えた変更を保存待ちにできません: %s", e)
+        self._requeue_lost(disk)
         self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
 
-    def _lost(self, disk: MembersFile) -> list[dict]:
-        """The pending changes, and those written lately that disk no longer holds, to be written (again).
+    def _requeue_lost(self, disk: MembersFile):
+        """Changes written lately that disk no longer holds become pending again, to be written again.
 
         A program that does not take our lock (Excel) may save its older copy over our write;
         such a change is written again, for CONFIRM_SECONDS after it was first written.
@@ -2381,11 +2375,15 @@ class MemberTable:
         now = time.monotonic()
         self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
         lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
-        if lost:
-            log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
-            self.written = [(t, c) for t, c in self.written if c not in lost]
-            return self.pending + lost
-        return []
+        if not lost:
+            return
+        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+        self.written = [(t, c) for t, c in self.written if c not in lost]
+        try:
+            self._keep_pending(self.pending + lost)
+        except OSError as e:                    # kept in memory at least: they were on disk a moment ago
+            log.error("消えた変更を保存待ちファイルに書けません: %s", e)
+            self.pending = self.pending + lost
 
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
@@ -2506,14 +2504,14 @@ class MemberTable:
             if char := unstorable(str(value), self.encoding):
                 raise ValidationError(unstorable_text(char, self.encoding))
         try:
-            file, notes, _, done = self._write_changes(self.pending, change)
+            file, notes, _, done = self._write_changes(change)
         except ValidationError:
             raise
         except CtiError as e:
             return self._defer(change, e)
         return file.by_no[done["member_no"]], notes
 
-    def _write_changes(self, changes, new=None):
+    def _write_changes(self, new=None):
         """Under the lock: re-read, apply, write, swap. Raises FileError/MembersError, nothing swapped.
 
         ValidationError when the new change no longer applies to the file as it is now.
@@ -2524,7 +2522,8 @@ class MemberTable:
                 # unchanged (any other writer's replace makes a new inode), else read again
                 disk = self.disk if self.stamp and self._stat() == self.stamp and not self.error \
                     else self._read(wait_if_missing=new is not None)[0]
-                changes = self._lost(disk) or changes
+                self._requeue_lost(disk)
+                changes = self.pending
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
                 except MembersError as e:
@@ -2585,7 +2584,7 @@ class MemberTable:
         if not self.pending:
             return True
         try:
-            _, notes, _, _ = self._write_changes(self.pending)
+            _, notes, _, _ = self._write_changes()
         except CtiError as e:
             log.info("保存待ちの変更はまだ保存できません: %s", e)
             return False

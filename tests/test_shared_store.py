@@ -617,3 +617,23 @@ def test_a_file_missing_at_start_is_looked_for_again_before_it_is_created(tmp_pa
     member, notes = register(table, "高橋美咲")
     assert member.member_no == "AC00004"
     assert members.read_bytes() == excel + "AC00004,高橋美咲,,,,,\r\n".encode()
+
+
+def test_a_change_excel_overwrote_is_kept_even_when_the_next_write_fails(tmp_path, monkeypatch, excel_lock):
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    excel_lock["on"] = False
+    members = make_members(tmp_path)
+    older = members.read_bytes()                                # what Excel has open
+    table = cti.MemberTable(members).load()
+    register(table, "高橋美咲")
+    members.unlink()                                            # Excel saves its older copy over ours
+    members.write_bytes(older + "EX0001,エクセル追加,,,,,\r\n".encode())
+    excel_lock["on"] = True                                     # ...and keeps the file open
+    with pytest.raises(cti.WriteDeferred):
+        register(table, "渡辺健")
+    assert [c["name"] for c in table.pending] == ["高橋美咲", "渡辺健"]   # the overwritten one too
+    assert "高橋美咲" in table.pending_path.read_text("utf-8")
+    excel_lock["on"] = False
+    assert table.retry_pending() is True
+    assert [r[1] for r in rows(members)[4:]] == ["エクセル追加", "高橋美咲", "渡辺健"]
+    assert len({r[0] for r in rows(members)[1:]}) == 6
