@@ -166,11 +166,9 @@ def test_lock_left_by_a_killed_process_is_recovered_at_once(tmp_path):
     holder = hold_lock(tmp_path, members)
     holder.kill()                                               # crashed while holding the lock
     holder.wait()
-    assert Path(str(members) + ".lock").exists() or True        # the lock file may stay; its lock does not
     table = cti.MemberTable(members).load()
-    started = time.monotonic()
-    member, _ = register(table, "渡辺健")
-    assert member.member_no == "AC00004" and time.monotonic() - started < cti.LOCK_TIMEOUT
+    member, _ = register(table, "渡辺健")                      # no WriteDeferred: the lock was free
+    assert member.member_no == "AC00004"
     assert rows(members)[-1][:2] == ["AC00004", "渡辺健"]
 
 
@@ -500,7 +498,7 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_pa
         window.poll()
         gate.set()
         assert wait_for(lambda: (window.poll(), window.caller["name"]["text"])[1] == "高橋美咲 様", timeout=30)
-        assert shown_in < 1.0, shown_in                          # not the re-read's time (generous: loaded machine)
+        assert shown_in < 5.0, shown_in                          # not the re-read's (held up to 30 s by the gate)
     finally:
         gate.set()
         window.stop()
