@@ -2832,6 +2832,9 @@ class Database:
         if self._writer is not None:
             self.late.put(None)
             self._writer.join(timeout=DB_WRITER_WAIT)
+            if self._writer.is_alive():
+                log.error("cti.db を他のプログラムが使い続けているため、着信 %d 件を履歴に保存できませんでした",
+                          self.late.qsize())
         self.conn.close()
 
     def _migrate(self):
@@ -4360,6 +4363,8 @@ def cmd_import_visits(path: str, config_path) -> int:
         print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
         members = None
     db = Database(config.database, config.max_entries, config.max_days)
+    if db.notice:
+        print(db.notice, file=sys.stderr)
     try:
         count, problems = db.import_visits(Path(path), members)
     finally:
