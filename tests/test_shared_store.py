@@ -454,9 +454,10 @@ def test_every_cause_is_named(error, replacing, cause):
 # -----------------------------------------------------------------------------
 # a call while members.csv is being re-read (the window, under Xvfb)
 
-def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_path, monkeypatch, wait_for):
+@pytest.fixture
+def reception(tmp_path):
+    """The reception window as run_window builds it (background re-reads), on members.csv in tmp_path."""
     import queue
-    import threading
     import tkinter as tk
     members = make_members(tmp_path)
     config = cti.Config(port="loop://", protocol="modem", init=(), members=members,
@@ -466,10 +467,24 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_pa
     except tk.TclError as e:
         pytest.skip(f"no display: {e}")
     root.withdraw()
-    table = cti.MemberTable(members, background=True).load()
+    table = cti.MemberTable(members, pending_dir=tmp_path, background=True).load()
     db = cti.Database(config.database)
     events = queue.Queue()
     window = cti.MainWindow(root, config, table, db, events, _utest=True)
+
+    def call(number):
+        events.put(cti.Call(number, protocol="modem"))
+        window.poll()
+    window.call = call
+    yield window
+    window.stop()
+    root.destroy()
+    db.close()
+
+
+def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(reception, monkeypatch, wait_for):
+    import threading
+    window, members = reception, reception.members.path
     # the re-read is held at its parse until the test lets it go (a 100,000-member parse takes a second)
     gate, parsing = threading.Event(), threading.Event()
     real_parse = cti.MembersFile.parse.__func__
@@ -486,24 +501,45 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_pa
         window.check_members()                                   # what the 2 s timer does
         assert parsing.wait(30)
         started = time.perf_counter()
-        events.put(cti.Call("08023456789", protocol="modem"))
-        window.poll()
+        window.call("08023456789")
         shown_in = time.perf_counter() - started
         assert window.caller["number"]["text"] == "080-2345-6789"          # shown at once...
         assert window.caller["name"]["text"] == "未登録の番号です"           # ...from the last good table
-        events.put(cti.Call("0596310005", protocol="modem"))
-        window.poll()
+        window.call("0596310005")
         assert window.caller["name"]["text"] == "ペンギン貴子 様"            # known callers still by name
-        events.put(cti.Call("08023456789", protocol="modem"))
-        window.poll()
+        window.call("08023456789")
         gate.set()
         assert wait_for(lambda: (window.poll(), window.caller["name"]["text"])[1] == "高橋美咲 様", timeout=30)
         assert shown_in < 5.0, shown_in                          # not the re-read's (held up to 30 s by the gate)
     finally:
         gate.set()
-        window.stop()
-        root.destroy()
-        db.close()
+
+
+def test_members_csv_unreadable_meanwhile_calls_still_show_with_the_last_good_table(reception, monkeypatch,
+                                                                                    wait_for):
+    """Access denied on the share (root is never denied here: injected at open())."""
+    window, members = reception, reception.members.path
+    window.call("0596310005")
+    real_open = open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(members):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(cti, "open", denied, raising=False)
+    os.utime(members, ns=(1, 1))
+    window.check_members()
+    assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員台帳を読めません"),
+                    timeout=30)
+    assert "読む権限がない" in window.status_members["text"] and "3件で表示中" in window.status_members["text"]
+    history = len(window.history.get_children())
+    window.call("09012345678")                                  # 山田花子
+    assert window.caller["name"]["text"] == "山田花子 様"         # the new caller, not the previous one
+    assert len(window.history.get_children()) == history + 1     # and the history keeps its rows
+    monkeypatch.undo()
+    os.utime(members, ns=(2, 2))
+    window.check_members()
+    assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員 3件"), timeout=30)
 
 
 # -----------------------------------------------------------------------------
