@@ -277,18 +277,22 @@ def test_only_a_file_that_never_existed_is_created(tmp_path):
     assert member.member_no == "00001" and rows(members) == [cti.MEMBERS_HEADER, ["00001", "高橋美咲", "", "", "", ""]]
 
 
+def deny_reading(monkeypatch, path: Path):
+    """cti's open() of path raises access denied (tests run as root, whom permissions do not stop)."""
+    real_open = open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(cti, "open", denied, raising=False)
+
+
 def test_unreadable_after_loading_keeps_the_last_good_table(tmp_path, monkeypatch):
     """Access denied on read (tests run as root, whom permissions do not stop: injected at open())."""
     members = make_members(tmp_path)
     table = cti.MemberTable(members).load()
-    real_open = open
-
-    def denied(file, *args, **kwargs):
-        if str(file) == str(members):
-            raise PermissionError(errno.EACCES, "Permission denied", str(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(cti, "open", denied, raising=False)
+    deny_reading(monkeypatch, members)
     os.utime(members, ns=(0, 0))                                # changed on disk: refresh looks again
     assert table.refresh() is True
     assert table.error and "読む権限がない" in table.error
@@ -520,13 +524,7 @@ def test_members_csv_unreadable_meanwhile_calls_still_show_with_the_last_good_ta
     """Access denied on the share (root is never denied here: injected at open())."""
     window, members = reception, reception.members.path
     window.call("0596310005")
-    real_open = open
-
-    def denied(file, *args, **kwargs):
-        if str(file) == str(members):
-            raise PermissionError(errno.EACCES, "Permission denied", str(file))
-        return real_open(file, *args, **kwargs)
-    monkeypatch.setattr(cti, "open", denied, raising=False)
+    deny_reading(monkeypatch, members)
     os.utime(members, ns=(1, 1))
     window.check_members()
     assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員台帳を読めません"),
