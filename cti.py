@@ -2326,11 +2326,13 @@ class MemberTable:
         return changes
 
     def _stat(self):
-        """(inode, mtime, size) of the file, None when it is not there."""
+        """(inode, mtime, size) of the file, None when it is not there, ("error", errno) when it cannot be seen."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
+        except OSError as e:                    # a share gone or access denied: a re-read will say which
+            return "error", e.errno
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def _read(self, wait_if_missing=False) -> tuple[MembersFile, tuple | None]:

@@ -277,13 +277,14 @@ def test_only_a_file_that_never_existed_is_created(tmp_path):
     assert member.member_no == "00001" and rows(members) == [cti.MEMBERS_HEADER, ["00001", "高橋美咲", "", "", "", ""]]
 
 
-def deny_reading(monkeypatch, path: Path):
-    """cti's open() of path raises access denied (tests run as root, whom permissions do not stop)."""
+def deny_reading(monkeypatch, path: Path, error=None):
+    """cti's open() of path raises error, by default access denied (tests run as root, whom permissions
+    do not stop; a share that is gone cannot be made here either)."""
     real_open = open
 
     def denied(file, *args, **kwargs):
         if str(file) == str(path):
-            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+            raise error or PermissionError(errno.EACCES, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
     monkeypatch.setattr(cti, "open", denied, raising=False)
 
@@ -669,3 +670,20 @@ def test_a_change_excel_overwrote_is_kept_even_when_the_next_write_fails(tmp_pat
     assert table.retry_pending() is True
     assert [r[1] for r in rows(members)[4:]] == ["エクセル追加", "高橋美咲", "渡辺健"]
     assert len({r[0] for r in rows(members)[1:]}) == 6
+
+
+def test_a_share_that_cannot_even_be_looked_at_is_unavailable_not_an_error(tmp_path, monkeypatch):
+    """stat() itself fails (the NAS asleep): injected at the lowest call, a network error cannot be made here."""
+    members = make_members(tmp_path)
+    table = cti.MemberTable(members).load()
+    real_stat = Path.stat
+
+    def gone(self, *args, **kwargs):
+        if self == members:
+            raise OSError(errno.EHOSTDOWN, "Host is down", str(self))
+        return real_stat(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "stat", gone)
+    deny_reading(monkeypatch, members, OSError(errno.EHOSTDOWN, "Host is down"))
+    assert [m.name for m in table.lookup("0596310005")] == ["ペンギン貴子"]
+    assert table.error == "members.csv: ネットワーク上の場所（共有フォルダ）に届きません"
+    assert cti.members_status(table).endswith("（最後に読めた 3件で表示中）")
