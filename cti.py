@@ -4036,12 +4036,16 @@ def setup_logging(config: Config) -> logging.Handler:
 
 
 def write_first_run_files(config_path: Path, config: Config) -> list[str]:
-    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM)."""
+    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM).
+
+    members.csv only beside cti.ini: one elsewhere (a shared folder) may be missing only for a
+    moment, as Excel saves it; a header-only file there would replace the table for every PC.
+    """
     written = []
     if not config_path.exists():
         atomic_write(config_path, DEFAULT_INI.encode("utf-8-sig"))
         written.append(config_path.name)
-    if not config.members.exists():
+    if config.members.parent == config_path.parent and not config.members.exists():
         atomic_write(config.members, (",".join(MEMBERS_HEADER) + "\r\n").encode("utf-8-sig"))
         written.append(config.members.name)
     return written
