@@ -309,7 +309,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         text, _ = read_text_any(path, MembersError)
     except OSError as e:
-        raise file_problem(e, path) from None
+        raise file_problem(e, path, reading=True) from None
     rows = [(line, cells) for cells, _, _, line in split_records(text)]
     if not rows:
         raise MembersError(f"{Path(path).name}: 空のファイルです")
