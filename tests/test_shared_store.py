@@ -694,3 +694,19 @@ def test_a_share_that_cannot_even_be_looked_at_is_unavailable_not_an_error(tmp_p
     assert [m.name for m in table.lookup("0596310005")] == ["ペンギン貴子"]
     assert table.error == "members.csv: ネットワーク上の場所（共有フォルダ）に届きません"
     assert cti.members_status(table).endswith("（最後に読めた 3件で表示中）")
+
+
+def test_two_processes_on_a_large_file_keep_every_member_while_the_lock_is_held_for_a_parse(tmp_path):
+    """20,000 members: each write holds the lock for a parse, so the other process waits (or keeps its
+    change pending and writes it when the lock is free); none is lost, numbers stay distinct."""
+    members = tmp_path / "members.csv"
+    rows_ = ORIGINAL + [f"B{i:05d},会員{i},,080{i:08d},,," for i in range(20_000)]
+    members.write_bytes(("\r\n".join(rows_) + "\r\n").encode("utf-8-sig"))
+    for worker in (1, 2):
+        (tmp_path / f"pc{worker}").mkdir()
+    start_all(tmp_path / "go", REGISTERER, (1, 4, members), (2, 4, members))
+    final = rows(members)
+    assert final[:len(rows_)] == list(csv.reader(rows_))                # every row before intact
+    added = final[len(rows_):]
+    assert sorted(r[1] for r in added) == sorted(f"会員{w}-{i}" for w in (1, 2) for i in range(4))
+    assert len({r[0] for r in final[1:]}) == len(final) - 1
