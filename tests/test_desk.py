@@ -19,8 +19,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cti  # noqa: E402
+from conftest import poll_until  # noqa: E402
 from test_ui import (MEMBER, UNKNOWN, app, boxes, caller, make_app, modem_block, press, pump,  # noqa: E402,F401
-                     screenshot, toplevels)
+                     right_click_row, screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -214,12 +215,8 @@ def visible(window_id) -> bool:
 
 
 def wait(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    """A real process under a loaded machine: longer than conftest's default."""
+    return poll_until(condition, timeout, interval=0.05)
 
 
 def start_program(tmp_path, port, *args):
@@ -415,13 +412,8 @@ def test_the_right_click_menu_acts_on_the_row_it_was_opened_on(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
     history = app.window.history
-    app.root.deiconify()
-    app.root.update()
     older = history.get_children()[1]
-    x, y, _, height = history.bbox(older)
-    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
-                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
-    app.root.update()
+    right_click_row(app, older)
     menu = app.window.menu
     try:
         assert menu.winfo_ismapped()
