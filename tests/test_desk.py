@@ -201,7 +201,7 @@ def window_name(window_id) -> str:
 
 def x_windows(prefix):
     """The top-level windows whose title starts with prefix (xdotool's regex does not take the dash)."""
-    found = subprocess.run(["xdotool", "search", "--name", "^CTI"], capture_output=True, text=True)
+    found = subprocess.run(["xdotool", "search", "--name", "."], capture_output=True, text=True)
     return [int(w) for w in found.stdout.split() if window_name(w).startswith(prefix)]
 
 
@@ -674,3 +674,41 @@ def test_the_link_dialog_says_before_saving_whose_number_it_is(app):
 
 def csv_text(app):
     return app.config.members.read_bytes().decode("utf-8-sig")
+
+
+def window_rect(window_id) -> cti.Rect:
+    display = x_display()
+    try:
+        window = display.create_resource_object("window", window_id)
+        geometry = window.get_geometry()
+        origin = window.translate_coords(display.screen().root, 0, 0)
+        return cti.Rect(-origin.x, -origin.y, -origin.x + geometry.width, -origin.y + geometry.height)
+    finally:
+        display.close()
+
+
+@pytest.mark.parametrize("key, title", [("F2", "会員登録"), ("F4", "予約登録")])
+def test_the_program_opens_f2_and_f4_beside_the_caller(tmp_path, pty_pair, key, title):
+    """As the hidden check does it: the real program rung, a key sent to its window, the dialog's
+    place on the screen compared with the main window's."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    master, slave = pty_pair
+    process, folder = start_program(tmp_path, slave)
+    try:
+        window = program_window(process)
+        assert wait(lambda: "に接続しました" in (folder / "cti.log").read_text("utf-8"))
+        os.write(master, modem_block(MEMBER))
+        assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子")
+        subprocess.run(["xdotool", "key", "--window", str(window), key], check=True)
+        assert wait(lambda: x_windows(title)), f"{key} opened no {title}"
+        [dialog] = x_windows(title)
+        assert wait(lambda: visible(dialog))
+        main, box = window_rect(window), window_rect(dialog)
+        assert not overlap(box, main), (main, box)
+        os.write(master, modem_block(UNKNOWN))                         # a call while the dialog is open
+        assert wait(lambda: window_name(window) == "CTI — 090-8765-4321 未登録")
+        assert visible(window) and not overlap(window_rect(dialog), window_rect(window))
+    finally:
+        process.terminate()
+        process.wait(10)
