@@ -3981,7 +3981,6 @@ class MainWindow:
         style.configure("Treeview", rowheight=int(tkfont.Font(root, font=self.fonts["base"]).metrics("linespace") * 1.5))
         style.configure("Action.TButton", font=self.fonts["bold"])
         root.title("CTI — 着信待ち")
-        root.minsize(560, 420)
         self._build()
         self._bind_keys()
         self.refresh_history()
@@ -3989,6 +3988,7 @@ class MainWindow:
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
+        self.hold_minimum_size()
         self.place_in_corner()
         root.attributes("-topmost", bool(config.topmost))
         self._schedule("poll", self.POLL_MS, self.poll)
@@ -4403,9 +4403,14 @@ class MainWindow:
             else:
                 part.pack(**self.below_card[part])
         self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
-        self.root.update_idletasks()
         self.root.geometry("")              # the window takes the size of what it shows
+        self.hold_minimum_size()
         self.place_in_corner()
+
+    def hold_minimum_size(self):
+        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
+        self.root.update_idletasks()
+        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
 
     def refresh_counts(self):
         self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))

@@ -559,9 +559,11 @@ def test_compact_mode_shows_the_card_only(app):
     assert app.root.winfo_reqheight() < full / 2
     assert app.window.compact_toggle["text"] == "一覧も表示 (F9)"
     screenshot(app.root, "compact.png")
+    assert app.root.minsize()[1] < full / 2
     app.window.compact_toggle.invoke()
     app.root.update()
     assert app.window.history.winfo_ismapped() and app.root.winfo_reqheight() == full
+    assert app.root.minsize()[1] == full
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -591,6 +593,9 @@ def test_every_column_and_label_fits_its_widest_text_at_every_scale(make_app, sc
         label = w.caller[key]
         assert label.winfo_reqwidth() <= card, (scale, key)
     assert app.root.winfo_width() >= app.root.winfo_reqwidth() and app.root.winfo_height() >= app.root.winfo_reqheight()
+    assert app.root.minsize() == (app.root.winfo_reqwidth(), app.root.winfo_reqheight())   # never smaller
+    if scale == "100%":                                                  # beside the POS on 1366 x 768
+        assert app.root.winfo_reqwidth() <= 1366 // 2 and app.root.winfo_reqheight() <= 768 - 48
     today = app.window.open_today()
     for column in today.list["columns"]:
         assert int(today.list.column(column, "width")) >= heading.measure(today.list.heading(column, "text"))
@@ -712,3 +717,24 @@ def test_the_program_opens_f2_and_f4_beside_the_caller(tmp_path, pty_pair, key, 
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_demo_rings_a_few_times_then_waits_for_a_key():
+    demo = cti.DemoDevice(first_delay=0.01, interval=0.01, rings=2)
+    written = bytearray()
+
+    def rings(expected, timeout):
+        """RINGs on the simulated line once `expected` have come (or the timeout passed)."""
+        return poll_until(lambda: (written.extend(demo.port.read(demo.port.in_waiting)),
+                                   written.count(b"RING") >= expected)[1] and written.count(b"RING"),
+                          timeout) or written.count(b"RING")
+    demo.start()
+    try:
+        assert rings(2, 5) == 2
+        assert rings(3, 0.6) == 2                                         # then it waits
+        demo.ring_again()
+        assert rings(3, 5) == 3                                           # F8 / a hidden window: one more
+    finally:
+        demo.stopping.set()
+        demo.join(2)
+    assert not demo.is_alive()
