@@ -3474,16 +3474,18 @@ class Window(tk.Toplevel):
 
 
 class Dialog(Window):
-    """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
+    """A form in the manner of IDLE's query.Query: entry_ok() validates and returns a value (or shows
+    the field errors and returns None); the caller acts on it through one submit(value) callback,
+    which returns {} (done: the dialog closes) or the field errors to show ("" for the whole form).
 
-    Errors are shown beside their field. With _utest the dialog is neither modal nor waited
-    for, so tests fill its fields and invoke() its buttons.
+    With _utest the dialog is neither modal nor waited for, so tests fill its fields and invoke()
+    its buttons.
     """
     ok_text = "OK"
 
-    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
+    def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
         super().__init__(app, title, _utest=_utest)
-        self.result = None
+        self.result, self.submit = None, submit
         self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
         self.row = 0
@@ -3565,24 +3567,15 @@ class Dialog(Window):
         """The result, or None after showing what is wrong."""
         raise NotImplementedError
 
-    def save_member_change(self, change, member_no):
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.app.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            field = getattr(e, "field", "")
-            self.show_errors({field if field in self.errors else "": str(e)})
-            return None
-        self.app.members_changed(notes)
-        return member
-
     def ok(self, event=None):
-        result = self.entry_ok()
-        if result is not None:
-            self.result = result
-            self.destroy()
+        value = self.entry_ok()
+        if value is not None:
+            errors = self.submit(value)
+            if errors:
+                self.show_errors({name if name in self.errors else "": text for name, text in errors.items()})
+            else:
+                self.result = value
+                self.destroy()
         return "break"
 
     def cancel(self, event=None):
@@ -3604,7 +3597,7 @@ class RegisterDialog(Dialog):
 
     def __init__(self, app, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "会員登録", **kw)
+        super().__init__(app, "会員登録", app.register, **kw)
 
     def create_widgets(self):
         table = self.app.members
@@ -3625,11 +3618,7 @@ class RegisterDialog(Dialog):
         registration, errors = validate_registration(form, self.app.members)
         if errors:
             self.show_errors(errors)
-            return None
-        member = self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
-        if member is not None:
-            self.app.confirm(f"登録しました: {member.member_no} {member.name} 様")
-        return member
+        return registration
 
 
 class LinkDialog(Dialog):
@@ -3638,7 +3627,7 @@ class LinkDialog(Dialog):
 
     def __init__(self, app, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "電話番号登録", **kw)
+        super().__init__(app, "電話番号登録", app.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
@@ -3705,15 +3694,7 @@ class LinkDialog(Dialog):
         if errors:
             self.show_errors(errors)
             return None
-        try:
-            member = self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
-                                             selected[0])
-        except ValueError as e:
-            self.show_errors({"phone": str(e)})
-            return None
-        if member is not None:
-            self.app.confirm(f"電話番号を追加しました: {member.member_no} {member.name} 様")
-        return member
+        return selected[0], self.vars["phone"].get()
 
 
 class ReserveDialog(Dialog):
@@ -3722,7 +3703,7 @@ class ReserveDialog(Dialog):
 
     def __init__(self, app, member: Member, **kw):
         self.member = member
-        super().__init__(app, "予約登録", **kw)
+        super().__init__(app, "予約登録", app.book, **kw)
 
     def create_widgets(self):
         ttk.Label(self.body, text=f"{self.member.member_no}  {self.member.name} 様",
@@ -3744,12 +3725,7 @@ class ReserveDialog(Dialog):
         if errors:
             errors[""] = errors.pop("member_no", "")
             self.show_errors(errors)
-            return None
-        reservation_id = self.app.db.reserve(**reservation)
-        self.app.reservations_changed()
-        words = " ".join(w for w in (when_text(reservation["starts"]), reservation["menu"], reservation["staff"]) if w)
-        self.app.confirm(f"{words} で予約しました")
-        return reservation_id
+        return reservation
 
 
 class LookupDialog(Dialog):
@@ -3764,7 +3740,6 @@ class LookupDialog(Dialog):
         if not re.fullmatch(r"0\d{5,13}", digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
-        self.app.look_up(digits)
         return digits
 
 
@@ -4458,11 +4433,46 @@ class MainWindow:
         self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
         self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
 
-    def look_up(self, digits):
+    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+
+    def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
         self.caller["time"]["text"] = LOOKUP_LABEL
         self.caller["elapsed"]["text"] = ""
+        return {}
+
+    def register(self, registration) -> dict:
+        return self.save_member_change(lambda: self.members.register(registration), registration.member_no,
+                                       "登録しました")
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        try:
+            return self.save_member_change(lambda: self.members.link(member_no, phone), member_no,
+                                           "電話番号を追加しました")
+        except ValueError as e:
+            return {"phone": str(e)}
+
+    def book(self, reservation) -> dict:
+        self.db.reserve(**reservation)
+        self.reservations_changed()
+        words = " ".join(w for w in (when_text(reservation["starts"]), reservation["menu"], reservation["staff"]) if w)
+        self.confirm(f"{words} で予約しました")
+        return {}
+
+    def save_member_change(self, change, member_no, done) -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed(notes)
+        if member is not None:
+            self.confirm(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # actions
@@ -4524,7 +4534,7 @@ class MainWindow:
         return self.today_window
 
     def open_lookup(self):
-        return LookupDialog(self, "着信番号参照", _utest=self._utest)
+        return LookupDialog(self, "着信番号参照", self.look_up, _utest=self._utest)
 
     def action(self, name):
         """The command behind an ACTIONS entry (its button and its key)."""

@@ -738,3 +738,23 @@ def test_the_demo_rings_a_few_times_then_waits_for_a_key():
         demo.stopping.set()
         demo.join(2)
     assert not demo.is_alive()
+
+
+def test_dialogs_follow_idles_contract_with_one_submit_callback(app):
+    """entry_ok() validates and returns the value; submit(value) acts and returns {} or the field errors."""
+    seen = []
+    dialog = cti.LookupDialog(app.window, "着信番号参照",
+                              lambda value: seen.append(value) or {"phone": "その番号は使えません"}, _utest=True)
+    dialog.vars["phone"].set("12")
+    dialog.button_ok.invoke()
+    assert seen == [] and dialog.errors["phone"]["text"]                  # entry_ok refused: submit not called
+    dialog.vars["phone"].set("045-123-4567")
+    dialog.button_ok.invoke()
+    assert seen == ["0451234567"] and dialog.winfo_exists()
+    assert dialog.errors["phone"]["text"] == "その番号は使えません"          # the callback's errors, under the field
+    dialog.submit = lambda value: {"nosuch": "全体の誤り"}
+    dialog.button_ok.invoke()
+    assert dialog.message["text"] == "全体の誤り"                          # an error for no field: for the form
+    dialog.submit = lambda value: {}
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists() and dialog.result == "0451234567"
