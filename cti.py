@@ -3181,15 +3181,16 @@ class BookingsWindow(BookingActions, ListWindow):
     def create_widgets(self):
         nav = ttk.Frame(self.body)
         nav.pack(fill="x", pady=(0, 6))
-        ttk.Button(nav, text=BOOKING_WORDS["prev"], command=lambda: self.show_day(self.day - timedelta(days=1))).pack(side="left")
         self.day_label = ttk.Label(nav, font=self.app.fonts["bold"], width=12, anchor="center")
-        self.day_label.pack(side="left", padx=6)
-        ttk.Button(nav, text=BOOKING_WORDS["next"], command=lambda: self.show_day(self.day + timedelta(days=1))).pack(side="left")
-        ttk.Button(nav, text=BOOKING_WORDS["today"], command=lambda: self.show_day(self.app.now().date())).pack(side="left", padx=6)
         self.day_entry = ttk.Entry(nav, width=12)
-        self.day_entry.pack(side="left", padx=(12, 4))
         self.day_entry.bind("<Return>", self.show_typed_day)
-        ttk.Button(nav, text=BOOKING_WORDS["show"], command=self.show_typed_day).pack(side="left")
+        self.nav = {name: ttk.Button(nav, text=BOOKING_WORDS[name], command=command) for name, command in (
+            ("prev", lambda: self.show_day(self.day - timedelta(days=1))),
+            ("next", lambda: self.show_day(self.day + timedelta(days=1))),
+            ("today", lambda: self.show_day(self.app.now().date())), ("show", self.show_typed_day))}
+        for widget in (self.nav["prev"], self.day_label, self.nav["next"], self.nav["today"], self.day_entry,
+                       self.nav["show"]):
+            widget.pack(side="left", padx=(0, 6))
         self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
         self.counts.pack(anchor="w", pady=(0, 6))
         self.bookings = self.list = self.table((("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120),
