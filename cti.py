@@ -2757,6 +2757,52 @@ class RegisterDialog(Dialog):
         return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
 
 
+class MemberSearch:
+    """A search field in a dialog and the members it finds; on_pick(member) when one is selected."""
+
+    def __init__(self, dialog: Dialog, on_pick=None, height=5):
+        self.dialog, self.on_pick = dialog, on_pick
+        self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
+        ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
+            row=dialog.row, column=1, columnspan=2, sticky="w")
+        self.results = ttk.Treeview(dialog.body, columns=("no", "name", "kana", "phones"), show="headings",
+                                    height=height, selectmode="browse")
+        for column, title, width in (("no", "会員番号", 80), ("name", "名前", 120), ("kana", "ふりがな", 120),
+                                     ("phones", "電話番号", 130)):
+            self.results.heading(column, text=title)
+            self.results.column(column, width=width, stretch=column == "phones")
+        self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
+        dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
+        dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
+        dialog.row += 3
+        dialog.vars["query"].trace_add("write", lambda *_: self.refresh())
+        self.results.bind("<<TreeviewSelect>>", lambda e: self.picked())
+        self.entry.bind("<Down>", self.to_results)
+
+    def refresh(self):
+        self.results.delete(*self.results.get_children())
+        for member in self.dialog.app.members.search(self.dialog.vars["query"].get(), limit=100):
+            self.results.insert("", "end", iid=member.member_no, values=(
+                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
+        children = self.results.get_children()
+        if len(children) == 1:
+            self.results.selection_set(children[0])
+
+    def to_results(self, event=None):
+        children = self.results.get_children()
+        if children:
+            self.results.focus_set()
+            self.results.selection_set(children[0])
+            self.results.focus(children[0])
+        return "break"
+
+    def picked(self):
+        selected = self.results.selection()
+        member = self.dialog.app.members.by_no.get(selected[0]) if selected else None
+        if member and self.on_pick:
+            self.on_pick(member)
+
+
 class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
@@ -2767,43 +2813,11 @@ class LinkDialog(Dialog):
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
-        self.add_field("query", "会員を検索")
-        ttk.Label(self.body, text="会員番号・名前・ふりがな・電話番号の一部で検索できます",
-                  foreground="#555555").grid(row=self.row, column=1, columnspan=2, sticky="w")
-        self.row += 1
-        self.results = ttk.Treeview(self.body, columns=("no", "name", "kana", "phones"), show="headings",
-                                    height=8, selectmode="browse")
-        for column, title, width in (("no", "会員番号", 90), ("name", "名前", 130), ("kana", "ふりがな", 130),
-                                     ("phones", "電話番号", 160)):
-            self.results.heading(column, text=title)
-            self.results.column(column, width=width, stretch=column == "phones")
-        self.results.grid(row=self.row, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
-        self.errors["member"] = ttk.Label(self.body, foreground="#b00020")
-        self.errors["member"].grid(row=self.row + 1, column=0, columnspan=3, sticky="w")
-        self.row += 2
-        self.vars["query"].trace_add("write", lambda *_: self.refresh_results())
+        self.results = MemberSearch(self, height=8).results
         self.results.bind("<Double-1>", self.ok)
-        self.widgets["query"].bind("<Down>", self._to_results)
 
     def first_focus(self):
         return self.widgets["query"]
-
-    def _to_results(self, event=None):
-        children = self.results.get_children()
-        if children:
-            self.results.focus_set()
-            self.results.selection_set(children[0])
-            self.results.focus(children[0])
-        return "break"
-
-    def refresh_results(self):
-        self.results.delete(*self.results.get_children())
-        for member in self.app.members.search(self.vars["query"].get(), limit=100):
-            self.results.insert("", "end", iid=member.member_no, values=(
-                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
-        children = self.results.get_children()
-        if len(children) == 1:
-            self.results.selection_set(children[0])
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -2841,52 +2855,6 @@ class SubmitDialog(Dialog):
                 self.result = value
                 self.destroy()
         return "break"
-
-
-class MemberSearch:
-    """A search field in a dialog and the members it finds; on_pick(member) when one is selected."""
-
-    def __init__(self, dialog: Dialog, on_pick):
-        self.dialog, self.on_pick = dialog, on_pick
-        self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
-        ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
-            row=dialog.row, column=1, columnspan=2, sticky="w")
-        self.results = ttk.Treeview(dialog.body, columns=("no", "name", "kana", "phones"), show="headings",
-                                    height=5, selectmode="browse")
-        for column, title, width in (("no", "会員番号", 80), ("name", "名前", 120), ("kana", "ふりがな", 120),
-                                     ("phones", "電話番号", 130)):
-            self.results.heading(column, text=title)
-            self.results.column(column, width=width, stretch=column == "phones")
-        self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
-        dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
-        dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
-        dialog.row += 3
-        dialog.vars["query"].trace_add("write", lambda *_: self.refresh())
-        self.results.bind("<<TreeviewSelect>>", lambda e: self.picked())
-        self.entry.bind("<Down>", self.to_results)
-
-    def refresh(self):
-        self.results.delete(*self.results.get_children())
-        for member in self.dialog.app.members.search(self.dialog.vars["query"].get(), limit=50):
-            self.results.insert("", "end", iid=member.member_no, values=(
-                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
-        children = self.results.get_children()
-        if len(children) == 1:
-            self.results.selection_set(children[0])
-
-    def to_results(self, event=None):
-        children = self.results.get_children()
-        if children:
-            self.results.focus_set()
-            self.results.selection_set(children[0])
-            self.results.focus(children[0])
-        return "break"
-
-    def picked(self):
-        selected = self.results.selection()
-        member = self.dialog.app.members.by_no.get(selected[0]) if selected else None
-        if member:
-            self.on_pick(member)
 
 
 class ReserveDialog(SubmitDialog):
