@@ -2231,6 +2231,9 @@ def booking_actions(reservation, today) -> tuple:
     return NEXT_STATES[reservation.status]
 
 
+DATE_HINT = "日付は 2026-11-25 か 11/25 の形で入力してください"
+
+
 def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tuple[dict | None, dict]:
     """({member_no, starts, menu, staff, memo}, {}) or (None, {field: message})."""
     errors = {}
@@ -2240,7 +2243,7 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
     day = parse_date(form.get("date", ""), now, ahead=True)
     clock = parse_time(form.get("time", ""))
     if day is None:
-        errors["date"] = "日付は 2026-11-25 か 11/25 の形で入力してください"
+        errors["date"] = DATE_HINT
     if clock is None:
         errors["time"] = "時刻は 14:30 の形で入力してください"
     if day and day < now.date():
@@ -2495,6 +2498,19 @@ BOOKING_WORDS = {
     "amount_title": "退店", "amount": "金額（円）", "amount_hint": "空のままでも退店できます",
     "amount_bad": "金額は 4500 や 4,500 のように数字で入力してください", "select": "一覧から予約を選んでください",
     "overlap_ask": "{text}\n\n重なっていますが、このまま予約しますか？",
+    "date": "日付", "time": "時刻（例 14:30）", "menu": "メニュー", "staff": "担当", "memo": "メモ",
+    "day_heading": "{day} の予約（担当別）", "visits": "来店履歴（新しい順）", "no_visits": "来店履歴はまだありません",
+}
+# (column, heading, width) of the booking lists
+BOOKING_COLUMNS = {
+    "by_staff": (("staff", "担当", 80), ("span", "時間", 100), ("name", "名前", 120), ("menu", "メニュー", 110),
+                 ("status", "状態", 50)),
+    "day": (("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120), ("menu", "メニュー", 110),
+            ("staff", "担当", 80), ("status", "状態", 60)),
+    "upcoming": (("starts", "日時", 130), ("menu", "メニュー", 140), ("staff", "担当", 90), ("memo", "メモ", 200)),
+    "visits": (("date", "日付", 110), ("menu", "メニュー", 140), ("staff", "担当", 90), ("amount", "金額", 80),
+               ("memo", "メモ", 200)),
+    "members": (("no", "会員番号", 80), ("name", "名前", 120), ("kana", "ふりがな", 120), ("phones", "電話番号", 130)),
 }
 
 
@@ -2757,6 +2773,16 @@ class RegisterDialog(Dialog):
         return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
 
 
+def tree(parent, columns, height, selectmode="browse") -> ttk.Treeview:
+    """A list with headings: columns are (name, heading, width); the last one takes the spare width."""
+    table = ttk.Treeview(parent, columns=[c for c, _, _ in columns], show="headings", height=height,
+                         selectmode=selectmode)
+    for column, title, width in columns:
+        table.heading(column, text=title)
+        table.column(column, width=width, stretch=column == columns[-1][0])
+    return table
+
+
 class MemberSearch:
     """A search field in a dialog and the members it finds; on_pick(member) when one is selected."""
 
@@ -2765,12 +2791,7 @@ class MemberSearch:
         self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
         ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
             row=dialog.row, column=1, columnspan=2, sticky="w")
-        self.results = ttk.Treeview(dialog.body, columns=("no", "name", "kana", "phones"), show="headings",
-                                    height=height, selectmode="browse")
-        for column, title, width in (("no", "会員番号", 80), ("name", "名前", 120), ("kana", "ふりがな", 120),
-                                     ("phones", "電話番号", 130)):
-            self.results.heading(column, text=title)
-            self.results.column(column, width=width, stretch=column == "phones")
+        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height)
         self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
         dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
         dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
@@ -2883,22 +2904,19 @@ class ReserveDialog(SubmitDialog):
         else:
             self.search = MemberSearch(self, self.pick)
         day = r.starts.date() if r else self.day or app.now().date()
-        self.add_field("date", "日付", day.isoformat())
-        self.add_field("time", "時刻（例 14:30）", f"{r.starts:%H:%M}" if r else "")
-        self.add_field("menu", "メニュー", r.menu if r else "", widget=lambda p, v: ttk.Combobox(
+        words = BOOKING_WORDS
+        self.add_field("date", words["date"], day.isoformat())
+        self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
+        self.add_field("menu", words["menu"], r.menu if r else "", widget=lambda p, v: ttk.Combobox(
             p, textvariable=v, values=[name for name, _ in config.menus], width=26))
         staff = r.staff if r else self.member.staff if self.member else ""
-        self.add_field("staff", "担当", staff, widget=staff_box(staff_choices(config.staff, app.members.staff_names)))
-        self.add_field("memo", "メモ", r.memo if r else "", width=40)
+        self.add_field("staff", words["staff"], staff,
+                       widget=staff_box(staff_choices(config.staff, app.members.staff_names)))
+        self.add_field("memo", words["memo"], r.memo if r else "", width=40)
         self.vars["member_no"] = tk.StringVar(self, member_no)
         self.day_label = ttk.Label(self.body, font=app.fonts["bold"])
         self.day_label.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(8, 2))
-        self.day_list = ttk.Treeview(self.body, columns=("staff", "span", "name", "menu", "status"),
-                                     show="headings", height=6, selectmode="none")
-        for column, title, width in (("staff", "担当", 80), ("span", "時間", 100), ("name", "名前", 120),
-                                     ("menu", "メニュー", 110), ("status", "状態", 50)):
-            self.day_list.heading(column, text=title)
-            self.day_list.column(column, width=width, stretch=column == "menu")
+        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, selectmode="none")
         self.day_list.tag_configure("stylist", background="#e4eefb")
         self.day_list.grid(row=self.row + 1, column=0, columnspan=3, sticky="nsew")
         self.warning = ttk.Label(self.body, foreground="#8a4b00", wraplength=460, justify="left")
@@ -2943,7 +2961,8 @@ class ReserveDialog(SubmitDialog):
         rows = staff_day_rows(bookings, self.app.members.by_no, self.minutes_of)
         for iid, values in rows:
             self.day_list.insert("", "end", iid=iid, values=values, tags=("stylist",) if values[0] == staff else ())
-        self.day_label["text"] = f"{day_text(day)} の予約（担当別）" + ("" if rows else f"  {BOOKING_WORDS['none_that_day']}")
+        self.day_label["text"] = (BOOKING_WORDS["day_heading"].format(day=day_text(day))
+                                  + ("" if rows else f"  {BOOKING_WORDS['none_that_day']}"))
         self.warning["text"] = overlap_text(self.conflicts(bookings, starts, self.vars["menu"].get().strip(), staff),
                                             self.app.members.by_no, self.minutes_of)
 
@@ -3031,13 +3050,9 @@ class ListWindow(tk.Toplevel):
             self.focus_set()
 
     def table(self, columns, height=8):
-        tree = ttk.Treeview(self.body, columns=[c for c, _, _ in columns], show="headings", height=height,
-                            selectmode="browse")
-        for column, title, width in columns:
-            tree.heading(column, text=title)
-            tree.column(column, width=width, stretch=column == columns[-1][0])
-        tree.pack(fill="both", expand=True)
-        return tree
+        table = tree(self.body, columns, height)
+        table.pack(fill="both", expand=True)
+        return table
 
 
 class BookingActions:
@@ -3106,18 +3121,16 @@ class VisitHistoryWindow(BookingActions, ListWindow):
         m = self.member
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
                   font=self.app.fonts["bold"]).pack(anchor="w")
-        ttk.Label(self.body, text="来店履歴（新しい順）").pack(anchor="w", pady=(8, 2))
-        self.visits = self.table((("date", "日付", 110), ("menu", "メニュー", 140), ("staff", "担当", 90),
-                                  ("amount", "金額", 80), ("memo", "メモ", 200)))
+        ttk.Label(self.body, text=BOOKING_WORDS["visits"]).pack(anchor="w", pady=(8, 2))
+        self.visits = self.table(BOOKING_COLUMNS["visits"])
         today = self.app.now().date()
         for v in self.app.db.visits(m.member_no):
             self.visits.insert("", "end", values=(day_text(datetime.fromisoformat(v.date).date(), today),
                                                   v.menu, v.staff, amount_text(v.amount), v.memo))
         if not self.visits.get_children():
-            self.visits.insert("", "end", values=("来店履歴はまだありません", "", "", "", ""))
+            self.visits.insert("", "end", values=(BOOKING_WORDS["no_visits"], "", "", "", ""))
         ttk.Label(self.body, text=BOOKING_WORDS["upcoming"]).pack(anchor="w", pady=(8, 2))
-        self.bookings = self.table((("starts", "日時", 130), ("menu", "メニュー", 140), ("staff", "担当", 90),
-                                    ("memo", "メモ", 200)), height=4)
+        self.bookings = self.table(BOOKING_COLUMNS["upcoming"], height=4)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
         self.action_buttons(actions, ("new", "変更", "取消"))
@@ -3161,9 +3174,7 @@ class BookingsWindow(BookingActions, ListWindow):
             widget.pack(side="left", padx=(0, 6))
         self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
         self.counts.pack(anchor="w", pady=(0, 6))
-        self.bookings = self.list = self.table((("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120),
-                                                ("menu", "メニュー", 110), ("staff", "担当", 80),
-                                                ("status", "状態", 60)), height=10)
+        self.bookings = self.list = self.table(BOOKING_COLUMNS["day"], height=10)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
         self.action_buttons(actions, ("new",) + self.ACTION_NAMES)
@@ -3185,7 +3196,7 @@ class BookingsWindow(BookingActions, ListWindow):
     def show_typed_day(self, event=None):
         day = parse_date(self.day_entry.get(), self.app.now(), ahead=True)
         if day is None:
-            messagebox.showinfo("CTI", "日付は 2026-11-25 か 11/25 の形で入力してください", parent=self)
+            messagebox.showinfo("CTI", DATE_HINT, parent=self)
         else:
             self.day_entry.delete(0, "end")
             self.show_day(day)
