@@ -3594,6 +3594,9 @@ class MainWindow:
         return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
 
     def open_reserve(self):
+        record = self.selected_record()
+        if record is None or not record.number:     # a walk-in, or a caller without a number: find her
+            return ReserveDialog(self, _utest=self._utest)
         member = self.selected_member("予約")
         return ReserveDialog(self, member, _utest=self._utest) if member else None
 

@@ -492,9 +492,16 @@ def test_reserve_for_an_unknown_number_says_register_first(app):
     assert toplevels(app, cti.ReserveDialog) == []
 
 
-def test_reserve_with_no_call_at_all(app):
-    assert app.window.open_reserve() is None
-    assert app.boxes.messages("showinfo") == ["予約をする着信を履歴から選んでください"]
+def test_reserve_with_no_call_at_all_finds_the_member_by_search(app):
+    dialog = app.window.open_reserve()                          # a walk-in at the counter
+    assert isinstance(dialog, cti.ReserveDialog) and dialog.search is not None
+    assert app.boxes.messages("showinfo") == []
+
+
+def test_reserve_for_a_withheld_caller_finds_the_member_by_search(app):
+    app.call(None, "private")                                   # she rang 非通知: who she is, she says
+    dialog = app.window.open_reserve()
+    assert isinstance(dialog, cti.ReserveDialog) and dialog.search is not None
 
 
 @pytest.mark.parametrize("field, value, words", [
