@@ -3,7 +3,7 @@ by stylist while booking, the double-booking question, the bookings list by date
 future bookings (also from 来店履歴), only the transitions that apply, the amount on 退店, menus and
 staff from cti.ini. Driven as tests/test_ui.py drives the window (its fixtures are used here).
 
-CTI_SCREENSHOTS=/some/folder saves booking.png and bookings.png there.
+CTI_SCREENSHOTS=/some/folder saves booking.png, bookings.png and walk-in.png there.
 """
 
 import sys
@@ -311,4 +311,20 @@ def test_booking_screenshots(app):
     dialog.destroy()
     bookings = app.window.open_today()
     shot2 = screenshot(bookings, "bookings.png")
-    assert (shot is None) == (shot2 is None)
+    bookings.buttons["new"].invoke()
+    [walk_in] = toplevels(app, cti.ReserveDialog)
+    walk_in.vars["query"].set("た")
+    shot3 = screenshot(walk_in, "walk-in.png")
+    assert (shot is None) == (shot2 is None) == (shot3 is None)
+
+
+def test_a_call_while_booking_leaves_the_booking_as_typed(app):
+    dialog = app.window.open_reserve()                            # a walk-in at the counter
+    dialog.vars["query"].set("たかはし")
+    dialog.vars["time"].set("17:00")
+    app.call(MEMBER)                                              # the phone rings meanwhile
+    assert app.root.title() == "CTI — 0596-31-0005 ペンギン貴子"
+    assert dialog.winfo_exists() and dialog.vars["member_no"].get() == "AC00004"
+    dialog.button_ok.invoke()
+    [booked] = app.db.reservations_on(TODAY)
+    assert (booked.member_no, booked.starts, booked.staff) == ("AC00004", at(TODAY, 17), "田中")
