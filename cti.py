@@ -27,9 +27,12 @@ __license__ = "MIT"
 import argparse
 import array
 import bisect
+import collections
 import configparser
+import contextlib
 import csv
 import dataclasses
+import errno
 import functools
 import gc
 import importlib
@@ -60,9 +63,11 @@ from pathlib import Path
 from tkinter import filedialog, messagebox, ttk
 from tkinter import font as tkfont
 
+import filelock
 import phonenumbers
 import serial
 import serial.tools.list_ports
+import serial.tools.list_ports_common
 
 log = logging.getLogger("cti")
 
@@ -85,18 +90,112 @@ def bundled_path(name: str) -> Path:
 
 
 ###############################################################################
-# Config ######################################################################
+# Errors: what cti tells people, in one vocabulary ############################
 ###############################################################################
+# Everything cti expects to go wrong is raised as a CtiError subclass whose text is the
+# Japanese the receptionist reads; an OSError is turned into such words in one place
+# (file_problem), so every store names the cause the same way.
 
-class ConfigError(Exception):
+class CtiError(Exception):
+    """A problem the receptionist (or the salon's IT helper) is told about, in Japanese."""
+
+
+class ConfigError(CtiError):
     """A cti.ini that cannot be used at all."""
 
 
-def app_dir() -> Path:
-    """The folder holding cti.ini and the data: next to cti.exe when frozen, else next to cti.py."""
-    if getattr(sys, "frozen", False):
-        return Path(sys.executable).resolve().parent
-    return Path(__file__).resolve().parent
+class FileError(CtiError):
+    """A file that cannot be read or written now; cause is one of FILE_CAUSES' keys."""
+
+    def __init__(self, text: str, cause: str = "other"):
+        super().__init__(text)
+        self.cause = cause
+
+
+class MembersError(CtiError):
+    """A members.csv whose content cannot be used (encoding, a required column missing, a broken quote)."""
+
+
+class DatabaseError(CtiError):
+    """cti.db cannot be used (newer version, cannot be created)."""
+
+
+class ValidationError(CtiError, ValueError):
+    """Input refused before anything is kept; field names the dialog field it concerns."""
+
+    def __init__(self, text: str, field: str = ""):
+        super().__init__(text)
+        self.field = field
+
+
+class WriteDeferred(CtiError):
+    """The change is kept (in memory and in the pending file) but members.csv could not be written yet."""
+
+    def __init__(self, text: str, member=None):
+        super().__init__(text)
+        self.member = member                    # the member as the window now shows it
+
+
+class NotSaved(CtiError):
+    """The change could be neither written nor kept: nothing of it remains, the dialog keeps the input."""
+
+
+FILE_CAUSES = {
+    "held": "Excel など他のプログラムが開いています",
+    "full": "ディスクがいっぱいです",
+    "readonly": "フォルダかファイルが読み取り専用です（書き込む権限がありません）",
+    "network": "ネットワーク上の場所（共有フォルダ）に届きません",
+    "missing": "ファイルが見つかりません",
+    "unreadable": "読む権限がないか、他のプログラムが使っています",
+    "locked": "他の PC が保存している最中です",
+    "other": "読み書きできません",
+}
+WINERROR_HELD = {32, 33}                        # sharing / lock violation: another program has it open
+WINERROR_NETWORK = {51, 53, 59, 64, 67, 121, 1222, 1231}    # the share or the NAS is gone
+WINERROR_FULL = {39, 112}
+WINERROR_READONLY = {19}                        # write-protected media (5 is decided by the step)
+
+
+def file_cause(error: OSError, replacing=False, reading=False) -> str:
+    """Why an OSError happened, from the values Windows and POSIX give (a key of FILE_CAUSES).
+
+    Access denied (winerror 5 / EACCES) while replacing the file means a program holds it
+    (Windows refuses to replace an open file); while creating the temp file, a read-only folder.
+    """
+    winerror = getattr(error, "winerror", None)
+    if winerror in WINERROR_HELD:
+        return "held"
+    if winerror in WINERROR_NETWORK or error.errno in (errno.ENETUNREACH, errno.EHOSTDOWN, errno.EHOSTUNREACH,
+                                                          errno.ETIMEDOUT, errno.ESTALE, errno.ENOTCONN):
+        return "network"
+    if winerror in WINERROR_FULL or error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "full"
+    if isinstance(error, PermissionError) or error.errno in (errno.EROFS, errno.EACCES, errno.EPERM) \
+            or winerror in WINERROR_READONLY:
+        if reading:
+            return "held" if winerror in WINERROR_HELD else "unreadable"
+        return "held" if replacing and error.errno != errno.EROFS else "readonly"
+    if isinstance(error, FileNotFoundError):
+        return "missing"
+    return "other"
+
+
+def file_problem(error: OSError, path, replacing=False, reading=False) -> FileError:
+    """The FileError saying which file and why, in Japanese."""
+    cause = file_cause(error, replacing, reading)
+    detail = "" if cause != "other" else f"（{error.strerror or type(error).__name__}）"
+    return FileError(f"{Path(path).name}: {FILE_CAUSES[cause]}{detail}", cause)
+
+
+###############################################################################
+# Helpers used by both stores #################################################
+###############################################################################
+# Text decoding, CSV records, Excel-safe cells and the atomic write, for members.csv,
+# cti.ini, visit imports and history exports alike.
+
+EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]|[+-][\d.()]+[-+*/^][\d.()+\-*/^]*$")   # -2+3 too
+REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
+ENCODING_NAMES = {"cp932": "Excel の CSV（Shift_JIS）"}
 
 
 def utf16_encoding(raw: bytes) -> str | None:
@@ -108,12 +207,11 @@ def utf16_encoding(raw: bytes) -> str | None:
     return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
 
 
-def read_text_any(path: Path, utf16=False) -> tuple[str, str]:
-    """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently.
+def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[str, str]:
+    """(text, encoding) of UTF-8 (with or without BOM) or CP932 bytes, never guessing silently.
 
     utf16: also UTF-16 (cti.ini from Notepad; CP932 would "succeed" on it and give junk).
     """
-    raw = Path(path).read_bytes()
     candidates = ("utf-8-sig", "cp932")
     if utf16 and utf16_encoding(raw):
         candidates = (utf16_encoding(raw),)
@@ -126,7 +224,107 @@ def read_text_any(path: Path, utf16=False) -> tuple[str, str]:
             encoding = "utf-8"
         return text, encoding
     hint = "Excel で「CSV UTF-8」として" if Path(path).suffix.lower() == ".csv" else "メモ帳で UTF-8 として"
-    raise ConfigError(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
+    raise error(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
+
+
+def read_text_any(path: Path, error=ConfigError, utf16=False) -> tuple[str, str]:
+    """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently."""
+    return decode_file_text(Path(path).read_bytes(), path, error, utf16)
+
+
+def unstorable(text: str, encoding: str) -> str | None:
+    """The first character of text that a file in this encoding cannot hold, or None."""
+    try:
+        text.encode(encoding)
+        return None
+    except UnicodeEncodeError as e:
+        return e.object[e.start:e.end]
+
+
+def unstorable_text(char: str, encoding: str) -> str:
+    return f"{char} は {ENCODING_NAMES.get(encoding, encoding + ' ')}に保存できません"
+
+
+def split_records(text: str):
+    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
+
+    Spans let a rewrite copy every row it did not change byte for byte.
+    """
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream)
+    start, line = 0, 1
+    for cells in reader:
+        end = stream.tell()                 # StringIO's position is a character index into text
+        yield cells, start, end, line
+        start, line = end, reader.line_num + 1
+
+
+def excel_safe(cell: str) -> str:
+    """A cell Excel will not run as a formula (=HYPERLINK(…) and friends get a leading ')."""
+    return "'" + cell if EXCEL_FORMULA.match(cell) else cell
+
+
+def csv_rows_text(rows, newline="\r\n") -> str:
+    """Rows as CSV text Excel reads back as written (formulas defused), with this line ending."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator=newline).writerows([[excel_safe(c) for c in cells] for cells in rows])
+    return out.getvalue()
+
+
+def atomic_write(path: Path, data: bytes) -> os.stat_result:
+    """Write a temp file in the same folder, fsync, os.replace; a held target is retried briefly.
+
+    A kill at any moment leaves the old file or the new one, never a truncated one; a failure
+    leaves no temp file behind. Returns the new file's stat (taken before the replace, so that
+    it is ours even if another program replaces the file right after). Raises the OSError.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            hide_file(tmp)                      # (Windows section) a temp left by a kill stays out of sight
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            stat = os.fstat(f.fileno())
+        hide_file(tmp, hidden=False)            # the replaced file keeps these attributes
+        for delay in REPLACE_RETRIES + (None,):
+            try:
+                os.replace(tmp, path)
+                return stat
+            except PermissionError as e:
+                if delay is None or file_cause(e, replacing=True) != "held":
+                    raise
+                time.sleep(delay)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
+    try:
+        text, _ = read_text_any(path, MembersError)
+    except OSError as e:
+        raise file_problem(e, path) from None
+    rows = [(line, cells) for cells, _, _, line in split_records(text)]
+    if not rows:
+        raise MembersError(f"{Path(path).name}: 空のファイルです")
+    return rows[0][1], rows[1:]
+
+
+###############################################################################
+# Config ######################################################################
+###############################################################################
+
+def app_dir() -> Path:
+    """The folder holding cti.ini and the data: next to cti.exe when frozen, else next to cti.py."""
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent
+    return Path(__file__).resolve().parent
 
 
 PROTOCOL_NAMES = ("auto", "nd", "aloha", "modem", "whozz", "ncid")
@@ -166,7 +364,7 @@ DEFAULT_INI = """\
 
 [device]
 ; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
-; auto = 見つかったポートを順に試す / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
+; auto = USB の着信表示装置を探す（Bluetooth は除く。応答した装置を使う） / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
 ; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
 port = auto
 ; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
@@ -696,9 +894,13 @@ def data_folder_risks(config: Config, env=os.environ) -> list[str]:
 # Phone numbers ###############################################################
 ###############################################################################
 
-PHONE_SEPARATORS = re.compile(r"[;/、，,\r\n]+")
 NOT_DIGIT = re.compile(r"\D")
 EXCEL_FLOAT = re.compile(r"\d+\.0")
+# What a number is written with (after NFKC): digits, +, brackets, hyphens of every kind, dots.
+PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
+# A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
+# (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
+INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
 
 
 def nfkc(text: str) -> str:
@@ -709,27 +911,62 @@ def nfkc(text: str) -> str:
 def normalize_phone(text: str) -> str:
     """Digits of a Japanese number in national form ('0596310005'), repairing what Excel and people do to it.
 
-    Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 becomes 0;
-    the leading zero Excel drops (312345678) comes back. Returns '' when there are no digits.
+    Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 (with or without
+    the (0) people write after it) becomes 0; the leading zero Excel drops (312345678) comes
+    back. A foreign number (+1 212 …) keeps its digits as they are: never made Japanese.
+    Returns '' when there are no digits.
     """
     text = nfkc(str(text)).strip()
     if EXCEL_FLOAT.fullmatch(text):            # Excel wrote the cell as a float
         text = text[:-2]
     digits = NOT_DIGIT.sub("", text)
-    if text.startswith("+") and digits.startswith("81"):
-        return "0" + digits[2:].lstrip("0")
-    if digits.startswith("81") and len(digits) in (11, 12):
-        return "0" + digits[2:]
+    if text.startswith("+"):
+        return "0" + digits[2:].lstrip("0") if digits.startswith("81") else digits
+    national = digits[2:]
+    if digits.startswith("81") and (len(national) in (9, 10) and not national.startswith("0")
+                                    or len(national) in (10, 11) and national[:2] != "00" and national[0] == "0"):
+        return "0" + national.lstrip("0")
     if digits and not digits.startswith("0") and len(digits) in (9, 10):
         return "0" + digits
     return digits
 
 
+def _whole_number(words: list) -> bool:
+    """The words already make a complete number: a further word starts the next one."""
+    if words[0].startswith("+") and not words[0].startswith("+81"):
+        return False                    # foreign: only the length limit ends it
+    # 10 national digits make a fixed line; nobody writes a mobile's 11 as 10 and 1
+    return len(normalize_phone(" ".join(words))) >= 10
+
+
+def _too_long(words: list) -> bool:
+    digits = NOT_DIGIT.sub("", "".join(words))
+    limit = 15 if words[0].startswith("+") else 13 if digits.startswith("81") else 11
+    return len(digits) > limit
+
+
 def split_phones(cell: str) -> list[str]:
-    """The numbers in one member cell ('03-1234-5678; 090-…'), as digits, without repeats."""
+    """The numbers in one member cell, as digits, without repeats.
+
+    People separate numbers with spaces, ; / | 、 , ・ or line breaks, and also write one
+    number with spaces (03 1234 5678): pieces parted by spaces, ・ or hyphens only are joined
+    while they are not yet a whole number (10 national digits) nor would grow too long, so
+    '03 1234 5678' is one number and '03-1234-5678 090-1111-2222' two.
+    """
+    text = nfkc(str(cell)) if cell else ""
+    groups, end = [], None
+    for m in PHONE_WORD.finditer(text):
+        word = m.group()
+        group = groups[-1] if groups else None
+        if (group is None or not INNER_GAP.fullmatch(text, end, m.start()) or word.startswith("+")
+                or _whole_number(group) or _too_long(group + [word])):
+            groups.append([word])
+        else:
+            group.append(word)
+        end = m.end()
     numbers = []
-    for part in PHONE_SEPARATORS.split(nfkc(cell or "")):      # full-width ；／ too
-        digits = normalize_phone(part)
+    for group in groups:
+        digits = normalize_phone(" ".join(group))
         if digits and digits not in numbers:
             numbers.append(digits)
     return numbers
@@ -1185,8 +1422,18 @@ SIGNATURES = [
 ]
 
 
+# All of them in one pattern: one search finds the leftmost signature of any format.
+SIGNATURE = re.compile(b"|".join(b"(?P<%s>%s)" % (name.encode(), rx.pattern) for name, rx in SIGNATURES))
+SIGNATURE_LEAD = re.compile(rb"[\x90\x10\r\n\^$\x02\x82]")   # the first byte of every signature but ^
+SIGNATURE_SPAN = 10                     # the longest signature: the bytes before a chunk that may begin one
+
+
 class AutoDecoder(Decoder):
-    """Tell the format from the first bytes and stick with it"""
+    """Tell the format from the first bytes and stick with it.
+
+    Each chunk is searched once, with the few bytes before it that may begin a signature:
+    re-searching everything held on every read cost a busy core on a port full of noise.
+    """
     name = "auto"
     PATIENCE = 4096                     # bytes kept while no signature has been seen
 
@@ -1200,15 +1447,22 @@ class AutoDecoder(Decoder):
         self.offset += len(data)
         if self.inner:
             return self.inner.feed(data)
+        # Only the new bytes, and the few before them, can hold a signature not seen yet. Past the
+        # stream's first bytes (where ^ matches) each begins with a lead byte: a cheap scan for one
+        # spares the full search on most reads.
+        start = max(0, len(self.pending) - SIGNATURE_SPAN + 1)
         self.pending += data
-        found = [(m.start(), name) for name, rx in SIGNATURES if (m := rx.search(self.pending))]
-        if not found:
-            if len(self.pending) > self.PATIENCE:
-                drop = len(self.pending) - self.PATIENCE
-                del self.pending[:drop]
-                return [Garbled(self.offset - len(self.pending) - drop, f"形式のわからない {drop} バイトを読み飛ばしました")]
-            return []
-        _, name = min(found)
+        if start:
+            lead = SIGNATURE_LEAD.search(self.pending, start)
+            start = lead.start() if lead else None
+        m = SIGNATURE.search(self.pending, start) if start is not None else None
+        if not m:
+            if len(self.pending) <= self.PATIENCE:
+                return []
+            drop = len(self.pending) - self.PATIENCE // 2       # in steps of half, not a byte a read
+            del self.pending[:drop]
+            return [Garbled(self.offset - len(self.pending) - drop, f"形式のわからない {drop} バイトを読み飛ばしました")]
+        name = m.lastgroup
         log.info("着信表示装置の形式を %s と判断しました", name)
         self.inner = DECODERS[name](**self.kw)
         self.inner.offset = self.inner.base = self.offset - len(self.pending)   # stream offsets carry on
@@ -1268,6 +1522,15 @@ BACKOFF = (1, 2, 5, 10)
 IDLE_TIMEOUT = 0.3      # a read this long with no bytes ends a modem's caller-ID block
 
 
+def udp_socket_options(sockets=socket) -> list:
+    """setsockopt arguments for the UDP port. On Windows SO_REUSEADDR would let another program bind
+    the same port and take the datagrams: there SO_EXCLUSIVEADDRUSE keeps the port ours alone."""
+    exclusive = getattr(sockets, "SO_EXCLUSIVEADDRUSE", None)
+    if exclusive is not None:           # Windows
+        return [(sockets.SOL_SOCKET, exclusive, 1)]
+    return [(sockets.SOL_SOCKET, sockets.SO_REUSEADDR, 1)]
+
+
 class UdpPort:
     """A receive-only 'port' on UDP datagrams (CallerID.com Ethernet units broadcast to port 3520).
 
@@ -1282,7 +1545,8 @@ class UdpPort:
         self.timeout = timeout
         self.port = url
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for option in udp_socket_options():
+            self.sock.setsockopt(*option)
         try:
             self.sock.bind((m.group(1), int(m.group(2))))
         except OSError as e:
@@ -1344,11 +1608,37 @@ def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
 
 
+# Windows error numbers in pyserial's message: "could not open port 'COM3': PermissionError(13, '…', None, 5)".
+# CPython maps 5, 31 and 32 all to PermissionError, so the class name says little; the number says it all.
+WINERROR = re.compile(r"\(\s*-?\d+,\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"),\s*None,\s*(\d+)\s*\)")
+WINERROR_STATES = {5: "busy", 32: "busy", 2: "missing", 3: "missing",
+                   31: "no_response", 121: "no_response", 1167: "no_response", 22: "no_response",
+                   87: "no_response", 21: "no_response"}
+ERRNO = re.compile(r"\[Errno (\d+)\]")
+ERRNO_STATES = {16: "busy", 13: "busy", 2: "missing", 19: "missing", 6: "missing", 5: "no_response"}
+BUSY_TEXT = re.compile(r"Access is denied|アクセスが拒否|busy|in use|Address already in use", re.I)
+
+
+def port_error_state(text: str) -> str | None:
+    """busy, missing or no_response from an error's text: the Windows error number first, then the
+    Linux errno, then words; None when nothing is known."""
+    if m := WINERROR.search(text):
+        return WINERROR_STATES.get(int(m.group(1)))
+    for m in ERRNO.finditer(text):
+        if int(m.group(1)) in ERRNO_STATES:
+            return ERRNO_STATES[int(m.group(1))]
+    if BUSY_TEXT.search(text):
+        return "busy"
+    return None
+
+
 def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
     """(state, words a receptionist understands) for a failed open."""
-    text = str(error)
-    if re.search(r"PermissionError|Access is denied|アクセスが拒否|busy|Errno 16|Errno 13|in use", text, re.I):
+    state = port_error_state(str(error))
+    if state == "busy":
         return "busy", f"{url} は他のプログラムが使っています。そのプログラムを閉じてください"
+    if state == "no_response" and not url.startswith("socket://"):
+        return "no_response", f"{url}: 装置が応答しません。USB を抜き差ししてください（直らなければドライバーを確認）"
     if url == "auto":
         return "missing", ("着信表示装置が見つかりません。USB ケーブルがつながっているか、デバイス マネージャーの"
                            "「ポート (COM と LPT)」に COM 番号が出ているかを確認し、cti.ini の port = に"
@@ -1359,9 +1649,67 @@ def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
                        "cti.ini の port = の COM 番号を確認してください")
 
 
+# USB serial chips caller-ID adapters are built on, as Windows' hwid shows them (VID:PID).
+# Every one is a chip for adapters in general: a match makes a port the likelier one, never
+# certainly ours (receipt printers use them too). The Nikko アロハUSB is a Prolific PL2303
+# (callerid-protocols.md §2.1); no caller-ID adapter with a VID:PID of its own is known.
+CALLER_ID_USB_IDS = {
+    "0403:6001": ("FTDI FT232R", "adapters in general"),
+    "067B:2303": ("Prolific PL2303 (アロハUSB)", "adapters in general"),
+    "1A86:7523": ("WCH CH340", "adapters in general"),
+    "10C4:EA60": ("Silicon Labs CP210x", "adapters in general"),
+}
+USB_ID = re.compile(r"VID:PID=([0-9A-F]{4}):([0-9A-F]{4})", re.I)
+# Ports that are no device on a cable: Bluetooth links (opening one dials the paired device and can
+# block for seconds), Intel AMT serial-over-LAN, com0com and other software ports.
+VIRTUAL_PORT = re.compile(r"BTHENUM|Bluetooth|ブルートゥース|Active Management|com0com|^ROOT\\", re.I)
+MODEM_PORT = re.compile(r"modem|モデム", re.I)
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """A port port = auto listens on, and whether it may be a modem (and gets the AT init)."""
+    device: str
+    modem: bool
+
+
+def port_text(info) -> str:
+    return f"{getattr(info, 'hwid', '') or ''} {getattr(info, 'description', '') or ''}"
+
+
+def probe_plan(ports, protocol: str) -> list:
+    """port = auto: the ports worth listening on, likeliest first (pure: list_ports values in).
+
+    Virtual ports are left out (name one in cti.ini to use it). Known caller-ID adapter chips
+    come first, then other USB ports, then modems, then built-in ports; in natural order
+    (COM2 before COM10) within each, by pyserial's own numsplit. AT commands only where a
+    modem can be: protocol = modem, or a port that names itself a modem.
+    """
+    chosen = []
+    for info in ports:
+        text = port_text(info)
+        if VIRTUAL_PORT.search(getattr(info, "hwid", "") or "") or VIRTUAL_PORT.search(info.description or ""):
+            continue
+        usb = USB_ID.search(text)
+        modem = protocol == "modem" or (protocol == "auto" and bool(MODEM_PORT.search(text)))
+        known = bool(usb) and f"{usb.group(1)}:{usb.group(2)}".upper() in CALLER_ID_USB_IDS
+        rank = 0 if known else 1 if usb or "USB" in text.upper() else 2 if modem else 3
+        chosen.append((rank, serial.tools.list_ports_common.numsplit(info.device), ProbeTarget(info.device, modem)))
+    return [target for _, _, target in sorted(chosen, key=lambda c: c[:2])]
+
+
+def answered(heard: bytes, asked_modem: bool) -> bool:
+    """The bytes heard on a port while probing are a caller-ID device (or a modem's answer to the init)."""
+    if SIGNATURE.search(heard):
+        return True
+    return asked_modem and re.search(rb"(?:^|[\r\n])(?:OK|RING|NMBR)", heard) is not None
+
+
 def list_ports() -> list:
-    """The serial ports found, as (device, description) pairs."""
-    return sorted((p.device, p.description or "") for p in serial.tools.list_ports.comports())
+    """The serial ports found, as (device, description) pairs, in natural order (COM2 before COM10)."""
+    return [(p.device, p.description or "")
+            for p in sorted(serial.tools.list_ports.comports(),
+                            key=lambda p: serial.tools.list_ports_common.numsplit(p.device))]
 
 
 class DeviceReader(threading.Thread):
@@ -1372,10 +1720,12 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
+        self.clock = clock              # the decoders' repeat window runs on it
+        self.ports = ports or (lambda: serial.tools.list_ports.comports())
         self.stopping = threading.Event()
         self.port_name = config.port
         self.pending = b""              # bytes heard while probing, decoded first
@@ -1394,6 +1744,8 @@ class DeviceReader(threading.Thread):
             try:
                 port = self._open()
             except (serial.SerialException, OSError, ValueError) as e:
+                if self.stopping.is_set():
+                    break
                 state, text = describe_port_error(self.port_name, e)
                 delay = self.backoff[min(failures, len(self.backoff) - 1)]
                 failures += 1
@@ -1421,59 +1773,88 @@ class DeviceReader(threading.Thread):
 
     def _open(self):
         if self.config.port.lower() == "auto":
+            self.port_name = "auto"
             self.status("connecting", "着信表示装置を探しています（COM ポートを順に試しています）")
             return self._probe()
         self.status("connecting", f"{self.port_name} を開いています")
         port = self.opener(self.config.port, self.config.protocol, self.config.baudrate)
-        self._send_init(port)
+        if self._may_be_modem(self.config.port):
+            self._send_init(port)
         return port
 
+    def _may_be_modem(self, name):
+        """A named port gets the AT init with protocol = modem, or with auto when Windows calls it a modem."""
+        if self.config.protocol == "modem":
+            return not name.startswith(("socket://", "udp://"))
+        if self.config.protocol != "auto":
+            return False
+        return any(t.modem for t in probe_plan([p for p in self.ports() if p.device == name], "auto"))
+
     def _send_init(self, port):
-        if self.config.protocol in ("modem", "auto") and not self.port_name.startswith(("socket://", "udp://")):
-            for command in self.config.init:
-                port.write(command.encode("ascii", "replace") + b"\r")
-                time.sleep(0.2)         # modems drop commands sent before the previous OK
+        for command in self.config.init:
+            port.write(command.encode("ascii", "replace") + b"\r")
+            time.sleep(0.2)             # modems drop commands sent before the previous OK
+
+    PROBE_RESCAN = 5.0                  # seconds between looks for ports plugged in while probing
 
     def _probe(self):
-        """port = auto: try each serial port found; keep the one that answers, else the first USB one."""
-        silent = None
-        for info in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
-            self.port_name = info.device
-            try:
-                port = self.opener(info.device, self.config.protocol, self.config.baudrate)
-            except (serial.SerialException, OSError):
-                continue
-            try:
-                heard = self._listen(port, self.probe_seconds)
-            except (serial.SerialException, OSError):
+        """port = auto: listen on every likely port at once; keep the first that speaks caller ID
+        (or answers the modem init). A silent port is never taken: a silent ND adapter is found
+        by its first call, whose bytes are decoded, not lost."""
+        listening = {}                  # device -> (port, bytes heard, asked the AT init)
+        error, rescan_at, started, told = None, 0.0, time.monotonic(), None
+        try:
+            while not self.stopping.is_set():
+                if time.monotonic() >= rescan_at:
+                    plan = probe_plan(self.ports(), self.config.protocol)
+                    for target in plan:
+                        if target.device in listening:
+                            continue
+                        try:
+                            port = self.opener(target.device, self.config.protocol, self.config.baudrate)
+                        except (serial.SerialException, OSError, ValueError) as e:
+                            if error is None or port_error_state(str(e)) == "busy":     # busy says the most
+                                error = (target.device, e)
+                            continue
+                        try:
+                            if target.modem:
+                                self._send_init(port)
+                        except (serial.SerialException, OSError):
+                            port.close()
+                            continue
+                        listening[target.device] = (port, bytearray(), target.modem)
+                    rescan_at = time.monotonic() + self.PROBE_RESCAN
+                    if not listening and error:
+                        self.port_name = error[0]
+                        raise error[1]
+                    if not listening:
+                        raise serial.SerialException("no port")
+                for device, (port, heard, asked) in list(listening.items()):
+                    try:
+                        heard += port.read(port.in_waiting) if port.in_waiting else b""
+                    except (serial.SerialException, OSError):
+                        port.close()
+                        del listening[device]
+                        continue
+                    del heard[:-AutoDecoder.PATIENCE]
+                    if answered(bytes(heard), asked):
+                        del listening[device]
+                        self.port_name, self.pending = device, bytes(heard)
+                        log.info("port = auto: %s から着信表示装置の応答がありました", device)
+                        return port
+                names = "、".join(listening)
+                if listening and time.monotonic() - started >= self.probe_seconds and told != names:
+                    told = names
+                    self.status("connecting", f"応答する装置がありません（{names} で着信を待っています）。"
+                                              "装置のつながる COM 番号がわかれば cti.ini の port = に書いてください")
+                self.stopping.wait(0.05)
+            raise serial.SerialException("stopped")
+        finally:
+            for port, _, _ in listening.values():
                 port.close()
-                continue
-            if re.search(rb"OK|RING|NMBR", heard) or any(rx.search(heard) for _, rx in SIGNATURES):
-                if silent is not None:
-                    silent.close()
-                self.pending = heard
-                return port
-            # Built-in COM1-style ports with nothing attached are silent too: only a USB one is kept unheard.
-            if silent is None and "USB" in f"{info.hwid} {info.description}".upper():
-                silent = port
-            else:
-                port.close()
-        if silent is not None:
-            self.port_name = silent.port
-            return silent
-        self.port_name = "auto"
-        raise serial.SerialException("no port")
-
-    def _listen(self, port, seconds) -> bytes:
-        self._send_init(port)
-        heard = bytearray()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self.stopping.is_set():
-            heard += port.read(port.in_waiting or 1)
-        return bytes(heard)
 
     def _pump(self, port):
-        decoder = make_decoder(self.config.protocol, now=self.now)
+        decoder = make_decoder(self.config.protocol, now=self.now, clock=self.clock)
         pending, self.pending = self.pending, b""
         self._handle(port, decoder, decoder.feed(pending) if pending else [])
         while not self.stopping.is_set():
@@ -1501,14 +1882,9 @@ class DeviceReader(threading.Thread):
 ###############################################################################
 # Store: members.csv ##########################################################
 ###############################################################################
-
-class MembersError(Exception):
-    """A members.csv that cannot be used at all (encoding, a required column missing)."""
-
-
-class WriteDeferred(Exception):
-    """The change is kept (in memory and the pending file) but members.csv could not be written yet."""
-
+# Three layers: MembersFile, one parse of one text (an immutable value); changes, pure
+# functions from (MembersFile, change) to new text; MemberTable, the thin shell that takes
+# the lock beside the file, re-reads, applies, writes, and only then swaps in the new value.
 
 # Column headers, Japanese or English, after NFKC and lower-casing.
 COLUMN_ALIASES = {
@@ -1522,11 +1898,12 @@ COLUMN_ALIASES = {
 EXTRA_PHONE_PREFIXES = ("電話", "携帯", "tel", "phone")
 REQUIRED_COLUMNS = ("member_no", "name")
 MEMBERS_HEADER = ["会員番号", "名前", "ふりがな", "電話番号", "主担当", "メモ"]
-REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
-EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]|[+-][\d.()]+[-+*/^][\d.()+\-*/^]*$")   # -2+3 too
 PHONE_HINT = "電話番号は 0 から始まる 10〜11 桁で入力してください（例 0596-31-0005、090-1234-5678）"
 EXCEL_EXPONENT = re.compile(r"\s*\d(\.\d+)?[eE]\+\d+\s*")       # 9.01235E+09: digits Excel already lost
 KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\s・ー]*")
+LOCK_TIMEOUT = 3.0              # seconds a change waits for another PC's write, then it is kept pending
+MISSING_RECHECKS = (0.3, 0.7, 1.0)    # Excel's save (and an SMB client's cached "not found") lasts about this
+CONFIRM_SECONDS = 30            # a change is checked this long to survive a save by a program without our lock
 
 
 @dataclass(slots=True)
@@ -1573,11 +1950,6 @@ def search_key(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def excel_safe(cell: str) -> str:
-    """A cell Excel will not run as a formula (=HYPERLINK(…) and friends get a leading ')."""
-    return "'" + cell if EXCEL_FORMULA.match(cell) else cell
-
-
 def next_member_no(numbers: list[str]) -> str:
     """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
     parsed = [m.groups() for n in numbers if (m := re.fullmatch(r"(.*?)(\d+)", n))]
@@ -1588,19 +1960,178 @@ def next_member_no(numbers: list[str]) -> str:
     return f"{prefix}{highest + 1:0{width}d}"
 
 
-def split_records(text: str):
-    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
+def map_columns(header) -> dict:
+    """{field: column index, 'phone+': [further phone columns]} of a header row."""
+    columns = {"phone+": []}
+    for index, cell in enumerate(header):
+        key = header_key(cell)
+        if key == "phone+" or (key == "phone" and "phone" in columns):
+            columns["phone+"].append(index)
+        elif key and key not in columns:
+            columns[key] = index
+    return columns
 
-    Spans let a rewrite copy every row it did not change byte for byte.
+
+def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
+    """The line where a quote opened in text[start:] is never closed, or None.
+
+    csv reads such a quote to the end of the file as one cell; the line it opens on is
+    what the receptionist must look at in Excel (CRLF, LF or CR line ends alike). A quote
+    opens a cell only at its start, as in csv itself.
     """
-    stream = io.StringIO(text, newline="")
-    reader = csv.reader(stream)
-    start, line = 0, 1
-    for cells in reader:
-        end = stream.tell()                 # StringIO's position is a character index into text
-        yield cells, start, end, line
-        start, line = end, reader.line_num + 1
+    quoted, opened, closed_at = False, None, -2
+    for m in re.finditer(r'"|\r\n|\n|\r', text[start:]):
+        token, at = m.group(), start + m.start()
+        if token != '"':
+            line += 1
+        elif quoted:
+            quoted, closed_at = False, at
+        elif at == start or text[at - 1] in ",\r\n" or closed_at == at - 1:     # "" inside a quoted cell
+            quoted, opened = True, line
+    return opened if quoted else None
 
+
+def record_cells_text(cells: list) -> str:
+    return "".join(cells).replace("\r", "\n")
+
+
+def swallowed_rows(cells: list, width: int) -> int:
+    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
+
+    A memo or phone cell may hold line breaks of its own; a line in it with as many commas
+    as a row has is a row, not a memo.
+    """
+    for cell in cells:
+        lines = cell.splitlines()[1:]
+        if width > 2 and any(part.count(",") >= width - 1 for part in lines):
+            return len(lines)
+    return 0
+
+
+@dataclass(frozen=True, eq=False)
+class MembersFile:
+    """One parse of one text of members.csv: an immutable value (nobody changes it after parse).
+
+    encoding is what the file is written in: the one it was read in, except that UTF-8
+    without BOM gains one (Japanese Excel reads it garbled otherwise). Record i is
+    text[starts[i]:starts[i+1]], first on line lines[i]; its member, if valid, is in by_no.
+    """
+    name: str
+    text: str
+    encoding: str
+    header: list
+    header_end: int
+    columns: dict
+    phone_columns: list
+    starts: array.array
+    lines: array.array
+    members: list
+    by_no: dict
+    by_phone: dict
+    problems: list
+
+    @classmethod
+    def parse(cls, text: str, encoding: str = "utf-8-sig", name: str = "members.csv") -> "MembersFile":
+        """Parse members.csv text; MembersError when the file cannot be used at all.
+
+        Members are built as the rows go by and only their spans are kept, so that 100,000
+        members stay well under 150 MB; the garbage collector is off meanwhile (it would scan
+        every new object again and again and take 40 % of the load).
+        """
+        encoding = "utf-8-sig" if encoding == "utf-8" else encoding
+        header, header_end = list(MEMBERS_HEADER), 0
+        starts, lines = array.array("q"), array.array("l")
+        members, by_no, by_phone, problems = [], {}, {}, []
+        rows = split_records(text)
+        collecting = gc.isenabled()
+        gc.disable()
+        end = 0
+        try:
+            first = next(rows, None)
+            if first is not None:
+                header, header_end = first[0], first[2]
+            columns = map_columns(header)
+            phone_columns = ([columns["phone"]] if "phone" in columns else []) + columns["phone+"]
+            missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in columns]
+            if missing:
+                raise MembersError(f"{name}: 見出し行に {'、'.join(missing)} の列がありません")
+            end = header_end
+            for cells, start, end, line in rows:
+                starts.append(start)
+                lines.append(line)
+                if end == len(text):
+                    opened = unclosed_quote_line(text, start, line)
+                    if opened is not None:
+                        problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、"
+                                        "ここから後の行が 1 つのセルになっています")
+                        continue
+                if "\n" in record_cells_text(cells) and (eaten := swallowed_rows(cells, len(header))):
+                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], len(header)))
+                    opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
+                    problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
+                                    " 1 つのセルになっています（この行の \" を確かめてください）")
+                    continue
+                problem = add_member(cells, line, columns, phone_columns, members, by_no, by_phone)
+                if problem:
+                    problems.append(f"{name} {line}行目: {problem}")
+            starts.append(end)
+        except csv.Error as e:              # e.g. a cell opened with " and never closed, past the field limit
+            line = text.count("\n", 0, end) + 1 if "\n" in text else text.count("\r", 0, end) + 1
+            line = unclosed_quote_line(text, end, line) or line
+            raise MembersError(f"{name} {line}行目から後が CSV として読めません（{e}）。"
+                               "\" で始まるセルの閉じる \" を確かめてください") from None
+        finally:
+            if collecting:
+                gc.enable()
+        return cls(name, text, encoding, header, header_end, columns, phone_columns, starts, lines,
+                   members, by_no, by_phone, problems)
+
+    def next_member_no(self) -> str:
+        return next_member_no([m.member_no for m in self.members])
+
+    def record(self, index: int) -> str:
+        return self.text[self.starts[index]:self.starts[index + 1]]
+
+    @property
+    def newline(self) -> str:
+        """The file's own line ending; CRLF (Excel's) when it has none yet."""
+        return next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
+
+
+def add_member(cells, line, columns, phone_columns, members, by_no, by_phone) -> str | None:
+    """Index one row as a member (during a parse), or say why it is skipped."""
+    if not any(c.strip() for c in cells):
+        return None                                     # blank line Excel left
+    get, width = functools.partial(field_of, cells, columns), len(cells)
+    member_no = nfkc(get("member_no")).strip()
+    if not member_no:
+        return "会員番号が空です"
+    if member_no in by_no:
+        return f"会員番号 {member_no} が {by_no[member_no].line}行目と重複しています"
+    name = get("name")
+    if not name:
+        return f"名前が空です（会員番号 {member_no}）"
+    phones, problem = [], None
+    for column in phone_columns:
+        cell = cells[column] if column < width else ""
+        if EXCEL_EXPONENT.fullmatch(cell):
+            problem = f"電話番号 {cell} が指数表記になっています（Excel で文字列として入力し直してください）"
+            continue
+        phones += [p for p in split_phones(cell) if p not in phones]
+    member = Member(member_no, name, get("kana"), tuple(phones), sys.intern(get("staff")), get("memo"), line)
+    members.append(member)
+    by_no[member_no] = member
+    for phone in member.phones:
+        by_phone[phone] = by_phone.get(phone, ()) + (member,)
+    return problem
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# changes: pure functions of (file, change)
+#
+# A change is a dict, as kept in the pending file:
+#   {"op": "register", "member_no", "name", "kana", "phone" (digits or ""), "staff", "memo"}
+#   {"op": "link", "member_no", "phone" (digits)}
 
 @dataclass
 class Registration:
@@ -1621,6 +2152,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
     phone_text = form.get("phone", "").strip()
     phone = normalize_phone(phone_text) if phone_text else ""
     member_no = unicodedata.normalize("NFKC", form.get("member_no", "")).strip()
+    staff, memo = form.get("staff", "").strip(), form.get("memo", "").strip()
     if not name:
         errors["name"] = "名前を入力してください"
     elif EXCEL_FORMULA.match(name):
@@ -1631,201 +2163,345 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
         errors["phone"] = PHONE_HINT
     if member_no and member_no in table.by_no:
         errors["member_no"] = f"会員番号 {member_no} は既に使われています"
+    for field, value in (("member_no", member_no), ("name", name), ("kana", kana), ("staff", staff), ("memo", memo)):
+        char = unstorable(value, table.encoding)
+        if char and field not in errors:
+            errors[field] = unstorable_text(char, table.encoding)
     if errors:
         return None, errors
-    return Registration(member_no or table.next_member_no(), name, kana, phone,
-                        form.get("staff", "").strip(), form.get("memo", "").strip()), {}
+    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo), {}
 
+
+def held_by_others(file: MembersFile, phone: str) -> list[str]:
+    return [f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
+            for other in file.by_phone.get(phone, ())]
+
+
+def change_written(file: MembersFile, change: dict) -> bool:
+    """The change is in the file already (a retry, or another copy of the pending file wrote it)."""
+    member = file.by_no.get(change["member_no"])
+    if change["op"] == "register":
+        return bool(member and member.name in (change["name"], excel_safe(change["name"]))
+                    and (not change["phone"] or change["phone"] in member.phones))
+    return bool(member and change["phone"] in member.phones)
+
+
+def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]:
+    """(new text, notes, the change as written) of change applied to file; the same text when already in it.
+
+    A register whose number another PC took meanwhile gets the next free one (and a note).
+    MembersError when it cannot apply (a link to a member deleted meanwhile, a character the file lacks).
+    """
+    for value in change.values():
+        char = unstorable(str(value), file.encoding)
+        if char:
+            raise MembersError(unstorable_text(char, file.encoding))
+    if change_written(file, change):
+        return file.text, [], change
+    if change["op"] == "register":
+        notes = []
+        if change["member_no"] in file.by_no:
+            new_no = file.next_member_no()
+            notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
+            change = {**change, "member_no": new_no}
+        values = {"member_no": change["member_no"], "name": change["name"], "kana": change["kana"],
+                  "phone": format_phone(change["phone"]) if change["phone"] else "",
+                  "staff": change["staff"], "memo": change["memo"]}
+        header, cells = cells_for(file, values)
+        return render(file, header, {}, [cells]), notes + held_by_others(file, change["phone"]), change
+    member = file.by_no.get(change["member_no"])
+    if member is None:
+        raise MembersError(f"会員番号 {change['member_no']} が {file.name} にありません"
+                           "（他の PC か Excel で削除されたようです）")
+    notes = held_by_others(file, change["phone"])
+    index = bisect.bisect_left(file.lines, member.line)
+    cells = next(split_records(file.record(index)))[0]
+    header = list(file.header)
+    if "phone" not in file.columns:
+        header.append(MEMBERS_HEADER[3])
+        column = len(header) - 1
+    else:
+        column = file.columns["phone"]
+    cells += [""] * (len(header) - len(cells))
+    current = cells[column].strip()
+    cells[column] = f"{current}; {format_phone(change['phone'])}" if current else format_phone(change["phone"])
+    return render(file, header, {index: cells}, []), notes, change
+
+
+def apply_changes(file: MembersFile, changes: list, new: dict | None = None):
+    """(MembersFile with kept changes and the new one applied, notes, the changes as written, the new one as written).
+
+    A kept change that no longer applies (its member deleted meanwhile, a character the file,
+    now CP932, cannot hold) is dropped with a note, so that it cannot block every later change;
+    only the new change raises.
+    """
+    notes, written, new_written = [], [], None
+    for change in changes + ([new] if new else []):
+        try:
+            text, note, done = apply_change(file, change)
+        except MembersError as e:
+            if change is new:
+                raise
+            notes.append(f"保留していた変更は保存できませんでした: {e}")
+            log.warning("保留中の変更を捨てました: %s", e)
+            continue
+        notes += note
+        written.append(done)
+        if change is new:
+            new_written = done
+        if text is not file.text:           # a change already in the file changes nothing
+            file = MembersFile.parse(text, file.encoding, file.name)
+    return file, notes, written, new_written
+
+
+def cells_for(file: MembersFile, values: dict):
+    """(header, cells) of a new row; a missing known column is added at the end of the header."""
+    header = list(file.header)
+    columns = dict(file.columns)
+    for field, title in zip(("member_no", "name", "kana", "phone", "staff", "memo"), MEMBERS_HEADER):
+        if field not in columns and values.get(field):
+            header.append(title)
+            columns[field] = len(header) - 1
+    cells = [""] * len(header)
+    for field, value in values.items():
+        if field in columns:
+            cells[columns[field]] = value
+    return header, cells
+
+
+def render(file: MembersFile, header, changed: dict, added: list) -> str:
+    """The file's text with rows changed and added; untouched rows are copied as they are."""
+    newline = file.newline
+    parts = []
+    if header != file.header or not file.text:
+        parts.append(csv_rows_text([header], newline))
+    else:
+        parts.append(file.text[:file.header_end])
+    for index in range(len(file.lines)):
+        raw = file.record(index)
+        if index in changed:
+            parts.append(csv_rows_text([changed[index]], newline))
+        elif re.search(r'(^|,)"?[=@+\-\t]', raw) and formula_cells(raw):
+            parts.append(csv_rows_text([next(split_records(raw))[0]], newline))   # never write back what Excel would run
+        else:
+            parts.append(raw)
+    if added and parts and not parts[-1].endswith(("\n", "\r")):
+        parts[-1] += newline
+    parts.append(csv_rows_text(added, newline))
+    return "".join(parts)
+
+
+def formula_cells(raw: str) -> bool:
+    return any(EXCEL_FORMULA.match(c) for c in next(split_records(raw))[0])
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the shell: lock, re-read, write, swap
 
 class MemberTable:
-    """members.csv: lookup by number, search, register and link, written atomically.
+    """members.csv as the program uses it: the last good MembersFile, pending changes, and writes.
 
-    Changes are operations (register, link) applied to the file as it is on disk at the
-    moment of writing, so a change saved meanwhile by Excel or another reception PC is
-    merged, not overwritten. An operation that cannot be written yet (Excel holds the
-    file) is kept in memory and in the pending file beside members.csv, and retried.
+    Every change is a read-modify-write under the lock file beside members.csv
+    (members.csv.lock, a filelock.FileLock: an OS lock, so a crashed process or a PC that
+    drops off the share releases it): the file is re-read inside the lock, the member
+    number allocated there, the new text written atomically, then swapped in. A change
+    that cannot be written now (Excel holds the file, the share is gone, the disk is full,
+    the folder read-only, another PC keeps the lock) is kept in the pending file and
+    merged into whatever the file then holds; if even that cannot be written, NotSaved.
+    A file that was loaded and is now missing or unreadable is unavailable, never empty.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False):
         self.path = Path(path)
+        self.lock = filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
-        self.pending_path = self.path.with_name(f"{self.path.name}.{safe_host_name()}.pending")
+        self.pending_path = Path(pending_dir or self.path.parent) / f"{self.path.name}.{safe_host_name()}.pending"
         self.pending: list[dict] = []
+        self.pending_cause = ""                         # why the pending changes wait (a FILE_CAUSES key)
+        self.written: list[tuple[float, dict]] = []     # (monotonic time, change) written, not yet confirmed
+        self.disk = self.file = MembersFile.parse("", "utf-8-sig", self.path.name)
         self.stamp = None
-        self.problems: list[str] = []
+        self.existed = False            # the file was there since start: from now on missing is "unavailable"
         self.error: str | None = None
-        self.encoding = "utf-8-sig"
-        self._set_text(None)
+        self.background = background
+        self._reader: threading.Thread | None = None
+        self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
+        self._search = None                             # (file, keys text, offsets) for search()
+
+    # what the rest of the program reads: the last good file with the pending changes applied
+    members = property(lambda self: self.file.members)
+    by_no = property(lambda self: self.file.by_no)
+    by_phone = property(lambda self: self.file.by_phone)
+    problems = property(lambda self: self.file.problems)
+    encoding = property(lambda self: self.file.encoding)
+    text = property(lambda self: self.file.text)
+    header = property(lambda self: self.file.header)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # reading
 
     def load(self):
-        """Read the file (and any pending changes); raise MembersError when it cannot be used."""
-        self.error = None
-        if self.pending_path.exists():
-            self.pending = [json.loads(line) for line in self.pending_path.read_text("utf-8").splitlines() if line]
-        last_good = self.text
+        """Read the file (and any pending changes); raise CtiError when it cannot be used now."""
+        self.pending = self._read_pending()
         try:
-            text, stamp = self._read_disk()
-            try:
-                self._set_text(text)
-            except MembersError:
-                self._set_text(last_good)       # a file broken in Excel: keep answering from the last good one
-                raise
-            self.stamp = stamp
-            if self.pending:
-                self._apply_all(self.pending)
-        except PermissionError:
-            self.error = f"{self.path.name} を開けません（他のプログラムが使っています）。しばらくして読み直します"
-            raise MembersError(self.error) from None
-        except MembersError as e:
-            self.error = str(e)
+            disk, stamp = self._read()
+        except CtiError as e:
+            self._unavailable(e)
             raise
+        self._adopt(disk, stamp)
         return self
 
-    def _read_disk(self):
-        if not self.path.exists():
-            return None, None
-        stamp = self._stat()
+    def _read_pending(self) -> list[dict]:
         try:
-            text, self.encoding = read_text_any(self.path)
-        except ConfigError as e:
-            raise MembersError(str(e)) from None
-        if not text or (self.encoding == "utf-8" and text.isascii()):
-            # an empty or all-ASCII file gets a BOM when written: Excel then reads the Japanese added to it
-            self.encoding = "utf-8-sig"
-        return text, stamp
+            lines = self.pending_path.read_text("utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            log.warning("保存待ちファイルを読めません: %s", e)
+            return self.pending
+        changes = []
+        for line in lines:
+            try:
+                changes.append(json.loads(line))
+            except ValueError:
+                log.warning("保存待ちファイルの壊れた行を飛ばしました")
+        return changes
 
     def _stat(self):
+        """(inode, mtime, size) of the file, None when it is not there."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
-        return st.st_mtime_ns, st.st_size
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _read(self, wait_if_missing=False) -> tuple[MembersFile, tuple | None]:
+        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used.
+
+        A file that was there before and is missing now is unavailable (Excel deletes it
+        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
+        it is looked for again a few times before giving up.
+        """
+        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
+            try:
+                with open(self.path, "rb") as f:            # text and stamp of the same file
+                    raw, st = f.read(), os.fstat(f.fileno())
+                break
+            except FileNotFoundError as e:
+                if not self.existed and not self.path.parent.is_dir():
+                    raise file_problem(e, self.path.parent) from None
+                if not self.existed:
+                    return self.disk, None                  # first run: the file may be created
+                if delay is None:
+                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
+                                    "最後に読めた内容で表示を続けます", "missing") from None
+                time.sleep(delay)
+            except OSError as e:
+                raise file_problem(e, self.path, reading=True) from None
+        text, encoding = decode_file_text(raw, self.path, MembersError)
+        return MembersFile.parse(text, encoding, self.path.name), (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _adopt(self, disk: MembersFile, stamp):
+        """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
+        self.disk, self.stamp, self.error = disk, stamp, None
+        self.existed = self.existed or stamp is not None
+        lost = self._lost(disk)
+        if lost:
+            try:
+                self._keep_pending(lost)
+                return
+            except OSError as e:
+                log.error("消えた変更を保存待ちにできません: %s", e)
+        self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
+
+    def _lost(self, disk: MembersFile) -> list[dict]:
+        """The pending changes, and those written lately that disk no longer holds, to be written (again).
+
+        A program that does not take our lock (Excel) may save its older copy over our write;
+        such a change is written again, for CONFIRM_SECONDS after it was first written.
+        """
+        now = time.monotonic()
+        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
+        lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
+        if lost:
+            log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+            self.written = [(t, c) for t, c in self.written if c not in lost]
+            return self.pending + lost
+        return []
+
+    def _unavailable(self, error: CtiError):
+        """The file cannot be read now: keep answering from the last good table, say why."""
+        self.error = str(error)
+        self.stamp = self._stat()           # looked at again when it changes (or, if there, every time)
+        log.warning("members.csv を読めません: %s", error)
 
     def refresh(self) -> bool:
-        """Re-read the file when it changed on disk (cheap: one stat); True when it was re-read."""
-        if self._stat() == self.stamp:
+        """Re-read the file when it changed on disk (cheap: one stat); True when it was re-read.
+
+        In background mode the re-read runs in a thread and take_reread() swaps it in later.
+        """
+        if self.background:
+            if self._reader is None or not self._reader.is_alive():
+                self._reader = threading.Thread(target=self._reread_in_background, name="members-reader",
+                                                daemon=True)
+                self._reader.start()
+            return False
+        stamp = self._stat()
+        if stamp == self.stamp and not (self.error and stamp):
             return False
         log.info("members.csv が変更されたので読み直します")
         try:
-            self.load()
-        except MembersError:
-            log.warning("members.csv を読み直せません: %s", self.error)
+            self._adopt(*self._read())
+        except CtiError as e:
+            self._unavailable(e)
         return True
 
-    def _set_text(self, text: str | None):
-        """Parse the file's text into the header, the record spans and the indexes.
-
-        Members are built as the rows go by and only their spans are kept, so that 100,000
-        members stay well under 150 MB; the garbage collector is off meanwhile (it would scan
-        every new object again and again and take 40 % of the load).
-        """
-        self.text = text or ""
-        self.header, self.header_end = list(MEMBERS_HEADER), 0
-        self.starts, self.lines = array.array("q"), array.array("l")    # record i: text[starts[i]:starts[i+1]]
-        self.members, self.by_no, self.by_phone = [], {}, {}
-        self.problems = []
-        self._search_text = None
-        self._name = self.path.name
-        rows = split_records(self.text)
-        collecting = gc.isenabled()
-        gc.disable()
-        end = 0
+    def _reread_in_background(self):
+        stamp, before = self._stat(), self.stamp
+        if stamp == before and not (self.error and stamp):
+            return
         try:
-            first = next(rows, None)
-            if first is not None:
-                self.header, self.header_end = first[0], first[2]
-            self.columns = self._map_columns(self.header)
-            self.phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
-            missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
-            if missing:
-                raise MembersError(f"{self._name}: 見出し行に {'、'.join(missing)} の列がありません")
-            end = self.header_end
-            for cells, start, end, line in rows:
-                self.starts.append(start)
-                self.lines.append(line)
-                if end == len(self.text) and self._unclosed_quote(start, end):
-                    self.problems.append(f"{self._name} {line}行目: \" で始まるセルが閉じていないため、"
-                                         "ここから後の行が 1 つのセルになっています")
-                    continue
-                self._add(cells, line)
-            self.starts.append(end)
-        except csv.Error as e:              # e.g. a cell opened with " and never closed, past the field limit
-            line = self.text.count("\n", 0, end) + 1      # the line after the last good record
-            raise MembersError(f"{self._name} {line}行目から後が CSV として読めません（{e}）。"
-                               "\" で始まるセルの閉じる \" を確かめてください") from None
-        finally:
-            if collecting:
-                gc.enable()
+            result = self._read()
+        except CtiError as e:
+            result = (e, None)
+        self._reread = result + (before,)
 
-    def _unclosed_quote(self, start, end) -> bool:
-        """The last record swallowed the rest of the file: a quote opened and never closed."""
-        raw = self.text[start:end].rstrip("\r\n")
-        return raw.count('"') % 2 == 1 and ("\n" in raw or "\r" in raw)
-
-    @staticmethod
-    def _map_columns(header):
-        columns = {"phone+": []}
-        for index, cell in enumerate(header):
-            key = header_key(cell)
-            if key == "phone+" or (key == "phone" and "phone" in columns):
-                columns["phone+"].append(index)
-            elif key and key not in columns:
-                columns[key] = index
-        return columns
-
-    def _add(self, cells, line):
-        """Index one row as a member, or report why it is skipped."""
-        where = f"{self._name} {line}行目"
-        if not any(c.strip() for c in cells):
-            return                                          # blank line Excel left
-        get, width = functools.partial(field_of, cells, self.columns), len(cells)
-        member_no = nfkc(get("member_no")).strip()
-        if not member_no:
-            self.problems.append(f"{where}: 会員番号が空です")
-            return
-        if member_no in self.by_no:
-            self.problems.append(f"{where}: 会員番号 {member_no} が {self.by_no[member_no].line}行目と重複しています")
-            return
-        name = get("name")
-        if not name:
-            self.problems.append(f"{where}: 名前が空です（会員番号 {member_no}）")
-            return
-        phones = []
-        for column in self.phone_columns:
-            cell = cells[column] if column < width else ""
-            if EXCEL_EXPONENT.fullmatch(cell):
-                self.problems.append(f"{where}: 電話番号 {cell} が指数表記になっています（Excel で文字列として入力し直してください）")
-                continue
-            phones += [p for p in split_phones(cell) if p not in phones]
-        member = Member(member_no, name, get("kana"), tuple(phones), sys.intern(get("staff")), get("memo"), line)
-        self.members.append(member)
-        self.by_no[member_no] = member
-        for phone in member.phones:
-            self.by_phone[phone] = self.by_phone.get(phone, ()) + (member,)
+    def take_reread(self) -> bool:
+        """On the UI thread: swap in what the background re-read found; True when something changed."""
+        result, self._reread = self._reread, None
+        if result is None:
+            return False
+        found, stamp, before = result
+        if before != self.stamp:
+            return False                    # our own write came in between: it is newer
+        if isinstance(found, CtiError):
+            was = self.error
+            self._unavailable(found)
+            return was != self.error
+        self._adopt(found, stamp)
+        return True
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
 
     def lookup(self, number: str) -> list[Member]:
         """The members holding this number (all of them when several share it)."""
-        self.refresh()
-        return list(self.by_phone.get(normalize_phone(number), ()))
+        if not self.background:
+            self.refresh()
+        return list(self.file.by_phone.get(normalize_phone(number), ()))
 
     def search(self, query: str, limit=50) -> list[Member]:
         """Members whose number, name, kana or phone contains the query (for the link dialog)."""
         key = search_key(query)
         if not key:
             return []
-        self.refresh()
-        if self._search_text is None:
-            lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones)
-                     for m in self.members]
-            self._search_text = "\n".join(lines) + "\n"
-            self._search_starts = list(itertools.accumulate((len(s) + 1 for s in lines), initial=0))
-        text, starts, found, at = self._search_text, self._search_starts, [], 0
+        if not self.background:
+            self.refresh()
+        file = self.file
+        if self._search is None or self._search[0] is not file:
+            self._search = (file,) + search_index(file)
+        _, text, starts = self._search
+        found, at = [], 0
         digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
         needle = digits or key
         while len(found) < limit:
@@ -1833,23 +2509,25 @@ class MemberTable:
             if at < 0:
                 break
             index = bisect.bisect_right(starts, at) - 1
-            found.append(self.members[index])
+            found.append(file.members[index])
             at = starts[index + 1]              # one hit a member
         return found
 
     def next_member_no(self) -> str:
-        return next_member_no([m.member_no for m in self.members])
+        return self.file.next_member_no()
 
     @property
     def staff_names(self) -> list[str]:
-        names = {m.staff for m in self.members if m.staff}
-        return sorted(names)
+        return sorted({m.staff for m in self.file.members if m.staff})
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
 
     def register(self, reg: Registration) -> tuple[Member, list[str]]:
-        """Add a member; return it and notes for the receptionist. Raises WriteDeferred when kept pending."""
+        """Add a member; return it and notes for the receptionist.
+
+        WriteDeferred when kept pending; NotSaved or MembersError when nothing was kept.
+        """
         return self._change({"op": "register", **dataclasses.asdict(reg)})
 
     def link(self, member_no: str, phone: str) -> tuple[Member, list[str]]:
@@ -1857,223 +2535,129 @@ class MemberTable:
         digits = normalize_phone(phone)
         member = self.by_no.get(member_no)
         if member is None:
-            raise ValueError(f"会員番号 {member_no} は members.csv にありません")
+            raise ValidationError(f"会員番号 {member_no} は members.csv にありません", "member_no")
         if not re.fullmatch(r"0\d{9,13}", digits):
-            raise ValueError(PHONE_HINT)
+            raise ValidationError(PHONE_HINT, "phone")
         if digits in member.phones:
-            raise ValueError(f"{member.name} さんには {format_phone(digits)} が既に登録されています")
+            raise ValidationError(f"{member.name} さんには {format_phone(digits)} が既に登録されています", "phone")
         return self._change({"op": "link", "member_no": member_no, "phone": digits})
 
-    def _change(self, op):
-        """Apply op on the freshest file, write it, and return (member, notes)."""
+    def _change(self, change: dict):
+        """Write change (with any kept ones) under the lock; else keep it pending; else NotSaved."""
+        for value in change.values():               # refused at once: never kept as a change that cannot be written
+            if char := unstorable(str(value), self.encoding):
+                raise ValidationError(unstorable_text(char, self.encoding))
         try:
-            self._sync_with_disk()
-        except PermissionError:
-            log.info("members.csv を読めません（Excel が開いている？）: 手元の内容に変更を加えます")
-        base = self.text
-        text, notes, member_no = self._apply_all(self.pending, op)
-        member = self.by_no[member_no]
-        try:
-            self._write(text)
-        except MembersError:
-            self._set_text(base)                # not written (a character the encoding lacks): forget it
-            if self.pending:
-                self._set_text(self._apply_all(self.pending)[0])
+            file, notes, _, done = self._write_changes(self.pending, change)
+        except ValidationError:
             raise
-        except PermissionError:
-            self.pending.append(op)
-            self._save_pending()
-            raise WriteDeferred(f"{self.path.name} が Excel などで開かれているため、まだ保存できません。"
-                                "Excel を閉じると自動で保存します（入力した内容は失われません）") from None
+        except CtiError as e:
+            return self._defer(change, e)
+        return file.by_no[done["member_no"]], notes
+
+    def _write_changes(self, changes, new=None):
+        """Under the lock: re-read, apply, write, swap. Raises FileError/MembersError, nothing swapped.
+
+        ValidationError when the new change no longer applies to the file as it is now.
+        """
+        try:
+            with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
+                # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size) is
+                # unchanged (any other writer's replace makes a new inode), else read again
+                disk = self.disk if self.stamp and self._stat() == self.stamp and not self.error \
+                    else self._read(wait_if_missing=new is not None)[0]
+                changes = self._lost(disk) or changes
+                try:
+                    file, notes, written, done = apply_changes(disk, changes, new)
+                except MembersError as e:
+                    raise ValidationError(str(e)) from None
+                try:
+                    st = atomic_write(self.path, file.text.encode(file.encoding)) \
+                        if file.text != disk.text or not self.path.exists() else None
+                except OSError as e:
+                    raise file_problem(e, self.path, replacing=True) from None
+        except filelock.Timeout:
+            raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
+        except OSError as e:                    # the lock file itself (a read-only or unreachable folder)
+            raise file_problem(e, self.path) from None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st else self._stat()
         self.pending = []
-        self.pending_path.unlink(missing_ok=True)
-        return member, notes
+        self._remove_pending_file()
+        now = time.monotonic()
+        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS] + [(now, c) for c in written]
+        self.disk, self.file, self.stamp, self.error = file, file, stamp, None
+        self.existed = True
+        return file, notes, written, done
+
+    def _defer(self, change: dict, error: CtiError):
+        """members.csv cannot be written now: keep the change pending (file first, then memory), or NotSaved."""
+        self.pending_cause = getattr(error, "cause", "other")
+        try:
+            done = self._keep_pending(self.pending + [change])[-1]
+        except OSError as e:
+            raise NotSaved(f"{error}\n保存待ちファイルも書けないため（{file_problem(e, self.pending_path)}）、"
+                           "この変更は保存されていません。入力はそのまま残っています") from None
+        raise WriteDeferred(deferred_text(self.path.name, error), self.file.by_no.get(done["member_no"]))
+
+    def _keep_pending(self, changes: list) -> list:
+        """Write the pending file first, then keep the changes in memory (memory never claims more than disk).
+
+        Returns the changes as they apply to the last good file (a number taken meanwhile renumbered).
+        """
+        if changes:
+            # The pending file: one JSON object a line, UTF-8, each a change as apply_change takes it:
+            # {"op": "register", "member_no", "name", "kana", "phone", "staff", "memo"} or
+            # {"op": "link", "member_no", "phone"}; phones as national digits.
+            lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in changes)
+            atomic_write(self.pending_path, lines.encode("utf-8"))
+        else:
+            self._remove_pending_file()
+        self.pending = changes
+        self.file, _, written, _ = apply_changes(self.disk, changes)
+        return written
+
+    def _remove_pending_file(self):
+        try:
+            self.pending_path.unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("保存待ちファイルを消せません: %s", e)
 
     def retry_pending(self) -> bool:
-        """Try again to write the kept changes; True when nothing is pending any more."""
+        """Try again to write the kept changes (without waiting for the lock); True when nothing is pending."""
         if not self.pending:
             return True
         try:
-            self._sync_with_disk()
-            text, notes, _ = self._apply_all(self.pending)
-            self._write(text)
-        except PermissionError:
-            return False
-        except MembersError as e:
-            log.warning("保留中の変更を書けません: %s", e)
+            _, notes, _, _ = self._write_changes(self.pending)
+        except CtiError as e:
+            log.info("保存待ちの変更はまだ保存できません: %s", e)
             return False
         for note in notes:
             log.info("保留中の変更: %s", note)
-        self.pending = []
-        self.pending_path.unlink(missing_ok=True)
         return True
 
-    def _sync_with_disk(self):
-        """Parse the file again when it changed on disk since we read it (Excel, another PC)."""
-        if self._stat() != self.stamp:
-            disk_text, stamp = self._read_disk()
-            self._set_text(disk_text)
-            self.stamp = stamp
-
-    def _apply_all(self, ops, new=None):
-        """The file text with ops (and the new op) applied to the parsed table; (text, notes, member_no of the last op).
-
-        A kept op that no longer applies (its member was deleted meanwhile) is dropped with a note,
-        so that it cannot block every later change and every start; only the new op raises.
-        """
-        notes, member_no = [], None
-        for op in ops + ([new] if new else []):
-            try:
-                text, note, member_no = self._apply(op)
-            except MembersError as e:
-                if op is new:
-                    raise
-                notes.append(f"保留していた変更は保存できませんでした: {e}")
-                continue
-            notes += note
-            if text is not self.text:           # an op already in the file changes nothing
-                self._set_text(text)
-        return self.text, notes, member_no
-
-    def _apply(self, op):
-        """(file text with op applied, notes, member_no); the text unchanged when op is already in it."""
-        text, notes = self.text, []
-        if op["op"] == "register":
-            existing = self.by_no.get(op["member_no"])
-            if existing and existing.name == op["name"] and (not op["phone"] or op["phone"] in existing.phones):
-                return text, notes, existing.member_no          # already written (a retry)
-            member_no = op["member_no"]
-            if existing:
-                member_no = self.next_member_no()
-                notes.append(f"会員番号 {op['member_no']} は他の PC で使われたため {member_no} にしました")
-            values = {"member_no": member_no, "name": op["name"], "kana": op["kana"],
-                      "phone": format_phone(op["phone"]) if op["phone"] else "",
-                      "staff": op["staff"], "memo": op["memo"]}
-            header, cells = self._cells_for(values)
-            return self._render(header, {}, [cells]), notes + self._held_by_others(op["phone"]), member_no
-        member = self.by_no.get(op["member_no"])
-        if member is None:
-            raise MembersError(f"会員番号 {op['member_no']} が {self.path.name} にありません"
-                               "（他の PC か Excel で削除されたようです）")
-        if op["phone"] in member.phones:
-            return text, notes, member.member_no
-        notes += self._held_by_others(op["phone"])
-        index = bisect.bisect_left(self.lines, member.line)
-        cells = next(split_records(text[self.starts[index]:self.starts[index + 1]]))[0]
-        header = list(self.header)
-        if "phone" not in self.columns:
-            header.append(MEMBERS_HEADER[3])
-            column = len(header) - 1
-        else:
-            column = self.columns["phone"]
-        cells += [""] * (len(header) - len(cells))
-        current = cells[column].strip()
-        cells[column] = f"{current}; {format_phone(op['phone'])}" if current else format_phone(op["phone"])
-        return self._render(header, {index: cells}, []), notes, member.member_no
-
-    def _held_by_others(self, phone) -> list[str]:
-        return [f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
-                for other in self.by_phone.get(phone, ())]
-
-    def _cells_for(self, values):
-        """(header, cells) of a new row; a missing known column is added at the end of the header."""
-        header = list(self.header)
-        columns = dict(self.columns)
-        for field, title in zip(("member_no", "name", "kana", "phone", "staff", "memo"), MEMBERS_HEADER):
-            if field not in columns and values.get(field):
-                header.append(title)
-                columns[field] = len(header) - 1
-        cells = [""] * len(header)
-        for field, value in values.items():
-            if field in columns:
-                cells[columns[field]] = value
-        return header, cells
-
-    def _render(self, header, changed: dict, added: list) -> str:
-        """The file's text with rows changed and added; untouched rows are copied as they are."""
-        # the file's own line ending; CRLF (Excel's) when it has none yet (empty, or a header without one)
-        newline = next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator=newline)
-
-        def row(cells):
-            writer.writerow([excel_safe(c) for c in cells])
-            value = out.getvalue()
-            out.seek(0)
-            out.truncate()
-            return value
-
-        parts = []
-        if header != self.header or not self.text:
-            parts.append(row(header))
-        else:
-            parts.append(self.text[:self.header_end])
-        for index in range(len(self.lines)):
-            raw = self.text[self.starts[index]:self.starts[index + 1]]
-            if index in changed:
-                parts.append(row(changed[index]))
-            elif re.search(r'(^|,)"?[=@+\-\t]', raw) and self._formula_cells(raw):
-                parts.append(row(next(split_records(raw))[0]))   # never write back what Excel would run
-            else:
-                parts.append(raw)
-        if added and parts and not parts[-1].endswith(("\n", "\r")):
-            parts[-1] += newline
-        parts += [row(cells) for cells in added]
-        return "".join(parts)
-
-    @staticmethod
-    def _formula_cells(raw):
-        return any(EXCEL_FORMULA.match(c) for c in next(split_records(raw))[0])
-
-    def _write(self, text: str):
-        """Atomic write in the file's own encoding; PermissionError when it stays locked."""
-        try:
-            data = text.encode(self.encoding)
-        except UnicodeEncodeError as e:
-            raise MembersError(f"「{e.object[e.start:e.end]}」は {self.path.name}（{self.encoding}）に保存できない文字です。"
-                               "別の字に置き換えてください") from None
-        atomic_write(self.path, data)
-        self.text = text
-        self.stamp = self._stat()
-
-    def _save_pending(self):
-        lines = "".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self.pending)
-        atomic_write(self.pending_path, lines.encode("utf-8"))
+    def discard_pending(self):
+        """Forget the kept changes (the receptionist chose so): they are never written."""
+        self._keep_pending([])
 
 
-def atomic_write(path: Path, data: bytes):
-    """Write a temp file in the same folder, fsync, os.replace; a locked target is retried briefly.
-
-    A kill at any moment leaves the old file or the new one, never a truncated one.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        hide_file(tmp)                          # a temp left by a kill stays out of sight on Windows
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    hide_file(tmp, hidden=False)                # the replaced file keeps these attributes
-    for delay in REPLACE_RETRIES + (None,):
-        try:
-            os.replace(tmp, path)
-            return
-        except PermissionError:
-            if delay is None:
-                tmp.unlink(missing_ok=True)
-                raise
-            time.sleep(delay)
+def deferred_text(name: str, error: CtiError) -> str:
+    """What the receptionist reads when a change is kept pending: why, and what happens next."""
+    cause = getattr(error, "cause", "other")
+    why = {"held": f"{name} が Excel などで開かれているため、まだ保存できません。Excel を閉じると自動で保存します",
+           "locked": f"他の PC が {name} を保存している最中のため、まだ保存できません。すぐに自動で保存します",
+           "missing": f"{name} が見つからないため（Excel の保存中か、共有フォルダに届きません）、まだ保存できません。"
+                      "戻りしだい自動で保存します",
+           "network": f"{name} のある共有フォルダに届かないため、まだ保存できません。つながりしだい自動で保存します",
+           "full": f"{name} のあるディスクがいっぱいのため、まだ保存できません。空きができしだい自動で保存します",
+           "readonly": f"{name} のフォルダかファイルが読み取り専用のため、まだ保存できません。"
+                       "書き込めるようになりしだい自動で保存します"}.get(cause, f"{error}。あとで自動で保存します")
+    return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
-    try:
-        text, _ = read_text_any(path)
-    except ConfigError as e:
-        raise MembersError(str(e)) from None
-    rows = [(line, cells) for cells, _, _, line in split_records(text)]
-    if not rows:
-        raise MembersError(f"{Path(path).name}: 空のファイルです")
-    return rows[0][1], rows[1:]
+def search_index(file: MembersFile) -> tuple[str, list[int]]:
+    """One text of every member's search keys, and each member's offset in it."""
+    lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones) for m in file.members]
+    return "\n".join(lines) + "\n", list(itertools.accumulate((len(s) + 1 for s in lines), initial=0))
 
 
 ###############################################################################
@@ -2255,26 +2839,92 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
             "memo": form.get("memo", "").strip()}, {}
 
 
+DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another program holds on cti.db
+DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
+
+
+def sqlite_busy(error: Exception) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
+
+
 class Database:
-    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema."""
+    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema.
+
+    A damaged file is set aside as cti.db.broken-YYYYMMDD-HHMM and a fresh one started (notice
+    says so). The UI thread waits at most DB_UI_WAIT_MS for a lock another program holds; a
+    call it could not store then is stored by a background writer (take_written() tells the window).
+    """
 
     def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
-        self.path, self.max_entries, self.max_days, self.now = path, max_entries, max_days, now
-        self.conn = sqlite3.connect(str(path), timeout=5, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA journal_mode={sqlite_journal_mode(path)}")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-        self.prune()
+        self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.notice: str | None = None
+        self.late = queue.Queue()                       # call rows waiting for the background writer
+        self._writer: threading.Thread | None = None
+        self._written_late = 0
+        self._last_calls: list = []
+        try:
+            self.conn = self._open()
+        except sqlite3.DatabaseError as e:
+            if sqlite_busy(e):
+                raise DatabaseError(f"{self.path.name} を他のプログラムが使っているため開けません。"
+                                    "そのプログラムを閉じてから起動してください") from None
+            self.notice = self._set_aside(e)
+            self.conn = self._open()
+        try:
+            self.prune()
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            log.info("cti.db を他のプログラムが使っているため、起動時の整理は次の着信で行います")
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection on a usable, current cti.db; sqlite3.DatabaseError when the file is damaged."""
+        conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA journal_mode={sqlite_journal_mode(self.path)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            self.conn = conn
+            self._migrate()
+            conn.execute(f"PRAGMA busy_timeout = {DB_UI_WAIT_MS}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside(self, error) -> str:
+        """Move a damaged cti.db (and its -wal, -shm) to cti.db.broken-YYYYMMDD-HHMM; the message saying so."""
+        base = f"{self.path.name}.broken-{self.now():%Y%m%d-%H%M}"
+        broken = self.path.with_name(base)
+        for n in itertools.count(2):
+            if not broken.exists():
+                break
+            broken = self.path.with_name(f"{base}-{n}")
+        log.error("%s が壊れています（%s）: %s に移して作り直します", self.path.name, error, broken.name)
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.replace(source, Path(f"{broken}{suffix}"))
+        return (f"{self.path.name} が壊れていたため {broken.name} として残し、新しい {self.path.name} で始めました。"
+                "着信履歴・予約・来店履歴は空から始まります（壊れたファイルは消していません）")
 
     def close(self):
+        if self._writer is not None:
+            self.late.put(None)
+            self._writer.join(timeout=DB_WRITER_WAIT)
         self.conn.close()
 
     def _migrate(self):
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(SCHEMA):
             self.conn.close()
-            raise MembersError(f"{Path(self.path).name} は新しい版の cti で作られています（版 {version}）")
+            raise DatabaseError(f"{Path(self.path).name} は新しい版の cti で作られています（版 {version}）")
         for number, script in enumerate(SCHEMA[version:], start=version + 1):
             with self.conn:
                 self.conn.execute("BEGIN")
@@ -2289,41 +2939,109 @@ class Database:
 
     # calls
 
-    def add_call(self, call: Call) -> int:
-        """Store a call and prune, in one transaction (a kill between them leaves neither)."""
+    def add_call(self, call: Call) -> int | None:
+        """Store a call and prune, in one transaction (a kill between them leaves neither).
+
+        None when another program holds cti.db: the call is then stored by the background
+        writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        """
         received = call.received or self.now()
-        with self.conn:
-            self.conn.execute("BEGIN")
-            cur = self.conn.execute(
-                "INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
-                "VALUES (?,?,?,?,?,?)", (self._iso(received), call.number, call.reason, call.name,
-                                         self._iso(call.time) if call.time else None, call.protocol))
-            self._prune()
+        row = (self._iso(received), call.number, call.reason, call.name,
+               self._iso(call.time) if call.time else None, call.protocol)
+        if self._writer is None or self.late.unfinished_tasks == 0:
+            try:
+                return self._insert_call(self.conn, row)
+            except sqlite3.OperationalError as e:
+                if not sqlite_busy(e):
+                    raise
+        log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
+            self._writer.start()
+        self.late.put(row)
+        return None
+
+    def _insert_call(self, conn, row) -> int:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
+            cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
+                               "VALUES (?,?,?,?,?,?)", row)
+            self._prune(conn)
         return cur.lastrowid
+
+    def _write_late(self):
+        """The background writer: stores the calls the UI thread could not, retrying while cti.db is held."""
+        conn = sqlite3.connect(str(self.path), timeout=DB_WRITER_WAIT, isolation_level=None)
+        try:
+            while (row := self.late.get()) is not None:
+                while True:
+                    try:
+                        self._insert_call(conn, row)
+                        break
+                    except sqlite3.OperationalError as e:
+                        if not sqlite_busy(e):
+                            log.exception("着信を履歴に保存できませんでした")
+                            break
+                self._written_late += 1
+                self.late.task_done()
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _held_as_error(self):
+        """A write the receptionist asked for, with cti.db held by another program: a message, not a freeze."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            raise DatabaseError(f"{self.path.name} を他のプログラムが使っているため保存できませんでした。"
+                                "少し待ってから、もう一度操作してください") from None
+
+    def take_written(self) -> bool:
+        """On the UI thread: True when the background writer stored calls since the last ask."""
+        written, self._written_late = self._written_late, 0
+        return written > 0
 
     def prune(self):
         """Keep the newest max_entries calls of the last max_days days."""
         with self.conn:
-            self.conn.execute("BEGIN")
-            self._prune()
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._prune(self.conn)
 
-    def _prune(self):
+    def _prune(self, conn):
+        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
         oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        self.conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        self.conn.execute("DELETE FROM calls WHERE id NOT IN "
-                          "(SELECT id FROM calls ORDER BY received DESC, id DESC LIMIT ?)", (self.max_entries,))
+        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
+        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
+                            (self.max_entries - 1,)).fetchone()
+        if edge is not None:
+            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
+                         (edge[0], edge[0], edge[1]))
 
     def calls(self) -> list[CallRecord]:
-        rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
-        return [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
-                           r["caller_name"], r["protocol"] or "") for r in rows]
+        """The history, newest first; the last one read while another program holds cti.db."""
+        try:
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            return self._last_calls
+        self._last_calls = [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
+                                       r["caller_name"], r["protocol"] or "") for r in rows]
+        return self._last_calls
 
     def delete_call(self, call_id: int) -> bool:
-        return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
+        with self._held_as_error():
+            return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
 
     # reservations
 
     def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
+        with self._held_as_error():
+            return self._reserve(member_no, starts, menu, staff, memo)
+
+    def _reserve(self, member_no, starts, menu, staff, memo) -> int:
         return self.conn.execute(
             "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
             (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
@@ -2335,7 +3053,7 @@ class Database:
             raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
-        with self.conn:
+        with self._held_as_error(), self.conn:
             self.conn.execute("BEGIN")
             self.conn.execute(f"UPDATE reservations SET status = ?, {column} = ? WHERE id = ?",
                               (status, self._iso(now), reservation_id))
@@ -2347,8 +3065,8 @@ class Database:
 
     def move(self, reservation_id: int, starts: datetime, menu="", staff="", memo="") -> Reservation:
         """Change a booking still 予約 (another day or time, menu, stylist, memo)."""
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self._held_as_error(), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
             r = self.reservation(reservation_id)
             if r.status != "予約":
                 raise ValueError(f"「{r.status}」の予約は変更できません")
@@ -2393,8 +3111,14 @@ class Database:
         return [Visit(r["id"], r["member_no"], r["date"], r["menu"], r["staff"], r["amount"], r["memo"])
                 for r in rows]
 
-    def import_visits(self, path: Path) -> tuple[int, list[str]]:
-        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines)."""
+    def import_visits(self, path: Path, members: set | None = None) -> tuple[int, list[str]]:
+        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines).
+
+        Identical rows in one file are real (two visits a day, a family on one card): all are
+        kept. Importing the same file again adds nothing: a row is added only as many times as
+        the file holds it more often than cti.db already does. A member number not in
+        members (when given) is imported and reported with its line.
+        """
         header, rows = read_csv_rows(path)
         keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
         columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
@@ -2419,16 +3143,20 @@ class Database:
             elif not amount_ok:
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
+                if members is not None and get("member_no") not in members:
+                    problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
+                                    "（取り込みました）")
                 visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
+        wanted = collections.Counter(visits)
         with self.conn:
-            self.conn.execute("BEGIN")
-            before = self.conn.total_changes
-            # the same file imported twice adds nothing the second time
-            self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
-                                  "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM visits WHERE "
-                                  "member_no = ?1 AND date = ?2 AND menu = ?3 AND staff = ?4 AND amount IS ?5 "
-                                  "AND memo = ?6)", visits)
-            added = self.conn.total_changes - before
+            self.conn.execute("BEGIN IMMEDIATE")
+            added = 0
+            for visit, count in wanted.items():
+                have = self.conn.execute("SELECT count(*) FROM visits WHERE member_no = ? AND date = ? AND menu = ? "
+                                         "AND staff = ? AND amount IS ? AND memo = ?", visit).fetchone()[0]
+                self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
+                                      "VALUES (?,?,?,?,?,?)", [visit] * (count - have))
+                added += max(0, count - have)
         return added, problems
 
 
@@ -2572,15 +3300,21 @@ def booking_row(reservation, member) -> tuple:
     return (f"{r.starts:%H:%M}", r.member_no, member_name(member), r.menu, r.staff, r.status)
 
 
+PENDING_WHEN = {"held": "Excel を閉じると保存します", "locked": "すぐに保存します",
+                "missing": "台帳が戻りしだい保存します", "network": "共有フォルダにつながりしだい保存します",
+                "full": "ディスクに空きができしだい保存します", "readonly": "書き込めるようになりしだい保存します"}
+
+
 def members_status(table: MemberTable) -> str:
+    pending = (f"  未保存の変更 {len(table.pending)}件（{PENDING_WHEN.get(table.pending_cause, 'あとで保存します')}）"
+               if table.pending else "")
     if table.error:
-        return f"会員台帳を読めません: {table.error}"
+        shown = f"（最後に読めた {len(table.members)}件で表示中）" if table.members else ""
+        return f"会員台帳を読めません: {table.error}{shown}{pending}"
     text = f"会員 {len(table.members)}件"
     if table.problems:
         text += f"（読み飛ばした行 {len(table.problems)}）"
-    if table.pending:
-        text += f"  未保存の変更 {len(table.pending)}件（Excel を閉じると保存します）"
-    return text
+    return text + pending
 
 
 FOLDER_WARNINGS = {
@@ -2716,10 +3450,11 @@ class Dialog(tk.Toplevel):
         """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
         try:
             member, notes = change()
-        except WriteDeferred as e:
-            member, notes = self.app.members.by_no[member_no], [str(e)]
-        except MembersError as e:
-            self.show_errors({"": str(e)})
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.app.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            field = getattr(e, "field", "")
+            self.show_errors({field if field in self.errors else "": str(e)})
             return None
         self.app.members_changed(notes)
         return member
@@ -2766,7 +3501,10 @@ class RegisterDialog(Dialog):
         return self.widgets["name"]
 
     def entry_ok(self):
-        registration, errors = validate_registration(self.form(), self.app.members)
+        form = self.form()
+        if form["member_no"] == self.initial["member_no"]:
+            form["member_no"] = ""          # the suggestion, not typed: the number is taken inside the file's lock
+        registration, errors = validate_registration(form, self.app.members)
         if errors:
             self.show_errors(errors)
             return None
@@ -3410,6 +4148,11 @@ class MainWindow:
 
     def poll(self):
         """Take what the device reader put on the queue (this is the only way in from its thread)."""
+        if self.members.take_reread():        # a re-read of members.csv finished: names fill in
+            self.members_changed([])
+            self.retry_pending()
+        if self.db.take_written():            # calls cti.db could not take at once are in it now
+            self.refresh_history()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -3428,9 +4171,10 @@ class MainWindow:
         except sqlite3.Error:              # the caller is shown all the same; only the history misses it
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
-        self.refresh_history(select=record_id)
-        members = self.show_caller(self.records.get(str(record_id)) or
-                                   CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
+        record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
+        members = self.show_caller(record)
+        if record_id is not None:           # else the background writer stores it; take_written() refreshes
+            self.add_to_history(record, members)
         log.info("着信を表示しました (%s): %s", call.protocol,
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
@@ -3467,6 +4211,27 @@ class MainWindow:
             self.history.selection_set(keep)
             self.history.focus(keep)
             self.history.see(keep)
+
+    def add_to_history(self, record: CallRecord, members: list):
+        """A new call at the top of the history, and the rows the database pruned dropped from the bottom:
+        a popup costs the same with 20,000 calls kept as with 100 (refresh_history rebuilds them all)."""
+        iid = str(record.id)
+        self.records[iid] = record
+        self.history.insert("", 0, iid=iid, values=history_row(record, members),
+                            tags=("unknown",) if record.number and not members else ())
+        oldest = self.db.now() - timedelta(days=self.db.max_days)
+        children = self.history.get_children()
+        for old in reversed(children[self.db.max_entries:] if len(children) > self.db.max_entries else ()):
+            self.history.delete(old)
+            self.records.pop(old, None)
+        for old in reversed(children[1:self.db.max_entries]):
+            if old in self.records and self.records[old].received >= oldest:
+                break
+            self.history.delete(old)
+            self.records.pop(old, None)
+        self.history.selection_set(iid)
+        self.history.focus(iid)
+        self.history.see(iid)
 
     def show_caller(self, record: CallRecord | None) -> list:
         """The latest caller in large type; for an unknown number, its two actions. Returns the members."""
@@ -3510,6 +4275,7 @@ class MainWindow:
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
 
     def check_members(self):
+        """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
         if self.members.refresh():
             self.members_changed([])
 
@@ -3540,7 +4306,7 @@ class MainWindow:
                 self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
             else:
                 self.db.reserve(**fields)
-        except (ValueError, sqlite3.Error) as e:
+        except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": f"予約を保存できませんでした: {e}"}
         self.reservations_changed()
         return {}
@@ -3549,7 +4315,7 @@ class MainWindow:
         """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
         try:
             self.db.set_status(reservation_id, status, amount)
-        except (ValueError, sqlite3.Error) as e:
+        except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": str(e)}
         self.reservations_changed()
         return {}
@@ -3665,6 +4431,10 @@ class MainWindow:
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
+        if isinstance(value, CtiError):         # an expected problem: its own words (e.g. cti.db held)
+            log.warning("画面の処理: %s", value)
+            messagebox.showerror("CTI", str(value), parent=self.root)
+            return
         log.error("画面の処理でエラー", exc_info=(exc, value, tb))
         messagebox.showerror("CTI", f"思わぬエラーが起きました（{exc.__name__}）。処理は続けます。\n"
                                     f"詳しくは {self.config.log.name} を見てください。", parent=self.root)
@@ -3824,10 +4594,11 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     enable_hidpi()
     root = tk.Tk()
     apply_icon(root)
-    members = MemberTable(config.members)
+    # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
+    members = MemberTable(config.members, pending_dir=config.database.parent, background=True)
     try:
         members.load()
-    except MembersError as e:
+    except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
     db = Database(config.database, config.max_entries, config.max_days)
     events = queue.Queue()
@@ -3851,6 +4622,8 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
         messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
     if members.error:
         messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+    if db.notice:
+        messagebox.showwarning("CTI", db.notice, parent=root)
     try:
         root.mainloop()
     finally:
@@ -3928,11 +4701,17 @@ def selftest() -> int:
     def icon():
         assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
 
+    def store():                                    # filelock's OS lock and the atomic write, in a temp folder
+        with tempfile.TemporaryDirectory(prefix="cti-selftest-") as folder:
+            table = MemberTable(Path(folder) / "members.csv").load()
+            member, _ = table.register(validate_registration({"name": "試験", "phone": "0596310005"}, table)[0])
+            assert MemberTable(table.path).load().by_no[member.member_no].name == "試験"
+
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
               "encodings": encodings,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
-              "icon": icon}
+              "icon": icon, "store": store}
     failed = []
     for name, check in checks.items():
         try:
@@ -4000,7 +4779,7 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
-    table = MemberTable(config.members)
+    table = MemberTable(config.members, pending_dir=config.database.parent)
     table.load()
     for problem in table.problems:
         print(problem, file=sys.stderr)
@@ -4009,15 +4788,22 @@ def cmd_lookup(number: str, config_path) -> int:
 
 
 def cmd_import_visits(path: str, config_path) -> int:
+    """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
     config, _ = load_config(config_path)
+    try:
+        members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
+    except CtiError as e:
+        print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
+        members = None
     db = Database(config.database, config.max_entries, config.max_days)
     try:
-        count, problems = db.import_visits(Path(path))
+        count, problems = db.import_visits(Path(path), members)
     finally:
         db.close()
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {len(problems)}）")
+    skipped = sum(not p.endswith("（取り込みました）") for p in problems)
+    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {skipped}）")
     return 0
 
 
@@ -4069,7 +4855,7 @@ def main(argv=None) -> int:
             return cmd_import_visits(args.import_visits, config_path)
         if args.selftest:
             return selftest()
-    except (ConfigError, MembersError) as e:
+    except CtiError as e:
         print(e, file=sys.stderr)
         return 2
     return window_main(args, config_path)
@@ -4087,7 +4873,7 @@ def window_main(args, config_path: Path) -> int:
                 logging.shutdown()
                 shutil.rmtree(folder, ignore_errors=True)
         return cmd_window(config_path)
-    except (ConfigError, MembersError) as e:
+    except CtiError as e:
         error_box(str(e))
         return 2
     except Exception as e:

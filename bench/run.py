@@ -4,10 +4,12 @@
     python bench/run.py --quick    a short run (under two minutes): smaller sizes, fewer repetitions
 
 Runs bench/members.py (load, lookup, search at 10k/100k/1M members, each beside its naive
-counterpart) and bench/popup.py (popup latency, start-up and memory of the real window at
-100,000 members), each in a process of its own so that one's memory does not weigh on the
-other's. Progress goes to standard error; the figures to standard output, followed by the
-issue's targets as comment lines (`# target ...: met` / `missed`).
+counterpart), bench/popup.py (popup latency, start-up and memory of the real window at
+100,000 members) and bench/decoders.py (CPU of the decoders and the reader on a port full
+of garbage, auto beside the fixed decoders and the former auto), each in a process of its
+own so that one's memory does not weigh on the other's. Progress goes to standard error; the
+figures to standard output, followed by the issue's targets as comment lines
+(`# target ...: met` / `missed`).
 """
 
 import argparse
@@ -19,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-BENCHMARKS = ["members", "popup"]       # bench/<name>.py, each with main(argv)
+BENCHMARKS = ["members", "popup", "decoders"]       # bench/<name>.py, each with main(argv)
 
 # (figure names to look at, the worst of them is judged, limit, unit, words)
 TARGETS = [
@@ -30,6 +32,8 @@ TARGETS = [
     (("popup_latency_p99_100000",), 100, "ms", "popup p99 < 100 ms at 100,000 members"),
     (("startup_p50_100000",), 1.5, "s", "start-up < 1.5 s at 100,000 members"),
     (("rss_100000",), 150, "MB", "memory < 150 MB at 100,000 members"),
+    (("reader_auto_over_nd_1b", "reader_auto_over_nd_16b"), 1.5, "x",
+     "protocol = auto within 1.5x the CPU of a fixed decoder (reader on 9600-baud garbage)"),
 ]
 
 

@@ -1,11 +1,14 @@
-"""Shared fixtures: pseudo-terminals, an ND frame builder and a poll helper.
+"""The test kit: pseudo-terminals, an ND frame builder, a poll helper, one fake clock,
+one reader-events helper and one members-file factory.
 
 Test files add their own fixtures in their own files; keep this one small.
 """
 
 import os
+import queue
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,111 @@ def make_pty():
 def pty_pair(make_pty):
     """(master_fd, slave_path) of a fresh pseudo-terminal, the slave in raw mode."""
     return make_pty()
+
+
+# -----------------------------------------------------------------------------
+# one clock, one reader-events helper, one members-file factory
+
+class FakeClock:
+    """An injectable now(): a datetime the test sets (clock.when = ...) or moves (clock.advance(seconds))."""
+
+    def __init__(self, when=datetime(2026, 11, 25, 10, 0, 0)):
+        self.when = when
+
+    def __call__(self):
+        return self.when
+
+    def advance(self, seconds: float):
+        self.when += timedelta(seconds=seconds)
+        return self.when
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+class Events:
+    """The reader's queue, read with timeouts; everything taken is kept in .seen."""
+
+    def __init__(self):
+        self.queue = queue.Queue()
+        self.seen = []
+
+    def wait(self, match, timeout=5.0, what="event"):
+        """The first event (from now on) for which match(event) is true; fail after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"no {what} within {timeout} s; seen: {self.seen[-8:]}")
+            try:
+                event = self.queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.seen.append(event)
+            if match(event):
+                return event
+
+    def status(self, state, timeout=5.0):
+        return self.wait(lambda e: isinstance(e, cti.Status) and e.state == state, timeout, f"status {state!r}")
+
+    def call(self, timeout=5.0):
+        return self.wait(lambda e: isinstance(e, cti.Call), timeout, "call")
+
+    def drain(self):
+        while True:
+            try:
+                self.seen.append(self.queue.get_nowait())
+            except queue.Empty:
+                return self.seen
+
+    def calls(self):
+        return [e for e in self.drain() if isinstance(e, cti.Call)]
+
+
+MEMBERS_HEADER = "会員番号,名前,ふりがな,電話番号,主担当,メモ,誕生日,住所"
+MEMBERS_SAMPLE = [
+    MEMBERS_HEADER,
+    "AC00001,ペンギン貴子,ぺんぎんたかこ,0596-31-0005,佐藤,カラーは 6 トーン,1985/04/12,三重県伊勢市",
+    'AC00002,山田花子,やまだはなこ,"090-1234-5678; 03-1234-5678",鈴木,パッチテスト,1990/11/03,東京都千代田区',
+    "AC00003,鈴木一郎,スズキイチロウ,045-123-4567,佐藤,,1978/01/30,横浜市中区",
+]
+
+
+def write_members(path: Path, lines=MEMBERS_SAMPLE, encoding="utf-8-sig", newline="\r\n", final=True) -> bytes:
+    """Write lines joined by newline (and one at the end when final) in encoding; return the bytes."""
+    data = (newline.join(lines) + (newline if final else "")).encode(encoding)
+    Path(path).write_bytes(data)
+    return data
+
+
+@pytest.fixture
+def members_file(tmp_path):
+    """members_file(lines=MEMBERS_SAMPLE, encoding="utf-8-sig", newline="\\r\\n", final=True, name="members.csv") -> Path."""
+
+    def make(lines=MEMBERS_SAMPLE, encoding="utf-8-sig", newline="\r\n", final=True, name="members.csv"):
+        path = tmp_path / name
+        write_members(path, lines, encoding, newline, final)
+        return path
+    return make
+
+
+@pytest.fixture
+def excel_lock(monkeypatch):
+    """Excel holding members.csv: os.replace onto it raises PermissionError (WinError 32) while lock["on"].
+
+    Injected at the lowest call because Windows' sharing violation cannot be made on Linux;
+    lock["attempts"] counts the refused replaces.
+    """
+    real_replace = os.replace
+    lock = {"on": True, "attempts": 0}
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).name == "members.csv" and lock["on"]:
+            lock["attempts"] += 1
+            raise PermissionError(13, "locked", None, 32)
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return lock

@@ -22,22 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import cti  # noqa: E402
+from conftest import MEMBERS_HEADER, MEMBERS_SAMPLE, write_members  # noqa: E402
 
-HEADER = "会員番号,名前,ふりがな,電話番号,主担当,メモ,誕生日,住所"
-SAMPLE = [
-    HEADER,
-    "AC00001,ペンギン貴子,ぺんぎんたかこ,0596-31-0005,佐藤,カラーは 6 トーン,1985/04/12,三重県伊勢市",
-    'AC00002,山田花子,やまだはなこ,"090-1234-5678; 03-1234-5678",鈴木,パッチテスト,1990/11/03,東京都千代田区',
-    "AC00003,鈴木一郎,スズキイチロウ,045-123-4567,佐藤,,1978/01/30,横浜市中区",
-]
-
-
-def write_csv(path: Path, lines, encoding="utf-8-sig", newline="\r\n", final=True) -> bytes:
-    """Write lines joined by newline (and one at the end when final) in encoding; return the bytes."""
-    text = newline.join(lines) + (newline if final else "")
-    data = text.encode(encoding)
-    path.write_bytes(data)
-    return data
+HEADER, SAMPLE = MEMBERS_HEADER, MEMBERS_SAMPLE
+write_csv = write_members
 
 
 def load(path: Path) -> cti.MemberTable:
@@ -78,7 +66,7 @@ def test_reads_each_encoding(tmp_path, encoding):
     if encoding == "utf-8-sig":
         assert data.startswith(b"\xef\xbb\xbf")
     table = load(path)
-    assert table.encoding == encoding
+    assert table.encoding == ("utf-8-sig" if encoding == "utf-8" else encoding)   # written with a BOM
     assert table.problems == []
     [member] = table.lookup("0596310005")
     assert (member.member_no, member.name, member.memo) == ("AC00001", "髙橋①子", "㈱ペンギン勤務")
@@ -116,8 +104,9 @@ def test_written_back_in_the_encoding_it_was_read_in(tmp_path, encoding):
     table = load(path)
     member, _ = register(table, name="髙田㈱", kana="たかだ", phone="090-1111-2222")
     data = path.read_bytes()
-    assert data.startswith(before)
-    assert data.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
+    # a UTF-8 file without BOM gains one (Japanese Excel garbles it otherwise); every byte else stays
+    assert data.startswith(b"\xef\xbb\xbf" + before if encoding == "utf-8" else before)
+    assert data.startswith(b"\xef\xbb\xbf") == (encoding != "cp932")
     if encoding == "cp932":
         with pytest.raises(UnicodeDecodeError):
             data.decode("utf-8")
@@ -580,10 +569,12 @@ def test_character_not_in_cp932_is_refused_and_file_unchanged(tmp_path, name):
     path = tmp_path / "members.csv"
     before = write_csv(path, SAMPLE, "cp932")
     table = load(path)
-    with pytest.raises(cti.MembersError) as caught:
-        register(table, name=name, phone="090-7777-8888")
-    assert name[-1] in str(caught.value) or name[0] in str(caught.value)
-    assert "members.csv" in str(caught.value)
+    _, errors = cti.validate_registration({"name": name, "phone": "090-7777-8888"}, table)
+    char = name[-1] if name[-1] != "田" else name[0]
+    assert errors == {"name": f"{char} は Excel の CSV（Shift_JIS）に保存できません"}
+    with pytest.raises(cti.ValidationError) as caught:       # the store refuses it too, whoever calls it
+        table.register(cti.Registration("AC00004", name, "", "09077778888", "", ""))
+    assert str(caught.value) == errors["name"]
     assert path.read_bytes() == before
     assert table.lookup("09077778888") == []                   # not kept in memory either
     assert "AC00004" not in table.by_no and table.next_member_no() == "AC00004"
@@ -598,13 +589,19 @@ def test_character_not_in_cp932_while_the_file_cannot_even_be_read(tmp_path, mon
     before = write_csv(path, SAMPLE, "cp932")
     table = load(path)
 
-    def locked(_path):
-        raise PermissionError(13, "locked", None, 32)
+    real_open = open
 
-    monkeypatch.setattr(cti, "read_text_any", locked)
-    with pytest.raises(cti.MembersError):
-        register(table, name="𠮷田", phone="090-7777-8888")
+    def locked(file, *args, **kwargs):          # injected at the lowest call: Excel's read lock cannot be made here
+        if str(file) == str(path):
+            raise PermissionError(13, "locked", None, 32)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(cti, "open", locked, raising=False)
+    with pytest.raises(cti.ValidationError):
+        table.register(cti.Registration("AC00004", "𠮷田", "", "09077778888", "", ""))
     assert path.read_bytes() == before and table.lookup("09077778888") == []
+    assert table.pending == [] and not table.pending_path.exists()     # refused, never kept as a poison change
+    monkeypatch.undo()
     member, _ = register(table, name="髙田", phone="090-7777-8888")
     assert member.member_no == "AC00004"
     assert path.read_bytes() == before + "AC00004,髙田,,090-7777-8888,,,,\r\n".encode("cp932")
@@ -619,22 +616,6 @@ def test_utf8_file_takes_any_character(tmp_path):
 
 # -----------------------------------------------------------------------------
 # Excel holds the file: PermissionError on replace
-
-@pytest.fixture
-def excel_lock(monkeypatch):
-    """os.replace raising PermissionError (WinError 32) for members.csv while lock['on']."""
-    real_replace = os.replace
-    lock = {"on": True, "attempts": 0}
-
-    def replace(src, dst, *args, **kwargs):
-        if Path(dst).name == "members.csv" and lock["on"]:
-            lock["attempts"] += 1
-            raise PermissionError(13, "locked", None, 32)
-        return real_replace(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
-    return lock
-
 
 def test_locked_file_keeps_the_change_pending_and_writes_it_later(members_csv, excel_lock):
     before = members_csv.read_bytes()
@@ -724,7 +705,7 @@ def test_excel_edit_in_another_row_survives_a_stale_register(members_csv):
 def test_link_to_a_member_removed_by_another_writer_is_refused(members_csv):
     a = load(members_csv)
     removed = write_csv(members_csv, [line for line in SAMPLE if not line.startswith("AC00002")])
-    with pytest.raises(cti.MembersError) as caught:
+    with pytest.raises(cti.ValidationError) as caught:
         a.link("AC00002", "090-5555-6666")
     assert "AC00002" in str(caught.value) and "削除" in str(caught.value)
     assert members_csv.read_bytes() == removed
@@ -829,3 +810,86 @@ def test_unclosed_quote_in_a_small_file_is_reported_not_swallowed_silently(tmp_p
     table = load(path)
     assert [m.member_no for m in table.members] == ["A1"]
     assert table.problems == ['members.csv 3行目: " で始まるセルが閉じていないため、ここから後の行が 1 つのセルになっています']
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_unclosed_quote_at_the_end_is_reported_where_it_opens_crlf_and_lf(tmp_path, newline):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号", "A1,一,03-1234-5678", 'A2,"二,03-1234-5679', "A3,三,03-1234-5670",
+                     "A4,四,03-1234-5671"], newline=newline)
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1"]
+    assert len(table.problems) == 1 and table.problems[0].startswith("members.csv 3行目: \" で始まるセルが閉じていない")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_quote_opened_mid_file_and_closed_rows_later_is_reported_where_it_opens(tmp_path, newline):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号", "A1,一,03-1234-5678", 'A2,"二,03-1234-5679', "A3,三,03-1234-5670",
+                     'A4,"四",03-1234-5671', "A5,五,03-1234-5672"], newline=newline)
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1", "A5"]         # no member built from the swallowed text
+    assert table.problems == ['members.csv 3行目: " で始まるセルが閉じていないため、後の 2 行が 1 つのセルになっています'
+                              '（この行の " を確かめてください）']
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_unclosed_quote_in_a_large_file_is_reported_where_it_opens_crlf_and_lf(tmp_path, newline):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号"] + [f"A{i},会員{i},090{i:08d}" for i in range(1, 500)] +
+              ['A500,"五百,03-1234-5679'] + [f"A{i},会員{i},090{i:08d}" for i in range(501, 20000)], newline=newline)
+    with pytest.raises(cti.MembersError) as caught:
+        load(path)
+    assert str(caught.value).startswith("members.csv 501行目")
+
+
+def test_memo_with_line_breaks_is_not_taken_for_swallowed_rows(tmp_path):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号,メモ", 'A1,一,03-1234-5678,"カラー 6 トーン\r\n次回 カット, パーマ"',
+                     "A2,二,03-1234-5679,"])
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1", "A2"] and table.problems == []
+
+
+def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tmp_path, monkeypatch, excel_lock):
+    """🌸 kept while the file was UTF-8; Excel then saved it as CP932: dropped with a note, not a poison change."""
+    path = tmp_path / "members.csv"
+    write_csv(path, SAMPLE)
+    table = load(path)
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    with pytest.raises(cti.WriteDeferred):
+        register(table, name="桜🌸子", phone="080-1111-2222")
+    excel_lock["on"] = False
+    write_csv(path, SAMPLE, "cp932")                            # Excel's plain CSV save
+    for attempt in range(2):                                    # this run, and after a restart
+        again = load(path) if attempt else table
+        assert table.refresh() or attempt
+        _, errors = cti.validate_registration({"name": "桜🌸"}, again)
+        assert errors == {"name": "🌸 は Excel の CSV（Shift_JIS）に保存できません"}
+    member, notes = register(table, name="高橋美咲")
+    assert member.member_no == "AC00004" and any("🌸" in n for n in notes)
+    assert rows_of(path.read_bytes(), "cp932")[-1][:2] == ["AC00004", "高橋美咲"]
+    assert not table.pending_path.exists() and table.pending == []
+
+
+def test_pending_members_stay_visible_after_a_refused_character(tmp_path, monkeypatch, excel_lock):
+    path = tmp_path / "members.csv"
+    write_csv(path, SAMPLE, "cp932")
+    table = load(path)
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    with pytest.raises(cti.WriteDeferred):
+        register(table, name="高橋美咲", phone="080-2345-6789")
+    with pytest.raises(cti.ValidationError):
+        table.register(cti.Registration("AC00009", "𠮷田", "", "", "", ""))
+    assert [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]     # still there
+    assert len(table.pending) == 1
+
+
+def test_the_pending_retry_says_saved_only_when_it_wrote(members_csv, excel_lock):
+    table = load(members_csv)
+    with pytest.raises(cti.WriteDeferred):
+        register(table, name="高橋美咲")
+    assert table.retry_pending() is False and table.pending
+    excel_lock["on"] = False
+    assert table.retry_pending() is True and not table.pending
+    assert rows_of(members_csv.read_bytes())[-1][:2] == ["AC00004", "高橋美咲"]

@@ -127,13 +127,10 @@ def test_members_status_skipped_rows(tmp_path):
     assert cti.members_status(table) == "会員 8件（読み飛ばした行 2）"
 
 
-def test_members_status_pending_change(tmp_path, monkeypatch):
+def test_members_status_pending_change(tmp_path, monkeypatch, excel_lock):
     """Excel holds members.csv: the change is kept and the status says so."""
     table = cti.MemberTable(members_file(tmp_path, cti.DEMO_MEMBERS)).load()
-
-    def locked(text):
-        raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(table, "_write", locked)
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
     reg, errors = cti.validate_registration({"name": "新井さくら", "phone": "090-8765-4321"}, table)
     assert errors == {}
     with pytest.raises(cti.WriteDeferred):
