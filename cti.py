@@ -3174,9 +3174,12 @@ def export_calls_csv(path: Path, rows: list[list[str]]):
 ###############################################################################
 # Pure helpers: the words and rows the window shows, tested without a display.
 
-UI_FONTS = ("Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
+UI_FONTS = ("BIZ UDPGothic", "BIZ UDPゴシック", "Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
+# the widest text each column must show in full, at any scale (widths come from the font's metrics)
+HISTORY_SAMPLES = ("12/31 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+WEEKDAYS = "月火水木金土日"
 STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
 
 
@@ -3193,29 +3196,132 @@ def caller_text(number: str | None, reason: str | None) -> str:
     return REASONS.get(reason, "番号なし")
 
 
+def names_text(members: list, limit=3) -> str:
+    """Every member on a number: '共有 一・共有 二'; beyond `limit`, 'A・B・C 他2名'."""
+    names = [m.name for m in members]
+    text = "・".join(names[:limit])
+    return text + (f" 他{len(names) - limit}名" if len(names) > limit else "")
+
+
 def window_title(number, reason, members: list) -> str:
-    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 090-8765-4321 未登録', 'CTI — 非通知'."""
+    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 0596-31-0009 共有 一・共有 二', 'CTI — 非通知'."""
     if not number:
         return f"CTI — {caller_text(number, reason)}"
-    who = members[0].name if members else "未登録"
-    return f"CTI — {format_phone(number)} {who}"
+    return f"CTI — {format_phone(number)} {names_text(members) if members else '未登録'}"
 
 
 def history_row(record: CallRecord, members: list) -> tuple:
-    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当."""
-    first = members[0] if members else None
-    name = first.name if first else ("未登録" if record.number else "")
-    if len(members) > 1:
-        name += f"（他{len(members) - 1}名）"
+    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当 (a shared number names all)."""
+    def each(field):
+        return "・".join(dict.fromkeys(getattr(m, field) for m in members if getattr(m, field)))
+    name = names_text(members) if members else ("未登録" if record.number else "")
     return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
-            first.member_no if first else "", name, first.kana if first else "", first.staff if first else "")
+            each("member_no"), name, each("kana"), each("staff"))
+
+
+def tray_title(unseen: int) -> str:
+    """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
+    return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
+
+
+def beside(main: Rect, dialog_w: int, dialog_h: int, work: Rect, gap=8) -> tuple[int, int]:
+    """Where a dialog or list goes: left of the main window, else right, else above, inside the work area.
+
+    Never over the caller card when there is room anywhere; when there is none (a tiny screen) it
+    is clamped into the work area, its top kept as low as possible so that the card stays readable.
+    """
+    def clamp(x, y):
+        return (max(work.left, min(x, work.right - dialog_w)), max(work.top, min(y, work.bottom - dialog_h)))
+    if main.left - gap - dialog_w >= work.left:
+        return clamp(main.left - gap - dialog_w, main.top)
+    if main.right + gap + dialog_w <= work.right:
+        return clamp(main.right + gap, main.top)
+    if main.top - gap - dialog_h >= work.top:
+        return clamp(main.right - dialog_w, main.top - gap - dialog_h)
+    return clamp(main.right - dialog_w, work.bottom)
+
+
+def day_text(day, with_year=False) -> str:
+    """'11/28(土)' (with_year: '2025/11/28(金)'): how a salon writes a date."""
+    return f"{f'{day.year}/' if with_year else ''}{day.month}/{day.day}({WEEKDAYS[day.weekday()]})"
+
+
+def when_text(when: datetime) -> str:
+    """'11/28(土) 14:30'."""
+    return f"{day_text(when)} {when:%H:%M}"
+
+
+# The caller card: a calm colour per state (an unknown caller is usually a new customer, not an error).
+CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee"}
+CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
+DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
+DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
+
+
+@dataclass(frozen=True)
+class CallerPanel:
+    """Every word on the caller card, and its state (which colour)."""
+    state: str                  # waiting | member | unknown | withheld
+    time: str = ""
+    number: str = ""
+    kana: str = ""
+    name: str = ""
+    details: str = ""
+    memo: str = ""
+    history: str = ""
+
+
+def visit_line(last_visit=None, next_booking=None) -> str:
+    """「前回 10/22 カラー（佐藤）・次回 11/28(土) 14:30」 from the last visit and the next booking."""
+    parts = []
+    if last_visit is not None:
+        day = datetime.fromisoformat(last_visit.date)
+        staff = f"（{last_visit.staff}）" if last_visit.staff else ""
+        parts.append(f"前回 {day.month}/{day.day} {last_visit.menu}{staff}".rstrip())
+    if next_booking is not None:
+        parts.append(f"次回 {when_text(next_booking.starts)}")
+    return "・".join(parts)
+
+
+def caller_panel(record, members: list, last_visit=None, next_booking=None) -> CallerPanel:
+    """The card for a call (None: waiting). A shared number names every member; the visit line is
+    for a single member (whose visits and bookings they are)."""
+    if record is None:
+        return CallerPanel("waiting", name="着信待ち")
+    time = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: locale-proof
+    if not record.number:
+        return CallerPanel("withheld", time, name=REASONS.get(record.reason, "番号なし"),
+                           details="番号が通知されませんでした")
+    number = format_phone(record.number)
+    if not members:
+        return CallerPanel("unknown", time, number, name="未登録の番号です",
+                           details="はじめての方かもしれません。会員登録か、登録済みの方への番号追加ができます")
+    shown = members[:3]
+    return CallerPanel(
+        "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
+        name=names_text(members) + " 様",
+        details=(f"会員番号 {members[0].member_no}  主担当 {members[0].staff or '—'}" if len(members) == 1 else
+                 "会員番号 " + "・".join(f"{m.member_no}（{m.staff or '—'}）" for m in shown)),
+        memo="  ".join(f"メモ: {m.memo}" if len(shown) == 1 else f"{m.name}: {m.memo}" for m in shown if m.memo),
+        history=visit_line(last_visit, next_booking) if len(members) == 1 else "")
+
+
+def elapsed_text(since: datetime, now: datetime) -> str:
+    """たった今 / 3分前 / 2時間前 / 11/25(火): how long ago a call came."""
+    seconds = (now - since).total_seconds()
+    if seconds < 60:
+        return "たった今"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}分前"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}時間前"
+    return day_text(since)
 
 
 def counts_text(counts: dict, day="本日") -> str:
     return f"{day}  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
 
 
-WEEKDAYS = "月火水木金土日"
 NOT_IN_TABLE = "（台帳にない会員）"
 BOOKING_WORDS = {
     "new": "新規予約", "change": "変更", "move_title": "予約の変更", "reserve_title": "予約登録",
@@ -3229,28 +3335,19 @@ BOOKING_WORDS = {
     "date": "日付", "time": "時刻（例 14:30）", "menu": "メニュー", "staff": "担当", "memo": "メモ",
     "day_heading": "{day} の予約（担当別）", "visits": "来店履歴（新しい順）", "no_visits": "来店履歴はまだありません",
 }
-# (column, heading, width) of the booking lists
+# (column, heading, widest sample text) of the booking lists
 BOOKING_COLUMNS = {
-    "by_staff": (("staff", "担当", 80), ("span", "時間", 100), ("name", "名前", 120), ("menu", "メニュー", 110),
-                 ("status", "状態", 50)),
-    "day": (("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120), ("menu", "メニュー", 110),
-            ("staff", "担当", 80), ("status", "状態", 60)),
-    "upcoming": (("starts", "日時", 130), ("menu", "メニュー", 140), ("staff", "担当", 90), ("memo", "メモ", 200)),
-    "visits": (("date", "日付", 110), ("menu", "メニュー", 140), ("staff", "担当", 90), ("amount", "金額", 80),
-               ("memo", "メモ", 200)),
-    "members": (("no", "会員番号", 80), ("name", "名前", 120), ("kana", "ふりがな", 120), ("phones", "電話番号", 130)),
+    "by_staff": (("staff", "担当", "佐藤"), ("span", "時間", "23:00–23:59"), ("name", "名前", "ペンギン貴子"),
+                 ("menu", "メニュー", "カット＋カラー"), ("status", "状態", "予約")),
+    "day": (("time", "時刻", "23:59"), ("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
+            ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"), ("status", "状態", "予約")),
+    "upcoming": (("starts", "日時", "12/31(水) 23:59"), ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"),
+                 ("memo", "メモ", "メモ欄")),
+    "visits": (("date", "日付", "2025/12/31(水)"), ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"),
+               ("amount", "金額", "13,200円"), ("memo", "メモ", "メモ欄")),
+    "members": (("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"), ("kana", "ふりがな", "ぺんぎんたかこ"),
+                ("phones", "電話番号", "0596-31-0005")),
 }
-
-
-def day_text(day, today=None) -> str:
-    """11/28(土): the weekday from the date itself (no locale); the year only when it is not today's."""
-    year = f"{day.year}/" if today is not None and day.year != today.year else ""
-    return f"{year}{day.month}/{day.day}({WEEKDAYS[day.weekday()]})"
-
-
-def when_text(starts: datetime) -> str:
-    """11/28(土) 14:30"""
-    return f"{day_text(starts.date())} {starts:%H:%M}"
 
 
 def span_text(starts: datetime, minutes: int) -> str:
@@ -3317,6 +3414,27 @@ def members_status(table: MemberTable) -> str:
     return text + pending
 
 
+# Every action of the main window once: its button, its key and its line in the help.
+Action = namedtuple("Action", "name label key help where", defaults=("toolbar",))
+ACTIONS = (
+    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
+    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
+    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します"),
+    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
+                                        "着信がない・非通知なら会員を検索して）"),
+    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します"),
+    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
+    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
+    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
+    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
+)
+COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
+QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
+QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
+QUIT_REFUSED = "「{title}」に入力中の内容があります。保存するかキャンセルしてから終了してください。"
+
+
 FOLDER_WARNINGS = {
     "onedrive": "注意: OneDrive のフォルダです。会員データがクラウドに送られ、競合コピーもできます。C:\\cti などに移してください",
     "zip": "注意: zip の中から起動しています（一時フォルダは後で消えます）。zip を右クリック →「すべて展開」してから起動してください",
@@ -3329,16 +3447,21 @@ def folder_warnings(risks: list[str]) -> list[str]:
     return [FOLDER_WARNINGS[risk] for risk in risks]
 
 
-HELP_TEXT = """\
-着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
 
-着信番号参照 (F7)\t番号を入力して、着信したときと同じように会員を調べます
-会員登録へ (F2)\t選んだ着信の番号で新しい会員を登録します
-電話番号登録へ (F3)\t選んだ着信の番号を、登録済みの会員に追加します
-予約登録へ (F4)\t選んだ着信の会員の予約を入れます（会員登録が先です）
-来店履歴へ (F5)\t選んだ着信の会員の来店履歴と今後の予約を表示します
-本日の予約 (F6)\t今日の予約の一覧。来店・退店・取消をここで記録します
-履歴を保存\t着信履歴を Excel で開ける CSV に保存します
+
+def action_label(action: Action) -> str:
+    """'会員登録へ (F2)' as the help lists it."""
+    return f"{action.label} ({action.key})" if action.key else action.label
+
+
+def help_text(ini, members, device, ports) -> str:
+    lines = "\n".join(f"{action_label(a)}\t{a.help}" for a in ACTIONS)
+    return f"""\
+着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
+× や 閉じる では終わりません: 窓が隠れるだけで、着信があるとまた前に出ます。
+終了は、通知領域（時計の近く）の CTI アイコンの「終了」か、下の「cti を終了」で。
+
+{lines}
 
 着信履歴: ダブルクリック（または Enter）で来店履歴、右クリック（または Delete）で削除。
 
@@ -3354,7 +3477,148 @@ HELP_TEXT = """\
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
 
-class Dialog(tk.Toplevel):
+_x_error_handlers = []                  # kept alive as long as Xlib may call them
+
+
+def survive_windows_destroyed_by_others() -> bool:
+    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
+
+    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
+    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
+    every other error); run_window builds the window again. Windows has no such path: False.
+    """
+    if os.name == "nt":
+        return False
+    import ctypes
+    import ctypes.util
+    library = ctypes.util.find_library("X11")
+    if not library:
+        return False
+
+    class XErrorEvent(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
+                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                    ("minor_code", ctypes.c_ubyte)]
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
+    x11 = ctypes.CDLL(library)
+    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
+
+    def on_error(display, event):
+        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
+            return 0
+        return previous(display, event)
+    _x_error_handlers.append(handler_type(on_error))
+    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
+    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
+    previous = handler_type(address) if address else (lambda display, event: 0)
+    return True
+
+
+class Tray:
+    """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
+
+    Its menu runs in pystray's thread, so it only puts a command on `commands`; the Tk loop takes
+    it from there (no Tk call from another thread). Where no tray can be shown (no notification
+    area on this desktop, no pystray or Pillow) start() says False and the window does without.
+    """
+
+    def __init__(self, commands: queue.Queue):
+        self.commands, self.icon, self.unseen = commands, None, 0
+        self.title = tray_title(0)
+        self.x11 = False                    # pystray's bare X backend: its title must be Latin-1
+
+    def start(self) -> bool:
+        try:
+            import pystray
+            self.x11 = pystray.Icon.__module__.endswith("_xorg")
+            if self.x11 and not self._x_tray_host():
+                return False                # an X desktop without a notification area (Xvfb)
+            self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
+                pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
+                pystray.MenuItem("終了", lambda: self.commands.put("quit"))))
+            # icon.run in a daemon thread of ours rather than run_detached: pystray 0.19.5's X backend
+            # starts a second setup thread there that never ends, and would keep cti from exiting
+            threading.Thread(target=self.icon.run, name="tray", daemon=True).start()
+            return True
+        except Exception:                   # pystray raises what its backend raises; without it cti still works
+            log.warning("通知領域にアイコンを出せません（窓は着信で前に出ます）", exc_info=True)
+            self.icon = None
+            return False
+
+    @staticmethod
+    def _x_tray_host() -> bool:
+        """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
+        import Xlib.display
+        import Xlib.X
+        display = Xlib.display.Display()
+        try:
+            atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+            return display.get_selection_owner(atom) != Xlib.X.NONE
+        finally:
+            display.close()
+
+    def _icon_title(self) -> str:
+        return f"CTI ({self.unseen})" if self.x11 else self.title
+
+    def show_unseen(self, unseen: int):
+        """Tooltip and badge follow the calls not yet seen."""
+        if self.icon is not None and unseen != self.unseen:
+            self.unseen, self.title = unseen, tray_title(unseen)
+            self.icon.icon = tray_image(unseen)
+            self.icon.title = self._icon_title()
+
+    def stop(self):
+        if self.icon is not None:
+            self.icon.stop()
+            self.icon = None
+
+
+def tray_image(unseen: int):
+    """The tray icon: a blue handset tile, with a red badge counting calls not yet seen."""
+    from PIL import Image, ImageDraw
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((2, 2, 62, 62), radius=12, fill="#1f5fa8")
+    draw.arc((14, 12, 50, 52), start=120, end=240, fill="white", width=9)
+    if unseen:
+        draw.ellipse((30, 0, 64, 34), fill="#d93025")
+        draw.text((47, 17), str(min(unseen, 99)), fill="white", anchor="mm", font_size=22)
+    return image
+
+
+def column_width(widget, font, *texts) -> int:
+    """Pixels a list column needs to show the widest of texts whole, at the current tk scaling."""
+    measure = tkfont.Font(widget, font=font).measure
+    return max(measure(t) for t in texts) + round(widget.winfo_fpixels("1i") / 96 * 14)
+
+
+def widget_rect(window) -> Rect:
+    """Where a toplevel is put, from its geometry (known while it is hidden, unlike winfo_rootx)."""
+    width, height, x, y = map(int, re.fullmatch(r"(\d+)x(\d+)\+(-?\d+)\+(-?\d+)", window.geometry()).groups())
+    return Rect(x, y, x + width, y + height)
+
+
+class Window(tk.Toplevel):
+    """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
+    beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
+
+    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
+        super().__init__(app.root)
+        self.withdraw()                     # hidden while it is built and placed
+        self.app, self._utest = app, _utest
+        self.title(title)
+        self.transient(app.root)
+        self.body = ttk.Frame(self, padding=12)
+        self.body.pack(fill="both", expand=True)
+
+    def place_beside_main(self):
+        self.update_idletasks()
+        x, y = beside(widget_rect(self.app.root), self.winfo_reqwidth(), self.winfo_reqheight(),
+                      work_area(self.app.root))
+        self.geometry(f"+{x}+{y}")
+
+
+class Dialog(Window):
     """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
 
     Errors are shown beside their field. With _utest the dialog is neither modal nor waited
@@ -3363,14 +3627,9 @@ class Dialog(tk.Toplevel):
     ok_text = "OK"
 
     def __init__(self, app: "MainWindow", title: str, *, _utest=False):
-        super().__init__(app.root)
-        self.withdraw()
-        self.app, self.result, self._utest = app, None, _utest
-        self.title(title)
-        self.transient(app.root)
+        super().__init__(app, title, _utest=_utest)
+        self.result = None
         self.vars, self.errors, self.widgets = {}, {}, {}
-        self.body = ttk.Frame(self, padding=12)
-        self.body.pack(fill="both", expand=True)
         self.body.columnconfigure(1, weight=1)
         self.row = 0
         self.create_widgets()
@@ -3387,12 +3646,16 @@ class Dialog(tk.Toplevel):
         self.bind("<Escape>", self.cancel)
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
-        self.keep_on_screen(beside_main=True)
+        self.place_beside_main()
         if not _utest:
             self.deiconify()
             self.grab_set()
             self.first_focus().focus_set()
             self.wait_window()
+
+    def unsaved(self) -> bool:
+        """Something typed that would be lost by closing now."""
+        return self.winfo_exists() and self.form() != self.initial
 
     def create_widgets(self):
         raise NotImplementedError
@@ -3415,21 +3678,17 @@ class Dialog(tk.Toplevel):
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
 
-    def keep_on_screen(self, beside_main=False):
-        """Never past the screen's edge: the errors beside the fields widen the form, and at the
-        default bottom-right corner they and キャンセル would fall off. First placed beside the main window."""
+    def keep_on_screen(self):
+        """Errors beside the fields widen the form: keep it inside the work area, where it is now
+        (the receptionist may have moved it; one moved to another screen is left alone)."""
         self.update_idletasks()
-        root = self.app.root
-        if beside_main:
-            x, y = root.winfo_rootx() + 20, max(0, root.winfo_rooty() - 80)
-        else:                                   # where it is now (the receptionist may have moved it)
-            m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
-            x, y = (int(m[1]), int(m[2])) if m else (0, 0)
-        width, height = self.winfo_screenwidth(), self.winfo_screenheight()
-        if 0 <= x < width:                      # on the main screen (leave one moved to another alone)
-            x = max(0, min(x, width - self.winfo_reqwidth() - 8))
-        if 0 <= y < height:
-            y = max(0, min(y, height - self.winfo_reqheight() - 56))
+        m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
+        x, y = (int(m[1]), int(m[2])) if m else (0, 0)
+        work = work_area(self.app.root)
+        if work.left <= x < work.right:
+            x = max(work.left, min(x, work.right - self.winfo_reqwidth()))
+        if work.top <= y < work.bottom:
+            y = max(work.top, min(y, work.bottom - self.winfo_reqheight()))
         self.geometry(f"+{x}+{y}")
 
     def show_errors(self, errors: dict):
@@ -3468,8 +3727,7 @@ class Dialog(tk.Toplevel):
 
     def cancel(self, event=None):
         """Close without saving; ask first when something was typed, so that nothing is lost by a slip."""
-        if self.form() != self.initial and not messagebox.askyesno(
-                "CTI", "入力した内容を破棄して閉じますか？", parent=self):
+        if self.unsaved() and not messagebox.askyesno("CTI", "入力した内容を破棄して閉じますか？", parent=self):
             return "break"
         self.destroy()
         return "break"
@@ -3511,13 +3769,14 @@ class RegisterDialog(Dialog):
         return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
 
 
-def tree(parent, columns, height, selectmode="browse") -> ttk.Treeview:
-    """A list with headings: columns are (name, heading, width); the last one takes the spare width."""
+def tree(parent, columns, height, font, selectmode="browse") -> ttk.Treeview:
+    """A list with headings: columns are (name, heading, widest sample text), widths from the font at the
+    current scaling; the last one takes the spare width."""
     table = ttk.Treeview(parent, columns=[c for c, _, _ in columns], show="headings", height=height,
                          selectmode=selectmode)
-    for column, title, width in columns:
+    for column, title, sample in columns:
         table.heading(column, text=title)
-        table.column(column, width=width, stretch=column == columns[-1][0])
+        table.column(column, width=column_width(table, font, title, sample), stretch=column == columns[-1][0])
     return table
 
 
@@ -3529,7 +3788,7 @@ class MemberSearch:
         self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
         ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
             row=dialog.row, column=1, columnspan=2, sticky="w")
-        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height)
+        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.app.fonts["bold"])
         self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
         dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
         dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
@@ -3654,7 +3913,7 @@ class ReserveDialog(SubmitDialog):
         self.vars["member_no"] = tk.StringVar(self, member_no)
         self.day_label = ttk.Label(self.body, font=app.fonts["bold"])
         self.day_label.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(8, 2))
-        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, selectmode="none")
+        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, app.fonts["bold"], selectmode="none")
         self.day_list.tag_configure("stylist", background="#e4eefb")
         self.day_list.grid(row=self.row + 1, column=0, columnspan=3, sticky="nsew")
         self.warning = ttk.Label(self.body, foreground="#8a4b00", wraplength=460, justify="left")
@@ -3769,26 +4028,23 @@ class LookupDialog(Dialog):
         return digits
 
 
-class ListWindow(tk.Toplevel):
-    """A read-only window with one or more lists (visit history, today's reservations)."""
+class ListWindow(Window):
+    """A window with one or more lists (visit history, today's reservations, help)."""
 
     def __init__(self, app, title, *, _utest=False):
-        super().__init__(app.root)
-        self.app = app
-        self.title(title)
-        self.transient(app.root)
-        self.body = ttk.Frame(self, padding=12)
-        self.body.pack(fill="both", expand=True)
+        super().__init__(app, title, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
         self.bind("<Escape>", lambda e: self.destroy())
-        self.geometry(f"+{app.root.winfo_rootx() + 20}+{max(0, app.root.winfo_rooty() - 120)}")
+        self.place_beside_main()
         if not _utest:
+            self.deiconify()
             self.focus_set()
 
     def table(self, columns, height=8):
-        table = tree(self.body, columns, height)
+        """A list; columns are (name, heading, widest sample text): widths come from the font."""
+        table = tree(self.body, columns, height, self.app.fonts["bold"])
         table.pack(fill="both", expand=True)
         return table
 
@@ -3861,10 +4117,11 @@ class VisitHistoryWindow(BookingActions, ListWindow):
                   font=self.app.fonts["bold"]).pack(anchor="w")
         ttk.Label(self.body, text=BOOKING_WORDS["visits"]).pack(anchor="w", pady=(8, 2))
         self.visits = self.table(BOOKING_COLUMNS["visits"])
-        today = self.app.now().date()
+        this_year = self.app.now().year
         for v in self.app.db.visits(m.member_no):
-            self.visits.insert("", "end", values=(day_text(datetime.fromisoformat(v.date).date(), today),
-                                                  v.menu, v.staff, amount_text(v.amount), v.memo))
+            day = datetime.fromisoformat(v.date)
+            self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
+                                                  amount_text(v.amount), v.memo))
         if not self.visits.get_children():
             self.visits.insert("", "end", values=(BOOKING_WORDS["no_visits"], "", "", "", ""))
         ttk.Label(self.body, text=BOOKING_WORDS["upcoming"]).pack(anchor="w", pady=(8, 2))
@@ -3948,10 +4205,53 @@ class BookingsWindow(BookingActions, ListWindow):
         if selected and self.list.exists(str(selected)):
             self.list.selection_set(str(selected))
         today = self.app.now().date()
-        self.day_label["text"] = day_text(self.day, today)
+        self.day_label["text"] = day_text(self.day, self.day.year != today.year)
         self.counts["text"] = counts_text(self.app.db.today_counts(self.day),
-                                          "本日" if self.day == today else day_text(self.day, today))
+                                          "本日" if self.day == today else day_text(self.day, self.day.year != today.year))
         self.update_buttons()
+
+
+class HelpWindow(ListWindow):
+    """? / F1: what each button and key does, where the files are, and 終了."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "CTI の使い方", **kw)
+
+    def create_widgets(self):
+        app = self.app
+        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
+        text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
+                         device=app.device_status.text, ports=ports)
+        font = tkfont.Font(font=app.fonts["base"])
+        self.text = tk.Text(self.body, width=60, height=24, wrap="word", font=app.fonts["base"], padx=8, pady=6,
+                            tabs=(max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  "),))
+        self.text.insert("1.0", text)
+        self.text.configure(state="disabled")
+        self.text.pack(fill="both", expand=True)
+        self.button_quit = ttk.Button(self.body, text="cti を終了", command=app.quit)
+        self.button_quit.pack(anchor="w", pady=(8, 0))
+
+
+class MemberChoice(ListWindow):
+    """A number shared by several members: which of them? One button each; then(member) goes on."""
+
+    def __init__(self, app, title, members: list, then, **kw):
+        self.members, self.then = members, then
+        super().__init__(app, title, **kw)
+
+    def create_widgets(self):
+        ttk.Label(self.body, text="この番号の会員は複数います。どなたですか？").pack(anchor="w", pady=(0, 6))
+        self.choices = []
+        for member in self.members:
+            button = ttk.Button(self.body, text=f"{member.member_no}  {member.name}（{member.kana or '—'}）",
+                                command=lambda m=member: self.choose(m))
+            button.pack(fill="x", pady=2)
+            self.choices.append(button)
+        self.after_idle(lambda: self.choices[0].focus_set() if self.choices and self.winfo_exists() else None)
+
+    def choose(self, member):
+        self.destroy()
+        return self.then(member)
 
 
 class MainWindow:
@@ -3960,6 +4260,9 @@ class MainWindow:
     POLL_MS = 50                        # the queue is checked 20 times a second: a popup within ~50 ms
     MEMBERS_CHECK_MS = 2000
     PENDING_RETRY_MS = 10000
+    ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
+    HIGHLIGHT_MS = 1500                 # the yellow of a new call
+    SELECTION_HOLD = timedelta(minutes=1)
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -3969,10 +4272,22 @@ class MainWindow:
         self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
         self._after = {}
+        self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
+        self.tray = None                # a started Tray, when this desktop has a notification area
+        self.unseen = 0                 # calls since the receptionist last looked at the window
+        self.user_selected_at = None    # when she last picked a history row herself
+        self.menu_row = None            # the row the right-click menu was opened on, while it is open
+        self.ended = False              # 終了 (or logoff): the window is gone for good
+        self.demo = None                # the demo's simulated device: hiding the window rings it again
+        self.compact = False            # the caller card only (F9)
+        self.card_state = "waiting"
         root.report_callback_exception = self.report_exception
         family = ui_font_family(tkfont.families(root))
+        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
         self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
-                      "number": (family, 16, "bold"), "small": (family, 9)}
+                      "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
+                      "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
+        self.name_font = tkfont.Font(root, family=family, size=28, weight="bold")
         root.option_add("*Font", self.fonts["base"])
         style = ttk.Style(root)
         for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
@@ -3985,6 +4300,7 @@ class MainWindow:
         self._build()
         self._bind_keys()
         self.refresh_history()
+        self.fix_card_size()
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
@@ -3993,6 +4309,7 @@ class MainWindow:
         self._schedule("poll", self.POLL_MS, self.poll)
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
+        self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
         self._schedule_midnight()
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -4002,41 +4319,53 @@ class MainWindow:
         root = self.root
         outer = ttk.Frame(root, padding=8)
         outer.pack(fill="both", expand=True)
-        panel = ttk.Frame(outer, padding=(10, 6), relief="groove", borderwidth=2)
+        panel = self.card = tk.Frame(outer, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
         panel.pack(fill="x")
         panel.columnconfigure(1, weight=1)
+        self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, 4))
         self.caller = {
-            "time": ttk.Label(panel, font=self.fonts["bold"]),
-            "number": ttk.Label(panel, font=self.fonts["number"]),
-            "name": ttk.Label(panel, font=self.fonts["big"]),
-            "kana": ttk.Label(panel, font=self.fonts["base"], foreground="#444444"),
-            "details": ttk.Label(panel, font=self.fonts["base"]),
-            "memo": ttk.Label(panel, font=self.fonts["base"], wraplength=520, justify="left"),
+            "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
+            "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
+            "number": tk.Label(panel, font=self.fonts["number"], anchor="e"),
+            "kana": tk.Label(panel, font=self.fonts["kana"], fg="#444444", anchor="w"),
+            "name": tk.Label(panel, font=self.name_font, anchor="w"),
+            "details": tk.Label(panel, font=self.fonts["card"], anchor="w", justify="left"),
+            "memo": tk.Label(panel, font=self.fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
+            "history": tk.Label(panel, font=self.fonts["card"], anchor="w"),
         }
-        self.caller["time"].grid(row=0, column=0, sticky="w", padx=(0, 12))
-        self.caller["number"].grid(row=0, column=1, sticky="w")
-        self.caller["kana"].grid(row=1, column=0, columnspan=2, sticky="w")
-        self.caller["name"].grid(row=2, column=0, columnspan=2, sticky="w")
-        self.caller["details"].grid(row=3, column=0, columnspan=2, sticky="w")
-        self.caller["memo"].grid(row=4, column=0, columnspan=2, sticky="w")
-        self.unknown_actions = ttk.Frame(panel)
-        self.unknown_actions.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
-        self.panel_register = ttk.Button(self.unknown_actions, text="会員登録へ", style="Action.TButton",
+        c = self.caller
+        c["time"].grid(row=1, column=0, sticky="w")
+        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
+        c["number"].grid(row=1, column=2, sticky="e")
+        c["kana"].grid(row=2, column=0, columnspan=3, sticky="we")
+        c["name"].grid(row=3, column=0, columnspan=3, sticky="we")
+        c["details"].grid(row=4, column=0, columnspan=3, sticky="we")
+        c["memo"].grid(row=5, column=0, columnspan=3, sticky="we")
+        c["history"].grid(row=6, column=0, columnspan=3, sticky="we")
+        # one action row for every state, always there (an unknown call no longer adds a row)
+        self.card_actions = tk.Frame(panel)
+        self.card_actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
+        self.panel_register = ttk.Button(self.card_actions, text="会員登録へ", style="Action.TButton",
                                          command=lambda: self.open_register(self.shown_number()))
-        self.panel_link = ttk.Button(self.unknown_actions, text="電話番号登録へ", style="Action.TButton",
+        self.panel_link = ttk.Button(self.card_actions, text="電話番号登録へ", style="Action.TButton",
                                      command=lambda: self.open_link(self.shown_number()))
-        self.panel_register.pack(side="left", padx=(0, 8))
-        self.panel_link.pack(side="left")
+        self.panel_reserve = ttk.Button(self.card_actions, text="予約登録へ", style="Action.TButton",
+                                        command=lambda: self.open_reserve(self.shown))
+        self.panel_visits = ttk.Button(self.card_actions, text="来店履歴へ", style="Action.TButton",
+                                       command=lambda: self.open_visits(self.shown))
+        self.compact_toggle = ttk.Button(self.card_actions, text=COMPACT_LABELS[False], command=self.toggle_compact)
+        self.compact_toggle.pack(side="right")
+        self.card_buttons = {"unknown": (self.panel_register, self.panel_link),
+                             "member": (self.panel_reserve, self.panel_visits)}
 
         self.counts = ttk.Label(outer, font=self.fonts["bold"])
-        self.counts.pack(anchor="w", pady=(8, 4))
-
         table = ttk.Frame(outer)
-        table.pack(fill="both", expand=True)
         self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
-        for column, width in zip(HISTORY_COLUMNS, (90, 120, 80, 120, 120, 70)):
+        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
             self.history.heading(column, text=column)
-            self.history.column(column, width=width, stretch=column in ("名前", "ふりがな"))
+            self.history.column(column, width=column_width(self.history, self.fonts["bold"], column, sample),
+                                stretch=column == "名前")
         scroll = ttk.Scrollbar(table, orient="vertical", command=self.history.yview)
         self.history.configure(yscrollcommand=scroll.set)
         self.history.pack(side="left", fill="both", expand=True)
@@ -4044,31 +4373,30 @@ class MainWindow:
         self.history.tag_configure("unknown", foreground="#b00020")
 
         buttons = ttk.Frame(outer)
-        buttons.pack(fill="x", pady=(8, 0))
         self.buttons = {}
-        for key, text, command in (("lookup", "着信番号参照", self.open_lookup),
-                                   ("register", "会員登録へ", self.open_register),
-                                   ("link", "電話番号登録へ", self.open_link),
-                                   ("reserve", "予約登録へ", self.open_reserve),
-                                   ("visits", "来店履歴へ", self.open_visits),
-                                   ("today", "本日の予約", self.open_today),
-                                   ("export", "履歴を保存", self.export_history),
-                                   ("help", "?", self.open_help)):
-            self.buttons[key] = ttk.Button(buttons, text=text, command=command,
-                                           width=3 if key == "help" else None)
-            self.buttons[key].pack(side="left", padx=(0, 4))
+        per_row = 5                         # two rows: the window stays narrow enough to sit beside the POS
+        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
+            self.buttons[action.name] = ttk.Button(buttons, text=action.label, command=self.action(action.name))
+            self.buttons[action.name].grid(row=index // per_row, column=index % per_row, sticky="we",
+                                           padx=(0, 4), pady=(0, 4))
+        for column in range(per_row):
+            buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
-        status.pack(fill="x", pady=(6, 0))
+        # what compact mode hides, with how each is packed back (in this order, below the card)
+        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)), table: dict(fill="both", expand=True),
+                           buttons: dict(fill="x", pady=(8, 0)), status: dict(fill="x", pady=(6, 0))}
+        for part, options in self.below_card.items():
+            part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
         self.status_device.pack(anchor="w")
         self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444")
         self.status_members.pack(anchor="w")
 
         self.menu = tk.Menu(root, tearoff=False)
-        self.menu.add_command(label="来店履歴", command=self.open_visits)
+        self.menu.add_command(label="来店履歴")
         self.menu.add_separator()
-        self.menu.add_command(label="削除", command=self.delete_selected)
+        self.menu.add_command(label="削除")
 
     def _bind_keys(self):
         h = self.history
@@ -4076,18 +4404,27 @@ class MainWindow:
         h.bind("<Return>", lambda e: self.open_visits())
         h.bind("<Delete>", lambda e: self.delete_selected())
         h.bind("<Button-3>", self._context_menu)
-        for key, action in (("<F1>", self.open_help), ("<F2>", self.open_register), ("<F3>", self.open_link),
-                            ("<F4>", self.open_reserve), ("<F5>", self.open_visits), ("<F6>", self.open_today),
-                            ("<F7>", self.open_lookup)):
-            self.root.bind(key, lambda e, a=action: a())
-        self.root.protocol("WM_DELETE_WINDOW", self.close)
+        for action in ACTIONS:
+            if action.key:
+                self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
+        h.bind("<ButtonRelease-1>", self._user_selected, add=True)
+        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
+                    "<KeyRelease-Home>", "<KeyRelease-End>"):
+            h.bind(key, self._user_selected, add=True)
+        # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
+        self.root.protocol("WM_DELETE_WINDOW", self.hide)
+        self.root.bind("<Alt-F4>", lambda e: self.hide())
+        # not FocusIn: a window popping up under a resting pointer gets it without anyone looking
+        for sequence in ("<ButtonPress>", "<KeyPress>"):
+            self.root.bind(sequence, self._looked_at, add=True)
+        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
 
     def place_in_corner(self, frame: tuple[int, int] | None = None):
         """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
         the taskbar wherever it is). frame: what the title bar and borders add, once measured."""
         root = self.root
         root.update_idletasks()
-        width, height = max(root.winfo_reqwidth(), 640), max(root.winfo_reqheight(), 560)
+        width, height = root.winfo_reqwidth(), root.winfo_reqheight()
         extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, os.name == "nt")
         x, y = corner_position(work_area(root), width + extra_w, height + extra_h, self.config.corner, 8)
         root.geometry(f"{width}x{height}+{x}+{y}")
@@ -4116,7 +4453,8 @@ class MainWindow:
             except Exception:
                 log.exception("定期処理 %s でエラー", name)
             finally:
-                self._after[name] = self.root.after(ms, run)
+                if not self.ended:          # 終了 from this very timer (the tray's command) destroyed the root
+                    self._after[name] = self.root.after(ms, run)
         self._after[name] = self.root.after(ms, run)
 
     def _schedule_midnight(self):
@@ -4135,19 +4473,85 @@ class MainWindow:
             self.root.after_cancel(after_id)
         self._after.clear()
 
-    def close(self):
-        if self.members.pending and not messagebox.askyesno(
-                "CTI", f"{self.members.path.name} にまだ保存できていない変更が {len(self.members.pending)} 件あります。\n"
-                       "変更は保存待ちファイルに残り、次回起動時に保存します。終了しますか？"):
-            return
+    def hide(self):
+        """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
+        where iconify needs a window manager) withdrawn: the next call brings it back."""
+        if self.tray is None and sys.platform == "win32":
+            self.root.iconify()             # pragma: no cover - the taskbar button stays
+        else:
+            self.root.withdraw()
+        log.info("窓を隠しました（着信があれば前に出ます）")
+        if self.demo is not None:
+            self.demo.ring_again()          # the demo shows what a call does to a hidden window
+
+    def show(self):
+        """表示 from the tray (or a second start): the receptionist asked for it, so it may take the keyboard."""
+        self.root.deiconify()
+        self.root.lift()
+        self.root.focus_force()
+        self._looked_at()
+
+    def open_dialogs_with_input(self) -> list:
+        return [w for w in self.root.winfo_children() if isinstance(w, Dialog) and w.unsaved()]
+
+    def quit(self) -> bool:
+        """終了: asks first, and refuses while a dialog holds typed input (finish or cancel it first)."""
+        busy = self.open_dialogs_with_input()
+        if busy:
+            busy[0].deiconify()
+            busy[0].lift()
+            messagebox.showwarning("CTI", QUIT_REFUSED.format(title=busy[0].title()), parent=busy[0])
+            return False
+        question = QUIT_QUESTION
+        if self.members.pending:
+            question += QUIT_PENDING.format(name=self.members.path.name, count=len(self.members.pending))
+        if not messagebox.askyesno("CTI", question, parent=self.root):
+            return False
+        log.info("終了しました")
+        self.logoff()
+        if self.tray is not None:
+            self.tray.stop()
+        return True
+
+    def logoff(self):
+        """終了, or the session ending: the window goes for good (run_window then stops the rest)."""
+        self.ended = True
         self.stop()
         self.root.destroy()
+
+    def _looked_at(self, event=None):
+        """A click or a key in the window (or 表示): the calls so far have been seen."""
+        if self.unseen:
+            self.unseen = 0
+            if self.tray is not None:
+                self.tray.show_unseen(0)
+
+    def _user_selected(self, event=None):
+        self.user_selected_at = self.now()
+
+    def selection_is_held(self) -> bool:
+        """A row the receptionist picked herself in the last minute, or with a menu or window of cti
+        open, stays selected when a call arrives (it is what she is working on)."""
+        if self.menu_row is not None:
+            return True
+        if any(isinstance(w, Window) and w.winfo_exists() for w in self.root.winfo_children()):
+            return bool(self.history.selection())
+        return (self.user_selected_at is not None and bool(self.history.selection())
+                and self.now() - self.user_selected_at < self.SELECTION_HOLD)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # events from the device reader
 
     def poll(self):
-        """Take what the device reader put on the queue (this is the only way in from its thread)."""
+        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            {"show": self.show, "quit": self.quit}[command]()
+            if self.ended:
+                return
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
@@ -4172,9 +4576,14 @@ class MainWindow:
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
         record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
+        held = self.selection_is_held()     # before the new row: what the receptionist is working on
         members = self.show_caller(record)
         if record_id is not None:           # else the background writer stores it; take_written() refreshes
-            self.add_to_history(record, members)
+            self.add_to_history(record, members, select=not held)
+        if bring_to_front:
+            self.unseen += 1
+            if self.tray is not None:
+                self.tray.show_unseen(self.unseen)
         log.info("着信を表示しました (%s): %s", call.protocol,
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
@@ -4183,6 +4592,10 @@ class MainWindow:
     def bring_to_front(self):
         """Up even when minimised or behind, without taking the keyboard from the program in use."""
         root = self.root
+        if os.name == "nt" and root.state() == "withdrawn":
+            # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
+            # show_without_focus restores an iconic window; deiconify would take the keyboard
+            root.iconify()
         if not show_without_focus(root):    # Windows did it all without activating the window
             root.deiconify()
             root.lift()
@@ -4212,9 +4625,10 @@ class MainWindow:
             self.history.focus(keep)
             self.history.see(keep)
 
-    def add_to_history(self, record: CallRecord, members: list):
-        """A new call at the top of the history, and the rows the database pruned dropped from the bottom:
-        a popup costs the same with 20,000 calls kept as with 100 (refresh_history rebuilds them all)."""
+    def add_to_history(self, record: CallRecord, members: list, select=True):
+        """A new call at the top of the history (selected unless `select` is False), and the rows the
+        database pruned dropped from the bottom: a popup costs the same with 20,000 calls kept as
+        with 100 (refresh_history rebuilds them all)."""
         iid = str(record.id)
         self.records[iid] = record
         self.history.insert("", 0, iid=iid, values=history_row(record, members),
@@ -4229,47 +4643,95 @@ class MainWindow:
                 break
             self.history.delete(old)
             self.records.pop(old, None)
-        self.history.selection_set(iid)
-        self.history.focus(iid)
-        self.history.see(iid)
+        if select:
+            self.history.selection_set(iid)
+            self.history.focus(iid)
+            self.history.see(iid)
 
     def show_caller(self, record: CallRecord | None) -> list:
-        """The latest caller in large type; for an unknown number, its two actions. Returns the members."""
-        self.shown = record                 # what the panel's buttons act on, whatever row is selected
-        c = self.caller
-        if record is None:
-            for label in c.values():
-                label["text"] = ""
-            c["name"]["text"] = "着信待ち"
-            self.unknown_actions.grid_remove()
-            return []
-        members = self.members.lookup(record.number) if record.number else []
-        c["time"]["text"] = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: non-ASCII fails in some locales
-        c["number"]["text"] = format_phone(record.number) if record.number else ""
-        self.root.title(window_title(record.number, record.reason, members))
-        if members:
-            m = members[0]
-            c["name"]["text"] = f"{m.name} 様" + (f"（他{len(members) - 1}名）" if len(members) > 1 else "")
-            c["kana"]["text"] = m.kana
-            c["details"]["text"] = f"会員番号 {m.member_no}    主担当 {m.staff or '—'}"
-            c["memo"]["text"] = f"メモ: {m.memo}" if m.memo else ""
-            self.unknown_actions.grid_remove()
-        elif record.number:
-            c["name"]["text"] = "未登録の番号です"
-            c["kana"]["text"] = c["details"]["text"] = c["memo"]["text"] = ""
-            self.unknown_actions.grid()
-        else:
-            c["name"]["text"] = REASONS.get(record.reason, "番号なし")
-            c["kana"]["text"] = c["memo"]["text"] = ""
-            c["details"]["text"] = "番号が通知されませんでした"
-            self.unknown_actions.grid_remove()
+        """The caller card: the latest caller in large type, in its state's colour, with the actions
+        that fit it. The layout never moves (every row is always there). Returns the members."""
+        self.shown = record                 # what the card's buttons act on, whatever row is selected
+        members = self.members.lookup(record.number) if record and record.number else []
+        last_visit = next_booking = None
+        if len(members) == 1:
+            visits, upcoming = self.db.visits(members[0].member_no), self.db.upcoming(members[0].member_no)
+            last_visit, next_booking = (visits or [None])[0], (upcoming or [None])[0]
+        panel = caller_panel(record, members, last_visit, next_booking)
+        self.card_state = panel.state
+        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
+            self.caller[key]["text"] = getattr(panel, key)
+        self.fit_name()
+        for button in (b for buttons in self.card_buttons.values() for b in buttons):
+            button.pack_forget()
+        for button in self.card_buttons.get(panel.state, ()):
+            button.pack(side="left", padx=(0, 8))
+        if record is not None:
+            self.root.title(window_title(record.number, record.reason, members))
+        self.refresh_elapsed()
+        self.paint_card(CARD_HIGHLIGHT if record is not None else None)
+        if record is not None:
+            self._after["highlight"] = self.root.after(self.HIGHLIGHT_MS, self.paint_card)
         return members
+
+    def fix_card_size(self):
+        """The card's size, measured once with every row filled at its largest font, then held: no
+        caller, banner or button set moves the layout (the sizes follow the fonts at any scale)."""
+        self.banner.configure(text="あ", font=self.fonts["banner"])
+        for label in self.caller.values():
+            label["text"] = "あ"
+        self.caller["memo"]["text"] = "あ\nあ"
+        self.panel_register.pack(side="left")
+        self.root.update_idletasks()
+        self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
+        for key in ("details", "memo", "history"):
+            self.caller[key].configure(wraplength=self.card_width - 24)
+        self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
+        self.card.grid_propagate(False)
+        self.panel_register.pack_forget()
+
+    def fit_name(self):
+        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
+        text, room = self.caller["name"]["text"], self.card_width - 24
+        for size in (28, 24, 20, 16):
+            self.name_font.configure(size=size)
+            if self.name_font.measure(text) <= room:
+                return
+
+    def paint_card(self, colour=None):
+        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
+        colour = colour or CARD_COLOURS[self.card_state]
+        for widget in (self.card, self.card_actions, *self.caller.values()):
+            widget.configure(background=colour)
+
+    def refresh_elapsed(self):
+        shown = self.shown
+        self.caller["elapsed"]["text"] = f"（{elapsed_text(shown.received, self.now())}）" if shown else ""
+
+    def toggle_compact(self):
+        """Compact mode: the caller card only, for a small screen; again to show the lists."""
+        self.compact = not self.compact
+        for part in self.below_card:
+            if self.compact:
+                part.pack_forget()
+            else:
+                part.pack(**self.below_card[part])
+        self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
+        self.root.update_idletasks()
+        self.root.geometry("")              # the window takes the size of what it shows
+        self.place_in_corner()
 
     def refresh_counts(self):
         self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
 
     def refresh_status(self):
+        """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
         s = self.device_status
+        lost = s.state in DEVICE_LOST_STATES
+        self.banner.configure(text=DEVICE_LOST_BANNER if lost else f"装置: {s.text}",
+                              font=self.fonts["banner" if lost else "small"],
+                              background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
+                              foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
@@ -4334,16 +4796,24 @@ class MainWindow:
         children = self.history.get_children()
         return self.records.get(children[0]) if children else None
 
-    def selected_member(self, action) -> Member | None:
-        record = self.selected_record()
+    def selected_members(self, action, record=None) -> list[Member]:
+        """Everyone on the selected (or given) call's number; a message instead when there is no one."""
+        record = record or self.selected_record()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
                 self.notify(f"{format_phone(record.number)} は未登録の番号です。{action}の前に会員登録をしてください")
             else:
                 self.notify(f"{action}をする着信を履歴から選んでください")
+        return members
+
+    def for_member(self, members: list, title: str, then):
+        """then(member) for the one member, or after asking which when the number is shared."""
+        if not members:
             return None
-        return members[0]
+        if len(members) == 1:
+            return then(members[0])
+        return MemberChoice(self, title, members, then, _utest=self._utest)
 
     def selected_number(self) -> str:
         record = self.selected_record()
@@ -4359,16 +4829,16 @@ class MainWindow:
     def open_link(self, number=None):
         return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
 
-    def open_reserve(self):
-        record = self.selected_record()
+    def open_reserve(self, record=None):
+        record = record or self.selected_record()
         if record is None or not record.number:     # a walk-in, or a caller without a number: find her
             return ReserveDialog(self, _utest=self._utest)
-        member = self.selected_member("予約")
-        return ReserveDialog(self, member, _utest=self._utest) if member else None
+        return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
+                               lambda m: ReserveDialog(self, m, _utest=self._utest))
 
-    def open_visits(self):
-        member = self.selected_member("来店履歴の表示")
-        return VisitHistoryWindow(self, member, _utest=self._utest) if member else None
+    def open_visits(self, record=None):
+        return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
+                               lambda m: VisitHistoryWindow(self, m, _utest=self._utest))
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
@@ -4380,33 +4850,35 @@ class MainWindow:
     def open_lookup(self):
         return LookupDialog(self, "着信番号参照", _utest=self._utest)
 
+    def action(self, name):
+        """The command behind an ACTIONS entry (its button and its key)."""
+        return {"lookup": self.open_lookup, "register": self.open_register, "link": self.open_link,
+                "reserve": self.open_reserve, "visits": self.open_visits, "today": self.open_today,
+                "export": self.export_history, "hide": self.hide, "help": self.open_help,
+                "compact": self.toggle_compact}[name]
+
     def open_help(self):
-        window = tk.Toplevel(self.root)
-        window.title("CTI の使い方")
-        window.transient(self.root)
-        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
-        text = HELP_TEXT.format(ini=self.config.path or app_dir() / "cti.ini", members=self.config.members,
-                                device=self.device_status.text, ports=ports)
-        body = tk.Text(window, width=92, height=26, wrap="word", font=self.fonts["base"], padx=12, pady=10,
-                       tabs=(tkfont.Font(font=self.fonts["base"]).measure("電話番号登録へ (F3)  "),))
-        body.insert("1.0", text)
-        body.configure(state="disabled")
-        body.pack(fill="both", expand=True)
-        ttk.Button(window, text="閉じる", command=window.destroy).pack(pady=6)
-        window.bind("<Escape>", lambda e: window.destroy())
-        return window
+        return HelpWindow(self, _utest=self._utest)
 
     def _context_menu(self, event):
+        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
         row = self.history.identify_row(event.y)
         if row:
             self.history.selection_set(row)
+            self._user_selected()
+            self.menu_row = row
+            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
+            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
             self.menu.tk_popup(event.x_root, event.y_root)
 
     def delete_selected(self, confirm=True):
         selection = self.history.selection()
-        if not selection:
+        return self.delete_row(selection[0], confirm) if selection else False
+
+    def delete_row(self, iid, confirm=True):
+        record = self.records.get(iid)
+        if record is None:
             return False
-        record = self.records[selection[0]]
         if confirm and not messagebox.askyesno(
                 "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
                        "履歴から削除しますか？", parent=self.root):
@@ -4524,13 +4996,19 @@ DEMO_CALLS = (("0596310005", None), ("09087654321", None), (None, "P"), ("090123
 
 
 class DemoDevice(threading.Thread):
-    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder."""
+    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder.
 
-    def __init__(self, first_delay=1.5, interval=6.0):
+    It rings `rings` times, then waits: F8 (or hiding the window) rings once more.
+    """
+
+    def __init__(self, first_delay=1.5, interval=6.0, rings=4):
         super().__init__(name="demo-device", daemon=True)
         self.port = serial.serial_for_url("loop://", timeout=IDLE_TIMEOUT)
-        self.first_delay, self.interval = first_delay, interval
-        self.stopping = threading.Event()
+        self.first_delay, self.interval, self.rings = first_delay, interval, rings
+        self.stopping, self.again = threading.Event(), threading.Event()
+
+    def ring_again(self):
+        self.again.set()
 
     def opener(self, *args):
         return self.port
@@ -4538,6 +5016,12 @@ class DemoDevice(threading.Thread):
     def run(self):
         delay = self.first_delay
         for index in itertools.count():
+            if index >= self.rings:         # then only on request, a couple of seconds later
+                while not self.again.wait(0.2):
+                    if self.stopping.is_set():
+                        return
+                self.again.clear()
+                delay = 2.0
             if self.stopping.wait(delay):
                 return
             number, code = DEMO_CALLS[index % len(DEMO_CALLS)]
@@ -4590,10 +5074,10 @@ def apply_icon(root):
 
 def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
                instance: SingleInstance | None = None) -> int:
-    """The reception window with its device reader, until it is closed."""
+    """The reception window with its device reader, until 終了. A window another program destroys
+    (X: xdotool windowclose, xkill -id) is built again, hidden: the next call brings it up."""
     enable_hidpi()
-    root = tk.Tk()
-    apply_icon(root)
+    survive_windows_destroyed_by_others()
     # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
     members = MemberTable(config.members, pending_dir=config.database.parent, background=True)
     try:
@@ -4603,30 +5087,51 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     db = Database(config.database, config.max_entries, config.max_days)
     events = queue.Queue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    window = MainWindow(root, config, members, db, events)
-    if instance:
-        window._schedule("raise", 500, lambda: instance.raise_requested() and (window.bring_to_front(), take_foreground(root)))
-    if demo:
-        root.title("CTI — デモ（模擬装置）")
-        demo.start()
-    reader.start()
-
-    def logoff():
-        """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
-        window.stop()
-        reader.stop()
-        db.close()
-        root.destroy()
-    root.protocol("WM_SAVE_YOURSELF", logoff)
-    if problems:
-        messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
-    if members.error:
-        messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
-    if db.notice:
-        messagebox.showwarning("CTI", db.notice, parent=root)
+    tray = Tray(queue.Queue())
+    has_tray = tray.start()
     try:
-        root.mainloop()
+        for rebuilt in itertools.count():
+            root = tk.Tk()
+            apply_icon(root)
+            window = MainWindow(root, config, members, db, events)
+            window.commands = tray.commands
+            window.tray = tray if has_tray else None
+            if instance:
+                window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
+                    w.bring_to_front(), take_foreground(w.root)))
+            if demo:
+                root.title("CTI — デモ（模擬装置）")
+                window.demo = demo
+                root.bind("<F8>", lambda e: demo.ring_again())
+
+            def logoff(window=window):
+                """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
+                window.logoff()
+                reader.stop()
+                db.close()
+            root.protocol("WM_SAVE_YOURSELF", logoff)
+            if rebuilt:
+                window.hide()
+            else:
+                if demo:
+                    demo.start()
+                reader.start()
+                if problems:
+                    messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems),
+                                           parent=root)
+                if members.error:
+                    messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+                if db.notice:
+                    messagebox.showwarning("CTI", db.notice, parent=root)
+            root.mainloop()
+            window.stop()
+            if window.ended:
+                break
+            log.warning("窓が他のプログラムに壊されました。作り直します（着信で前に出ます）")
+            del root, window
+            gc.collect()                    # the dead Tcl interpreter goes here, in the main thread
     finally:
+        tray.stop()
         if demo:
             demo.stopping.set()
         reader.stop()
