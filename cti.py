@@ -3160,11 +3160,11 @@ class Database:
         return added, problems
 
 
-def export_calls_csv(path: Path, rows: list[list[str]]):
+def export_calls_csv(path: Path, rows: list[list[str]], header=("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")):
     """The call history as a CSV that Excel opens correctly (UTF-8 with BOM)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当"])
+    writer.writerow(header)
     writer.writerows([[excel_safe(c) for c in row] for row in rows])
     atomic_write(Path(path), out.getvalue().encode("utf-8-sig"))
 
@@ -3217,6 +3217,32 @@ def history_row(record: CallRecord, members: list) -> tuple:
     name = names_text(members) if members else ("未登録" if record.number else "")
     return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
             each("member_no"), name, each("kana"), each("staff"))
+
+
+EXPORT_COLUMNS = ("着信日時", "着信番号", "番号なしの理由", "会員番号", "名前", "ふりがな", "主担当", "受信方法")
+
+
+def export_row(record: CallRecord, members: list) -> list[str]:
+    """One call as data for Excel: the full date and time, the number, the reason apart, every
+    member on the number (; between them), never the window's words (未登録, 他N名)."""
+    def each(field):
+        return ";".join(getattr(m, field) for m in members)
+    return [f"{record.received:%Y-%m-%d %H:%M:%S}", format_phone(record.number) if record.number else "",
+            REASONS.get(record.reason, "") if not record.number else "", each("member_no"), each("name"),
+            each("kana"), each("staff"), record.protocol]
+
+
+def shared_number_note(digits: str, owners: list) -> str:
+    """Before a number is added to a member: whose number it already is (then both are shown on a call)."""
+    if not owners:
+        return ""
+    return (f"この番号 {format_phone(digits)} は {names_text(owners)} さんの番号として登録済みです。"
+            "追加すると、この番号の着信ではどちらの方も表示します")
+
+
+def skipped_rows_heading(path, count: int) -> str:
+    return (f"{path} の {count} 行を読み飛ばしました。Excel で直して保存すると、数秒で読み直します。\n"
+            "直すまで、その方からの電話は「未登録」と表示されます（二重に登録しないでください）。")
 
 
 def tray_title(unseen: int) -> str:
@@ -3367,9 +3393,17 @@ def member_name(member) -> str:
     return member.name if member else NOT_IN_TABLE
 
 
-def booked_text(starts: datetime, menu: str, staff: str) -> str:
-    """11/28(土) 14:30 カット 田中 で予約しました"""
-    return " ".join(part for part in (when_text(starts), menu, staff) if part) + " で予約しました"
+def booked_text(starts: datetime, menu: str, staff: str, moved=False) -> str:
+    """11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました)"""
+    return " ".join(part for part in (when_text(starts), menu, staff) if part) + (
+        " に変更しました" if moved else " で予約しました")
+
+
+def status_done_text(status: str, amount: int | None = None) -> str:
+    """来店を記録しました / 退店を記録しました（8,800円） / 予約を取り消しました"""
+    if status == "取消":
+        return "予約を取り消しました"
+    return f"{status}を記録しました" + (f"（{amount_text(amount)}）" if amount is not None else "")
 
 
 def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
@@ -3430,6 +3464,7 @@ ACTIONS = (
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
 )
 COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
+LOOKUP_LABEL = "番号参照（着信ではありません）"
 QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
 QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
 QUIT_REFUSED = "「{title}」に入力中の内容があります。保存するかキャンセルしてから終了してください。"
@@ -3664,15 +3699,19 @@ class Dialog(Window):
         return next(iter(self.widgets.values()), self.button_ok)
 
     def add_field(self, name, label, value="", widget=None, width=28):
-        """A labelled entry (or the given widget) with its error label beside it."""
+        """A labelled entry (or the given widget), its error under it at a fixed width (the form never
+        widens), shown only while there is one and cleared as soon as the field is changed."""
         var = tk.StringVar(self, value)
         ttk.Label(self.body, text=label).grid(row=self.row, column=0, sticky="w", padx=(0, 8), pady=3)
         widget = widget(self.body, var) if widget else ttk.Entry(self.body, textvariable=var, width=width)
         widget.grid(row=self.row, column=1, sticky="we", pady=3)
-        error = ttk.Label(self.body, foreground="#b00020")
-        error.grid(row=self.row, column=2, sticky="w", padx=(8, 0))
+        error = ttk.Label(self.body, foreground="#b00020", justify="left",
+                          wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 24))
+        error.grid(row=self.row + 1, column=1, sticky="w")
+        error.grid_remove()
+        var.trace_add("write", lambda *_: (error.configure(text=""), error.grid_remove()))
         self.vars[name], self.widgets[name], self.errors[name] = var, widget, error
-        self.row += 1
+        self.row += 2
         return widget
 
     def form(self) -> dict:
@@ -3694,6 +3733,7 @@ class Dialog(Window):
     def show_errors(self, errors: dict):
         for name, label in self.errors.items():
             label["text"] = errors.get(name, "")
+            label.grid() if errors.get(name) else label.grid_remove()
         self.message["text"] = errors.get("", "")
         self.keep_on_screen()
         for name in errors:
@@ -3766,7 +3806,10 @@ class RegisterDialog(Dialog):
         if errors:
             self.show_errors(errors)
             return None
-        return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
+        member = self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
+        if member is not None:
+            self.app.confirm(f"登録しました: {member.member_no} {member.name} 様")
+        return member
 
 
 def tree(parent, columns, height, font, selectmode="browse") -> ttk.Treeview:
@@ -3831,11 +3874,25 @@ class LinkDialog(Dialog):
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
+        # said before saving, not after: whose number it already is
+        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
+                                    wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 48))
+        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
         self.results = MemberSearch(self, height=8).results
+        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
+        self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
+        self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
 
     def first_focus(self):
         return self.widgets["query"]
+
+    def refresh_owner_note(self):
+        selected = self.results.selection()
+        digits = normalize_phone(self.vars["phone"].get())
+        owners = [m for m in self.app.members.lookup(digits) if m.member_no not in selected] if digits else []
+        self.owner_note["text"] = shared_number_note(digits, owners)
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -3848,11 +3905,14 @@ class LinkDialog(Dialog):
             self.show_errors(errors)
             return None
         try:
-            return self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
-                                           selected[0])
+            member = self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
+                                             selected[0])
         except ValueError as e:
             self.show_errors({"phone": str(e)})
             return None
+        if member is not None:
+            self.app.confirm(f"電話番号を追加しました: {member.member_no} {member.name} 様")
+        return member
 
 
 class SubmitDialog(Dialog):
@@ -4024,7 +4084,7 @@ class LookupDialog(Dialog):
         if not re.fullmatch(r"0\d{5,13}", digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
-        self.app.on_call(Call(digits, protocol="manual", received=self.app.now()), bring_to_front=False)
+        self.app.look_up(digits)
         return digits
 
 
@@ -4228,8 +4288,31 @@ class HelpWindow(ListWindow):
         self.text.insert("1.0", text)
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
-        self.button_quit = ttk.Button(self.body, text="cti を終了", command=app.quit)
-        self.button_quit.pack(anchor="w", pady=(8, 0))
+        buttons = ttk.Frame(self.body)
+        buttons.pack(anchor="w", pady=(8, 0))
+        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(app.members.problems)}）",
+                                         command=app.open_skipped_rows)
+        self.button_quit = ttk.Button(buttons, text="cti を終了", command=app.quit)
+        self.button_skipped.pack(side="left", padx=(0, 8))
+        self.button_quit.pack(side="left")
+
+
+class SkippedRowsWindow(ListWindow):
+    """読み飛ばした行: each members.csv row cti could not use, with its line and why (else such a
+    customer calls in as 未登録 and may be registered twice)."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "会員台帳の読み飛ばした行", **kw)
+
+    def create_widgets(self):
+        problems = self.app.members.problems
+        ttk.Label(self.body, text=skipped_rows_heading(self.app.config.members, len(problems)),
+                  justify="left").pack(anchor="w", pady=(0, 6))
+        self.text = tk.Text(self.body, width=70, height=min(16, max(3, len(problems))), wrap="word",
+                            font=self.app.fonts["base"])
+        self.text.insert("1.0", "\n".join(problems) or "読み飛ばした行はありません")
+        self.text.configure(state="disabled")
+        self.text.pack(fill="both", expand=True)
 
 
 class MemberChoice(ListWindow):
@@ -4262,6 +4345,7 @@ class MainWindow:
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
+    CONFIRM_MS = 5000                   # 登録しました and friends
     SELECTION_HOLD = timedelta(minutes=1)
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
@@ -4370,7 +4454,7 @@ class MainWindow:
         self.history.configure(yscrollcommand=scroll.set)
         self.history.pack(side="left", fill="both", expand=True)
         scroll.pack(side="left", fill="y")
-        self.history.tag_configure("unknown", foreground="#b00020")
+        self.history.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
 
         buttons = ttk.Frame(outer)
         self.buttons = {}
@@ -4390,8 +4474,9 @@ class MainWindow:
             part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
         self.status_device.pack(anchor="w")
-        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444")
+        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444", cursor="hand2")
         self.status_members.pack(anchor="w")
+        self.status_members.bind("<Button-1>", lambda e: self.open_skipped_rows() if self.members.problems else None)
 
         self.menu = tk.Menu(root, tearoff=False)
         self.menu.add_command(label="来店履歴")
@@ -4771,6 +4856,7 @@ class MainWindow:
         except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": f"予約を保存できませんでした: {e}"}
         self.reservations_changed()
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
         return {}
 
     def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
@@ -4780,10 +4866,22 @@ class MainWindow:
         except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": str(e)}
         self.reservations_changed()
+        self.confirm(status_done_text(status, amount))
         return {}
 
     def notify(self, text):
         messagebox.showinfo("CTI", text, parent=self.root)
+
+    def confirm(self, text):
+        """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
+        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
+        self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
+
+    def look_up(self, digits):
+        """着信番号参照: the card as for a call from that number, but no call is recorded."""
+        self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
+        self.caller["time"]["text"] = LOOKUP_LABEL
+        self.caller["elapsed"]["text"] = ""
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # actions
@@ -4860,6 +4958,9 @@ class MainWindow:
     def open_help(self):
         return HelpWindow(self, _utest=self._utest)
 
+    def open_skipped_rows(self):
+        return SkippedRowsWindow(self, _utest=self._utest)
+
     def _context_menu(self, event):
         """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
         row = self.history.identify_row(event.y)
@@ -4888,17 +4989,23 @@ class MainWindow:
         return True
 
     def export_history(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        documents = Path.home() / "Documents"
         path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
                                             initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
                                             filetypes=[("CSV", "*.csv")])
         if not path:
             return None
-        rows = [self.history.item(iid, "values") for iid in self.history.get_children()]
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
+                for r in self.db.calls()]
         try:
-            export_calls_csv(Path(path), [list(r) for r in rows])
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
         except OSError as e:
             messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
             return None
+        self.confirm(f"保存しました: {path}")
         return path
 
     def report_exception(self, exc, value, tb):

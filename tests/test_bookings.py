@@ -206,6 +206,7 @@ def test_a_future_booking_is_moved_from_the_list(app):
     assert not dialog.winfo_exists()
     moved = app.db.reservation(rid)
     assert (moved.starts, moved.menu, moved.memo, moved.status) == (at(later, 13, 30), "カット", "初回", "予約")
+    assert app.window.banner["text"] == f"{cti.day_text(later)} 13:30 カット 佐藤 に変更しました"
     assert values(bookings.list) == []                           # gone from the day it left
     assert len(app.db.conn.execute("SELECT * FROM reservations").fetchall()) == 1
 
@@ -238,6 +239,7 @@ def test_only_the_transitions_that_apply_are_offered(app, questions):
     leave.button_ok.invoke()
     assert not leave.winfo_exists()
     assert app.db.reservation(rid).status == "退店" and app.db.visits("AC00001")[0].amount == 8800
+    assert app.window.banner["text"] == "退店を記録しました（8,800円）"
     assert enabled(bookings) == {"new"} and questions == []
 
 
@@ -264,6 +266,7 @@ def test_cancel_asks_with_no_as_the_default(app, questions):
     assert app.db.reservation(rid).status == "予約"
     bookings.buttons["取消"].invoke()
     assert app.db.reservation(rid).status == "取消" and bookings.list.item(str(rid), "values")[5] == "取消"
+    assert app.window.banner["text"] == "予約を取り消しました"
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -

@@ -524,6 +524,11 @@ def test_the_visit_line_on_the_card(app):
     app.call(MEMBER)
     last = today - timedelta(days=30)
     assert caller(app)["history"] == f"前回 {last.month}/{last.day} カラー（佐藤）・次回 {cti.when_text(booked)}"
+    app.events.put(cti.Status("connected", "COM3 に接続しました。着信を待っています", "COM3"))
+    app.call("09087654321")
+    app.call(MEMBER)
+    settle(app)
+    screenshot(app.root, "readme-card.png")                             # docs/card.png in the README
 
 
 def test_a_lost_device_shows_a_banner_on_the_card(app):
@@ -600,3 +605,80 @@ def test_every_column_and_label_fits_its_widest_text_at_every_scale(make_app, sc
     if scale in ("100%", "150%"):
         settle(app)
         screenshot(app.root, f"card-{scale}.png")
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the small trust-builders
+
+def test_a_brief_confirmation_after_each_success(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    dialog.button_ok.invoke()
+    assert app.window.banner["text"] == "登録しました: AC00009 新井さくら 様"
+    assert app.boxes.calls == []                                         # a word, not a box to click away
+    app.call(MEMBER)
+    dialog = app.window.open_reserve()
+    day = datetime.now() + timedelta(days=3)
+    dialog.vars["date"].set(f"{day:%Y-%m-%d}")
+    dialog.vars["time"].set("14:30")
+    dialog.vars["menu"].set("カット")
+    dialog.vars["staff"].set("田中")
+    dialog.button_ok.invoke()
+    assert app.window.banner["text"] == f"{cti.day_text(day)} 14:30 カット 田中 で予約しました"
+    assert pump(app.root, lambda: app.window.banner["text"].startswith("装置"), timeout=10)   # then the device again
+
+
+def test_an_error_shows_under_its_field_at_a_fixed_width_and_clears_when_fixed(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.deiconify()
+    dialog.update()
+    width = dialog.winfo_width()
+    dialog.vars["kana"].set("Takako Penguin with a very long reading that is not kana at all")
+    dialog.button_ok.invoke()
+    dialog.update()
+    error = dialog.errors["kana"]
+    assert error["text"] and error.winfo_ismapped()
+    assert int(error.grid_info()["row"]) == int(dialog.widgets["kana"].grid_info()["row"]) + 1   # under it
+    assert dialog.winfo_width() == width                                 # no wider
+    dialog.vars["kana"].set("たかこ")
+    dialog.update()
+    assert error["text"] == "" and not error.winfo_ismapped()
+    assert dialog.errors["name"]["text"]                                 # the other field's error stays
+
+
+def test_the_export_names_everyone_on_a_shared_number(shared, monkeypatch, tmp_path):
+    shared.call(SHARED)
+    target = tmp_path / "calls.csv"
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
+    shared.window.export_history()
+    text = target.read_bytes().decode("utf-8-sig")
+    assert "AC00009;AC00010,共有 一;共有 二" in text and "他" not in text
+
+
+def test_the_skipped_rows_of_members_csv_are_listed_with_line_and_reason(make_app, tmp_path):
+    (tmp_path / "members.csv").write_bytes((cti.DEMO_MEMBERS + ",名前だけ,,0596-31-0099,,,,\r\n").encode("utf-8-sig"))
+    app = make_app()
+    assert app.window.members.problems and "読み飛ばした行 1" in app.window.status_members["text"]
+    app.root.deiconify()
+    app.root.update()
+    app.window.status_members.event_generate("<Button-1>", x=2, y=2)
+    [window] = toplevels(app, cti.SkippedRowsWindow)
+    text = window.text.get("1.0", "end")
+    assert "10行目" in text and text.strip() == app.window.members.problems[0]
+    help_window = app.window.open_help()
+    assert help_window.button_skipped["text"] == "読み飛ばした行（1）"
+
+
+def test_the_link_dialog_says_before_saving_whose_number_it_is(app):
+    app.call(MEMBER)                                                     # ペンギン貴子's number
+    dialog = app.window.open_link()
+    assert "ペンギン貴子 さんの番号として登録済み" in dialog.owner_note["text"]
+    assert app.db.calls() and csv_text(app) == cti.DEMO_MEMBERS           # nothing saved yet
+    dialog.vars["phone"].set("090-0000-1111")
+    assert dialog.owner_note["text"] == ""
+
+
+def csv_text(app):
+    return app.config.members.read_bytes().decode("utf-8-sig")

@@ -829,10 +829,9 @@ def test_lookup_a_typed_number(app):
     app.root.update()
     assert not dialog.winfo_exists()
     assert caller(app)["name"] == "鈴木一郎 様"
-    assert first_row(app)[1:] == ("045-123-4567", "AC00003", "鈴木一郎", "すずきいちろう", "佐藤")
+    assert caller(app)["time"] == "番号参照（着信ではありません）"
     assert app.root.title() == "CTI — 045-123-4567 鈴木一郎"
-    [record] = app.db.calls()
-    assert (record.number, record.protocol) == ("0451234567", "manual")
+    assert app.db.calls() == [] and first_row(app) is None              # looked up, not a call: nothing recorded
 
 
 def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
@@ -844,11 +843,14 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
     assert app.window.export_history() == str(target)
     rows = csv_rows(target)
-    assert rows[0] == list(cti.HISTORY_COLUMNS)
-    tree = app.window.history
-    assert rows[1:] == [[str(v) for v in tree.item(i, "values")] for i in tree.get_children()]
-    assert [r[1] for r in rows[1:]] == ["非通知", "090-8765-4321", "0596-31-0005"]
+    assert rows[0] == list(cti.EXPORT_COLUMNS)
+    calls = app.db.calls()
+    assert [r[0] for r in rows[1:]] == [f"{c.received:%Y-%m-%d %H:%M:%S}" for c in calls]     # with the year
+    assert [r[1:8] for r in rows[1:]] == [["", "非通知", "", "", "", "", "modem"],
+                                          ["090-8765-4321", "", "", "", "", "", "modem"],       # no 未登録
+                                          ["0596-31-0005", "", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤", "modem"]]
     assert b"\r\n" in target.read_bytes()
+    assert app.window.banner["text"] == f"保存しました: {target}"
 
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: "")   # cancelled
     assert app.window.export_history() is None
