@@ -4121,27 +4121,31 @@ class BookingActions:
             self.buttons[name] = ttk.Button(parent, text=text, command=lambda n=name: self.act(n))
             self.buttons[name].pack(side="left", padx=(0, 6))
         self.bookings.bind("<<TreeviewSelect>>", lambda e: self.update_buttons(), add=True)
+        for sequence in ("<Double-1>", "<Return>"):         # open a booking to change it
+            self.bookings.bind(sequence, lambda e: self.act("変更") if self.can("変更") else None)
+
+    def can(self, name) -> bool:
+        r = self.selected_booking()
+        return r is not None and name in booking_actions(r, self.app.now().date())
 
     def selected_booking(self) -> Reservation | None:
         selected = self.bookings.selection()
         return self.app.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
 
     def update_buttons(self):
-        r = self.selected_booking()
-        allowed = booking_actions(r, self.app.now().date()) if r else ()
         for name, button in self.buttons.items():
             if name in self.ACTION_NAMES:
-                button.state(["!disabled"] if name in allowed else ["disabled"])
+                button.state(["!disabled"] if self.can(name) else ["disabled"])
 
     def act(self, name):
         """新規予約, or one of ACTION_NAMES on the selected booking; 取消 asks first (default いいえ)."""
         app = self.app
         if name == "new":
             return ReserveDialog(app, self.booking_member(), day=self.booking_day(), _utest=app._utest)
-        r = self.selected_booking()
-        if r is None or name not in booking_actions(r, app.now().date()):
+        if not self.can(name):
             messagebox.showinfo("CTI", BOOKING_WORDS["select"], parent=self)
             return None
+        r = self.selected_booking()
         member = app.members.by_no.get(r.member_no)
         if name == "変更":
             return ReserveDialog(app, member, reservation=r, _utest=app._utest)

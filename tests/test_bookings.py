@@ -331,3 +331,19 @@ def test_a_call_while_booking_leaves_the_booking_as_typed(app):
     dialog.button_ok.invoke()
     [booked] = app.db.reservations_on(TODAY)
     assert (booked.member_no, booked.starts, booked.staff) == ("AC00004", at(TODAY, 17), "田中")
+
+
+def test_enter_on_a_booking_opens_it_to_change(app):
+    rid = app.db.reserve("AC00001", at(AHEAD, 11), "カット", "佐藤")
+    done = app.db.reserve("AC00002", at(TODAY, 9), "カット", "鈴木")
+    app.db.set_status(done, "取消")
+    app.root.deiconify()
+    bookings = app.window.open_today()
+    select(bookings, done)
+    press(bookings.list, "Return")                               # a cancelled booking: nothing to change
+    assert toplevels(app, cti.ReserveDialog) == [] and app.boxes.calls == []
+    bookings.show_day(AHEAD)
+    select(bookings, rid)
+    press(bookings.list, "Return")
+    [dialog] = toplevels(app, cti.ReserveDialog)
+    assert dialog.title() == "予約の変更" and dialog.reservation.id == rid
