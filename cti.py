@@ -309,7 +309,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         text, _ = read_text_any(path, MembersError)
     except OSError as e:
-        raise file_problem(e, path) from None
+        raise file_problem(e, path, reading=True) from None
     rows = [(line, cells) for cells, _, _, line in split_records(text)]
     if not rows:
         raise MembersError(f"{Path(path).name}: 空のファイルです")
@@ -1991,10 +1991,6 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def record_cells_text(cells: list) -> str:
-    return "".join(cells).replace("\r", "\n")
-
-
 def swallowed_rows(cells: list, width: int) -> int:
     """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
 
@@ -2002,9 +1998,10 @@ def swallowed_rows(cells: list, width: int) -> int:
     as a row has is a row, not a memo.
     """
     for cell in cells:
-        lines = cell.splitlines()[1:]
-        if width > 2 and any(part.count(",") >= width - 1 for part in lines):
-            return len(lines)
+        if ("\n" in cell or "\r" in cell) and width > 2:
+            lines = cell.splitlines()[1:]
+            if any(part.count(",") >= width - 1 for part in lines):
+                return len(lines)
     return 0
 
 
@@ -2065,7 +2062,8 @@ class MembersFile:
                         problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、"
                                         "ここから後の行が 1 つのセルになっています")
                         continue
-                if "\n" in record_cells_text(cells) and (eaten := swallowed_rows(cells, len(header))):
+                if max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
+                        and (eaten := swallowed_rows(cells, len(header))):      # a record of several lines
                     cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], len(header)))
                     opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
                     problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
@@ -2142,6 +2140,7 @@ class Registration:
     phone: str
     staff: str
     memo: str
+    auto: bool = False              # the number was not typed: it is the file's next one when written
 
 
 def validate_registration(form: dict, table: "MemberTable") -> tuple["Registration | None", dict]:
@@ -2169,7 +2168,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
             errors[field] = unstorable_text(char, table.encoding)
     if errors:
         return None, errors
-    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo), {}
+    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
@@ -2200,9 +2199,11 @@ def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]
         return file.text, [], change
     if change["op"] == "register":
         notes = []
-        if change["member_no"] in file.by_no:
-            new_no = file.next_member_no()
-            notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
+        taken = change["member_no"] in file.by_no
+        if taken or (change.get("auto") and change["member_no"] != file.next_member_no()):
+            new_no = file.next_member_no()      # an untyped number follows the file as it is now
+            if taken:
+                notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
             change = {**change, "member_no": new_no}
         values = {"member_no": change["member_no"], "name": change["name"], "kana": change["kana"],
                   "phone": format_phone(change["phone"]) if change["phone"] else "",
@@ -2368,11 +2369,13 @@ class MemberTable:
         return changes
 
     def _stat(self):
-        """(inode, mtime, size) of the file, None when it is not there."""
+        """(inode, mtime, size) of the file, None when it is not there, ("error", errno) when it cannot be seen."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
+        except OSError as e:                    # a share gone or access denied: a re-read will say which
+            return "error", e.errno
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def _read(self, wait_if_missing=False) -> tuple[MembersFile, tuple | None]:
@@ -2390,8 +2393,8 @@ class MemberTable:
             except FileNotFoundError as e:
                 if not self.existed and not self.path.parent.is_dir():
                     raise file_problem(e, self.path.parent) from None
-                if not self.existed:
-                    return self.disk, None                  # first run: the file may be created
+                if not self.existed and delay is None:
+                    return self.disk, None                  # never there since start: the file may be created
                 if delay is None:
                     raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
                                     "最後に読めた内容で表示を続けます", "missing") from None
@@ -2405,17 +2408,11 @@ class MemberTable:
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
-        lost = self._lost(disk)
-        if lost:
-            try:
-                self._keep_pending(lost)
-                return
-            except OSError as e:
-                log.error("消えた変更を保存待ちにできません: %s", e)
+        self._requeue_lost(disk)
         self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
 
-    def _lost(self, disk: MembersFile) -> list[dict]:
-        """The pending changes, and those written lately that disk no longer holds, to be written (again).
+    def _requeue_lost(self, disk: MembersFile):
+        """Changes written lately that disk no longer holds become pending again, to be written again.
 
         A program that does not take our lock (Excel) may save its older copy over our write;
         such a change is written again, for CONFIRM_SECONDS after it was first written.
@@ -2423,11 +2420,15 @@ class MemberTable:
         now = time.monotonic()
         self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
         lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
-        if lost:
-            log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
-            self.written = [(t, c) for t, c in self.written if c not in lost]
-            return self.pending + lost
-        return []
+        if not lost:
+            return
+        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+        self.written = [(t, c) for t, c in self.written if c not in lost]
+        try:
+            self._keep_pending(self.pending + lost)
+        except OSError as e:                    # kept in memory at least: they were on disk a moment ago
+            log.error("消えた変更を保存待ちファイルに書けません: %s", e)
+            self.pending = self.pending + lost
 
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
@@ -2548,14 +2549,14 @@ class MemberTable:
             if char := unstorable(str(value), self.encoding):
                 raise ValidationError(unstorable_text(char, self.encoding))
         try:
-            file, notes, _, done = self._write_changes(self.pending, change)
+            file, notes, _, done = self._write_changes(change)
         except ValidationError:
             raise
         except CtiError as e:
             return self._defer(change, e)
         return file.by_no[done["member_no"]], notes
 
-    def _write_changes(self, changes, new=None):
+    def _write_changes(self, new=None):
         """Under the lock: re-read, apply, write, swap. Raises FileError/MembersError, nothing swapped.
 
         ValidationError when the new change no longer applies to the file as it is now.
@@ -2566,7 +2567,8 @@ class MemberTable:
                 # unchanged (any other writer's replace makes a new inode), else read again
                 disk = self.disk if self.stamp and self._stat() == self.stamp and not self.error \
                     else self._read(wait_if_missing=new is not None)[0]
-                changes = self._lost(disk) or changes
+                self._requeue_lost(disk)
+                changes = self.pending
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
                 except MembersError as e:
@@ -2627,7 +2629,7 @@ class MemberTable:
         if not self.pending:
             return True
         try:
-            _, notes, _, _ = self._write_changes(self.pending)
+            _, notes, _, _ = self._write_changes()
         except CtiError as e:
             log.info("保存待ちの変更はまだ保存できません: %s", e)
             return False
@@ -2918,6 +2920,9 @@ class Database:
         if self._writer is not None:
             self.late.put(None)
             self._writer.join(timeout=DB_WRITER_WAIT)
+            if self._writer.is_alive():
+                log.error("cti.db を他のプログラムが使い続けているため、着信 %d 件を履歴に保存できませんでした",
+                          self.late.qsize())
         self.conn.close()
 
     def _migrate(self):
@@ -3039,12 +3044,9 @@ class Database:
 
     def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
         with self._held_as_error():
-            return self._reserve(member_no, starts, menu, staff, memo)
-
-    def _reserve(self, member_no, starts, menu, staff, memo) -> int:
-        return self.conn.execute(
-            "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
-            (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
+            return self.conn.execute(
+                "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
+                (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
 
     def set_status(self, reservation_id: int, status: str, amount: int | None = None) -> Reservation:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
@@ -5050,12 +5052,16 @@ def setup_logging(config: Config) -> logging.Handler:
 
 
 def write_first_run_files(config_path: Path, config: Config) -> list[str]:
-    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM)."""
+    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM).
+
+    members.csv only beside cti.ini: one elsewhere (a shared folder) may be missing only for a
+    moment, as Excel saves it; a header-only file there would replace the table for every PC.
+    """
     written = []
     if not config_path.exists():
         atomic_write(config_path, DEFAULT_INI.encode("utf-8-sig"))
         written.append(config_path.name)
-    if not config.members.exists():
+    if config.members.parent == config_path.parent and not config.members.exists():
         atomic_write(config.members, (",".join(MEMBERS_HEADER) + "\r\n").encode("utf-8-sig"))
         written.append(config.members.name)
     return written
@@ -5412,6 +5418,8 @@ def cmd_import_visits(path: str, config_path) -> int:
         print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
         members = None
     db = Database(config.database, config.max_entries, config.max_days)
+    if db.notice:
+        print(db.notice, file=sys.stderr)
     try:
         count, problems = db.import_visits(Path(path), members)
     finally:
