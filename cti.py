@@ -4946,6 +4946,7 @@ class MainWindow:
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
+            self.today_window.show_day(self.now().date())   # F6 is 本日の予約, whatever day was shown
             self.today_window.lift()
             return self.today_window
         self.today_window = BookingsWindow(self, _utest=self._utest)

@@ -186,6 +186,8 @@ def test_the_bookings_list_goes_by_date(app):
     assert bookings.day == AHEAD + timedelta(days=1)
     bookings.nav["today"].invoke()
     assert bookings.day == TODAY and bookings.day_label["text"] == cti.day_text(TODAY)
+    bookings.show_day(AHEAD)
+    assert app.window.open_today() is bookings and bookings.day == TODAY     # F6 again: the same list, today
 
 
 def test_a_future_booking_is_moved_from_the_list(app):
