@@ -349,3 +349,18 @@ def test_enter_on_a_booking_opens_it_to_change(app):
     press(bookings.list, "Return")
     [dialog] = toplevels(app, cti.ReserveDialog)
     assert dialog.title() == "予約の変更" and dialog.reservation.id == rid
+
+
+@pytest.mark.parametrize("corner", cti.CORNERS)
+def test_the_walk_in_dialog_opens_beside_the_caller_card(make_app, corner):
+    from test_desk import overlap, rect
+    app = make_app(corner=corner)
+    app.root.deiconify()
+    press(app.root, "F4")                                         # no call yet: a walk-in
+    [dialog] = toplevels(app, cti.ReserveDialog)
+    dialog.vars["query"].set("た")                                 # the list fills: the dialog at its tallest
+    dialog.deiconify()
+    box = rect(dialog)
+    assert not overlap(box, rect(app.window.card)) and not overlap(box, rect(app.root)), (corner, box)
+    screen = cti.work_area(app.root)
+    assert screen.left <= box.left and box.right <= screen.right and screen.top <= box.top and box.bottom <= screen.bottom
