@@ -3415,9 +3415,18 @@ def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
                      for r in conflicts)
 
 
+def booking_label(reservation, member) -> str:
+    """11/28(土) 14:30 ペンギン貴子 様（カット）"""
+    return f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）"
+
+
+def member_heading(member_no: str, member) -> str:
+    """AC00001  ペンギン貴子 様: whom a booking is for."""
+    return f"{member_no}  {member_name(member)} 様"
+
+
 def cancel_question(reservation, member) -> str:
-    return (f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）の"
-            "予約を取り消しますか？")
+    return f"{booking_label(reservation, member)}の予約を取り消しますか？"
 
 
 def staff_day_rows(bookings: list, by_no: dict, minutes_of) -> list:
@@ -3957,7 +3966,7 @@ class ReserveDialog(SubmitDialog):
         self.search = None
         if member_no:
             member = app.members.by_no.get(member_no)
-            ttk.Label(self.body, text=f"{member_no}  {member_name(member)} 様", font=app.fonts["bold"]).grid(
+            ttk.Label(self.body, text=member_heading(member_no, member), font=app.fonts["bold"]).grid(
                 row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
             self.row += 1
         else:
@@ -4057,8 +4066,8 @@ class AmountDialog(SubmitDialog):
 
     def create_widgets(self):
         r = self.reservation
-        ttk.Label(self.body, text=f"{when_text(r.starts)}  {member_name(self.app.members.by_no.get(r.member_no))} 様"
-                                  f"（{r.menu or '—'}）", font=self.app.fonts["bold"]).grid(
+        ttk.Label(self.body, text=booking_label(r, self.app.members.by_no.get(r.member_no)),
+                  font=self.app.fonts["bold"]).grid(
             row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
         self.row += 1
         self.add_field("amount", BOOKING_WORDS["amount"], width=14)
