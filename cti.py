@@ -349,7 +349,13 @@ class Config:
     max_days: int = 7
     corner: str = "bottom-right"
     topmost: bool = True
+    menus: tuple = ()                 # ((name, minutes or None), ...): DEFAULT_MENUS unless cti.ini says
+    slot: int = 60                    # minutes of a booking whose menu has none
+    staff: tuple = ()                 # stylists; empty: the 主担当 names in members.csv
     path: Path | None = None          # the ini it came from, None for defaults
+
+    def __post_init__(self):
+        self.menus = self.menus or menus_value(DEFAULT_MENUS)
 
 
 DEFAULT_INI = """\
@@ -390,7 +396,17 @@ max_days = 7
 corner = bottom-right
 ; yes: 他のウィンドウより常に手前に表示
 topmost = yes
+
+[booking]
+; 予約のメニュー。| で区切ります。名前の後に空白と所要時間（分）を書くと、
+; 同じ担当者の予約が重なったときに、その長さで知らせます
+menus = カット 60|カラー 90|パーマ 120|トリートメント 30|ヘッドスパ 45|縮毛矯正 180|カット＋カラー 120|着付け 60|セット 45
+; 所要時間を書いていないメニューの予約の長さ（分）
+slot = 60
+; 担当者（スタイリスト）の名前。| で区切ります。空なら members.csv の 主担当 の名前を使います
+staff =
 """
+DEFAULT_MENUS = re.search(r"^menus = (.*)$", DEFAULT_INI, re.MULTILINE)[1]
 
 
 def keyword(value: str) -> str:
@@ -450,6 +466,29 @@ def _yes(value):
     return YES[keyword(value).lower()]
 
 
+def menus_value(value: str) -> tuple:
+    """'カット 60|カラー 90|セット' -> (('カット', 60), ('カラー', 90), ('セット', None)).
+
+    Not NFKC: a menu is shown as written (カット＋カラー keeps its ＋); minutes may be typed full-width.
+    """
+    menus = []
+    for item in unquote(value).split("|"):
+        m = re.fullmatch(r"(.*?\S)(?:[ \u3000]+(\d+)\s*分?)?", item.strip())
+        if not m:
+            continue
+        minutes = int(m[2]) if m[2] else None
+        if minutes is not None and not 5 <= minutes <= 720:
+            raise ValueError
+        menus.append((m[1], minutes))
+    if not menus:
+        raise ValueError
+    return tuple(menus)
+
+
+def names_value(value: str) -> tuple:
+    return tuple(name.strip() for name in unquote(value).split("|") if name.strip())
+
+
 PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、パスが空です"
 
 # [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
@@ -469,6 +508,10 @@ CONFIG_KEYS = {
     ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
                            " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
     ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
+    ("booking", "menus"): ("menus", menus_value, "メニューを | で区切って書いてください（例 カット 60|カラー 90。"
+                                                  "所要時間は 5〜720 分）"),
+    ("booking", "slot"): ("slot", lambda v: _parse_int(v, 5, 720), "予約の長さ（分）を 5〜720 の整数で指定してください"),
+    ("booking", "staff"): ("staff", names_value, ""),
 }
 
 
@@ -2623,8 +2666,10 @@ def search_index(file: MembersFile) -> tuple[str, list[int]]:
 # Store: cti.db ###############################################################
 ###############################################################################
 
-# a reservation's status and where it may go next
+# a reservation's status and where it may go next: 予約 → 来店 → 退店; 取消 before 退店
+# (one who came in and left without service is cancelled too)
 NEXT_STATES = {"予約": ("来店", "取消"), "来店": ("退店", "取消"), "退店": (), "取消": ()}
+BUSY_STATES = ("予約", "来店")           # a stylist's time is taken by these
 VISIT_COLUMNS = {"member_no": ("会員番号", "member_no"), "date": ("来店日", "日付", "date"),
                  "menu": ("メニュー", "menu"), "staff": ("担当", "主担当", "staff"),
                  "amount": ("金額", "amount"), "memo": ("メモ", "備考", "memo")}
@@ -2734,6 +2779,47 @@ def parse_time(text: str) -> tuple[int, int] | None:
     return (hour, minute) if hour < 24 and minute < 60 else None
 
 
+def parse_amount(text: str) -> int | None:
+    """Yen as typed or exported: 4500, ４，５００, ¥4,500, 4500円; empty is None. ValueError otherwise."""
+    text = re.sub(r"[,円¥￥\\\s]", "", unicodedata.normalize("NFKC", text))
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{1,8}", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def booking_minutes(menu: str, menus: tuple, slot: int) -> int:
+    """How long a booking takes: its menu's minutes from cti.ini, else the default slot."""
+    return dict(menus).get(menu) or slot
+
+
+def overlapping(starts: datetime, minutes: int, staff: str, bookings: list, minutes_of,
+                exclude: int | None = None) -> list:
+    """The stylist's bookings (予約 or 来店) that share time with starts..starts+minutes.
+
+    minutes_of(reservation) is each booking's length; exclude is the booking being moved. Back to back
+    (one ends at 14:00, the next starts at 14:00) is not an overlap; no stylist named, no overlap.
+    """
+    if not staff:
+        return []
+    ends = starts + timedelta(minutes=minutes)
+    return [r for r in bookings if r.staff == staff and r.status in BUSY_STATES and r.id != exclude
+            and r.starts < ends and starts < r.starts + timedelta(minutes=minutes_of(r))]
+
+
+def booking_actions(reservation, today) -> tuple:
+    """What can be done to a booking now: 変更 and 取消 while booked, 来店 on its day (or after,
+    recorded late), 退店 once arrived. Nothing for 退店 or 取消."""
+    if reservation.status == "予約":
+        arrive = ("来店",) if reservation.starts.date() <= today else ()
+        return ("変更",) + arrive + ("取消",)
+    return NEXT_STATES[reservation.status]
+
+
+DATE_HINT = "日付は 2026-11-25 か 11/25 の形で入力してください"
+
+
 def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tuple[dict | None, dict]:
     """({member_no, starts, menu, staff, memo}, {}) or (None, {field: message})."""
     errors = {}
@@ -2743,7 +2829,7 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
     day = parse_date(form.get("date", ""), now, ahead=True)
     clock = parse_time(form.get("time", ""))
     if day is None:
-        errors["date"] = "日付は 2026-11-25 か 11/25 の形で入力してください"
+        errors["date"] = DATE_HINT
     if clock is None:
         errors["time"] = "時刻は 14:30 の形で入力してください"
     if day and day < now.date():
@@ -2979,6 +3065,17 @@ class Database:
                                   (r.member_no, now.date().isoformat(), r.menu, r.staff, amount, r.memo, r.id))
         return self.reservation(reservation_id)
 
+    def move(self, reservation_id: int, starts: datetime, menu="", staff="", memo="") -> Reservation:
+        """Change a booking still 予約 (another day or time, menu, stylist, memo)."""
+        with self._held_as_error(), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            r = self.reservation(reservation_id)
+            if r.status != "予約":
+                raise ValueError(f"「{r.status}」の予約は変更できません")
+            self.conn.execute("UPDATE reservations SET starts = ?, menu = ?, staff = ?, memo = ? WHERE id = ?",
+                              (starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, reservation_id))
+        return self.reservation(reservation_id)
+
     def reservation(self, reservation_id) -> Reservation:
         row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
         if row is None:
@@ -3037,19 +3134,21 @@ class Database:
                 continue
             get = functools.partial(field_of, cells, columns)
             day = parse_date(get("date"), self.now())
-            amount_text = re.sub(r"[,円¥\s]", "", unicodedata.normalize("NFKC", get("amount")))
+            try:
+                amount, amount_ok = parse_amount(get("amount")), True
+            except ValueError:
+                amount, amount_ok = None, False
             if not get("member_no"):
                 problems.append(f"{name} {line}行目: 会員番号が空です")
             elif day is None:
                 problems.append(f"{name} {line}行目: 来店日 {get('date')!r} が読めません")
-            elif amount_text and not amount_text.isdigit():
+            elif not amount_ok:
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
                 if members is not None and get("member_no") not in members:
                     problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
                                     "（取り込みました）")
-                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"),
-                               int(amount_text) if amount_text else None, get("memo")))
+                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
         wanted = collections.Counter(visits)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -3083,7 +3182,6 @@ HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "�
 # the widest text each column must show in full, at any scale (widths come from the font's metrics)
 HISTORY_SAMPLES = ("12/31 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
 WEEKDAYS = "月火水木金土日"
-MENUS = ("カット", "カラー", "パーマ", "トリートメント", "ヘッドスパ", "縮毛矯正", "カット＋カラー", "着付け", "セット")
 STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
 
 
@@ -3248,8 +3346,100 @@ def elapsed_text(since: datetime, now: datetime) -> str:
     return day_text(since)
 
 
-def counts_text(counts: dict) -> str:
-    return f"本日  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
+def counts_text(counts: dict, day="本日") -> str:
+    return f"{day}  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
+
+
+NOT_IN_TABLE = "（台帳にない会員）"
+BOOKING_WORDS = {
+    "new": "新規予約", "change": "変更", "move_title": "予約の変更", "reserve_title": "予約登録",
+    "list_title": "予約一覧", "today": "今日", "prev": "◀ 前日", "next": "翌日 ▶", "show": "表示",
+    "search": "会員を検索", "search_hint": "会員番号・名前・ふりがな・電話番号の一部で検索できます",
+    "pick_member": "予約する会員を一覧から選んでください", "upcoming": "今後の予約",
+    "no_upcoming": "今後の予約はありません", "none_that_day": "この日の予約はありません",
+    "amount_title": "退店", "amount": "金額（円）", "amount_hint": "空のままでも退店できます",
+    "amount_bad": "金額は 4500 や 4,500 のように数字で入力してください", "select": "一覧から予約を選んでください",
+    "overlap_ask": "{text}\n\n重なっていますが、このまま予約しますか？",
+    "date": "日付", "time": "時刻（例 14:30）", "menu": "メニュー", "staff": "担当", "memo": "メモ",
+    "day_heading": "{day} の予約（担当別）", "visits": "来店履歴（新しい順）", "no_visits": "来店履歴はまだありません",
+}
+# (column, heading, widest sample text) of the booking lists
+BOOKING_COLUMNS = {
+    "by_staff": (("staff", "担当", "佐藤"), ("span", "時間", "23:00–23:59"), ("name", "名前", "ペンギン貴子"),
+                 ("menu", "メニュー", "カット＋カラー"), ("status", "状態", "予約")),
+    "day": (("time", "時刻", "23:59"), ("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
+            ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"), ("status", "状態", "予約")),
+    "upcoming": (("starts", "日時", "12/31(水) 23:59"), ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"),
+                 ("memo", "メモ", "メモ欄")),
+    "visits": (("date", "日付", "2025/12/31(水)"), ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"),
+               ("amount", "金額", "13,200円"), ("memo", "メモ", "メモ欄")),
+    "members": (("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"), ("kana", "ふりがな", "ぺんぎんたかこ"),
+                ("phones", "電話番号", "0596-31-0005")),
+}
+
+
+def span_text(starts: datetime, minutes: int) -> str:
+    return f"{starts:%H:%M}–{starts + timedelta(minutes=minutes):%H:%M}"
+
+
+def amount_text(amount: int | None) -> str:
+    return f"{amount:,}円" if amount is not None else ""
+
+
+def staff_choices(configured: tuple, from_members: list) -> list:
+    """The stylists offered: cti.ini's [booking] staff, else the 主担当 names in members.csv."""
+    return list(configured) or list(from_members)
+
+
+def member_name(member) -> str:
+    return member.name if member else NOT_IN_TABLE
+
+
+def booked_text(starts: datetime, menu: str, staff: str, moved=False) -> str:
+    """11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました)"""
+    return " ".join(part for part in (when_text(starts), menu, staff) if part) + (
+        " に変更しました" if moved else " で予約しました")
+
+
+def status_done_text(status: str, amount: int | None = None) -> str:
+    """来店を記録しました / 退店を記録しました（8,800円） / 予約を取り消しました"""
+    if status == "取消":
+        return "予約を取り消しました"
+    return f"{status}を記録しました" + (f"（{amount_text(amount)}）" if amount is not None else "")
+
+
+def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
+    """'佐藤 さんは 14:00–15:30 ペンギン貴子 様（カラー）の予約と重なります' (one line per booking)."""
+    return "\n".join(f"{r.staff} さんは {span_text(r.starts, minutes_of(r))} "
+                     f"{member_name(by_no.get(r.member_no))} 様（{r.menu or '—'}）の予約と重なります"
+                     for r in conflicts)
+
+
+def booking_label(reservation, member) -> str:
+    """11/28(土) 14:30 ペンギン貴子 様（カット）"""
+    return f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）"
+
+
+def member_heading(member_no: str, member) -> str:
+    """AC00001  ペンギン貴子 様: whom a booking is for."""
+    return f"{member_no}  {member_name(member)} 様"
+
+
+def cancel_question(reservation, member) -> str:
+    return f"{booking_label(reservation, member)}の予約を取り消しますか？"
+
+
+def staff_day_rows(bookings: list, by_no: dict, minutes_of) -> list:
+    """The day's bookings by stylist (担当, 時間, 名前, メニュー, 状態), cancelled ones left out."""
+    shown = sorted((r for r in bookings if r.status != "取消"), key=lambda r: (r.staff or "\uffff", r.starts))
+    return [(str(r.id), (r.staff or "（担当なし）", span_text(r.starts, minutes_of(r)),
+                         member_name(by_no.get(r.member_no)), r.menu, r.status)) for r in shown]
+
+
+def booking_row(reservation, member) -> tuple:
+    """One line of the bookings list: 時刻, 会員番号, 名前, メニュー, 担当, 状態."""
+    r = reservation
+    return (f"{r.starts:%H:%M}", r.member_no, member_name(member), r.menu, r.staff, r.status)
 
 
 PENDING_WHEN = {"held": "Excel を閉じると保存します", "locked": "すぐに保存します",
@@ -3275,9 +3465,10 @@ ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
     Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
     Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します"),
-    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます）"),
-    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約を表示します"),
-    Action("today", "本日の予約", "F6", "今日の予約の一覧。来店・退店・取消をここで記録します"),
+    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
+                                        "着信がない・非通知なら会員を検索して）"),
+    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します"),
+    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで"),
     Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
@@ -3621,6 +3812,58 @@ class RegisterDialog(Dialog):
         return registration
 
 
+def tree(parent, columns, height, font, selectmode="browse") -> ttk.Treeview:
+    """A list with headings: columns are (name, heading, widest sample text), widths from the font at the
+    current scaling; the last one takes the spare width."""
+    table = ttk.Treeview(parent, columns=[c for c, _, _ in columns], show="headings", height=height,
+                         selectmode=selectmode)
+    for column, title, sample in columns:
+        table.heading(column, text=title)
+        table.column(column, width=column_width(table, font, title, sample), stretch=column == columns[-1][0])
+    return table
+
+
+class MemberSearch:
+    """A search field in a dialog and the members it finds; on_pick(member) when one is selected."""
+
+    def __init__(self, dialog: Dialog, on_pick=None, height=5):
+        self.dialog, self.on_pick = dialog, on_pick
+        self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
+        ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
+            row=dialog.row, column=1, columnspan=2, sticky="w")
+        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.app.fonts["bold"])
+        self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
+        dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
+        dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
+        dialog.row += 3
+        dialog.vars["query"].trace_add("write", lambda *_: self.refresh())
+        self.results.bind("<<TreeviewSelect>>", lambda e: self.picked())
+        self.entry.bind("<Down>", self.to_results)
+
+    def refresh(self):
+        self.results.delete(*self.results.get_children())
+        for member in self.dialog.app.members.search(self.dialog.vars["query"].get(), limit=100):
+            self.results.insert("", "end", iid=member.member_no, values=(
+                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
+        children = self.results.get_children()
+        if len(children) == 1:
+            self.results.selection_set(children[0])
+
+    def to_results(self, event=None):
+        children = self.results.get_children()
+        if children:
+            self.results.focus_set()
+            self.results.selection_set(children[0])
+            self.results.focus(children[0])
+        return "break"
+
+    def picked(self):
+        selected = self.results.selection()
+        member = self.dialog.app.members.by_no.get(selected[0]) if selected else None
+        if member and self.on_pick:
+            self.on_pick(member)
+
+
 class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
@@ -3636,53 +3879,20 @@ class LinkDialog(Dialog):
                                     wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 48))
         self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
         self.row += 1
-        self.add_field("query", "会員を検索")
-        ttk.Label(self.body, text="会員番号・名前・ふりがな・電話番号の一部で検索できます",
-                  foreground="#555555").grid(row=self.row, column=1, columnspan=2, sticky="w")
-        self.row += 1
-        self.results = ttk.Treeview(self.body, columns=("no", "name", "kana", "phones"), show="headings",
-                                    height=8, selectmode="browse")
-        for column, title, sample in (("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
-                                      ("kana", "ふりがな", "ぺんぎんたかこ"), ("phones", "電話番号", "0596-31-0005")):
-            self.results.heading(column, text=title)
-            self.results.column(column, width=column_width(self.results, self.app.fonts["bold"], title, sample),
-                                stretch=column == "phones")
-        self.results.grid(row=self.row, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
-        self.errors["member"] = ttk.Label(self.body, foreground="#b00020")
-        self.errors["member"].grid(row=self.row + 1, column=0, columnspan=3, sticky="w")
-        self.row += 2
-        self.vars["query"].trace_add("write", lambda *_: self.refresh_results())
+        self.results = MemberSearch(self, height=8).results
         self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
         self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
         self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
-        self.widgets["query"].bind("<Down>", self._to_results)
 
     def first_focus(self):
         return self.widgets["query"]
-
-    def _to_results(self, event=None):
-        children = self.results.get_children()
-        if children:
-            self.results.focus_set()
-            self.results.selection_set(children[0])
-            self.results.focus(children[0])
-        return "break"
 
     def refresh_owner_note(self):
         selected = self.results.selection()
         digits = normalize_phone(self.vars["phone"].get())
         owners = [m for m in self.app.members.lookup(digits) if m.member_no not in selected] if digits else []
         self.owner_note["text"] = shared_number_note(digits, owners)
-
-    def refresh_results(self):
-        self.results.delete(*self.results.get_children())
-        for member in self.app.members.search(self.vars["query"].get(), limit=100):
-            self.results.insert("", "end", iid=member.member_no, values=(
-                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
-        children = self.results.get_children()
-        if len(children) == 1:
-            self.results.selection_set(children[0])
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -3698,34 +3908,140 @@ class LinkDialog(Dialog):
 
 
 class ReserveDialog(Dialog):
-    """予約登録: a reservation for a known member."""
+    """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
+    callbacks), with the day's bookings by stylist under the form and a warning when the stylist
+    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
     ok_text = "予約する"
 
-    def __init__(self, app, member: Member, **kw):
-        self.member = member
-        super().__init__(app, "予約登録", app.book, **kw)
+    def __init__(self, app, member: Member | None = None, reservation: Reservation | None = None,
+                 day=None, submit=None, **kw):
+        self.member, self.reservation, self.day = member, reservation, day
+        title = BOOKING_WORDS["move_title" if reservation else "reserve_title"]
+        super().__init__(app, title, submit or app.save_booking, **kw)
 
     def create_widgets(self):
-        ttk.Label(self.body, text=f"{self.member.member_no}  {self.member.name} 様",
-                  font=self.app.fonts["bold"]).grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
-        self.row += 1
-        now = self.app.now()
-        self.add_field("date", "日付", now.strftime("%Y-%m-%d"))
-        self.add_field("time", "時刻（例 14:30）")
-        self.add_field("menu", "メニュー", widget=lambda p, v: ttk.Combobox(p, textvariable=v, values=MENUS, width=26))
-        self.add_field("staff", "担当", self.member.staff, widget=staff_box(self.app.members.staff_names))
-        self.add_field("memo", "メモ", width=40)
-        self.vars["member_no"] = tk.StringVar(self, self.member.member_no)
+        app, r = self.app, self.reservation
+        config = app.config
+        self.minutes_of = lambda booking: booking_minutes(booking.menu, config.menus, config.slot)
+        member_no = r.member_no if r else self.member.member_no if self.member else ""
+        self.search = None
+        if member_no:
+            member = app.members.by_no.get(member_no)
+            ttk.Label(self.body, text=member_heading(member_no, member), font=app.fonts["bold"]).grid(
+                row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
+            self.row += 1
+        else:
+            self.search = MemberSearch(self, self.pick)
+        day = r.starts.date() if r else self.day or app.now().date()
+        words = BOOKING_WORDS
+        self.add_field("date", words["date"], day.isoformat())
+        self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
+        self.add_field("menu", words["menu"], r.menu if r else "", widget=lambda p, v: ttk.Combobox(
+            p, textvariable=v, values=[name for name, _ in config.menus], width=26))
+        staff = r.staff if r else self.member.staff if self.member else ""
+        self.add_field("staff", words["staff"], staff,
+                       widget=staff_box(staff_choices(config.staff, app.members.staff_names)))
+        self.add_field("memo", words["memo"], r.memo if r else "", width=40)
+        self.vars["member_no"] = tk.StringVar(self, member_no)
+        self.day_label = ttk.Label(self.body, font=app.fonts["bold"])
+        self.day_label.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(8, 2))
+        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, app.fonts["bold"], selectmode="none")
+        self.day_list.tag_configure("stylist", background="#e4eefb")
+        self.day_list.grid(row=self.row + 1, column=0, columnspan=3, sticky="nsew")
+        self.warning = ttk.Label(self.body, foreground="#8a4b00", wraplength=460, justify="left")
+        self.warning.grid(row=self.row + 2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        self.row += 3
+        for name in ("date", "time", "menu", "staff", "member_no"):
+            self.vars[name].trace_add("write", lambda *_: self.refresh_day())
+        self.refresh_day()
 
     def first_focus(self):
-        return self.widgets["time"]
+        return self.search.entry if self.search else self.widgets["time"]
+
+    def pick(self, member: Member):
+        """A member found by search: booked for her, with her 主担当 unless a stylist is already chosen."""
+        self.vars["member_no"].set(member.member_no)
+        if not self.vars["staff"].get().strip():
+            self.vars["staff"].set(member.staff)
+        self.errors["member"]["text"] = ""
+
+    def when(self):
+        """(day, start) as typed so far; either may be None."""
+        day = parse_date(self.vars["date"].get(), self.app.now(), ahead=True)
+        clock = parse_time(self.vars["time"].get())
+        return day, datetime(day.year, day.month, day.day, *clock) if day and clock else None
+
+    def conflicts(self, bookings: list, starts: datetime | None, menu: str, staff: str) -> list:
+        if starts is None:
+            return []
+        minutes = booking_minutes(menu, self.app.config.menus, self.app.config.slot)
+        return overlapping(starts, minutes, staff, bookings, self.minutes_of,
+                           exclude=self.reservation.id if self.reservation else None)
+
+    def refresh_day(self):
+        """The chosen day's bookings by stylist, hers highlighted, and the overlap warning."""
+        self.day_list.delete(*self.day_list.get_children())
+        day, starts = self.when()
+        if day is None:
+            self.day_label["text"], self.warning["text"] = "", ""
+            return
+        bookings = self.app.db.reservations_on(day)
+        staff = self.vars["staff"].get().strip()
+        rows = staff_day_rows(bookings, self.app.members.by_no, self.minutes_of)
+        for iid, values in rows:
+            self.day_list.insert("", "end", iid=iid, values=values, tags=("stylist",) if values[0] == staff else ())
+        self.day_label["text"] = (BOOKING_WORDS["day_heading"].format(day=day_text(day))
+                                  + ("" if rows else f"  {BOOKING_WORDS['none_that_day']}"))
+        self.warning["text"] = overlap_text(self.conflicts(bookings, starts, self.vars["menu"].get().strip(), staff),
+                                            self.app.members.by_no, self.minutes_of)
 
     def entry_ok(self):
-        reservation, errors = validate_reservation(self.form(), self.app.members, self.app.now())
+        """The booking ({member_no, starts, menu, staff, memo}, and id when moved), or None.
+
+        A stylist already booked then is a question (default いいえ), not an error: salons do double up.
+        """
+        form = self.form()
+        if self.search and not form["member_no"]:
+            self.show_errors({"member": BOOKING_WORDS["pick_member"]})
+            return None
+        booking, errors = validate_reservation(form, self.app.members, self.app.now())
         if errors:
-            errors[""] = errors.pop("member_no", "")
+            errors["member" if self.search else ""] = errors.pop("member_no", "")
             self.show_errors(errors)
-        return reservation
+            return None
+        conflicts = self.conflicts(self.app.db.reservations_on(booking["starts"].date()), booking["starts"],
+                                   booking["menu"], booking["staff"])
+        if conflicts and not messagebox.askyesno("CTI", BOOKING_WORDS["overlap_ask"].format(
+                text=overlap_text(conflicts, self.app.members.by_no, self.minutes_of)), parent=self, default="no"):
+            return None
+        return {**booking, "id": self.reservation.id} if self.reservation else booking
+
+
+class AmountDialog(Dialog):
+    """退店: the amount paid (optional, whole yen), stored in the visit."""
+    ok_text = "退店"
+
+    def __init__(self, app, reservation: Reservation, submit, **kw):
+        self.reservation = reservation
+        super().__init__(app, BOOKING_WORDS["amount_title"], submit, **kw)
+
+    def create_widgets(self):
+        r = self.reservation
+        ttk.Label(self.body, text=booking_label(r, self.app.members.by_no.get(r.member_no)),
+                  font=self.app.fonts["bold"]).grid(
+            row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
+        self.row += 1
+        self.add_field("amount", BOOKING_WORDS["amount"], width=14)
+        ttk.Label(self.body, text=BOOKING_WORDS["amount_hint"], foreground="#555555").grid(
+            row=self.row, column=1, columnspan=2, sticky="w")
+        self.row += 1
+
+    def entry_ok(self):
+        try:
+            return {"amount": parse_amount(self.vars["amount"].get())}
+        except ValueError:
+            self.show_errors({"amount": BOOKING_WORDS["amount_bad"]})
+            return None
 
 
 class LookupDialog(Dialog):
@@ -3759,18 +4075,72 @@ class ListWindow(Window):
 
     def table(self, columns, height=8):
         """A list; columns are (name, heading, widest sample text): widths come from the font."""
-        tree = ttk.Treeview(self.body, columns=[c for c, _, _ in columns], show="headings", height=height,
-                            selectmode="browse")
-        for column, title, sample in columns:
-            tree.heading(column, text=title)
-            tree.column(column, width=column_width(tree, self.app.fonts["bold"], title, sample),
-                        stretch=column == columns[-1][0])
-        tree.pack(fill="both", expand=True)
-        return tree
+        table = tree(self.body, columns, height, self.app.fonts["bold"])
+        table.pack(fill="both", expand=True)
+        return table
 
 
-class VisitHistoryWindow(ListWindow):
-    """来店履歴: a member's visits, newest first, and upcoming reservations."""
+class BookingActions:
+    """Buttons acting on the booking selected in self.bookings (a Treeview whose iids are reservation
+    ids): only those that apply to it now are enabled (booking_actions)."""
+    ACTION_NAMES = ("変更", "来店", "退店", "取消")
+
+    def action_buttons(self, parent, names):
+        self.buttons = {}
+        for name in names:
+            text = BOOKING_WORDS["change"] if name == "変更" else BOOKING_WORDS["new"] if name == "new" else name
+            self.buttons[name] = ttk.Button(parent, text=text, command=lambda n=name: self.act(n))
+            self.buttons[name].pack(side="left", padx=(0, 6))
+        self.bookings.bind("<<TreeviewSelect>>", lambda e: self.update_buttons(), add=True)
+        for sequence in ("<Double-1>", "<Return>"):         # open a booking to change it
+            self.bookings.bind(sequence, lambda e: self.act("変更") if self.can("変更") else None)
+
+    def can(self, name) -> bool:
+        r = self.selected_booking()
+        return r is not None and name in booking_actions(r, self.app.now().date())
+
+    def selected_booking(self) -> Reservation | None:
+        selected = self.bookings.selection()
+        return self.app.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
+
+    def update_buttons(self):
+        for name, button in self.buttons.items():
+            if name in self.ACTION_NAMES:
+                button.state(["!disabled"] if self.can(name) else ["disabled"])
+
+    def act(self, name):
+        """新規予約, or one of ACTION_NAMES on the selected booking; 取消 asks first (default いいえ)."""
+        app = self.app
+        if name == "new":
+            return ReserveDialog(app, self.booking_member(), day=self.booking_day(), _utest=app._utest)
+        if not self.can(name):
+            messagebox.showinfo("CTI", BOOKING_WORDS["select"], parent=self)
+            return None
+        r = self.selected_booking()
+        member = app.members.by_no.get(r.member_no)
+        if name == "変更":
+            return ReserveDialog(app, member, reservation=r, _utest=app._utest)
+        if name == "退店":
+            return AmountDialog(app, r, lambda value: app.change_status(r.id, "退店", value["amount"]), _utest=app._utest)
+        if name == "取消" and not messagebox.askyesno("CTI", cancel_question(r, member), parent=self, default="no"):
+            return None
+        errors = app.change_status(r.id, name)
+        if errors:
+            messagebox.showerror("CTI", errors[""], parent=self)
+        return None
+
+    def booking_member(self) -> Member | None:
+        return None
+
+    def booking_day(self):
+        return None
+
+    def refresh(self):
+        raise NotImplementedError
+
+
+class VisitHistoryWindow(BookingActions, ListWindow):
+    """来店履歴: a member's visits, newest first, and her future bookings (new, change, cancel)."""
 
     def __init__(self, app, member: Member, **kw):
         self.member = member
@@ -3780,71 +4150,100 @@ class VisitHistoryWindow(ListWindow):
         m = self.member
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
                   font=self.app.fonts["bold"]).pack(anchor="w")
-        ttk.Label(self.body, text="来店履歴（新しい順）").pack(anchor="w", pady=(8, 2))
-        self.visits = self.table((("date", "日付", "12/31(水)"), ("menu", "メニュー", "カット＋カラー"),
-                                  ("staff", "担当", "佐藤"), ("amount", "金額", "13,200円"), ("memo", "メモ", "メモ欄")))
+        ttk.Label(self.body, text=BOOKING_WORDS["visits"]).pack(anchor="w", pady=(8, 2))
+        self.visits = self.table(BOOKING_COLUMNS["visits"])
         this_year = self.app.now().year
         for v in self.app.db.visits(m.member_no):
             day = datetime.fromisoformat(v.date)
             self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
-                                                  f"{v.amount:,}円" if v.amount is not None else "", v.memo))
+                                                  amount_text(v.amount), v.memo))
         if not self.visits.get_children():
-            self.visits.insert("", "end", values=("来店履歴はまだありません", "", "", "", ""))
-        ttk.Label(self.body, text="今後の予約").pack(anchor="w", pady=(8, 2))
-        self.upcoming = self.table((("starts", "日時", "12/31(水) 23:59"), ("menu", "メニュー", "カット＋カラー"),
-                                    ("staff", "担当", "佐藤"), ("memo", "メモ", "メモ欄")), height=3)
-        for r in self.app.db.upcoming(m.member_no):
-            self.upcoming.insert("", "end", values=(when_text(r.starts), r.menu, r.staff, r.memo))
-
-
-class TodayWindow(ListWindow):
-    """本日の予約: today's reservations, with 来店 / 退店 / 取消 buttons that drive the counts."""
-
-    def __init__(self, app, **kw):
-        super().__init__(app, "本日の予約", **kw)
-
-    def create_widgets(self):
-        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
-        self.counts.pack(anchor="w", pady=(0, 6))
-        self.list = self.table((("time", "時刻", "23:59"), ("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
-                                ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"), ("status", "状態", "予約")),
-                               height=10)
+            self.visits.insert("", "end", values=(BOOKING_WORDS["no_visits"], "", "", "", ""))
+        ttk.Label(self.body, text=BOOKING_WORDS["upcoming"]).pack(anchor="w", pady=(8, 2))
+        self.bookings = self.table(BOOKING_COLUMNS["upcoming"], height=4)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
-        self.buttons = {}
-        for status in ("来店", "退店", "取消"):
-            self.buttons[status] = ttk.Button(actions, text=status, command=lambda s=status: self.move(s))
-            self.buttons[status].pack(side="left", padx=(0, 6))
+        self.action_buttons(actions, ("new", "変更", "取消"))
+        self.refresh()
+
+    def booking_member(self):
+        return self.member
+
+    def refresh(self):
+        selected = self.bookings.selection()
+        self.bookings.delete(*self.bookings.get_children())
+        for r in self.app.db.upcoming(self.member.member_no):
+            self.bookings.insert("", "end", iid=str(r.id), values=(when_text(r.starts), r.menu, r.staff, r.memo))
+        if not self.bookings.get_children():
+            self.bookings.insert("", "end", iid="none", values=(BOOKING_WORDS["no_upcoming"], "", "", ""))
+        if selected and self.bookings.exists(selected[0]):
+            self.bookings.selection_set(selected[0])
+        self.update_buttons()
+
+
+class BookingsWindow(BookingActions, ListWindow):
+    """予約一覧 (F6 本日の予約): one day's bookings, today first; ◀ ▶ or a typed date for another day.
+    新規予約 books anyone by search; 変更 / 来店 / 退店 / 取消 are enabled only where they apply."""
+
+    def __init__(self, app, day=None, **kw):
+        self.day = day or app.now().date()
+        super().__init__(app, BOOKING_WORDS["list_title"], **kw)
+
+    def create_widgets(self):
+        nav = ttk.Frame(self.body)
+        nav.pack(fill="x", pady=(0, 6))
+        self.day_label = ttk.Label(nav, font=self.app.fonts["bold"], width=12, anchor="center")
+        self.day_entry = ttk.Entry(nav, width=12)
+        self.day_entry.bind("<Return>", self.show_typed_day)
+        self.nav = {name: ttk.Button(nav, text=BOOKING_WORDS[name], command=command) for name, command in (
+            ("prev", lambda: self.show_day(self.day - timedelta(days=1))),
+            ("next", lambda: self.show_day(self.day + timedelta(days=1))),
+            ("today", lambda: self.show_day(self.app.now().date())), ("show", self.show_typed_day))}
+        for widget in (self.nav["prev"], self.day_label, self.nav["next"], self.nav["today"], self.day_entry,
+                       self.nav["show"]):
+            widget.pack(side="left", padx=(0, 6))
+        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
+        self.counts.pack(anchor="w", pady=(0, 6))
+        self.bookings = self.list = self.table(BOOKING_COLUMNS["day"], height=10)
+        actions = ttk.Frame(self.body)
+        actions.pack(anchor="w", pady=(6, 0))
+        self.action_buttons(actions, ("new",) + self.ACTION_NAMES)
         self.refresh()
         children = self.list.get_children()
         if children:                        # ready for the arrow keys and Tab to the buttons
             self.list.selection_set(children[0])
             self.list.focus(children[0])
+            self.update_buttons()
         self.list.focus_set()
 
-    def refresh(self, select=None):
-        self.list.delete(*self.list.get_children())
-        for r in self.app.db.reservations_on(self.app.now().date()):
-            member = self.app.members.by_no.get(r.member_no)
-            self.list.insert("", "end", iid=str(r.id), values=(
-                r.starts.strftime("%H:%M"), r.member_no, member.name if member else "（台帳にない会員）",
-                r.menu, r.staff, r.status))
-        if select and self.list.exists(str(select)):
-            self.list.selection_set(str(select))
-        self.counts["text"] = counts_text(self.app.db.today_counts(self.app.now().date()))
+    def booking_day(self):
+        return self.day
 
-    def move(self, status):
-        selected = self.list.selection()
-        if not selected:
-            messagebox.showinfo("CTI", "一覧から予約を選んでください", parent=self)
-            return
-        try:
-            self.app.db.set_status(int(selected[0]), status)
-        except ValueError as e:
-            messagebox.showerror("CTI", str(e), parent=self)
-            return
-        self.app.reservations_changed()
-        self.refresh(select=selected[0])
+    def show_day(self, day):
+        self.day = day
+        self.refresh()
+
+    def show_typed_day(self, event=None):
+        day = parse_date(self.day_entry.get(), self.app.now(), ahead=True)
+        if day is None:
+            messagebox.showinfo("CTI", DATE_HINT, parent=self)
+        else:
+            self.day_entry.delete(0, "end")
+            self.show_day(day)
+        return "break"
+
+    def refresh(self, select=None):
+        selected = select or next(iter(self.list.selection()), None)
+        self.list.delete(*self.list.get_children())
+        for r in self.app.db.reservations_on(self.day):
+            self.list.insert("", "end", iid=str(r.id), values=booking_row(r, self.app.members.by_no.get(r.member_no)))
+        if selected and self.list.exists(str(selected)):
+            self.list.selection_set(str(selected))
+        today = self.app.now().date()
+        self.day_label["text"] = day_text(self.day, self.day.year != today.year)
+        self.counts["text"] = counts_text(self.app.db.today_counts(self.day),
+                                          "本日" if self.day == today else day_text(self.day, self.day.year != today.year))
+        self.update_buttons()
 
 
 class HelpWindow(ListWindow):
@@ -4422,8 +4821,33 @@ class MainWindow:
 
     def reservations_changed(self):
         self.refresh_counts()
-        if self.today_window is not None and self.today_window.winfo_exists():
-            self.today_window.refresh()
+        for window in self.root.winfo_children():      # every open list of bookings follows
+            if isinstance(window, BookingActions) and window.winfo_exists():
+                window.refresh()
+
+    def save_booking(self, booking: dict) -> dict:
+        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
+        fields = {k: v for k, v in booking.items() if k != "id"}
+        try:
+            if "id" in booking:
+                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
+            else:
+                self.db.reserve(**fields)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": f"予約を保存できませんでした: {e}"}
+        self.reservations_changed()
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
+        return {}
+
+    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
+        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
+        try:
+            self.db.set_status(reservation_id, status, amount)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": str(e)}
+        self.reservations_changed()
+        self.confirm(status_done_text(status, amount))
+        return {}
 
     def notify(self, text):
         messagebox.showinfo("CTI", text, parent=self.root)
@@ -4453,13 +4877,6 @@ class MainWindow:
                                            "電話番号を追加しました")
         except ValueError as e:
             return {"phone": str(e)}
-
-    def book(self, reservation) -> dict:
-        self.db.reserve(**reservation)
-        self.reservations_changed()
-        words = " ".join(w for w in (when_text(reservation["starts"]), reservation["menu"], reservation["staff"]) if w)
-        self.confirm(f"{words} で予約しました")
-        return {}
 
     def save_member_change(self, change, member_no, done) -> dict:
         """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
@@ -4519,6 +4936,9 @@ class MainWindow:
         return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
 
     def open_reserve(self, record=None):
+        record = record or self.selected_record()
+        if record is None or not record.number:     # a walk-in, or a caller without a number: find her
+            return ReserveDialog(self, _utest=self._utest)
         return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
                                lambda m: ReserveDialog(self, m, _utest=self._utest))
 
@@ -4528,9 +4948,10 @@ class MainWindow:
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
+            self.today_window.show_day(self.now().date())   # F6 is 本日の予約, whatever day was shown
             self.today_window.lift()
             return self.today_window
-        self.today_window = TodayWindow(self, _utest=self._utest)
+        self.today_window = BookingsWindow(self, _utest=self._utest)
         return self.today_window
 
     def open_lookup(self):

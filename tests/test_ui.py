@@ -493,7 +493,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     assert (reservation.member_no, reservation.starts.strftime("%H:%M"), reservation.menu,
             reservation.staff, reservation.memo, reservation.status) == ("AC00001", "15:30", "カラー", "佐藤",
                                                                          "6トーン", "予約")
-    assert dialog.result["starts"] == reservation.starts             # entry_ok's value, acted on by submit
+    assert dialog.result["starts"] == reservation.starts
     assert "予約人数 1人" in app.window.counts["text"]
 
 
@@ -505,9 +505,16 @@ def test_reserve_for_an_unknown_number_says_register_first(app):
     assert toplevels(app, cti.ReserveDialog) == []
 
 
-def test_reserve_with_no_call_at_all(app):
-    assert app.window.open_reserve() is None
-    assert app.boxes.messages("showinfo") == ["予約をする着信を履歴から選んでください"]
+def test_reserve_with_no_call_at_all_finds_the_member_by_search(app):
+    dialog = app.window.open_reserve()                          # a walk-in at the counter
+    assert isinstance(dialog, cti.ReserveDialog) and dialog.search is not None
+    assert app.boxes.messages("showinfo") == []
+
+
+def test_reserve_for_a_withheld_caller_finds_the_member_by_search(app):
+    app.call(None, "private")                                   # she rang 非通知: who she is, she says
+    dialog = app.window.open_reserve()
+    assert isinstance(dialog, cti.ReserveDialog) and dialog.search is not None
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -541,7 +548,7 @@ def test_today_arrive_and_leave_change_the_counts(app):
     app.window.refresh_counts()
     assert "予約人数 2人" in app.window.counts["text"]
     today = app.window.open_today()
-    assert isinstance(today, cti.TodayWindow)
+    assert isinstance(today, cti.BookingsWindow)
     assert today.list.get_children() == (str(rid + 1), str(rid))        # sorted by time: 10:00 first
     assert today.list.item(str(rid), "values")[1:3] == ("AC00001", "ペンギン貴子")
 
@@ -551,14 +558,18 @@ def test_today_arrive_and_leave_change_the_counts(app):
     assert today.list.item(str(rid), "values")[5] == "来店"
     assert today.list.selection() == (str(rid),)                    # still selected for the next step
     today.buttons["退店"].invoke()
+    [amount] = toplevels(app, cti.AmountDialog)
+    amount.vars["amount"].set("１２，０００円")                        # as the IME types it
+    amount.button_ok.invoke()
+    assert not amount.winfo_exists()
     assert "来店人数 1人" in app.window.counts["text"] and "退店人数 1人" in app.window.counts["text"]
     assert "退店人数 1人" in today.counts["text"]
     [visit] = app.db.visits("AC00001")
-    assert (visit.date, visit.menu, visit.staff) == (date.today().isoformat(), "カラー", "佐藤")
+    assert (visit.date, visit.menu, visit.staff, visit.amount) == (date.today().isoformat(), "カラー", "佐藤", 12000)
 
-    today.buttons["取消"].invoke()                                     # 退店 cannot be cancelled
-    [message] = app.boxes.messages("showerror")
-    assert "「退店」の予約を「取消」にはできません" in message
+    assert all(today.buttons[name].instate(["disabled"]) for name in ("変更", "来店", "退店", "取消"))
+    today.act("取消")                                                 # 退店 cannot be cancelled, even by a key
+    assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
     assert app.db.reservation(rid).status == "退店"
     assert "予約人数 2人" in app.window.counts["text"]
 
@@ -571,11 +582,16 @@ def test_today_cancel_and_nothing_selected(app):
     today.buttons["来店"].invoke()
     assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
     today.list.selection_set(str(rid))
+    app.root.update()
+    app.boxes.answers = [False]                                   # 取消 asks first; いいえ keeps it
     today.buttons["取消"].invoke()
+    assert app.db.reservation(rid).status == "予約"
+    assert "予約を取り消しますか" in app.boxes.messages("askyesno")[0]
+    assert app.boxes.calls[-1][0] == "askyesno"
+    today.buttons["取消"].invoke()                                  # はい
     assert "予約人数 0人" in app.window.counts["text"]
     assert today.list.item(str(rid), "values")[5] == "取消"
-    today.buttons["来店"].invoke()
-    assert "「取消」の予約を「来店」にはできません" in app.boxes.messages("showerror")[0]
+    assert all(today.buttons[name].instate(["disabled"]) for name in ("変更", "来店", "退店", "取消"))
     assert app.db.visits("AC00001") == []
 
 
@@ -700,7 +716,7 @@ def check_visit_window(app):
     assert [v[:2] for v in visits] == [(cti.day_text(d, d.year != today.year), menu)
                                        for d, menu in zip(days, ("カラー", "パーマ", "カット"))]
     assert [v[3] for v in visits] == ["8,800円", "", "4,400円"]
-    [upcoming] = [window.upcoming.item(i, "values") for i in window.upcoming.get_children()]
+    [upcoming] = [window.bookings.item(i, "values") for i in window.bookings.get_children()]
     tomorrow = today + timedelta(days=1)
     assert upcoming[:3] == (f"{tomorrow.month}/{tomorrow.day}({'月火水木金土日'[tomorrow.weekday()]}) 14:00",
                             "カット＋カラー", "佐藤")
@@ -736,7 +752,7 @@ def test_visit_history_of_a_member_who_never_came(app):
     app.call("0451234567")
     window = app.window.open_visits()
     assert [window.visits.item(i, "values")[0] for i in window.visits.get_children()] == ["来店履歴はまだありません"]
-    assert window.upcoming.get_children() == ()
+    assert [window.bookings.item(i, "values")[0] for i in window.bookings.get_children()] == ["今後の予約はありません"]
 
 
 def test_visit_history_of_an_unknown_number(app):
@@ -750,7 +766,7 @@ def test_visit_history_of_an_unknown_number(app):
 
 @pytest.mark.parametrize("key, cls", [("F2", cti.RegisterDialog), ("F3", cti.LinkDialog),
                                       ("F4", cti.ReserveDialog), ("F5", cti.VisitHistoryWindow),
-                                      ("F6", cti.TodayWindow), ("F7", cti.LookupDialog)])
+                                      ("F6", cti.BookingsWindow), ("F7", cti.LookupDialog)])
 def test_function_keys_open_the_dialogs(app, key, cls):
     app.call(MEMBER)
     assert toplevels(app, cls) == []

@@ -1,7 +1,7 @@
 """The words and rows the window shows: cti's pure UI helpers, tested without a display."""
 
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,3 +237,66 @@ def test_caller_panel_waiting():
                                            (2 * 3600, "2時間前"), (86400 + 5, "11/25(水)")])
 def test_elapsed_text(seconds, text):
     assert cti.elapsed_text(WHEN, WHEN + timedelta(seconds=seconds)) == text
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# bookings
+
+@pytest.mark.parametrize("day, with_year, text", [
+    (date(2026, 11, 28), False, "11/28(土)"),
+    (date(2026, 11, 23), False, "11/23(月)"),
+    (date(2026, 1, 4), False, "1/4(日)"),
+    (date(2024, 2, 29), False, "2/29(木)"),                      # a leap day
+    (date(2027, 1, 6), True, "2027/1/6(水)"),                    # another year says so
+    (datetime(2026, 12, 30, 23, 59), False, "12/30(水)"),        # a datetime too
+])
+def test_day_text_takes_the_weekday_from_the_date(day, with_year, text):
+    assert cti.day_text(day, with_year) == text
+
+
+def test_day_text_does_not_follow_the_locale(monkeypatch):
+    import locale
+    try:
+        locale.setlocale(locale.LC_TIME, "C")
+    except locale.Error:
+        pass
+    assert [cti.day_text(date(2026, 11, 23) + timedelta(days=d)) for d in range(7)] == [
+        "11/23(月)", "11/24(火)", "11/25(水)", "11/26(木)", "11/27(金)", "11/28(土)", "11/29(日)"]
+
+
+def booking(id, hour, minute=0, menu="カット", staff="佐藤", status="予約", member_no="AC00001"):
+    return cti.Reservation(id, member_no, datetime(2026, 11, 28, hour, minute), menu, staff, "", status)
+
+
+def test_booked_text_and_cancel_question():
+    assert cti.booked_text(datetime(2026, 11, 28, 14, 30), "カット", "田中") == "11/28(土) 14:30 カット 田中 で予約しました"
+    assert cti.booked_text(datetime(2026, 11, 28, 14, 30), "", "") == "11/28(土) 14:30 で予約しました"
+    assert cti.booked_text(datetime(2026, 11, 28, 14, 30), "カット", "", moved=True) == "11/28(土) 14:30 カット に変更しました"
+    assert [cti.status_done_text(*a) for a in (("来店",), ("退店", 8800), ("退店", None), ("取消",))] == [
+        "来店を記録しました", "退店を記録しました（8,800円）", "退店を記録しました", "予約を取り消しました"]
+    assert cti.cancel_question(booking(1, 14, 30), PENGUIN) == "11/28(土) 14:30 ペンギン貴子 様（カット）の予約を取り消しますか？"
+    assert cti.cancel_question(booking(1, 9, menu=""), None) == "11/28(土) 09:00 （台帳にない会員） 様（—）の予約を取り消しますか？"
+
+
+def test_amount_text():
+    assert [cti.amount_text(a) for a in (4500, 0, 123456, None)] == ["4,500円", "0円", "123,456円", ""]
+
+
+def test_staff_choices_from_the_ini_else_from_members():
+    assert cti.staff_choices(("田中", "佐藤"), ["鈴木"]) == ["田中", "佐藤"]
+    assert cti.staff_choices((), ["鈴木", "佐藤"]) == ["鈴木", "佐藤"]
+
+
+def test_the_days_bookings_by_stylist_and_the_overlap_in_words():
+    by_no = {PENGUIN.member_no: PENGUIN, HANAKO.member_no: HANAKO}
+    minutes_of = {"カット": 60, "カラー": 90}.get
+    day = [booking(1, 14, menu="カラー"), booking(2, 10, staff="鈴木", member_no="AC00002"),
+           booking(3, 9, staff="佐藤", status="取消"), booking(4, 11, staff=""), booking(5, 9, staff="佐藤")]
+    rows = cti.staff_day_rows(day, by_no, lambda r: minutes_of(r.menu))
+    assert rows == [("5", ("佐藤", "09:00–10:00", "ペンギン貴子", "カット", "予約")),
+                    ("1", ("佐藤", "14:00–15:30", "ペンギン貴子", "カラー", "予約")),
+                    ("2", ("鈴木", "10:00–11:00", "山田花子", "カット", "予約")),
+                    ("4", ("（担当なし）", "11:00–12:00", "ペンギン貴子", "カット", "予約"))]
+    assert cti.overlap_text([day[0]], by_no, lambda r: minutes_of(r.menu)) == \
+        "佐藤 さんは 14:00–15:30 ペンギン貴子 様（カラー）の予約と重なります"
+    assert cti.booking_row(day[1], HANAKO) == ("10:00", "AC00002", "山田花子", "カット", "鈴木", "予約")
