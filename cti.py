@@ -3610,8 +3610,11 @@ class Tray:
         """Tooltip and badge follow the calls not yet seen."""
         if self.icon is not None and unseen != self.unseen:
             self.unseen, self.title = unseen, tray_title(unseen)
-            self.icon.icon = tray_image(unseen)
-            self.icon.title = self._icon_title()
+            try:                            # the badge must never cost the popup (Pillow's FreeType, the backend)
+                self.icon.icon = tray_image(unseen)
+                self.icon.title = self._icon_title()
+            except Exception:
+                log.warning("通知領域のアイコンを更新できません", exc_info=True)
 
     def stop(self):
         if self.icon is not None:
