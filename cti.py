@@ -35,7 +35,7 @@ import dataclasses
 import errno
 import functools
 import gc
-import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -5335,8 +5335,17 @@ def selftest() -> int:
             member, _ = table.register(validate_registration({"name": "試験", "phone": "0596310005"}, table)[0])
             assert MemberTable(table.path).load().by_no[member.member_no].name == "試験"
 
+    def tray():                                     # pystray loads its backend by name when imported;
+        from PIL import Image                       # X's connects to a display, so only Windows' is imported here
+        Image.new("RGBA", (16, 16))
+        if sys.platform == "win32":
+            import pystray
+            assert pystray.Icon.__module__ == "pystray._win32", pystray.Icon.__module__
+        else:
+            assert importlib.util.find_spec("pystray"), "pystray is not bundled"
+
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
-              "encodings": encodings,
+              "encodings": encodings, "tray": tray,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon, "store": store}
