@@ -3610,8 +3610,11 @@ class Tray:
         """Tooltip and badge follow the calls not yet seen."""
         if self.icon is not None and unseen != self.unseen:
             self.unseen, self.title = unseen, tray_title(unseen)
-            self.icon.icon = tray_image(unseen)
-            self.icon.title = self._icon_title()
+            try:                            # the badge must never cost the popup (Pillow's FreeType, the backend)
+                self.icon.icon = tray_image(unseen)
+                self.icon.title = self._icon_title()
+            except Exception:
+                log.warning("通知領域のアイコンを更新できません", exc_info=True)
 
     def stop(self):
         if self.icon is not None:
@@ -3910,14 +3913,14 @@ class LinkDialog(Dialog):
 class ReserveDialog(Dialog):
     """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
     callbacks), with the day's bookings by stylist under the form and a warning when the stylist
-    is already booked then. The caller's submit (MainWindow.book) writes it."""
+    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
     ok_text = "予約する"
 
     def __init__(self, app, member: Member | None = None, reservation: Reservation | None = None,
                  day=None, submit=None, **kw):
         self.member, self.reservation, self.day = member, reservation, day
         title = BOOKING_WORDS["move_title" if reservation else "reserve_title"]
-        super().__init__(app, title, submit or app.book, **kw)
+        super().__init__(app, title, submit or app.save_booking, **kw)
 
     def create_widgets(self):
         app, r = self.app, self.reservation
@@ -4827,6 +4830,30 @@ class MainWindow:
             if isinstance(window, BookingActions) and window.winfo_exists():
                 window.refresh()
 
+    def save_booking(self, booking: dict) -> dict:
+        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
+        fields = {k: v for k, v in booking.items() if k != "id"}
+        try:
+            if "id" in booking:
+                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
+            else:
+                self.db.reserve(**fields)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": f"予約を保存できませんでした: {e}"}
+        self.reservations_changed()
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
+        return {}
+
+    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
+        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
+        try:
+            self.db.set_status(reservation_id, status, amount)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": str(e)}
+        self.reservations_changed()
+        self.confirm(status_done_text(status, amount))
+        return {}
+
     def notify(self, text):
         messagebox.showinfo("CTI", text, parent=self.root)
 
@@ -4855,30 +4882,6 @@ class MainWindow:
                                            "電話番号を追加しました")
         except ValueError as e:
             return {"phone": str(e)}
-
-    def book(self, booking: dict) -> dict:
-        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
-        fields = {k: v for k, v in booking.items() if k != "id"}
-        try:
-            if "id" in booking:
-                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
-            else:
-                self.db.reserve(**fields)
-        except (ValueError, CtiError, sqlite3.Error) as e:
-            return {"": f"予約を保存できませんでした: {e}"}
-        self.reservations_changed()
-        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
-        return {}
-
-    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
-        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
-        try:
-            self.db.set_status(reservation_id, status, amount)
-        except (ValueError, CtiError, sqlite3.Error) as e:
-            return {"": str(e)}
-        self.reservations_changed()
-        self.confirm(status_done_text(status, amount))
-        return {}
 
     def save_member_change(self, change, member_no, done) -> dict:
         """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""

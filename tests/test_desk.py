@@ -758,3 +758,19 @@ def test_dialogs_follow_idles_contract_with_one_submit_callback(app):
     dialog.submit = lambda value: {}
     dialog.button_ok.invoke()
     assert not dialog.winfo_exists() and dialog.result == "0451234567"
+
+
+def test_closing_the_main_window_keeps_what_a_dialog_holds(app):
+    """× on the main window with a half-filled 会員登録 open: hidden, not quit; nothing typed is lost."""
+    app.root.deiconify()
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    close_like_a_window_manager(frame_id(app.root))
+    assert pump(app.root, lambda: app.root.state() == "withdrawn")
+    assert dialog.winfo_exists() and dialog.vars["name"].get() == "新井さくら"
+    assert app.boxes.calls == []
+    app.call(MEMBER)
+    assert pump(app.root, lambda: shown(app.root))
+    dialog.button_ok.invoke()                                            # and it can still be saved
+    assert not dialog.winfo_exists() and app.members.lookup(UNKNOWN)[0].name == "新井さくら"
