@@ -4097,6 +4097,8 @@ class BookingActions:
         self.bookings.bind("<<TreeviewSelect>>", lambda e: self.update_buttons(), add=True)
         for sequence in ("<Double-1>", "<Return>"):         # open a booking to change it
             self.bookings.bind(sequence, lambda e: self.act("変更") if self.can("変更") else None)
+        # another reception PC may have booked meanwhile (cti.db on a shared folder): read again on coming back
+        self.bind("<FocusIn>", lambda e: self.refresh() if e.widget is self else None, add=True)
 
     def can(self, name) -> bool:
         r = self.selected_booking()

@@ -493,7 +493,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     assert (reservation.member_no, reservation.starts.strftime("%H:%M"), reservation.menu,
             reservation.staff, reservation.memo, reservation.status) == ("AC00001", "15:30", "カラー", "佐藤",
                                                                          "6トーン", "予約")
-    assert dialog.result["starts"] == reservation.starts
+    assert dialog.result["starts"] == reservation.starts             # entry_ok's value, acted on by submit
     assert "予約人数 1人" in app.window.counts["text"]
 
 
