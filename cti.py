@@ -3395,9 +3395,10 @@ def member_name(member) -> str:
     return member.name if member else NOT_IN_TABLE
 
 
-def booked_text(starts: datetime, menu: str, staff: str, moved=False) -> str:
-    """11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました)"""
-    return " ".join(part for part in (when_text(starts), menu, staff) if part) + (
+def booked_text(starts: datetime, menu: str, staff: str, moved=False, who: str = "") -> str:
+    """共有 二 様 11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました). who names the member:
+    the card may by now show another caller, and the word must not seem to be about them."""
+    return " ".join(part for part in (f"{who} 様" if who else "", when_text(starts), menu, staff) if part) + (
         " に変更しました" if moved else " で予約しました")
 
 
@@ -4841,7 +4842,8 @@ class MainWindow:
         except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": f"予約を保存できませんでした: {e}"}
         self.reservations_changed()
-        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
+        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking, who=who))
         return {}
 
     def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:

@@ -322,6 +322,24 @@ def test_reserve_and_visits_ask_which_member_of_a_shared_number(shared, key, the
     assert opened.member.member_no == "AC00010" and not choice.winfo_exists()
 
 
+def test_the_booking_word_names_whom_it_booked_when_another_caller_is_on_the_card(shared):
+    """She books the second member of a shared number; meanwhile 鈴木一郎 rings. 「…で予約しました」 under
+    鈴木一郎's name must not read as his booking."""
+    shared.call(SHARED)
+    press(shared.root, "F4")
+    [choice] = toplevels(shared, cti.MemberChoice)
+    choice.choices[1].invoke()
+    [dialog] = toplevels(shared, cti.ReserveDialog)
+    shared.call("0451234567")
+    assert pump(shared.root, lambda: caller(shared)["name"] == "鈴木一郎 様")
+    dialog.vars["time"].set("14:30")
+    dialog.vars["staff"].set("田中")
+    dialog.button_ok.invoke()
+    assert [r.member_no for r in shared.db.reservations_on(datetime.now().date())] == ["AC00010"]
+    assert shared.window.banner["text"].startswith("共有 二 様 ")
+    assert shared.window.banner["text"].endswith(" 14:30 田中 で予約しました")
+
+
 def test_one_member_goes_straight_to_the_dialog(app):
     app.call(MEMBER)
     press(app.root, "F4")
@@ -622,7 +640,7 @@ def test_a_brief_confirmation_after_each_success(app):
     dialog.vars["menu"].set("カット")
     dialog.vars["staff"].set("田中")
     dialog.button_ok.invoke()
-    assert app.window.banner["text"] == f"{cti.day_text(day)} 14:30 カット 田中 で予約しました"
+    assert app.window.banner["text"] == f"ペンギン貴子 様 {cti.day_text(day)} 14:30 カット 田中 で予約しました"
     assert pump(app.root, lambda: app.window.banner["text"].startswith("装置"), timeout=10)   # then the device again
 
 
