@@ -4747,6 +4747,7 @@ class MainWindow:
         for label in self.caller.values():
             label["text"] = "あ"
         self.caller["memo"]["text"] = "あ\nあ"
+        self.caller["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
         self.panel_register.pack(side="left")
         self.root.update_idletasks()
         self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
