@@ -3280,10 +3280,21 @@ def when_text(when: datetime) -> str:
 
 
 # The caller card: a calm colour per state (an unknown caller is usually a new customer, not an error).
-CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee"}
+CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee",
+                "lost": "#f7e4e3"}         # the device is lost: the caller shown is from before, not live
 CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
 DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
 DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
+
+
+def device_lost_banner(state: str, port: str) -> str:
+    """The card's banner when the device is lost, in words that send her to the right thing: a
+    network device has no USB to check, and a port another program holds is not unplugged."""
+    if port.startswith(("socket://", "udp://")):
+        return "着信サーバにつながっていません（ネットワークを確認）"
+    if state == "busy":
+        return "着信表示装置を他のソフトが使っています（下の説明を確認）"
+    return DEVICE_LOST_BANNER
 
 
 @dataclass(frozen=True)
@@ -4448,9 +4459,13 @@ class MainWindow:
             buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
-        # what compact mode hides, with how each is packed back (in this order, below the card)
-        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)), table: dict(fill="both", expand=True),
-                           buttons: dict(fill="x", pady=(8, 0)), status: dict(fill="x", pady=(6, 0))}
+        # what compact mode hides, with how each is packed back (in this order, below the card); the
+        # status and the buttons are packed from the bottom before the list, so a long (wrapped) device
+        # message takes its room from the list and is never cut
+        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)),
+                           status: dict(side="bottom", fill="x", pady=(6, 0)),
+                           buttons: dict(side="bottom", fill="x", pady=(8, 0)),
+                           table: dict(fill="both", expand=True)}
         for part, options in self.below_card.items():
             part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
@@ -4753,6 +4768,7 @@ class MainWindow:
         self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
         for key in ("details", "memo", "history"):
             self.caller[key].configure(wraplength=self.card_width - 24)
+        self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
         self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
         self.card.grid_propagate(False)
         self.panel_register.pack_forget()
@@ -4767,7 +4783,8 @@ class MainWindow:
 
     def paint_card(self, colour=None):
         """The card's background: the state's calm colour, or the arrival highlight for a moment."""
-        colour = colour or CARD_COLOURS[self.card_state]
+        lost = self.device_status.state in DEVICE_LOST_STATES
+        colour = colour or CARD_COLOURS["lost" if lost else self.card_state]
         for widget in (self.card, self.card_actions, *self.caller.values()):
             widget.configure(background=colour)
 
@@ -4800,13 +4817,15 @@ class MainWindow:
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
         s = self.device_status
         lost = s.state in DEVICE_LOST_STATES
-        self.banner.configure(text=DEVICE_LOST_BANNER if lost else f"装置: {s.text}",
+        self.banner.configure(text=device_lost_banner(s.state, self.config.port) if lost else f"装置: {s.text}",
                               font=self.fonts["banner" if lost else "small"],
                               background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
                               foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
+        if self.card["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
+            self.paint_card()
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""

@@ -6,6 +6,7 @@ as a real process, closes its window the way a window manager does (a WM_PROTOCO
 from another X connection) and rings it through a pseudo-terminal.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -559,8 +560,26 @@ def test_a_lost_device_shows_a_banner_on_the_card(app):
     assert pump(app.root, lambda: app.window.banner["text"] == "着信表示装置につながっていません（USB を確認）")
     assert app.window.banner["background"] == "#fde2e1"
     assert "抜かれました" in app.window.status_device["text"]             # the details stay in the status line
+    assert pump(app.root, lambda: app.window.card["background"] == cti.CARD_COLOURS["lost"])   # from before
     app.events.put(cti.Status("connected", "/dev/ttyUSB0 に接続しました。着信を待っています", "/dev/ttyUSB0"))
     assert pump(app.root, lambda: "接続しました" in app.window.banner["text"])
+    assert app.window.card["background"] == cti.CARD_COLOURS["member"]
+
+
+def test_a_lost_network_device_says_network_not_usb_and_its_details_are_not_cut(app):
+    """Tried with socket:// to an NCID server that was then stopped: the banner sent her to a USB that
+    does not exist, the card stayed green under the old caller, and the status line ended in 「（2」."""
+    app.window.config = dataclasses.replace(app.window.config, port="socket://127.0.0.1:3333", protocol="ncid")
+    app.root.deiconify()
+    app.call(MEMBER)
+    text, error = cti.describe_port_error("socket://127.0.0.1:3333", ConnectionRefusedError(111, "refused"))
+    app.events.put(cti.Status(text, error + "（2 回目の再接続を待っています）", "socket://127.0.0.1:3333"))
+    assert pump(app.root, lambda: app.window.banner["text"] == "着信サーバにつながっていません（ネットワークを確認）")
+    assert pump(app.root, lambda: app.window.card["background"] == cti.CARD_COLOURS["lost"])
+    status = app.window.status_device
+    app.root.update()
+    assert status.winfo_x() + status.winfo_reqwidth() <= app.root.winfo_width()
+    assert status.winfo_height() >= status.winfo_reqheight()             # every line of it shown
 
 
 def test_the_card_buttons_fit_the_caller(app):
