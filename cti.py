@@ -4275,9 +4275,15 @@ class HelpWindow(ListWindow):
         text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
                          device=app.device_status.text, ports=ports)
         font = tkfont.Font(font=app.fonts["base"])
-        self.text = tk.Text(self.body, width=60, height=24, wrap="word", font=app.fonts["base"], padx=8, pady=6,
-                            tabs=(max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  "),))
+        tab = max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  ")
+        # Japanese has no spaces for word wrap to break at: a description would jump whole below its label
+        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=app.fonts["base"], padx=8, pady=6,
+                            tabs=(tab,))
+        self.text.tag_configure("action", lmargin2=tab)       # a wrapped description stays in its column
         self.text.insert("1.0", text)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if "\t" in line:
+                self.text.tag_add("action", f"{number}.0", f"{number}.end")
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
         buttons = ttk.Frame(self.body)
