@@ -4167,7 +4167,9 @@ class VisitHistoryWindow(BookingActions, ListWindow):
         m = self.member
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
                   font=self.app.fonts["bold"]).pack(anchor="w")
-        ttk.Label(self.body, text=BOOKING_WORDS["visits"]).pack(anchor="w", pady=(8, 2))
+        # "none yet" is said by a list's heading: in a row it was cut to the first column's width
+        self.visits_heading = ttk.Label(self.body, text=BOOKING_WORDS["visits"])
+        self.visits_heading.pack(anchor="w", pady=(8, 2))
         self.visits = self.table(BOOKING_COLUMNS["visits"])
         this_year = self.app.now().year
         for v in self.app.db.visits(m.member_no):
@@ -4175,8 +4177,9 @@ class VisitHistoryWindow(BookingActions, ListWindow):
             self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
                                                   amount_text(v.amount), v.memo))
         if not self.visits.get_children():
-            self.visits.insert("", "end", values=(BOOKING_WORDS["no_visits"], "", "", "", ""))
-        ttk.Label(self.body, text=BOOKING_WORDS["upcoming"]).pack(anchor="w", pady=(8, 2))
+            self.visits_heading["text"] = BOOKING_WORDS["no_visits"]
+        self.upcoming_heading = ttk.Label(self.body, text=BOOKING_WORDS["upcoming"])
+        self.upcoming_heading.pack(anchor="w", pady=(8, 2))
         self.bookings = self.table(BOOKING_COLUMNS["upcoming"], height=4)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
@@ -4191,8 +4194,7 @@ class VisitHistoryWindow(BookingActions, ListWindow):
         self.bookings.delete(*self.bookings.get_children())
         for r in self.app.db.upcoming(self.member.member_no):
             self.bookings.insert("", "end", iid=str(r.id), values=(when_text(r.starts), r.menu, r.staff, r.memo))
-        if not self.bookings.get_children():
-            self.bookings.insert("", "end", iid="none", values=(BOOKING_WORDS["no_upcoming"], "", "", ""))
+        self.upcoming_heading["text"] = BOOKING_WORDS["upcoming" if self.bookings.get_children() else "no_upcoming"]
         if selected and self.bookings.exists(selected[0]):
             self.bookings.selection_set(selected[0])
         self.update_buttons()
