@@ -1033,13 +1033,18 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+# A number field as gateways and hand-typed test calls write it (after NFKC): the characters
+# normalize_phone() reads as one number; a word (PRIVATE, a name) is no number.
+DEVICE_NUMBER = re.compile(r"[+\d\s().・\-‐‒–—―−ー]+")
+
+
 def number_or_reason(value: str) -> tuple[str | None, str | None]:
     """(digits, None) for a number, (None, reason) for a device's code; (None, None) when neither."""
     value = value.strip()
     reason = REASON_CODES.get(value.upper())
     if reason:
         return None, reason
-    digits = normalize_phone(value) if re.fullmatch(r"[+\d\s()-]+", value) else ""
+    digits = normalize_phone(value) if DEVICE_NUMBER.fullmatch(nfkc(value)) else ""
     return (digits, None) if digits else (None, None)
 
 
