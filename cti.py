@@ -35,7 +35,7 @@ import dataclasses
 import errno
 import functools
 import gc
-import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -3635,8 +3635,11 @@ class Tray:
         """Tooltip and badge follow the calls not yet seen."""
         if self.icon is not None and unseen != self.unseen:
             self.unseen, self.title = unseen, tray_title(unseen)
-            self.icon.icon = tray_image(unseen)
-            self.icon.title = self._icon_title()
+            try:                            # the badge must never cost the popup (Pillow's FreeType, the backend)
+                self.icon.icon = tray_image(unseen)
+                self.icon.title = self._icon_title()
+            except Exception:
+                log.warning("通知領域のアイコンを更新できません", exc_info=True)
 
     def stop(self):
         if self.icon is not None:
@@ -3690,17 +3693,19 @@ class Window(tk.Toplevel):
 
 
 class Dialog(Window):
-    """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
+    """A form in the manner of IDLE's query.Query: entry_ok() validates and returns a value (or shows
+    the field errors and returns None); the caller acts on it through one submit(value) callback,
+    which returns {} (done: the dialog closes) or the field errors to show ("" for the whole form).
 
-    Errors are shown beside their field. With _utest the dialog is neither modal nor waited
-    for, so tests fill its fields and invoke() its buttons.
+    With _utest the dialog is neither modal nor waited for, so tests fill its fields and invoke()
+    its buttons.
     """
     ok_text = "OK"
-    saving = False                      # entry_ok() is running (its note may be on screen)
+    saving = False                      # ok() is checking and saving (a note may be on screen)
 
-    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
+    def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
         super().__init__(app, title, _utest=_utest)
-        self.result = None
+        self.result, self.submit = None, submit
         self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
         self.row = 0
@@ -3782,32 +3787,23 @@ class Dialog(Window):
         """The result, or None after showing what is wrong."""
         raise NotImplementedError
 
-    def save_member_change(self, change, member_no):
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.app.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            field = getattr(e, "field", "")
-            self.show_errors({field if field in self.errors else "": str(e)})
-            return None
-        self.app.members_changed(notes)
-        return member
-
     def ok(self, event=None):
-        # A note after saving is a modal box shown while this dialog still exists (on Windows it
-        # stays clickable behind the box): a second 登録 meanwhile must not save twice.
+        # A note or question while saving runs a nested event loop with this dialog still there (on
+        # Windows it stays clickable behind the box): a second 登録 meanwhile must not save twice.
         if self.saving:
             return "break"
         self.saving = True
         try:
-            result = self.entry_ok()
+            value = self.entry_ok()
+            errors = self.submit(value) if value is not None else None
         finally:
             self.saving = False
-        if result is not None:
-            self.result = result
-            self.destroy()
+        if value is not None:
+            if errors:
+                self.show_errors({name if name in self.errors else "": text for name, text in errors.items()})
+            else:
+                self.result = value
+                self.destroy()
         return "break"
 
     def cancel(self, event=None):
@@ -3829,7 +3825,7 @@ class RegisterDialog(Dialog):
 
     def __init__(self, app, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "会員登録", **kw)
+        super().__init__(app, "会員登録", app.register, **kw)
 
     def create_widgets(self):
         table = self.app.members
@@ -3850,11 +3846,7 @@ class RegisterDialog(Dialog):
         registration, errors = validate_registration(form, self.app.members)
         if errors:
             self.show_errors(errors)
-            return None
-        member = self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
-        if member is not None:
-            self.app.confirm(f"登録しました: {member.member_no} {member.name} 様")
-        return member
+        return registration
 
 
 def tree(parent, columns, height, font, selectmode="browse") -> ttk.Treeview:
@@ -3915,7 +3907,7 @@ class LinkDialog(Dialog):
 
     def __init__(self, app, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "電話番号登録", **kw)
+        super().__init__(app, "電話番号登録", app.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
@@ -3949,38 +3941,10 @@ class LinkDialog(Dialog):
         if errors:
             self.show_errors(errors)
             return None
-        try:
-            member = self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
-                                             selected[0])
-        except ValueError as e:
-            self.show_errors({"phone": str(e)})
-            return None
-        if member is not None:
-            self.app.confirm(f"電話番号を追加しました: {member.member_no} {member.name} 様")
-        return member
+        return selected[0], self.vars["phone"].get()
 
 
-class SubmitDialog(Dialog):
-    """A Dialog whose caller acts on the value: submit(value) returns {} when it is done, or the
-    field errors to show (the dialog then stays open with what was typed)."""
-
-    def __init__(self, app, title, submit, **kw):
-        self.submit = submit
-        super().__init__(app, title, **kw)
-
-    def ok(self, event=None):
-        value = self.entry_ok()
-        if value is not None:
-            errors = self.submit(value)
-            if errors:
-                self.show_errors(errors)
-            else:
-                self.result = value
-                self.destroy()
-        return "break"
-
-
-class ReserveDialog(SubmitDialog):
+class ReserveDialog(Dialog):
     """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
     callbacks), with the day's bookings by stylist under the form and a warning when the stylist
     is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
@@ -4090,7 +4054,7 @@ class ReserveDialog(SubmitDialog):
         return {**booking, "id": self.reservation.id} if self.reservation else booking
 
 
-class AmountDialog(SubmitDialog):
+class AmountDialog(Dialog):
     """退店: the amount paid (optional, whole yen), stored in the visit."""
     ok_text = "退店"
 
@@ -4129,7 +4093,6 @@ class LookupDialog(Dialog):
         if not re.fullmatch(r"0\d{5,13}", digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
-        self.app.look_up(digits)
         return digits
 
 
@@ -4168,6 +4131,8 @@ class BookingActions:
         self.bookings.bind("<<TreeviewSelect>>", lambda e: self.update_buttons(), add=True)
         for sequence in ("<Double-1>", "<Return>"):         # open a booking to change it
             self.bookings.bind(sequence, lambda e: self.act("変更") if self.can("変更") else None)
+        # another reception PC may have booked meanwhile (cti.db on a shared folder): read again on coming back
+        self.bind("<FocusIn>", lambda e: self.refresh() if e.widget is self else None, add=True)
 
     def can(self, name) -> bool:
         r = self.selected_booking()
@@ -4429,7 +4394,6 @@ class MainWindow:
         style.configure("Treeview", rowheight=int(tkfont.Font(root, font=self.fonts["base"]).metrics("linespace") * 1.5))
         style.configure("Action.TButton", font=self.fonts["bold"])
         root.title("CTI — 着信待ち")
-        root.minsize(560, 420)
         self._build()
         self._bind_keys()
         self.refresh_history()
@@ -4437,6 +4401,7 @@ class MainWindow:
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
+        self.hold_minimum_size()
         self.place_in_corner()
         root.attributes("-topmost", bool(config.topmost))
         self._schedule("poll", self.POLL_MS, self.poll)
@@ -4851,9 +4816,14 @@ class MainWindow:
             else:
                 part.pack(**self.below_card[part])
         self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
-        self.root.update_idletasks()
         self.root.geometry("")              # the window takes the size of what it shows
+        self.hold_minimum_size()
         self.place_in_corner()
+
+    def hold_minimum_size(self):
+        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
+        self.root.update_idletasks()
+        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
 
     def refresh_counts(self):
         self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
@@ -4928,11 +4898,39 @@ class MainWindow:
         self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
         self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
 
-    def look_up(self, digits):
+    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+
+    def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
         self.caller["time"]["text"] = LOOKUP_LABEL
         self.caller["elapsed"]["text"] = ""
+        return {}
+
+    def register(self, registration) -> dict:
+        return self.save_member_change(lambda: self.members.register(registration), registration.member_no,
+                                       "登録しました")
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        try:
+            return self.save_member_change(lambda: self.members.link(member_no, phone), member_no,
+                                           "電話番号を追加しました")
+        except ValueError as e:
+            return {"phone": str(e)}
+
+    def save_member_change(self, change, member_no, done) -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed(notes)
+        if member is not None:
+            self.confirm(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # actions
@@ -4998,7 +4996,7 @@ class MainWindow:
         return self.today_window
 
     def open_lookup(self):
-        return LookupDialog(self, "着信番号参照", _utest=self._utest)
+        return LookupDialog(self, "着信番号参照", self.look_up, _utest=self._utest)
 
     def action(self, name):
         """The command behind an ACTIONS entry (its button and its key)."""
@@ -5375,8 +5373,17 @@ def selftest() -> int:
             member, _ = table.register(validate_registration({"name": "試験", "phone": "0596310005"}, table)[0])
             assert MemberTable(table.path).load().by_no[member.member_no].name == "試験"
 
+    def tray():                                     # pystray loads its backend by name when imported;
+        from PIL import Image                       # X's connects to a display, so only Windows' is imported here
+        Image.new("RGBA", (16, 16))
+        if sys.platform == "win32":
+            import pystray
+            assert pystray.Icon.__module__ == "pystray._win32", pystray.Icon.__module__
+        else:
+            assert importlib.util.find_spec("pystray"), "pystray is not bundled"
+
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
-              "encodings": encodings,
+              "encodings": encodings, "tray": tray,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon, "store": store}

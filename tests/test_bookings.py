@@ -364,3 +364,15 @@ def test_the_walk_in_dialog_opens_beside_the_caller_card(make_app, corner):
     assert not overlap(box, rect(app.window.card)) and not overlap(box, rect(app.root)), (corner, box)
     screen = cti.work_area(app.root)
     assert screen.left <= box.left and box.right <= screen.right and screen.top <= box.top and box.bottom <= screen.bottom
+
+
+def test_a_booking_made_on_another_pc_shows_when_the_list_is_looked_at_again(app, tmp_path):
+    bookings = app.window.open_today()
+    other_pc = cti.Database(app.config.database)                   # the same cti.db, another connection
+    try:
+        rid = other_pc.reserve("AC00002", at(TODAY, 18), "カット", "鈴木")
+    finally:
+        other_pc.close()
+    assert values(bookings.list) == []
+    bookings.event_generate("<FocusIn>")
+    assert bookings.list.get_children() == (str(rid),)

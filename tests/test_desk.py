@@ -19,8 +19,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cti  # noqa: E402
+from conftest import poll_until  # noqa: E402
 from test_ui import (MEMBER, UNKNOWN, app, boxes, caller, make_app, modem_block, press, pump,  # noqa: E402,F401
-                     screenshot, toplevels)
+                     right_click_row, screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -200,7 +201,7 @@ def window_name(window_id) -> str:
 
 def x_windows(prefix):
     """The top-level windows whose title starts with prefix (xdotool's regex does not take the dash)."""
-    found = subprocess.run(["xdotool", "search", "--name", "^CTI"], capture_output=True, text=True)
+    found = subprocess.run(["xdotool", "search", "--name", "."], capture_output=True, text=True)
     return [int(w) for w in found.stdout.split() if window_name(w).startswith(prefix)]
 
 
@@ -214,12 +215,8 @@ def visible(window_id) -> bool:
 
 
 def wait(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    """A real process under a loaded machine: longer than conftest's default."""
+    return poll_until(condition, timeout, interval=0.05)
 
 
 def start_program(tmp_path, port, *args):
@@ -415,13 +412,8 @@ def test_the_right_click_menu_acts_on_the_row_it_was_opened_on(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
     history = app.window.history
-    app.root.deiconify()
-    app.root.update()
     older = history.get_children()[1]
-    x, y, _, height = history.bbox(older)
-    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
-                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
-    app.root.update()
+    right_click_row(app, older)
     menu = app.window.menu
     try:
         assert menu.winfo_ismapped()
@@ -568,9 +560,11 @@ def test_compact_mode_shows_the_card_only(app):
     assert app.root.winfo_reqheight() < full / 2
     assert app.window.compact_toggle["text"] == "一覧も表示 (F9)"
     screenshot(app.root, "compact.png")
+    assert app.root.minsize()[1] < full / 2
     app.window.compact_toggle.invoke()
     app.root.update()
     assert app.window.history.winfo_ismapped() and app.root.winfo_reqheight() == full
+    assert app.root.minsize()[1] == full
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -600,6 +594,9 @@ def test_every_column_and_label_fits_its_widest_text_at_every_scale(make_app, sc
         label = w.caller[key]
         assert label.winfo_reqwidth() <= card, (scale, key)
     assert app.root.winfo_width() >= app.root.winfo_reqwidth() and app.root.winfo_height() >= app.root.winfo_reqheight()
+    assert app.root.minsize() == (app.root.winfo_reqwidth(), app.root.winfo_reqheight())   # never smaller
+    if scale == "100%":                                                  # beside the POS on 1366 x 768
+        assert app.root.winfo_reqwidth() <= 1366 // 2 and app.root.winfo_reqheight() <= 768 - 48
     today = app.window.open_today()
     for column in today.list["columns"]:
         assert int(today.list.column(column, "width")) >= heading.measure(today.list.heading(column, "text"))
@@ -683,3 +680,98 @@ def test_the_link_dialog_says_before_saving_whose_number_it_is(app):
 
 def csv_text(app):
     return app.config.members.read_bytes().decode("utf-8-sig")
+
+
+def window_rect(window_id) -> cti.Rect:
+    display = x_display()
+    try:
+        window = display.create_resource_object("window", window_id)
+        geometry = window.get_geometry()
+        origin = window.translate_coords(display.screen().root, 0, 0)
+        return cti.Rect(-origin.x, -origin.y, -origin.x + geometry.width, -origin.y + geometry.height)
+    finally:
+        display.close()
+
+
+@pytest.mark.parametrize("key, title", [("F2", "会員登録"), ("F4", "予約登録")])
+def test_the_program_opens_f2_and_f4_beside_the_caller(tmp_path, pty_pair, key, title):
+    """As the hidden check does it: the real program rung, a key sent to its window, the dialog's
+    place on the screen compared with the main window's."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    master, slave = pty_pair
+    process, folder = start_program(tmp_path, slave)
+    try:
+        window = program_window(process)
+        assert wait(lambda: "に接続しました" in (folder / "cti.log").read_text("utf-8"))
+        os.write(master, modem_block(MEMBER))
+        assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子")
+        subprocess.run(["xdotool", "key", "--window", str(window), key], check=True)
+        assert wait(lambda: x_windows(title)), f"{key} opened no {title}"
+        [dialog] = x_windows(title)
+        assert wait(lambda: visible(dialog))
+        main, box = window_rect(window), window_rect(dialog)
+        assert not overlap(box, main), (main, box)
+        os.write(master, modem_block(UNKNOWN))                         # a call while the dialog is open
+        assert wait(lambda: window_name(window) == "CTI — 090-8765-4321 未登録")
+        assert visible(window) and not overlap(window_rect(dialog), window_rect(window))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_demo_rings_a_few_times_then_waits_for_a_key():
+    demo = cti.DemoDevice(first_delay=0.01, interval=0.01, rings=2)
+    written = bytearray()
+
+    def rings(expected, timeout):
+        """RINGs on the simulated line once `expected` have come (or the timeout passed)."""
+        return poll_until(lambda: (written.extend(demo.port.read(demo.port.in_waiting)),
+                                   written.count(b"RING") >= expected)[1] and written.count(b"RING"),
+                          timeout) or written.count(b"RING")
+    demo.start()
+    try:
+        assert rings(2, 5) == 2
+        assert rings(3, 0.6) == 2                                         # then it waits
+        demo.ring_again()
+        assert rings(3, 5) == 3                                           # F8 / a hidden window: one more
+    finally:
+        demo.stopping.set()
+        demo.join(2)
+    assert not demo.is_alive()
+
+
+def test_dialogs_follow_idles_contract_with_one_submit_callback(app):
+    """entry_ok() validates and returns the value; submit(value) acts and returns {} or the field errors."""
+    seen = []
+    dialog = cti.LookupDialog(app.window, "着信番号参照",
+                              lambda value: seen.append(value) or {"phone": "その番号は使えません"}, _utest=True)
+    dialog.vars["phone"].set("12")
+    dialog.button_ok.invoke()
+    assert seen == [] and dialog.errors["phone"]["text"]                  # entry_ok refused: submit not called
+    dialog.vars["phone"].set("045-123-4567")
+    dialog.button_ok.invoke()
+    assert seen == ["0451234567"] and dialog.winfo_exists()
+    assert dialog.errors["phone"]["text"] == "その番号は使えません"          # the callback's errors, under the field
+    dialog.submit = lambda value: {"nosuch": "全体の誤り"}
+    dialog.button_ok.invoke()
+    assert dialog.message["text"] == "全体の誤り"                          # an error for no field: for the form
+    dialog.submit = lambda value: {}
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists() and dialog.result == "0451234567"
+
+
+def test_closing_the_main_window_keeps_what_a_dialog_holds(app):
+    """× on the main window with a half-filled 会員登録 open: hidden, not quit; nothing typed is lost."""
+    app.root.deiconify()
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    close_like_a_window_manager(frame_id(app.root))
+    assert pump(app.root, lambda: app.root.state() == "withdrawn")
+    assert dialog.winfo_exists() and dialog.vars["name"].get() == "新井さくら"
+    assert app.boxes.calls == []
+    app.call(MEMBER)
+    assert pump(app.root, lambda: shown(app.root))
+    dialog.button_ok.invoke()                                            # and it can still be saved
+    assert not dialog.winfo_exists() and app.members.lookup(UNKNOWN)[0].name == "新井さくら"

@@ -493,7 +493,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     assert (reservation.member_no, reservation.starts.strftime("%H:%M"), reservation.menu,
             reservation.staff, reservation.memo, reservation.status) == ("AC00001", "15:30", "カラー", "佐藤",
                                                                          "6トーン", "予約")
-    assert dialog.result["starts"] == reservation.starts
+    assert dialog.result["starts"] == reservation.starts             # entry_ok's value, acted on by submit
     assert "予約人数 1人" in app.window.counts["text"]
 
 
@@ -651,17 +651,23 @@ def test_delete_key_with_confirmation(app):
     assert app.window.open_register().vars["phone"].get() == "090-8765-4321"   # nothing selected: the latest
 
 
+def right_click_row(app, iid):
+    """A right-click on a history row, as the mouse gives it (the window shown)."""
+    history = app.window.history
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
+                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
+    app.root.update()
+
+
 def test_right_click_menu_deletes(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
     history = app.window.history
-    app.root.deiconify()
-    app.root.update()
     older = history.get_children()[1]
-    x, y, _, height = history.bbox(older)
-    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
-                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
-    app.root.update()
+    right_click_row(app, older)
     menu = app.window.menu
     try:
         assert menu.winfo_ismapped()
