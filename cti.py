@@ -3305,10 +3305,21 @@ def when_text(when: datetime) -> str:
 
 
 # The caller card: a calm colour per state (an unknown caller is usually a new customer, not an error).
-CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee"}
+CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee",
+                "lost": "#f7e4e3"}         # the device is lost: the caller shown is from before, not live
 CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
 DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
 DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
+
+
+def device_lost_banner(state: str, port: str) -> str:
+    """The card's banner when the device is lost, in words that send her to the right thing: a
+    network device has no USB to check, and a port another program holds is not unplugged."""
+    if port.startswith(("socket://", "udp://")):
+        return "着信サーバにつながっていません（ネットワークを確認）"
+    if state == "busy":
+        return "着信表示装置を他のソフトが使っています（下の説明を確認）"
+    return DEVICE_LOST_BANNER
 
 
 @dataclass(frozen=True)
@@ -3420,9 +3431,10 @@ def member_name(member) -> str:
     return member.name if member else NOT_IN_TABLE
 
 
-def booked_text(starts: datetime, menu: str, staff: str, moved=False) -> str:
-    """11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました)"""
-    return " ".join(part for part in (when_text(starts), menu, staff) if part) + (
+def booked_text(starts: datetime, menu: str, staff: str, moved=False, who: str = "") -> str:
+    """共有 二 様 11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました). who names the member:
+    the card may by now show another caller, and the word must not seem to be about them."""
+    return " ".join(part for part in (f"{who} 様" if who else "", when_text(starts), menu, staff) if part) + (
         " に変更しました" if moved else " で予約しました")
 
 
@@ -4297,9 +4309,15 @@ class HelpWindow(ListWindow):
         text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
                          device=app.device_status.text, ports=ports)
         font = tkfont.Font(font=app.fonts["base"])
-        self.text = tk.Text(self.body, width=60, height=24, wrap="word", font=app.fonts["base"], padx=8, pady=6,
-                            tabs=(max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  "),))
+        tab = max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  ")
+        # Japanese has no spaces for word wrap to break at: a description would jump whole below its label
+        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=app.fonts["base"], padx=8, pady=6,
+                            tabs=(tab,))
+        self.text.tag_configure("action", lmargin2=tab)       # a wrapped description stays in its column
         self.text.insert("1.0", text)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if "\t" in line:
+                self.text.tag_add("action", f"{number}.0", f"{number}.end")
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
         buttons = ttk.Frame(self.body)
@@ -4481,9 +4499,13 @@ class MainWindow:
             buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
-        # what compact mode hides, with how each is packed back (in this order, below the card)
-        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)), table: dict(fill="both", expand=True),
-                           buttons: dict(fill="x", pady=(8, 0)), status: dict(fill="x", pady=(6, 0))}
+        # what compact mode hides, with how each is packed back (in this order, below the card); the
+        # status and the buttons are packed from the bottom before the list, so a long (wrapped) device
+        # message takes its room from the list and is never cut
+        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)),
+                           status: dict(side="bottom", fill="x", pady=(6, 0)),
+                           buttons: dict(side="bottom", fill="x", pady=(8, 0)),
+                           table: dict(fill="both", expand=True)}
         for part, options in self.below_card.items():
             part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
@@ -4780,11 +4802,13 @@ class MainWindow:
         for label in self.caller.values():
             label["text"] = "あ"
         self.caller["memo"]["text"] = "あ\nあ"
+        self.caller["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
         self.panel_register.pack(side="left")
         self.root.update_idletasks()
         self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
         for key in ("details", "memo", "history"):
             self.caller[key].configure(wraplength=self.card_width - 24)
+        self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
         self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
         self.card.grid_propagate(False)
         self.panel_register.pack_forget()
@@ -4799,7 +4823,8 @@ class MainWindow:
 
     def paint_card(self, colour=None):
         """The card's background: the state's calm colour, or the arrival highlight for a moment."""
-        colour = colour or CARD_COLOURS[self.card_state]
+        lost = self.device_status.state in DEVICE_LOST_STATES
+        colour = colour or CARD_COLOURS["lost" if lost else self.card_state]
         for widget in (self.card, self.card_actions, *self.caller.values()):
             widget.configure(background=colour)
 
@@ -4832,13 +4857,15 @@ class MainWindow:
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
         s = self.device_status
         lost = s.state in DEVICE_LOST_STATES
-        self.banner.configure(text=DEVICE_LOST_BANNER if lost else f"装置: {s.text}",
+        self.banner.configure(text=device_lost_banner(s.state, self.config.port) if lost else f"装置: {s.text}",
                               font=self.fonts["banner" if lost else "small"],
                               background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
                               foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
+        if self.card["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
+            self.paint_card()
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
@@ -4877,7 +4904,8 @@ class MainWindow:
         except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": f"予約を保存できませんでした: {e}"}
         self.reservations_changed()
-        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
+        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking, who=who))
         return {}
 
     def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
