@@ -271,12 +271,18 @@ def csv_rows_text(rows, newline="\r\n") -> str:
     return out.getvalue()
 
 
-def atomic_write(path: Path, data: bytes) -> os.stat_result:
+class FileChanged(OSError):
+    """atomic_write's target is no longer the file the new text was made from."""
+
+
+def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
     """Write a temp file in the same folder, fsync, os.replace; a held target is retried briefly.
 
     A kill at any moment leaves the old file or the new one, never a truncated one; a failure
     leaves no temp file behind. Returns the new file's stat (taken before the replace, so that
-    it is ours even if another program replaces the file right after). Raises the OSError.
+    it is ours even if another program replaces the file right after). Raises the OSError, or
+    FileChanged when unchanged() (asked just before each replace) says another program replaced
+    the target meanwhile: the writing takes milliseconds, the check and the replace microseconds.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -289,6 +295,8 @@ def atomic_write(path: Path, data: bytes) -> os.stat_result:
             stat = os.fstat(f.fileno())
         hide_file(tmp, hidden=False)            # the replaced file keeps these attributes
         for delay in REPLACE_RETRIES + (None,):
+            if unchanged and not unchanged():
+                raise FileChanged(f"{path.name} was replaced meanwhile")
             try:
                 os.replace(tmp, path)
                 return stat
@@ -1076,13 +1084,18 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+# A number field as gateways and hand-typed test calls write it (after NFKC): the characters
+# normalize_phone() reads as one number; a word (PRIVATE, a name) is no number.
+DEVICE_NUMBER = re.compile(r"[+\d\s().・\-‐‒–—―−ー]+")
+
+
 def number_or_reason(value: str) -> tuple[str | None, str | None]:
     """(digits, None) for a number, (None, reason) for a device's code; (None, None) when neither."""
     value = value.strip()
     reason = REASON_CODES.get(value.upper())
     if reason:
         return None, reason
-    digits = normalize_phone(value) if re.fullmatch(r"[+\d\s()-]+", value) else ""
+    digits = normalize_phone(value) if DEVICE_NUMBER.fullmatch(nfkc(value)) else ""
     return (digits, None) if digits else (None, None)
 
 
@@ -1903,6 +1916,7 @@ EXCEL_EXPONENT = re.compile(r"\s*\d(\.\d+)?[eE]\+\d+\s*")       # 9.01235E+09: d
 KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\s・ー]*")
 LOCK_TIMEOUT = 3.0              # seconds a change waits for another PC's write, then it is kept pending
 MISSING_RECHECKS = (0.3, 0.7, 1.0)    # Excel's save (and an SMB client's cached "not found") lasts about this
+REBASE_ATTEMPTS = 5             # a write made again from the file another program replaced meanwhile
 CONFIRM_SECONDS = 30            # a change is checked this long to survive a save by a program without our lock
 
 
@@ -2563,21 +2577,32 @@ class MemberTable:
         """
         try:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size) is
-                # unchanged (any other writer's replace makes a new inode), else read again
-                disk = self.disk if self.stamp and self._stat() == self.stamp and not self.error \
-                    else self._read(wait_if_missing=new is not None)[0]
-                self._requeue_lost(disk)
-                changes = self.pending
-                try:
-                    file, notes, written, done = apply_changes(disk, changes, new)
-                except MembersError as e:
-                    raise ValidationError(str(e)) from None
-                try:
-                    st = atomic_write(self.path, file.text.encode(file.encoding)) \
-                        if file.text != disk.text or not self.path.exists() else None
-                except OSError as e:
-                    raise file_problem(e, self.path, replacing=True) from None
+                for attempt in range(REBASE_ATTEMPTS):
+                    # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size)
+                    # is unchanged (any other writer's replace makes a new inode), else read again
+                    if not attempt and self.stamp and self._stat() == self.stamp and not self.error:
+                        disk, based_on = self.disk, self.stamp
+                    else:
+                        disk, based_on = self._read(wait_if_missing=new is not None)
+                    self._requeue_lost(disk)
+                    changes = self.pending
+                    try:
+                        file, notes, written, done = apply_changes(disk, changes, new)
+                    except MembersError as e:
+                        raise ValidationError(str(e)) from None
+                    try:
+                        # Excel takes no lock: a save of its own while we write would be replaced by
+                        # our text made without its rows; then ours is made again from its file
+                        st = atomic_write(self.path, file.text.encode(file.encoding),
+                                          unchanged=lambda: self._stat() == based_on) \
+                            if file.text != disk.text or not self.path.exists() else None
+                        break
+                    except FileChanged:
+                        continue
+                    except OSError as e:
+                        raise file_problem(e, self.path, replacing=True) from None
+                else:                           # saved again and again meanwhile: kept pending, tried later
+                    raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                    # the lock file itself (a read-only or unreachable folder)
@@ -3688,6 +3713,7 @@ class Dialog(Window):
     its buttons.
     """
     ok_text = "OK"
+    saving = False                      # ok() is checking and saving (a note may be on screen)
 
     def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
         super().__init__(app, title, _utest=_utest)
@@ -3774,9 +3800,17 @@ class Dialog(Window):
         raise NotImplementedError
 
     def ok(self, event=None):
-        value = self.entry_ok()
+        # A note or question while saving runs a nested event loop with this dialog still there (on
+        # Windows it stays clickable behind the box): a second 登録 meanwhile must not save twice.
+        if self.saving:
+            return "break"
+        self.saving = True
+        try:
+            value = self.entry_ok()
+            errors = self.submit(value) if value is not None else None
+        finally:
+            self.saving = False
         if value is not None:
-            errors = self.submit(value)
             if errors:
                 self.show_errors({name if name in self.errors else "": text for name, text in errors.items()})
             else:
@@ -4851,7 +4885,9 @@ class MainWindow:
         self.show_caller(shown or self.selected_record())
         self.refresh_status()
         if notes:
-            self.notify("\n".join(notes))
+            # Shown once the caller has returned: a modal box waits for OK in a nested event loop,
+            # and opened inside poll() it kept calls and re-reads (Excel's next save) waiting for OK.
+            self.root.after_idle(self.notify, "\n".join(notes))
 
     def reservations_changed(self):
         self.refresh_counts()

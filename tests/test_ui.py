@@ -1141,6 +1141,7 @@ def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_wh
     assert "未保存の変更 1件" in app.window.status_members["text"]
     excel_lock["on"] = False
     app.window.retry_pending()
+    app.root.update()                                          # the note is shown once the timer has returned
     assert boxes.messages("showinfo")[-1] == "members.csv に保存待ちの変更を保存しました"
     assert "未保存" not in app.window.status_members["text"]
     # nowhere to keep a change (the pending file cannot be written): the dialog stays with its input
