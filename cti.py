@@ -3359,7 +3359,7 @@ def caller_panel(record, members: list, last_visit=None, next_booking=None) -> C
     number = format_phone(record.number)
     if not members:
         return CallerPanel("unknown", time, number, name="未登録の番号です",
-                           details="はじめての方かもしれません。会員登録か、登録済みの方への番号追加ができます")
+                           details="はじめての方かもしれません。\n会員登録か、登録済みの方への番号追加ができます")
     shown = members[:3]
     return CallerPanel(
         "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
