@@ -4381,6 +4381,7 @@ class MainWindow:
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
     CONFIRM_MS = 5000                   # 登録しました and friends
     SELECTION_HOLD = timedelta(minutes=1)
+    BANNER_PADY = 4
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -4441,7 +4442,7 @@ class MainWindow:
         panel.pack(fill="x")
         panel.columnconfigure(1, weight=1)
         self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
-        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, 4))
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, self.BANNER_PADY))
         self.caller = {
             "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
             "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
@@ -4813,6 +4814,8 @@ class MainWindow:
         self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
         self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
         self.card.grid_propagate(False)
+        # the banner's row keeps its largest height (its pady counted) for the small status line too
+        self.card.grid_rowconfigure(0, minsize=self.banner.winfo_reqheight() + self.BANNER_PADY)
         self.panel_register.pack_forget()
 
     def fit_name(self):
