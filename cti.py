@@ -56,6 +56,7 @@ import threading
 import time
 import tkinter as tk
 import unicodedata
+import zlib
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -824,7 +825,7 @@ if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py ru
         """(handle, GetLastError()) of CreateMutexW; see already_running()."""
         return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
 
-    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
         """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
         handle, error = create_mutex(name)
         return not already_running(handle, error), handle
@@ -868,10 +869,10 @@ else:
     def drive_type(path) -> int:
         return DRIVE_UNKNOWN
 
-    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
-        """(whether this is the only cti, what to hold while it runs): an flock on folder/cti.lock."""
+    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): an flock on lock_path."""
         import fcntl
-        handle = open(folder / "cti.lock", "a")
+        handle = open(lock_path, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -5145,21 +5146,29 @@ def write_first_run_files(config_path: Path, config: Config) -> list[str]:
 
 
 class SingleInstance:
-    """One cti per PC: Windows gives a COM port to one program only.
+    """One cti per folder: started again from the same cti.ini, it brings the running window up.
 
-    Windows: a named mutex (the OS frees it when the process dies). Elsewhere: flock on a
-    lock file. A second start leaves a 'raise' file that the first polls, then exits. Both
-    live in the temp folder, which is per user and PC (tests point TMPDIR elsewhere).
+    The key is the cti.ini's path: a second double-click on the same cti.exe finds the first,
+    while a copy in another folder (its own cti.ini, cti.db and device, as on another reception
+    PC) is another cti. Windows: a named mutex (the OS frees it when the process dies). Elsewhere:
+    flock on a lock file. A second start leaves a 'raise' file that the first polls, then exits.
+    Both live in the temp folder, which is per user and PC (tests point TMPDIR elsewhere).
     """
-    MUTEX = "Local\\cti-callerid"
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, key: str = ""):
         self.folder = Path(folder or tempfile.gettempdir())
-        self.raise_path = self.folder / "cti.raise"
+        suffix = f"-{zlib.crc32(os.path.normcase(key).encode('utf-8')):08x}" if key else ""
+        self.mutex = f"Local\\cti-callerid{suffix}"
+        self.lock_path = self.folder / f"cti{suffix}.lock"
+        self.raise_path = self.folder / f"cti{suffix}.raise"
         self.handle = None
 
+    @classmethod
+    def for_config(cls, config_path: Path) -> "SingleInstance":
+        return cls(key=str(Path(config_path).resolve()))
+
     def acquire(self) -> bool:
-        first, self.handle = instance_lock(self.MUTEX, self.folder)
+        first, self.handle = instance_lock(self.mutex, self.lock_path)
         return first
 
     def ask_first_to_raise(self):
@@ -5605,7 +5614,7 @@ def error_box(text: str):
 
 def cmd_window(config_path: Path) -> int:
     """The normal start: one instance, first-run files, logging, the window."""
-    instance = SingleInstance()
+    instance = SingleInstance.for_config(config_path)
     if not instance.acquire():
         instance.ask_first_to_raise()
         return 0
