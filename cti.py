@@ -3360,7 +3360,7 @@ def caller_panel(record, members: list, last_visit=None, next_booking=None) -> C
     number = format_phone(record.number)
     if not members:
         return CallerPanel("unknown", time, number, name="未登録の番号です",
-                           details="はじめての方かもしれません。会員登録か、登録済みの方への番号追加ができます")
+                           details="はじめての方かもしれません。\n会員登録か、登録済みの方への番号追加ができます")
     shown = members[:3]
     return CallerPanel(
         "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
@@ -4202,7 +4202,9 @@ class VisitHistoryWindow(BookingActions, ListWindow):
         m = self.member
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
                   font=self.app.fonts["bold"]).pack(anchor="w")
-        ttk.Label(self.body, text=BOOKING_WORDS["visits"]).pack(anchor="w", pady=(8, 2))
+        # "none yet" is said by a list's heading: in a row it was cut to the first column's width
+        self.visits_heading = ttk.Label(self.body, text=BOOKING_WORDS["visits"])
+        self.visits_heading.pack(anchor="w", pady=(8, 2))
         self.visits = self.table(BOOKING_COLUMNS["visits"])
         this_year = self.app.now().year
         for v in self.app.db.visits(m.member_no):
@@ -4210,8 +4212,9 @@ class VisitHistoryWindow(BookingActions, ListWindow):
             self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
                                                   amount_text(v.amount), v.memo))
         if not self.visits.get_children():
-            self.visits.insert("", "end", values=(BOOKING_WORDS["no_visits"], "", "", "", ""))
-        ttk.Label(self.body, text=BOOKING_WORDS["upcoming"]).pack(anchor="w", pady=(8, 2))
+            self.visits_heading["text"] = BOOKING_WORDS["no_visits"]
+        self.upcoming_heading = ttk.Label(self.body, text=BOOKING_WORDS["upcoming"])
+        self.upcoming_heading.pack(anchor="w", pady=(8, 2))
         self.bookings = self.table(BOOKING_COLUMNS["upcoming"], height=4)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
@@ -4226,8 +4229,7 @@ class VisitHistoryWindow(BookingActions, ListWindow):
         self.bookings.delete(*self.bookings.get_children())
         for r in self.app.db.upcoming(self.member.member_no):
             self.bookings.insert("", "end", iid=str(r.id), values=(when_text(r.starts), r.menu, r.staff, r.memo))
-        if not self.bookings.get_children():
-            self.bookings.insert("", "end", iid="none", values=(BOOKING_WORDS["no_upcoming"], "", "", ""))
+        self.upcoming_heading["text"] = BOOKING_WORDS["upcoming" if self.bookings.get_children() else "no_upcoming"]
         if selected and self.bookings.exists(selected[0]):
             self.bookings.selection_set(selected[0])
         self.update_buttons()
@@ -4380,6 +4382,7 @@ class MainWindow:
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
     CONFIRM_MS = 5000                   # 登録しました and friends
     SELECTION_HOLD = timedelta(minutes=1)
+    BANNER_PADY = 4
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -4440,7 +4443,7 @@ class MainWindow:
         panel.pack(fill="x")
         panel.columnconfigure(1, weight=1)
         self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
-        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, 4))
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, self.BANNER_PADY))
         self.caller = {
             "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
             "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
@@ -4812,6 +4815,8 @@ class MainWindow:
         self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
         self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
         self.card.grid_propagate(False)
+        # the banner's row keeps its largest height (its pady counted) for the small status line too
+        self.card.grid_rowconfigure(0, minsize=self.banner.winfo_reqheight() + self.BANNER_PADY)
         self.panel_register.pack_forget()
 
     def fit_name(self):

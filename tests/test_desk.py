@@ -575,7 +575,11 @@ def test_a_lost_network_device_says_network_not_usb_and_its_details_are_not_cut(
     app.call(MEMBER)
     text, error = cti.describe_port_error("socket://127.0.0.1:3333", ConnectionRefusedError(111, "refused"))
     app.events.put(cti.Status(text, error + "（2 回目の再接続を待っています）", "socket://127.0.0.1:3333"))
+    app.root.update()
+    top = app.window.caller["time"].winfo_y()
     assert pump(app.root, lambda: app.window.banner["text"] == "着信サーバにつながっていません（ネットワークを確認）")
+    app.root.update()
+    assert app.window.caller["time"].winfo_y() == top                    # the larger banner moves nothing
     assert pump(app.root, lambda: app.window.card["background"] == cti.CARD_COLOURS["lost"])
     status = app.window.status_device
     app.root.update()

@@ -229,6 +229,12 @@ def test_caller_panel_states(number, reason, state, name):
     assert cti.CARD_COLOURS[state] not in ("#b00020", "red")           # calm, not error red
 
 
+def test_the_unknown_callers_hint_breaks_between_its_sentences():
+    """On the card it wrapped wherever the width ran out (「…ができ／ます」 at 150 %)."""
+    panel = cti.caller_panel(record("09087654321", None), [])
+    assert panel.details.split("\n") == ["はじめての方かもしれません。", "会員登録か、登録済みの方への番号追加ができます"]
+
+
 def test_caller_panel_waiting():
     assert cti.caller_panel(None, []) == cti.CallerPanel("waiting", name="着信待ち")
 
