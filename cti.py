@@ -3458,6 +3458,17 @@ def booking_label(reservation, member) -> str:
     return f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）"
 
 
+def choice_question(members: list) -> str:
+    """Which member on a shared number: the number is named, as a new call may be on the card by then."""
+    shared = set(members[0].phones).intersection(*(m.phones for m in members[1:]))
+    number = format_phone(min(shared)) if shared else "この番号"
+    return f"{number} の会員は {len(members)} 名です。どなたですか？"
+
+
+def choice_label(member) -> str:
+    return f"{member.member_no}  {member.name}（{member.kana or '—'}）"
+
+
 def member_heading(member_no: str, member) -> str:
     """AC00001  ペンギン貴子 様: whom a booking is for."""
     return f"{member_no}  {member_name(member)} 様"
@@ -4358,11 +4369,10 @@ class MemberChoice(ListWindow):
         super().__init__(app, title, **kw)
 
     def create_widgets(self):
-        ttk.Label(self.body, text="この番号の会員は複数います。どなたですか？").pack(anchor="w", pady=(0, 6))
+        ttk.Label(self.body, text=choice_question(self.members)).pack(anchor="w", pady=(0, 6))
         self.choices = []
         for member in self.members:
-            button = ttk.Button(self.body, text=f"{member.member_no}  {member.name}（{member.kana or '—'}）",
-                                command=lambda m=member: self.choose(m))
+            button = ttk.Button(self.body, text=choice_label(member), command=lambda m=member: self.choose(m))
             button.pack(fill="x", pady=2)
             self.choices.append(button)
         self.after_idle(lambda: self.choices[0].focus_set() if self.choices and self.winfo_exists() else None)

@@ -308,3 +308,10 @@ def test_the_days_bookings_by_stylist_and_the_overlap_in_words():
     assert cti.overlap_text([day[0]], by_no, lambda r: minutes_of(r.menu)) == \
         "佐藤 さんは 14:00–15:30 ペンギン貴子 様（カラー）の予約と重なります"
     assert cti.booking_row(day[1], HANAKO) == ("10:00", "AC00002", "山田花子", "カット", "鈴木", "予約")
+
+
+def test_the_which_member_question_names_the_shared_number():
+    both = [cti.Member("AC00008", "共有 一", "きょうゆう", ("0596310009", "0312345678")),
+            cti.Member("AC00009", "共有 二", "", ("0596310009",))]
+    assert cti.choice_question(both) == "0596-31-0009 の会員は 2 名です。どなたですか？"
+    assert [cti.choice_label(m) for m in both] == ["AC00008  共有 一（きょうゆう）", "AC00009  共有 二（—）"]
