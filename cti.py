@@ -24,12 +24,14 @@ __license__ = "MIT"
 import argparse
 import array
 import bisect
+import collections.abc
 import configparser
 import csv
 import dataclasses
 import errno
 import functools
 import gc
+import glob
 import io
 import itertools
 import json
@@ -48,6 +50,8 @@ import threading
 import time
 import tkinter as tk
 import unicodedata
+import weakref
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1619,6 +1623,275 @@ def formula_cells(raw: str) -> bool:
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# parse cache: a parse of members.csv kept in SQLite beside cti.db, found by the file's content
+#
+# members.csv stays the only truth. A parse is looked up by the content key of the bytes just
+# read (their size and two checksums of every byte, never the file's time: Excel and copies
+# can rewrite it with the same size and timestamp), so what is answered is always a parse of
+# what is on disk. A cache file is built under a temp name and renamed into place (never seen
+# half written), one file a content, and carries its version and key; anything unexpected in
+# it (another version, another key, a wrong count, a truncated or damaged file, an error while
+# asking it) and it is deleted and members.csv parsed again. Lookups by phone and member no.
+# ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
+# without a Member object each; a write re-reads and parses the file itself (under the lock).
+
+CACHE_VERSION = 1
+CACHE_SCHEMA = """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+    CREATE TABLE members (idx INTEGER PRIMARY KEY, member_no TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL,
+                          phones TEXT NOT NULL, staff TEXT NOT NULL, memo TEXT NOT NULL, line INTEGER NOT NULL);
+    CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (phone, idx)) WITHOUT ROWID;
+"""
+CACHE_INDEXES = "CREATE UNIQUE INDEX members_no ON members(member_no);"      # after the rows: faster
+MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
+
+
+def content_key(raw: bytes) -> str:
+    """What identifies one content of members.csv: its size and two checksums of every byte."""
+    return f"{len(raw)}-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
+
+
+_search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search index, made once
+
+
+def search_index_of(file) -> tuple:
+    """(keys text, offsets) of a parse for search(): read from the cache, or made once per parse."""
+    if isinstance(file, CachedMembers):
+        return file.search_text, file.search_starts
+    found = _search_indexes.get(file)
+    if found is None:
+        found = _search_indexes[file] = search_index(file)
+    return found
+
+
+def staff_names_of(file) -> list[str]:
+    if isinstance(file, CachedMembers):
+        return list(file.staff_names)
+    return sorted({m.staff for m in file.members if m.staff})
+
+
+class ParseCache:
+    """Parses of members.csv, one SQLite file a content, in a folder of their own (local, beside cti.db)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    @classmethod
+    def beside(cls, database: Path) -> "ParseCache":
+        database = Path(database)
+        return cls(database.with_name(database.stem + "-cache"))
+
+    def path_of(self, key: str, name: str) -> Path:
+        return self.folder / f"{Path(name).stem}-{key}.sqlite"
+
+    def open(self, key: str, source: Path) -> "CachedMembers | None":
+        """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted)."""
+        path = self.path_of(key, source.name)
+        if not path.exists():
+            return None
+        try:
+            return CachedMembers(path, key, source)
+        except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
+            remove_quietly(path)
+            return None
+
+    def store(self, key: str, file: MembersFile) -> Path:
+        """Write the parse of one content (temp file, then rename); the older parses of that name are removed.
+
+        Raises sqlite3.Error or OSError (the caller goes on without a cache).
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path_of(key, file.name)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        text, starts = search_index_of(file)
+        meta = {"version": CACHE_VERSION, "key": key, "name": file.name, "encoding": file.encoding,
+                "header": json.dumps(file.header, ensure_ascii=False), "columns": json.dumps(file.columns),
+                "phone_columns": json.dumps(file.phone_columns), "count": len(file.members),
+                "phone_count": len(file.by_phone), "problems": json.dumps(file.problems, ensure_ascii=False),
+                "next_member_no": file.next_member_no(),
+                "staff_names": json.dumps(staff_names_of(file), ensure_ascii=False),
+                "search_text": text.encode("utf-16-le", "surrogatepass"),
+                "search_starts": array.array("q", starts).tobytes()}
+        try:
+            con = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
+                con.execute("BEGIN")
+                con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                ((i, m.member_no, m.name, m.kana, "\t".join(m.phones), m.staff, m.memo, m.line)
+                                 for i, m in enumerate(file.members)))
+                index_of = {id(m): i for i, m in enumerate(file.members)}
+                con.executemany("INSERT INTO phones VALUES (?, ?)",
+                                ((phone, index_of[id(m)]) for phone, held in file.by_phone.items() for m in held))
+                con.execute(CACHE_INDEXES)
+                con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                con.execute("COMMIT")
+            finally:
+                con.close()
+            os.replace(tmp, path)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
+        for old in self.folder.glob(f"{glob.escape(Path(file.name).stem)}-*.sqlite"):
+            if old != path:
+                remove_quietly(old)         # Windows: one another process has open stays till next time
+        return path
+
+
+def remove_quietly(path: Path):
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as e:
+        log.info("キャッシュを消せません: %s", e)
+
+
+class CachedMembers:
+    """A parse of members.csv read from the parse cache: what a MembersFile answers, asked of SQLite.
+
+    Members are made as they are asked for (by phone, member no., index); the search text, the
+    problems and the next member no. come stored. The cache file is never changed once written,
+    so it is opened read-only and immutable. Should asking it fail, the source file is parsed
+    and answers from then on come from that parse.
+    """
+
+    def __init__(self, path: Path, key: str, source: Path):
+        self.path, self.source = path, source
+        uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
+        self.con = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        self.asking = threading.Lock()
+        self.parsed: MembersFile | None = None
+        try:
+            meta = dict(self.con.execute("SELECT key, value FROM meta"))
+            page_size, = self.con.execute("PRAGMA page_size").fetchone()
+            pages, = self.con.execute("PRAGMA page_count").fetchone()
+            last, = self.con.execute("SELECT coalesce(max(idx), -1) FROM members").fetchone()
+            if (meta["version"] != CACHE_VERSION or meta["key"] != key or meta["name"] != source.name
+                    or page_size * pages != path.stat().st_size or last + 1 != meta["count"]):
+                raise ValueError("version, key, size or count differ")
+            self.name, self.encoding = meta["name"], meta["encoding"]
+            self.header = json.loads(meta["header"])
+            self.columns, self.phone_columns = json.loads(meta["columns"]), json.loads(meta["phone_columns"])
+            self.problems = json.loads(meta["problems"])
+            self.staff_names = json.loads(meta["staff_names"])
+            self.count, self.phone_count, self._next_no = meta["count"], meta["phone_count"], meta["next_member_no"]
+            self.search_text = meta["search_text"].decode("utf-16-le", "surrogatepass")
+            self.search_starts = array.array("q")
+            self.search_starts.frombytes(meta["search_starts"])
+            if len(self.search_starts) != self.count + 1 or self.search_starts[-1] != len(self.search_text):
+                raise ValueError("search index differs")
+        except BaseException:
+            self.con.close()
+            raise
+        self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
+
+    def next_member_no(self) -> str:
+        return self._next_no
+
+    def ask(self, sql: str, args=()) -> list | None:
+        """Rows of a query; None once the cache failed (self.parsed answers then)."""
+        if self.parsed is None:
+            try:
+                with self.asking:
+                    return self.con.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                log.warning("会員台帳のキャッシュを読めないので members.csv を読み直します: %s", e)
+                remove_quietly(self.path)
+                text, encoding = read_text_any(self.source, MembersError)
+                self.parsed = MembersFile.parse(text, encoding, self.name)
+        return None
+
+    @staticmethod
+    def member(row) -> Member:
+        member_no, name, kana, phones, staff, memo, line = row
+        return Member(member_no, name, kana, tuple(phones.split("\t")) if phones else (), staff, memo, line)
+
+
+class CachedRows(collections.abc.Sequence):
+    """members of a CachedMembers: index -> Member."""
+
+    def __init__(self, cached: CachedMembers):
+        self.cached = cached
+
+    def __len__(self):
+        return len(self.cached.parsed.members) if self.cached.parsed else self.cached.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members WHERE idx = ?", (index,))
+        if rows is None:
+            return self.cached.parsed.members[index]
+        if not rows:
+            raise IndexError(index)
+        return CachedMembers.member(rows[0])
+
+    def __iter__(self):
+        rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members ORDER BY idx")
+        return iter(self.cached.parsed.members if rows is None else map(CachedMembers.member, rows))
+
+
+class CachedByNo(collections.abc.Mapping):
+    """by_no of a CachedMembers: member no. -> Member."""
+
+    def __init__(self, cached: CachedMembers):
+        self.cached = cached
+
+    def __getitem__(self, member_no):
+        rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members WHERE member_no = ?", (member_no,))
+        if rows is None:
+            return self.cached.parsed.by_no[member_no]
+        if not rows:
+            raise KeyError(member_no)
+        return CachedMembers.member(rows[0])
+
+    def __len__(self):
+        return len(self.cached.members)
+
+    def __iter__(self):
+        return (m.member_no for m in self.cached.members)
+
+
+class CachedByPhone(collections.abc.Mapping):
+    """by_phone of a CachedMembers: national digits -> (Member, ...) in file order."""
+
+    def __init__(self, cached: CachedMembers):
+        self.cached = cached
+
+    def __getitem__(self, phone):
+        rows = self.cached.ask(f"SELECT {', '.join('m.' + c for c in MEMBER_COLUMNS.split(', '))} FROM phones p "
+                               "JOIN members m ON m.idx = p.idx WHERE p.phone = ? ORDER BY p.idx", (phone,))
+        if rows is None:
+            return self.cached.parsed.by_phone[phone]
+        if not rows:
+            raise KeyError(phone)
+        return tuple(map(CachedMembers.member, rows))
+
+    def __len__(self):
+        return len(self.cached.parsed.by_phone) if self.cached.parsed else self.cached.phone_count
+
+    def __iter__(self):
+        rows = self.cached.ask("SELECT DISTINCT phone FROM phones")
+        return iter(self.cached.parsed.by_phone if rows is None else [phone for phone, in rows])
+
+
+def members_from(raw: bytes, source: Path, cache: ParseCache | None, full=False):
+    """(parse, content key) of members.csv's bytes: from the cache when it holds this content (unless
+    full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used)."""
+    key = content_key(raw) if cache else None
+    if cache and not full:
+        cached = cache.open(key, source)
+        if cached is not None:
+            return cached, key
+    text, encoding = decode_file_text(raw, source, MembersError)
+    file = MembersFile.parse(text, encoding, source.name)
+    gc.freeze()                 # a parse is long-lived: full collections need not look at it again
+    return file, key
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # the shell: lock, re-read, write, swap
 
 class MemberTable:
@@ -1634,8 +1907,10 @@ class MemberTable:
     A file that was loaded and is now missing or unreadable is unavailable, never empty.
     """
 
-    def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False):
+    def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
+                 cache: "ParseCache | None" = None):
         self.path = Path(path)
+        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
         self.lock = filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
         self.pending_path = Path(pending_dir or self.path.parent) / f"{self.path.name}.{safe_host_name()}.pending"
@@ -1649,7 +1924,6 @@ class MemberTable:
         self.background = background
         self._reader: threading.Thread | None = None
         self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
-        self._search = None                             # (file, keys text, offsets) for search()
 
     # what the rest of the program reads: the last good file with the pending changes applied
     members = property(lambda self: self.file.members)
@@ -1698,7 +1972,7 @@ class MemberTable:
             return None
         return st.st_ino, st.st_mtime_ns, st.st_size
 
-    def _read(self, wait_if_missing=False) -> tuple[MembersFile, tuple | None]:
+    def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
         """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used.
 
         A file that was there before and is missing now is unavailable (Excel deletes it
@@ -1721,8 +1995,44 @@ class MemberTable:
                 time.sleep(delay)
             except OSError as e:
                 raise file_problem(e, self.path, reading=True) from None
-        text, encoding = decode_file_text(raw, self.path, MembersError)
-        return MembersFile.parse(text, encoding, self.path.name), (st.st_ino, st.st_mtime_ns, st.st_size)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return self._parse(raw, stamp, full), stamp
+
+    def _parse(self, raw: bytes, stamp, full=False):
+        """The parse of bytes read from members.csv: from the parse cache when it has them.
+
+        A MembersFile (needed to apply changes) when asked for, or when changes are pending
+        or were written lately. A fresh parse is stored in the cache: at once in a command-line
+        run or on the re-read thread (which then answers from the cache: a few MB, not a
+        Member each), else on a thread of its own, whose result the window swaps in later.
+        """
+        now = time.monotonic()
+        full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
+        file, key = members_from(raw, self.path, self.cache, full)
+        if not self.cache or not isinstance(file, MembersFile) or stamp is None:
+            return file
+        if self.background and threading.current_thread() is not self._reader:
+            self._cache_later(raw, file, stamp)
+            return file
+        cached = self._store(key, file)
+        return cached if cached is not None and not full else file
+
+    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
+        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
+        try:
+            self.cache.store(key, file)
+        except (sqlite3.Error, OSError) as e:
+            log.warning("会員台帳のキャッシュを書けません: %s", e)
+            return None
+        return self.cache.open(key, self.path)
+
+    def _cache_later(self, raw: bytes, file: MembersFile, stamp):
+        """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
+        def store():
+            cached = self._store(content_key(raw), file)
+            if cached is not None and self.background and self._reread is None and stamp == self.stamp:
+                self._reread = (cached, stamp, stamp)
+        threading.Thread(target=store, name="members-cache", daemon=True).start()
 
     def _adopt(self, disk: MembersFile, stamp):
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
@@ -1821,9 +2131,7 @@ class MemberTable:
         if not self.background:
             self.refresh()
         file = self.file
-        if self._search is None or self._search[0] is not file:
-            self._search = (file,) + search_index(file)
-        _, text, starts = self._search
+        text, starts = search_index_of(file)
         found, at = [], 0
         digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
         needle = digits or key
@@ -1841,7 +2149,7 @@ class MemberTable:
 
     @property
     def staff_names(self) -> list[str]:
-        return sorted({m.staff for m in self.file.members if m.staff})
+        return staff_names_of(self.file)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
@@ -1885,7 +2193,7 @@ class MemberTable:
         """
         try:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                disk, _ = self._read(wait_if_missing=new is not None)
+                disk, _ = self._read(wait_if_missing=new is not None, full=True)
                 changes = self._lost(disk) or changes
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
@@ -1907,6 +2215,8 @@ class MemberTable:
         self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS] + [(now, c) for c in written]
         self.disk, self.file, self.stamp, self.error = file, file, stamp, None
         self.existed = True
+        if self.cache and file.text != disk.text:
+            self._cache_later(file.text.encode(file.encoding), file, stamp)
         return file, notes, written, done
 
     def _defer(self, change: dict, error: CtiError):
@@ -3349,7 +3659,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     """The reception window with its device reader, until it is closed."""
     enable_hidpi()
     root = tk.Tk()
-    members = MemberTable(config.members, background=True)
+    members = MemberTable(config.members, background=True, cache=ParseCache.beside(config.database))
     try:
         members.load()
     except CtiError as e:
@@ -3416,7 +3726,7 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
-    table = MemberTable(config.members)
+    table = MemberTable(config.members, cache=ParseCache.beside(config.database))
     table.load()
     for problem in table.problems:
         print(problem, file=sys.stderr)
