@@ -21,6 +21,15 @@ config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI ->
 __version__ = "0.1.0"
 __license__ = "MIT"
 
+import sys
+
+if __name__ == "__main__" and not getattr(sys, "frozen", False):
+    # Python never caches a script's own bytecode: compiling this file would cost about 50 ms on
+    # every start. Run as the module cti instead (this same file, imported), whose bytecode
+    # __pycache__ keeps. The built program is compiled already and starts below as it is.
+    import cti
+    sys.exit(cti.main())
+
 import argparse
 import array
 import bisect
@@ -44,26 +53,77 @@ import select
 import shutil
 import socket
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
-import tkinter as tk
 import unicodedata
 import weakref
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
-from tkinter import font as tkfont
-
-import filelock
-import phonenumbers
-import serial
-import serial.tools.list_ports
 
 log = logging.getLogger("cti")
+
+# Import only what a process uses: a command-line mode (--lookup, --decode, --list-ports,
+# --import-visits, --help, --version) answers and exits, so it does not import Tk (nor need a
+# display); the window's classes are still defined there, on stand-ins it never instantiates.
+# pyserial, filelock and phonenumbers are imported at their first use (Deferred). Every import
+# stays a plain import statement, so PyInstaller finds them all.
+COMMAND_LINE_FLAGS = ("--lookup", "--decode", "--list-ports", "--import-visits", "--help", "-h", "--version")
+
+
+def started_for_command_line(argv, main_module, stdout) -> bool:
+    """This process is cti started for a command-line mode (not imported by tests, not the windowed exe)."""
+    started_as_cti = getattr(sys, "frozen", False) or (
+        getattr(main_module, "__file__", None) and Path(main_module.__file__).resolve() == Path(__file__).resolve())
+    return bool(started_as_cti and stdout is not None and any(a.split("=")[0] in COMMAND_LINE_FLAGS for a in argv))
+
+
+class TkStandIn:
+    """tkinter's names in a command-line process: classes to define the window's classes on, never used."""
+
+    def __getattr__(self, name):
+        stand_in = type(name, (), {})
+        setattr(self, name, stand_in)
+        return stand_in
+
+
+if started_for_command_line(sys.argv[1:], sys.modules.get("__main__"), sys.stdout):
+    tk = ttk = filedialog = messagebox = tkfont = TkStandIn()
+else:
+    import tkinter as tk
+    from tkinter import filedialog, messagebox, ttk
+    from tkinter import font as tkfont
+
+
+class Deferred:
+    """A module imported at its first use, by a function of plain import statements (PyInstaller sees them)."""
+
+    def __init__(self, importer):
+        self.importer = functools.cache(importer)
+
+    def __getattr__(self, name):
+        return getattr(self.importer(), name)
+
+
+def _import_filelock():
+    import filelock
+    return filelock
+
+
+def _import_phonenumbers():
+    import phonenumbers
+    return phonenumbers
+
+
+def _import_serial():
+    import serial
+    import serial.tools.list_ports
+    return serial
+
+
+filelock, phonenumbers, serial = Deferred(_import_filelock), Deferred(_import_phonenumbers), Deferred(_import_serial)
 
 
 ###############################################################################
@@ -1657,7 +1717,7 @@ _search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search 
 def search_index_of(file) -> tuple:
     """(keys text, offsets) of a parse for search(): read from the cache, or made once per parse."""
     if isinstance(file, CachedMembers):
-        return file.search_text, file.search_starts
+        return file.search_index()
     found = _search_indexes.get(file)
     if found is None:
         found = _search_indexes[file] = search_index(file)
@@ -1762,7 +1822,7 @@ class CachedMembers:
         self.asking = threading.Lock()
         self.parsed: MembersFile | None = None
         try:
-            meta = dict(self.con.execute("SELECT key, value FROM meta"))
+            meta = dict(self.con.execute("SELECT key, value FROM meta WHERE key NOT LIKE 'search_%'"))
             page_size, = self.con.execute("PRAGMA page_size").fetchone()
             pages, = self.con.execute("PRAGMA page_count").fetchone()
             last, = self.con.execute("SELECT coalesce(max(idx), -1) FROM members").fetchone()
@@ -1775,18 +1835,30 @@ class CachedMembers:
             self.problems = json.loads(meta["problems"])
             self.staff_names = json.loads(meta["staff_names"])
             self.count, self.phone_count, self._next_no = meta["count"], meta["phone_count"], meta["next_member_no"]
-            self.search_text = meta["search_text"].decode("utf-16-le", "surrogatepass")
-            self.search_starts = array.array("q")
-            self.search_starts.frombytes(meta["search_starts"])
-            if len(self.search_starts) != self.count + 1 or self.search_starts[-1] != len(self.search_text):
-                raise ValueError("search index differs")
         except BaseException:
             self.con.close()
             raise
         self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
+        self._search = None
 
     def next_member_no(self) -> str:
         return self._next_no
+
+    def search_index(self) -> tuple:
+        """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        if self._search is None:
+            stored = dict(self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%'") or {})
+            try:
+                text = stored["search_text"].decode("utf-16-le", "surrogatepass")
+                starts = array.array("q")
+                starts.frombytes(stored["search_starts"])
+                if len(starts) != self.count + 1 or starts[-1] != len(text):
+                    raise ValueError("search index differs")
+            except (KeyError, ValueError, TypeError, AttributeError) as e:
+                log.warning("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
+                text, starts = search_index(self.parsed or self)
+            self._search = (text, starts)
+        return self._search
 
     def ask(self, sql: str, args=()) -> list | None:
         """Rows of a query; None once the cache failed (self.parsed answers then)."""
@@ -1911,7 +1983,6 @@ class MemberTable:
                  cache: "ParseCache | None" = None):
         self.path = Path(path)
         self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
-        self.lock = filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
         self.pending_path = Path(pending_dir or self.path.parent) / f"{self.path.name}.{safe_host_name()}.pending"
         self.pending: list[dict] = []
@@ -1924,6 +1995,11 @@ class MemberTable:
         self.background = background
         self._reader: threading.Thread | None = None
         self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
+
+    @functools.cached_property
+    def lock(self):
+        """members.csv.lock, made at the first write (reading needs no lock, nor filelock's import)."""
+        return filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
 
     # what the rest of the program reads: the last good file with the pending changes applied
     members = property(lambda self: self.file.members)
@@ -2009,13 +2085,15 @@ class MemberTable:
         now = time.monotonic()
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
         file, key = members_from(raw, self.path, self.cache, full)
-        if not self.cache or not isinstance(file, MembersFile) or stamp is None:
-            return file
-        if self.background and threading.current_thread() is not self._reader:
-            self._cache_later(raw, file, stamp)
-            return file
-        cached = self._store(key, file)
-        return cached if cached is not None and not full else file
+        if self.cache and isinstance(file, MembersFile):
+            if self.background and threading.current_thread() is not self._reader:
+                self._cache_later(raw, file, stamp)
+            else:
+                cached = self._store(key, file)
+                file = cached if cached is not None and not full else file
+        if self.background:
+            search_index_of(file)       # at load, not at the link dialog's first keystroke
+        return file
 
     def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
         """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
