@@ -1741,15 +1741,19 @@ class ParseCache:
         database = Path(database)
         return cls(database.with_name(database.stem + "-cache"))
 
-    def path_of(self, key: str, name: str) -> Path:
-        return self.folder / f"{Path(name).stem}-{key}.sqlite"
+    def path_of(self, key: str, name: str, checksum: int) -> Path:
+        """The cache file of one content: its own checksum in the name (SQLite keeps none of the data)."""
+        return self.folder / f"{Path(name).stem}-{key}.{checksum:08x}.sqlite"
 
     def open(self, key: str, source: Path) -> "CachedMembers | None":
         """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted)."""
-        path = self.path_of(key, source.name)
-        if not path.exists():
+        found = sorted(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
+        if not found:
             return None
+        path = found[0]
         try:
+            if path.name != self.path_of(key, source.name, file_checksum(path)).name:
+                raise ValueError("the file's checksum differs from its name (damaged)")
             return CachedMembers(path, key, source)
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as e:
             log.warning("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
@@ -1762,8 +1766,7 @@ class ParseCache:
         Raises sqlite3.Error or OSError (the caller goes on without a cache).
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.path_of(key, file.name)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp = self.folder / f".{Path(file.name).stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         text, starts = search_index_of(file)
         meta = {"version": CACHE_VERSION, "key": key, "name": file.name, "encoding": file.encoding,
                 "header": json.dumps(file.header, ensure_ascii=False), "columns": json.dumps(file.columns),
@@ -1789,6 +1792,7 @@ class ParseCache:
                 con.execute("COMMIT")
             finally:
                 con.close()
+            path = self.path_of(key, file.name, file_checksum(tmp))
             os.replace(tmp, path)
         except BaseException:
             remove_quietly(tmp)
@@ -1797,6 +1801,14 @@ class ParseCache:
             if old != path:
                 remove_quietly(old)         # Windows: one another process has open stays till next time
         return path
+
+
+def file_checksum(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 def remove_quietly(path: Path):
