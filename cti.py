@@ -33,6 +33,7 @@ if __name__ == "__main__" and not getattr(sys, "frozen", False):
 import argparse
 import array
 import bisect
+import collections
 import collections.abc
 import configparser
 import csv
@@ -41,12 +42,15 @@ import errno
 import functools
 import gc
 import glob
+import importlib
 import io
 import itertools
 import json
 import logging
 import logging.handlers
+import ntpath
 import os
+import pkgutil
 import queue
 import re
 import select
@@ -59,11 +63,30 @@ import time
 import unicodedata
 import weakref
 import zlib
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger("cti")
+
+# Modules imported by name at run time, which PyInstaller's import analysis cannot see: build.spec
+# bundles exactly these (as hiddenimports; "pkg.*" means every module of pkg) and --selftest imports
+# each in the built program. pyserial's serial_for_url imports serial.urlhandler.protocol_<scheme>
+# (protocol_cp2110 is left out: it needs the hidapi package, which cti does not ship).
+# phonenumbers imports a country's metadata module the first time a number of it is parsed
+# (a caller dialling 010-1-… from abroad needs region_US), so all of them go in.
+BY_NAME_MODULES = (
+    "serial.urlhandler.protocol_alt", "serial.urlhandler.protocol_hwgrep", "serial.urlhandler.protocol_loop",
+    "serial.urlhandler.protocol_rfc2217", "serial.urlhandler.protocol_socket", "serial.urlhandler.protocol_spy",
+    "phonenumbers.data.*",
+)
+
+
+def bundled_path(name: str) -> Path:
+    """A file shipped inside the program (cti.ico): PyInstaller's _MEIPASS when frozen, else beside cti.py."""
+    return Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent)) / name
+
 
 # Import only what a process uses: a command-line mode (--lookup, --decode, --list-ports,
 # --import-visits, --help, --version) answers and exits, so it does not import Tk (nor need a
@@ -231,9 +254,24 @@ REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexe
 ENCODING_NAMES = {"cp932": "Excel の CSV（Shift_JIS）"}
 
 
-def decode_file_text(raw: bytes, path, error=ConfigError) -> tuple[str, str]:
-    """(text, encoding) of UTF-8 (with or without BOM) or CP932 bytes, never guessing silently."""
-    for encoding in ("utf-8-sig", "cp932"):
+def utf16_encoding(raw: bytes) -> str | None:
+    """The UTF-16 codec for bytes Notepad saved as "UTF-16 LE/BE" (a BOM, or NULs in ASCII text), else None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"                              # the BOM picks the byte order and is dropped
+    if b"\x00" not in raw:
+        return None
+    return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
+
+
+def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[str, str]:
+    """(text, encoding) of UTF-8 (with or without BOM) or CP932 bytes, never guessing silently.
+
+    utf16: also UTF-16 (cti.ini from Notepad; CP932 would "succeed" on it and give junk).
+    """
+    candidates = ("utf-8-sig", "cp932")
+    if utf16 and utf16_encoding(raw):
+        candidates = (utf16_encoding(raw),)
+    for encoding in candidates:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
@@ -245,9 +283,9 @@ def decode_file_text(raw: bytes, path, error=ConfigError) -> tuple[str, str]:
     raise error(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
 
 
-def read_text_any(path: Path, error=ConfigError) -> tuple[str, str]:
+def read_text_any(path: Path, error=ConfigError, utf16=False) -> tuple[str, str]:
     """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently."""
-    return decode_file_text(Path(path).read_bytes(), path, error)
+    return decode_file_text(Path(path).read_bytes(), path, error, utf16)
 
 
 def unstorable(text: str, encoding: str) -> str | None:
@@ -300,10 +338,12 @@ def atomic_write(path: Path, data: bytes) -> os.stat_result:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "wb") as f:
+            hide_file(tmp)                      # (Windows section) a temp left by a kill stays out of sight
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
             stat = os.fstat(f.fileno())
+        hide_file(tmp, hidden=False)            # the replaced file keeps these attributes
         for delay in REPLACE_RETRIES + (None,):
             try:
                 os.replace(tmp, path)
@@ -345,6 +385,7 @@ def app_dir() -> Path:
 
 PROTOCOL_NAMES = ("auto", "nd", "aloha", "modem", "whozz", "ncid")
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+CORNER_WORDS = {"右下": "bottom-right", "左下": "bottom-left", "右上": "top-right", "左上": "top-left"}
 YES = {"yes": True, "true": True, "on": True, "1": True, "はい": True,
        "no": False, "false": False, "off": False, "0": False, "いいえ": False}
 
@@ -388,6 +429,7 @@ debug = no
 
 [files]
 ; 会員台帳（Excel で編集する CSV）。このファイルからの相対パスでも、フルパスでも書けます
+; （エクスプローラーの「パスのコピー」で付く " " はそのままで構いません。%USERPROFILE% なども使えます）
 members = members.csv
 ; 着信履歴・予約・来店履歴のデータベース
 database = cti.db
@@ -400,65 +442,151 @@ max_entries = 100
 max_days = 7
 
 [window]
-; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left
+; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left（右下・左下・右上・左上 でも可）
 corner = bottom-right
 ; yes: 他のウィンドウより常に手前に表示
 topmost = yes
 """
 
 
+def keyword(value: str) -> str:
+    """A keyword, number or port name as the IME may type it: ＣＯＭ３, ａｕｔｏ, "９６００" -> COM3, auto, 9600."""
+    return unquote(unicodedata.normalize("NFKC", value))
+
+
+def unquote(value: str) -> str:
+    """Without the quotes Explorer's パスのコピー (Ctrl+Shift+C) puts around a path."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
+
+
+PERCENT_VAR = re.compile(r"%([^%\s]+)%")
+DOLLAR_VAR = re.compile(r"\$\{?\w+")
+
+
+def expand_percent_vars(text: str, env) -> str:
+    """%USERPROFILE%\\cti as cmd.exe expands it: names in any case; an unknown name stays as written."""
+    values = {name.upper(): value for name, value in env.items()}
+    return PERCENT_VAR.sub(lambda m: values.get(m[1].upper(), m[0]), text)
+
+
+def path_value(value: str, env=os.environ, windows=os.name == "nt") -> Path:
+    """A path from cti.ini: unquoted and with its environment variables, but not NFKC
+    (a file name may hold full-width characters on purpose). An unknown variable is a ValueError."""
+    value = unquote(value)
+    value = expand_percent_vars(value, env) if windows else os.path.expandvars(value)
+    if (PERCENT_VAR if windows else DOLLAR_VAR).search(value) or not value:
+        raise ValueError(value)
+    return Path(value)
+
+
+def port_value(value: str) -> str:
+    value = keyword(value)
+    return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
+
+
 def _parse_int(text, low, high):
-    value = int(text)
+    value = int(keyword(text))
     if not low <= value <= high:
         raise ValueError
     return value
 
 
-# [section] key -> (Config field, parser, message when the value is bad)
-CONFIG_KEYS = {
-    ("device", "port"): ("port", str.strip, ""),
-    ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
-                             " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
-    ("device", "init"): ("init", lambda v: tuple(c.strip() for c in v.split("|") if c.strip()), ""),
-    ("device", "debug"): ("debug", lambda v: YES[v.strip().lower()], "yes か no を指定してください"),
-    ("files", "members"): ("members", Path, ""),
-    ("files", "database"): ("database", Path, ""),
-    ("files", "log"): ("log", Path, ""),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
-    ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS), " | ".join(CORNERS) + " のどれかを指定してください"),
-    ("window", "topmost"): ("topmost", lambda v: YES[v.strip().lower()], "yes か no を指定してください"),
-}
-
-
-def _choice(value, allowed):
-    value = value.strip().lower()
+def _choice(value, allowed, words=None):
+    value = keyword(value)
+    value = (words or {}).get(value, value.lower())
     if value not in allowed:
         raise ValueError
     return value
 
 
+def _yes(value):
+    return YES[keyword(value).lower()]
+
+
+PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、パスが空です"
+
+# [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
+# and a field in Config.
+CONFIG_KEYS = {
+    ("device", "port"): ("port", port_value, ""),
+    ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
+                             " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
+    ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
+    ("files", "members"): ("members", path_value, PATH_HINT),
+    ("files", "database"): ("database", path_value, PATH_HINT),
+    ("files", "log"): ("log", path_value, PATH_HINT),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
+                           " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
+    ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
+}
+
+
+INI_COMMENTS = (";", "#", "；", "＃")
+
+
+def ini_lines(text: str) -> tuple[str, list[str]]:
+    """The text configparser should read, and a message per line it would misread.
+
+    An indented line would silently become part of the value above (configparser's
+    continuation lines): it is taken as a line of its own, and reported. A header typed with
+    the IME on (［ｄｅｖｉｃｅ］) is read as [device].
+    """
+    lines, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(("［", "[")):
+            line = unicodedata.normalize("NFKC", stripped)
+        elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
+            problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
+                            "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
+            line = stripped
+        lines.append(line)
+    return "\n".join(lines) + "\n", problems
+
+
+def ini_syntax_error(name: str, error: configparser.Error, lines: list[str]) -> str:
+    """configparser's English, said in Japanese with the line (lines: the text it read)."""
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return (f"{name} の書式が正しくありません: {error.lineno} 行目「{error.line.strip()}」より前に "
+                "[device] のような区分の見出しがありません。ファイルの先頭に見出しを書いてください")
+    if isinstance(error, configparser.ParsingError):
+        where = "、".join(f"{number} 行目「{lines[number - 1].strip()}」" for number, _ in error.errors[:3])
+        return f"{name} の書式が正しくありません: {where}を読めません（キー = 値 の形で書いてください）"
+    return f"{name} の書式が正しくありません: {error}"
+
+
 def load_config(path: Path | None) -> tuple[Config, list[str]]:
     """Read cti.ini; return the config and one message per problem (bad values keep their default).
 
-    A missing file gives the defaults; an unreadable or unparsable one raises ConfigError.
+    Accepts what Notepad and the IME produce: UTF-8 with or without BOM, CP932, UTF-16;
+    full-width keywords and numbers; quoted paths; %VARIABLES%. A missing file gives the
+    defaults; an unreadable or unparsable one raises ConfigError.
     """
     config = Config()
     base = app_dir() if path is None else Path(path).resolve().parent
     problems = []
     if path is not None and Path(path).exists():
         config.path = Path(path).resolve()
-        text, _ = read_text_any(path)
-        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"),
+        text, _ = read_text_any(path, utf16=True)
+        text, problems = ini_lines(text)
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#", "；"),
+                                           comment_prefixes=INI_COMMENTS, delimiters=("=", ":", "＝", "："),
                                            strict=False, default_section="\0none")
+        parser.optionxform = lambda key: unicodedata.normalize("NFKC", key).strip().lower()
         try:
             parser.read_string(text, source=str(path))
         except configparser.Error as e:
-            raise ConfigError(f"{Path(path).name} の書式が正しくありません: {e}") from None
+            raise ConfigError(ini_syntax_error(Path(path).name, e, text.splitlines())) from None
         for section in parser.sections():
             for key, value in parser.items(section):
-                spec = CONFIG_KEYS.get((section.lower(), key.lower()))
+                spec = CONFIG_KEYS.get((section.lower(), key))
                 if spec is None:
                     problems.append(f"[{section}] {key}: 知らない設定です（綴りを確認してください）")
                     continue
@@ -470,6 +598,309 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
+
+
+###############################################################################
+# Windows #####################################################################
+###############################################################################
+# Everything cti asks of Windows, chosen once as pyserial's miniterm does: the same small
+# functions for both platforms. The decisions are pure functions above the `if`, tested on
+# any OS with the values Windows gives; the wrappers below it only fetch those values and
+# run in the Windows workflow (tests/test_windows.py).
+
+Rect = namedtuple("Rect", "left top right bottom")      # a Win32 RECT: right and bottom exclusive
+
+ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS = 5, 183
+DRIVE_UNKNOWN, DRIVE_REMOTE = 0, 4
+ONEDRIVE_VARIABLES = ("OneDrive", "OneDriveCommercial", "OneDriveConsumer")
+
+
+def parse_hwnd(text: str) -> int:
+    """The handle `wm frame` prints ("0x%zx"), as the unsigned 64-bit value an HWND argument takes.
+
+    A USER handle >= 0x80000000 is sign-extended by Windows (0xffffffff80012345); a C int would
+    overflow on it, and every later call on the same window would fail too.
+    """
+    value = int(text, 16)
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"not a window handle: {text!r}")
+    return value
+
+
+def already_running(handle, last_error: int) -> bool:
+    """What CreateMutexW's (handle, GetLastError()) say about another cti.
+
+    ERROR_ALREADY_EXISTS comes with a handle; ERROR_ACCESS_DENIED with NULL when the first cti
+    runs as administrator and this one cannot open its mutex. Any other NULL tells nothing:
+    start (the COM port will still only open once) rather than never start at all.
+    """
+    if handle:
+        return last_error == ERROR_ALREADY_EXISTS
+    return last_error == ERROR_ACCESS_DENIED
+
+
+def corner_position(work: Rect, outer_w: int, outer_h: int, corner: str, margin: int) -> tuple[int, int]:
+    """+X+Y of a window whose outer frame is outer_w x outer_h, in a corner of the work area.
+
+    The work area is the monitor less its taskbar wherever that is (and all of it when the
+    taskbar hides itself); a second monitor may have negative coordinates. A window larger than
+    the work area keeps its title bar on screen (left/top edges win).
+    """
+    x = work.right - outer_w - margin if corner.endswith("right") else work.left + margin
+    y = work.bottom - outer_h - margin if corner.startswith("bottom") else work.top + margin
+    return max(work.left, x), max(work.top, y)
+
+
+def frame_extra(frame: Rect, client_w: int, client_h: int) -> tuple[int, int]:
+    """Width and height the frame adds to the client area (title bar, borders; 0, 0 without a
+    window manager). On Windows `wm geometry WxH+X+Y` sets the client size but the frame's position."""
+    return max(0, frame.right - frame.left - client_w), max(0, frame.bottom - frame.top - client_h)
+
+
+def estimated_frame_extra(scale: float, windows: bool) -> tuple[int, int]:
+    """The frame before it exists (measured once the window is mapped): a Windows 10/11 title
+    bar is 31 px and the borders 8 px at 100 %, growing with the scale."""
+    return (round(16 * scale), round(39 * scale)) if windows else (0, 0)
+
+
+def _under(path: str, folder: str) -> bool:
+    path, folder = ntpath.normcase(ntpath.normpath(path)), ntpath.normcase(ntpath.normpath(folder))
+    return path == folder or path.startswith(folder.rstrip("\\") + "\\")
+
+
+def on_network(path: str, drive_type: int) -> bool:
+    """A UNC path (\\\\server\\share) or a mapped network drive (GetDriveTypeW == DRIVE_REMOTE)."""
+    text = str(path).replace("/", "\\")
+    if text.lower().startswith("\\\\?\\unc\\"):
+        return True
+    return (text.startswith("\\\\") and not text.startswith(("\\\\?\\", "\\\\.\\"))) or drive_type == DRIVE_REMOTE
+
+
+def folder_risks(path: str, env, drive_type: int) -> list[str]:
+    """Why the folder holding cti's data is a bad place: "onedrive", "zip", "network" (in that order).
+
+    OneDrive uploads member data and makes conflict copies; a zip opened by double-click runs
+    in %TEMP%\\Temp1_x.zip\\ which Windows deletes; a share cannot hold SQLite's WAL.
+    """
+    path, env = str(path), {name.upper(): value for name, value in env.items()}    # Windows names ignore case
+    risks = []
+    if any(env.get(name.upper()) and _under(path, env[name.upper()]) for name in ONEDRIVE_VARIABLES):
+        risks.append("onedrive")
+    for temp in {env.get("TEMP"), env.get("TMP")} - {None, ""}:
+        if _under(path, temp):
+            inside = ntpath.normpath(path)[len(ntpath.normpath(temp)):].split("\\")
+            if any(part.lower().endswith(".zip") or re.match(r"temp\d+_", part, re.IGNORECASE) for part in inside):
+                risks.append("zip")
+                break
+    if on_network(path, drive_type):
+        risks.append("network")
+    return risks
+
+
+if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py runs these in the Windows workflow
+    import ctypes
+    from ctypes import wintypes
+
+    _user32 = ctypes.WinDLL("user32", use_last_error=True)      # own instances: windll's are shared by all
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+
+    class _MONITORINFO(ctypes.Structure):
+        _fields_ = [("cbSize", wintypes.DWORD), ("rcMonitor", wintypes.RECT),
+                    ("rcWork", wintypes.RECT), ("dwFlags", wintypes.DWORD)]
+
+    class _FLASHWINFO(ctypes.Structure):
+        _fields_ = [("cbSize", wintypes.UINT), ("hwnd", wintypes.HWND), ("dwFlags", wintypes.DWORD),
+                    ("uCount", wintypes.UINT), ("dwTimeout", wintypes.DWORD)]
+
+    for _dll, _name, _restype, _argtypes in (
+            (_user32, "IsIconic", wintypes.BOOL, (wintypes.HWND,)),
+            (_user32, "ShowWindow", wintypes.BOOL, (wintypes.HWND, ctypes.c_int)),
+            (_user32, "SetWindowPos", wintypes.BOOL, (wintypes.HWND, wintypes.HWND, ctypes.c_int, ctypes.c_int,
+                                                      ctypes.c_int, ctypes.c_int, wintypes.UINT)),
+            (_user32, "GetForegroundWindow", wintypes.HWND, ()),
+            (_user32, "SetForegroundWindow", wintypes.BOOL, (wintypes.HWND,)),
+            (_user32, "AllowSetForegroundWindow", wintypes.BOOL, (wintypes.DWORD,)),
+            (_user32, "FlashWindowEx", wintypes.BOOL, (ctypes.POINTER(_FLASHWINFO),)),
+            (_user32, "GetWindowRect", wintypes.BOOL, (wintypes.HWND, ctypes.POINTER(wintypes.RECT))),
+            (_user32, "MonitorFromWindow", wintypes.HMONITOR, (wintypes.HWND, wintypes.DWORD)),
+            (_user32, "GetMonitorInfoW", wintypes.BOOL, (wintypes.HMONITOR, ctypes.POINTER(_MONITORINFO))),
+            (_user32, "SystemParametersInfoW", wintypes.BOOL, (wintypes.UINT, wintypes.UINT, wintypes.LPVOID,
+                                                               wintypes.UINT)),
+            (_kernel32, "CreateMutexW", wintypes.HANDLE, (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)),
+            (_kernel32, "GetDriveTypeW", wintypes.UINT, (wintypes.LPCWSTR,)),
+            (_kernel32, "SetFileAttributesW", wintypes.BOOL, (wintypes.LPCWSTR, wintypes.DWORD))):
+        getattr(_dll, _name).restype, getattr(_dll, _name).argtypes = _restype, _argtypes
+    del _dll, _name, _restype, _argtypes
+
+    HWND_TOPMOST = wintypes.HWND(-1)                      # (HWND)-1, all 64 bits set
+    SW_SHOWNOACTIVATE, SW_RESTORE = 4, 9
+    SWP_NOSIZE, SWP_NOMOVE, SWP_NOACTIVATE = 0x1, 0x2, 0x10
+    FLASHW_TRAY = 0x2
+    MONITOR_DEFAULTTONEAREST, SPI_GETWORKAREA = 2, 0x30
+    ASFW_ANY = 0xFFFFFFFF
+    FILE_ATTRIBUTE_HIDDEN, FILE_ATTRIBUTE_NORMAL = 0x2, 0x80
+    WINDOWS_ERRORS = (OSError, ValueError, ctypes.ArgumentError)
+
+    def _hwnd(widget) -> int:
+        return parse_hwnd(widget.winfo_toplevel().wm_frame())
+
+    def _rect(rect) -> Rect:
+        return Rect(rect.left, rect.top, rect.right, rect.bottom)
+
+    def enable_hidpi() -> bool:
+        """Sharp text on scaled displays; must run before Tk starts (the same call as IDLE)."""
+        try:
+            ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)       # PROCESS_SYSTEM_DPI_AWARE
+            return True
+        except (AttributeError, OSError):
+            return False
+
+    def show_without_focus(root) -> bool:
+        """Restore (only if minimised: a maximised window stays so) and raise the window without
+        activating it. Tk's deiconify would take the keyboard from the program in use, so the
+        fallback is -topmost and lift, which Tk does with SWP_NOACTIVATE. Always True."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.IsIconic(hwnd):
+                _user32.ShowWindow(hwnd, SW_SHOWNOACTIVATE)
+            if not _user32.SetWindowPos(hwnd, HWND_TOPMOST, 0, 0, 0, 0, SWP_NOSIZE | SWP_NOMOVE | SWP_NOACTIVATE):
+                raise ctypes.WinError(ctypes.get_last_error())
+        except WINDOWS_ERRORS:
+            log.exception("窓を前に出せませんでした（Tk の -topmost で出します）")
+            root.attributes("-topmost", True)
+            root.lift()
+        return True
+
+    def flash_taskbar(root) -> bool:
+        """Flash the taskbar button when the window is not the active one: another topmost
+        window (a POS, a video call) may cover the popup. The button stays lit until clicked."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.GetForegroundWindow() == hwnd:
+                return False
+            info = _FLASHWINFO(ctypes.sizeof(_FLASHWINFO), hwnd, FLASHW_TRAY, 3, 0)
+            _user32.FlashWindowEx(ctypes.byref(info))
+            return True
+        except WINDOWS_ERRORS:
+            log.exception("タスクバーを点滅できませんでした")
+            return False
+
+    def take_foreground(root) -> bool:
+        """An explicit second start (never a call): bring the window up with the keyboard. The
+        second process allowed it with allow_foreground() before asking."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.IsIconic(hwnd):
+                _user32.ShowWindow(hwnd, SW_RESTORE)
+            return bool(_user32.SetForegroundWindow(hwnd))
+        except WINDOWS_ERRORS:
+            log.exception("窓を前に出せませんでした")
+            return False
+
+    def allow_foreground():
+        """The second start, which the user just launched, lets the first cti take the foreground."""
+        _user32.AllowSetForegroundWindow(ASFW_ANY)
+
+    def work_area(widget) -> Rect:
+        """The work area (monitor less taskbar) of the monitor the window is on, in physical pixels."""
+        try:
+            info = _MONITORINFO(cbSize=ctypes.sizeof(_MONITORINFO))
+            monitor = _user32.MonitorFromWindow(_hwnd(widget), MONITOR_DEFAULTTONEAREST)
+            if monitor and _user32.GetMonitorInfoW(monitor, ctypes.byref(info)):
+                return _rect(info.rcWork)
+            rect = wintypes.RECT()
+            if _user32.SystemParametersInfoW(SPI_GETWORKAREA, 0, ctypes.byref(rect), 0):
+                return _rect(rect)                        # the primary monitor's
+        except WINDOWS_ERRORS:
+            log.exception("作業領域を取得できませんでした")
+        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+    def frame_rect(widget) -> Rect | None:
+        """The outer frame of a mapped toplevel (GetWindowRect: title bar and borders included)."""
+        rect = wintypes.RECT()
+        try:
+            if _user32.GetWindowRect(_hwnd(widget), ctypes.byref(rect)):
+                return _rect(rect)
+        except WINDOWS_ERRORS:
+            log.exception("窓の枠を測れませんでした")
+        return None
+
+    def create_mutex(name: str) -> tuple[int | None, int]:
+        """(handle, GetLastError()) of CreateMutexW; see already_running()."""
+        return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
+
+    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
+        handle, error = create_mutex(name)
+        return not already_running(handle, error), handle
+
+    def drive_type(path) -> int:
+        """GetDriveTypeW of the drive (or \\\\server\\share\\) the path is on."""
+        drive = ntpath.splitdrive(str(path))[0]
+        return _kernel32.GetDriveTypeW(drive + "\\") if drive else DRIVE_UNKNOWN
+
+    def hide_file(path, hidden=True) -> bool:
+        """Hide (or show again) a file: a leading dot does not hide a file on Windows."""
+        return bool(_kernel32.SetFileAttributesW(str(path), FILE_ATTRIBUTE_HIDDEN if hidden else FILE_ATTRIBUTE_NORMAL))
+
+else:
+    def enable_hidpi() -> bool:
+        return False
+
+    def show_without_focus(root) -> bool:
+        """False: here deiconify and lift do it (window managers leave the keyboard where it is)."""
+        return False
+
+    def flash_taskbar(root) -> bool:
+        return False
+
+    def take_foreground(root) -> bool:
+        return False
+
+    def allow_foreground():
+        pass
+
+    def work_area(widget) -> Rect:
+        """The screen (Tk knows no panels; Xvfb, the tests' display, has none)."""
+        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+    def frame_rect(widget) -> Rect | None:
+        """The outer frame as the window manager decorated it (right and bottom borders as wide as the left)."""
+        x, y, border = widget.winfo_x(), widget.winfo_y(), widget.winfo_rootx() - widget.winfo_x()
+        return Rect(x, y, widget.winfo_rootx() + widget.winfo_width() + border,
+                    widget.winfo_rooty() + widget.winfo_height() + border)
+
+    def drive_type(path) -> int:
+        return DRIVE_UNKNOWN
+
+    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): an flock on folder/cti.lock."""
+        import fcntl
+        handle = open(folder / "cti.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False, None
+        return True, handle
+
+    def hide_file(path, hidden=True) -> bool:
+        return False
+
+
+def sqlite_journal_mode(path) -> str:
+    """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
+    memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
+    journal needs only the file locks SMB provides."""
+    return "DELETE" if on_network(str(path), drive_type(path)) else "WAL"
+
+
+def data_folder_risks(config: Config, env=os.environ) -> list[str]:
+    """folder_risks() of the program's folder and the data files' folders, each risk once."""
+    risks = []
+    for folder in (app_dir(), config.members.parent, config.database.parent):
+        risks += [risk for risk in folder_risks(str(folder), env, drive_type(folder)) if risk not in risks]
+    return risks
 
 
 ###############################################################################
@@ -1388,13 +1819,16 @@ def record_cells_text(cells: list) -> str:
 
 
 def swallowed_rows(cells: list, width: int) -> int:
-    """How many whole rows a cell holds after a line break (a quote opened by mistake ate them), 0 if none.
+    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
 
-    A memo or phone cell may hold line breaks of its own; a line with as many commas as a
-    row has is a row, not a memo.
+    A memo or phone cell may hold line breaks of its own; a line in it with as many commas
+    as a row has is a row, not a memo.
     """
-    return max((sum(part.count(",") >= width - 1 for part in cell.splitlines()[1:]) for cell in cells if "\n" in cell
-                or "\r" in cell), default=0) if width > 2 else 0
+    for cell in cells:
+        lines = cell.splitlines()[1:]
+        if width > 2 and any(part.count(",") >= width - 1 for part in lines):
+            return len(lines)
+    return 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -1459,6 +1893,7 @@ class MembersFile:
                     opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
                     problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                                     " 1 つのセルになっています（この行の \" を確かめてください）")
+                    continue
                 problem = add_member(cells, line, columns, phone_columns, members, by_no, by_phone)
                 if problem:
                     problems.append(f"{name} {line}行目: {problem}")
@@ -1569,7 +2004,8 @@ def change_written(file: MembersFile, change: dict) -> bool:
     """The change is in the file already (a retry, or another copy of the pending file wrote it)."""
     member = file.by_no.get(change["member_no"])
     if change["op"] == "register":
-        return bool(member and member.name == change["name"] and (not change["phone"] or change["phone"] in member.phones))
+        return bool(member and member.name in (change["name"], excel_safe(change["name"]))
+                    and (not change["phone"] or change["phone"] in member.phones))
     return bool(member and change["phone"] in member.phones)
 
 
@@ -2516,19 +2952,85 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
             "memo": form.get("memo", "").strip()}, {}
 
 
+DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another program holds on cti.db
+DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
+
+
+def sqlite_busy(error: Exception) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
+
+
 class Database:
-    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema."""
+    """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema.
+
+    A damaged file is set aside as cti.db.broken-YYYYMMDD-HHMM and a fresh one started (notice
+    says so). The UI thread waits at most DB_UI_WAIT_MS for a lock another program holds; a
+    call it could not store then is stored by a background writer (take_written() tells the window).
+    """
 
     def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
-        self.path, self.max_entries, self.max_days, self.now = path, max_entries, max_days, now
-        self.conn = sqlite3.connect(str(path), timeout=5, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-        self.prune()
+        self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.notice: str | None = None
+        self.late = queue.Queue()                       # call rows waiting for the background writer
+        self._writer: threading.Thread | None = None
+        self._written_late = 0
+        self._last_calls: list = []
+        try:
+            self.conn = self._open()
+        except sqlite3.DatabaseError as e:
+            if sqlite_busy(e):
+                raise DatabaseError(f"{self.path.name} を他のプログラムが使っているため開けません。"
+                                    "そのプログラムを閉じてから起動してください") from None
+            self.notice = self._set_aside(e)
+            self.conn = self._open()
+        try:
+            self.prune()
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            log.info("cti.db を他のプログラムが使っているため、起動時の整理は次の着信で行います")
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection on a usable, current cti.db; sqlite3.DatabaseError when the file is damaged."""
+        conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA journal_mode={sqlite_journal_mode(self.path)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            self.conn = conn
+            self._migrate()
+            conn.execute(f"PRAGMA busy_timeout = {DB_UI_WAIT_MS}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside(self, error) -> str:
+        """Move a damaged cti.db (and its -wal, -shm) to cti.db.broken-YYYYMMDD-HHMM; the message saying so."""
+        base = f"{self.path.name}.broken-{self.now():%Y%m%d-%H%M}"
+        broken = self.path.with_name(base)
+        for n in itertools.count(2):
+            if not broken.exists():
+                break
+            broken = self.path.with_name(f"{base}-{n}")
+        log.error("%s が壊れています（%s）: %s に移して作り直します", self.path.name, error, broken.name)
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.replace(source, Path(f"{broken}{suffix}"))
+        return (f"{self.path.name} が壊れていたため {broken.name} として残し、新しい {self.path.name} で始めました。"
+                "着信履歴・予約・来店履歴は空から始まります（壊れたファイルは消していません）")
 
     def close(self):
+        if self._writer is not None:
+            self.late.put(None)
+            self._writer.join(timeout=DB_WRITER_WAIT)
         self.conn.close()
 
     def _migrate(self):
@@ -2550,34 +3052,86 @@ class Database:
 
     # calls
 
-    def add_call(self, call: Call) -> int:
-        """Store a call and prune, in one transaction (a kill between them leaves neither)."""
+    def add_call(self, call: Call) -> int | None:
+        """Store a call and prune, in one transaction (a kill between them leaves neither).
+
+        None when another program holds cti.db: the call is then stored by the background
+        writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        """
         received = call.received or self.now()
-        with self.conn:
-            self.conn.execute("BEGIN")
-            cur = self.conn.execute(
-                "INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
-                "VALUES (?,?,?,?,?,?)", (self._iso(received), call.number, call.reason, call.name,
-                                         self._iso(call.time) if call.time else None, call.protocol))
-            self._prune()
+        row = (self._iso(received), call.number, call.reason, call.name,
+               self._iso(call.time) if call.time else None, call.protocol)
+        if self._writer is None or self.late.unfinished_tasks == 0:
+            try:
+                return self._insert_call(self.conn, row)
+            except sqlite3.OperationalError as e:
+                if not sqlite_busy(e):
+                    raise
+        log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
+            self._writer.start()
+        self.late.put(row)
+        return None
+
+    def _insert_call(self, conn, row) -> int:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
+            cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
+                               "VALUES (?,?,?,?,?,?)", row)
+            self._prune(conn)
         return cur.lastrowid
+
+    def _write_late(self):
+        """The background writer: stores the calls the UI thread could not, retrying while cti.db is held."""
+        conn = sqlite3.connect(str(self.path), timeout=DB_WRITER_WAIT, isolation_level=None)
+        try:
+            while (row := self.late.get()) is not None:
+                while True:
+                    try:
+                        self._insert_call(conn, row)
+                        break
+                    except sqlite3.OperationalError as e:
+                        if not sqlite_busy(e):
+                            log.exception("着信を履歴に保存できませんでした")
+                            break
+                self._written_late += 1
+                self.late.task_done()
+        finally:
+            conn.close()
+
+    def take_written(self) -> bool:
+        """On the UI thread: True when the background writer stored calls since the last ask."""
+        written, self._written_late = self._written_late, 0
+        return written > 0
 
     def prune(self):
         """Keep the newest max_entries calls of the last max_days days."""
         with self.conn:
-            self.conn.execute("BEGIN")
-            self._prune()
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._prune(self.conn)
 
-    def _prune(self):
+    def _prune(self, conn):
+        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
         oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        self.conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        self.conn.execute("DELETE FROM calls WHERE id NOT IN "
-                          "(SELECT id FROM calls ORDER BY received DESC, id DESC LIMIT ?)", (self.max_entries,))
+        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
+        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
+                            (self.max_entries - 1,)).fetchone()
+        if edge is not None:
+            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
+                         (edge[0], edge[0], edge[1]))
 
     def calls(self) -> list[CallRecord]:
-        rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
-        return [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
-                           r["caller_name"], r["protocol"] or "") for r in rows]
+        """The history, newest first; the last one read while another program holds cti.db."""
+        try:
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            return self._last_calls
+        self._last_calls = [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
+                                       r["caller_name"], r["protocol"] or "") for r in rows]
+        return self._last_calls
 
     def delete_call(self, call_id: int) -> bool:
         return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
@@ -2643,8 +3197,14 @@ class Database:
         return [Visit(r["id"], r["member_no"], r["date"], r["menu"], r["staff"], r["amount"], r["memo"])
                 for r in rows]
 
-    def import_visits(self, path: Path) -> tuple[int, list[str]]:
-        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines)."""
+    def import_visits(self, path: Path, members: set | None = None) -> tuple[int, list[str]]:
+        """Add visits from a CSV (来店日, 会員番号, メニュー, 担当, 金額, メモ); (count, problems with lines).
+
+        Identical rows in one file are real (two visits a day, a family on one card): all are
+        kept. Importing the same file again adds nothing: a row is added only as many times as
+        the file holds it more often than cti.db already does. A member number not in
+        members (when given) is imported and reported with its line.
+        """
         header, rows = read_csv_rows(path)
         keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
         columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
@@ -2666,17 +3226,21 @@ class Database:
             elif amount_text and not amount_text.isdigit():
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
+                if members is not None and get("member_no") not in members:
+                    problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
+                                    "（取り込みました）")
                 visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"),
                                int(amount_text) if amount_text else None, get("memo")))
+        wanted = collections.Counter(visits)
         with self.conn:
-            self.conn.execute("BEGIN")
-            before = self.conn.total_changes
-            # the same file imported twice adds nothing the second time
-            self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
-                                  "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM visits WHERE "
-                                  "member_no = ?1 AND date = ?2 AND menu = ?3 AND staff = ?4 AND amount IS ?5 "
-                                  "AND memo = ?6)", visits)
-            added = self.conn.total_changes - before
+            self.conn.execute("BEGIN IMMEDIATE")
+            added = 0
+            for visit, count in wanted.items():
+                have = self.conn.execute("SELECT count(*) FROM visits WHERE member_no = ? AND date = ? AND menu = ? "
+                                         "AND staff = ? AND amount IS ? AND memo = ?", visit).fetchone()[0]
+                self.conn.executemany("INSERT INTO visits (member_no, date, menu, staff, amount, memo) "
+                                      "VALUES (?,?,?,?,?,?)", [visit] * (count - have))
+                added += max(0, count - have)
         return added, problems
 
 
@@ -2753,6 +3317,18 @@ def members_status(table: MemberTable) -> str:
     return text + pending
 
 
+FOLDER_WARNINGS = {
+    "onedrive": "注意: OneDrive のフォルダです。会員データがクラウドに送られ、競合コピーもできます。C:\\cti などに移してください",
+    "zip": "注意: zip の中から起動しています（一時フォルダは後で消えます）。zip を右クリック →「すべて展開」してから起動してください",
+    "network": "注意: ネットワーク上のフォルダです。つながらない間は保存できません（受付 PC の C:\\cti などを勧めます）",
+}
+
+
+def folder_warnings(risks: list[str]) -> list[str]:
+    """The status-line warnings for data_folder_risks() (cti still runs)."""
+    return [FOLDER_WARNINGS[risk] for risk in risks]
+
+
 HELP_TEXT = """\
 着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
 
@@ -2777,34 +3353,6 @@ HELP_TEXT = """\
 ###############################################################################
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
-
-def enable_hidpi() -> bool:
-    """Windows: sharp text on scaled displays (call before Tk starts). Elsewhere there is nothing to do."""
-    if sys.platform != "win32":
-        return False
-    try:  # pragma: no cover - Windows only
-        import ctypes
-        ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)
-        return True
-    except (AttributeError, OSError):  # pragma: no cover
-        return False
-
-
-def show_without_focus(root) -> bool:
-    """Windows: restore and raise the window without activating it (deiconify would take the
-    keyboard from the program the receptionist is typing in). Elsewhere: False, deiconify does."""
-    if sys.platform != "win32":
-        return False
-    try:  # pragma: no cover - Windows only
-        import ctypes
-        user32 = ctypes.windll.user32
-        hwnd = int(root.wm_frame(), 16)
-        user32.ShowWindow(hwnd, 4)                       # SW_SHOWNOACTIVATE
-        user32.SetWindowPos(hwnd, -1, 0, 0, 0, 0, 0x13)  # HWND_TOPMOST; NOSIZE|NOMOVE|NOACTIVATE
-        return True
-    except (AttributeError, OSError, ValueError):  # pragma: no cover
-        return False
-
 
 class Dialog(tk.Toplevel):
     """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
@@ -3307,17 +3855,28 @@ class MainWindow:
             self.root.bind(key, lambda e, a=action: a())
         self.root.protocol("WM_DELETE_WINDOW", self.close)
 
-    def place_in_corner(self):
-        """Put the window in the corner set in cti.ini, clear of the Windows taskbar."""
+    def place_in_corner(self, frame: tuple[int, int] | None = None):
+        """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
+        the taskbar wherever it is). frame: what the title bar and borders add, once measured."""
         root = self.root
         root.update_idletasks()
         width, height = max(root.winfo_reqwidth(), 640), max(root.winfo_reqheight(), 560)
-        margin, taskbar = 8, 56
-        right = root.winfo_screenwidth() - width - margin
-        bottom = root.winfo_screenheight() - height - taskbar
-        x = right if self.config.corner.endswith("right") else margin
-        y = bottom if self.config.corner.startswith("bottom") else margin
-        root.geometry(f"{width}x{height}+{max(0, x)}+{max(0, y)}")
+        extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, os.name == "nt")
+        x, y = corner_position(work_area(root), width + extra_w, height + extra_h, self.config.corner, 8)
+        root.geometry(f"{width}x{height}+{x}+{y}")
+        if frame is None and not hasattr(self, "_frame_measured"):
+            self._frame_measured = False
+            root.bind("<Map>", self._place_measured, add="+")
+
+    def _place_measured(self, event):
+        """Once mapped, the frame can be measured: place again with it (once; then the window is the user's)."""
+        root = self.root
+        if event.widget is not root or self._frame_measured:
+            return
+        self._frame_measured = True
+        outer = frame_rect(root)
+        if outer is not None:
+            self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # timers
@@ -3365,6 +3924,8 @@ class MainWindow:
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
+        if self.db.take_written():            # calls cti.db could not take at once are in it now
+            self.refresh_history()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -3398,6 +3959,7 @@ class MainWindow:
             root.deiconify()
             root.lift()
             root.attributes("-topmost", True)
+        flash_taskbar(root)                 # another topmost window may cover it
         if not self.config.topmost:
             self._after["untop"] = root.after(1500, lambda: root.attributes("-topmost", False))
 
@@ -3433,7 +3995,7 @@ class MainWindow:
             self.unknown_actions.grid_remove()
             return []
         members = self.members.lookup(record.number) if record.number else []
-        c["time"]["text"] = record.received.strftime("%H:%M 着信")
+        c["time"]["text"] = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: non-ASCII fails in some locales
         c["number"]["text"] = format_phone(record.number) if record.number else ""
         self.root.title(window_title(record.number, record.reason, members))
         if members:
@@ -3461,7 +4023,7 @@ class MainWindow:
         s = self.device_status
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
-        self.status_members["text"] = members_status(self.members)
+        self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
@@ -3652,25 +4214,11 @@ class SingleInstance:
         self.handle = None
 
     def acquire(self) -> bool:
-        if sys.platform == "win32":  # pragma: no cover - Windows only
-            import ctypes
-            from ctypes import wintypes
-            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-            kernel32.CreateMutexW.argtypes = (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)
-            kernel32.CreateMutexW.restype = wintypes.HANDLE
-            self.handle = kernel32.CreateMutexW(None, False, self.MUTEX)
-            return ctypes.get_last_error() != 183          # ERROR_ALREADY_EXISTS
-        import fcntl
-        self.handle = open(self.folder / "cti.lock", "a")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.close()
-            self.handle = None
-            return False
-        return True
+        first, self.handle = instance_lock(self.MUTEX, self.folder)
+        return first
 
     def ask_first_to_raise(self):
+        allow_foreground()                 # the user started us: the first cti may take the keyboard
         self.raise_path.write_text(str(os.getpid()), encoding="ascii")
 
     def raise_requested(self) -> bool:
@@ -3744,12 +4292,32 @@ def demo_folder() -> tuple[Path, Config]:
     return folder, config
 
 
+def apply_icon(root):
+    """cti's icon in the title bar, taskbar and Alt-Tab (else Tk's feather). Windows reads cti.ico itself
+    (16 to 64 px stored as BMP, which every Windows renders); X11 takes its PNG entry (256 px)."""
+    path = bundled_path("cti.ico")
+    try:
+        if sys.platform == "win32":
+            root.iconbitmap(default=str(path))
+            return
+        data = path.read_bytes()
+        for index in range(int.from_bytes(data[4:6], "little")):       # ICONDIR, then 16-byte entries
+            size, offset = (int.from_bytes(data[14 + 16 * index + k:18 + 16 * index + k], "little") for k in (0, 4))
+            if data[offset:offset + 4] == b"\x89PNG":
+                root.iconphoto(True, tk.PhotoImage(master=root, data=data[offset:offset + size]))
+    except (OSError, tk.TclError) as e:
+        log.warning("アイコンを読めません（%s）: %s", path, e)
+
+
 def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
                instance: SingleInstance | None = None) -> int:
     """The reception window with its device reader, until it is closed."""
     enable_hidpi()
     root = tk.Tk()
-    members = MemberTable(config.members, background=True, cache=ParseCache.beside(config.database))
+    apply_icon(root)
+    # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
+    members = MemberTable(config.members, pending_dir=config.database.parent, background=True,
+                          cache=ParseCache.beside(config.database))
     try:
         members.load()
     except CtiError as e:
@@ -3759,15 +4327,25 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
     window = MainWindow(root, config, members, db, events)
     if instance:
-        window._schedule("raise", 500, lambda: instance.raise_requested() and window.bring_to_front())
+        window._schedule("raise", 500, lambda: instance.raise_requested() and (window.bring_to_front(), take_foreground(root)))
     if demo:
         root.title("CTI — デモ（模擬装置）")
         demo.start()
     reader.start()
+
+    def logoff():
+        """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
+        window.stop()
+        reader.stop()
+        db.close()
+        root.destroy()
+    root.protocol("WM_SAVE_YOURSELF", logoff)
     if problems:
         messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
     if members.error:
         messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+    if db.notice:
+        messagebox.showwarning("CTI", db.notice, parent=root)
     try:
         root.mainloop()
     finally:
@@ -3778,19 +4356,84 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     return 0
 
 
+def import_by_name(names=BY_NAME_MODULES) -> list[str]:
+    """Import every module cti loads by name ("pkg.*": each module of pkg); the names imported."""
+    imported = []
+    for name in names:
+        if name.endswith(".*"):
+            package = importlib.import_module(name[:-2])
+            found = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+            if not found:
+                raise ImportError(f"{name}: no module bundled")
+        else:
+            found = [name]
+        for module in found:
+            importlib.import_module(module)
+        imported += found
+    return imported
+
+
+def selftest_ports():
+    """A call through open_port over loop:// and over socket:// to a listener on 127.0.0.1 (closed at once),
+    and hwgrep:// answering 'no such port' rather than 'protocol not known'."""
+    line = b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"
+    port = open_port("loop://", "ncid", 9600)
+    try:
+        port.write(line)
+        assert port.read(len(line)) == line, "loop:// gave back other bytes"
+    finally:
+        port.close()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
+        try:
+            peer, _ = server.accept()
+            with peer:
+                peer.sendall(line)
+            assert port.read(len(line)) == line, "socket:// gave back other bytes"
+        finally:
+            port.close()
+    try:
+        serial.serial_for_url("hwgrep://^cti-selftest-no-such-port$").close()
+    except serial.SerialException:
+        pass                                        # the handler is there and found nothing, as it should
+
+
 def selftest() -> int:
-    """--selftest: load the config, decode a sample of every format, exit 0 (no window)."""
+    """--selftest: what the built program needs, without a window: the config, every module loaded by
+    name, loop:// and socket:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
     load_config(app_dir() / "cti.ini")
     samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
                "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
                "whozz": b"01 I S 0000 G A1 11/24 03:20 PM 0451234567     TANAKA\r\n",
                "ncid": b"CID: *DATE*11242026*TIME*1405*LINE*-*NMBR*09087654321*MESG*NONE*NAME*NO NAME*\r\n"}
-    for protocol, raw in samples.items():
-        calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
-        if len(calls) != 1 or not calls[0].number:
-            print(f"selftest: {protocol} failed", file=sys.stderr)
-            return 1
-    print(f"cti {__version__} selftest ok: {', '.join(samples)}; phone {format_phone('0596310005')}")
+
+    def decoders():
+        for protocol, raw in samples.items():
+            calls = [e for e in decode_capture(raw, protocol) if isinstance(e, Call)]
+            assert len(calls) == 1 and calls[0].number, f"{protocol} decoded {calls}"
+
+    def phone():
+        assert format_phone("0596310005") == "0596-31-0005", format_phone("0596310005")
+        assert format_phone("01012125551234")          # a number from abroad loads region_US by name
+
+    def icon():
+        assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
+
+    checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
+              "tcl": lambda: tk.Tcl().eval("info patchlevel"),
+              "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
+              "icon": icon}
+    failed = []
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as e:                      # every failure is reported, not just the first
+            failed.append(name)
+            print(f"selftest: {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+    if failed:
+        return 1
+    print(f"cti {__version__} selftest ok: {', '.join(checks)} ({', '.join(samples)}; "
+          f"{len(BY_NAME_MODULES)} names in BY_NAME_MODULES); phone {format_phone('0596310005')}")
     return 0
 
 
@@ -3798,7 +4441,38 @@ def selftest() -> int:
 # Main ########################################################################
 ###############################################################################
 
+CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
+NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
+                   f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
+                   f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
+
+
+def prints_output(argv) -> bool:
+    """Whether the arguments ask for printed output: all but the window, --demo and --selftest."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = io.StringIO()          # argparse prints --help, --version and usage errors
+    try:
+        args = parse_args(argv)
+    except SystemExit:
+        return True
+    finally:
+        sys.stdout, sys.stderr = streams
+    return bool(args.decode or args.list_ports or args.lookup or args.import_visits)
+
+
+def utf8_when_redirected():
+    """Output to a file or pipe in UTF-8, so that names outside CP932 (𠮷, 﨑) survive; a console
+    takes Unicode as it is."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and not stream.isatty():
+            stream.reconfigure(encoding="utf-8")
+
+
 def cmd_decode(path: str, protocol: str) -> int:
+    if path == "-" and sys.stdin is None:
+        print(f"-: 標準入力がありません。記録ファイルの名前を指定するか、{CLI_PROGRAM} --decode - < cti.log "
+              "のように渡してください", file=sys.stderr)
+        return 2
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as e:
@@ -3816,7 +4490,7 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
-    table = MemberTable(config.members, cache=ParseCache.beside(config.database))
+    table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
     table.load()
     for problem in table.problems:
         print(problem, file=sys.stderr)
@@ -3825,15 +4499,22 @@ def cmd_lookup(number: str, config_path) -> int:
 
 
 def cmd_import_visits(path: str, config_path) -> int:
+    """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
     config, _ = load_config(config_path)
+    try:
+        members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
+    except CtiError as e:
+        print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
+        members = None
     db = Database(config.database, config.max_entries, config.max_days)
     try:
-        count, problems = db.import_visits(Path(path))
+        count, problems = db.import_visits(Path(path), members)
     finally:
         db.close()
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {len(problems)}）")
+    skipped = sum(not p.endswith("（取り込みました）") for p in problems)
+    print(f"来店履歴を {count} 件取り込みました（読み飛ばした行 {skipped}）")
     return 0
 
 
@@ -3862,7 +4543,14 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None or sys.stderr is None:      # the windowed cti.exe: no console to print to
+        if prints_output(argv):
+            error_box(NO_CONSOLE_TEXT)
+            return 2
+    else:
+        utf8_when_redirected()
+    args = parse_args(argv)
     if args.decode:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
@@ -3928,7 +4616,7 @@ def cmd_window(config_path: Path) -> int:
         setup_logging(config)
     except OSError as e:
         raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
-                          "（デスクトップやドキュメントなど）にコピーしてから起動してください") from None
+                          "（C:\\cti など。OneDrive のフォルダは避けます）にコピーしてから起動してください") from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

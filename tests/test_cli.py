@@ -129,3 +129,45 @@ def test_broken_ini_exits_2_without_a_traceback(tmp_path):
     result = run("--lookup", "0312345678", "--config", str(ini), cwd=tmp_path)
     assert result.returncode == 2
     assert "cti.ini" in result.stderr and "Traceback" not in result.stderr
+
+
+# -----------------------------------------------------------------------------
+# --import-visits
+
+VISITS = ["来店日,会員番号,メニュー,担当,金額,メモ",
+          "2026/11/01,AC00001,カット,佐藤,5500,",
+          "2026/11/01,AC00001,カット,佐藤,5500,",          # a second visit the same day: real, kept
+          "2026/11/02,ZZ99999,カラー,鈴木,8800,",          # not in members.csv
+          "2026/13/40,AC00002,カット,佐藤,,"]
+
+
+def test_import_visits_keeps_identical_rows_reports_unknown_members_and_adds_nothing_twice(tmp_path):
+    ini = folder(tmp_path, csv_bytes("会員番号,名前,電話番号", "AC00001,ペンギン貴子,0596-31-0005",
+                                     "AC00002,山田花子,090-1234-5678"))
+    visits = tmp_path / "来店履歴.csv"
+    visits.write_bytes(csv_bytes(*VISITS))
+    first = run("--import-visits", str(visits), "--config", str(ini), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "来店履歴を 3 件取り込みました（読み飛ばした行 1）"
+    assert first.stderr.splitlines() == ["来店履歴.csv 4行目: 会員番号 ZZ99999 は members.csv にありません（取り込みました）",
+                                         "来店履歴.csv 5行目: 来店日 '2026/13/40' が読めません"]
+    again = run("--import-visits", str(visits), "--config", str(ini), cwd=tmp_path)
+    assert again.stdout.strip() == "来店履歴を 0 件取り込みました（読み飛ばした行 1）"
+    db = cti.Database(tmp_path / "cti.db")
+    assert [(v.date, v.menu) for v in db.visits("AC00001")] == [("2026-11-01", "カット")] * 2
+    db.close()
+    visits.write_bytes(csv_bytes(*VISITS, "2026/11/01,AC00001,カット,佐藤,5500,"))   # a later export: one more
+    third = run("--import-visits", str(visits), "--config", str(ini), cwd=tmp_path)
+    assert third.stdout.startswith("来店履歴を 1 件取り込みました")
+
+
+@pytest.mark.parametrize("make", ["missing", "folder"])
+def test_import_visits_of_a_file_that_cannot_be_read_exits_2_with_a_message(tmp_path, make):
+    ini = folder(tmp_path, csv_bytes("会員番号,名前", "AC00001,ペンギン貴子"))
+    target = tmp_path / "来店履歴.csv"
+    if make == "folder":
+        target.mkdir()
+    result = run("--import-visits", str(target), "--config", str(ini), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "来店履歴.csv" in result.stderr
+    assert ("見つかりません" if make == "missing" else "読") in result.stderr

@@ -1,5 +1,8 @@
 """cti.ini: load_config on real files, encodings, problems reported by name, paths, app_dir()."""
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -166,3 +169,155 @@ def test_app_dir_is_next_to_the_exe_when_frozen(tmp_path, monkeypatch):
     assert problems == []
     assert config.members == exe.parent.resolve() / "members.csv"
     assert config.database == exe.parent.resolve() / "cti.db"
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# cti.ini as Notepad and the IME write it
+
+IME_INI = """\
+; 着信表示の設定（メモ帳で IME を入れたまま書いたもの）
+［ｄｅｖｉｃｅ］
+ｐｏｒｔ ＝ ＣＯＭ３
+protocol = ａｕｔｏ
+baudrate = １２００
+debug = ｙｅｓ
+init = ＡＴＺ|ＡＴ＋ＶＣＩＤ＝１
+[files]
+members = "{members}"
+；全角のセミコロンのコメント
+[history]
+max_days = ３０
+[window]
+corner = 右下　；右下に出す
+topmost = はい
+"""
+
+
+def ime_ini(tmp_path, encoding, members=None, extra=""):
+    members = members or tmp_path / "台帳" / "会員台帳＿２０２６.csv"          # full-width on purpose: kept
+    text = IME_INI.format(members=members) + extra
+    return write(tmp_path / "cti.ini", text.replace("\n", "\r\n"), encoding), members
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le", "utf-8-sig", "utf-8", "cp932"])
+def test_notepad_and_ime_input_is_read_without_a_warning(tmp_path, encoding):
+    ini, members = ime_ini(tmp_path, encoding)
+    if encoding == "utf-16":
+        assert ini.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")    # Notepad's "UTF-16 LE" has a BOM
+    config, problems = cti.load_config(ini)
+    assert problems == []
+    assert (config.port, config.protocol, config.baudrate, config.debug) == ("COM3", "auto", 1200, True)
+    assert config.init == ("ATZ", "AT+VCID=1")
+    assert config.members == members.resolve()                   # unquoted, and not NFKC'd
+    assert config.members.name == "会員台帳＿２０２６.csv"
+    assert (config.max_days, config.corner, config.topmost) == (30, "bottom-right", True)
+
+
+def test_utf16_detection():
+    assert cti.utf16_encoding("[d]".encode("utf-16")) == "utf-16"
+    assert cti.utf16_encoding("[d]".encode("utf-16-le")) == "utf-16-le"
+    assert cti.utf16_encoding("[d]".encode("utf-16-be")) == "utf-16-be"
+    assert cti.utf16_encoding("[d]".encode("utf-8-sig")) is None
+    assert cti.utf16_encoding("[デバイス]".encode("cp932")) is None
+
+
+def test_a_members_csv_in_utf16_is_still_refused_by_the_csv_reader(tmp_path):
+    """Only cti.ini takes UTF-16: Excel's "Unicode テキスト" is tab-separated, not a members.csv."""
+    path = write(tmp_path / "members.csv", "会員番号,名前\r\n", "utf-16")
+    text, encoding = cti.read_text_any(path, utf16=True)
+    assert (text, encoding) == ("会員番号,名前\r\n", "utf-16")
+    assert cti.read_text_any(path)[1] == "cp932"                 # the CSV path is as before
+
+
+@pytest.mark.parametrize("word, corner", [("右下", "bottom-right"), ("左下", "bottom-left"), ("右上", "top-right"),
+                                          ("左上", "top-left"), ("Ｂｏｔｔｏｍ－Ｌｅｆｔ", "bottom-left"),
+                                          ("'top-right'", "top-right")])
+def test_corner_words(tmp_path, word, corner):
+    config, problems = cti.load_config(write(tmp_path / "cti.ini", f"[window]\ncorner = {word}\n", "utf-8"))
+    assert (config.corner, problems) == (corner, [])
+
+
+def test_a_bad_full_width_value_still_gets_its_warning(tmp_path):
+    ini, _ = ime_ini(tmp_path, "utf-16", extra="[history]\nmax_entries = ひゃく\n")
+    config, problems = cti.load_config(ini)
+    assert problems == ["[history] max_entries = ひゃく: 1 以上の整数を指定してください"]
+    assert (config.max_entries, config.port) == (100, "COM3")
+
+
+def test_an_indented_line_is_its_own_setting_and_reported_with_its_line(tmp_path):
+    ini = write(tmp_path / "cti.ini", "[device]\nport = COM3\n    protocol = nd\n  ; an indented comment is fine\n"
+                                      "\u3000baudrate = 1200\n", "utf-8")
+    config, problems = cti.load_config(ini)
+    assert (config.port, config.protocol, config.baudrate) == ("COM3", "nd", 1200)
+    assert problems == ["3 行目「protocol = nd」: 行頭の空白を取って読みました（字下げした行は前の行の続きになります。"
+                        "行頭の空白を消してください）",
+                        "5 行目「baudrate = 1200」: 行頭の空白を取って読みました（字下げした行は前の行の続きになります。"
+                        "行頭の空白を消してください）"]
+
+
+def test_a_missing_section_header_is_reported_in_japanese_with_its_line(tmp_path):
+    ini = write(tmp_path / "cti.ini", "; 設定\n\nport = COM3\n[device]\n", "utf-16")
+    with pytest.raises(cti.ConfigError) as error:
+        cti.load_config(ini)
+    assert str(error.value) == ("cti.ini の書式が正しくありません: 3 行目「port = COM3」より前に [device] のような"
+                                "区分の見出しがありません。ファイルの先頭に見出しを書いてください")
+
+
+def test_a_line_that_is_no_setting_is_reported_in_japanese_with_its_line(tmp_path):
+    ini = write(tmp_path / "cti.ini", "[device]\nport = COM3\nポートはCOM3\n", "utf-8")
+    with pytest.raises(cti.ConfigError, match="3 行目「ポートはCOM3」を読めません（キー = 値 の形で書いてください）"):
+        cti.load_config(ini)
+
+
+@pytest.mark.parametrize("text, expanded", [
+    (r"%USERPROFILE%\cti\members.csv", r"C:\Users\hanako\cti\members.csv"),
+    (r"%userprofile%\cti\members.csv", r"C:\Users\hanako\cti\members.csv"),      # names ignore case
+    (r"%OneDrive%\台帳\%USERNAME%.csv", r"C:\Users\hanako\OneDrive\台帳\hanako.csv"),
+    (r"%NOSUCH%\members.csv", r"%NOSUCH%\members.csv"),                           # left, as cmd.exe does
+    (r"100%\members.csv", r"100%\members.csv"),
+])
+def test_percent_variables_expand_as_cmd_does(text, expanded):
+    env = {"USERPROFILE": r"C:\Users\hanako", "OneDrive": r"C:\Users\hanako\OneDrive", "USERNAME": "hanako"}
+    assert cti.expand_percent_vars(text, env) == expanded
+
+
+def test_path_values_windows_style():
+    env = {"USERPROFILE": r"C:\Users\hanako"}
+    assert cti.path_value('"%USERPROFILE%\\cti\\members.csv"', env, windows=True) == Path(r"C:\Users\hanako\cti\members.csv")
+    assert cti.path_value("'ｄａｔａ\\members.csv'", env, windows=True) == Path("ｄａｔａ\\members.csv")   # no NFKC
+    for bad in (r"%NOSUCH%\members.csv", '""'):
+        with pytest.raises(ValueError):
+            cti.path_value(bad, env, windows=True)
+
+
+def test_posix_variables_and_an_unknown_one_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("CTI_DATA", str(tmp_path / "data"))
+    ini = write(tmp_path / "cti.ini", "[files]\nmembers = ${CTI_DATA}/members.csv\ndatabase = $CTI_NOSUCH/cti.db\n", "utf-8")
+    config, problems = cti.load_config(ini)
+    assert config.members == (tmp_path / "data" / "members.csv").resolve()
+    assert problems == ["[files] database = $CTI_NOSUCH/cti.db: " + cti.PATH_HINT]
+    assert config.database == tmp_path.resolve() / "cti.db"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "cp932"])
+def test_lookup_with_an_ini_from_notepad_and_the_ime(tmp_path, encoding):
+    """As the salon runs it: `python cti.py --lookup`, a real process, the ini as Notepad saves it."""
+    members = tmp_path / "台帳フォルダ" / "members.csv"
+    members.parent.mkdir()
+    members.write_bytes(cti.DEMO_MEMBERS.encode("utf-8-sig"))
+    ini, _ = ime_ini(tmp_path, encoding, members=members)
+    result = run_lookup(ini, "0596-31-0005")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [m["member_no"] for m in json.loads(result.stdout)] == ["AC00001"]
+    ini.write_bytes((IME_INI.format(members=members) + "[window]\ncorner = まんなか\n").encode(encoding))
+    result = run_lookup(ini, "0596310005")
+    assert result.returncode == 0
+    assert [m["member_no"] for m in json.loads(result.stdout)] == ["AC00001"]
+    assert result.stderr.splitlines() == ["cti.ini: [window] corner = まんなか: bottom-right | bottom-left | top-right "
+                                          "| top-left（または 右下・左下・右上・左上）のどれかを指定してください"]
+
+
+def run_lookup(ini, number):
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    return subprocess.run([sys.executable, str(Path(cti.__file__)), "--lookup", number, "--config", str(ini)],
+                          cwd=ini.parent, env=env, capture_output=True, text=True, encoding="utf-8", timeout=60)

@@ -826,3 +826,96 @@ def test_unclosed_quote_in_a_small_file_is_reported_not_swallowed_silently(tmp_p
     table = load(path)
     assert [m.member_no for m in table.members] == ["A1"]
     assert table.problems == ['members.csv 3行目: " で始まるセルが閉じていないため、ここから後の行が 1 つのセルになっています']
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_unclosed_quote_at_the_end_is_reported_where_it_opens_crlf_and_lf(tmp_path, newline):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号", "A1,一,03-1234-5678", 'A2,"二,03-1234-5679', "A3,三,03-1234-5670",
+                     "A4,四,03-1234-5671"], newline=newline)
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1"]
+    assert len(table.problems) == 1 and table.problems[0].startswith("members.csv 3行目: \" で始まるセルが閉じていない")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_quote_opened_mid_file_and_closed_rows_later_is_reported_where_it_opens(tmp_path, newline):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号", "A1,一,03-1234-5678", 'A2,"二,03-1234-5679', "A3,三,03-1234-5670",
+                     'A4,"四",03-1234-5671', "A5,五,03-1234-5672"], newline=newline)
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1", "A5"]         # no member built from the swallowed text
+    assert table.problems == ['members.csv 3行目: " で始まるセルが閉じていないため、後の 2 行が 1 つのセルになっています'
+                              '（この行の " を確かめてください）']
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_unclosed_quote_in_a_large_file_is_reported_where_it_opens_crlf_and_lf(tmp_path, newline):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号"] + [f"A{i},会員{i},090{i:08d}" for i in range(1, 500)] +
+              ['A500,"五百,03-1234-5679'] + [f"A{i},会員{i},090{i:08d}" for i in range(501, 20000)], newline=newline)
+    with pytest.raises(cti.MembersError) as caught:
+        load(path)
+    assert str(caught.value).startswith("members.csv 501行目")
+
+
+def test_memo_with_line_breaks_is_not_taken_for_swallowed_rows(tmp_path):
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号,メモ", 'A1,一,03-1234-5678,"カラー 6 トーン\r\n次回 カット, パーマ"',
+                     "A2,二,03-1234-5679,"])
+    table = load(path)
+    assert [m.member_no for m in table.members] == ["A1", "A2"] and table.problems == []
+
+
+def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tmp_path, monkeypatch):
+    """🌸 kept while the file was UTF-8; Excel then saved it as CP932: dropped with a note, not a poison change."""
+    path = tmp_path / "members.csv"
+    write_csv(path, SAMPLE)
+    table = load(path)
+    real_replace = os.replace
+
+    def held(src, dst):                         # Excel holds members.csv (injected at the lowest call)
+        if Path(dst).name == "members.csv":
+            raise PermissionError(13, "locked", None, 32)
+        return real_replace(src, dst)
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    monkeypatch.setattr(os, "replace", held)
+    with pytest.raises(cti.WriteDeferred):
+        register(table, name="桜🌸子", phone="080-1111-2222")
+    monkeypatch.undo()
+    write_csv(path, SAMPLE, "cp932")                            # Excel's plain CSV save
+    for attempt in range(2):                                    # this run, and after a restart
+        again = load(path) if attempt else table
+        assert table.refresh() or attempt
+        _, errors = cti.validate_registration({"name": "桜🌸"}, again)
+        assert errors == {"name": "🌸 は Excel の CSV（Shift_JIS）に保存できません"}
+    member, notes = register(table, name="高橋美咲")
+    assert member.member_no == "AC00004" and any("🌸" in n for n in notes)
+    assert rows_of(path.read_bytes(), "cp932")[-1][:2] == ["AC00004", "高橋美咲"]
+    assert not table.pending_path.exists() and table.pending == []
+
+
+def test_pending_members_stay_visible_after_a_refused_character(tmp_path, monkeypatch):
+    path = tmp_path / "members.csv"
+    write_csv(path, SAMPLE, "cp932")
+    table = load(path)
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(PermissionError(13, "locked", None, 32))
+                        if Path(dst).name == "members.csv" else real_replace(src, dst))
+    with pytest.raises(cti.WriteDeferred):
+        register(table, name="高橋美咲", phone="080-2345-6789")
+    with pytest.raises(cti.ValidationError):
+        table.register(cti.Registration("AC00009", "𠮷田", "", "", "", ""))
+    assert [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]     # still there
+    assert len(table.pending) == 1
+
+
+def test_the_pending_retry_says_saved_only_when_it_wrote(members_csv, excel_lock):
+    table = load(members_csv)
+    with pytest.raises(cti.WriteDeferred):
+        register(table, name="高橋美咲")
+    assert table.retry_pending() is False and table.pending
+    excel_lock["on"] = False
+    assert table.retry_pending() is True and not table.pending
+    assert rows_of(members_csv.read_bytes())[-1][:2] == ["AC00004", "高橋美咲"]

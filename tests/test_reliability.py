@@ -10,7 +10,6 @@ import io
 import os
 import queue
 import random
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -25,6 +24,11 @@ import pytest
 
 import cti
 from conftest import Events
+
+try:
+    import resource                     # getrusage: POSIX only
+except ImportError:
+    resource = None
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -450,3 +450,58 @@ def windows_error(cls, errno_value, winerror):
 def test_every_cause_is_named(error, replacing, cause):
     assert cti.file_cause(error, replacing) == cause
     assert cti.FILE_CAUSES[cause] in str(cti.file_problem(error, "members.csv", replacing))
+
+
+# -----------------------------------------------------------------------------
+# a call while members.csv is being re-read (the window, under Xvfb)
+
+def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_path, monkeypatch, wait_for):
+    import queue
+    import threading
+    import tkinter as tk
+    members = make_members(tmp_path)
+    config = cti.Config(port="loop://", protocol="modem", init=(), members=members,
+                        database=tmp_path / "cti.db", log=tmp_path / "cti.log")
+    try:
+        root = tk.Tk()
+    except tk.TclError as e:
+        pytest.skip(f"no display: {e}")
+    root.withdraw()
+    table = cti.MemberTable(members, background=True).load()
+    db = cti.Database(config.database)
+    events = queue.Queue()
+    window = cti.MainWindow(root, config, table, db, events, _utest=True)
+    # the re-read is held at its parse until the test lets it go (a 100,000-member parse takes a second)
+    gate, parsing = threading.Event(), threading.Event()
+    real_parse = cti.MembersFile.parse.__func__
+
+    def slow_parse(cls, *args):
+        if threading.current_thread().name == "members-reader":
+            parsing.set()
+            assert gate.wait(30)
+        return real_parse(cls, *args)
+    monkeypatch.setattr(cti.MembersFile, "parse", classmethod(slow_parse))
+    try:
+        members.write_bytes(members.read_bytes() + "AC00004,高橋美咲,たかはしみさき,080-2345-6789,,,\r\n".encode())
+        os.utime(members, ns=(1, 1))
+        window.check_members()                                   # what the 2 s timer does
+        assert parsing.wait(30)
+        started = time.perf_counter()
+        events.put(cti.Call("08023456789", protocol="modem"))
+        window.poll()
+        shown_in = time.perf_counter() - started
+        assert window.caller["number"]["text"] == "080-2345-6789"          # shown at once...
+        assert window.caller["name"]["text"] == "未登録の番号です"           # ...from the last good table
+        events.put(cti.Call("0596310005", protocol="modem"))
+        window.poll()
+        assert window.caller["name"]["text"] == "ペンギン貴子 様"            # known callers still by name
+        events.put(cti.Call("08023456789", protocol="modem"))
+        window.poll()
+        gate.set()
+        assert wait_for(lambda: (window.poll(), window.caller["name"]["text"])[1] == "高橋美咲 様", timeout=30)
+        assert shown_in < 1.0, shown_in                          # not the re-read's time (generous: loaded machine)
+    finally:
+        gate.set()
+        window.stop()
+        root.destroy()
+        db.close()

@@ -859,22 +859,35 @@ def test_status_line_when_members_csv_cannot_be_read(make_app, tmp_path):
 # where the window goes
 
 @pytest.mark.parametrize("corner", cti.CORNERS)
-def test_window_goes_to_the_configured_corner(make_app, corner):
+def test_window_goes_to_the_configured_corner_of_the_work_area(make_app, monkeypatch, corner):
+    """Inside the work area cti.work_area() reports (here: a 48-px taskbar on the left, a panel on top)."""
+    work = {}
+    monkeypatch.setattr(cti, "work_area", lambda widget: work.setdefault(
+        "rect", cti.Rect(48, 30, widget.winfo_screenwidth(), widget.winfo_screenheight() - 20)))
     app = make_app(corner=corner)
     root = app.root
     root.deiconify()
     root.update()
-    right_gap = root.winfo_screenwidth() - (root.winfo_x() + root.winfo_width())
-    bottom_gap = root.winfo_screenheight() - (root.winfo_y() + root.winfo_height())
+    left, top, right, bottom = work["rect"]
+    x, y = root.winfo_x(), root.winfo_y()                # Xvfb has no window manager: no frame to add
     if corner.endswith("right"):
-        assert 0 <= right_gap <= 16 and root.winfo_x() > 100
+        assert right - (x + root.winfo_width()) == 8
     else:
-        assert root.winfo_x() <= 16 and right_gap > 100
+        assert x == left + 8
     if corner.startswith("bottom"):
-        assert 16 <= bottom_gap <= 80 and root.winfo_y() > 100          # clear of the taskbar
+        assert bottom - (y + root.winfo_height()) == 8
     else:
-        assert root.winfo_y() <= 16 and bottom_gap > 80
+        assert y == top + 8
     assert root.winfo_width() >= 560 and root.winfo_height() >= 420
+
+
+def test_a_folder_under_onedrive_is_warned_in_the_status_line(make_app, tmp_path, monkeypatch):
+    app = make_app()
+    assert "注意" not in app.window.status_members["text"]
+    monkeypatch.setenv("OneDrive", str(tmp_path))
+    app.window.refresh_status()
+    lines = app.window.status_members["text"].splitlines()
+    assert lines[0].startswith("会員 8件") and lines[1:] == cti.folder_warnings(["onedrive"])
 
 
 @pytest.mark.parametrize("topmost", [True, False])
