@@ -2122,7 +2122,7 @@ def formula_cells(raw: str) -> bool:
 # parse cache: a parse of members.csv kept in SQLite beside cti.db, found by the file's content
 #
 # members.csv stays the only truth. A parse is looked up by the content key of the bytes just
-# read (their size and two checksums of every byte, never the file's time: Excel and copies
+# read (their size and a checksum of every byte, never the file's time: Excel and copies
 # can rewrite it with the same size and timestamp), so what is answered is always a parse of
 # what is on disk. A cache file is built under a temp name and renamed into place (never seen
 # half written), one file a content, and carries its version and key; anything unexpected in
@@ -2143,8 +2143,8 @@ MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
 
 
 def content_key(raw: bytes) -> str:
-    """What identifies one content of members.csv: its size and two checksums of every byte."""
-    return f"{len(raw)}-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
+    """What identifies one content of members.csv: its size and a checksum of every byte (CRC-32: 1 GB/s)."""
+    return f"{len(raw)}-{zlib.crc32(raw):08x}"
 
 
 _search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search index, made once
@@ -2181,20 +2181,28 @@ class ParseCache:
         """The cache file of one content: its own checksum in the name (SQLite keeps none of the data)."""
         return self.folder / f"{Path(name).stem}-{key}.{checksum:08x}.sqlite"
 
-    def open(self, key: str, source: Path) -> "CachedMembers | None":
-        """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted)."""
+    def open(self, key: str, source: Path, verify=True) -> "CachedMembers | None":
+        """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted).
+
+        verify=False leaves the whole-file checksum to the caller (verified(), on another thread).
+        """
         found = sorted(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
         if not found:
             return None
         path = found[0]
         try:
-            if path.name != self.path_of(key, source.name, file_checksum(path)).name:
+            if verify and not self.verified(path):
                 raise ValueError("the file's checksum differs from its name (damaged)")
             return CachedMembers(path, key, source)
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as e:
             log.warning("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
             remove_quietly(path)
             return None
+
+    @staticmethod
+    def verified(path: Path) -> bool:
+        """The cache file holds the bytes it was written with (its name ends in their checksum)."""
+        return path.name.split(".")[-2] == f"{file_checksum(path):08x}"
 
     def store(self, key: str, file: MembersFile) -> Path:
         """Write the parse of one content (temp file, then rename); the older parses of that name are removed.
@@ -2220,9 +2228,8 @@ class ParseCache:
                 con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 ((i, m.member_no, m.name, m.kana, "\t".join(m.phones), m.staff, m.memo, m.line)
                                  for i, m in enumerate(file.members)))
-                index_of = {id(m): i for i, m in enumerate(file.members)}
-                con.executemany("INSERT INTO phones VALUES (?, ?)",
-                                ((phone, index_of[id(m)]) for phone, held in file.by_phone.items() for m in held))
+                con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
+                                ((phone, i) for i, m in enumerate(file.members) for phone in m.phones))
                 con.execute(CACHE_INDEXES)
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
                 con.execute("COMMIT")
@@ -2397,12 +2404,12 @@ class CachedByPhone(collections.abc.Mapping):
         return iter(self.cached.parsed.by_phone if rows is None else [phone for phone, in rows])
 
 
-def members_from(raw: bytes, source: Path, cache: ParseCache | None, full=False):
+def members_from(raw: bytes, source: Path, cache: ParseCache | None, full=False, verify=True):
     """(parse, content key) of members.csv's bytes: from the cache when it holds this content (unless
     full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used)."""
     key = content_key(raw) if cache else None
     if cache and not full:
-        cached = cache.open(key, source)
+        cached = cache.open(key, source, verify)
         if cached is not None:
             return cached, key
     text, encoding = decode_file_text(raw, source, MembersError)
@@ -2532,9 +2539,12 @@ class MemberTable:
         """
         now = time.monotonic()
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
-        file, key = members_from(raw, self.path, self.cache, full)
+        on_ui_thread = self.background and threading.current_thread() is not self._reader
+        file, key = members_from(raw, self.path, self.cache, full, verify=not on_ui_thread)
+        if isinstance(file, CachedMembers) and on_ui_thread:
+            self._verify_later(file)
         if self.cache and isinstance(file, MembersFile):
-            if self.background and threading.current_thread() is not self._reader:
+            if on_ui_thread:
                 self._cache_later(raw, file, stamp)
             else:
                 cached = self._store(key, file)
@@ -2551,6 +2561,16 @@ class MemberTable:
             log.warning("会員台帳のキャッシュを書けません: %s", e)
             return None
         return self.cache.open(key, self.path)
+
+    def _verify_later(self, cached: "CachedMembers"):
+        """Check the whole cache file on a thread (0.2 s at 1,000,000 members, not before the window shows);
+        a damaged one is removed and members.csv read again, as when it changes."""
+        def verify():
+            if not ParseCache.verified(cached.path):
+                log.warning("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
+                remove_quietly(cached.path)
+                self.stamp = None               # the next check re-reads (and re-caches) members.csv
+        threading.Thread(target=verify, name="members-cache-check", daemon=True).start()
 
     def _cache_later(self, raw: bytes, file: MembersFile, stamp):
         """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
