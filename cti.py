@@ -2160,6 +2160,13 @@ def search_index_of(file) -> tuple:
     return found
 
 
+def members_at(file, indexes: list) -> list[Member]:
+    """The members at these indexes of a parse, in that order (from the cache: one query for all)."""
+    if isinstance(file, CachedMembers):
+        return file.members.at(indexes)
+    return [file.members[i] for i in indexes]
+
+
 def staff_names_of(file) -> list[str]:
     if isinstance(file, CachedMembers):
         return list(file.staff_names)
@@ -2354,6 +2361,14 @@ class CachedRows(collections.abc.Sequence):
         if not rows:
             raise IndexError(index)
         return CachedMembers.member(rows[0])
+
+    def at(self, indexes: list) -> list[Member]:
+        rows = self.cached.ask(f"SELECT idx, {MEMBER_COLUMNS} FROM members WHERE idx IN "
+                               f"({','.join('?' * len(indexes))})", indexes) if indexes else []
+        if rows is None:
+            return [self.cached.parsed.members[i] for i in indexes]
+        found = {row[0]: CachedMembers.member(row[1:]) for row in rows}
+        return [found[i] for i in indexes]
 
     def __iter__(self):
         rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members ORDER BY idx")
@@ -2686,9 +2701,9 @@ class MemberTable:
             if at < 0:
                 break
             index = bisect.bisect_right(starts, at) - 1
-            found.append(file.members[index])
+            found.append(index)
             at = starts[index + 1]              # one hit a member
-        return found
+        return members_at(file, found)
 
     def next_member_no(self) -> str:
         return self.file.next_member_no()
