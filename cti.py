@@ -21,15 +21,6 @@ config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI ->
 __version__ = "0.1.0"
 __license__ = "MIT"
 
-import sys
-
-if __name__ == "__main__" and not getattr(sys, "frozen", False):
-    # Python never caches a script's own bytecode: compiling this file would cost about 50 ms on
-    # every start. Run as the module cti instead (this same file, imported), whose bytecode
-    # __pycache__ keeps. The built program is compiled already and starts below as it is.
-    import cti
-    sys.exit(cti.main())
-
 import argparse
 import array
 import bisect
@@ -57,6 +48,7 @@ import select
 import shutil
 import socket
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
