@@ -2192,7 +2192,9 @@ class ParseCache:
         try:
             if verify and not self.verified(path):
                 raise ValueError("the file's checksum differs from its name (damaged)")
-            return CachedMembers(path, key, source)
+            cached = CachedMembers(path, key, source)
+            cached.verified = verify
+            return cached
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as e:
             log.warning("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
             remove_quietly(path)
@@ -2294,6 +2296,7 @@ class CachedMembers:
             raise
         self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
         self._search = None
+        self.verified = False           # the whole file's checksum checked (ParseCache.open says)
 
     def next_member_no(self) -> str:
         return self._next_no
@@ -2484,6 +2487,8 @@ class MemberTable:
             self._unavailable(e)
             raise
         self._adopt(disk, stamp)
+        if isinstance(disk, CachedMembers) and not disk.verified:
+            self._verify_later(disk)
         return self
 
     def _read_pending(self) -> list[dict]:
@@ -2548,8 +2553,6 @@ class MemberTable:
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
         file, key = members_from(raw, self.path, self.cache, full, verify=not on_ui_thread)
-        if isinstance(file, CachedMembers) and on_ui_thread:
-            self._verify_later(file)
         if self.cache and isinstance(file, MembersFile):
             if on_ui_thread:
                 self._cache_later(raw, file, stamp)
@@ -2573,7 +2576,9 @@ class MemberTable:
         """Check the whole cache file on a thread (0.2 s at 1,000,000 members, not before the window shows);
         a damaged one is removed and members.csv read again, as when it changes."""
         def verify():
-            if not ParseCache.verified(cached.path):
+            if ParseCache.verified(cached.path):
+                cached.verified = True
+            else:
                 log.warning("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
                 remove_quietly(cached.path)
                 self.stamp = None               # the next check re-reads (and re-caches) members.csv
