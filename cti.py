@@ -2392,18 +2392,32 @@ class CachedByNo(collections.abc.Mapping):
 
 
 class CachedByPhone(collections.abc.Mapping):
-    """by_phone of a CachedMembers: national digits -> (Member, ...) in file order."""
+    """by_phone of a CachedMembers: national digits -> (Member, ...) in file order.
+
+    Answers are kept (the parse never changes): the history's 100 rows are looked up again on
+    every call, and each is then a dictionary access.
+    """
+    KEPT = 4096
 
     def __init__(self, cached: CachedMembers):
         self.cached = cached
+        self.kept = {}
 
     def __getitem__(self, phone):
+        found = self.kept.get(phone)
+        if found is None:
+            found = self.kept[phone] = self._ask(phone)
+            if len(self.kept) > self.KEPT:
+                self.kept.pop(next(iter(self.kept)))
+        if not found:
+            raise KeyError(phone)
+        return found
+
+    def _ask(self, phone) -> tuple:
         rows = self.cached.ask(f"SELECT {', '.join('m.' + c for c in MEMBER_COLUMNS.split(', '))} FROM phones p "
                                "JOIN members m ON m.idx = p.idx WHERE p.phone = ? ORDER BY p.idx", (phone,))
         if rows is None:
-            return self.cached.parsed.by_phone[phone]
-        if not rows:
-            raise KeyError(phone)
+            return self.cached.parsed.by_phone.get(phone, ())
         return tuple(map(CachedMembers.member, rows))
 
     def __len__(self):
@@ -2418,13 +2432,11 @@ def members_from(raw: bytes, source: Path, cache: ParseCache | None, full=False,
     """(parse, content key) of members.csv's bytes: from the cache when it holds this content (unless
     full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used)."""
     key = content_key(raw) if cache else None
-    if cache and not full:
-        cached = cache.open(key, source, verify)
-        if cached is not None:
-            return cached, key
-    text, encoding = decode_file_text(raw, source, MembersError)
-    file = MembersFile.parse(text, encoding, source.name)
-    gc.freeze()                 # a parse is long-lived: full collections need not look at it again
+    file = cache.open(key, source, verify) if cache and not full else None
+    if file is None:
+        text, encoding = decode_file_text(raw, source, MembersError)
+        file = MembersFile.parse(text, encoding, source.name)
+    gc.freeze()                 # what a load made is long-lived: full collections need not look at it again
     return file, key
 
 
