@@ -2557,20 +2557,17 @@ class MemberTable:
         """The parse of bytes read from members.csv: from the parse cache when it has them.
 
         A MembersFile (needed to apply changes) when asked for, or when changes are pending
-        or were written lately. A fresh parse is stored in the cache: at once in a command-line
-        run or on the re-read thread (which then answers from the cache: a few MB, not a
-        Member each), else on a thread of its own, whose result the window swaps in later.
+        or were written lately. Otherwise a fresh parse is stored in the cache and answered from
+        it (a few MB, not a Member each): on the re-read thread while the window runs, before
+        the window at the first start, so that a start cut short (a kill, a PC switched off as
+        soon as the window shows) still leaves the cache for the next one.
         """
         now = time.monotonic()
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
         file, key = members_from(raw, self.path, self.cache, full, verify=not on_ui_thread)
-        if self.cache and isinstance(file, MembersFile):
-            if on_ui_thread:
-                self._cache_later(raw, file, stamp)
-            else:
-                cached = self._store(key, file)
-                file = cached if cached is not None and not full else file
+        if self.cache and isinstance(file, MembersFile) and not full:
+            file = self._store(key, file) or file
         if self.background:
             search_index_of(file)       # at load, not at the link dialog's first keystroke
         return file
