@@ -268,7 +268,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="bench/members.py", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", help="comma-separated member counts (default 10000,100000,1000000; "
                                         "--quick: 10000,100000)")
-    parser.add_argument("--encodings", default="utf8,cp932", help="utf8 (with BOM, as Excel writes) and/or cp932")
+    parser.add_argument("--encodings", help="utf8 (with BOM, as Excel writes) and/or cp932 (default both; --quick: cp932)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (and smaller default sizes)")
     parser.add_argument("--dir", help="keep the generated files in this folder (reused by the next run)")
     parser.add_argument("--seed", type=int, default=1)
@@ -288,7 +288,7 @@ def main(argv=None) -> int:
                    child_main(Path(path), sizes[0], args.quick, args.register, args.seed))
         print(json.dumps(figures))
         return 0
-    labels = [e.strip() for e in args.encodings.split(",") if e.strip()]
+    labels = [e.strip() for e in (args.encodings or ("cp932" if args.quick else "utf8,cp932")).split(",") if e.strip()]
     unknown = [e for e in labels if e not in gen.ENCODINGS]
     if unknown:
         print(f"unknown encoding {unknown}: choose from {', '.join(gen.ENCODINGS)}", file=sys.stderr)

@@ -452,14 +452,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="bench/popup.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls, dialogs and saves (about a minute)")
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--calls", type=int, help="calls a POLL_MS setting (default 200 quick, 500 full)")
+    parser.add_argument("--calls", type=int, help="calls a POLL_MS setting (default 120 quick, 500 full)")
     parser.add_argument("--dialogs", type=int, help="link dialogs opened and typed into (default 15 quick, 60 full)")
     parser.add_argument("--saves", type=int, help="members.csv saves each followed by a call (default 2 quick, 5 full)")
     args = parser.parse_args(argv)
-    calls = args.calls or (200 if args.quick else 500)
+    calls = args.calls or (120 if args.quick else 500)
     dialogs = args.dialogs or (15 if args.quick else 60)
     saves = args.saves or (2 if args.quick else 5)
-    naive_every = 5 if args.quick else 2                # naive scans: 40 quick, 250 full
+    naive_every = 5 if args.quick else 2                # naive scans: 24 quick, 250 full
     n = args.members
     tag = str(n)                                        # as bench/members.py names sizes
     display = Display()
