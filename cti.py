@@ -12,7 +12,10 @@ reservations and today's counts.
     python cti.py --decode FILE   decode a capture, one JSON object a call
     python cti.py --lookup NUMBER the members holding that number, as JSON
     python cti.py --import-visits CSV   add a visit history CSV to cti.db
-    python cti.py --selftest      check the config and every decoder, no window
+    python cti.py --selftest      check what the program needs (config, modules loaded by name,
+                                  loop:// and socket://, every decoder), no window
+
+The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
 The file is organised in sections, each calling only those above it:
 config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> app -> main.
@@ -27,6 +30,7 @@ import bisect
 import collections
 import collections.abc
 import configparser
+import contextlib
 import csv
 import dataclasses
 import errno
@@ -182,6 +186,10 @@ class ValidationError(CtiError, ValueError):
 
 class WriteDeferred(CtiError):
     """The change is kept (in memory and in the pending file) but members.csv could not be written yet."""
+
+    def __init__(self, text: str, member=None):
+        super().__init__(text)
+        self.member = member                    # the member as the window now shows it
 
 
 class NotSaved(CtiError):
@@ -1522,9 +1530,16 @@ def open_port(url: str, protocol: str, baudrate: int):
     """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520."""
     if url.startswith("udp://"):
         return UdpPort(url)
-    port = serial.serial_for_url(url, **port_settings(protocol, baudrate))
-    if url.startswith("socket://"):
-        keep_alive(port._socket)        # pyserial 3.5 (pinned) keeps the TCP socket here
+    port = serial.serial_for_url(url, do_not_open=True, **port_settings(protocol, baudrate))
+    if not url.startswith("socket://"):
+        port.open()
+        return port
+    # pyserial's socket open() ends by throwing away what has already arrived (reset_input_buffer);
+    # an NCID server sends its banner, its call log and maybe a ringing call the moment we connect.
+    port.reset_input_buffer = lambda: None
+    port.open()
+    del port.reset_input_buffer
+    keep_alive(port._socket)            # pyserial 3.5 (pinned) keeps the TCP socket here
     return port
 
 
@@ -2760,7 +2775,12 @@ class MemberTable:
         """
         try:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                disk, _ = self._read(wait_if_missing=new is not None, full=True)
+                # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size) is
+                # unchanged (any other writer's replace makes a new inode), else read again; parsed in
+                # full either way (a parse from the cache has no text to apply a change to)
+                disk = self.disk if isinstance(self.disk, MembersFile) and self.stamp and \
+                    self._stat() == self.stamp and not self.error \
+                    else self._read(wait_if_missing=new is not None, full=True)[0]
                 changes = self._lost(disk) or changes
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
@@ -3141,6 +3161,17 @@ class Database:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def _held_as_error(self):
+        """A write the receptionist asked for, with cti.db held by another program: a message, not a freeze."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if not sqlite_busy(e):
+                raise
+            raise DatabaseError(f"{self.path.name} を他のプログラムが使っているため保存できませんでした。"
+                                "少し待ってから、もう一度操作してください") from None
+
     def take_written(self) -> bool:
         """On the UI thread: True when the background writer stored calls since the last ask."""
         written, self._written_late = self._written_late, 0
@@ -3175,11 +3206,16 @@ class Database:
         return self._last_calls
 
     def delete_call(self, call_id: int) -> bool:
-        return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
+        with self._held_as_error():
+            return self.conn.execute("DELETE FROM calls WHERE id = ?", (call_id,)).rowcount == 1
 
     # reservations
 
     def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
+        with self._held_as_error():
+            return self._reserve(member_no, starts, menu, staff, memo)
+
+    def _reserve(self, member_no, starts, menu, staff, memo) -> int:
         return self.conn.execute(
             "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
             (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
@@ -3191,7 +3227,7 @@ class Database:
             raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
-        with self.conn:
+        with self._held_as_error(), self.conn:
             self.conn.execute("BEGIN")
             self.conn.execute(f"UPDATE reservations SET status = ?, {column} = ? WHERE id = ?",
                               (status, self._iso(now), reservation_id))
@@ -3542,7 +3578,10 @@ class RegisterDialog(Dialog):
         return self.widgets["name"]
 
     def entry_ok(self):
-        registration, errors = validate_registration(self.form(), self.app.members)
+        form = self.form()
+        if form["member_no"] == self.initial["member_no"]:
+            form["member_no"] = ""          # the suggestion, not typed: the number is taken inside the file's lock
+        registration, errors = validate_registration(form, self.app.members)
         if errors:
             self.show_errors(errors)
             return None
@@ -3985,9 +4024,10 @@ class MainWindow:
         except sqlite3.Error:              # the caller is shown all the same; only the history misses it
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
-        self.refresh_history(select=record_id)
-        members = self.show_caller(self.records.get(str(record_id)) or
-                                   CallRecord(0, call.received, call.number, call.reason, call.name, call.protocol))
+        record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
+        members = self.show_caller(record)
+        if record_id is not None:           # else the background writer stores it; take_written() refreshes
+            self.add_to_history(record, members)
         log.info("着信を表示しました (%s): %s", call.protocol,
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
@@ -4024,6 +4064,27 @@ class MainWindow:
             self.history.selection_set(keep)
             self.history.focus(keep)
             self.history.see(keep)
+
+    def add_to_history(self, record: CallRecord, members: list):
+        """A new call at the top of the history, and the rows the database pruned dropped from the bottom:
+        a popup costs the same with 20,000 calls kept as with 100 (refresh_history rebuilds them all)."""
+        iid = str(record.id)
+        self.records[iid] = record
+        self.history.insert("", 0, iid=iid, values=history_row(record, members),
+                            tags=("unknown",) if record.number and not members else ())
+        oldest = self.db.now() - timedelta(days=self.db.max_days)
+        children = self.history.get_children()
+        for old in reversed(children[self.db.max_entries:] if len(children) > self.db.max_entries else ()):
+            self.history.delete(old)
+            self.records.pop(old, None)
+        for old in reversed(children[1:self.db.max_entries]):
+            if old in self.records and self.records[old].received >= oldest:
+                break
+            self.history.delete(old)
+            self.records.pop(old, None)
+        self.history.selection_set(iid)
+        self.history.focus(iid)
+        self.history.see(iid)
 
     def show_caller(self, record: CallRecord | None) -> list:
         """The latest caller in large type; for an unknown number, its two actions. Returns the members."""
@@ -4197,6 +4258,10 @@ class MainWindow:
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
+        if isinstance(value, CtiError):         # an expected problem: its own words (e.g. cti.db held)
+            log.warning("画面の処理: %s", value)
+            messagebox.showerror("CTI", str(value), parent=self.root)
+            return
         log.error("画面の処理でエラー", exc_info=(exc, value, tb))
         messagebox.showerror("CTI", f"思わぬエラーが起きました（{exc.__name__}）。処理は続けます。\n"
                                     f"詳しくは {self.config.log.name} を見てください。", parent=self.root)
@@ -4457,13 +4522,24 @@ def selftest() -> int:
         assert format_phone("0596310005") == "0596-31-0005", format_phone("0596310005")
         assert format_phone("01012125551234")          # a number from abroad loads region_US by name
 
+    def encodings():                                # codecs are modules too, found by name
+        for encoding in ("cp932", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"):
+            assert "会員".encode(encoding).decode(encoding) == "会員", encoding
+
     def icon():
         assert bundled_path("cti.ico").read_bytes()[:4] == b"\0\0\1\0", "cti.ico is not an icon file"
 
+    def store():                                    # filelock's OS lock and the atomic write, in a temp folder
+        with tempfile.TemporaryDirectory(prefix="cti-selftest-") as folder:
+            table = MemberTable(Path(folder) / "members.csv").load()
+            member, _ = table.register(validate_registration({"name": "試験", "phone": "0596310005"}, table)[0])
+            assert MemberTable(table.path).load().by_no[member.member_no].name == "試験"
+
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
+              "encodings": encodings,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
-              "icon": icon}
+              "icon": icon, "store": store}
     failed = []
     for name, check in checks.items():
         try:

@@ -186,3 +186,23 @@ def members_file(tmp_path):
         write_members(path, lines, encoding, newline, final)
         return path
     return make
+
+
+@pytest.fixture
+def excel_lock(monkeypatch):
+    """Excel holding members.csv: os.replace onto it raises PermissionError (WinError 32) while lock["on"].
+
+    Injected at the lowest call because Windows' sharing violation cannot be made on Linux;
+    lock["attempts"] counts the refused replaces.
+    """
+    real_replace = os.replace
+    lock = {"on": True, "attempts": 0}
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).name == "members.csv" and lock["on"]:
+            lock["attempts"] += 1
+            raise PermissionError(13, "locked", None, 32)
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return lock

@@ -6,10 +6,12 @@ import importlib
 import json
 import os
 import pkgutil
+import select
 import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -38,7 +40,11 @@ def test_every_url_handler_the_installed_pyserial_ships_is_in_the_list():
 
 def test_every_country_phonenumbers_loads_by_name_is_in_the_list():
     import phonenumbers.data
-    imported = cti.import_by_name()
+    # In a child: every country's metadata would otherwise stay loaded in this test process.
+    child = subprocess.run([sys.executable, "-c", "import json, cti; print(json.dumps(cti.import_by_name()))"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    imported = json.loads(child.stdout)
     regions = {f"phonenumbers.data.{m.name}" for m in pkgutil.iter_modules(phonenumbers.data.__path__)
                if m.name.startswith("region_")}
     assert {"phonenumbers.data.region_JP", "phonenumbers.data.region_US"} <= regions <= set(imported)
@@ -74,6 +80,49 @@ def test_selftest_fails_when_a_handler_is_missing_from_the_program(tmp_path):
 
 def test_selftest_opens_loop_and_socket_urls():
     cti.selftest_ports()            # raises on any failure; the built program runs the same code
+
+
+def test_socket_open_keeps_what_an_ncid_server_sends_at_once(monkeypatch):
+    """An NCID server sends its banner, its log and maybe a ringing call the moment a client connects.
+    pyserial's open() throws away what has already arrived; here the connect returns only once the
+    server has sent (the race a real network loses now and then, made certain)."""
+    import socket
+    sent = b"200 NCID Server: ncidd (NCID) 1.13\r\nCID: *DATE*11262026*TIME*1430*LINE*-*NMBR*0596310005*MESG*NONE*NAME*X*\r\n"
+    server = socket.create_server(("127.0.0.1", 0))
+    done, held = threading.Event(), []
+
+    def serve():
+        client, _ = server.accept()
+        client.sendall(sent)
+        held.append(client)
+        done.set()
+    threading.Thread(target=serve, daemon=True).start()
+    connect = socket.create_connection
+
+    def connect_then_wait(*args, **kwargs):
+        sock = connect(*args, **kwargs)
+        assert done.wait(10)
+        deadline = time.monotonic() + 10                  # until the bytes are in our receive buffer
+        while not select.select([sock], [], [], 0.05)[0] and time.monotonic() < deadline:
+            pass
+        return sock
+    monkeypatch.setattr(socket, "create_connection", connect_then_wait)
+    port = cti.open_port(f"socket://127.0.0.1:{server.getsockname()[1]}", "ncid", 9600)
+    try:
+        got = b""
+        for _ in range(20):
+            got += port.read(len(sent) - len(got))
+            if len(got) == len(sent):
+                break
+        assert got == sent
+        assert port._socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        port.reset_input_buffer()                         # pyserial's own again once open
+        assert "reset_input_buffer" not in vars(port)
+    finally:
+        port.close()
+        server.close()
+        for client in held:
+            client.close()
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -146,6 +195,19 @@ def test_spec_version_resource_comes_from_the_version_constant(spec):
     assert ("OriginalFilename", "cti-cli.exe") in [s[1] for s in cli["kids"][0][1][0][0][1][1]]
 
 
+def test_pyinstaller_reads_the_version_file_into_a_resource(spec, monkeypatch):
+    """PyInstaller's own loader (run on Windows by EXE) turns the file into the binary resource.
+    Off Windows its module wants pywin32's win32api, which the loader does not use: a stand-in."""
+    import PyInstaller.compat
+    if sys.platform != "win32":
+        monkeypatch.setattr(PyInstaller.compat, "win32api", object(), raising=False)
+    versioninfo = pytest.importorskip("PyInstaller.utils.win32.versioninfo")
+    exes = {kwargs["name"]: kwargs for _, kwargs in spec[0]["EXE"]}
+    raw = versioninfo.load_version_info_from_text_file(exes["cti"]["version"]).toRaw()
+    for text in ("着信表示 CTI", cti.__version__, "cti.exe", "FileDescription"):
+        assert text.encode("utf-16-le") in raw, text
+
+
 def test_release_folder_holds_what_a_salon_edits_fresh_from_cti_py(spec):
     release = spec[1] / "cti"
     assert (release / "cti.ini").read_bytes() == cti.DEFAULT_INI.encode("utf-8-sig")
@@ -171,6 +233,16 @@ def test_release_zip_is_the_folder(spec):
         names = set(archive.namelist())
         assert {"cti/cti.ini", "cti/members.csv", "cti/README.txt"} <= names
         assert archive.read("cti/cti.ini") == (dist / "cti" / "cti.ini").read_bytes()
+
+
+def test_windows_workflow_builds_and_runs_the_programs():
+    """The workflow's syntax is actionlint's job (.ci/run); this pins what it must do."""
+    workflow = (ROOT / ".github" / "workflows" / "windows.yml").read_text(encoding="utf-8")
+    for words in ("runs-on: windows-latest", 'python-version: "3.12"', "-r requirements.txt -r requirements-test.txt",
+                  "python -m pytest", "PyInstaller --noconfirm --clean build.spec", "cti.exe\" -ArgumentList '--selftest'",
+                  "cti-cli.exe\" --lookup", "actions/upload-artifact", "dist/cti-*.zip", "refs/tags/v",
+                  "gh release create"):
+        assert words in workflow, words
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -

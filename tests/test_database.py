@@ -570,3 +570,24 @@ def test_pruning_does_not_scan_the_history(tmp_path, clock):
     assert db.conn.execute("SELECT count(*) FROM calls").fetchone()[0] == 20000
     assert db.calls()[0].number == "0596310005"
     db.close()
+
+
+def test_a_booking_while_another_program_holds_cti_db_gets_a_message_at_once(tmp_path, clock, wait_for):
+    import subprocess
+    path = tmp_path / "cti.db"
+    db = cti.Database(path, now=clock)
+    ready, release = tmp_path / "ready", tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(ready), str(release)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=30) and ready.exists()
+        with pytest.raises(cti.DatabaseError) as caught:
+            db.reserve("AC00001", NOW + timedelta(days=1), "カット")
+        assert "他のプログラムが使っている" in str(caught.value) and "もう一度" in str(caught.value)
+        release.write_text("")
+        assert holder.wait(timeout=30) == 0
+        assert db.reserve("AC00001", NOW + timedelta(days=1), "カット") > 0
+    finally:
+        release.write_text("")
+        holder.wait(timeout=30)
+        db.close()

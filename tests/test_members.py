@@ -617,22 +617,6 @@ def test_utf8_file_takes_any_character(tmp_path):
 # -----------------------------------------------------------------------------
 # Excel holds the file: PermissionError on replace
 
-@pytest.fixture
-def excel_lock(monkeypatch):
-    """os.replace raising PermissionError (WinError 32) for members.csv while lock['on']."""
-    real_replace = os.replace
-    lock = {"on": True, "attempts": 0}
-
-    def replace(src, dst, *args, **kwargs):
-        if Path(dst).name == "members.csv" and lock["on"]:
-            lock["attempts"] += 1
-            raise PermissionError(13, "locked", None, 32)
-        return real_replace(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
-    return lock
-
-
 def test_locked_file_keeps_the_change_pending_and_writes_it_later(members_csv, excel_lock):
     before = members_csv.read_bytes()
     table = load(members_csv)
@@ -867,22 +851,15 @@ def test_memo_with_line_breaks_is_not_taken_for_swallowed_rows(tmp_path):
     assert [m.member_no for m in table.members] == ["A1", "A2"] and table.problems == []
 
 
-def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tmp_path, monkeypatch):
+def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tmp_path, monkeypatch, excel_lock):
     """🌸 kept while the file was UTF-8; Excel then saved it as CP932: dropped with a note, not a poison change."""
     path = tmp_path / "members.csv"
     write_csv(path, SAMPLE)
     table = load(path)
-    real_replace = os.replace
-
-    def held(src, dst):                         # Excel holds members.csv (injected at the lowest call)
-        if Path(dst).name == "members.csv":
-            raise PermissionError(13, "locked", None, 32)
-        return real_replace(src, dst)
     monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
-    monkeypatch.setattr(os, "replace", held)
     with pytest.raises(cti.WriteDeferred):
         register(table, name="桜🌸子", phone="080-1111-2222")
-    monkeypatch.undo()
+    excel_lock["on"] = False
     write_csv(path, SAMPLE, "cp932")                            # Excel's plain CSV save
     for attempt in range(2):                                    # this run, and after a restart
         again = load(path) if attempt else table
@@ -895,14 +872,11 @@ def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tm
     assert not table.pending_path.exists() and table.pending == []
 
 
-def test_pending_members_stay_visible_after_a_refused_character(tmp_path, monkeypatch):
+def test_pending_members_stay_visible_after_a_refused_character(tmp_path, monkeypatch, excel_lock):
     path = tmp_path / "members.csv"
     write_csv(path, SAMPLE, "cp932")
     table = load(path)
     monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
-    real_replace = os.replace
-    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(PermissionError(13, "locked", None, 32))
-                        if Path(dst).name == "members.csv" else real_replace(src, dst))
     with pytest.raises(cti.WriteDeferred):
         register(table, name="高橋美咲", phone="080-2345-6789")
     with pytest.raises(cti.ValidationError):

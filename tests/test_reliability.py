@@ -334,20 +334,11 @@ def test_killed_at_random_moments_members_and_database_stay_whole(tmp_path):
     assert len(registered) >= 5 and linked and reservations and calls, (registered, linked, reservations, calls)
 
 
-def test_excel_lock_keeps_the_change_and_writes_it_later(tmp_path, monkeypatch):
+def test_excel_lock_keeps_the_change_and_writes_it_later(tmp_path, monkeypatch, excel_lock):
     members_csv = tmp_path / "members.csv"
     members_csv.write_bytes(("\r\n".join([MEMBERS_HEADER] + FIRST_MEMBERS) + "\r\n").encode("cp932"))
     before = members_csv.read_bytes()
-    real_replace = os.replace
-    lock = {"on": True, "refused": 0}
-
-    def replace(src, dst, *args, **kwargs):
-        if lock["on"] and Path(dst).name == "members.csv":
-            lock["refused"] += 1
-            raise PermissionError(13, "The process cannot access the file because it is being used by another process")
-        return real_replace(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", replace)
+    lock = excel_lock
     monkeypatch.setattr(cti, "REPLACE_RETRIES", (0.001, 0.001))
     table = cti.MemberTable(members_csv).load()
     registration, errors = cti.validate_registration({"name": "高橋美咲", "kana": "たかはしみさき",
@@ -356,7 +347,7 @@ def test_excel_lock_keeps_the_change_and_writes_it_later(tmp_path, monkeypatch):
     with pytest.raises(cti.WriteDeferred) as deferred:
         table.register(registration)
     assert "Excel" in str(deferred.value)
-    assert lock["refused"] == 3                                 # tried, retried, then kept
+    assert lock["attempts"] == 3                                # tried, retried, then kept
     assert members_csv.read_bytes() == before                   # Excel's copy untouched
     pending = table.pending_path                                # beside members.csv (one a PC)
     assert pending.parent == tmp_path and pending.name.startswith("members.csv.")
@@ -520,3 +511,34 @@ def test_history_pruned_by_age_as_well(tmp_path):
         db.add_call(cti.Call(f"0312345{days:03d}", received=now - timedelta(days=days)))
     assert [r.number for r in db.calls()] == ["0312345000", "0312345006"]
     db.close()
+
+
+def test_the_window_history_follows_pruning_call_by_call_without_a_rebuild(tmp_path, clock, monkeypatch):
+    """A popup adds one row and drops what cti.db pruned (by count and by age); it never rebuilds the list."""
+    import tkinter as tk
+    members = tmp_path / "members.csv"
+    members.write_bytes(cti.DEMO_MEMBERS.encode("utf-8-sig"))
+    config = cti.Config(port="loop://", protocol="modem", init=(), members=members, database=tmp_path / "cti.db",
+                        log=tmp_path / "cti.log", max_entries=5, max_days=1)
+    try:
+        root = tk.Tk()
+    except tk.TclError as e:
+        pytest.skip(f"no display: {e}")
+    root.withdraw()
+    db = cti.Database(config.database, 5, 1, now=clock)
+    window = cti.MainWindow(root, config, cti.MemberTable(members).load(), db, queue.Queue(), now=clock, _utest=True)
+    rebuilds = []
+    monkeypatch.setattr(window, "refresh_history", lambda *a, **k: rebuilds.append(a))
+    try:
+        for n in range(8):
+            clock.advance(60 * 60 * (22 if n == 6 else 1))       # the 7th call comes 22 hours later
+            window.on_call(cti.Call(f"03000000{n:02d}", protocol="nd"), bring_to_front=False)
+            shown = [window.records[iid].id for iid in window.history.get_children()]
+            assert shown == [c.id for c in db.calls()], n
+            assert window.history.selection() == (str(shown[0]),)
+        assert len(shown) < 5                                    # the age limit took some as well
+        assert rebuilds == []
+    finally:
+        window.stop()
+        root.destroy()
+        db.close()

@@ -149,6 +149,7 @@ def test_lock_held_by_another_pc_keeps_the_change_pending_and_says_so(tmp_path, 
         with pytest.raises(cti.WriteDeferred) as caught:
             register(table, "高橋美咲", "080-2345-6789")
         assert "他の PC" in str(caught.value) and "失われません" in str(caught.value)
+        assert (caught.value.member.member_no, caught.value.member.name) == ("AC00004", "高橋美咲")
         assert members.read_bytes() == before
         assert table.pending_path.exists() and [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]
         assert "すぐに保存します" in cti.members_status(table)
@@ -505,3 +506,96 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_pa
         window.stop()
         root.destroy()
         db.close()
+
+
+# -----------------------------------------------------------------------------
+# two reception windows (real processes, real dialogs under Xvfb) on one members.csv
+
+WINDOW = r"""
+import json, queue, sys, time
+import tkinter as tk
+from pathlib import Path
+import cti
+barrier, worker, members, folder = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+config = cti.Config(port="loop://", protocol="modem", init=(), members=members, database=folder / "cti.db",
+                    log=folder / "cti.log")
+root = tk.Tk()
+root.withdraw()
+table = cti.MemberTable(members, pending_dir=folder, background=True)
+table.load()
+db = cti.Database(config.database)
+window = cti.MainWindow(root, config, table, db, queue.Queue(), _utest=True)
+told = []
+cti.messagebox.showinfo = lambda title, text, **kw: told.append(text)
+dialog = window.open_register(f"090{worker}0000000")
+dialog.vars["name"].set(f"受付{worker}")
+barrier.with_name(f"{barrier.name}.ready{worker}").write_text("")
+while not barrier.exists():
+    root.update()
+    time.sleep(0.001)
+dialog.button_ok.invoke()                      # 登録
+root.update()
+closed = not dialog.winfo_exists()
+errors = {} if closed else {k: v["text"] for k, v in dialog.errors.items() if v["text"]}
+deadline = time.monotonic() + 60
+settle = time.monotonic() + 4                  # the window runs on: re-reads, retries, confirmations
+while time.monotonic() < deadline and (table.pending or time.monotonic() < settle):
+    root.update()
+    time.sleep(0.01)
+print(json.dumps({"closed": closed, "errors": errors, "told": told, "pending": len(table.pending)},
+                 ensure_ascii=False), flush=True)
+window.stop()
+root.destroy()
+db.close()
+"""
+
+
+def run_windows(tmp_path, members, workers, excel_saves=0):
+    for worker in workers:
+        (tmp_path / f"pc{worker}").mkdir()
+    barrier = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", WINDOW, str(barrier), str(w), str(members), str(tmp_path / f"pc{w}")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in workers]
+    if excel_saves:
+        procs.append(subprocess.Popen([sys.executable, "-c", EXCEL, str(barrier), "9", str(members), str(excel_saves)],
+                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    ready = [barrier.with_name(f"go.ready{w}") for w in list(workers) + ([9] if excel_saves else [])]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready):
+        failed = [p.communicate()[1] for p in procs if p.poll() is not None]
+        if any("no display" in f or "couldn't connect to display" in f for f in failed):
+            pytest.skip("no display")
+        assert not failed and time.monotonic() < deadline, failed
+        time.sleep(0.01)
+    barrier.write_text("go")
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(out.strip().splitlines()[-1] if out.strip() else "")
+    return results
+
+
+def test_two_windows_pressing_register_at_the_same_moment_keep_both_members(tmp_path):
+    import json
+    members = make_members(tmp_path)
+    results = [json.loads(r) for r in run_windows(tmp_path, members, (1, 2))]
+    assert all(r["closed"] and r["pending"] == 0 for r in results), results     # both dialogs said saved
+    final = rows(members)
+    assert final[:4] == list(csv.reader(ORIGINAL))
+    added = {r[1]: r[0] for r in final[4:]}
+    assert sorted(added) == ["受付1", "受付2"] and sorted(added.values()) == ["AC00004", "AC00005"]
+
+
+def test_a_window_registering_while_excel_saves_keeps_every_row(tmp_path):
+    import json
+    members = make_members(tmp_path)
+    results = run_windows(tmp_path, members, (1,), excel_saves=40)
+    window = json.loads(results[0])
+    assert window["closed"] and window["pending"] == 0, window
+    final = rows(members)
+    assert final[:4] == list(csv.reader(ORIGINAL))                      # the original rows intact
+    assert ["EX0001", "エクセル追加", "", "03-9999-0000", "", "", ""] in final   # Excel's row intact
+    assert [r[1] for r in final].count("受付1") == 1                       # the member, once
+    numbers = [r[0] for r in final[1:]]
+    assert len(numbers) == len(set(numbers)) == 5

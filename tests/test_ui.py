@@ -1057,3 +1057,33 @@ def test_a_hidden_window_comes_back_on_a_call(app):
     app.call(MEMBER)
     assert pump(app.root, lambda: app.root.state() == "normal")
     assert app.root.attributes("-topmost") in (1, True)
+
+
+def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_when_nothing_could_be_kept(
+        app, boxes, excel_lock, monkeypatch):
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    app.call("08023456789")
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("高橋美咲")
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert not dialog.winfo_exists()                           # kept pending: the dialog may close...
+    assert any("失われません" in m for m in boxes.messages("showinfo"))   # ...saying so
+    app.window.retry_pending()                                 # Excel still has it
+    assert not any("保存しました" in m for m in boxes.messages("showinfo"))
+    assert "未保存の変更 1件" in app.window.status_members["text"]
+    excel_lock["on"] = False
+    app.window.retry_pending()
+    assert boxes.messages("showinfo")[-1] == "members.csv に保存待ちの変更を保存しました"
+    assert "未保存" not in app.window.status_members["text"]
+    # nowhere to keep a change (the pending file cannot be written): the dialog stays with its input
+    excel_lock["on"] = True
+    monkeypatch.setattr(cti.MemberTable, "_keep_pending", lambda self, changes: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))                # injected: the real full disk is in test_shared_store
+    dialog = app.window.open_register("0312340000")
+    dialog.vars["name"].set("渡辺健")
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert dialog.winfo_exists() and dialog.vars["name"].get() == "渡辺健"
+    assert "保存されていません" in dialog.message["text"]
+    assert app.members.lookup("0312340000") == []

@@ -1,6 +1,5 @@
 """The words and rows the window shows: cti's pure UI helpers, tested without a display."""
 
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -128,17 +127,9 @@ def test_members_status_skipped_rows(tmp_path):
     assert cti.members_status(table) == "会員 8件（読み飛ばした行 2）"
 
 
-def test_members_status_pending_change(tmp_path, monkeypatch):
+def test_members_status_pending_change(tmp_path, monkeypatch, excel_lock):
     """Excel holds members.csv: the change is kept and the status says so."""
     table = cti.MemberTable(members_file(tmp_path, cti.DEMO_MEMBERS)).load()
-
-    real_replace = os.replace
-
-    def locked(src, dst):                       # Excel's sharing violation, injected at the lowest call
-        if str(dst).endswith("members.csv"):
-            raise PermissionError(13, "Permission denied", None, 32)
-        return real_replace(src, dst)
-    monkeypatch.setattr(cti.os, "replace", locked)
     monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
     reg, errors = cti.validate_registration({"name": "新井さくら", "phone": "090-8765-4321"}, table)
     assert errors == {}
