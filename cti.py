@@ -139,6 +139,7 @@ def _import_phonenumbers():
 def _import_serial():
     import serial
     import serial.tools.list_ports
+    import serial.tools.list_ports_common
     return serial
 
 
@@ -907,9 +908,13 @@ def data_folder_risks(config: Config, env=os.environ) -> list[str]:
 # Phone numbers ###############################################################
 ###############################################################################
 
-PHONE_SEPARATORS = re.compile(r"[;/、，,\r\n]+")
 NOT_DIGIT = re.compile(r"\D")
 EXCEL_FLOAT = re.compile(r"\d+\.0")
+# What a number is written with (after NFKC): digits, +, brackets, hyphens of every kind, dots.
+PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
+# A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
+# (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
+INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
 
 
 def nfkc(text: str) -> str:
@@ -920,27 +925,62 @@ def nfkc(text: str) -> str:
 def normalize_phone(text: str) -> str:
     """Digits of a Japanese number in national form ('0596310005'), repairing what Excel and people do to it.
 
-    Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 becomes 0;
-    the leading zero Excel drops (312345678) comes back. Returns '' when there are no digits.
+    Full-width digits, hyphens of every kind, spaces and brackets go; +81/81 (with or without
+    the (0) people write after it) becomes 0; the leading zero Excel drops (312345678) comes
+    back. A foreign number (+1 212 …) keeps its digits as they are: never made Japanese.
+    Returns '' when there are no digits.
     """
     text = nfkc(str(text)).strip()
     if EXCEL_FLOAT.fullmatch(text):            # Excel wrote the cell as a float
         text = text[:-2]
     digits = NOT_DIGIT.sub("", text)
-    if text.startswith("+") and digits.startswith("81"):
-        return "0" + digits[2:].lstrip("0")
-    if digits.startswith("81") and len(digits) in (11, 12):
-        return "0" + digits[2:]
+    if text.startswith("+"):
+        return "0" + digits[2:].lstrip("0") if digits.startswith("81") else digits
+    national = digits[2:]
+    if digits.startswith("81") and (len(national) in (9, 10) and not national.startswith("0")
+                                    or len(national) in (10, 11) and national[:2] != "00" and national[0] == "0"):
+        return "0" + national.lstrip("0")
     if digits and not digits.startswith("0") and len(digits) in (9, 10):
         return "0" + digits
     return digits
 
 
+def _whole_number(words: list) -> bool:
+    """The words already make a complete number: a further word starts the next one."""
+    if words[0].startswith("+") and not words[0].startswith("+81"):
+        return False                    # foreign: only the length limit ends it
+    # 10 national digits make a fixed line; nobody writes a mobile's 11 as 10 and 1
+    return len(normalize_phone(" ".join(words))) >= 10
+
+
+def _too_long(words: list) -> bool:
+    digits = NOT_DIGIT.sub("", "".join(words))
+    limit = 15 if words[0].startswith("+") else 13 if digits.startswith("81") else 11
+    return len(digits) > limit
+
+
 def split_phones(cell: str) -> list[str]:
-    """The numbers in one member cell ('03-1234-5678; 090-…'), as digits, without repeats."""
+    """The numbers in one member cell, as digits, without repeats.
+
+    People separate numbers with spaces, ; / | 、 , ・ or line breaks, and also write one
+    number with spaces (03 1234 5678): pieces parted by spaces, ・ or hyphens only are joined
+    while they are not yet a whole number (10 national digits) nor would grow too long, so
+    '03 1234 5678' is one number and '03-1234-5678 090-1111-2222' two.
+    """
+    text = nfkc(str(cell)) if cell else ""
+    groups, end = [], None
+    for m in PHONE_WORD.finditer(text):
+        word = m.group()
+        group = groups[-1] if groups else None
+        if (group is None or not INNER_GAP.fullmatch(text, end, m.start()) or word.startswith("+")
+                or _whole_number(group) or _too_long(group + [word])):
+            groups.append([word])
+        else:
+            group.append(word)
+        end = m.end()
     numbers = []
-    for part in PHONE_SEPARATORS.split(nfkc(cell or "")):      # full-width ；／ too
-        digits = normalize_phone(part)
+    for group in groups:
+        digits = normalize_phone(" ".join(group))
         if digits and digits not in numbers:
             numbers.append(digits)
     return numbers
@@ -1396,8 +1436,18 @@ SIGNATURES = [
 ]
 
 
+# All of them in one pattern: one search finds the leftmost signature of any format.
+SIGNATURE = re.compile(b"|".join(b"(?P<%s>%s)" % (name.encode(), rx.pattern) for name, rx in SIGNATURES))
+SIGNATURE_LEAD = re.compile(rb"[\x90\x10\r\n\^$\x02\x82]")   # the first byte of every signature but ^
+SIGNATURE_SPAN = 10                     # the longest signature: the bytes before a chunk that may begin one
+
+
 class AutoDecoder(Decoder):
-    """Tell the format from the first bytes and stick with it"""
+    """Tell the format from the first bytes and stick with it.
+
+    Each chunk is searched once, with the few bytes before it that may begin a signature:
+    re-searching everything held on every read cost a busy core on a port full of noise.
+    """
     name = "auto"
     PATIENCE = 4096                     # bytes kept while no signature has been seen
 
@@ -1411,15 +1461,22 @@ class AutoDecoder(Decoder):
         self.offset += len(data)
         if self.inner:
             return self.inner.feed(data)
+        # Only the new bytes, and the few before them, can hold a signature not seen yet. Past the
+        # stream's first bytes (where ^ matches) each begins with a lead byte: a cheap scan for one
+        # spares the full search on most reads.
+        start = max(0, len(self.pending) - SIGNATURE_SPAN + 1)
         self.pending += data
-        found = [(m.start(), name) for name, rx in SIGNATURES if (m := rx.search(self.pending))]
-        if not found:
-            if len(self.pending) > self.PATIENCE:
-                drop = len(self.pending) - self.PATIENCE
-                del self.pending[:drop]
-                return [Garbled(self.offset - len(self.pending) - drop, f"形式のわからない {drop} バイトを読み飛ばしました")]
-            return []
-        _, name = min(found)
+        if start:
+            lead = SIGNATURE_LEAD.search(self.pending, start)
+            start = lead.start() if lead else None
+        m = SIGNATURE.search(self.pending, start) if start is not None else None
+        if not m:
+            if len(self.pending) <= self.PATIENCE:
+                return []
+            drop = len(self.pending) - self.PATIENCE // 2       # in steps of half, not a byte a read
+            del self.pending[:drop]
+            return [Garbled(self.offset - len(self.pending) - drop, f"形式のわからない {drop} バイトを読み飛ばしました")]
+        name = m.lastgroup
         log.info("着信表示装置の形式を %s と判断しました", name)
         self.inner = DECODERS[name](**self.kw)
         self.inner.offset = self.inner.base = self.offset - len(self.pending)   # stream offsets carry on
@@ -1479,6 +1536,15 @@ BACKOFF = (1, 2, 5, 10)
 IDLE_TIMEOUT = 0.3      # a read this long with no bytes ends a modem's caller-ID block
 
 
+def udp_socket_options(sockets=socket) -> list:
+    """setsockopt arguments for the UDP port. On Windows SO_REUSEADDR would let another program bind
+    the same port and take the datagrams: there SO_EXCLUSIVEADDRUSE keeps the port ours alone."""
+    exclusive = getattr(sockets, "SO_EXCLUSIVEADDRUSE", None)
+    if exclusive is not None:           # Windows
+        return [(sockets.SOL_SOCKET, exclusive, 1)]
+    return [(sockets.SOL_SOCKET, sockets.SO_REUSEADDR, 1)]
+
+
 class UdpPort:
     """A receive-only 'port' on UDP datagrams (CallerID.com Ethernet units broadcast to port 3520).
 
@@ -1493,7 +1559,8 @@ class UdpPort:
         self.timeout = timeout
         self.port = url
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for option in udp_socket_options():
+            self.sock.setsockopt(*option)
         try:
             self.sock.bind((m.group(1), int(m.group(2))))
         except OSError as e:
@@ -1555,11 +1622,37 @@ def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
 
 
+# Windows error numbers in pyserial's message: "could not open port 'COM3': PermissionError(13, '…', None, 5)".
+# CPython maps 5, 31 and 32 all to PermissionError, so the class name says little; the number says it all.
+WINERROR = re.compile(r"\(\s*-?\d+,\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"),\s*None,\s*(\d+)\s*\)")
+WINERROR_STATES = {5: "busy", 32: "busy", 2: "missing", 3: "missing",
+                   31: "no_response", 121: "no_response", 1167: "no_response", 22: "no_response",
+                   87: "no_response", 21: "no_response"}
+ERRNO = re.compile(r"\[Errno (\d+)\]")
+ERRNO_STATES = {16: "busy", 13: "busy", 2: "missing", 19: "missing", 6: "missing", 5: "no_response"}
+BUSY_TEXT = re.compile(r"Access is denied|アクセスが拒否|busy|in use|Address already in use", re.I)
+
+
+def port_error_state(text: str) -> str | None:
+    """busy, missing or no_response from an error's text: the Windows error number first, then the
+    Linux errno, then words; None when nothing is known."""
+    if m := WINERROR.search(text):
+        return WINERROR_STATES.get(int(m.group(1)))
+    for m in ERRNO.finditer(text):
+        if int(m.group(1)) in ERRNO_STATES:
+            return ERRNO_STATES[int(m.group(1))]
+    if BUSY_TEXT.search(text):
+        return "busy"
+    return None
+
+
 def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
     """(state, words a receptionist understands) for a failed open."""
-    text = str(error)
-    if re.search(r"PermissionError|Access is denied|アクセスが拒否|busy|Errno 16|Errno 13|in use", text, re.I):
+    state = port_error_state(str(error))
+    if state == "busy":
         return "busy", f"{url} は他のプログラムが使っています。そのプログラムを閉じてください"
+    if state == "no_response" and not url.startswith("socket://"):
+        return "no_response", f"{url}: 装置が応答しません。USB を抜き差ししてください（直らなければドライバーを確認）"
     if url == "auto":
         return "missing", ("着信表示装置が見つかりません。USB ケーブルがつながっているか、デバイス マネージャーの"
                            "「ポート (COM と LPT)」に COM 番号が出ているかを確認し、cti.ini の port = に"
@@ -1570,9 +1663,67 @@ def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
                        "cti.ini の port = の COM 番号を確認してください")
 
 
+# USB serial chips caller-ID adapters are built on, as Windows' hwid shows them (VID:PID).
+# Every one is a chip for adapters in general: a match makes a port the likelier one, never
+# certainly ours (receipt printers use them too). The Nikko アロハUSB is a Prolific PL2303
+# (callerid-protocols.md §2.1); no caller-ID adapter with a VID:PID of its own is known.
+CALLER_ID_USB_IDS = {
+    "0403:6001": ("FTDI FT232R", "adapters in general"),
+    "067B:2303": ("Prolific PL2303 (アロハUSB)", "adapters in general"),
+    "1A86:7523": ("WCH CH340", "adapters in general"),
+    "10C4:EA60": ("Silicon Labs CP210x", "adapters in general"),
+}
+USB_ID = re.compile(r"VID:PID=([0-9A-F]{4}):([0-9A-F]{4})", re.I)
+# Ports that are no device on a cable: Bluetooth links (opening one dials the paired device and can
+# block for seconds), Intel AMT serial-over-LAN, com0com and other software ports.
+VIRTUAL_PORT = re.compile(r"BTHENUM|Bluetooth|ブルートゥース|Active Management|com0com|^ROOT\\", re.I)
+MODEM_PORT = re.compile(r"modem|モデム", re.I)
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """A port port = auto listens on, and whether it may be a modem (and gets the AT init)."""
+    device: str
+    modem: bool
+
+
+def port_text(info) -> str:
+    return f"{getattr(info, 'hwid', '') or ''} {getattr(info, 'description', '') or ''}"
+
+
+def probe_plan(ports, protocol: str) -> list:
+    """port = auto: the ports worth listening on, likeliest first (pure: list_ports values in).
+
+    Virtual ports are left out (name one in cti.ini to use it). Known caller-ID adapter chips
+    come first, then other USB ports, then modems, then built-in ports; in natural order
+    (COM2 before COM10) within each, by pyserial's own numsplit. AT commands only where a
+    modem can be: protocol = modem, or a port that names itself a modem.
+    """
+    chosen = []
+    for info in ports:
+        text = port_text(info)
+        if VIRTUAL_PORT.search(getattr(info, "hwid", "") or "") or VIRTUAL_PORT.search(info.description or ""):
+            continue
+        usb = USB_ID.search(text)
+        modem = protocol == "modem" or (protocol == "auto" and bool(MODEM_PORT.search(text)))
+        known = bool(usb) and f"{usb.group(1)}:{usb.group(2)}".upper() in CALLER_ID_USB_IDS
+        rank = 0 if known else 1 if usb or "USB" in text.upper() else 2 if modem else 3
+        chosen.append((rank, serial.tools.list_ports_common.numsplit(info.device), ProbeTarget(info.device, modem)))
+    return [target for _, _, target in sorted(chosen, key=lambda c: c[:2])]
+
+
+def answered(heard: bytes, asked_modem: bool) -> bool:
+    """The bytes heard on a port while probing are a caller-ID device (or a modem's answer to the init)."""
+    if SIGNATURE.search(heard):
+        return True
+    return asked_modem and re.search(rb"(?:^|[\r\n])(?:OK|RING|NMBR)", heard) is not None
+
+
 def list_ports() -> list:
-    """The serial ports found, as (device, description) pairs."""
-    return sorted((p.device, p.description or "") for p in serial.tools.list_ports.comports())
+    """The serial ports found, as (device, description) pairs, in natural order (COM2 before COM10)."""
+    return [(p.device, p.description or "")
+            for p in sorted(serial.tools.list_ports.comports(),
+                            key=lambda p: serial.tools.list_ports_common.numsplit(p.device))]
 
 
 class DeviceReader(threading.Thread):
@@ -1583,10 +1734,12 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
+        self.clock = clock              # the decoders' repeat window runs on it
+        self.ports = ports or (lambda: serial.tools.list_ports.comports())
         self.stopping = threading.Event()
         self.port_name = config.port
         self.pending = b""              # bytes heard while probing, decoded first
@@ -1605,6 +1758,8 @@ class DeviceReader(threading.Thread):
             try:
                 port = self._open()
             except (serial.SerialException, OSError, ValueError) as e:
+                if self.stopping.is_set():
+                    break
                 state, text = describe_port_error(self.port_name, e)
                 delay = self.backoff[min(failures, len(self.backoff) - 1)]
                 failures += 1
@@ -1632,59 +1787,88 @@ class DeviceReader(threading.Thread):
 
     def _open(self):
         if self.config.port.lower() == "auto":
+            self.port_name = "auto"
             self.status("connecting", "着信表示装置を探しています（COM ポートを順に試しています）")
             return self._probe()
         self.status("connecting", f"{self.port_name} を開いています")
         port = self.opener(self.config.port, self.config.protocol, self.config.baudrate)
-        self._send_init(port)
+        if self._may_be_modem(self.config.port):
+            self._send_init(port)
         return port
 
+    def _may_be_modem(self, name):
+        """A named port gets the AT init with protocol = modem, or with auto when Windows calls it a modem."""
+        if self.config.protocol == "modem":
+            return not name.startswith(("socket://", "udp://"))
+        if self.config.protocol != "auto":
+            return False
+        return any(t.modem for t in probe_plan([p for p in self.ports() if p.device == name], "auto"))
+
     def _send_init(self, port):
-        if self.config.protocol in ("modem", "auto") and not self.port_name.startswith(("socket://", "udp://")):
-            for command in self.config.init:
-                port.write(command.encode("ascii", "replace") + b"\r")
-                time.sleep(0.2)         # modems drop commands sent before the previous OK
+        for command in self.config.init:
+            port.write(command.encode("ascii", "replace") + b"\r")
+            time.sleep(0.2)             # modems drop commands sent before the previous OK
+
+    PROBE_RESCAN = 5.0                  # seconds between looks for ports plugged in while probing
 
     def _probe(self):
-        """port = auto: try each serial port found; keep the one that answers, else the first USB one."""
-        silent = None
-        for info in sorted(serial.tools.list_ports.comports(), key=lambda p: p.device):
-            self.port_name = info.device
-            try:
-                port = self.opener(info.device, self.config.protocol, self.config.baudrate)
-            except (serial.SerialException, OSError):
-                continue
-            try:
-                heard = self._listen(port, self.probe_seconds)
-            except (serial.SerialException, OSError):
+        """port = auto: listen on every likely port at once; keep the first that speaks caller ID
+        (or answers the modem init). A silent port is never taken: a silent ND adapter is found
+        by its first call, whose bytes are decoded, not lost."""
+        listening = {}                  # device -> (port, bytes heard, asked the AT init)
+        error, rescan_at, started, told = None, 0.0, time.monotonic(), None
+        try:
+            while not self.stopping.is_set():
+                if time.monotonic() >= rescan_at:
+                    plan = probe_plan(self.ports(), self.config.protocol)
+                    for target in plan:
+                        if target.device in listening:
+                            continue
+                        try:
+                            port = self.opener(target.device, self.config.protocol, self.config.baudrate)
+                        except (serial.SerialException, OSError, ValueError) as e:
+                            if error is None or port_error_state(str(e)) == "busy":     # busy says the most
+                                error = (target.device, e)
+                            continue
+                        try:
+                            if target.modem:
+                                self._send_init(port)
+                        except (serial.SerialException, OSError):
+                            port.close()
+                            continue
+                        listening[target.device] = (port, bytearray(), target.modem)
+                    rescan_at = time.monotonic() + self.PROBE_RESCAN
+                    if not listening and error:
+                        self.port_name = error[0]
+                        raise error[1]
+                    if not listening:
+                        raise serial.SerialException("no port")
+                for device, (port, heard, asked) in list(listening.items()):
+                    try:
+                        heard += port.read(port.in_waiting) if port.in_waiting else b""
+                    except (serial.SerialException, OSError):
+                        port.close()
+                        del listening[device]
+                        continue
+                    del heard[:-AutoDecoder.PATIENCE]
+                    if answered(bytes(heard), asked):
+                        del listening[device]
+                        self.port_name, self.pending = device, bytes(heard)
+                        log.info("port = auto: %s から着信表示装置の応答がありました", device)
+                        return port
+                names = "、".join(listening)
+                if listening and time.monotonic() - started >= self.probe_seconds and told != names:
+                    told = names
+                    self.status("connecting", f"応答する装置がありません（{names} で着信を待っています）。"
+                                              "装置のつながる COM 番号がわかれば cti.ini の port = に書いてください")
+                self.stopping.wait(0.05)
+            raise serial.SerialException("stopped")
+        finally:
+            for port, _, _ in listening.values():
                 port.close()
-                continue
-            if re.search(rb"OK|RING|NMBR", heard) or any(rx.search(heard) for _, rx in SIGNATURES):
-                if silent is not None:
-                    silent.close()
-                self.pending = heard
-                return port
-            # Built-in COM1-style ports with nothing attached are silent too: only a USB one is kept unheard.
-            if silent is None and "USB" in f"{info.hwid} {info.description}".upper():
-                silent = port
-            else:
-                port.close()
-        if silent is not None:
-            self.port_name = silent.port
-            return silent
-        self.port_name = "auto"
-        raise serial.SerialException("no port")
-
-    def _listen(self, port, seconds) -> bytes:
-        self._send_init(port)
-        heard = bytearray()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self.stopping.is_set():
-            heard += port.read(port.in_waiting or 1)
-        return bytes(heard)
 
     def _pump(self, port):
-        decoder = make_decoder(self.config.protocol, now=self.now)
+        decoder = make_decoder(self.config.protocol, now=self.now, clock=self.clock)
         pending, self.pending = self.pending, b""
         self._handle(port, decoder, decoder.feed(pending) if pending else [])
         while not self.stopping.is_set():

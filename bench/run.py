@@ -5,12 +5,14 @@
 
 Runs bench/members.py (load, lookup, search at 10k/100k/1M members, each beside its naive
 counterpart), bench/popup.py (popup latency, the link dialog's keystrokes and a call right after
-a save, in the real window at 100,000 members) and bench/startup.py (--lookup against a bare
+a save, in the real window at 100,000 members), bench/startup.py (--lookup against a bare
 csv.reader pass, the window's cold and warm start-up and peak memory at 100,000 and 1,000,000,
-the built program's start-up), each in a process of its own so that one's memory does not weigh
-on the other's. The machine may be shared and busy: compare each figure with its baseline from
-the same run, not with another run's. Progress goes to standard error; the figures to standard output, followed by the
-issue's targets as comment lines (`# target ...: met` / `missed`).
+the built program's start-up) and bench/decoders.py (CPU of the decoders and the reader on a
+port full of garbage, auto beside the fixed decoders and the former auto), each in a process of
+its own so that one's memory does not weigh on the other's. The machine may be shared and busy:
+compare each figure with its baseline from the same run, not with another run's. Progress goes
+to standard error; the figures to standard output, followed by the issue's targets as comment
+lines (`# target ...: met` / `missed`).
 """
 
 import argparse
@@ -22,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-BENCHMARKS = ["members", "popup", "startup"]       # bench/<name>.py, each with main(argv)
+BENCHMARKS = ["members", "popup", "startup", "decoders"]       # bench/<name>.py, each with main(argv)
 
 # (figure names to look at, the worst of them is judged, limit, unit, words); limits are the issues'
 # targets. Memory is judged at its peak (VmHWM), not its steady size.
@@ -47,6 +49,8 @@ TARGETS = [
      "lookup p99 < 50 µs at 1,000,000 members (through the parse cache, as the window)"),
     (("members_search_p99_100000_utf8", "members_search_p99_100000_cp932"), 50, "ms",
      "search p99 < 50 ms at 100,000 members"),
+    (("reader_auto_over_nd_1b", "reader_auto_over_nd_16b"), 1.5, "x",
+     "protocol = auto within 1.5x the CPU of a fixed decoder (reader on 9600-baud garbage)"),
 ]
 
 

@@ -684,3 +684,243 @@ def test_a_stream_without_line_ends_is_not_buffered_forever(protocol):
     assert summary(d.feed(b"\r\nNMBR = 0596310005\r\n\r\n" if protocol == "modem" else
                           b"\r\nCID: *DATE*11242026*TIME*1405*NMBR*0596310005*NAME*-*\r\n" if protocol == "ncid" else
                           b"\r\n01 I S 0000 G A1 11/24 03:20 PM 0596310005     X\r\n"))[0][0] == "0596310005"
+
+
+###############################################################################
+# The guards that keep a stale or bogus caller off the screen (issue 12).
+# Each test here fails when its guard is removed, flipped or widened, within seconds.
+
+def repeat_window_past(clock, window=3.0):
+    clock.t += window + 0.001
+
+
+@pytest.mark.parametrize("protocol", REPEATS)
+def test_the_repeat_window_ends_exactly_at_its_length(protocol):
+    clock = FakeClock()
+    d = decoder(protocol, clock=clock, repeat_window=3.0)
+    first = clock.t
+    assert len(calls(d.feed(REPEATS[protocol]))) == 1
+    clock.t = first + 3.0                           # exactly at the window: still the same call
+    assert calls(d.feed(REPEATS[protocol])) == []
+    clock.t = first + 3.001                         # just past it (measured from the first report)
+    assert [c.number for c in calls(d.feed(REPEATS[protocol]))] == ["0312345678"]
+
+
+MODEM_CALL = b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\nNAME = TANAKA\r\n\r\n"
+
+
+@pytest.mark.parametrize("ring_only", [b"RING\r\n", b"RING\r\n\r\nRING\r\n\r\nRING\r\n", b"\r\nRING\r\n\r\n"])
+@pytest.mark.parametrize("idle", [False, True])
+def test_modem_ring_only_cycle_after_a_call_is_no_call(ring_only, idle):
+    """A later ring with no caller ID (a second line, a caller-ID service lapse) must not bring back
+    the previous caller: the block is cleared when its call is reported."""
+    clock = FakeClock()
+    d = decoder("modem", clock=clock)
+    assert [c.number for c in calls(d.feed(MODEM_CALL) + d.flush())] == ["0451234567"]
+    for _ in range(3):
+        repeat_window_past(clock, 60.0)
+        events = d.feed(ring_only)
+        if idle:
+            events += d.flush()                     # the reader's read timeout
+        assert calls(events) == [], ring_only
+    assert calls(d.flush(final=True)) == []
+
+
+def test_modem_call_completed_by_the_idle_flush_is_not_reported_again_by_the_next_ring():
+    clock = FakeClock()
+    d = decoder("modem", clock=clock)
+    d.feed(b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\n")
+    assert len(calls(d.flush())) == 1
+    repeat_window_past(clock, 10.0)
+    assert calls(d.feed(b"RING\r\n") + d.flush() + d.feed(b"\r\n") + d.flush(final=True)) == []
+
+
+def test_modem_date_of_a_ring_cycle_without_number_is_not_lent_to_the_next_call():
+    d = decoder("modem")
+    d.feed(b"RING\r\n\r\nDATE = 1124\r\nTIME = 0900\r\n\r\nRING\r\n")      # no NMBR: discarded at the ring
+    events = d.feed(b"RING\r\n\r\nNMBR = 0596310005\r\n\r\n")
+    assert summary(events) == [("0596310005", None, None, None)]
+
+
+def nd_filler_frame(nd_frame, params_size):
+    """A frame with a number and a filler parameter making the parameters `params_size` bytes long."""
+    filler = bytes([0x55]) * (params_size - 2 - 10 - 2)
+    return nd_frame([(0x02, b"0312345678"), (0x21, filler)])
+
+
+def test_nd_frame_exactly_at_the_frame_limit_decodes(nd_frame):
+    frame = nd_filler_frame(nd_frame, cti.NumberDisplayDecoder.MAX_FRAME - 7)
+    assert frame.index(bytes([0x90, 0x03]), 7) == cti.NumberDisplayDecoder.MAX_FRAME   # its DLE ETX
+    for chunk in (len(frame), 1):
+        d = decoder("nd")
+        events = sum((d.feed(frame[i:i + chunk]) for i in range(0, len(frame), chunk)), [])
+        assert [c.number for c in calls(events)] == ["0312345678"], chunk
+
+
+def test_nd_frame_one_over_the_limit_is_dropped_and_the_next_decodes(nd_frame):
+    frame = nd_filler_frame(nd_frame, cti.NumberDisplayDecoder.MAX_FRAME - 6)
+    assert frame.index(bytes([0x90, 0x03]), 7) == cti.NumberDisplayDecoder.MAX_FRAME + 1
+    d = decoder("nd")
+    events = d.feed(frame)
+    assert calls(events) == [] and any("途中で切れた" in e.message for e in events if isinstance(e, cti.Garbled))
+    assert [c.number for c in calls(d.feed(vector("mobile")))] == ["09012345678"]
+
+
+@pytest.mark.parametrize("filler", [257, 300, 5000])
+@pytest.mark.parametrize("start", [b"\x90\x81", b"\x10\x01", b"\x90\x81\x87\x90\x82\xc0"])
+def test_nd_false_start_then_more_than_the_frame_limit_does_not_wedge(start, filler):
+    """A false DLE SOH followed by a long run with no DLE: the decoder gives up on it at the
+    frame limit and finds the good frame after it (fed all at once, and a byte at a time)."""
+    noise = bytes(0x41 + i % 26 for i in range(filler))            # no DLE
+    stream = start + noise + vector("fixed")
+    assert summary(decoder("nd").feed(stream)) == [("0312345678", None, None, None)]
+    d = decoder("nd")
+    events = sum((d.feed(stream[i:i + 1]) for i in range(len(stream))), [])
+    assert summary(events) == [("0312345678", None, None, None)]
+    assert len(d.buf) <= 1
+
+
+@pytest.mark.parametrize("etx", [b"\x03", b"\x83"])
+def test_aloha_etx_in_noise_is_no_record_start(etx):
+    """Only STX opens a record: a stray ETX must bring no ACK/NAK and no call, even when
+    what follows it looks like a record."""
+    fake = etx + b"112431015" + b"0312345678" + etx
+    for noise in (etx, etx * 5, fake, bytes(cti.even_parity(b) for b in fake), b"\x00" + etx + b"12" + etx + b"\xff"):
+        events = decoder("aloha").feed(noise)
+        assert events == [] or all(isinstance(e, cti.Garbled) for e in events), noise
+        d = decoder("aloha")
+        events = d.feed(noise + aloha_record("112431020" "0596310005") + noise)
+        assert [c.number for c in calls(events)] == ["0596310005"], noise
+        assert [e for e in events if isinstance(e, cti.Reply)] == [cti.Reply(b"\x06")], noise
+
+
+def test_aloha_stray_etx_between_records():
+    records = [aloha_record(f"11243101{i}" + number) for i, number in enumerate(["0312345678", "09011112222", "P"])]
+    stream = b"\x83\x03" + records[0] + b"\x03\x83\x031124" + records[1] + b"\x83" + records[2] + b"\x03"
+    for cut in range(1, len(stream)):
+        d = decoder("aloha", repeat_window=float("inf"))
+        events = d.feed(stream[:cut]) + d.feed(stream[cut:])
+        assert [c.number or c.reason for c in calls(events)] == ["0312345678", "09011112222", "private"], cut
+        assert [e for e in events if isinstance(e, cti.Reply)] == [cti.Reply(b"\x06")] * 3, cut
+
+
+def test_aloha_record_exactly_at_the_buffer_limit_is_read():
+    body = "112431015" + "0" * (cti.AlohaDecoder.MAX_RECORD - 1 - 9)    # STX + body = MAX_RECORD bytes
+    record = aloha_record(body)
+    d = decoder("aloha")
+    assert d.feed(record[:-1]) == []                                   # held, waiting for its ETX
+    events = d.feed(record[-1:])
+    assert events[0] == cti.Reply(b"\x06") and len(calls(events)) == 1
+
+
+def test_aloha_record_one_over_the_buffer_limit_is_dropped_and_the_next_is_read():
+    body = "112431015" + "0" * (cti.AlohaDecoder.MAX_RECORD - 9)       # one byte more
+    record = aloha_record(body)
+    d = decoder("aloha")
+    events = d.feed(record[:-1])
+    assert [e.message for e in events] == ["ETX のない記録を捨てました"]
+    assert d.buf == bytearray()
+    events = d.feed(record[-1:]) + d.feed(aloha_record("112431020" "0596310005"))
+    assert [c.number for c in calls(events)] == ["0596310005"]
+    assert [e for e in events if isinstance(e, cti.Reply)] == [cti.Reply(b"\x06")]
+
+
+@pytest.mark.parametrize("protocol", ["modem", "ncid", "whozz"])
+def test_a_line_exactly_at_the_line_limit_is_read(protocol):
+    line = {"modem": b"NMBR = 0596310005", "ncid": b"CID: *DATE*11242026*TIME*1405*NMBR*0596310005*NAME*-*",
+            "whozz": b"01 I S 0000 G A1 11/24 03:20 PM 0596310005     X"}[protocol]
+    line = line + b" " * (cti.LineDecoder.MAX_LINE - len(line))
+    d = decoder(protocol)
+    assert d.feed(line) == []                                          # exactly MAX_LINE bytes: held
+    assert [c.number for c in calls(d.feed(b"\r\n\r\n"))] == ["0596310005"]
+
+
+@pytest.mark.parametrize("protocol", ["modem", "ncid", "whozz"])
+def test_a_line_one_over_the_line_limit_is_dropped(protocol):
+    d = decoder(protocol)
+    line = b"NMBR = 0596310005 CID: *NMBR*0596310005*"
+    events = d.feed(line + b" " * (cti.LineDecoder.MAX_LINE + 1 - len(line)))
+    assert [type(e) for e in events] == [cti.Garbled] and d.buf == bytearray()
+    assert calls(d.feed(b"\r\n\r\n") + d.flush(final=True)) == []
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_ncid_every_month_reads_mmddyyyy(month):
+    for day in (1, 5, 12, 13, 28):
+        line = f"CID: *DATE*{month:02d}{day:02d}2025*TIME*0930*NMBR*0451234567*NAME*-*\r\n".encode()
+        assert [c.time for c in calls(decoder("ncid").feed(line))] == [datetime(2025, month, day, 9, 30)], day
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_ncid_every_month_reads_ddmmyyyy_when_the_day_comes_first(month):
+    for day in (13, 24, 28):
+        line = f"CID: *DATE*{day:02d}{month:02d}2025*TIME*0930*NMBR*0451234567*NAME*-*\r\n".encode()
+        assert [c.time for c in calls(decoder("ncid").feed(line))] == [datetime(2025, month, day, 9, 30)], day
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_every_month_in_the_dates_without_a_year(month):
+    """Modem DATE = MMDD, アロハ MMDD and CallerID.com MM/DD: month first, every month, December too."""
+    now = lambda: datetime(2026, 12, 31, 23, 0)            # noqa: E731 - every date of the year is in the past
+    expected = datetime(2026, month, 12, 9, 30)
+    text = f"DATE = {month:02d}12\r\nTIME = 0930\r\nNMBR = 0451234567\r\n\r\n".encode()
+    assert [c.time for c in calls(decoder("modem", now=now).feed(text))] == [expected]
+    assert [c.time for c in calls(decoder("aloha", now=now).feed(aloha_record(f"{month:02d}1230930" "0451234567")))] \
+        == [expected]
+    record = whozz(f"01 I S 0000 G A1 {month:02d}/12 09:30 AM 0451234567     TANAKA         ")
+    assert [c.time for c in calls(decoder("whozz", now=now).feed(record))] == [expected]
+
+
+@pytest.mark.parametrize("value, number", [
+    ("+81 (0)3 1234 5678", "0312345678"), ("81 (0)3 1234 5678", "0312345678"), ("+81 3-1234-5678", "0312345678"),
+    ("+81-90-1234-5678", "09012345678"), ("03-1234-5678", "0312345678"), ("(03) 1234 5678", "0312345678"),
+])
+def test_numbers_as_people_write_them_in_text_formats(value, number):
+    assert [c.number for c in calls(feed_all(decoder("modem"), f"NMBR = {value}\r\n\r\n".encode()))] == [number]
+    line = f"CID: *DATE*11242026*TIME*1405*NMBR*{value}*NAME*-*\r\n".encode()
+    assert [c.number for c in calls(decoder("ncid").feed(line))] == [number]
+
+
+@pytest.mark.parametrize("value", ["+1 212 555 0100", "+1-212-555-0100", "+44 20 7946 0958", "+65 6123 4567"])
+def test_a_foreign_number_is_never_made_japanese(value):
+    digits = cti.NOT_DIGIT.sub("", value)
+    assert [c.number for c in calls(feed_all(decoder("modem"), f"NMBR = {value}\r\n\r\n".encode()))] == [digits]
+    line = f"CID: *DATE*11242026*TIME*1405*NMBR*{value}*NAME*-*\r\n".encode()
+    assert [c.number for c in calls(decoder("ncid").feed(line))] == [digits]
+
+
+def test_auto_keeps_exactly_its_patience_then_drops_half():
+    d = decoder("auto")
+    noise = bytes(0x41 + i % 26 for i in range(cti.AutoDecoder.PATIENCE))
+    assert d.feed(noise) == [] and len(d.pending) == cti.AutoDecoder.PATIENCE
+    events = d.feed(b"A")
+    assert [type(e) for e in events] == [cti.Garbled]
+    assert len(d.pending) == cti.AutoDecoder.PATIENCE // 2
+
+
+SIGNED = {"nd": vector("fixed"), "aloha": aloha_record("112431015" "0312345678"),
+          "modem": b"\r\nRING\r\n\r\nNMBR = 0312345678\r\n\r\n",
+          "ncid": b"\r\nCID: *DATE*11242026*TIME*1405*NMBR*0312345678*NAME*-*\r\n",
+          "whozz": whozz("01 I S 0000 G A1 11/24 10:15 AM 0312345678     TANAKA         ")}
+
+
+@pytest.mark.parametrize("protocol", SIGNED)
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7])
+def test_auto_finds_a_signature_split_over_small_reads(protocol, chunk):
+    for lead in (0, 1, 9, 50, cti.AutoDecoder.PATIENCE - 3, cti.AutoDecoder.PATIENCE + 5):
+        stream = bytes(0x41 + i % 26 for i in range(lead)) + SIGNED[protocol]
+        d = decoder("auto")
+        events = sum((d.feed(stream[i:i + chunk]) for i in range(0, len(stream), chunk)), []) + d.flush(final=True)
+        assert d.detected == protocol, lead
+        assert [c.number for c in calls(events)] == ["0312345678"], lead
+
+
+@pytest.mark.parametrize("stream, protocol", [
+    (b"NMBR = 0312345678\r\n\r\n", "modem"), (b"RING\r\n\r\nNMBR = 0312345678\r\n\r\n", "modem"),
+    (b"CID: *DATE*11242026*TIME*1405*NMBR*0312345678*NAME*-*\r\n", "ncid"),
+])
+def test_auto_finds_a_line_signature_at_the_very_start_of_the_stream_read_a_byte_at_a_time(stream, protocol):
+    d = decoder("auto")
+    events = sum((d.feed(stream[i:i + 1]) for i in range(len(stream))), []) + d.flush(final=True)
+    assert d.detected == protocol
+    assert [c.number for c in calls(events)] == ["0312345678"]

@@ -257,3 +257,144 @@ def test_frames_in_hypothesis_noise_are_all_found(data):
     chosen = [random_params(rng) for _ in noise[1:]]
     stream = noise[0] + b"".join(build_nd_frame(p) + n for (p, _), n in zip(chosen, noise[1:]))
     assert nd_calls(stream, rng) == [expected for _, expected in chosen], stream.hex(" ")
+
+
+###############################################################################
+# Properties per decoder: valid records interleaved with noise (issue 12).
+# Checksum decoders (ND: CRC; アロハ: parity and ACK): the calls are the records sent, in order.
+# Text decoders (modem, NCID, CallerID.com): a call is only ever a number sent after the previous
+# call's record; decoys (history, outbound, ring-only cycles) never come out.
+
+PROPERTY = settings(max_examples=200, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+numbers = st.text("0123456789", min_size=9, max_size=10).map(lambda d: "0" + d)
+
+
+def unique(values):
+    return list(dict.fromkeys(values))
+
+
+def feed_pieces(protocol, pieces, idle_after=()):
+    """Decode pieces (each fed whole) with a clock that moves 60 s a piece: no repeat window
+    ever hides a call, so a stale caller would show."""
+    tick = itertools.count()
+    d = cti.make_decoder(protocol, clock=lambda: next(tick) * 60.0)
+    events = []
+    for n, piece in enumerate(pieces):
+        events += d.feed(piece)
+        if n in idle_after:
+            events += d.flush()
+    events += d.flush(final=True)
+    check_events(events, sum(map(len, pieces)))
+    return events
+
+
+def rechunk(stream, sizes):
+    return chunks(stream, sizes) if stream else []
+
+
+def is_subsequence(got, sent):
+    it = iter(sent)
+    return all(any(g == s for s in it) for g in got)
+
+
+nd_noise = st.one_of(
+    st.binary(max_size=40),
+    st.sampled_from([b"\x90\x81", b"\x10\x01", b"\x90\x03", b"\x10\x03", b"\x90\x90", b"\x90", b"\x10",
+                     b"\x90\x81\x87\x90\x82\xc0", ND_SAMPLE[:9], ND_SAMPLE[:-1], ND_SAMPLE[:-2]]),
+    st.binary(min_size=257, max_size=400).map(lambda b: b"\x90\x81" + bytes(x for x in b if x & 0x7F != 0x10)),
+)
+
+
+@PROPERTY
+@given(records=st.lists(st.tuples(numbers, st.booleans(), nd_noise), min_size=1, max_size=5),
+       tail=nd_noise, sizes=chunk_sizes)
+def test_property_nd_calls_are_the_frames_sent_in_order(records, tail, sizes):
+    stream = b"".join(noise + build_nd_frame([(0x02, n.encode())], parity=p) for n, p, noise in records) + tail
+    events = feed_pieces("nd", rechunk(stream, sizes))
+    assert [c.number for c in events if isinstance(c, cti.Call)] == [n for n, _, _ in records]
+
+
+ALOHA_STX = {0x02, 0x82}
+aloha_noise = st.one_of(
+    st.binary(max_size=30).map(lambda b: bytes(x for x in b if x not in ALOHA_STX)),
+    st.sampled_from([b"\x03", b"\x83", b"\x03\x83", b"1124\x03", b"\x83112431015\x83"]),
+)
+
+
+def aloha_wire(body):
+    return bytes(cti.even_parity(b) for b in b"\x02" + body.encode() + b"\x03")
+
+
+@PROPERTY
+@given(records=st.lists(st.tuples(numbers, aloha_noise, st.booleans()), min_size=1, max_size=5),
+       tail=aloha_noise, sizes=chunk_sizes)
+def test_property_aloha_calls_and_acks_are_the_records_sent_in_order(records, tail, sizes):
+    """Noise without STX (ETX-like bytes included); a record may be preceded by a record cut short."""
+    stream = bytearray()
+    for i, (number, noise, cut_short) in enumerate(records):
+        stream += noise
+        if cut_short:
+            stream += aloha_wire("11243")[:-1]            # STX and a few bytes, no ETX
+        stream += aloha_wire(f"1124{i % 7}10{i % 6}{i % 10}" + number)
+    events = feed_pieces("aloha", rechunk(bytes(stream) + tail, sizes))
+    assert [c.number for c in events if isinstance(c, cti.Call)] == [n for n, _, _ in records]
+    assert [e.data for e in events if isinstance(e, cti.Reply)] == [b"\x06"] * len(records)
+
+
+text_noise = st.one_of(
+    st.binary(max_size=30),
+    st.sampled_from([b"\r\n", b"\r", b"\n", b"RING\r\n", b"\r\nRING\r\n\r\n", b"OK\r\n", b"DATE = 1124\r\n",
+                     b"TIME=1015\r\n", b"NAME = SATO\r\n", b"ATZ\r\n", b"200 Server: ncidd\r\n", b"*", b"^^<U>"]),
+)
+
+
+def text_property(protocol, record, decoy, items, sizes, idle):
+    """items: (number, noise, is_decoy). A decoy carries its number where it is not a call."""
+    pieces, sent = [], []
+    for number, noise, is_decoy in items:
+        pieces.append(noise)
+        pieces.append(decoy(number) if is_decoy else record(number))
+        if not is_decoy:
+            sent.append(number)
+    stream = b"".join(pieces)
+    pieces = rechunk(stream, sizes)
+    events = feed_pieces(protocol, pieces, idle_after=set(range(0, len(pieces), idle)) if idle else ())
+    got = [c.number for c in events if isinstance(c, cti.Call) and c.number]
+    assert is_subsequence(got, sent), (got, sent)
+    decoys = {n for n, _, is_decoy in items if is_decoy} - set(sent)
+    assert not decoys & set(got)
+
+
+text_items = st.lists(st.tuples(numbers, text_noise, st.booleans()), min_size=1, max_size=6, unique_by=lambda t: t[0])
+
+
+@PROPERTY
+@given(items=text_items, sizes=chunk_sizes, idle=st.integers(0, 3))
+def test_property_modem_never_reports_a_number_not_sent_since_the_last_call(items, sizes, idle):
+    text_property(
+        "modem",
+        lambda n: f"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = {n}\r\n\r\nRING\r\n".encode(),
+        lambda n: b"RING\r\n\r\nRING\r\n",          # a ring-only cycle: never a call, never the last caller
+        items, sizes, idle)
+
+
+@PROPERTY
+@given(items=text_items, sizes=chunk_sizes, idle=st.integers(0, 3))
+def test_property_ncid_never_reports_a_number_not_sent_since_the_last_call(items, sizes, idle):
+    text_property(
+        "ncid",
+        lambda n: f"\r\nCID: *DATE*12052026*TIME*1015*LINE*-*NMBR*{n}*MESG*NONE*NAME*-*\r\n".encode(),
+        lambda n: f"\r\nCIDLOG: *DATE*12052026*TIME*1015*LINE*-*NMBR*{n}*MESG*NONE*NAME*-*\r\n".encode(),
+        items, sizes, idle)
+
+
+@PROPERTY
+@given(items=text_items, sizes=chunk_sizes, idle=st.integers(0, 3))
+def test_property_whozz_never_reports_a_number_not_sent_since_the_last_call(items, sizes, idle):
+    text_property(
+        "whozz",
+        lambda n: f"\r\n^^<U>000001<S>345678$01 I S 0000 G A1 12/05 10:15 AM {n:<15}TANAKA\r\n".encode(),
+        lambda n: f"\r\n^^<U>000001<S>345678$01 O S 0000 G A1 12/05 10:15 AM {n:<15}TANAKA\r\n".encode(),
+        items, sizes, idle)

@@ -9,6 +9,7 @@ import queue
 import select
 import socket
 import time
+import types
 from datetime import datetime
 
 import pytest
@@ -63,10 +64,10 @@ def start_reader():
     """start_reader(port, protocol, **config) -> (reader, Events); every reader is stopped at teardown."""
     readers = []
 
-    def start(port, protocol="nd", opener=cti.open_port, now=fixed_now, **config):
+    def start(port, protocol="nd", opener=cti.open_port, now=fixed_now, clock=time.monotonic, **config):
         q = queue.Queue()
         reader = cti.DeviceReader(cti.Config(port=str(port), protocol=protocol, **config), q,
-                                  opener=opener, backoff=BACKOFF, now=now, probe_seconds=0.3)
+                                  opener=opener, backoff=BACKOFF, now=now, probe_seconds=0.3, clock=clock)
         readers.append((reader, q))
         reader.start()
         return reader, Events(q)
@@ -235,17 +236,53 @@ def test_modem_init_commands_come_from_the_config(pty_pair, start_reader):
     events.status("connected")
 
 
-def test_auto_sends_the_modem_init_then_detects_the_format(pty_pair, start_reader, nd_frame):
+def test_auto_protocol_on_a_named_port_sends_no_at_commands_then_detects_the_format(pty_pair, start_reader, nd_frame):
     master, path = pty_pair
     reader, events = start_reader(path, "auto")
-    assert read_master(master, len(b"ATZ\rAT+VCID=1\r")) == b"ATZ\rAT+VCID=1\r"   # in case it is a modem
     events.status("connected")
+    assert nothing_written(master)                  # not a modem, as far as anyone knows: no ATZ to a printer
     os.write(master, b"\x00\x13\xfe" + nd_frame([(0x02, b"0467123456")]))
     call = events.call()
     assert (call.number, call.protocol) == ("0467123456", "nd")      # the format auto detection settled on
     os.write(master, nd_frame([(0x04, b"O")]))
     call = events.call()
     assert (call.reason, call.protocol) == ("out_of_area", "nd")
+    assert nothing_written(master)
+
+
+def test_auto_protocol_on_a_named_port_windows_calls_a_modem_sends_the_init(monkeypatch, pty_pair, start_reader):
+    master, path = pty_pair
+    PortsFound(monkeypatch).add(path, "Conexant USB CX93010 ACF Modem", "USB VID:PID=0572:1329")
+    reader, events = start_reader(path, "auto")
+    assert read_master(master, len(b"ATZ\rAT+VCID=1\r")) == b"ATZ\rAT+VCID=1\r"
+    events.status("connected")
+
+
+class SteppedClock:
+    """The decoders' monotonic clock, moved by the test (no sleeping past the repeat window)."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_modem_ring_only_cycle_after_a_call_through_a_pty(pty_pair, start_reader):
+    """Hidden-check shape: a call, then (past the repeat window) a ring cycle with no caller ID,
+    then another call: exactly the two calls sent come out, the first never again."""
+    master, path = pty_pair
+    clock = SteppedClock()
+    reader, events = start_reader(path, "modem", init=(), clock=clock)
+    events.status("connected")
+    os.write(master, b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\nNAME = TANAKA\r\n\r\n")
+    assert events.call().number == "0451234567"
+    clock.t += 60                                   # far past the repeat window
+    os.write(master, b"RING\r\n\r\nRING\r\n\r\nRING\r\n")   # nobody's number: a line with no caller ID
+    clock.t += 60
+    os.write(master, b"RING\r\n\r\nDATE = 1124\r\nTIME = 1030\r\nNMBR = 0596310005\r\n\r\n")
+    assert events.call().number == "0596310005"
+    assert [c.number for c in events.calls()] == ["0451234567", "0596310005"]
 
 
 def test_busy_port_is_reported_as_busy(start_reader):
@@ -377,18 +414,69 @@ def test_port_settings():
     assert cti.port_settings("modem", 1200) == {"baudrate": 1200, "timeout": cti.IDLE_TIMEOUT, "write_timeout": 1}
 
 
+NOT_RESPONDING = "装置が応答しません。USB を抜き差ししてください"
+
+
 @pytest.mark.parametrize("url, error, state", [
+    # Windows, as pyserial 3.5 words it: "could not open port {!r}: {!r}".format(port, ctypes.WinError())
+    ("COM3", "could not open port 'COM3': PermissionError(13, 'アクセスが拒否されました。', None, 5)", "busy"),
     ("COM3", "could not open port 'COM3': PermissionError(13, 'Access is denied.', None, 5)", "busy"),
-    ("COM3", "could not open port 'COM3': FileNotFoundError(2, 'The system cannot find the file specified.')",
+    ("COM3", "could not open port 'COM3': PermissionError(13, 'プロセスはファイルにアクセスできません。"
+             "別のプロセスが使用中です。', None, 32)", "busy"),
+    ("COM3", "could not open port 'COM3': FileNotFoundError(2, 'The system cannot find the file specified.', None, 2)",
      "missing"),
+    ("COM3", "could not open port 'COM3': FileNotFoundError(2, '指定されたファイルが見つかりません。', None, 2)", "missing"),
+    ("COM3", "could not open port 'COM3': FileNotFoundError(2, 'The system cannot find the path specified.', None, 3)",
+     "missing"),
+    ("COM3", "could not open port 'COM3': PermissionError(13, 'A device attached to the system is not functioning.', "
+             "None, 31)", "no_response"),
+    ("COM3", "could not open port 'COM3': PermissionError(13, 'システムに接続されたデバイスが機能していません。', None, 31)",
+     "no_response"),
+    ("COM5", "could not open port 'COM5': OSError(22, 'The semaphore timeout period has expired.', None, 121)",
+     "no_response"),
+    ("COM5", "could not open port 'COM5': OSError(22, 'セマフォがタイムアウトしました。', None, 121)", "no_response"),
+    ("COM3", "could not open port 'COM3': OSError(22, 'The device is not connected.', None, 1167)", "no_response"),
+    ("COM3", "could not open port 'COM3': OSError(22, 'The parameter is incorrect.', None, 87)", "no_response"),
+    ("COM3", "could not open port 'COM3': OSError(22, 'The device does not recognize the command.', None, 22)",
+     "no_response"),
+    ("COM3", "Cannot configure port, something went wrong. Original message: "
+             "PermissionError(13, 'A device attached to the system is not functioning.', None, 31)", "no_response"),
+    # Linux
     ("/dev/ttyUSB0", "[Errno 2] could not open port /dev/ttyUSB0: [Errno 2] No such file or directory", "missing"),
+    ("/dev/ttyUSB0", "[Errno 16] could not open port /dev/ttyUSB0: [Errno 16] Device or resource busy", "busy"),
+    ("/dev/ttyUSB0", "[Errno 13] could not open port /dev/ttyUSB0: [Errno 13] Permission denied: '/dev/ttyUSB0'",
+     "busy"),
+    ("/dev/ttyUSB0", "[Errno 5] could not open port /dev/ttyUSB0: [Errno 5] Input/output error", "no_response"),
     ("socket://192.168.1.20:3333", "Could not open port socket://192.168.1.20:3333: [Errno 111] Connection refused",
      "missing"),
+    # words only: the fallback
+    ("COM3", "could not open port COM3: access is denied", "busy"),
 ])
 def test_describe_port_error(url, error, state):
     got_state, text = cti.describe_port_error(url, serial.SerialException(error))
     assert got_state == state
     assert ("192.168.1.20:3333" if url.startswith("socket://") else url) in text
+    assert (NOT_RESPONDING in text) == (state == "no_response")
+    assert ("他のプログラム" in text) == (state == "busy")
+
+
+@pytest.mark.parametrize("text, state", [
+    ("PermissionError(13, 'x', None, 5)", "busy"),
+    ("PermissionError(13, 'x', None, 31)", "no_response"),       # a PermissionError, yet no other program
+    ("OSError(22, \"the device's gone, None, 5) - oh\", None, 121)", "no_response"),   # repr's quotes
+    ("OSError(22, \"can't\", None, 2)", "missing"),
+    ("[Errno 16] busy", "busy"),
+    ("something else", None),
+])
+def test_port_error_state_reads_the_number_first(text, state):
+    assert cti.port_error_state(text) == state
+
+
+def test_udp_socket_options_windows_takes_the_port_exclusively():
+    windows = types.SimpleNamespace(SOL_SOCKET=0xFFFF, SO_REUSEADDR=4, SO_EXCLUSIVEADDRUSE=-5)
+    assert cti.udp_socket_options(windows) == [(0xFFFF, -5, 1)]            # no SO_REUSEADDR there
+    posix = types.SimpleNamespace(SOL_SOCKET=1, SO_REUSEADDR=2)
+    assert cti.udp_socket_options(posix) == [(1, 2, 1)]
 
 
 def test_udp_url_must_name_a_port():
@@ -433,17 +521,25 @@ def test_auto_port_keeps_the_one_that_answers(monkeypatch, make_pty, start_reade
     assert events.call().number == "0596310005"
 
 
-def test_auto_port_without_an_answer_takes_the_usb_one_not_com1(monkeypatch, make_pty, start_reader):
+def test_auto_port_never_calls_a_silent_port_connected_and_takes_the_one_whose_first_call_comes(
+        monkeypatch, make_pty, start_reader):
     found = PortsFound(monkeypatch)
-    _, builtin = make_pty()
+    builtin_master, builtin = make_pty()
     adapter_master, adapter = make_pty()
     found.add(builtin, "Communications Port (COM1)", "ACPI\\PNP0501\\1")
     found.add(adapter, "Prolific USB-to-Serial Comm Port (COM3)", "USB VID:PID=067B:2303")
     reader, events = start_reader("auto", "auto")
-    assert events.status("connected").port == adapter                # a silent ND adapter is still the best bet
-    os.write(adapter_master, b"\x02" + b"112521130" + b"0596310005\x03")        # an アロハ record
-    call = events.call()
+    silent = events.next(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, "silent")
+    assert silent.state != "connected" and adapter in silent.text and builtin in silent.text
+    assert silent.text.index(adapter) < silent.text.index(builtin)          # the known adapter chip first
+    assert "connected" not in events.states()
+    os.write(adapter_master, bytes(cti.even_parity(b) for b in b"\x02" + b"112521130" + b"0596310005\x03"))
+    connected = events.status("connected")
+    assert connected.port == adapter
+    call = events.call()                                              # the first call is not lost
     assert (call.number, call.protocol) == ("0596310005", "aloha")
+    assert read_master(adapter_master, 1) == b"\x06"                  # and the adapter gets its ACK
+    assert nothing_written(builtin_master)                            # no AT commands to a printer
 
 
 def test_auto_port_with_no_port_at_all_says_what_to_check(monkeypatch, start_reader):
@@ -467,3 +563,115 @@ def test_an_ncid_connection_has_tcp_keepalive():
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
         finally:
             port.close()
+
+
+###############################################################################
+# port = auto: the choice, as a pure function over what Windows' list_ports gives
+
+def port_info(device, description, hwid):
+    info = serial.tools.list_ports_common.ListPortInfo(device, skip_link_detection=True)
+    info.description, info.hwid = description, hwid
+    return info
+
+
+WINDOWS_PORTS = [
+    port_info("COM10", "USB-SERIAL CH340 (COM10)", "USB VID:PID=1A86:7523 SER=5 LOCATION=1-2"),
+    port_info("COM1", "通信ポート (COM1)", "ACPI\\PNP0501\\0"),
+    port_info("COM5", "Standard Serial over Bluetooth link (COM5)",
+              "BTHENUM\\{00001101-0000-1000-8000-00805F9B34FB}_LOCALMFG&0002\\7&1A2B3C4D&0&000000000000_00000000"),
+    port_info("COM6", "Bluetooth リンク経由の標準シリアル (COM6)",
+              "BTHENUM\\{00001101-0000-1000-8000-00805F9B34FB}_VID&0001009E_PID&400A\\8&2D9F3A2E&0&D8A35C1D0F2B_C00000000"),
+    port_info("COM4", "Intel(R) Active Management Technology - SOL (COM4)", "PCI\\VEN_8086&DEV_A13D&SUBSYS_"),
+    port_info("COM2", "USB Serial Port (COM2)", "USB VID:PID=0403:6015 SER=DN0123 LOCATION=1-4"),
+    port_info("COM3", "Prolific USB-to-Serial Comm Port (COM3)", "USB VID:PID=067B:2303 SER=6 LOCATION=1-3"),
+    port_info("COM7", "Conexant USB CX93010 ACF Modem", "USB VID:PID=0572:1329 SER=24680246 LOCATION=1-1"),
+    port_info("COM8", "EPSON TM-T88V Receipt", "USB VID:PID=04B8:0202 SER=X LOCATION=1-5"),
+    port_info("COM9", "com0com - serial port emulator CNCA0 (COM9)", "COM0COM\\PORT\\CNCA0"),
+    port_info("COM11", "標準 56000 bps モデム", "ROOT\\MDMGEN\\0000"),
+]
+
+
+def test_probe_plan_on_a_windows_reception_pc():
+    plan = cti.probe_plan(WINDOWS_PORTS, "auto")
+    assert [t.device for t in plan] == ["COM3", "COM10", "COM2", "COM7", "COM8", "COM1"]
+    # known caller-ID adapter chips (PL2303, CH340) first in natural order; other USB next; built-in last;
+    # Bluetooth, AMT serial-over-LAN, com0com and the software modem left out
+    assert [t.device for t in plan if t.modem] == ["COM7"]          # AT commands only to the modem
+
+
+def test_probe_plan_sends_at_commands_everywhere_only_for_protocol_modem():
+    assert all(t.modem for t in cti.probe_plan(WINDOWS_PORTS, "modem"))
+    for protocol in ("nd", "aloha", "whozz", "ncid"):
+        assert not any(t.modem for t in cti.probe_plan(WINDOWS_PORTS, protocol)), protocol
+
+
+def test_probe_plan_natural_order_as_pyserial_sorts():
+    ports = [port_info(f"COM{n}", "通信ポート", "ACPI\\PNP0501\\0") for n in (10, 2, 1, 21, 3)]
+    assert [t.device for t in cti.probe_plan(ports, "nd")] == ["COM1", "COM2", "COM3", "COM10", "COM21"]
+    assert [t.device for t in cti.probe_plan(ports, "nd")] == [p.device for p in sorted(ports)]
+
+
+@pytest.mark.parametrize("vid_pid", sorted(cti.CALLER_ID_USB_IDS))
+def test_every_known_adapter_chip_comes_before_other_usb(vid_pid):
+    ports = [port_info("COM2", "USB device", "USB VID:PID=04B8:0202"),
+             port_info("COM12", "USB adapter", f"USB VID:PID={vid_pid.lower()} SER=1")]
+    assert [t.device for t in cti.probe_plan(ports, "auto")] == ["COM12", "COM2"]
+
+
+def test_list_ports_in_natural_order(monkeypatch):
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: [WINDOWS_PORTS[0], WINDOWS_PORTS[1],
+                                                                     WINDOWS_PORTS[5]])
+    assert [d for d, _ in cti.list_ports()] == ["COM1", "COM2", "COM10"]
+
+
+def test_answered_needs_a_signature_or_a_modem_reply():
+    assert cti.answered(b"\x00junk\x02112431015" b"0312345678\x03", False)
+    assert not cti.answered(b"OK\r\n", False)                      # a printer's OK is no modem we asked
+    assert cti.answered(b"ATZ\r\r\nOK\r\n", True)
+    assert not cti.answered(b"\x11\x13 status \x00", True)
+
+
+def test_auto_port_opens_no_bluetooth_port(monkeypatch, make_pty, start_reader):
+    found = PortsFound(monkeypatch)
+    _, bluetooth = make_pty()
+    master, adapter = make_pty()
+    found.add(bluetooth, "Standard Serial over Bluetooth link (COM5)", WINDOWS_PORTS[2].hwid)
+    found.add(adapter, "USB-SERIAL CH340 (COM3)", "USB VID:PID=1A86:7523 SER=5 LOCATION=1-2")
+    opened = []
+
+    def opener(url, protocol, baudrate):
+        opened.append(url)
+        return cti.open_port(url, protocol, baudrate)
+
+    reader, events = start_reader("auto", "auto", opener=opener)
+    events.next(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, "listening")
+    os.write(master, b"\x90\x81\x87\x90\x82" + b"\x00" * 3)     # an ND frame start: a caller-ID device
+    assert events.status("connected").port == adapter
+    assert opened == [adapter]
+
+
+def test_auto_port_all_busy_names_the_busy_port(monkeypatch, start_reader):
+    found = PortsFound(monkeypatch)
+    found.add("COM3", "USB-SERIAL CH340 (COM3)", "USB VID:PID=1A86:7523 SER=5 LOCATION=1-2")
+
+    def opener(url, protocol, baudrate):
+        raise serial.SerialException(f"could not open port '{url}': PermissionError(13, 'アクセスが拒否されました。', None, 5)")
+
+    reader, events = start_reader("auto", "auto", opener=opener)
+    busy = events.status("busy")
+    assert busy.port == "COM3" and busy.text.startswith("COM3 は他のプログラムが使っています")
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_EXCLUSIVEADDRUSE"), reason="Windows only (runs in the Windows workflow)")
+def test_udp_port_cannot_be_taken_by_another_program_on_windows():
+    port = free_udp_port()
+    ours = cti.UdpPort(f"udp://127.0.0.1:{port}")
+    try:
+        assert ours.sock.getsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE) == 1
+        assert ours.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)      # what a rude program does
+            with pytest.raises(OSError):
+                other.bind(("127.0.0.1", port))
+    finally:
+        ours.close()
