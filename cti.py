@@ -2529,6 +2529,15 @@ class CachedMembers:
                 self.parsed = MembersFile.parse(text, encoding, self.name)
         return None
 
+    def one(self, column: str, value, from_parse, missing) -> Member:
+        """The member whose column is value (idx or member_no, both unique); missing(value) raised if none."""
+        rows = self.ask(f"SELECT {MEMBER_COLUMNS} FROM members WHERE {column} = ?", (value,))
+        if rows is None:
+            return from_parse(self.parsed)
+        if not rows:
+            raise missing(value)
+        return self.member(rows[0])
+
     @staticmethod
     def member(row) -> Member:
         member_no, name, kana, phones, staff, memo, line = row
@@ -2549,12 +2558,7 @@ class CachedRows(collections.abc.Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
-        rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members WHERE idx = ?", (index,))
-        if rows is None:
-            return self.cached.parsed.members[index]
-        if not rows:
-            raise IndexError(index)
-        return CachedMembers.member(rows[0])
+        return self.cached.one("idx", index, lambda parsed: parsed.members[index], IndexError)
 
     def at(self, indexes: list) -> list[Member]:
         rows = self.cached.ask(f"SELECT idx, {MEMBER_COLUMNS} FROM members WHERE idx IN "
@@ -2576,12 +2580,7 @@ class CachedByNo(collections.abc.Mapping):
         self.cached = cached
 
     def __getitem__(self, member_no):
-        rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members WHERE member_no = ?", (member_no,))
-        if rows is None:
-            return self.cached.parsed.by_no[member_no]
-        if not rows:
-            raise KeyError(member_no)
-        return CachedMembers.member(rows[0])
+        return self.cached.one("member_no", member_no, lambda parsed: parsed.by_no[member_no], KeyError)
 
     def __len__(self):
         return len(self.cached.members)
