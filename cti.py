@@ -57,6 +57,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+import urllib.parse
 import weakref
 import zlib
 from collections import namedtuple
@@ -2446,6 +2447,13 @@ class ParseCache:
         return path
 
 
+def sqlite_uri(path) -> str:
+    """SQLite's URI of an absolute path: file:///C:/cti/x, file:////server/share/x (a UNC path keeps an
+    empty authority, as SQLite requires; Path.as_uri() would name the server there), file:///home/x."""
+    posix = path.as_posix()
+    return "file://" + urllib.parse.quote(posix if posix.startswith("/") else "/" + posix, safe="/:")
+
+
 def file_checksum(path: Path) -> int:
     crc = 0
     with open(path, "rb") as f:
@@ -2472,8 +2480,8 @@ class CachedMembers:
 
     def __init__(self, path: Path, key: str, source: Path):
         self.path, self.source = path, source
-        uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
-        self.con = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        self.con = sqlite3.connect(sqlite_uri(path.resolve()) + "?mode=ro&immutable=1", uri=True,
+                                   check_same_thread=False, isolation_level=None)
         self.asking = threading.Lock()
         self.parsed: MembersFile | None = None
         try:

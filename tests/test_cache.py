@@ -265,3 +265,22 @@ def test_a_window_checks_the_cache_file_after_start_and_reads_members_csv_again_
     assert wait_for(reread, timeout=30)
     assert answers(live) == expected
     assert isinstance(live.file, cti.CachedMembers) and cti.ParseCache.verified(live.file.path)
+
+
+@pytest.mark.parametrize("path, uri", [
+    (r"C:\cti\cti-cache\members-1-0.1.sqlite", "file:///C:/cti/cti-cache/members-1-0.1.sqlite"),
+    (r"\\nas\salon\cti\cti-cache\m.sqlite", "file:////nas/salon/cti/cti-cache/m.sqlite"),     # UNC: empty authority
+    (r"C:\Users\受付\cti\m #1%.sqlite", "file:///C:/Users/%E5%8F%97%E4%BB%98/cti/m%20%231%25.sqlite"),
+])
+def test_the_cache_is_opened_by_a_uri_sqlite_reads_on_windows(path, uri):
+    from pathlib import PureWindowsPath
+    assert cti.sqlite_uri(PureWindowsPath(path)) == uri
+
+
+def test_the_cache_opens_in_a_folder_with_japanese_and_uri_characters(tmp_path, members_file):
+    folder = tmp_path / "受付 #1%"
+    cache = cti.ParseCache.beside(folder / "cti.db")
+    path = members_file()
+    table(path, cache)
+    hit = table(path, cache)
+    assert isinstance(hit.file, cti.CachedMembers) and hit.lookup("0596310005")[0].member_no == "AC00001"
