@@ -2441,8 +2441,9 @@ class ParseCache:
         except BaseException:
             remove_quietly(tmp)
             raise
-        for old in self.folder.glob(f"{glob.escape(Path(file.name).stem)}-*.sqlite"):
-            if old != path:
+        ours = re.compile(re.escape(Path(file.name).stem) + r"-\d+-[0-9a-f]{8}\.[0-9a-f]{8}\.sqlite")
+        for old in self.folder.glob("*.sqlite"):
+            if old != path and ours.fullmatch(old.name):     # not members-2024.csv's when this is members.csv
                 remove_quietly(old)         # Windows: one another process has open stays till next time
         return path
 

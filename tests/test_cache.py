@@ -284,3 +284,17 @@ def test_the_cache_opens_in_a_folder_with_japanese_and_uri_characters(tmp_path, 
     table(path, cache)
     hit = table(path, cache)
     assert isinstance(hit.file, cti.CachedMembers) and hit.lookup("0596310005")[0].member_no == "AC00001"
+
+
+def test_a_new_parse_replaces_only_the_old_parse_of_its_own_file(tmp_path, cache):
+    """members.csv's new content removes members.csv's old parse, never members-2024.csv's."""
+    one, other = tmp_path / "members.csv", tmp_path / "members-2024.csv"
+    for path in (one, other):
+        path.write_bytes(("\r\n".join(MEMBERS_SAMPLE) + "\r\n").encode("utf-8-sig"))
+    table(one, cache)
+    table(other, cache)
+    one.write_bytes(("\r\n".join(MIXED) + "\r\n").encode("utf-8-sig"))
+    table(one, cache)
+    names = sorted(f.name.split("-")[1] for f in cache_files(cache))
+    assert len(cache_files(cache)) == 2 and "2024" in names
+    assert isinstance(table(other, cache).file, cti.CachedMembers)
