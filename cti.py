@@ -4627,15 +4627,15 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                instance: SingleInstance | None = None) -> int:
     """The reception window with its device reader, until it is closed."""
     enable_hidpi()
-    root = tk.Tk()
-    apply_icon(root)
     # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
     members = MemberTable(config.members, pending_dir=config.database.parent, background=True,
                           cache=ParseCache.beside(config.database))
     try:
-        members.load()
+        members.load()                  # before Tk: a first start's parse peaks with less beside it
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
+    root = tk.Tk()
+    apply_icon(root)
     db = Database(config.database, config.max_entries, config.max_days)
     events = queue.Queue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
