@@ -3079,10 +3079,18 @@ def deferred_text(name: str, error: CtiError) -> str:
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
 
-def search_index(file: MembersFile) -> tuple[str, list[int]]:
-    """One text of every member's search keys, and each member's offset in it."""
-    lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones) for m in file.members]
-    return "\n".join(lines) + "\n", list(itertools.accumulate((len(s) + 1 for s in lines), initial=0))
+def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
+    """One text of every member's search keys, and each member's offset in it (made a chunk of members at
+    a time: a line of keys a member held at once would weigh more than the text itself)."""
+    parts, starts = [], array.array("q", [0])
+    members = file.members
+    for first in range(0, len(members), chunk):
+        lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones)
+                 for m in members[first:first + chunk]]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+        parts.append("\n".join(lines) + "\n")
+    return "".join(parts), starts
 
 
 ###############################################################################

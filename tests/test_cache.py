@@ -298,3 +298,12 @@ def test_a_new_parse_replaces_only_the_old_parse_of_its_own_file(tmp_path, cache
     names = sorted(f.name.split("-")[1] for f in cache_files(cache))
     assert len(cache_files(cache)) == 2 and "2024" in names
     assert isinstance(table(other, cache).file, cti.CachedMembers)
+
+
+def test_a_header_only_members_csv_is_cached_and_answered_too(members_file, cache):
+    path = members_file([MEMBERS_HEADER])
+    table(path, cache)
+    hit = table(path, cache, background=True)
+    assert isinstance(hit.file, cti.CachedMembers)
+    assert answers(hit) == answers(cti.MemberTable(path).load()) and len(hit.members) == 0
+    assert hit.search("a") == [] and hit.next_member_no() == "00001"
