@@ -2339,7 +2339,7 @@ def formula_cells(raw: str) -> bool:
 # ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
 # without a Member object each; a write re-reads and parses the file itself (under the lock).
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2                       # 2: the search text in chunks
 CACHE_SCHEMA = """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value);
     CREATE TABLE members (idx INTEGER PRIMARY KEY, member_no TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL,
@@ -2348,6 +2348,7 @@ CACHE_SCHEMA = """
 """
 CACHE_INDEXES = "CREATE UNIQUE INDEX members_no ON members(member_no);"      # after the rows: faster
 MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
+SEARCH_CHUNK = 1 << 20                  # characters of the search text a row
 
 
 def content_key(raw: bytes) -> str:
@@ -2435,7 +2436,6 @@ class ParseCache:
                 "phone_count": len(file.by_phone), "problems": json.dumps(file.problems, ensure_ascii=False),
                 "next_member_no": file.next_member_no(),
                 "staff_names": json.dumps(staff_names_of(file), ensure_ascii=False),
-                "search_text": text.encode("utf-16-le", "surrogatepass"),
                 "search_starts": array.array("q", starts).tobytes()}
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
@@ -2449,6 +2449,10 @@ class ParseCache:
                                 ((phone, i) for i, m in enumerate(file.members) for phone in m.phones))
                 con.execute(CACHE_INDEXES)
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                con.executemany("INSERT INTO meta VALUES (?, ?)",    # encoded a chunk at a time: less held at once
+                                ((f"search_text:{at // SEARCH_CHUNK:06d}",
+                                  text[at:at + SEARCH_CHUNK].encode("utf-16-le", "surrogatepass"))
+                                 for at in range(0, len(text), SEARCH_CHUNK)))
                 con.execute("COMMIT")
             finally:
                 con.close()
@@ -2528,9 +2532,11 @@ class CachedMembers:
     def search_index(self) -> tuple:
         """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
         if self._search is None:
-            stored = dict(self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%'") or {})
+            stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
             try:
-                text = stored["search_text"].decode("utf-16-le", "surrogatepass")
+                text = "".join(value.decode("utf-16-le", "surrogatepass") for key, value in stored
+                               if key.startswith("search_text:"))
+                stored = dict(stored)
                 starts = array.array("q")
                 starts.frombytes(stored["search_starts"])
                 if len(starts) != self.count + 1 or starts[-1] != len(text):
@@ -2651,13 +2657,19 @@ class CachedByPhone(collections.abc.Mapping):
         return iter(self.cached.parsed.by_phone if rows is None else [phone for phone, in rows])
 
 
-def members_from(raw: bytes, source: Path, cache: ParseCache | None, full=False, verify=True):
+def members_from(handed: list, source: Path, cache: ParseCache | None, full=False, verify=True):
     """(parse, content key) of members.csv's bytes: from the cache when it holds this content (unless
-    full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used)."""
+    full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used).
+
+    The bytes come in a list emptied here, so that they are freed before the parse (no caller's
+    frame holds them: 10 MB less at a first start's peak at 100,000 members).
+    """
+    raw = handed.pop()
     key = content_key(raw) if cache else None
     file = cache.open(key, source, verify) if cache and not full else None
     if file is None:
         text, encoding = decode_file_text(raw, source, MembersError)
+        del raw
         file = MembersFile.parse(text, encoding, source.name)
     gc.freeze()                 # what a load made is long-lived: full collections need not look at it again
     return file, key
@@ -2774,9 +2786,11 @@ class MemberTable:
             except OSError as e:
                 raise file_problem(e, self.path, reading=True) from None
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        return self._parse(raw, stamp, full), stamp
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self._parse(handed, stamp, full), stamp
 
-    def _parse(self, raw: bytes, stamp, full=False):
+    def _parse(self, handed: list, stamp, full=False):
         """The parse of bytes read from members.csv: from the parse cache when it has them.
 
         A MembersFile (needed to apply changes) when asked for, or when changes are pending
@@ -2788,7 +2802,7 @@ class MemberTable:
         now = time.monotonic()
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
-        file, key = members_from(raw, self.path, self.cache, full, verify=not on_ui_thread)
+        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
         if self.cache and isinstance(file, MembersFile) and not full:
             file = self._store(key, file) or file
         if self.background:
