@@ -2022,10 +2022,6 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def record_cells_text(cells: list) -> str:
-    return "".join(cells).replace("\r", "\n")
-
-
 def swallowed_rows(cells: list, width: int) -> int:
     """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
 
@@ -2033,9 +2029,10 @@ def swallowed_rows(cells: list, width: int) -> int:
     as a row has is a row, not a memo.
     """
     for cell in cells:
-        lines = cell.splitlines()[1:]
-        if width > 2 and any(part.count(",") >= width - 1 for part in lines):
-            return len(lines)
+        if ("\n" in cell or "\r" in cell) and width > 2:
+            lines = cell.splitlines()[1:]
+            if any(part.count(",") >= width - 1 for part in lines):
+                return len(lines)
     return 0
 
 
@@ -2096,7 +2093,8 @@ class MembersFile:
                         problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、"
                                         "ここから後の行が 1 つのセルになっています")
                         continue
-                if "\n" in record_cells_text(cells) and (eaten := swallowed_rows(cells, len(header))):
+                if max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
+                        and (eaten := swallowed_rows(cells, len(header))):      # a record of several lines
                     cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], len(header)))
                     opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
                     problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
@@ -2173,6 +2171,7 @@ class Registration:
     phone: str
     staff: str
     memo: str
+    auto: bool = False              # the number was not typed: it is the file's next one when written
 
 
 def validate_registration(form: dict, table: "MemberTable") -> tuple["Registration | None", dict]:
@@ -2200,7 +2199,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
             errors[field] = unstorable_text(char, table.encoding)
     if errors:
         return None, errors
-    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo), {}
+    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
@@ -2231,9 +2230,11 @@ def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]
         return file.text, [], change
     if change["op"] == "register":
         notes = []
-        if change["member_no"] in file.by_no:
-            new_no = file.next_member_no()
-            notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
+        taken = change["member_no"] in file.by_no
+        if taken or (change.get("auto") and change["member_no"] != file.next_member_no()):
+            new_no = file.next_member_no()      # an untyped number follows the file as it is now
+            if taken:
+                notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
             change = {**change, "member_no": new_no}
         values = {"member_no": change["member_no"], "name": change["name"], "kana": change["kana"],
                   "phone": format_phone(change["phone"]) if change["phone"] else "",
@@ -2777,8 +2778,8 @@ class MemberTable:
             except FileNotFoundError as e:
                 if not self.existed and not self.path.parent.is_dir():
                     raise file_problem(e, self.path.parent) from None
-                if not self.existed:
-                    return self.disk, None                  # first run: the file may be created
+                if not self.existed and delay is None:
+                    return self.disk, None                  # never there since start: the file may be created
                 if delay is None:
                     raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
                                     "最後に読めた内容で表示を続けます", "missing") from None
@@ -3443,12 +3444,9 @@ class Database:
 
     def reserve(self, member_no, starts: datetime, menu="", staff="", memo="") -> int:
         with self._held_as_error():
-            return self._reserve(member_no, starts, menu, staff, memo)
-
-    def _reserve(self, member_no, starts, menu, staff, memo) -> int:
-        return self.conn.execute(
-            "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
-            (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
+            return self.conn.execute(
+                "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
+                (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
 
     def set_status(self, reservation_id: int, status: str, amount: int | None = None) -> Reservation:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""

@@ -599,3 +599,21 @@ def test_a_window_registering_while_excel_saves_keeps_every_row(tmp_path):
     assert [r[1] for r in final].count("受付1") == 1                       # the member, once
     numbers = [r[0] for r in final[1:]]
     assert len(numbers) == len(set(numbers)) == 5
+
+
+def test_a_file_missing_at_start_is_looked_for_again_before_it_is_created(tmp_path, monkeypatch):
+    """Started during Excel's save (or an SMB client's cached miss): the file that lands meanwhile is kept."""
+    members = tmp_path / "members.csv"
+    table = cti.MemberTable(members).load()
+    assert table.members == [] and table.error is None
+    excel = ("\r\n".join(ORIGINAL) + "\r\n").encode("utf-8-sig")
+    real_sleep = time.sleep
+
+    def rename_lands(seconds):                  # Excel's rename completes while cti looks again
+        if not members.exists():
+            members.write_bytes(excel)
+        real_sleep(0)
+    monkeypatch.setattr(cti.time, "sleep", rename_lands)
+    member, notes = register(table, "高橋美咲")
+    assert member.member_no == "AC00004"
+    assert members.read_bytes() == excel + "AC00004,高橋美咲,,,,,\r\n".encode()
