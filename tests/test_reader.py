@@ -675,3 +675,13 @@ def test_udp_port_cannot_be_taken_by_another_program_on_windows():
                 other.bind(("127.0.0.1", port))
     finally:
         ours.close()
+
+
+@pytest.mark.skipif(os.name != "nt", reason="Windows only (runs in the Windows workflow)")
+def test_a_missing_com_port_as_windows_words_it_is_missing():
+    """The real pyserial text on Windows ("could not open port 'COM249': FileNotFoundError(2, …, None, 2)")."""
+    with pytest.raises(serial.SerialException) as raised:
+        serial.Serial("COM249")
+    assert cti.port_error_state(str(raised.value)) == "missing", str(raised.value)
+    state, text = cti.describe_port_error("COM249", raised.value)
+    assert state == "missing" and "COM249 が見つかりません" in text
