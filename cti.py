@@ -2336,7 +2336,8 @@ def formula_cells(raw: str) -> bool:
 # what is on disk. A cache file is built under a temp name and renamed into place (never seen
 # half written), one file a content, and carries its version and key; anything unexpected in
 # it (another version, another key, a wrong count, a truncated or damaged file, an error while
-# asking it) and it is deleted and members.csv parsed again. Lookups by phone and member no.
+# asking it) and it is deleted and members.csv parsed again. None of this is the receptionist's
+# concern, nor a script's: it goes to the log at INFO, never to a command's standard error. Lookups by phone and member no.
 # ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
 # without a Member object each; a write re-reads and parses the file itself (under the lock).
 
@@ -2414,7 +2415,7 @@ class ParseCache:
             cached.verified = verify
             return cached
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as e:
-            log.warning("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
+            log.info("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
             remove_quietly(path)
             return None
 
@@ -2543,7 +2544,7 @@ class CachedMembers:
                 if len(starts) != self.count + 1 or starts[-1] != len(text):
                     raise ValueError("search index differs")
             except (KeyError, ValueError, TypeError, AttributeError) as e:
-                log.warning("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
+                log.info("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
                 text, starts = search_index(self.parsed or self)
             self._search = (text, starts)
         return self._search
@@ -2555,7 +2556,7 @@ class CachedMembers:
                 with self.asking:
                     return self.con.execute(sql, args).fetchall()
             except sqlite3.Error as e:
-                log.warning("会員台帳のキャッシュを読めないので members.csv を読み直します: %s", e)
+                log.info("会員台帳のキャッシュを読めないので members.csv を読み直します: %s", e)
                 remove_quietly(self.path)
                 text, encoding = read_text_any(self.source, MembersError)
                 self.parsed = MembersFile.parse(text, encoding, self.name)
@@ -2815,7 +2816,7 @@ class MemberTable:
         try:
             self.cache.store(key, file)
         except (sqlite3.Error, OSError) as e:
-            log.warning("会員台帳のキャッシュを書けません: %s", e)
+            log.info("会員台帳のキャッシュを書けません: %s", e)
             return None
         return self.cache.open(key, self.path)
 
@@ -2826,7 +2827,7 @@ class MemberTable:
             if ParseCache.verified(cached.path):
                 cached.verified = True
             else:
-                log.warning("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
                 remove_quietly(cached.path)
                 self.stamp = None               # the next check re-reads (and re-caches) members.csv
         threading.Thread(target=verify, name="members-cache-check", daemon=True).start()

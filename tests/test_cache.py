@@ -307,3 +307,17 @@ def test_a_header_only_members_csv_is_cached_and_answered_too(members_file, cach
     assert isinstance(hit.file, cti.CachedMembers)
     assert answers(hit) == answers(cti.MemberTable(path).load()) and len(hit.members) == 0
     assert hit.search("a") == [] and hit.next_member_no() == "00001"
+
+
+def test_a_lookup_with_a_cache_of_another_version_says_nothing_and_rebuilds_it(tmp_path):
+    (tmp_path / "members.csv").write_bytes(("\r\n".join(MEMBERS_SAMPLE) + "\r\n").encode("cp932"))
+    config = tmp_path / "cti.ini"
+    config.write_text("[files]\nmembers = members.csv\ndatabase = cti.db\n", encoding="utf-8")
+    assert lookup_process(config, "0596-31-0005").returncode == 0
+    [stored] = (tmp_path / "cti-cache").glob("*.sqlite")
+    damage_version(stored)
+    again = lookup_process(config, "0596-31-0005")
+    assert (again.returncode, again.stderr) == (0, "")
+    assert [m["member_no"] for m in json.loads(again.stdout)] == ["AC00001"]
+    [rebuilt] = (tmp_path / "cti-cache").glob("*.sqlite")
+    assert cti.ParseCache.verified(rebuilt)
