@@ -1,13 +1,21 @@
-"""The README's benchmark table, made from one saved run of bench/run.py (so that it matches a run).
+"""The README's benchmark table, made from a saved run of bench/run.py (so that it matches a run).
 
     nice python bench/run.py > run.txt
     python bench/table.py run.txt          # Markdown on standard output, to paste under "### Benchmarks"
+    python bench/table.py run.txt again.txt     # a figure in a later file replaces the earlier one's
 
 A figure the run did not print shows as "—" (e.g. the built program when dist/ was not there).
+The targets are judged here again, as bench/run.py judges them, on the figures given.
 """
 
 import sys
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+from bench.run import TARGETS  # noqa: E402
 
 # (what, cti's figures, the baseline's figures, target words): figures are "{name}" placeholders
 ROWS = [
@@ -91,17 +99,19 @@ def fill(template: str, figures: dict) -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    text = Path(argv[0]).read_text(encoding="utf-8") if argv else sys.stdin.read()
-    figures = figures_of(text)
+    texts = [Path(a).read_text(encoding="utf-8") for a in argv] or [sys.stdin.read()]
+    figures = {}
+    for text in texts:
+        figures.update(figures_of(text))
     print("| figure | cti | baseline, same run | target |")
     print("| --- | --- | --- | --- |")
     for what, ours, theirs, target in ROWS:
         print(f"| {what} | {fill(ours, figures)} | {fill(theirs, figures)} | {fill(target, figures)} |")
-    verdicts = [line[len("# target "):] for line in text.splitlines() if line.startswith("# target ")]
-    if verdicts:
-        print("\nTargets, as bench/run.py judged them in that run:\n")
-        for verdict in verdicts:
-            print(f"- {verdict}")
+    print("\nTargets, judged as bench/run.py judges them:\n")
+    for names, limit, unit, words in TARGETS:
+        found = [float(figures[n]) for n in names if n in figures]
+        verdict = f"{max(found):g} {unit}, {'met' if max(found) < limit else 'missed'}" if found else "not measured"
+        print(f"- {words}: {verdict}")
     return 0
 
 
