@@ -383,7 +383,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         text, _ = read_text_any(path, MembersError)
     except OSError as e:
-        raise file_problem(e, path) from None
+        raise file_problem(e, path, reading=True) from None
     rows = [(line, cells) for cells, _, _, line in split_records(text)]
     if not rows:
         raise MembersError(f"{Path(path).name}: 空のファイルです")
@@ -2757,11 +2757,13 @@ class MemberTable:
         return changes
 
     def _stat(self):
-        """(inode, mtime, size) of the file, None when it is not there."""
+        """(inode, mtime, size) of the file, None when it is not there, ("error", errno) when it cannot be seen."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
+        except OSError as e:                    # a share gone or access denied: a re-read will say which
+            return "error", e.errno
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
@@ -2844,17 +2846,11 @@ class MemberTable:
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
-        lost = self._lost(disk)
-        if lost:
-            try:
-                self._keep_pending(lost)
-                return
-            except OSError as e:
-                log.error("消えた変更を保存待ちにできません: %s", e)
+        self._requeue_lost(disk)
         self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
 
-    def _lost(self, disk: MembersFile) -> list[dict]:
-        """The pending changes, and those written lately that disk no longer holds, to be written (again).
+    def _requeue_lost(self, disk: MembersFile):
+        """Changes written lately that disk no longer holds become pending again, to be written again.
 
         A program that does not take our lock (Excel) may save its older copy over our write;
         such a change is written again, for CONFIRM_SECONDS after it was first written.
@@ -2862,11 +2858,15 @@ class MemberTable:
         now = time.monotonic()
         self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
         lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
-        if lost:
-            log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
-            self.written = [(t, c) for t, c in self.written if c not in lost]
-            return self.pending + lost
-        return []
+        if not lost:
+            return
+        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+        self.written = [(t, c) for t, c in self.written if c not in lost]
+        try:
+            self._keep_pending(self.pending + lost)
+        except OSError as e:                    # kept in memory at least: they were on disk a moment ago
+            log.error("消えた変更を保存待ちファイルに書けません: %s", e)
+            self.pending = self.pending + lost
 
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
@@ -2985,14 +2985,14 @@ class MemberTable:
             if char := unstorable(str(value), self.encoding):
                 raise ValidationError(unstorable_text(char, self.encoding))
         try:
-            file, notes, _, done = self._write_changes(self.pending, change)
+            file, notes, _, done = self._write_changes(change)
         except ValidationError:
             raise
         except CtiError as e:
             return self._defer(change, e)
         return file.by_no[done["member_no"]], notes
 
-    def _write_changes(self, changes, new=None):
+    def _write_changes(self, new=None):
         """Under the lock: re-read, apply, write, swap. Raises FileError/MembersError, nothing swapped.
 
         ValidationError when the new change no longer applies to the file as it is now.
@@ -3005,7 +3005,8 @@ class MemberTable:
                 disk = self.disk if isinstance(self.disk, MembersFile) and self.stamp and \
                     self._stat() == self.stamp and not self.error \
                     else self._read(wait_if_missing=new is not None, full=True)[0]
-                changes = self._lost(disk) or changes
+                self._requeue_lost(disk)
+                changes = self.pending
                 try:
                     file, notes, written, done = apply_changes(disk, changes, new)
                 except MembersError as e:
@@ -3068,7 +3069,7 @@ class MemberTable:
         if not self.pending:
             return True
         try:
-            _, notes, _, _ = self._write_changes(self.pending)
+            _, notes, _, _ = self._write_changes()
         except CtiError as e:
             log.info("保存待ちの変更はまだ保存できません: %s", e)
             return False
@@ -3324,6 +3325,9 @@ class Database:
         if self._writer is not None:
             self.late.put(None)
             self._writer.join(timeout=DB_WRITER_WAIT)
+            if self._writer.is_alive():
+                log.error("cti.db を他のプログラムが使い続けているため、着信 %d 件を履歴に保存できませんでした",
+                          self.late.qsize())
         self.conn.close()
 
     def _migrate(self):
@@ -4523,12 +4527,16 @@ def setup_logging(config: Config) -> logging.Handler:
 
 
 def write_first_run_files(config_path: Path, config: Config) -> list[str]:
-    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM)."""
+    """A first start writes the documented cti.ini and an empty members.csv (header only, UTF-8 with BOM).
+
+    members.csv only beside cti.ini: one elsewhere (a shared folder) may be missing only for a
+    moment, as Excel saves it; a header-only file there would replace the table for every PC.
+    """
     written = []
     if not config_path.exists():
         atomic_write(config_path, DEFAULT_INI.encode("utf-8-sig"))
         written.append(config_path.name)
-    if not config.members.exists():
+    if config.members.parent == config_path.parent and not config.members.exists():
         atomic_write(config.members, (",".join(MEMBERS_HEADER) + "\r\n").encode("utf-8-sig"))
         written.append(config.members.name)
     return written
@@ -4853,6 +4861,8 @@ def cmd_import_visits(path: str, config_path) -> int:
         print(f"会員番号は確かめずに取り込みます（{e}）", file=sys.stderr)
         members = None
     db = Database(config.database, config.max_entries, config.max_days)
+    if db.notice:
+        print(db.notice, file=sys.stderr)
     try:
         count, problems = db.import_visits(Path(path), members)
     finally:

@@ -324,3 +324,15 @@ def test_a_folder_that_cannot_be_written_says_where_to_copy_cti(tmp_path, monkey
     with pytest.raises(cti.ConfigError) as caught:
         cti.cmd_window(not_a_folder / "cti.ini")
     assert "に書き込めません" in str(caught.value) and "コピー" in str(caught.value)
+
+
+def test_first_run_never_creates_a_members_csv_on_a_shared_folder(tmp_path):
+    """Missing on the share at start may be Excel's save in progress: the table is created by a first
+    register (after looking again), never as a header-only file at start."""
+    share = tmp_path / "share"
+    share.mkdir()
+    ini = tmp_path / "cti.ini"
+    ini.write_text(f"[files]\nmembers = {share / 'members.csv'}\n", encoding="utf-8")
+    config, _ = cti.load_config(ini)
+    assert cti.write_first_run_files(ini, config) == []
+    assert not (share / "members.csv").exists()

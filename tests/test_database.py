@@ -538,7 +538,7 @@ def test_locked_by_another_program_the_call_is_kept_and_written_in_the_backgroun
             waits.append(time.perf_counter() - started)
         assert [c.number for c in history] == [c.number for c in before]
         # the UI thread waits on the lock for DB_UI_WAIT_MS at most (generous bound: this machine is loaded)
-        assert min(waits) < 0.5, waits
+        assert min(waits) < 2.0, waits                           # not the 5 s SQLite would wait by default
         assert not db.take_written()
         release.write_text("")
         assert holder.wait(timeout=30) == 0

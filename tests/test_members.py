@@ -893,3 +893,22 @@ def test_the_pending_retry_says_saved_only_when_it_wrote(members_csv, excel_lock
     excel_lock["on"] = False
     assert table.retry_pending() is True and not table.pending
     assert rows_of(members_csv.read_bytes())[-1][:2] == ["AC00004", "高橋美咲"]
+
+
+def test_phone_cells_as_people_write_them_find_every_number(tmp_path):
+    """The store indexes what split_phones reads (the separators are the Phone numbers section's)."""
+    path = tmp_path / "members.csv"
+    write_csv(path, ["会員番号,名前,電話番号",
+                     "A1,一,03-1234-5678 090-1111-2222",
+                     "A2,二,0596-31-0005・080-2222-3333",
+                     "A3,三,045-123-4567|070-3333-4444",
+                     "A4,四,06-1234-5678\u3000090-4444-5555",
+                     "A5,五,+81 (0)3-9876-5432",
+                     "A6,六,03 1111 2222"])
+    table = load(path)
+    for number, member_no in [("0312345678", "A1"), ("09011112222", "A1"), ("0596310005", "A2"),
+                              ("08022223333", "A2"), ("0451234567", "A3"), ("07033334444", "A3"),
+                              ("0612345678", "A4"), ("09044445555", "A4"), ("0398765432", "A5"),
+                              ("0311112222", "A6")]:
+        assert [m.member_no for m in table.lookup(number)] == [member_no], number
+    assert table.problems == []

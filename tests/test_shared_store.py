@@ -166,11 +166,9 @@ def test_lock_left_by_a_killed_process_is_recovered_at_once(tmp_path):
     holder = hold_lock(tmp_path, members)
     holder.kill()                                               # crashed while holding the lock
     holder.wait()
-    assert Path(str(members) + ".lock").exists() or True        # the lock file may stay; its lock does not
     table = cti.MemberTable(members).load()
-    started = time.monotonic()
-    member, _ = register(table, "渡辺健")
-    assert member.member_no == "AC00004" and time.monotonic() - started < cti.LOCK_TIMEOUT
+    member, _ = register(table, "渡辺健")                      # no WriteDeferred: the lock was free
+    assert member.member_no == "AC00004"
     assert rows(members)[-1][:2] == ["AC00004", "渡辺健"]
 
 
@@ -203,6 +201,12 @@ print("saved", saves, flush=True)
 """
 
 
+POSIX_RENAME = pytest.mark.skipif(sys.platform == "win32", reason=(
+    "imitates Excel with POSIX unlink/rename, which replace a file another process has open; on Windows "
+    "Excel's rename fails instead (KB 814068), which the imitation cannot reproduce"))
+
+
+@POSIX_RENAME
 def test_excel_saving_in_a_loop_while_cti_registers_loses_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(cti, "MISSING_RECHECKS", (0.01, 0.02, 0.05, 0.1))
     members = make_members(tmp_path)
@@ -279,18 +283,23 @@ def test_only_a_file_that_never_existed_is_created(tmp_path):
     assert member.member_no == "00001" and rows(members) == [cti.MEMBERS_HEADER, ["00001", "高橋美咲", "", "", "", ""]]
 
 
+def deny_reading(monkeypatch, path: Path, error=None):
+    """cti's open() of path raises error, by default access denied (tests run as root, whom permissions
+    do not stop; a share that is gone cannot be made here either)."""
+    real_open = open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise error or PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(cti, "open", denied, raising=False)
+
+
 def test_unreadable_after_loading_keeps_the_last_good_table(tmp_path, monkeypatch):
     """Access denied on read (tests run as root, whom permissions do not stop: injected at open())."""
     members = make_members(tmp_path)
     table = cti.MemberTable(members).load()
-    real_open = open
-
-    def denied(file, *args, **kwargs):
-        if str(file) == str(members):
-            raise PermissionError(errno.EACCES, "Permission denied", str(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(cti, "open", denied, raising=False)
+    deny_reading(monkeypatch, members)
     os.utime(members, ns=(0, 0))                                # changed on disk: refresh looks again
     assert table.refresh() is True
     assert table.error and "読む権限がない" in table.error
@@ -321,8 +330,8 @@ def small_fs(tmp_path):
     mounted = []
 
     def make(size="64k"):
-        if os.geteuid() != 0:
-            pytest.skip("mounting a small file system needs root (CI runs as root)")
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            pytest.skip("mounting a small file system needs root on Linux (CI runs as root)")
         folder = tmp_path / f"fs{len(mounted)}"
         folder.mkdir()
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
@@ -456,9 +465,10 @@ def test_every_cause_is_named(error, replacing, cause):
 # -----------------------------------------------------------------------------
 # a call while members.csv is being re-read (the window, under Xvfb)
 
-def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_path, monkeypatch, wait_for):
+@pytest.fixture
+def reception(tmp_path):
+    """The reception window as run_window builds it (background re-reads), on members.csv in tmp_path."""
     import queue
-    import threading
     import tkinter as tk
     members = make_members(tmp_path)
     config = cti.Config(port="loop://", protocol="modem", init=(), members=members,
@@ -468,10 +478,24 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_pa
     except tk.TclError as e:
         pytest.skip(f"no display: {e}")
     root.withdraw()
-    table = cti.MemberTable(members, background=True).load()
+    table = cti.MemberTable(members, pending_dir=tmp_path, background=True).load()
     db = cti.Database(config.database)
     events = queue.Queue()
     window = cti.MainWindow(root, config, table, db, events, _utest=True)
+
+    def call(number):
+        events.put(cti.Call(number, protocol="modem"))
+        window.poll()
+    window.call = call
+    yield window
+    window.stop()
+    root.destroy()
+    db.close()
+
+
+def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(reception, monkeypatch, wait_for):
+    import threading
+    window, members = reception, reception.members.path
     # the re-read is held at its parse until the test lets it go (a 100,000-member parse takes a second)
     gate, parsing = threading.Event(), threading.Event()
     real_parse = cti.MembersFile.parse.__func__
@@ -488,24 +512,39 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(tmp_pa
         window.check_members()                                   # what the 2 s timer does
         assert parsing.wait(30)
         started = time.perf_counter()
-        events.put(cti.Call("08023456789", protocol="modem"))
-        window.poll()
+        window.call("08023456789")
         shown_in = time.perf_counter() - started
         assert window.caller["number"]["text"] == "080-2345-6789"          # shown at once...
         assert window.caller["name"]["text"] == "未登録の番号です"           # ...from the last good table
-        events.put(cti.Call("0596310005", protocol="modem"))
-        window.poll()
+        window.call("0596310005")
         assert window.caller["name"]["text"] == "ペンギン貴子 様"            # known callers still by name
-        events.put(cti.Call("08023456789", protocol="modem"))
-        window.poll()
+        window.call("08023456789")
         gate.set()
         assert wait_for(lambda: (window.poll(), window.caller["name"]["text"])[1] == "高橋美咲 様", timeout=30)
-        assert shown_in < 1.0, shown_in                          # not the re-read's time (generous: loaded machine)
+        assert shown_in < 5.0, shown_in                          # not the re-read's (held up to 30 s by the gate)
     finally:
         gate.set()
-        window.stop()
-        root.destroy()
-        db.close()
+
+
+def test_members_csv_unreadable_meanwhile_calls_still_show_with_the_last_good_table(reception, monkeypatch,
+                                                                                    wait_for):
+    """Access denied on the share (root is never denied here: injected at open())."""
+    window, members = reception, reception.members.path
+    window.call("0596310005")
+    deny_reading(monkeypatch, members)
+    os.utime(members, ns=(1, 1))
+    window.check_members()
+    assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員台帳を読めません"),
+                    timeout=30)
+    assert "読む権限がない" in window.status_members["text"] and "3件で表示中" in window.status_members["text"]
+    history = len(window.history.get_children())
+    window.call("09012345678")                                  # 山田花子
+    assert window.caller["name"]["text"] == "山田花子 様"         # the new caller, not the previous one
+    assert len(window.history.get_children()) == history + 1     # and the history keeps its rows
+    monkeypatch.undo()
+    os.utime(members, ns=(2, 2))
+    window.check_members()
+    assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員 3件"), timeout=30)
 
 
 # -----------------------------------------------------------------------------
@@ -587,6 +626,7 @@ def test_two_windows_pressing_register_at_the_same_moment_keep_both_members(tmp_
     assert sorted(added) == ["受付1", "受付2"] and sorted(added.values()) == ["AC00004", "AC00005"]
 
 
+@POSIX_RENAME
 def test_a_window_registering_while_excel_saves_keeps_every_row(tmp_path):
     import json
     members = make_members(tmp_path)
@@ -617,3 +657,56 @@ def test_a_file_missing_at_start_is_looked_for_again_before_it_is_created(tmp_pa
     member, notes = register(table, "高橋美咲")
     assert member.member_no == "AC00004"
     assert members.read_bytes() == excel + "AC00004,高橋美咲,,,,,\r\n".encode()
+
+
+def test_a_change_excel_overwrote_is_kept_even_when_the_next_write_fails(tmp_path, monkeypatch, excel_lock):
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    excel_lock["on"] = False
+    members = make_members(tmp_path)
+    older = members.read_bytes()                                # what Excel has open
+    table = cti.MemberTable(members).load()
+    register(table, "高橋美咲")
+    members.unlink()                                            # Excel saves its older copy over ours
+    members.write_bytes(older + "EX0001,エクセル追加,,,,,\r\n".encode())
+    excel_lock["on"] = True                                     # ...and keeps the file open
+    with pytest.raises(cti.WriteDeferred):
+        register(table, "渡辺健")
+    assert [c["name"] for c in table.pending] == ["高橋美咲", "渡辺健"]   # the overwritten one too
+    assert "高橋美咲" in table.pending_path.read_text("utf-8")
+    excel_lock["on"] = False
+    assert table.retry_pending() is True
+    assert [r[1] for r in rows(members)[4:]] == ["エクセル追加", "高橋美咲", "渡辺健"]
+    assert len({r[0] for r in rows(members)[1:]}) == 6
+
+
+def test_a_share_that_cannot_even_be_looked_at_is_unavailable_not_an_error(tmp_path, monkeypatch):
+    """stat() itself fails (the NAS asleep): injected at the lowest call, a network error cannot be made here."""
+    members = make_members(tmp_path)
+    table = cti.MemberTable(members).load()
+    real_stat = Path.stat
+
+    def gone(self, *args, **kwargs):
+        if self == members:
+            raise OSError(errno.EHOSTDOWN, "Host is down", str(self))
+        return real_stat(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "stat", gone)
+    deny_reading(monkeypatch, members, OSError(errno.EHOSTDOWN, "Host is down"))
+    assert [m.name for m in table.lookup("0596310005")] == ["ペンギン貴子"]
+    assert table.error == "members.csv: ネットワーク上の場所（共有フォルダ）に届きません"
+    assert cti.members_status(table).endswith("（最後に読めた 3件で表示中）")
+
+
+def test_two_processes_on_a_large_file_keep_every_member_while_the_lock_is_held_for_a_parse(tmp_path):
+    """20,000 members: each write holds the lock for a parse, so the other process waits (or keeps its
+    change pending and writes it when the lock is free); none is lost, numbers stay distinct."""
+    members = tmp_path / "members.csv"
+    rows_ = ORIGINAL + [f"B{i:05d},会員{i},,080{i:08d},,," for i in range(20_000)]
+    members.write_bytes(("\r\n".join(rows_) + "\r\n").encode("utf-8-sig"))
+    for worker in (1, 2):
+        (tmp_path / f"pc{worker}").mkdir()
+    start_all(tmp_path / "go", REGISTERER, (1, 4, members), (2, 4, members))
+    final = rows(members)
+    assert final[:len(rows_)] == list(csv.reader(rows_))                # every row before intact
+    added = final[len(rows_):]
+    assert sorted(r[1] for r in added) == sorted(f"会員{w}-{i}" for w in (1, 2) for i in range(4))
+    assert len({r[0] for r in final[1:]}) == len(final) - 1
