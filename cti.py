@@ -37,7 +37,7 @@ import errno
 import functools
 import gc
 import glob
-import importlib
+import importlib.util
 import io
 import itertools
 import json
@@ -423,7 +423,13 @@ class Config:
     max_days: int = 7
     corner: str = "bottom-right"
     topmost: bool = True
+    menus: tuple = ()                 # ((name, minutes or None), ...): DEFAULT_MENUS unless cti.ini says
+    slot: int = 60                    # minutes of a booking whose menu has none
+    staff: tuple = ()                 # stylists; empty: the 主担当 names in members.csv
     path: Path | None = None          # the ini it came from, None for defaults
+
+    def __post_init__(self):
+        self.menus = self.menus or menus_value(DEFAULT_MENUS)
 
 
 DEFAULT_INI = """\
@@ -464,7 +470,17 @@ max_days = 7
 corner = bottom-right
 ; yes: 他のウィンドウより常に手前に表示
 topmost = yes
+
+[booking]
+; 予約のメニュー。| で区切ります。名前の後に空白と所要時間（分）を書くと、
+; 同じ担当者の予約が重なったときに、その長さで知らせます
+menus = カット 60|カラー 90|パーマ 120|トリートメント 30|ヘッドスパ 45|縮毛矯正 180|カット＋カラー 120|着付け 60|セット 45
+; 所要時間を書いていないメニューの予約の長さ（分）
+slot = 60
+; 担当者（スタイリスト）の名前。| で区切ります。空なら members.csv の 主担当 の名前を使います
+staff =
 """
+DEFAULT_MENUS = re.search(r"^menus = (.*)$", DEFAULT_INI, re.MULTILINE)[1]
 
 
 def keyword(value: str) -> str:
@@ -524,6 +540,29 @@ def _yes(value):
     return YES[keyword(value).lower()]
 
 
+def menus_value(value: str) -> tuple:
+    """'カット 60|カラー 90|セット' -> (('カット', 60), ('カラー', 90), ('セット', None)).
+
+    Not NFKC: a menu is shown as written (カット＋カラー keeps its ＋); minutes may be typed full-width.
+    """
+    menus = []
+    for item in unquote(value).split("|"):
+        m = re.fullmatch(r"(.*?\S)(?:[ \u3000]+(\d+)\s*分?)?", item.strip())
+        if not m:
+            continue
+        minutes = int(m[2]) if m[2] else None
+        if minutes is not None and not 5 <= minutes <= 720:
+            raise ValueError
+        menus.append((m[1], minutes))
+    if not menus:
+        raise ValueError
+    return tuple(menus)
+
+
+def names_value(value: str) -> tuple:
+    return tuple(name.strip() for name in unquote(value).split("|") if name.strip())
+
+
 PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、パスが空です"
 
 # [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
@@ -543,6 +582,10 @@ CONFIG_KEYS = {
     ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
                            " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
     ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
+    ("booking", "menus"): ("menus", menus_value, "メニューを | で区切って書いてください（例 カット 60|カラー 90。"
+                                                  "所要時間は 5〜720 分）"),
+    ("booking", "slot"): ("slot", lambda v: _parse_int(v, 5, 720), "予約の長さ（分）を 5〜720 の整数で指定してください"),
+    ("booking", "staff"): ("staff", names_value, ""),
 }
 
 
@@ -3114,8 +3157,10 @@ def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
 # Store: cti.db ###############################################################
 ###############################################################################
 
-# a reservation's status and where it may go next
+# a reservation's status and where it may go next: 予約 → 来店 → 退店; 取消 before 退店
+# (one who came in and left without service is cancelled too)
 NEXT_STATES = {"予約": ("来店", "取消"), "来店": ("退店", "取消"), "退店": (), "取消": ()}
+BUSY_STATES = ("予約", "来店")           # a stylist's time is taken by these
 VISIT_COLUMNS = {"member_no": ("会員番号", "member_no"), "date": ("来店日", "日付", "date"),
                  "menu": ("メニュー", "menu"), "staff": ("担当", "主担当", "staff"),
                  "amount": ("金額", "amount"), "memo": ("メモ", "備考", "memo")}
@@ -3225,6 +3270,47 @@ def parse_time(text: str) -> tuple[int, int] | None:
     return (hour, minute) if hour < 24 and minute < 60 else None
 
 
+def parse_amount(text: str) -> int | None:
+    """Yen as typed or exported: 4500, ４，５００, ¥4,500, 4500円; empty is None. ValueError otherwise."""
+    text = re.sub(r"[,円¥￥\\\s]", "", unicodedata.normalize("NFKC", text))
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{1,8}", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def booking_minutes(menu: str, menus: tuple, slot: int) -> int:
+    """How long a booking takes: its menu's minutes from cti.ini, else the default slot."""
+    return dict(menus).get(menu) or slot
+
+
+def overlapping(starts: datetime, minutes: int, staff: str, bookings: list, minutes_of,
+                exclude: int | None = None) -> list:
+    """The stylist's bookings (予約 or 来店) that share time with starts..starts+minutes.
+
+    minutes_of(reservation) is each booking's length; exclude is the booking being moved. Back to back
+    (one ends at 14:00, the next starts at 14:00) is not an overlap; no stylist named, no overlap.
+    """
+    if not staff:
+        return []
+    ends = starts + timedelta(minutes=minutes)
+    return [r for r in bookings if r.staff == staff and r.status in BUSY_STATES and r.id != exclude
+            and r.starts < ends and starts < r.starts + timedelta(minutes=minutes_of(r))]
+
+
+def booking_actions(reservation, today) -> tuple:
+    """What can be done to a booking now: 変更 and 取消 while booked, 来店 on its day (or after,
+    recorded late), 退店 once arrived. Nothing for 退店 or 取消."""
+    if reservation.status == "予約":
+        arrive = ("来店",) if reservation.starts.date() <= today else ()
+        return ("変更",) + arrive + ("取消",)
+    return NEXT_STATES[reservation.status]
+
+
+DATE_HINT = "日付は 2026-11-25 か 11/25 の形で入力してください"
+
+
 def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tuple[dict | None, dict]:
     """({member_no, starts, menu, staff, memo}, {}) or (None, {field: message})."""
     errors = {}
@@ -3234,7 +3320,7 @@ def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tup
     day = parse_date(form.get("date", ""), now, ahead=True)
     clock = parse_time(form.get("time", ""))
     if day is None:
-        errors["date"] = "日付は 2026-11-25 か 11/25 の形で入力してください"
+        errors["date"] = DATE_HINT
     if clock is None:
         errors["time"] = "時刻は 14:30 の形で入力してください"
     if day and day < now.date():
@@ -3470,6 +3556,17 @@ class Database:
                                   (r.member_no, now.date().isoformat(), r.menu, r.staff, amount, r.memo, r.id))
         return self.reservation(reservation_id)
 
+    def move(self, reservation_id: int, starts: datetime, menu="", staff="", memo="") -> Reservation:
+        """Change a booking still 予約 (another day or time, menu, stylist, memo)."""
+        with self._held_as_error(), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            r = self.reservation(reservation_id)
+            if r.status != "予約":
+                raise ValueError(f"「{r.status}」の予約は変更できません")
+            self.conn.execute("UPDATE reservations SET starts = ?, menu = ?, staff = ?, memo = ? WHERE id = ?",
+                              (starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, reservation_id))
+        return self.reservation(reservation_id)
+
     def reservation(self, reservation_id) -> Reservation:
         row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
         if row is None:
@@ -3528,19 +3625,21 @@ class Database:
                 continue
             get = functools.partial(field_of, cells, columns)
             day = parse_date(get("date"), self.now())
-            amount_text = re.sub(r"[,円¥\s]", "", unicodedata.normalize("NFKC", get("amount")))
+            try:
+                amount, amount_ok = parse_amount(get("amount")), True
+            except ValueError:
+                amount, amount_ok = None, False
             if not get("member_no"):
                 problems.append(f"{name} {line}行目: 会員番号が空です")
             elif day is None:
                 problems.append(f"{name} {line}行目: 来店日 {get('date')!r} が読めません")
-            elif amount_text and not amount_text.isdigit():
+            elif not amount_ok:
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
                 if members is not None and get("member_no") not in members:
                     problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
                                     "（取り込みました）")
-                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"),
-                               int(amount_text) if amount_text else None, get("memo")))
+                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
         wanted = collections.Counter(visits)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -3554,11 +3653,11 @@ class Database:
         return added, problems
 
 
-def export_calls_csv(path: Path, rows: list[list[str]]):
+def export_calls_csv(path: Path, rows: list[list[str]], header=("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")):
     """The call history as a CSV that Excel opens correctly (UTF-8 with BOM)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当"])
+    writer.writerow(header)
     writer.writerows([[excel_safe(c) for c in row] for row in rows])
     atomic_write(Path(path), out.getvalue().encode("utf-8-sig"))
 
@@ -3568,10 +3667,12 @@ def export_calls_csv(path: Path, rows: list[list[str]]):
 ###############################################################################
 # Pure helpers: the words and rows the window shows, tested without a display.
 
-UI_FONTS = ("Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
+UI_FONTS = ("BIZ UDPGothic", "BIZ UDPゴシック", "Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
-MENUS = ("カット", "カラー", "パーマ", "トリートメント", "ヘッドスパ", "縮毛矯正", "カット＋カラー", "着付け", "セット")
+# the widest text each column must show in full, at any scale (widths come from the font's metrics)
+HISTORY_SAMPLES = ("12/31 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+WEEKDAYS = "月火水木金土日"
 STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
 
 
@@ -3588,26 +3689,248 @@ def caller_text(number: str | None, reason: str | None) -> str:
     return REASONS.get(reason, "番号なし")
 
 
+def names_text(members: list, limit=3) -> str:
+    """Every member on a number: '共有 一・共有 二'; beyond `limit`, 'A・B・C 他2名'."""
+    names = [m.name for m in members]
+    text = "・".join(names[:limit])
+    return text + (f" 他{len(names) - limit}名" if len(names) > limit else "")
+
+
 def window_title(number, reason, members: list) -> str:
-    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 090-8765-4321 未登録', 'CTI — 非通知'."""
+    """'CTI — 0596-31-0005 ペンギン貴子', 'CTI — 0596-31-0009 共有 一・共有 二', 'CTI — 非通知'."""
     if not number:
         return f"CTI — {caller_text(number, reason)}"
-    who = members[0].name if members else "未登録"
-    return f"CTI — {format_phone(number)} {who}"
+    return f"CTI — {format_phone(number)} {names_text(members) if members else '未登録'}"
 
 
 def history_row(record: CallRecord, members: list) -> tuple:
-    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当."""
-    first = members[0] if members else None
-    name = first.name if first else ("未登録" if record.number else "")
-    if len(members) > 1:
-        name += f"（他{len(members) - 1}名）"
+    """One line of the call history: 着信時間, 着信番号, 会員番号, 名前, ふりがな, 主担当 (a shared number names all)."""
+    def each(field):
+        return "・".join(dict.fromkeys(getattr(m, field) for m in members if getattr(m, field)))
+    name = names_text(members) if members else ("未登録" if record.number else "")
     return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
-            first.member_no if first else "", name, first.kana if first else "", first.staff if first else "")
+            each("member_no"), name, each("kana"), each("staff"))
 
 
-def counts_text(counts: dict) -> str:
-    return f"本日  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
+EXPORT_COLUMNS = ("着信日時", "着信番号", "番号なしの理由", "会員番号", "名前", "ふりがな", "主担当", "受信方法")
+
+
+def export_row(record: CallRecord, members: list) -> list[str]:
+    """One call as data for Excel: the full date and time, the number, the reason apart, every
+    member on the number (; between them), never the window's words (未登録, 他N名)."""
+    def each(field):
+        return ";".join(getattr(m, field) for m in members)
+    return [f"{record.received:%Y-%m-%d %H:%M:%S}", format_phone(record.number) if record.number else "",
+            REASONS.get(record.reason, "") if not record.number else "", each("member_no"), each("name"),
+            each("kana"), each("staff"), record.protocol]
+
+
+def shared_number_note(digits: str, owners: list) -> str:
+    """Before a number is added to a member: whose number it already is (then both are shown on a call)."""
+    if not owners:
+        return ""
+    return (f"この番号 {format_phone(digits)} は {names_text(owners)} さんの番号として登録済みです。"
+            "追加すると、この番号の着信ではどちらの方も表示します")
+
+
+def skipped_rows_heading(path, count: int) -> str:
+    return (f"{path} の {count} 行を読み飛ばしました。Excel で直して保存すると、数秒で読み直します。\n"
+            "直すまで、その方からの電話は「未登録」と表示されます（二重に登録しないでください）。")
+
+
+def tray_title(unseen: int) -> str:
+    """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
+    return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
+
+
+def beside(main: Rect, dialog_w: int, dialog_h: int, work: Rect, gap=8) -> tuple[int, int]:
+    """Where a dialog or list goes: left of the main window, else right, else above, inside the work area.
+
+    Never over the caller card when there is room anywhere; when there is none (a tiny screen) it
+    is clamped into the work area, its top kept as low as possible so that the card stays readable.
+    """
+    def clamp(x, y):
+        return (max(work.left, min(x, work.right - dialog_w)), max(work.top, min(y, work.bottom - dialog_h)))
+    if main.left - gap - dialog_w >= work.left:
+        return clamp(main.left - gap - dialog_w, main.top)
+    if main.right + gap + dialog_w <= work.right:
+        return clamp(main.right + gap, main.top)
+    if main.top - gap - dialog_h >= work.top:
+        return clamp(main.right - dialog_w, main.top - gap - dialog_h)
+    return clamp(main.right - dialog_w, work.bottom)
+
+
+def day_text(day, with_year=False) -> str:
+    """'11/28(土)' (with_year: '2025/11/28(金)'): how a salon writes a date."""
+    return f"{f'{day.year}/' if with_year else ''}{day.month}/{day.day}({WEEKDAYS[day.weekday()]})"
+
+
+def when_text(when: datetime) -> str:
+    """'11/28(土) 14:30'."""
+    return f"{day_text(when)} {when:%H:%M}"
+
+
+# The caller card: a calm colour per state (an unknown caller is usually a new customer, not an error).
+CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee"}
+CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
+DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
+DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
+
+
+@dataclass(frozen=True)
+class CallerPanel:
+    """Every word on the caller card, and its state (which colour)."""
+    state: str                  # waiting | member | unknown | withheld
+    time: str = ""
+    number: str = ""
+    kana: str = ""
+    name: str = ""
+    details: str = ""
+    memo: str = ""
+    history: str = ""
+
+
+def visit_line(last_visit=None, next_booking=None) -> str:
+    """「前回 10/22 カラー（佐藤）・次回 11/28(土) 14:30」 from the last visit and the next booking."""
+    parts = []
+    if last_visit is not None:
+        day = datetime.fromisoformat(last_visit.date)
+        staff = f"（{last_visit.staff}）" if last_visit.staff else ""
+        parts.append(f"前回 {day.month}/{day.day} {last_visit.menu}{staff}".rstrip())
+    if next_booking is not None:
+        parts.append(f"次回 {when_text(next_booking.starts)}")
+    return "・".join(parts)
+
+
+def caller_panel(record, members: list, last_visit=None, next_booking=None) -> CallerPanel:
+    """The card for a call (None: waiting). A shared number names every member; the visit line is
+    for a single member (whose visits and bookings they are)."""
+    if record is None:
+        return CallerPanel("waiting", name="着信待ち")
+    time = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: locale-proof
+    if not record.number:
+        return CallerPanel("withheld", time, name=REASONS.get(record.reason, "番号なし"),
+                           details="番号が通知されませんでした")
+    number = format_phone(record.number)
+    if not members:
+        return CallerPanel("unknown", time, number, name="未登録の番号です",
+                           details="はじめての方かもしれません。会員登録か、登録済みの方への番号追加ができます")
+    shown = members[:3]
+    return CallerPanel(
+        "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
+        name=names_text(members) + " 様",
+        details=(f"会員番号 {members[0].member_no}  主担当 {members[0].staff or '—'}" if len(members) == 1 else
+                 "会員番号 " + "・".join(f"{m.member_no}（{m.staff or '—'}）" for m in shown)),
+        memo="  ".join(f"メモ: {m.memo}" if len(shown) == 1 else f"{m.name}: {m.memo}" for m in shown if m.memo),
+        history=visit_line(last_visit, next_booking) if len(members) == 1 else "")
+
+
+def elapsed_text(since: datetime, now: datetime) -> str:
+    """たった今 / 3分前 / 2時間前 / 11/25(火): how long ago a call came."""
+    seconds = (now - since).total_seconds()
+    if seconds < 60:
+        return "たった今"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}分前"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}時間前"
+    return day_text(since)
+
+
+def counts_text(counts: dict, day="本日") -> str:
+    return f"{day}  予約人数 {counts['reserved']}人   来店人数 {counts['arrived']}人   退店人数 {counts['departed']}人"
+
+
+NOT_IN_TABLE = "（台帳にない会員）"
+BOOKING_WORDS = {
+    "new": "新規予約", "change": "変更", "move_title": "予約の変更", "reserve_title": "予約登録",
+    "list_title": "予約一覧", "today": "今日", "prev": "◀ 前日", "next": "翌日 ▶", "show": "表示",
+    "search": "会員を検索", "search_hint": "会員番号・名前・ふりがな・電話番号の一部で検索できます",
+    "pick_member": "予約する会員を一覧から選んでください", "upcoming": "今後の予約",
+    "no_upcoming": "今後の予約はありません", "none_that_day": "この日の予約はありません",
+    "amount_title": "退店", "amount": "金額（円）", "amount_hint": "空のままでも退店できます",
+    "amount_bad": "金額は 4500 や 4,500 のように数字で入力してください", "select": "一覧から予約を選んでください",
+    "overlap_ask": "{text}\n\n重なっていますが、このまま予約しますか？",
+    "date": "日付", "time": "時刻（例 14:30）", "menu": "メニュー", "staff": "担当", "memo": "メモ",
+    "day_heading": "{day} の予約（担当別）", "visits": "来店履歴（新しい順）", "no_visits": "来店履歴はまだありません",
+}
+# (column, heading, widest sample text) of the booking lists
+BOOKING_COLUMNS = {
+    "by_staff": (("staff", "担当", "佐藤"), ("span", "時間", "23:00–23:59"), ("name", "名前", "ペンギン貴子"),
+                 ("menu", "メニュー", "カット＋カラー"), ("status", "状態", "予約")),
+    "day": (("time", "時刻", "23:59"), ("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"),
+            ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"), ("status", "状態", "予約")),
+    "upcoming": (("starts", "日時", "12/31(水) 23:59"), ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"),
+                 ("memo", "メモ", "メモ欄")),
+    "visits": (("date", "日付", "2025/12/31(水)"), ("menu", "メニュー", "カット＋カラー"), ("staff", "担当", "佐藤"),
+               ("amount", "金額", "13,200円"), ("memo", "メモ", "メモ欄")),
+    "members": (("no", "会員番号", "AC00001"), ("name", "名前", "ペンギン貴子"), ("kana", "ふりがな", "ぺんぎんたかこ"),
+                ("phones", "電話番号", "0596-31-0005")),
+}
+
+
+def span_text(starts: datetime, minutes: int) -> str:
+    return f"{starts:%H:%M}–{starts + timedelta(minutes=minutes):%H:%M}"
+
+
+def amount_text(amount: int | None) -> str:
+    return f"{amount:,}円" if amount is not None else ""
+
+
+def staff_choices(configured: tuple, from_members: list) -> list:
+    """The stylists offered: cti.ini's [booking] staff, else the 主担当 names in members.csv."""
+    return list(configured) or list(from_members)
+
+
+def member_name(member) -> str:
+    return member.name if member else NOT_IN_TABLE
+
+
+def booked_text(starts: datetime, menu: str, staff: str, moved=False) -> str:
+    """11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました)"""
+    return " ".join(part for part in (when_text(starts), menu, staff) if part) + (
+        " に変更しました" if moved else " で予約しました")
+
+
+def status_done_text(status: str, amount: int | None = None) -> str:
+    """来店を記録しました / 退店を記録しました（8,800円） / 予約を取り消しました"""
+    if status == "取消":
+        return "予約を取り消しました"
+    return f"{status}を記録しました" + (f"（{amount_text(amount)}）" if amount is not None else "")
+
+
+def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
+    """'佐藤 さんは 14:00–15:30 ペンギン貴子 様（カラー）の予約と重なります' (one line per booking)."""
+    return "\n".join(f"{r.staff} さんは {span_text(r.starts, minutes_of(r))} "
+                     f"{member_name(by_no.get(r.member_no))} 様（{r.menu or '—'}）の予約と重なります"
+                     for r in conflicts)
+
+
+def booking_label(reservation, member) -> str:
+    """11/28(土) 14:30 ペンギン貴子 様（カット）"""
+    return f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）"
+
+
+def member_heading(member_no: str, member) -> str:
+    """AC00001  ペンギン貴子 様: whom a booking is for."""
+    return f"{member_no}  {member_name(member)} 様"
+
+
+def cancel_question(reservation, member) -> str:
+    return f"{booking_label(reservation, member)}の予約を取り消しますか？"
+
+
+def staff_day_rows(bookings: list, by_no: dict, minutes_of) -> list:
+    """The day's bookings by stylist (担当, 時間, 名前, メニュー, 状態), cancelled ones left out."""
+    shown = sorted((r for r in bookings if r.status != "取消"), key=lambda r: (r.staff or "\uffff", r.starts))
+    return [(str(r.id), (r.staff or "（担当なし）", span_text(r.starts, minutes_of(r)),
+                         member_name(by_no.get(r.member_no)), r.menu, r.status)) for r in shown]
+
+
+def booking_row(reservation, member) -> tuple:
+    """One line of the bookings list: 時刻, 会員番号, 名前, メニュー, 担当, 状態."""
+    r = reservation
+    return (f"{r.starts:%H:%M}", r.member_no, member_name(member), r.menu, r.staff, r.status)
 
 
 PENDING_WHEN = {"held": "Excel を閉じると保存します", "locked": "すぐに保存します",
@@ -3627,6 +3950,28 @@ def members_status(table: MemberTable) -> str:
     return text + pending
 
 
+# Every action of the main window once: its button, its key and its line in the help.
+Action = namedtuple("Action", "name label key help where", defaults=("toolbar",))
+ACTIONS = (
+    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
+    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
+    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します"),
+    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
+                                        "着信がない・非通知なら会員を検索して）"),
+    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します"),
+    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
+    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
+    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
+    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
+)
+COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
+LOOKUP_LABEL = "番号参照（着信ではありません）"
+QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
+QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
+QUIT_REFUSED = "「{title}」に入力中の内容があります。保存するかキャンセルしてから終了してください。"
+
+
 FOLDER_WARNINGS = {
     "onedrive": "注意: OneDrive のフォルダです。会員データがクラウドに送られ、競合コピーもできます。C:\\cti などに移してください",
     "zip": "注意: zip の中から起動しています（一時フォルダは後で消えます）。zip を右クリック →「すべて展開」してから起動してください",
@@ -3639,16 +3984,21 @@ def folder_warnings(risks: list[str]) -> list[str]:
     return [FOLDER_WARNINGS[risk] for risk in risks]
 
 
-HELP_TEXT = """\
-着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
 
-着信番号参照 (F7)\t番号を入力して、着信したときと同じように会員を調べます
-会員登録へ (F2)\t選んだ着信の番号で新しい会員を登録します
-電話番号登録へ (F3)\t選んだ着信の番号を、登録済みの会員に追加します
-予約登録へ (F4)\t選んだ着信の会員の予約を入れます（会員登録が先です）
-来店履歴へ (F5)\t選んだ着信の会員の来店履歴と今後の予約を表示します
-本日の予約 (F6)\t今日の予約の一覧。来店・退店・取消をここで記録します
-履歴を保存\t着信履歴を Excel で開ける CSV に保存します
+
+def action_label(action: Action) -> str:
+    """'会員登録へ (F2)' as the help lists it."""
+    return f"{action.label} ({action.key})" if action.key else action.label
+
+
+def help_text(ini, members, device, ports) -> str:
+    lines = "\n".join(f"{action_label(a)}\t{a.help}" for a in ACTIONS)
+    return f"""\
+着信すると、この窓が画面の隅に出て、かけてきた方を表示します。
+× や 閉じる では終わりません: 窓が隠れるだけで、着信があるとまた前に出ます。
+終了は、通知領域（時計の近く）の CTI アイコンの「終了」か、下の「cti を終了」で。
+
+{lines}
 
 着信履歴: ダブルクリック（または Enter）で来店履歴、右クリック（または Delete）で削除。
 
@@ -3664,23 +4014,164 @@ HELP_TEXT = """\
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
 
-class Dialog(tk.Toplevel):
-    """A form in the manner of IDLE's query.Query: entry_ok() validates, ok() closes only when it passes.
+_x_error_handlers = []                  # kept alive as long as Xlib may call them
 
-    Errors are shown beside their field. With _utest the dialog is neither modal nor waited
-    for, so tests fill its fields and invoke() its buttons.
+
+def survive_windows_destroyed_by_others() -> bool:
+    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
+
+    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
+    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
+    every other error); run_window builds the window again. Windows has no such path: False.
     """
-    ok_text = "OK"
+    if os.name == "nt":
+        return False
+    import ctypes
+    import ctypes.util
+    library = ctypes.util.find_library("X11")
+    if not library:
+        return False
+
+    class XErrorEvent(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
+                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                    ("minor_code", ctypes.c_ubyte)]
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
+    x11 = ctypes.CDLL(library)
+    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
+
+    def on_error(display, event):
+        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
+            return 0
+        return previous(display, event)
+    _x_error_handlers.append(handler_type(on_error))
+    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
+    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
+    previous = handler_type(address) if address else (lambda display, event: 0)
+    return True
+
+
+class Tray:
+    """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
+
+    Its menu runs in pystray's thread, so it only puts a command on `commands`; the Tk loop takes
+    it from there (no Tk call from another thread). Where no tray can be shown (no notification
+    area on this desktop, no pystray or Pillow) start() says False and the window does without.
+    """
+
+    def __init__(self, commands: queue.Queue):
+        self.commands, self.icon, self.unseen = commands, None, 0
+        self.title = tray_title(0)
+        self.x11 = False                    # pystray's bare X backend: its title must be Latin-1
+
+    def start(self) -> bool:
+        try:
+            import pystray
+            self.x11 = pystray.Icon.__module__.endswith("_xorg")
+            if self.x11 and not self._x_tray_host():
+                return False                # an X desktop without a notification area (Xvfb)
+            self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
+                pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
+                pystray.MenuItem("終了", lambda: self.commands.put("quit"))))
+            # icon.run in a daemon thread of ours rather than run_detached: pystray 0.19.5's X backend
+            # starts a second setup thread there that never ends, and would keep cti from exiting
+            threading.Thread(target=self.icon.run, name="tray", daemon=True).start()
+            return True
+        except Exception:                   # pystray raises what its backend raises; without it cti still works
+            log.warning("通知領域にアイコンを出せません（窓は着信で前に出ます）", exc_info=True)
+            self.icon = None
+            return False
+
+    @staticmethod
+    def _x_tray_host() -> bool:
+        """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
+        import Xlib.display
+        import Xlib.X
+        display = Xlib.display.Display()
+        try:
+            atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+            return display.get_selection_owner(atom) != Xlib.X.NONE
+        finally:
+            display.close()
+
+    def _icon_title(self) -> str:
+        return f"CTI ({self.unseen})" if self.x11 else self.title
+
+    def show_unseen(self, unseen: int):
+        """Tooltip and badge follow the calls not yet seen."""
+        if self.icon is not None and unseen != self.unseen:
+            self.unseen, self.title = unseen, tray_title(unseen)
+            try:                            # the badge must never cost the popup (Pillow's FreeType, the backend)
+                self.icon.icon = tray_image(unseen)
+                self.icon.title = self._icon_title()
+            except Exception:
+                log.warning("通知領域のアイコンを更新できません", exc_info=True)
+
+    def stop(self):
+        if self.icon is not None:
+            self.icon.stop()
+            self.icon = None
+
+
+def tray_image(unseen: int):
+    """The tray icon: a blue handset tile, with a red badge counting calls not yet seen."""
+    from PIL import Image, ImageDraw
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((2, 2, 62, 62), radius=12, fill="#1f5fa8")
+    draw.arc((14, 12, 50, 52), start=120, end=240, fill="white", width=9)
+    if unseen:
+        draw.ellipse((30, 0, 64, 34), fill="#d93025")
+        draw.text((47, 17), str(min(unseen, 99)), fill="white", anchor="mm", font_size=22)
+    return image
+
+
+def column_width(widget, font, *texts) -> int:
+    """Pixels a list column needs to show the widest of texts whole, at the current tk scaling."""
+    measure = tkfont.Font(widget, font=font).measure
+    return max(measure(t) for t in texts) + round(widget.winfo_fpixels("1i") / 96 * 14)
+
+
+def widget_rect(window) -> Rect:
+    """Where a toplevel is put, from its geometry (known while it is hidden, unlike winfo_rootx)."""
+    width, height, x, y = map(int, re.fullmatch(r"(\d+)x(\d+)\+(-?\d+)\+(-?\d+)", window.geometry()).groups())
+    return Rect(x, y, x + width, y + height)
+
+
+class Window(tk.Toplevel):
+    """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
+    beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
 
     def __init__(self, app: "MainWindow", title: str, *, _utest=False):
         super().__init__(app.root)
-        self.withdraw()
-        self.app, self.result, self._utest = app, None, _utest
+        self.withdraw()                     # hidden while it is built and placed
+        self.app, self._utest = app, _utest
         self.title(title)
         self.transient(app.root)
-        self.vars, self.errors, self.widgets = {}, {}, {}
         self.body = ttk.Frame(self, padding=12)
         self.body.pack(fill="both", expand=True)
+
+    def place_beside_main(self):
+        self.update_idletasks()
+        x, y = beside(widget_rect(self.app.root), self.winfo_reqwidth(), self.winfo_reqheight(),
+                      work_area(self.app.root))
+        self.geometry(f"+{x}+{y}")
+
+
+class Dialog(Window):
+    """A form in the manner of IDLE's query.Query: entry_ok() validates and returns a value (or shows
+    the field errors and returns None); the caller acts on it through one submit(value) callback,
+    which returns {} (done: the dialog closes) or the field errors to show ("" for the whole form).
+
+    With _utest the dialog is neither modal nor waited for, so tests fill its fields and invoke()
+    its buttons.
+    """
+    ok_text = "OK"
+
+    def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
+        super().__init__(app, title, _utest=_utest)
+        self.result, self.submit = None, submit
+        self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
         self.row = 0
         self.create_widgets()
@@ -3697,12 +4188,16 @@ class Dialog(tk.Toplevel):
         self.bind("<Escape>", self.cancel)
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
-        self.keep_on_screen(beside_main=True)
+        self.place_beside_main()
         if not _utest:
             self.deiconify()
             self.grab_set()
             self.first_focus().focus_set()
             self.wait_window()
+
+    def unsaved(self) -> bool:
+        """Something typed that would be lost by closing now."""
+        return self.winfo_exists() and self.form() != self.initial
 
     def create_widgets(self):
         raise NotImplementedError
@@ -3711,40 +4206,41 @@ class Dialog(tk.Toplevel):
         return next(iter(self.widgets.values()), self.button_ok)
 
     def add_field(self, name, label, value="", widget=None, width=28):
-        """A labelled entry (or the given widget) with its error label beside it."""
+        """A labelled entry (or the given widget), its error under it at a fixed width (the form never
+        widens), shown only while there is one and cleared as soon as the field is changed."""
         var = tk.StringVar(self, value)
         ttk.Label(self.body, text=label).grid(row=self.row, column=0, sticky="w", padx=(0, 8), pady=3)
         widget = widget(self.body, var) if widget else ttk.Entry(self.body, textvariable=var, width=width)
         widget.grid(row=self.row, column=1, sticky="we", pady=3)
-        error = ttk.Label(self.body, foreground="#b00020")
-        error.grid(row=self.row, column=2, sticky="w", padx=(8, 0))
+        error = ttk.Label(self.body, foreground="#b00020", justify="left",
+                          wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 24))
+        error.grid(row=self.row + 1, column=1, sticky="w")
+        error.grid_remove()
+        var.trace_add("write", lambda *_: (error.configure(text=""), error.grid_remove()))
         self.vars[name], self.widgets[name], self.errors[name] = var, widget, error
-        self.row += 1
+        self.row += 2
         return widget
 
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
 
-    def keep_on_screen(self, beside_main=False):
-        """Never past the screen's edge: the errors beside the fields widen the form, and at the
-        default bottom-right corner they and キャンセル would fall off. First placed beside the main window."""
+    def keep_on_screen(self):
+        """Errors beside the fields widen the form: keep it inside the work area, where it is now
+        (the receptionist may have moved it; one moved to another screen is left alone)."""
         self.update_idletasks()
-        root = self.app.root
-        if beside_main:
-            x, y = root.winfo_rootx() + 20, max(0, root.winfo_rooty() - 80)
-        else:                                   # where it is now (the receptionist may have moved it)
-            m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
-            x, y = (int(m[1]), int(m[2])) if m else (0, 0)
-        width, height = self.winfo_screenwidth(), self.winfo_screenheight()
-        if 0 <= x < width:                      # on the main screen (leave one moved to another alone)
-            x = max(0, min(x, width - self.winfo_reqwidth() - 8))
-        if 0 <= y < height:
-            y = max(0, min(y, height - self.winfo_reqheight() - 56))
+        m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
+        x, y = (int(m[1]), int(m[2])) if m else (0, 0)
+        work = work_area(self.app.root)
+        if work.left <= x < work.right:
+            x = max(work.left, min(x, work.right - self.winfo_reqwidth()))
+        if work.top <= y < work.bottom:
+            y = max(work.top, min(y, work.bottom - self.winfo_reqheight()))
         self.geometry(f"+{x}+{y}")
 
     def show_errors(self, errors: dict):
         for name, label in self.errors.items():
             label["text"] = errors.get(name, "")
+            label.grid() if errors.get(name) else label.grid_remove()
         self.message["text"] = errors.get("", "")
         self.keep_on_screen()
         for name in errors:
@@ -3756,30 +4252,20 @@ class Dialog(tk.Toplevel):
         """The result, or None after showing what is wrong."""
         raise NotImplementedError
 
-    def save_member_change(self, change, member_no):
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.app.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            field = getattr(e, "field", "")
-            self.show_errors({field if field in self.errors else "": str(e)})
-            return None
-        self.app.members_changed(notes)
-        return member
-
     def ok(self, event=None):
-        result = self.entry_ok()
-        if result is not None:
-            self.result = result
-            self.destroy()
+        value = self.entry_ok()
+        if value is not None:
+            errors = self.submit(value)
+            if errors:
+                self.show_errors({name if name in self.errors else "": text for name, text in errors.items()})
+            else:
+                self.result = value
+                self.destroy()
         return "break"
 
     def cancel(self, event=None):
         """Close without saving; ask first when something was typed, so that nothing is lost by a slip."""
-        if self.form() != self.initial and not messagebox.askyesno(
-                "CTI", "入力した内容を破棄して閉じますか？", parent=self):
+        if self.unsaved() and not messagebox.askyesno("CTI", "入力した内容を破棄して閉じますか？", parent=self):
             return "break"
         self.destroy()
         return "break"
@@ -3796,7 +4282,7 @@ class RegisterDialog(Dialog):
 
     def __init__(self, app, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "会員登録", **kw)
+        super().__init__(app, "会員登録", app.register, **kw)
 
     def create_widgets(self):
         table = self.app.members
@@ -3817,8 +4303,59 @@ class RegisterDialog(Dialog):
         registration, errors = validate_registration(form, self.app.members)
         if errors:
             self.show_errors(errors)
-            return None
-        return self.save_member_change(lambda: self.app.members.register(registration), registration.member_no)
+        return registration
+
+
+def tree(parent, columns, height, font, selectmode="browse") -> ttk.Treeview:
+    """A list with headings: columns are (name, heading, widest sample text), widths from the font at the
+    current scaling; the last one takes the spare width."""
+    table = ttk.Treeview(parent, columns=[c for c, _, _ in columns], show="headings", height=height,
+                         selectmode=selectmode)
+    for column, title, sample in columns:
+        table.heading(column, text=title)
+        table.column(column, width=column_width(table, font, title, sample), stretch=column == columns[-1][0])
+    return table
+
+
+class MemberSearch:
+    """A search field in a dialog and the members it finds; on_pick(member) when one is selected."""
+
+    def __init__(self, dialog: Dialog, on_pick=None, height=5):
+        self.dialog, self.on_pick = dialog, on_pick
+        self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
+        ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
+            row=dialog.row, column=1, columnspan=2, sticky="w")
+        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.app.fonts["bold"])
+        self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
+        dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
+        dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
+        dialog.row += 3
+        dialog.vars["query"].trace_add("write", lambda *_: self.refresh())
+        self.results.bind("<<TreeviewSelect>>", lambda e: self.picked())
+        self.entry.bind("<Down>", self.to_results)
+
+    def refresh(self):
+        self.results.delete(*self.results.get_children())
+        for member in self.dialog.app.members.search(self.dialog.vars["query"].get(), limit=100):
+            self.results.insert("", "end", iid=member.member_no, values=(
+                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
+        children = self.results.get_children()
+        if len(children) == 1:
+            self.results.selection_set(children[0])
+
+    def to_results(self, event=None):
+        children = self.results.get_children()
+        if children:
+            self.results.focus_set()
+            self.results.selection_set(children[0])
+            self.results.focus(children[0])
+        return "break"
+
+    def picked(self):
+        selected = self.results.selection()
+        member = self.dialog.app.members.by_no.get(selected[0]) if selected else None
+        if member and self.on_pick:
+            self.on_pick(member)
 
 
 class LinkDialog(Dialog):
@@ -3827,47 +4364,29 @@ class LinkDialog(Dialog):
 
     def __init__(self, app, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "電話番号登録", **kw)
+        super().__init__(app, "電話番号登録", app.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
-        self.add_field("query", "会員を検索")
-        ttk.Label(self.body, text="会員番号・名前・ふりがな・電話番号の一部で検索できます",
-                  foreground="#555555").grid(row=self.row, column=1, columnspan=2, sticky="w")
+        # said before saving, not after: whose number it already is
+        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
+                                    wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 48))
+        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
         self.row += 1
-        self.results = ttk.Treeview(self.body, columns=("no", "name", "kana", "phones"), show="headings",
-                                    height=8, selectmode="browse")
-        for column, title, width in (("no", "会員番号", 90), ("name", "名前", 130), ("kana", "ふりがな", 130),
-                                     ("phones", "電話番号", 160)):
-            self.results.heading(column, text=title)
-            self.results.column(column, width=width, stretch=column == "phones")
-        self.results.grid(row=self.row, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
-        self.errors["member"] = ttk.Label(self.body, foreground="#b00020")
-        self.errors["member"].grid(row=self.row + 1, column=0, columnspan=3, sticky="w")
-        self.row += 2
-        self.vars["query"].trace_add("write", lambda *_: self.refresh_results())
+        self.results = MemberSearch(self, height=8).results
+        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
+        self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
+        self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
-        self.widgets["query"].bind("<Down>", self._to_results)
 
     def first_focus(self):
         return self.widgets["query"]
 
-    def _to_results(self, event=None):
-        children = self.results.get_children()
-        if children:
-            self.results.focus_set()
-            self.results.selection_set(children[0])
-            self.results.focus(children[0])
-        return "break"
-
-    def refresh_results(self):
-        self.results.delete(*self.results.get_children())
-        for member in self.app.members.search(self.vars["query"].get(), limit=100):
-            self.results.insert("", "end", iid=member.member_no, values=(
-                member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
-        children = self.results.get_children()
-        if len(children) == 1:
-            self.results.selection_set(children[0])
+    def refresh_owner_note(self):
+        selected = self.results.selection()
+        digits = normalize_phone(self.vars["phone"].get())
+        owners = [m for m in self.app.members.lookup(digits) if m.member_no not in selected] if digits else []
+        self.owner_note["text"] = shared_number_note(digits, owners)
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -3879,46 +4398,144 @@ class LinkDialog(Dialog):
         if errors:
             self.show_errors(errors)
             return None
-        try:
-            return self.save_member_change(lambda: self.app.members.link(selected[0], self.vars["phone"].get()),
-                                           selected[0])
-        except ValueError as e:
-            self.show_errors({"phone": str(e)})
-            return None
+        return selected[0], self.vars["phone"].get()
 
 
 class ReserveDialog(Dialog):
-    """予約登録: a reservation for a known member."""
+    """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
+    callbacks), with the day's bookings by stylist under the form and a warning when the stylist
+    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
     ok_text = "予約する"
 
-    def __init__(self, app, member: Member, **kw):
-        self.member = member
-        super().__init__(app, "予約登録", **kw)
+    def __init__(self, app, member: Member | None = None, reservation: Reservation | None = None,
+                 day=None, submit=None, **kw):
+        self.member, self.reservation, self.day = member, reservation, day
+        title = BOOKING_WORDS["move_title" if reservation else "reserve_title"]
+        super().__init__(app, title, submit or app.save_booking, **kw)
 
     def create_widgets(self):
-        ttk.Label(self.body, text=f"{self.member.member_no}  {self.member.name} 様",
-                  font=self.app.fonts["bold"]).grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
-        self.row += 1
-        now = self.app.now()
-        self.add_field("date", "日付", now.strftime("%Y-%m-%d"))
-        self.add_field("time", "時刻（例 14:30）")
-        self.add_field("menu", "メニュー", widget=lambda p, v: ttk.Combobox(p, textvariable=v, values=MENUS, width=26))
-        self.add_field("staff", "担当", self.member.staff, widget=staff_box(self.app.members.staff_names))
-        self.add_field("memo", "メモ", width=40)
-        self.vars["member_no"] = tk.StringVar(self, self.member.member_no)
+        app, r = self.app, self.reservation
+        config = app.config
+        self.minutes_of = lambda booking: booking_minutes(booking.menu, config.menus, config.slot)
+        member_no = r.member_no if r else self.member.member_no if self.member else ""
+        self.search = None
+        if member_no:
+            member = app.members.by_no.get(member_no)
+            ttk.Label(self.body, text=member_heading(member_no, member), font=app.fonts["bold"]).grid(
+                row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
+            self.row += 1
+        else:
+            self.search = MemberSearch(self, self.pick)
+        day = r.starts.date() if r else self.day or app.now().date()
+        words = BOOKING_WORDS
+        self.add_field("date", words["date"], day.isoformat())
+        self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
+        self.add_field("menu", words["menu"], r.menu if r else "", widget=lambda p, v: ttk.Combobox(
+            p, textvariable=v, values=[name for name, _ in config.menus], width=26))
+        staff = r.staff if r else self.member.staff if self.member else ""
+        self.add_field("staff", words["staff"], staff,
+                       widget=staff_box(staff_choices(config.staff, app.members.staff_names)))
+        self.add_field("memo", words["memo"], r.memo if r else "", width=40)
+        self.vars["member_no"] = tk.StringVar(self, member_no)
+        self.day_label = ttk.Label(self.body, font=app.fonts["bold"])
+        self.day_label.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(8, 2))
+        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, app.fonts["bold"], selectmode="none")
+        self.day_list.tag_configure("stylist", background="#e4eefb")
+        self.day_list.grid(row=self.row + 1, column=0, columnspan=3, sticky="nsew")
+        self.warning = ttk.Label(self.body, foreground="#8a4b00", wraplength=460, justify="left")
+        self.warning.grid(row=self.row + 2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        self.row += 3
+        for name in ("date", "time", "menu", "staff", "member_no"):
+            self.vars[name].trace_add("write", lambda *_: self.refresh_day())
+        self.refresh_day()
 
     def first_focus(self):
-        return self.widgets["time"]
+        return self.search.entry if self.search else self.widgets["time"]
+
+    def pick(self, member: Member):
+        """A member found by search: booked for her, with her 主担当 unless a stylist is already chosen."""
+        self.vars["member_no"].set(member.member_no)
+        if not self.vars["staff"].get().strip():
+            self.vars["staff"].set(member.staff)
+        self.errors["member"]["text"] = ""
+
+    def when(self):
+        """(day, start) as typed so far; either may be None."""
+        day = parse_date(self.vars["date"].get(), self.app.now(), ahead=True)
+        clock = parse_time(self.vars["time"].get())
+        return day, datetime(day.year, day.month, day.day, *clock) if day and clock else None
+
+    def conflicts(self, bookings: list, starts: datetime | None, menu: str, staff: str) -> list:
+        if starts is None:
+            return []
+        minutes = booking_minutes(menu, self.app.config.menus, self.app.config.slot)
+        return overlapping(starts, minutes, staff, bookings, self.minutes_of,
+                           exclude=self.reservation.id if self.reservation else None)
+
+    def refresh_day(self):
+        """The chosen day's bookings by stylist, hers highlighted, and the overlap warning."""
+        self.day_list.delete(*self.day_list.get_children())
+        day, starts = self.when()
+        if day is None:
+            self.day_label["text"], self.warning["text"] = "", ""
+            return
+        bookings = self.app.db.reservations_on(day)
+        staff = self.vars["staff"].get().strip()
+        rows = staff_day_rows(bookings, self.app.members.by_no, self.minutes_of)
+        for iid, values in rows:
+            self.day_list.insert("", "end", iid=iid, values=values, tags=("stylist",) if values[0] == staff else ())
+        self.day_label["text"] = (BOOKING_WORDS["day_heading"].format(day=day_text(day))
+                                  + ("" if rows else f"  {BOOKING_WORDS['none_that_day']}"))
+        self.warning["text"] = overlap_text(self.conflicts(bookings, starts, self.vars["menu"].get().strip(), staff),
+                                            self.app.members.by_no, self.minutes_of)
 
     def entry_ok(self):
-        reservation, errors = validate_reservation(self.form(), self.app.members, self.app.now())
+        """The booking ({member_no, starts, menu, staff, memo}, and id when moved), or None.
+
+        A stylist already booked then is a question (default いいえ), not an error: salons do double up.
+        """
+        form = self.form()
+        if self.search and not form["member_no"]:
+            self.show_errors({"member": BOOKING_WORDS["pick_member"]})
+            return None
+        booking, errors = validate_reservation(form, self.app.members, self.app.now())
         if errors:
-            errors[""] = errors.pop("member_no", "")
+            errors["member" if self.search else ""] = errors.pop("member_no", "")
             self.show_errors(errors)
             return None
-        reservation_id = self.app.db.reserve(**reservation)
-        self.app.reservations_changed()
-        return reservation_id
+        conflicts = self.conflicts(self.app.db.reservations_on(booking["starts"].date()), booking["starts"],
+                                   booking["menu"], booking["staff"])
+        if conflicts and not messagebox.askyesno("CTI", BOOKING_WORDS["overlap_ask"].format(
+                text=overlap_text(conflicts, self.app.members.by_no, self.minutes_of)), parent=self, default="no"):
+            return None
+        return {**booking, "id": self.reservation.id} if self.reservation else booking
+
+
+class AmountDialog(Dialog):
+    """退店: the amount paid (optional, whole yen), stored in the visit."""
+    ok_text = "退店"
+
+    def __init__(self, app, reservation: Reservation, submit, **kw):
+        self.reservation = reservation
+        super().__init__(app, BOOKING_WORDS["amount_title"], submit, **kw)
+
+    def create_widgets(self):
+        r = self.reservation
+        ttk.Label(self.body, text=booking_label(r, self.app.members.by_no.get(r.member_no)),
+                  font=self.app.fonts["bold"]).grid(
+            row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
+        self.row += 1
+        self.add_field("amount", BOOKING_WORDS["amount"], width=14)
+        ttk.Label(self.body, text=BOOKING_WORDS["amount_hint"], foreground="#555555").grid(
+            row=self.row, column=1, columnspan=2, sticky="w")
+        self.row += 1
+
+    def entry_ok(self):
+        try:
+            return {"amount": parse_amount(self.vars["amount"].get())}
+        except ValueError:
+            self.show_errors({"amount": BOOKING_WORDS["amount_bad"]})
+            return None
 
 
 class LookupDialog(Dialog):
@@ -3933,40 +4550,93 @@ class LookupDialog(Dialog):
         if not re.fullmatch(r"0\d{5,13}", digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
-        self.app.on_call(Call(digits, protocol="manual", received=self.app.now()), bring_to_front=False)
         return digits
 
 
-class ListWindow(tk.Toplevel):
-    """A read-only window with one or more lists (visit history, today's reservations)."""
+class ListWindow(Window):
+    """A window with one or more lists (visit history, today's reservations, help)."""
 
     def __init__(self, app, title, *, _utest=False):
-        super().__init__(app.root)
-        self.app = app
-        self.title(title)
-        self.transient(app.root)
-        self.body = ttk.Frame(self, padding=12)
-        self.body.pack(fill="both", expand=True)
+        super().__init__(app, title, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
         self.bind("<Escape>", lambda e: self.destroy())
-        self.geometry(f"+{app.root.winfo_rootx() + 20}+{max(0, app.root.winfo_rooty() - 120)}")
+        self.place_beside_main()
         if not _utest:
+            self.deiconify()
             self.focus_set()
 
     def table(self, columns, height=8):
-        tree = ttk.Treeview(self.body, columns=[c for c, _, _ in columns], show="headings", height=height,
-                            selectmode="browse")
-        for column, title, width in columns:
-            tree.heading(column, text=title)
-            tree.column(column, width=width, stretch=column == columns[-1][0])
-        tree.pack(fill="both", expand=True)
-        return tree
+        """A list; columns are (name, heading, widest sample text): widths come from the font."""
+        table = tree(self.body, columns, height, self.app.fonts["bold"])
+        table.pack(fill="both", expand=True)
+        return table
 
 
-class VisitHistoryWindow(ListWindow):
-    """来店履歴: a member's visits, newest first, and upcoming reservations."""
+class BookingActions:
+    """Buttons acting on the booking selected in self.bookings (a Treeview whose iids are reservation
+    ids): only those that apply to it now are enabled (booking_actions)."""
+    ACTION_NAMES = ("変更", "来店", "退店", "取消")
+
+    def action_buttons(self, parent, names):
+        self.buttons = {}
+        for name in names:
+            text = BOOKING_WORDS["change"] if name == "変更" else BOOKING_WORDS["new"] if name == "new" else name
+            self.buttons[name] = ttk.Button(parent, text=text, command=lambda n=name: self.act(n))
+            self.buttons[name].pack(side="left", padx=(0, 6))
+        self.bookings.bind("<<TreeviewSelect>>", lambda e: self.update_buttons(), add=True)
+        for sequence in ("<Double-1>", "<Return>"):         # open a booking to change it
+            self.bookings.bind(sequence, lambda e: self.act("変更") if self.can("変更") else None)
+        # another reception PC may have booked meanwhile (cti.db on a shared folder): read again on coming back
+        self.bind("<FocusIn>", lambda e: self.refresh() if e.widget is self else None, add=True)
+
+    def can(self, name) -> bool:
+        r = self.selected_booking()
+        return r is not None and name in booking_actions(r, self.app.now().date())
+
+    def selected_booking(self) -> Reservation | None:
+        selected = self.bookings.selection()
+        return self.app.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
+
+    def update_buttons(self):
+        for name, button in self.buttons.items():
+            if name in self.ACTION_NAMES:
+                button.state(["!disabled"] if self.can(name) else ["disabled"])
+
+    def act(self, name):
+        """新規予約, or one of ACTION_NAMES on the selected booking; 取消 asks first (default いいえ)."""
+        app = self.app
+        if name == "new":
+            return ReserveDialog(app, self.booking_member(), day=self.booking_day(), _utest=app._utest)
+        if not self.can(name):
+            messagebox.showinfo("CTI", BOOKING_WORDS["select"], parent=self)
+            return None
+        r = self.selected_booking()
+        member = app.members.by_no.get(r.member_no)
+        if name == "変更":
+            return ReserveDialog(app, member, reservation=r, _utest=app._utest)
+        if name == "退店":
+            return AmountDialog(app, r, lambda value: app.change_status(r.id, "退店", value["amount"]), _utest=app._utest)
+        if name == "取消" and not messagebox.askyesno("CTI", cancel_question(r, member), parent=self, default="no"):
+            return None
+        errors = app.change_status(r.id, name)
+        if errors:
+            messagebox.showerror("CTI", errors[""], parent=self)
+        return None
+
+    def booking_member(self) -> Member | None:
+        return None
+
+    def booking_day(self):
+        return None
+
+    def refresh(self):
+        raise NotImplementedError
+
+
+class VisitHistoryWindow(BookingActions, ListWindow):
+    """来店履歴: a member's visits, newest first, and her future bookings (new, change, cancel)."""
 
     def __init__(self, app, member: Member, **kw):
         self.member = member
@@ -3976,68 +4646,166 @@ class VisitHistoryWindow(ListWindow):
         m = self.member
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
                   font=self.app.fonts["bold"]).pack(anchor="w")
-        ttk.Label(self.body, text="来店履歴（新しい順）").pack(anchor="w", pady=(8, 2))
-        self.visits = self.table((("date", "日付", 100), ("menu", "メニュー", 140), ("staff", "担当", 90),
-                                  ("amount", "金額", 80), ("memo", "メモ", 200)))
+        ttk.Label(self.body, text=BOOKING_WORDS["visits"]).pack(anchor="w", pady=(8, 2))
+        self.visits = self.table(BOOKING_COLUMNS["visits"])
+        this_year = self.app.now().year
         for v in self.app.db.visits(m.member_no):
-            self.visits.insert("", "end", values=(v.date, v.menu, v.staff,
-                                                  f"{v.amount:,}円" if v.amount is not None else "", v.memo))
+            day = datetime.fromisoformat(v.date)
+            self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
+                                                  amount_text(v.amount), v.memo))
         if not self.visits.get_children():
-            self.visits.insert("", "end", values=("来店履歴はまだありません", "", "", "", ""))
-        ttk.Label(self.body, text="今後の予約").pack(anchor="w", pady=(8, 2))
-        self.upcoming = self.table((("starts", "日時", 130), ("menu", "メニュー", 140), ("staff", "担当", 90),
-                                    ("memo", "メモ", 200)), height=3)
-        for r in self.app.db.upcoming(m.member_no):
-            self.upcoming.insert("", "end", values=(r.starts.strftime("%m/%d %H:%M"), r.menu, r.staff, r.memo))
-
-
-class TodayWindow(ListWindow):
-    """本日の予約: today's reservations, with 来店 / 退店 / 取消 buttons that drive the counts."""
-
-    def __init__(self, app, **kw):
-        super().__init__(app, "本日の予約", **kw)
-
-    def create_widgets(self):
-        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
-        self.counts.pack(anchor="w", pady=(0, 6))
-        self.list = self.table((("time", "時刻", 60), ("no", "会員番号", 90), ("name", "名前", 120),
-                                ("menu", "メニュー", 110), ("staff", "担当", 80), ("status", "状態", 60)), height=10)
+            self.visits.insert("", "end", values=(BOOKING_WORDS["no_visits"], "", "", "", ""))
+        ttk.Label(self.body, text=BOOKING_WORDS["upcoming"]).pack(anchor="w", pady=(8, 2))
+        self.bookings = self.table(BOOKING_COLUMNS["upcoming"], height=4)
         actions = ttk.Frame(self.body)
         actions.pack(anchor="w", pady=(6, 0))
-        self.buttons = {}
-        for status in ("来店", "退店", "取消"):
-            self.buttons[status] = ttk.Button(actions, text=status, command=lambda s=status: self.move(s))
-            self.buttons[status].pack(side="left", padx=(0, 6))
+        self.action_buttons(actions, ("new", "変更", "取消"))
+        self.refresh()
+
+    def booking_member(self):
+        return self.member
+
+    def refresh(self):
+        selected = self.bookings.selection()
+        self.bookings.delete(*self.bookings.get_children())
+        for r in self.app.db.upcoming(self.member.member_no):
+            self.bookings.insert("", "end", iid=str(r.id), values=(when_text(r.starts), r.menu, r.staff, r.memo))
+        if not self.bookings.get_children():
+            self.bookings.insert("", "end", iid="none", values=(BOOKING_WORDS["no_upcoming"], "", "", ""))
+        if selected and self.bookings.exists(selected[0]):
+            self.bookings.selection_set(selected[0])
+        self.update_buttons()
+
+
+class BookingsWindow(BookingActions, ListWindow):
+    """予約一覧 (F6 本日の予約): one day's bookings, today first; ◀ ▶ or a typed date for another day.
+    新規予約 books anyone by search; 変更 / 来店 / 退店 / 取消 are enabled only where they apply."""
+
+    def __init__(self, app, day=None, **kw):
+        self.day = day or app.now().date()
+        super().__init__(app, BOOKING_WORDS["list_title"], **kw)
+
+    def create_widgets(self):
+        nav = ttk.Frame(self.body)
+        nav.pack(fill="x", pady=(0, 6))
+        self.day_label = ttk.Label(nav, font=self.app.fonts["bold"], width=12, anchor="center")
+        self.day_entry = ttk.Entry(nav, width=12)
+        self.day_entry.bind("<Return>", self.show_typed_day)
+        self.nav = {name: ttk.Button(nav, text=BOOKING_WORDS[name], command=command) for name, command in (
+            ("prev", lambda: self.show_day(self.day - timedelta(days=1))),
+            ("next", lambda: self.show_day(self.day + timedelta(days=1))),
+            ("today", lambda: self.show_day(self.app.now().date())), ("show", self.show_typed_day))}
+        for widget in (self.nav["prev"], self.day_label, self.nav["next"], self.nav["today"], self.day_entry,
+                       self.nav["show"]):
+            widget.pack(side="left", padx=(0, 6))
+        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
+        self.counts.pack(anchor="w", pady=(0, 6))
+        self.bookings = self.list = self.table(BOOKING_COLUMNS["day"], height=10)
+        actions = ttk.Frame(self.body)
+        actions.pack(anchor="w", pady=(6, 0))
+        self.action_buttons(actions, ("new",) + self.ACTION_NAMES)
         self.refresh()
         children = self.list.get_children()
         if children:                        # ready for the arrow keys and Tab to the buttons
             self.list.selection_set(children[0])
             self.list.focus(children[0])
+            self.update_buttons()
         self.list.focus_set()
 
-    def refresh(self, select=None):
-        self.list.delete(*self.list.get_children())
-        for r in self.app.db.reservations_on(self.app.now().date()):
-            member = self.app.members.by_no.get(r.member_no)
-            self.list.insert("", "end", iid=str(r.id), values=(
-                r.starts.strftime("%H:%M"), r.member_no, member.name if member else "（台帳にない会員）",
-                r.menu, r.staff, r.status))
-        if select and self.list.exists(str(select)):
-            self.list.selection_set(str(select))
-        self.counts["text"] = counts_text(self.app.db.today_counts(self.app.now().date()))
+    def booking_day(self):
+        return self.day
 
-    def move(self, status):
-        selected = self.list.selection()
-        if not selected:
-            messagebox.showinfo("CTI", "一覧から予約を選んでください", parent=self)
-            return
-        try:
-            self.app.db.set_status(int(selected[0]), status)
-        except ValueError as e:
-            messagebox.showerror("CTI", str(e), parent=self)
-            return
-        self.app.reservations_changed()
-        self.refresh(select=selected[0])
+    def show_day(self, day):
+        self.day = day
+        self.refresh()
+
+    def show_typed_day(self, event=None):
+        day = parse_date(self.day_entry.get(), self.app.now(), ahead=True)
+        if day is None:
+            messagebox.showinfo("CTI", DATE_HINT, parent=self)
+        else:
+            self.day_entry.delete(0, "end")
+            self.show_day(day)
+        return "break"
+
+    def refresh(self, select=None):
+        selected = select or next(iter(self.list.selection()), None)
+        self.list.delete(*self.list.get_children())
+        for r in self.app.db.reservations_on(self.day):
+            self.list.insert("", "end", iid=str(r.id), values=booking_row(r, self.app.members.by_no.get(r.member_no)))
+        if selected and self.list.exists(str(selected)):
+            self.list.selection_set(str(selected))
+        today = self.app.now().date()
+        self.day_label["text"] = day_text(self.day, self.day.year != today.year)
+        self.counts["text"] = counts_text(self.app.db.today_counts(self.day),
+                                          "本日" if self.day == today else day_text(self.day, self.day.year != today.year))
+        self.update_buttons()
+
+
+class HelpWindow(ListWindow):
+    """? / F1: what each button and key does, where the files are, and 終了."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "CTI の使い方", **kw)
+
+    def create_widgets(self):
+        app = self.app
+        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
+        text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
+                         device=app.device_status.text, ports=ports)
+        font = tkfont.Font(font=app.fonts["base"])
+        self.text = tk.Text(self.body, width=60, height=24, wrap="word", font=app.fonts["base"], padx=8, pady=6,
+                            tabs=(max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  "),))
+        self.text.insert("1.0", text)
+        self.text.configure(state="disabled")
+        self.text.pack(fill="both", expand=True)
+        buttons = ttk.Frame(self.body)
+        buttons.pack(anchor="w", pady=(8, 0))
+        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(app.members.problems)}）",
+                                         command=app.open_skipped_rows)
+        self.button_quit = ttk.Button(buttons, text="cti を終了", command=app.quit)
+        self.button_skipped.pack(side="left", padx=(0, 8))
+        self.button_quit.pack(side="left")
+
+
+class SkippedRowsWindow(ListWindow):
+    """読み飛ばした行: each members.csv row cti could not use, with its line and why (else such a
+    customer calls in as 未登録 and may be registered twice)."""
+
+    def __init__(self, app, **kw):
+        super().__init__(app, "会員台帳の読み飛ばした行", **kw)
+
+    def create_widgets(self):
+        problems = self.app.members.problems
+        ttk.Label(self.body, text=skipped_rows_heading(self.app.config.members, len(problems)),
+                  justify="left").pack(anchor="w", pady=(0, 6))
+        self.text = tk.Text(self.body, width=70, height=min(16, max(3, len(problems))), wrap="word",
+                            font=self.app.fonts["base"])
+        self.text.insert("1.0", "\n".join(problems) or "読み飛ばした行はありません")
+        self.text.configure(state="disabled")
+        self.text.pack(fill="both", expand=True)
+
+
+class MemberChoice(ListWindow):
+    """A number shared by several members: which of them? One button each; then(member) goes on."""
+
+    def __init__(self, app, title, members: list, then, **kw):
+        self.members, self.then = members, then
+        super().__init__(app, title, **kw)
+
+    def create_widgets(self):
+        ttk.Label(self.body, text="この番号の会員は複数います。どなたですか？").pack(anchor="w", pady=(0, 6))
+        self.choices = []
+        for member in self.members:
+            button = ttk.Button(self.body, text=f"{member.member_no}  {member.name}（{member.kana or '—'}）",
+                                command=lambda m=member: self.choose(m))
+            button.pack(fill="x", pady=2)
+            self.choices.append(button)
+        self.after_idle(lambda: self.choices[0].focus_set() if self.choices and self.winfo_exists() else None)
+
+    def choose(self, member):
+        self.destroy()
+        return self.then(member)
 
 
 class MainWindow:
@@ -4046,6 +4814,10 @@ class MainWindow:
     POLL_MS = 50                        # the queue is checked 20 times a second: a popup within ~50 ms
     MEMBERS_CHECK_MS = 2000
     PENDING_RETRY_MS = 10000
+    ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
+    HIGHLIGHT_MS = 1500                 # the yellow of a new call
+    CONFIRM_MS = 5000                   # 登録しました and friends
+    SELECTION_HOLD = timedelta(minutes=1)
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -4055,10 +4827,22 @@ class MainWindow:
         self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
         self._after = {}
+        self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
+        self.tray = None                # a started Tray, when this desktop has a notification area
+        self.unseen = 0                 # calls since the receptionist last looked at the window
+        self.user_selected_at = None    # when she last picked a history row herself
+        self.menu_row = None            # the row the right-click menu was opened on, while it is open
+        self.ended = False              # 終了 (or logoff): the window is gone for good
+        self.demo = None                # the demo's simulated device: hiding the window rings it again
+        self.compact = False            # the caller card only (F9)
+        self.card_state = "waiting"
         root.report_callback_exception = self.report_exception
         family = ui_font_family(tkfont.families(root))
+        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
         self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
-                      "number": (family, 16, "bold"), "small": (family, 9)}
+                      "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
+                      "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
+        self.name_font = tkfont.Font(root, family=family, size=28, weight="bold")
         root.option_add("*Font", self.fonts["base"])
         style = ttk.Style(root)
         for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
@@ -4067,18 +4851,20 @@ class MainWindow:
         style.configure("Treeview", rowheight=int(tkfont.Font(root, font=self.fonts["base"]).metrics("linespace") * 1.5))
         style.configure("Action.TButton", font=self.fonts["bold"])
         root.title("CTI — 着信待ち")
-        root.minsize(560, 420)
         self._build()
         self._bind_keys()
         self.refresh_history()
+        self.fix_card_size()
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
+        self.hold_minimum_size()
         self.place_in_corner()
         root.attributes("-topmost", bool(config.topmost))
         self._schedule("poll", self.POLL_MS, self.poll)
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
+        self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
         self._schedule_midnight()
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -4088,73 +4874,85 @@ class MainWindow:
         root = self.root
         outer = ttk.Frame(root, padding=8)
         outer.pack(fill="both", expand=True)
-        panel = ttk.Frame(outer, padding=(10, 6), relief="groove", borderwidth=2)
+        panel = self.card = tk.Frame(outer, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
         panel.pack(fill="x")
         panel.columnconfigure(1, weight=1)
+        self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, 4))
         self.caller = {
-            "time": ttk.Label(panel, font=self.fonts["bold"]),
-            "number": ttk.Label(panel, font=self.fonts["number"]),
-            "name": ttk.Label(panel, font=self.fonts["big"]),
-            "kana": ttk.Label(panel, font=self.fonts["base"], foreground="#444444"),
-            "details": ttk.Label(panel, font=self.fonts["base"]),
-            "memo": ttk.Label(panel, font=self.fonts["base"], wraplength=520, justify="left"),
+            "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
+            "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
+            "number": tk.Label(panel, font=self.fonts["number"], anchor="e"),
+            "kana": tk.Label(panel, font=self.fonts["kana"], fg="#444444", anchor="w"),
+            "name": tk.Label(panel, font=self.name_font, anchor="w"),
+            "details": tk.Label(panel, font=self.fonts["card"], anchor="w", justify="left"),
+            "memo": tk.Label(panel, font=self.fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
+            "history": tk.Label(panel, font=self.fonts["card"], anchor="w"),
         }
-        self.caller["time"].grid(row=0, column=0, sticky="w", padx=(0, 12))
-        self.caller["number"].grid(row=0, column=1, sticky="w")
-        self.caller["kana"].grid(row=1, column=0, columnspan=2, sticky="w")
-        self.caller["name"].grid(row=2, column=0, columnspan=2, sticky="w")
-        self.caller["details"].grid(row=3, column=0, columnspan=2, sticky="w")
-        self.caller["memo"].grid(row=4, column=0, columnspan=2, sticky="w")
-        self.unknown_actions = ttk.Frame(panel)
-        self.unknown_actions.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
-        self.panel_register = ttk.Button(self.unknown_actions, text="会員登録へ", style="Action.TButton",
+        c = self.caller
+        c["time"].grid(row=1, column=0, sticky="w")
+        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
+        c["number"].grid(row=1, column=2, sticky="e")
+        c["kana"].grid(row=2, column=0, columnspan=3, sticky="we")
+        c["name"].grid(row=3, column=0, columnspan=3, sticky="we")
+        c["details"].grid(row=4, column=0, columnspan=3, sticky="we")
+        c["memo"].grid(row=5, column=0, columnspan=3, sticky="we")
+        c["history"].grid(row=6, column=0, columnspan=3, sticky="we")
+        # one action row for every state, always there (an unknown call no longer adds a row)
+        self.card_actions = tk.Frame(panel)
+        self.card_actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
+        self.panel_register = ttk.Button(self.card_actions, text="会員登録へ", style="Action.TButton",
                                          command=lambda: self.open_register(self.shown_number()))
-        self.panel_link = ttk.Button(self.unknown_actions, text="電話番号登録へ", style="Action.TButton",
+        self.panel_link = ttk.Button(self.card_actions, text="電話番号登録へ", style="Action.TButton",
                                      command=lambda: self.open_link(self.shown_number()))
-        self.panel_register.pack(side="left", padx=(0, 8))
-        self.panel_link.pack(side="left")
+        self.panel_reserve = ttk.Button(self.card_actions, text="予約登録へ", style="Action.TButton",
+                                        command=lambda: self.open_reserve(self.shown))
+        self.panel_visits = ttk.Button(self.card_actions, text="来店履歴へ", style="Action.TButton",
+                                       command=lambda: self.open_visits(self.shown))
+        self.compact_toggle = ttk.Button(self.card_actions, text=COMPACT_LABELS[False], command=self.toggle_compact)
+        self.compact_toggle.pack(side="right")
+        self.card_buttons = {"unknown": (self.panel_register, self.panel_link),
+                             "member": (self.panel_reserve, self.panel_visits)}
 
         self.counts = ttk.Label(outer, font=self.fonts["bold"])
-        self.counts.pack(anchor="w", pady=(8, 4))
-
         table = ttk.Frame(outer)
-        table.pack(fill="both", expand=True)
         self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
-        for column, width in zip(HISTORY_COLUMNS, (90, 120, 80, 120, 120, 70)):
+        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
             self.history.heading(column, text=column)
-            self.history.column(column, width=width, stretch=column in ("名前", "ふりがな"))
+            self.history.column(column, width=column_width(self.history, self.fonts["bold"], column, sample),
+                                stretch=column == "名前")
         scroll = ttk.Scrollbar(table, orient="vertical", command=self.history.yview)
         self.history.configure(yscrollcommand=scroll.set)
         self.history.pack(side="left", fill="both", expand=True)
         scroll.pack(side="left", fill="y")
-        self.history.tag_configure("unknown", foreground="#b00020")
+        self.history.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
 
         buttons = ttk.Frame(outer)
-        buttons.pack(fill="x", pady=(8, 0))
         self.buttons = {}
-        for key, text, command in (("lookup", "着信番号参照", self.open_lookup),
-                                   ("register", "会員登録へ", self.open_register),
-                                   ("link", "電話番号登録へ", self.open_link),
-                                   ("reserve", "予約登録へ", self.open_reserve),
-                                   ("visits", "来店履歴へ", self.open_visits),
-                                   ("today", "本日の予約", self.open_today),
-                                   ("export", "履歴を保存", self.export_history),
-                                   ("help", "?", self.open_help)):
-            self.buttons[key] = ttk.Button(buttons, text=text, command=command,
-                                           width=3 if key == "help" else None)
-            self.buttons[key].pack(side="left", padx=(0, 4))
+        per_row = 5                         # two rows: the window stays narrow enough to sit beside the POS
+        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
+            self.buttons[action.name] = ttk.Button(buttons, text=action.label, command=self.action(action.name))
+            self.buttons[action.name].grid(row=index // per_row, column=index % per_row, sticky="we",
+                                           padx=(0, 4), pady=(0, 4))
+        for column in range(per_row):
+            buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
-        status.pack(fill="x", pady=(6, 0))
+        # what compact mode hides, with how each is packed back (in this order, below the card)
+        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)), table: dict(fill="both", expand=True),
+                           buttons: dict(fill="x", pady=(8, 0)), status: dict(fill="x", pady=(6, 0))}
+        for part, options in self.below_card.items():
+            part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
         self.status_device.pack(anchor="w")
-        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444")
+        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444", cursor="hand2")
         self.status_members.pack(anchor="w")
+        self.status_members.bind("<Button-1>", lambda e: self.open_skipped_rows() if self.members.problems else None)
 
         self.menu = tk.Menu(root, tearoff=False)
-        self.menu.add_command(label="来店履歴", command=self.open_visits)
+        self.menu.add_command(label="来店履歴")
         self.menu.add_separator()
-        self.menu.add_command(label="削除", command=self.delete_selected)
+        self.menu.add_command(label="削除")
 
     def _bind_keys(self):
         h = self.history
@@ -4162,18 +4960,27 @@ class MainWindow:
         h.bind("<Return>", lambda e: self.open_visits())
         h.bind("<Delete>", lambda e: self.delete_selected())
         h.bind("<Button-3>", self._context_menu)
-        for key, action in (("<F1>", self.open_help), ("<F2>", self.open_register), ("<F3>", self.open_link),
-                            ("<F4>", self.open_reserve), ("<F5>", self.open_visits), ("<F6>", self.open_today),
-                            ("<F7>", self.open_lookup)):
-            self.root.bind(key, lambda e, a=action: a())
-        self.root.protocol("WM_DELETE_WINDOW", self.close)
+        for action in ACTIONS:
+            if action.key:
+                self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
+        h.bind("<ButtonRelease-1>", self._user_selected, add=True)
+        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
+                    "<KeyRelease-Home>", "<KeyRelease-End>"):
+            h.bind(key, self._user_selected, add=True)
+        # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
+        self.root.protocol("WM_DELETE_WINDOW", self.hide)
+        self.root.bind("<Alt-F4>", lambda e: self.hide())
+        # not FocusIn: a window popping up under a resting pointer gets it without anyone looking
+        for sequence in ("<ButtonPress>", "<KeyPress>"):
+            self.root.bind(sequence, self._looked_at, add=True)
+        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
 
     def place_in_corner(self, frame: tuple[int, int] | None = None):
         """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
         the taskbar wherever it is). frame: what the title bar and borders add, once measured."""
         root = self.root
         root.update_idletasks()
-        width, height = max(root.winfo_reqwidth(), 640), max(root.winfo_reqheight(), 560)
+        width, height = root.winfo_reqwidth(), root.winfo_reqheight()
         extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, os.name == "nt")
         x, y = corner_position(work_area(root), width + extra_w, height + extra_h, self.config.corner, 8)
         root.geometry(f"{width}x{height}+{x}+{y}")
@@ -4202,7 +5009,8 @@ class MainWindow:
             except Exception:
                 log.exception("定期処理 %s でエラー", name)
             finally:
-                self._after[name] = self.root.after(ms, run)
+                if not self.ended:          # 終了 from this very timer (the tray's command) destroyed the root
+                    self._after[name] = self.root.after(ms, run)
         self._after[name] = self.root.after(ms, run)
 
     def _schedule_midnight(self):
@@ -4221,19 +5029,85 @@ class MainWindow:
             self.root.after_cancel(after_id)
         self._after.clear()
 
-    def close(self):
-        if self.members.pending and not messagebox.askyesno(
-                "CTI", f"{self.members.path.name} にまだ保存できていない変更が {len(self.members.pending)} 件あります。\n"
-                       "変更は保存待ちファイルに残り、次回起動時に保存します。終了しますか？"):
-            return
+    def hide(self):
+        """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
+        where iconify needs a window manager) withdrawn: the next call brings it back."""
+        if self.tray is None and sys.platform == "win32":
+            self.root.iconify()             # pragma: no cover - the taskbar button stays
+        else:
+            self.root.withdraw()
+        log.info("窓を隠しました（着信があれば前に出ます）")
+        if self.demo is not None:
+            self.demo.ring_again()          # the demo shows what a call does to a hidden window
+
+    def show(self):
+        """表示 from the tray (or a second start): the receptionist asked for it, so it may take the keyboard."""
+        self.root.deiconify()
+        self.root.lift()
+        self.root.focus_force()
+        self._looked_at()
+
+    def open_dialogs_with_input(self) -> list:
+        return [w for w in self.root.winfo_children() if isinstance(w, Dialog) and w.unsaved()]
+
+    def quit(self) -> bool:
+        """終了: asks first, and refuses while a dialog holds typed input (finish or cancel it first)."""
+        busy = self.open_dialogs_with_input()
+        if busy:
+            busy[0].deiconify()
+            busy[0].lift()
+            messagebox.showwarning("CTI", QUIT_REFUSED.format(title=busy[0].title()), parent=busy[0])
+            return False
+        question = QUIT_QUESTION
+        if self.members.pending:
+            question += QUIT_PENDING.format(name=self.members.path.name, count=len(self.members.pending))
+        if not messagebox.askyesno("CTI", question, parent=self.root):
+            return False
+        log.info("終了しました")
+        self.logoff()
+        if self.tray is not None:
+            self.tray.stop()
+        return True
+
+    def logoff(self):
+        """終了, or the session ending: the window goes for good (run_window then stops the rest)."""
+        self.ended = True
         self.stop()
         self.root.destroy()
+
+    def _looked_at(self, event=None):
+        """A click or a key in the window (or 表示): the calls so far have been seen."""
+        if self.unseen:
+            self.unseen = 0
+            if self.tray is not None:
+                self.tray.show_unseen(0)
+
+    def _user_selected(self, event=None):
+        self.user_selected_at = self.now()
+
+    def selection_is_held(self) -> bool:
+        """A row the receptionist picked herself in the last minute, or with a menu or window of cti
+        open, stays selected when a call arrives (it is what she is working on)."""
+        if self.menu_row is not None:
+            return True
+        if any(isinstance(w, Window) and w.winfo_exists() for w in self.root.winfo_children()):
+            return bool(self.history.selection())
+        return (self.user_selected_at is not None and bool(self.history.selection())
+                and self.now() - self.user_selected_at < self.SELECTION_HOLD)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # events from the device reader
 
     def poll(self):
-        """Take what the device reader put on the queue (this is the only way in from its thread)."""
+        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            {"show": self.show, "quit": self.quit}[command]()
+            if self.ended:
+                return
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
@@ -4258,9 +5132,14 @@ class MainWindow:
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
         record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
+        held = self.selection_is_held()     # before the new row: what the receptionist is working on
         members = self.show_caller(record)
         if record_id is not None:           # else the background writer stores it; take_written() refreshes
-            self.add_to_history(record, members)
+            self.add_to_history(record, members, select=not held)
+        if bring_to_front:
+            self.unseen += 1
+            if self.tray is not None:
+                self.tray.show_unseen(self.unseen)
         log.info("着信を表示しました (%s): %s", call.protocol,
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
@@ -4269,6 +5148,10 @@ class MainWindow:
     def bring_to_front(self):
         """Up even when minimised or behind, without taking the keyboard from the program in use."""
         root = self.root
+        if os.name == "nt" and root.state() == "withdrawn":
+            # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
+            # show_without_focus restores an iconic window; deiconify would take the keyboard
+            root.iconify()
         if not show_without_focus(root):    # Windows did it all without activating the window
             root.deiconify()
             root.lift()
@@ -4298,9 +5181,10 @@ class MainWindow:
             self.history.focus(keep)
             self.history.see(keep)
 
-    def add_to_history(self, record: CallRecord, members: list):
-        """A new call at the top of the history, and the rows the database pruned dropped from the bottom:
-        a popup costs the same with 20,000 calls kept as with 100 (refresh_history rebuilds them all)."""
+    def add_to_history(self, record: CallRecord, members: list, select=True):
+        """A new call at the top of the history (selected unless `select` is False), and the rows the
+        database pruned dropped from the bottom: a popup costs the same with 20,000 calls kept as
+        with 100 (refresh_history rebuilds them all)."""
         iid = str(record.id)
         self.records[iid] = record
         self.history.insert("", 0, iid=iid, values=history_row(record, members),
@@ -4315,47 +5199,100 @@ class MainWindow:
                 break
             self.history.delete(old)
             self.records.pop(old, None)
-        self.history.selection_set(iid)
-        self.history.focus(iid)
-        self.history.see(iid)
+        if select:
+            self.history.selection_set(iid)
+            self.history.focus(iid)
+            self.history.see(iid)
 
     def show_caller(self, record: CallRecord | None) -> list:
-        """The latest caller in large type; for an unknown number, its two actions. Returns the members."""
-        self.shown = record                 # what the panel's buttons act on, whatever row is selected
-        c = self.caller
-        if record is None:
-            for label in c.values():
-                label["text"] = ""
-            c["name"]["text"] = "着信待ち"
-            self.unknown_actions.grid_remove()
-            return []
-        members = self.members.lookup(record.number) if record.number else []
-        c["time"]["text"] = f"{record.received.hour:02}:{record.received.minute:02} 着信"   # no strftime: non-ASCII fails in some locales
-        c["number"]["text"] = format_phone(record.number) if record.number else ""
-        self.root.title(window_title(record.number, record.reason, members))
-        if members:
-            m = members[0]
-            c["name"]["text"] = f"{m.name} 様" + (f"（他{len(members) - 1}名）" if len(members) > 1 else "")
-            c["kana"]["text"] = m.kana
-            c["details"]["text"] = f"会員番号 {m.member_no}    主担当 {m.staff or '—'}"
-            c["memo"]["text"] = f"メモ: {m.memo}" if m.memo else ""
-            self.unknown_actions.grid_remove()
-        elif record.number:
-            c["name"]["text"] = "未登録の番号です"
-            c["kana"]["text"] = c["details"]["text"] = c["memo"]["text"] = ""
-            self.unknown_actions.grid()
-        else:
-            c["name"]["text"] = REASONS.get(record.reason, "番号なし")
-            c["kana"]["text"] = c["memo"]["text"] = ""
-            c["details"]["text"] = "番号が通知されませんでした"
-            self.unknown_actions.grid_remove()
+        """The caller card: the latest caller in large type, in its state's colour, with the actions
+        that fit it. The layout never moves (every row is always there). Returns the members."""
+        self.shown = record                 # what the card's buttons act on, whatever row is selected
+        members = self.members.lookup(record.number) if record and record.number else []
+        last_visit = next_booking = None
+        if len(members) == 1:
+            visits, upcoming = self.db.visits(members[0].member_no), self.db.upcoming(members[0].member_no)
+            last_visit, next_booking = (visits or [None])[0], (upcoming or [None])[0]
+        panel = caller_panel(record, members, last_visit, next_booking)
+        self.card_state = panel.state
+        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
+            self.caller[key]["text"] = getattr(panel, key)
+        self.fit_name()
+        for button in (b for buttons in self.card_buttons.values() for b in buttons):
+            button.pack_forget()
+        for button in self.card_buttons.get(panel.state, ()):
+            button.pack(side="left", padx=(0, 8))
+        if record is not None:
+            self.root.title(window_title(record.number, record.reason, members))
+        self.refresh_elapsed()
+        self.paint_card(CARD_HIGHLIGHT if record is not None else None)
+        if record is not None:
+            self._after["highlight"] = self.root.after(self.HIGHLIGHT_MS, self.paint_card)
         return members
+
+    def fix_card_size(self):
+        """The card's size, measured once with every row filled at its largest font, then held: no
+        caller, banner or button set moves the layout (the sizes follow the fonts at any scale)."""
+        self.banner.configure(text="あ", font=self.fonts["banner"])
+        for label in self.caller.values():
+            label["text"] = "あ"
+        self.caller["memo"]["text"] = "あ\nあ"
+        self.panel_register.pack(side="left")
+        self.root.update_idletasks()
+        self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
+        for key in ("details", "memo", "history"):
+            self.caller[key].configure(wraplength=self.card_width - 24)
+        self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
+        self.card.grid_propagate(False)
+        self.panel_register.pack_forget()
+
+    def fit_name(self):
+        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
+        text, room = self.caller["name"]["text"], self.card_width - 24
+        for size in (28, 24, 20, 16):
+            self.name_font.configure(size=size)
+            if self.name_font.measure(text) <= room:
+                return
+
+    def paint_card(self, colour=None):
+        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
+        colour = colour or CARD_COLOURS[self.card_state]
+        for widget in (self.card, self.card_actions, *self.caller.values()):
+            widget.configure(background=colour)
+
+    def refresh_elapsed(self):
+        shown = self.shown
+        self.caller["elapsed"]["text"] = f"（{elapsed_text(shown.received, self.now())}）" if shown else ""
+
+    def toggle_compact(self):
+        """Compact mode: the caller card only, for a small screen; again to show the lists."""
+        self.compact = not self.compact
+        for part in self.below_card:
+            if self.compact:
+                part.pack_forget()
+            else:
+                part.pack(**self.below_card[part])
+        self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
+        self.root.geometry("")              # the window takes the size of what it shows
+        self.hold_minimum_size()
+        self.place_in_corner()
+
+    def hold_minimum_size(self):
+        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
+        self.root.update_idletasks()
+        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
 
     def refresh_counts(self):
         self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
 
     def refresh_status(self):
+        """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
         s = self.device_status
+        lost = s.state in DEVICE_LOST_STATES
+        self.banner.configure(text=DEVICE_LOST_BANNER if lost else f"装置: {s.text}",
+                              font=self.fonts["banner" if lost else "small"],
+                              background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
+                              foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
@@ -4380,11 +5317,75 @@ class MainWindow:
 
     def reservations_changed(self):
         self.refresh_counts()
-        if self.today_window is not None and self.today_window.winfo_exists():
-            self.today_window.refresh()
+        for window in self.root.winfo_children():      # every open list of bookings follows
+            if isinstance(window, BookingActions) and window.winfo_exists():
+                window.refresh()
+
+    def save_booking(self, booking: dict) -> dict:
+        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
+        fields = {k: v for k, v in booking.items() if k != "id"}
+        try:
+            if "id" in booking:
+                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
+            else:
+                self.db.reserve(**fields)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": f"予約を保存できませんでした: {e}"}
+        self.reservations_changed()
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
+        return {}
+
+    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
+        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
+        try:
+            self.db.set_status(reservation_id, status, amount)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": str(e)}
+        self.reservations_changed()
+        self.confirm(status_done_text(status, amount))
+        return {}
 
     def notify(self, text):
         messagebox.showinfo("CTI", text, parent=self.root)
+
+    def confirm(self, text):
+        """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
+        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
+        self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
+
+    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+
+    def look_up(self, digits) -> dict:
+        """着信番号参照: the card as for a call from that number, but no call is recorded."""
+        self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
+        self.caller["time"]["text"] = LOOKUP_LABEL
+        self.caller["elapsed"]["text"] = ""
+        return {}
+
+    def register(self, registration) -> dict:
+        return self.save_member_change(lambda: self.members.register(registration), registration.member_no,
+                                       "登録しました")
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        try:
+            return self.save_member_change(lambda: self.members.link(member_no, phone), member_no,
+                                           "電話番号を追加しました")
+        except ValueError as e:
+            return {"phone": str(e)}
+
+    def save_member_change(self, change, member_no, done) -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed(notes)
+        if member is not None:
+            self.confirm(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # actions
@@ -4397,16 +5398,24 @@ class MainWindow:
         children = self.history.get_children()
         return self.records.get(children[0]) if children else None
 
-    def selected_member(self, action) -> Member | None:
-        record = self.selected_record()
+    def selected_members(self, action, record=None) -> list[Member]:
+        """Everyone on the selected (or given) call's number; a message instead when there is no one."""
+        record = record or self.selected_record()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
                 self.notify(f"{format_phone(record.number)} は未登録の番号です。{action}の前に会員登録をしてください")
             else:
                 self.notify(f"{action}をする着信を履歴から選んでください")
+        return members
+
+    def for_member(self, members: list, title: str, then):
+        """then(member) for the one member, or after asking which when the number is shared."""
+        if not members:
             return None
-        return members[0]
+        if len(members) == 1:
+            return then(members[0])
+        return MemberChoice(self, title, members, then, _utest=self._utest)
 
     def selected_number(self) -> str:
         record = self.selected_record()
@@ -4422,51 +5431,60 @@ class MainWindow:
     def open_link(self, number=None):
         return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
 
-    def open_reserve(self):
-        member = self.selected_member("予約")
-        return ReserveDialog(self, member, _utest=self._utest) if member else None
+    def open_reserve(self, record=None):
+        record = record or self.selected_record()
+        if record is None or not record.number:     # a walk-in, or a caller without a number: find her
+            return ReserveDialog(self, _utest=self._utest)
+        return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
+                               lambda m: ReserveDialog(self, m, _utest=self._utest))
 
-    def open_visits(self):
-        member = self.selected_member("来店履歴の表示")
-        return VisitHistoryWindow(self, member, _utest=self._utest) if member else None
+    def open_visits(self, record=None):
+        return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
+                               lambda m: VisitHistoryWindow(self, m, _utest=self._utest))
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
+            self.today_window.show_day(self.now().date())   # F6 is 本日の予約, whatever day was shown
             self.today_window.lift()
             return self.today_window
-        self.today_window = TodayWindow(self, _utest=self._utest)
+        self.today_window = BookingsWindow(self, _utest=self._utest)
         return self.today_window
 
     def open_lookup(self):
-        return LookupDialog(self, "着信番号参照", _utest=self._utest)
+        return LookupDialog(self, "着信番号参照", self.look_up, _utest=self._utest)
+
+    def action(self, name):
+        """The command behind an ACTIONS entry (its button and its key)."""
+        return {"lookup": self.open_lookup, "register": self.open_register, "link": self.open_link,
+                "reserve": self.open_reserve, "visits": self.open_visits, "today": self.open_today,
+                "export": self.export_history, "hide": self.hide, "help": self.open_help,
+                "compact": self.toggle_compact}[name]
 
     def open_help(self):
-        window = tk.Toplevel(self.root)
-        window.title("CTI の使い方")
-        window.transient(self.root)
-        ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
-        text = HELP_TEXT.format(ini=self.config.path or app_dir() / "cti.ini", members=self.config.members,
-                                device=self.device_status.text, ports=ports)
-        body = tk.Text(window, width=92, height=26, wrap="word", font=self.fonts["base"], padx=12, pady=10,
-                       tabs=(tkfont.Font(font=self.fonts["base"]).measure("電話番号登録へ (F3)  "),))
-        body.insert("1.0", text)
-        body.configure(state="disabled")
-        body.pack(fill="both", expand=True)
-        ttk.Button(window, text="閉じる", command=window.destroy).pack(pady=6)
-        window.bind("<Escape>", lambda e: window.destroy())
-        return window
+        return HelpWindow(self, _utest=self._utest)
+
+    def open_skipped_rows(self):
+        return SkippedRowsWindow(self, _utest=self._utest)
 
     def _context_menu(self, event):
+        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
         row = self.history.identify_row(event.y)
         if row:
             self.history.selection_set(row)
+            self._user_selected()
+            self.menu_row = row
+            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
+            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
             self.menu.tk_popup(event.x_root, event.y_root)
 
     def delete_selected(self, confirm=True):
         selection = self.history.selection()
-        if not selection:
+        return self.delete_row(selection[0], confirm) if selection else False
+
+    def delete_row(self, iid, confirm=True):
+        record = self.records.get(iid)
+        if record is None:
             return False
-        record = self.records[selection[0]]
         if confirm and not messagebox.askyesno(
                 "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
                        "履歴から削除しますか？", parent=self.root):
@@ -4476,17 +5494,23 @@ class MainWindow:
         return True
 
     def export_history(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        documents = Path.home() / "Documents"
         path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
                                             initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
                                             filetypes=[("CSV", "*.csv")])
         if not path:
             return None
-        rows = [self.history.item(iid, "values") for iid in self.history.get_children()]
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
+                for r in self.db.calls()]
         try:
-            export_calls_csv(Path(path), [list(r) for r in rows])
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
         except OSError as e:
             messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
             return None
+        self.confirm(f"保存しました: {path}")
         return path
 
     def report_exception(self, exc, value, tb):
@@ -4588,13 +5612,19 @@ DEMO_CALLS = (("0596310005", None), ("09087654321", None), (None, "P"), ("090123
 
 
 class DemoDevice(threading.Thread):
-    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder."""
+    """A simulated caller-ID modem on loop://: the demo's calls go through the real reader and decoder.
 
-    def __init__(self, first_delay=1.5, interval=6.0):
+    It rings `rings` times, then waits: F8 (or hiding the window) rings once more.
+    """
+
+    def __init__(self, first_delay=1.5, interval=6.0, rings=4):
         super().__init__(name="demo-device", daemon=True)
         self.port = serial.serial_for_url("loop://", timeout=IDLE_TIMEOUT)
-        self.first_delay, self.interval = first_delay, interval
-        self.stopping = threading.Event()
+        self.first_delay, self.interval, self.rings = first_delay, interval, rings
+        self.stopping, self.again = threading.Event(), threading.Event()
+
+    def ring_again(self):
+        self.again.set()
 
     def opener(self, *args):
         return self.port
@@ -4602,6 +5632,12 @@ class DemoDevice(threading.Thread):
     def run(self):
         delay = self.first_delay
         for index in itertools.count():
+            if index >= self.rings:         # then only on request, a couple of seconds later
+                while not self.again.wait(0.2):
+                    if self.stopping.is_set():
+                        return
+                self.again.clear()
+                delay = 2.0
             if self.stopping.wait(delay):
                 return
             number, code = DEMO_CALLS[index % len(DEMO_CALLS)]
@@ -4654,8 +5690,10 @@ def apply_icon(root):
 
 def run_window(config: Config, problems: list[str], demo: DemoDevice | None = None,
                instance: SingleInstance | None = None) -> int:
-    """The reception window with its device reader, until it is closed."""
+    """The reception window with its device reader, until 終了. A window another program destroys
+    (X: xdotool windowclose, xkill -id) is built again, hidden: the next call brings it up."""
     enable_hidpi()
+    survive_windows_destroyed_by_others()
     # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
     members = MemberTable(config.members, pending_dir=config.database.parent, background=True,
                           cache=ParseCache.beside(config.database))
@@ -4668,30 +5706,51 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     db = Database(config.database, config.max_entries, config.max_days)
     events = queue.Queue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    window = MainWindow(root, config, members, db, events)
-    if instance:
-        window._schedule("raise", 500, lambda: instance.raise_requested() and (window.bring_to_front(), take_foreground(root)))
-    if demo:
-        root.title("CTI — デモ（模擬装置）")
-        demo.start()
-    reader.start()
-
-    def logoff():
-        """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
-        window.stop()
-        reader.stop()
-        db.close()
-        root.destroy()
-    root.protocol("WM_SAVE_YOURSELF", logoff)
-    if problems:
-        messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems), parent=root)
-    if members.error:
-        messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
-    if db.notice:
-        messagebox.showwarning("CTI", db.notice, parent=root)
+    tray = Tray(queue.Queue())
+    has_tray = tray.start()
     try:
-        root.mainloop()
+        for rebuilt in itertools.count():
+            root = tk.Tk()
+            apply_icon(root)
+            window = MainWindow(root, config, members, db, events)
+            window.commands = tray.commands
+            window.tray = tray if has_tray else None
+            if instance:
+                window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
+                    w.bring_to_front(), take_foreground(w.root)))
+            if demo:
+                root.title("CTI — デモ（模擬装置）")
+                window.demo = demo
+                root.bind("<F8>", lambda e: demo.ring_again())
+
+            def logoff(window=window):
+                """Tk's WM_SAVE_YOURSELF (Windows: WM_QUERYENDSESSION): close now, Windows ends the process soon after."""
+                window.logoff()
+                reader.stop()
+                db.close()
+            root.protocol("WM_SAVE_YOURSELF", logoff)
+            if rebuilt:
+                window.hide()
+            else:
+                if demo:
+                    demo.start()
+                reader.start()
+                if problems:
+                    messagebox.showwarning("CTI", "cti.ini に問題があります（既定値で動きます）:\n" + "\n".join(problems),
+                                           parent=root)
+                if members.error:
+                    messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
+                if db.notice:
+                    messagebox.showwarning("CTI", db.notice, parent=root)
+            root.mainloop()
+            window.stop()
+            if window.ended:
+                break
+            log.warning("窓が他のプログラムに壊されました。作り直します（着信で前に出ます）")
+            del root, window
+            gc.collect()                    # the dead Tcl interpreter goes here, in the main thread
     finally:
+        tray.stop()
         if demo:
             demo.stopping.set()
         reader.stop()
@@ -4772,8 +5831,17 @@ def selftest() -> int:
             member, _ = table.register(validate_registration({"name": "試験", "phone": "0596310005"}, table)[0])
             assert MemberTable(table.path).load().by_no[member.member_no].name == "試験"
 
+    def tray():                                     # pystray loads its backend by name when imported;
+        from PIL import Image                       # X's connects to a display, so only Windows' is imported here
+        Image.new("RGBA", (16, 16))
+        if sys.platform == "win32":
+            import pystray
+            assert pystray.Icon.__module__ == "pystray._win32", pystray.Icon.__module__
+        else:
+            assert importlib.util.find_spec("pystray"), "pystray is not bundled"
+
     checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
-              "encodings": encodings,
+              "encodings": encodings, "tray": tray,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon, "store": store}

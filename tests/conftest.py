@@ -52,6 +52,17 @@ def poll_until(predicate, timeout=3.0, interval=0.01):
         time.sleep(interval)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A UI test skipped for want of a display fails instead: if Xvfb went missing, the window's
+    tests must not vanish quietly (pytest-xvfb starts one; the skips say "no display" or "needs a display")."""
+    report = yield
+    if report.skipped and any(words in str(report.longrepr) for words in ("no display", "needs a display")):
+        report.outcome = "failed"
+        report.longrepr = f"画面なしでは UI のテストを飛ばせません（xvfb と pytest-xvfb を入れてください）: {report.longrepr}"
+    return report
+
+
 @pytest.fixture(scope="session")
 def nd_frame():
     """build_nd_frame(params, parity=True) -> on-wire bytes."""

@@ -321,3 +321,36 @@ def run_lookup(ini, number):
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     return subprocess.run([sys.executable, str(Path(cti.__file__)), "--lookup", number, "--config", str(ini)],
                           cwd=ini.parent, env=env, capture_output=True, text=True, encoding="utf-8", timeout=60)
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# [booking]
+
+def test_booking_defaults_are_the_shipped_ini(tmp_path):
+    shipped, problems = cti.load_config(write(tmp_path / "cti.ini", cti.DEFAULT_INI, "utf-8-sig"))
+    missing, _ = cti.load_config(tmp_path / "none.ini")
+    assert problems == []
+    assert shipped.menus == missing.menus == cti.Config().menus
+    assert shipped.menus[:3] == (("カット", 60), ("カラー", 90), ("パーマ", 120))
+    assert ("カット＋カラー", 120) in shipped.menus                 # the full-width ＋ is kept as written
+    assert (shipped.slot, shipped.staff) == (missing.slot, missing.staff) == (60, ())
+
+
+def test_booking_menus_staff_and_slot_as_a_salon_writes_them(tmp_path):
+    ini = write(tmp_path / "cti.ini", "[booking]\nmenus = カット　６０分|眉カット| ヘッドスパ 45 |\n"
+                                      "slot = ３０\nstaff = 田中| 佐藤 ||鈴木\n", "cp932")
+    config, problems = cti.load_config(ini)
+    assert problems == []
+    assert config.menus == (("カット", 60), ("眉カット", None), ("ヘッドスパ", 45))
+    assert config.slot == 30
+    assert config.staff == ("田中", "佐藤", "鈴木")
+
+
+@pytest.mark.parametrize("key, value, field", [("menus", "|", "menus"), ("menus", "カット 0", "menus"),
+                                               ("menus", "パーマ 9999", "menus"), ("slot", "0", "slot"),
+                                               ("slot", "一時間", "slot")])
+def test_a_bad_booking_value_is_reported_and_the_default_kept(tmp_path, key, value, field):
+    config, problems = cti.load_config(write(tmp_path / "cti.ini", f"[booking]\n{key} = {value}\n", "utf-8"))
+    [problem] = problems
+    assert problem.startswith(f"[booking] {key} = {value}: ") and "分" in problem
+    assert getattr(config, field) == getattr(cti.Config(), field)

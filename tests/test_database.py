@@ -468,6 +468,105 @@ def test_export_calls_csv_for_excel(tmp_path):
 
 
 # -----------------------------------------------------------------------------
+# bookings: amounts, lengths, overlaps, what may be done, moving
+
+@pytest.mark.parametrize("text, amount", [("4500", 4500), ("４，５００", 4500), ("¥4,500", 4500), ("4500円", 4500),
+                                          ("￥12,000", 12000), (" 3 000 ", 3000), ("0", 0), ("", None),
+                                          ("　", None)])
+def test_parse_amount_takes_yen_as_typed(text, amount):
+    assert cti.parse_amount(text) == amount
+
+
+@pytest.mark.parametrize("text", ["-500", "4500.5", "四千五百", "4500ドル", "123456789", "1e3"])
+def test_parse_amount_refuses_what_is_not_whole_yen(text):
+    with pytest.raises(ValueError):
+        cti.parse_amount(text)
+
+
+MENUS = (("カット", 60), ("カラー", 90), ("眉カット", None))
+
+
+@pytest.mark.parametrize("menu, minutes", [("カット", 60), ("カラー", 90), ("眉カット", 45), ("", 45), ("特別", 45)])
+def test_booking_minutes_from_the_menu_else_the_slot(menu, minutes):
+    assert cti.booking_minutes(menu, MENUS, 45) == minutes
+
+
+def at(hour, minute=0):
+    return datetime(2026, 11, 28, hour, minute)
+
+
+def reservation(id, starts, menu="カット", staff="佐藤", status="予約"):
+    return cti.Reservation(id, "AC00001", starts, menu, staff, "", status)
+
+
+def minutes_of(r):
+    return cti.booking_minutes(r.menu, MENUS, 60)
+
+
+@pytest.mark.parametrize("starts, minutes, staff, expected", [
+    (at(14), 60, "佐藤", [1]),                  # the same time
+    (at(13, 30), 60, "佐藤", [1]),              # runs into it
+    (at(15), 60, "佐藤", [1]),                  # starts during its 90 minutes of カラー
+    (at(15, 30), 60, "佐藤", []),               # back to back after it
+    (at(13), 60, "佐藤", []),                   # back to back before it
+    (at(12), 330, "佐藤", [1, 2]),              # a long one spans both
+    (at(14), 60, "鈴木", []),                   # another stylist
+    (at(14), 60, "", []),                       # no stylist named: nothing to clash with
+])
+def test_overlapping_bookings_of_the_stylist(starts, minutes, staff, expected):
+    day = [reservation(1, at(14), "カラー"), reservation(2, at(17)), reservation(3, at(14), status="取消"),
+           reservation(4, at(14), status="退店"), reservation(5, at(13), staff="鈴木", status="来店")]
+    assert [r.id for r in cti.overlapping(starts, minutes, staff, day, minutes_of)] == expected
+
+
+def test_overlapping_counts_an_arrived_customer_and_skips_the_booking_being_moved():
+    day = [reservation(1, at(14), status="来店"), reservation(2, at(14, 30))]
+    assert [r.id for r in cti.overlapping(at(14), 60, "佐藤", day, minutes_of)] == [1, 2]
+    assert [r.id for r in cti.overlapping(at(14), 60, "佐藤", day, minutes_of, exclude=2)] == [1]
+
+
+@pytest.mark.parametrize("status, day, actions", [
+    ("予約", date(2026, 11, 28), ("変更", "来店", "取消")),       # today
+    ("予約", date(2026, 11, 27), ("変更", "来店", "取消")),       # yesterday's, recorded late
+    ("予約", date(2026, 12, 5), ("変更", "取消")),                # a future booking: no 来店 yet
+    ("来店", date(2026, 11, 28), ("退店", "取消")),
+    ("退店", date(2026, 11, 28), ()),
+    ("取消", date(2026, 12, 5), ()),
+])
+def test_booking_actions_offer_only_what_applies(status, day, actions):
+    r = reservation(1, datetime(day.year, day.month, day.day, 14), status=status)
+    assert cti.booking_actions(r, date(2026, 11, 28)) == actions
+    assert set(actions) - {"変更"} <= set(cti.NEXT_STATES[status])     # never one set_status refuses
+
+
+def test_move_a_future_booking(db):
+    rid = db.reserve("AC00001", datetime(2026, 12, 5, 14, 0), "カット", "佐藤", "初回")
+    moved = db.move(rid, datetime(2026, 12, 6, 10, 30), "カラー", "鈴木", "日曜に")
+    assert (moved.starts, moved.menu, moved.staff, moved.memo, moved.status) == (
+        datetime(2026, 12, 6, 10, 30), "カラー", "鈴木", "日曜に", "予約")
+    assert db.reservations_on(date(2026, 12, 5)) == [] and db.reservations_on(date(2026, 12, 6)) == [moved]
+
+
+@pytest.mark.parametrize("steps", [("来店",), ("取消",), ("来店", "退店")])
+def test_only_a_booking_still_booked_can_be_moved(db, steps):
+    rid = db.reserve("AC00001", NOW + timedelta(hours=2), "カット")
+    for step in steps:
+        db.set_status(rid, step)
+    before = row(db, rid)
+    with pytest.raises(ValueError, match="変更できません"):
+        db.move(rid, NOW + timedelta(days=1), "カラー")
+    assert row(db, rid) == before
+
+
+def test_leaving_records_the_amount_in_the_visit(db):
+    rid = db.reserve("AC00001", NOW, "カラー", "佐藤", "6トーン")
+    db.set_status(rid, "来店")
+    db.set_status(rid, "退店", 8800)
+    [visit] = db.visits("AC00001")
+    assert (visit.date, visit.menu, visit.staff, visit.amount, visit.memo) == ("2026-11-25", "カラー", "佐藤", 8800, "6トーン")
+
+
+# -----------------------------------------------------------------------------
 # a damaged cti.db, one held by another program, a long history
 
 @pytest.mark.parametrize("damage", [b"this is not a database at all" * 100, b""])

@@ -8,6 +8,7 @@ CTI_SCREENSHOTS=/some/folder makes test_screenshots save member.png and unknown.
 """
 
 import csv
+import gc
 import io
 import logging
 import os
@@ -97,7 +98,7 @@ def make_app(tmp_path, boxes):
     """
     made = []
 
-    def make(folder=None, **options):
+    def make(folder=None, scaling=None, **options):
         folder = folder or tmp_path
         members_path = folder / "members.csv"
         if not members_path.exists():
@@ -109,6 +110,9 @@ def make_app(tmp_path, boxes):
         except tk.TclError as e:
             pytest.skip(f"no display: {e}")
         root.withdraw()
+        scaling_before = float(root.tk.call("tk", "scaling"))
+        if scaling:                                 # Windows at 125 %, 150 %...: pixels per point
+            root.tk.call("tk", "scaling", scaling)
         members = cti.MemberTable(config.members)
         try:
             members.load()
@@ -118,7 +122,8 @@ def make_app(tmp_path, boxes):
         events = queue.Queue()
         window = cti.MainWindow(root, config, members, db, events, _utest=True)
         app = SimpleNamespace(root=root, window=window, config=config, members=members, db=db, events=events,
-                              boxes=boxes, folder=folder, readers=[], crash_expected=False)
+                              boxes=boxes, folder=folder, readers=[], crash_expected=False,
+                              scaling_before=scaling_before)
         app.call = lambda number=None, reason=None: feed_call(app, number, reason)
         made.append(app)
         return app
@@ -130,13 +135,20 @@ def make_app(tmp_path, boxes):
         app.window.stop()
         for child in app.root.winfo_children():
             child.destroy()
-        app.root.update_idletasks()
+        app.root.update()                   # Tk settles the focus of the windows just destroyed
+        # tk scaling lives in the display, which later roots in this process share: put it back
+        app.root.tk.call("tk", "scaling", app.scaling_before)
         for after_id in app.root.tk.splitlist(app.root.tk.call("after", "info")):
             app.root.after_cancel(after_id)
         app.root.destroy()
         app.db.close()
+    crash_expected = any(app.crash_expected for app in made)
+    # Collect the dead Tk objects here, in the main thread: freed by a collection that happens to
+    # run in a reader thread, a Tcl interpreter aborts the whole process.
+    made.clear()
+    gc.collect()
     crashes = [m for m in boxes.messages("showerror") if "思わぬエラー" in m]
-    if crashes and not any(app.crash_expected for app in made):
+    if crashes and not crash_expected:
         pytest.fail(f"a Tk callback raised: {crashes}")
 
 
@@ -219,16 +231,17 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert history.selection() == (history.get_children()[0],)      # the new call is selected
     app.root.update()
     assert app.root.winfo_ismapped()                                  # brought to the front
-    assert not window.unknown_actions.winfo_ismapped()
+    assert not window.panel_register.winfo_ismapped()
 
     os.write(master, modem_block(UNKNOWN))
     assert pump(app.root, lambda: len(history.get_children()) == 2)
     assert first_row(app)[1:] == ("090-8765-4321", "", "未登録", "", "")
     assert "unknown" in history.item(history.get_children()[0], "tags")
     assert caller(app)["name"] == "未登録の番号です"
-    assert caller(app)["kana"] == caller(app)["details"] == ""         # nothing left from the member
+    assert caller(app)["kana"] == caller(app)["memo"] == ""             # nothing left from the member
+    assert "AC00001" not in caller(app)["details"]
     assert app.root.title() == "CTI — 090-8765-4321 未登録"
-    assert pump(app.root, window.unknown_actions.winfo_ismapped)
+    assert pump(app.root, window.panel_register.winfo_ismapped)
     assert window.panel_register.winfo_ismapped() and window.panel_link.winfo_ismapped()
     assert window.panel_register["text"] == "会員登録へ" and window.panel_link["text"] == "電話番号登録へ"
 
@@ -239,7 +252,7 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert caller(app)["number"] == ""
     assert app.root.title() == "CTI — 非通知"
     app.root.update()
-    assert not window.unknown_actions.winfo_ismapped()
+    assert not window.panel_register.winfo_ismapped()
     assert [r.number for r in app.db.calls()] == [None, UNKNOWN, MEMBER]
 
 
@@ -286,7 +299,7 @@ def test_register_from_an_unknown_call(app):
     assert app.root.title() == "CTI — 090-8765-4321 新井 さくら"
     assert app.window.status_members["text"] == "会員 9件"
     app.root.update()
-    assert not app.window.unknown_actions.winfo_ismapped()
+    assert not app.window.panel_register.winfo_ismapped()
     assert app.boxes.calls == []                                     # nothing to tell
 
 
@@ -480,7 +493,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     assert (reservation.member_no, reservation.starts.strftime("%H:%M"), reservation.menu,
             reservation.staff, reservation.memo, reservation.status) == ("AC00001", "15:30", "カラー", "佐藤",
                                                                          "6トーン", "予約")
-    assert reservation.id == dialog.result
+    assert dialog.result["starts"] == reservation.starts             # entry_ok's value, acted on by submit
     assert "予約人数 1人" in app.window.counts["text"]
 
 
@@ -492,9 +505,16 @@ def test_reserve_for_an_unknown_number_says_register_first(app):
     assert toplevels(app, cti.ReserveDialog) == []
 
 
-def test_reserve_with_no_call_at_all(app):
-    assert app.window.open_reserve() is None
-    assert app.boxes.messages("showinfo") == ["予約をする着信を履歴から選んでください"]
+def test_reserve_with_no_call_at_all_finds_the_member_by_search(app):
+    dialog = app.window.open_reserve()                          # a walk-in at the counter
+    assert isinstance(dialog, cti.ReserveDialog) and dialog.search is not None
+    assert app.boxes.messages("showinfo") == []
+
+
+def test_reserve_for_a_withheld_caller_finds_the_member_by_search(app):
+    app.call(None, "private")                                   # she rang 非通知: who she is, she says
+    dialog = app.window.open_reserve()
+    assert isinstance(dialog, cti.ReserveDialog) and dialog.search is not None
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -528,7 +548,7 @@ def test_today_arrive_and_leave_change_the_counts(app):
     app.window.refresh_counts()
     assert "予約人数 2人" in app.window.counts["text"]
     today = app.window.open_today()
-    assert isinstance(today, cti.TodayWindow)
+    assert isinstance(today, cti.BookingsWindow)
     assert today.list.get_children() == (str(rid + 1), str(rid))        # sorted by time: 10:00 first
     assert today.list.item(str(rid), "values")[1:3] == ("AC00001", "ペンギン貴子")
 
@@ -538,14 +558,18 @@ def test_today_arrive_and_leave_change_the_counts(app):
     assert today.list.item(str(rid), "values")[5] == "来店"
     assert today.list.selection() == (str(rid),)                    # still selected for the next step
     today.buttons["退店"].invoke()
+    [amount] = toplevels(app, cti.AmountDialog)
+    amount.vars["amount"].set("１２，０００円")                        # as the IME types it
+    amount.button_ok.invoke()
+    assert not amount.winfo_exists()
     assert "来店人数 1人" in app.window.counts["text"] and "退店人数 1人" in app.window.counts["text"]
     assert "退店人数 1人" in today.counts["text"]
     [visit] = app.db.visits("AC00001")
-    assert (visit.date, visit.menu, visit.staff) == (date.today().isoformat(), "カラー", "佐藤")
+    assert (visit.date, visit.menu, visit.staff, visit.amount) == (date.today().isoformat(), "カラー", "佐藤", 12000)
 
-    today.buttons["取消"].invoke()                                     # 退店 cannot be cancelled
-    [message] = app.boxes.messages("showerror")
-    assert "「退店」の予約を「取消」にはできません" in message
+    assert all(today.buttons[name].instate(["disabled"]) for name in ("変更", "来店", "退店", "取消"))
+    today.act("取消")                                                 # 退店 cannot be cancelled, even by a key
+    assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
     assert app.db.reservation(rid).status == "退店"
     assert "予約人数 2人" in app.window.counts["text"]
 
@@ -558,11 +582,16 @@ def test_today_cancel_and_nothing_selected(app):
     today.buttons["来店"].invoke()
     assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
     today.list.selection_set(str(rid))
+    app.root.update()
+    app.boxes.answers = [False]                                   # 取消 asks first; いいえ keeps it
     today.buttons["取消"].invoke()
+    assert app.db.reservation(rid).status == "予約"
+    assert "予約を取り消しますか" in app.boxes.messages("askyesno")[0]
+    assert app.boxes.calls[-1][0] == "askyesno"
+    today.buttons["取消"].invoke()                                  # はい
     assert "予約人数 0人" in app.window.counts["text"]
     assert today.list.item(str(rid), "values")[5] == "取消"
-    today.buttons["来店"].invoke()
-    assert "「取消」の予約を「来店」にはできません" in app.boxes.messages("showerror")[0]
+    assert all(today.buttons[name].instate(["disabled"]) for name in ("変更", "来店", "退店", "取消"))
     assert app.db.visits("AC00001") == []
 
 
@@ -622,17 +651,23 @@ def test_delete_key_with_confirmation(app):
     assert app.window.open_register().vars["phone"].get() == "090-8765-4321"   # nothing selected: the latest
 
 
+def right_click_row(app, iid):
+    """A right-click on a history row, as the mouse gives it (the window shown)."""
+    history = app.window.history
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
+                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
+    app.root.update()
+
+
 def test_right_click_menu_deletes(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
     history = app.window.history
-    app.root.deiconify()
-    app.root.update()
     older = history.get_children()[1]
-    x, y, _, height = history.bbox(older)
-    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
-                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
-    app.root.update()
+    right_click_row(app, older)
     menu = app.window.menu
     try:
         assert menu.winfo_ismapped()
@@ -677,11 +712,14 @@ def check_visit_window(app):
     assert window.title() == "来店履歴 — ペンギン貴子"
     today = date.today()
     visits = [window.visits.item(i, "values") for i in window.visits.get_children()]
-    assert [v[:2] for v in visits] == [((today - timedelta(days=d)).isoformat(), menu)
-                                       for d, menu in ((10, "カラー"), (40, "パーマ"), (90, "カット"))]
+    days = [today - timedelta(days=d) for d in (10, 40, 90)]
+    assert [v[:2] for v in visits] == [(cti.day_text(d, d.year != today.year), menu)
+                                       for d, menu in zip(days, ("カラー", "パーマ", "カット"))]
     assert [v[3] for v in visits] == ["8,800円", "", "4,400円"]
-    [upcoming] = [window.upcoming.item(i, "values") for i in window.upcoming.get_children()]
-    assert upcoming[:3] == ((today + timedelta(days=1)).strftime("%m/%d") + " 14:00", "カット＋カラー", "佐藤")
+    [upcoming] = [window.bookings.item(i, "values") for i in window.bookings.get_children()]
+    tomorrow = today + timedelta(days=1)
+    assert upcoming[:3] == (f"{tomorrow.month}/{tomorrow.day}({'月火水木金土日'[tomorrow.weekday()]}) 14:00",
+                            "カット＋カラー", "佐藤")
     return window
 
 
@@ -714,7 +752,7 @@ def test_visit_history_of_a_member_who_never_came(app):
     app.call("0451234567")
     window = app.window.open_visits()
     assert [window.visits.item(i, "values")[0] for i in window.visits.get_children()] == ["来店履歴はまだありません"]
-    assert window.upcoming.get_children() == ()
+    assert [window.bookings.item(i, "values")[0] for i in window.bookings.get_children()] == ["今後の予約はありません"]
 
 
 def test_visit_history_of_an_unknown_number(app):
@@ -728,7 +766,7 @@ def test_visit_history_of_an_unknown_number(app):
 
 @pytest.mark.parametrize("key, cls", [("F2", cti.RegisterDialog), ("F3", cti.LinkDialog),
                                       ("F4", cti.ReserveDialog), ("F5", cti.VisitHistoryWindow),
-                                      ("F6", cti.TodayWindow), ("F7", cti.LookupDialog)])
+                                      ("F6", cti.BookingsWindow), ("F7", cti.LookupDialog)])
 def test_function_keys_open_the_dialogs(app, key, cls):
     app.call(MEMBER)
     assert toplevels(app, cls) == []
@@ -738,9 +776,12 @@ def test_function_keys_open_the_dialogs(app, key, cls):
 
 def test_f1_opens_the_help(app):
     press(app.root, "F1")
-    [help_window] = [w for w in app.root.winfo_children() if isinstance(w, tk.Toplevel)]
-    text = next(w for w in help_window.winfo_children() if isinstance(w, tk.Text)).get("1.0", "end")
+    [help_window] = toplevels(app, cti.HelpWindow)
+    text = help_window.text.get("1.0", "end")
     assert "会員登録へ (F2)" in text and str(app.config.members) in text
+    assert all(cti.action_label(a) in text for a in cti.ACTIONS)       # one table: buttons, keys and help
+    toolbar = [a for a in cti.ACTIONS if a.where == "toolbar"]
+    assert [app.window.buttons[a.name]["text"] for a in toolbar] == [a.label for a in toolbar]
 
 
 def test_escape_closes_an_untouched_dialog(app):
@@ -798,10 +839,9 @@ def test_lookup_a_typed_number(app):
     app.root.update()
     assert not dialog.winfo_exists()
     assert caller(app)["name"] == "鈴木一郎 様"
-    assert first_row(app)[1:] == ("045-123-4567", "AC00003", "鈴木一郎", "すずきいちろう", "佐藤")
+    assert caller(app)["time"] == "番号参照（着信ではありません）"
     assert app.root.title() == "CTI — 045-123-4567 鈴木一郎"
-    [record] = app.db.calls()
-    assert (record.number, record.protocol) == ("0451234567", "manual")
+    assert app.db.calls() == [] and first_row(app) is None              # looked up, not a call: nothing recorded
 
 
 def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
@@ -813,11 +853,14 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
     assert app.window.export_history() == str(target)
     rows = csv_rows(target)
-    assert rows[0] == list(cti.HISTORY_COLUMNS)
-    tree = app.window.history
-    assert rows[1:] == [[str(v) for v in tree.item(i, "values")] for i in tree.get_children()]
-    assert [r[1] for r in rows[1:]] == ["非通知", "090-8765-4321", "0596-31-0005"]
+    assert rows[0] == list(cti.EXPORT_COLUMNS)
+    calls = app.db.calls()
+    assert [r[0] for r in rows[1:]] == [f"{c.received:%Y-%m-%d %H:%M:%S}" for c in calls]     # with the year
+    assert [r[1:8] for r in rows[1:]] == [["", "非通知", "", "", "", "", "modem"],
+                                          ["090-8765-4321", "", "", "", "", "", "modem"],       # no 未登録
+                                          ["0596-31-0005", "", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤", "modem"]]
     assert b"\r\n" in target.read_bytes()
+    assert app.window.banner["text"] == f"保存しました: {target}"
 
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: "")   # cancelled
     assert app.window.export_history() is None

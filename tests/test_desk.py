@@ -1,0 +1,776 @@
+"""The reception desk as a receptionist meets it: the window never goes off by accident, a shared
+number names everyone, dialogs open beside the caller card, a call leaves her selection alone.
+
+In-process tests use test_ui's make_app (a real Tk under Xvfb); the program-level test runs cti.py
+as a real process, closes its window the way a window manager does (a WM_PROTOCOLS client message
+from another X connection) and rings it through a pseudo-terminal.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cti  # noqa: E402
+from conftest import poll_until  # noqa: E402
+from test_ui import (MEMBER, UNKNOWN, app, boxes, caller, make_app, modem_block, press, pump,  # noqa: E402,F401
+                     right_click_row, screenshot, toplevels)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = "0596310009"
+SHARED_MEMBERS = cti.DEMO_MEMBERS + ("AC00009,共有 一,きょうゆういち,0596-31-0009,佐藤,,,\r\n"
+                                     "AC00010,共有 二,きょうゆうに,0596-31-0009,田中,,,\r\n")
+
+
+def x_display():
+    import Xlib.display
+    return Xlib.display.Display(os.environ["DISPLAY"])
+
+
+def close_like_a_window_manager(window_id: int):
+    """What a window manager sends when × is clicked: WM_PROTOCOLS / WM_DELETE_WINDOW, from its own connection."""
+    from Xlib import X
+    from Xlib.protocol import event
+    display = x_display()
+    try:
+        window = display.create_resource_object("window", window_id)
+        message = event.ClientMessage(window=window, client_type=display.intern_atom("WM_PROTOCOLS"),
+                                      data=(32, [display.intern_atom("WM_DELETE_WINDOW"), X.CurrentTime, 0, 0, 0]))
+        window.send_event(message, event_mask=X.NoEventMask)
+        display.flush()
+    finally:
+        display.close()
+
+
+def frame_id(root) -> int:
+    return int(root.wm_frame(), 16)
+
+
+def shown(root) -> bool:
+    return root.state() == "normal" and root.winfo_ismapped()
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# never off by accident
+
+def test_closing_like_a_window_manager_hides_and_a_call_brings_it_back(app):
+    app.root.deiconify()
+    assert pump(app.root, lambda: shown(app.root))
+    close_like_a_window_manager(frame_id(app.root))
+    assert pump(app.root, lambda: app.root.state() == "withdrawn"), "× did not hide the window"
+    assert app.root.winfo_exists() and app.window._after                # still running, timers alive
+    app.call(MEMBER)
+    assert pump(app.root, lambda: shown(app.root)), "the call did not bring the window back"
+    assert caller(app)["name"] == "ペンギン貴子 様"
+
+
+def test_alt_f4_and_the_close_button_hide_only(app):
+    app.root.deiconify()
+    press(app.root, "Alt-F4")
+    assert app.root.state() == "withdrawn" and app.root.winfo_exists()
+    app.call(UNKNOWN)
+    assert pump(app.root, lambda: shown(app.root))
+    app.window.buttons["hide"].invoke()
+    assert app.root.state() == "withdrawn" and app.root.winfo_exists()
+    assert app.boxes.calls == []                                       # hiding asks nothing
+
+
+@pytest.fixture
+def destroyed(app, monkeypatch):
+    """Records root.destroy() instead of doing it (the fixture's teardown destroys the root)."""
+    calls = []
+    monkeypatch.setattr(app.root, "destroy", lambda: calls.append("destroy"))
+    return calls
+
+
+def test_quit_asks_first(app, destroyed):
+    app.boxes.answers = [False]
+    assert app.window.quit() is False and destroyed == []
+    assert "終了すると、電話がかかってきても表示されません" in app.boxes.messages("askyesno")[0]
+    app.boxes.answers = [True]
+    assert app.window.quit() is True and destroyed == ["destroy"]
+    assert app.window._after == {}                                      # its timers stopped
+
+
+def test_quit_refuses_while_a_dialog_holds_typed_input(app, destroyed):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    assert app.window.quit() is False and destroyed == []
+    [warning] = app.boxes.messages("showwarning")
+    assert "「会員登録」に入力中の内容があります" in warning
+    assert app.boxes.messages("askyesno") == []                        # not even asked: it is refused
+    assert dialog.winfo_exists() and dialog.vars["name"].get() == "新井さくら"
+    dialog.vars["name"].set("")                                          # untouched again: quitting is fine
+    assert app.window.quit() is True and destroyed == ["destroy"]
+
+
+def test_quit_from_the_help_window(app, destroyed):
+    help_window = app.window.open_help()
+    help_window.button_quit.invoke()
+    assert destroyed == ["destroy"] and app.boxes.messages("askyesno")
+
+
+def test_the_tray_commands_reach_tk_through_the_queue(app):
+    """The tray's menu runs in pystray's thread: it only queues; the Tk loop shows the window."""
+    app.root.withdraw()
+    threading.Thread(target=app.window.commands.put, args=("show",)).start()
+    assert pump(app.root, lambda: shown(app.root))
+
+
+def test_without_a_notification_area_the_tray_says_so_and_nothing_hangs():
+    """Xvfb has no notification area: start() is False at once (no pystray thread left behind)."""
+    tray = cti.Tray(cti.queue.Queue())
+    before = threading.active_count()
+    started = time.monotonic()
+    assert tray.start() is False and tray.icon is None
+    assert time.monotonic() - started < 5 and threading.active_count() == before
+    tray.show_unseen(3)                                                 # harmless without an icon
+    tray.stop()
+
+
+class TrayHost:
+    """A minimal notification area on the X display: it owns _NET_SYSTEM_TRAY_S0 (that is all
+    pystray's X backend asks of it before docking)."""
+
+    def __init__(self):
+        from Xlib import X
+        self.display = x_display()
+        screen = self.display.screen()
+        self.window = screen.root.create_window(0, 0, 1, 1, 0, screen.root_depth)
+        selection = self.display.intern_atom(f"_NET_SYSTEM_TRAY_S{self.display.get_default_screen()}")
+        self.window.set_selection_owner(selection, X.CurrentTime)
+        self.display.flush()
+        assert self.display.get_selection_owner(selection) == self.window
+
+    def close(self):
+        self.window.destroy()
+        self.display.close()
+
+
+def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app):
+    host = TrayHost()
+    tray = cti.Tray(app.window.commands)
+    try:
+        assert tray.start() is True
+        app.window.tray = tray
+        assert tray.title == "CTI — 着信を待っています" and tray.icon.title == "CTI (0)"   # X: Latin-1 only
+        assert [item.text for item in tray.icon.menu.items] == ["表示", "終了"]
+        app.call(MEMBER)
+        app.call(UNKNOWN)
+        assert app.window.unseen == 2 and tray.title == "CTI — 不在着信 2件" and tray.icon.title == "CTI (2)"
+        assert tray.icon.icon.getpixel((47, 10)) != cti.tray_image(0).getpixel((47, 10))   # the red badge
+        app.root.withdraw()
+        tray.icon.menu.items[0](tray.icon)                               # 表示, as pystray calls it
+        assert pump(app.root, lambda: shown(app.root))
+        assert app.window.unseen == 0 and tray.title == "CTI — 着信を待っています"
+        app.boxes.answers = [False]
+        tray.icon.menu.items[1](tray.icon)                               # 終了: asked, and answered no
+        assert pump(app.root, lambda: app.boxes.messages("askyesno"))
+        assert app.root.winfo_exists()
+    finally:
+        app.window.tray = None
+        tray.stop()
+        host.close()
+    assert not any(t.is_alive() and "pystray" in repr(t.run) for t in threading.enumerate())
+
+
+def test_a_click_in_the_window_marks_the_calls_seen(app):
+    app.call(MEMBER)
+    app.call(MEMBER)
+    assert app.window.unseen == 2
+    app.root.deiconify()
+    app.root.update()
+    app.window.history.event_generate("<ButtonPress-1>", x=5, y=5)
+    assert app.window.unseen == 0
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the program itself: closed by the window manager's ×, rung, back up
+
+def window_name(window_id) -> str:
+    return subprocess.run(["xdotool", "getwindowname", str(window_id)], capture_output=True, text=True).stdout.strip()
+
+
+def x_windows(prefix):
+    """The top-level windows whose title starts with prefix (xdotool's regex does not take the dash)."""
+    found = subprocess.run(["xdotool", "search", "--name", "."], capture_output=True, text=True)
+    return [int(w) for w in found.stdout.split() if window_name(w).startswith(prefix)]
+
+
+def visible(window_id) -> bool:
+    from Xlib import X
+    display = x_display()
+    try:
+        return display.create_resource_object("window", window_id).get_attributes().map_state == X.IsViewable
+    finally:
+        display.close()
+
+
+def wait(condition, timeout=20.0):
+    """A real process under a loaded machine: longer than conftest's default."""
+    return poll_until(condition, timeout, interval=0.05)
+
+
+def start_program(tmp_path, port, *args):
+    """cti.py as a salon runs it (its own folder, ini and members), its window found by title."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "members.csv").write_bytes(SHARED_MEMBERS.encode("utf-8-sig"))
+    ini = (cti.DEFAULT_INI.replace("port = auto", f"port = {port}").replace("protocol = auto", "protocol = modem")
+           .replace("init = ATZ|AT+VCID=1", "init ="))
+    (folder / "cti.ini").write_bytes(ini.encode("utf-8-sig"))
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONIOENCODING="utf-8")
+    before = set(x_windows("CTI"))                      # this test process's own, if any
+    process = subprocess.Popen([sys.executable, str(ROOT / "cti.py"), "--config", str(folder / "cti.ini"), *args],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.before = before
+    return process, folder
+
+
+def program_window(process):
+    assert wait(lambda: set(x_windows("CTI — ")) - process.before), "no window"
+    [window] = set(x_windows("CTI — ")) - process.before
+    assert wait(lambda: visible(window))
+    return window
+
+
+@pytest.mark.parametrize("close", ["WM_DELETE_WINDOW", "xdotool windowclose"])
+def test_the_program_closed_from_outside_keeps_running_and_a_call_brings_it_up(tmp_path, pty_pair, close):
+    """The hidden check's path: × as a window manager sends it, or the X window destroyed outright
+    (xdotool windowclose); then a call on a shared number: the window is up and names both."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    master, slave = pty_pair
+    process, folder = start_program(tmp_path, slave)
+    try:
+        log = folder / "cti.log"
+        assert wait(lambda: log.exists() and "に接続しました" in log.read_text("utf-8")), "never connected"
+        window = program_window(process)
+        if close == "WM_DELETE_WINDOW":
+            close_like_a_window_manager(window)
+        else:
+            subprocess.run(["xdotool", "windowclose", str(window)], check=True)
+        assert wait(lambda: not visible(window) if close == "WM_DELETE_WINDOW" else
+                    "作り直します" in log.read_text("utf-8")), "the window did not go"
+        time.sleep(0.3)                                 # a real-time gap for a process that would be exiting
+        assert process.poll() is None, "closing the window ended cti"
+        os.write(master, modem_block(SHARED))
+        assert wait(lambda: [w for w in x_windows("CTI — 0596-31-0009 共有 一・共有 二") if visible(w)]), \
+            "the call did not bring the window up"
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_demo_rings_a_few_times_then_again_when_its_window_is_closed(tmp_path):
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    before = set(x_windows("CTI"))
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONIOENCODING="utf-8")
+    process = subprocess.Popen([sys.executable, str(ROOT / "cti.py"), "--demo"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.before = before
+    try:
+        window = program_window(process)
+        assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子"), window_name(window)
+        close_like_a_window_manager(window)
+        assert wait(lambda: not visible(window))
+        assert wait(lambda: visible(window)), "closing the demo's window did not ring it again"
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# everyone on a shared number
+
+@pytest.fixture
+def shared(make_app, tmp_path):
+    (tmp_path / "members.csv").write_bytes(SHARED_MEMBERS.encode("utf-8-sig"))
+    return make_app()
+
+
+def test_a_shared_number_names_every_member(shared):
+    shared.call(SHARED)
+    assert shared.root.title() == "CTI — 0596-31-0009 共有 一・共有 二"
+    card = caller(shared)
+    assert card["name"] == "共有 一・共有 二 様"
+    assert "AC00009" in card["details"] and "AC00010" in card["details"]
+    row = shared.window.history.item(shared.window.history.get_children()[0], "values")
+    assert row[2:4] == ("AC00009・AC00010", "共有 一・共有 二")
+
+
+@pytest.mark.parametrize("key, then", [("F4", cti.ReserveDialog), ("F5", cti.VisitHistoryWindow)])
+def test_reserve_and_visits_ask_which_member_of_a_shared_number(shared, key, then):
+    shared.call(SHARED)
+    press(shared.root, key)
+    [choice] = toplevels(shared, cti.MemberChoice)
+    assert [b["text"] for b in choice.choices] == ["AC00009  共有 一（きょうゆういち）", "AC00010  共有 二（きょうゆうに）"]
+    assert toplevels(shared, then) == []
+    choice.choices[1].invoke()                                          # the second can be served too
+    [opened] = toplevels(shared, then)
+    assert opened.member.member_no == "AC00010" and not choice.winfo_exists()
+
+
+def test_one_member_goes_straight_to_the_dialog(app):
+    app.call(MEMBER)
+    press(app.root, "F4")
+    assert toplevels(app, cti.MemberChoice) == [] and len(toplevels(app, cti.ReserveDialog)) == 1
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# dialogs beside the main window, never over the caller card
+
+def rect(widget):
+    widget.update()
+    x, y = widget.winfo_rootx(), widget.winfo_rooty()
+    return cti.Rect(x, y, x + widget.winfo_width(), y + widget.winfo_height())
+
+
+def overlap(a, b) -> bool:
+    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
+
+
+@pytest.mark.parametrize("corner", cti.CORNERS)
+@pytest.mark.parametrize("key", ["F2", "F3", "F4", "F5", "F6", "F7", "F1"])
+def test_dialogs_open_beside_the_main_window(make_app, corner, key):
+    app = make_app(corner=corner)
+    app.root.deiconify()
+    app.call(MEMBER)
+    press(app.root, key)
+    [opened] = toplevels(app, cti.Window)
+    opened.deiconify()
+    card, main, box = rect(app.window.card), rect(app.root), rect(opened)
+    assert not overlap(box, card), (key, corner, box, card)
+    assert not overlap(box, main), (key, corner, box, main)
+    screen = cti.work_area(app.root)
+    assert screen.left <= box.left and box.right <= screen.right and screen.top <= box.top and box.bottom <= screen.bottom
+    app.call(UNKNOWN)                                                   # a call meanwhile: in view, card updated
+    assert caller(app)["number"] == "090-8765-4321" and not overlap(rect(opened), rect(app.window.card))
+    screenshot(app.root, f"beside-{key}-{corner}.png")
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# a call leaves the receptionist's selection alone
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 26, 14, 0)
+
+    def __call__(self):
+        return self.now
+
+
+def click_row(app, iid):
+    history = app.window.history
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height // 2)
+    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height // 2)
+    app.root.update()
+
+
+def test_a_call_never_moves_a_selection_made_recently(app):
+    clock = app.window.now = Clock()
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    older = app.window.history.get_children()[1]
+    click_row(app, older)
+    assert app.window.history.selection() == (older,)
+    app.call(MEMBER)
+    assert app.window.history.selection() == (older,)                   # she is working on it
+    app.window.buttons["register"].invoke()
+    assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "0596-31-0005"
+    toplevels(app, cti.RegisterDialog)[0].destroy()
+    clock.now += timedelta(minutes=2)                                   # long ago: the new call is selected
+    app.call(UNKNOWN)
+    assert app.window.history.selection() == (app.window.history.get_children()[0],)
+
+
+def test_a_call_never_moves_the_selection_while_a_dialog_is_open(app):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    older = app.window.history.get_children()[1]
+    app.window.history.selection_set(older)                             # not by her hand: no hold by time
+    app.window.open_today()
+    app.call(MEMBER)
+    assert app.window.history.selection() == (older,)
+
+
+def test_the_right_click_menu_acts_on_the_row_it_was_opened_on(app):
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    history = app.window.history
+    older = history.get_children()[1]
+    right_click_row(app, older)
+    menu = app.window.menu
+    try:
+        assert menu.winfo_ismapped()
+        app.call("0451234567")                                          # a call while the menu is open
+        assert history.selection() == (older,)
+        history.selection_set(history.get_children()[0])                # even if the selection moved
+        menu.invoke(2)                                                  # 削除
+        app.root.update()
+    finally:
+        menu.unpost()
+        menu.grab_release()
+    assert "0596-31-0005" in app.boxes.messages("askyesno")[0]
+    assert [r.number for r in app.db.calls()] == ["0451234567", UNKNOWN]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# CI: no display is a failure, not a skip
+
+def test_without_a_display_the_ui_tests_fail_rather_than_skip(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xvfb", "-p", "no:cacheprovider", "-q",
+                          "tests/test_ui.py::test_status_line", "tests/test_app.py::test_the_running_window_answers_a_second_start"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout                  # a fixture's skip reports as an error: also a failure
+    assert "1 failed" in run.stdout and "1 error" in run.stdout and "skipped" not in run.stdout
+    assert run.stdout.count("画面なしでは UI のテストを飛ばせません") == 2
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the caller card
+
+def card_colour(app):
+    return app.window.card["background"]
+
+
+def settle(app):
+    """Past the arrival highlight (its timer runs at once here), the card in its state's colour."""
+    app.root.after_cancel(app.window._after["highlight"])
+    app.window.paint_card()
+    app.root.update_idletasks()
+
+
+def test_the_card_has_a_calm_colour_per_state_and_a_highlight_on_arrival(app):
+    assert card_colour(app) == cti.CARD_COLOURS["waiting"]
+    for number, reason, state in ((MEMBER, None, "member"), (UNKNOWN, None, "unknown"), (None, "private", "withheld")):
+        app.call(number, reason)
+        assert card_colour(app) == cti.CARD_HIGHLIGHT                    # a moment of yellow: a new call
+        assert pump(app.root, lambda: card_colour(app) == cti.CARD_COLOURS[state])
+    assert cti.CARD_COLOURS["unknown"] != "#b00020"
+
+
+def test_the_card_layout_never_jumps(shared):
+    """Waiting, member with a long memo, shared number, unknown, withheld: the same card size, and
+    the window's size stays too (the unknown caller's buttons take the member's row)."""
+    app = shared
+    app.root.deiconify()
+    app.root.update()
+    sizes = {(app.window.card.winfo_height(), app.window.card.winfo_width(), app.root.winfo_height())}
+    for number, reason in ((MEMBER, None), (SHARED, None), (UNKNOWN, None), (None, "payphone"), ("09012345678", None)):
+        app.call(number, reason)
+        app.root.update()
+        sizes.add((app.window.card.winfo_height(), app.window.card.winfo_width(), app.root.winfo_height()))
+    assert len(sizes) == 1, sizes
+
+
+def test_the_card_type_sizes_read_from_a_metre(app):
+    fonts = {key: cti.tkfont.Font(app.root, font=label["font"]) for key, label in app.window.caller.items()}
+    app.call(MEMBER)
+    assert fonts["name"].actual("size") >= 28 and fonts["kana"].actual("size") >= 14
+    assert fonts["number"].actual("size") >= 18 and fonts["memo"].actual("weight") == "bold"
+    assert caller(app)["kana"] == "ぺんぎんたかこ"
+    grid = {key: int(app.window.caller[key].grid_info()["row"]) for key in ("kana", "name")}
+    assert grid["kana"] < grid["name"]                                   # furigana above the name
+
+
+def test_a_long_name_steps_down_rather_than_being_cut(shared):
+    shared.call(SHARED)
+    room = shared.window.card_width - 24
+    name = shared.window.caller["name"]
+    assert shared.window.name_font.measure(name["text"]) <= room
+
+
+def test_the_card_says_how_long_ago_the_call_came(app):
+    clock = app.window.now = Clock()
+    app.events.put(cti.Call(MEMBER, protocol="modem", received=clock.now))
+    assert pump(app.root, lambda: caller(app)["name"] == "ペンギン貴子 様")
+    assert app.window.caller["elapsed"]["text"] == "（たった今）"
+    clock.now += timedelta(minutes=3)
+    app.window.refresh_elapsed()                                         # what the 20-s timer runs
+    assert app.window.caller["elapsed"]["text"] == "（3分前）"
+    assert app.window._after["elapsed"]
+
+
+def test_the_visit_line_on_the_card(app):
+    today = datetime.now()
+    app.db.conn.execute("INSERT INTO visits (member_no, date, menu, staff) VALUES ('AC00001', ?, 'カラー', '佐藤')",
+                        ((today - timedelta(days=30)).date().isoformat(),))
+    booked = (today + timedelta(days=2)).replace(hour=14, minute=30, second=0, microsecond=0)
+    app.db.reserve("AC00001", booked, "カット", "田中")
+    app.call(MEMBER)
+    last = today - timedelta(days=30)
+    assert caller(app)["history"] == f"前回 {last.month}/{last.day} カラー（佐藤）・次回 {cti.when_text(booked)}"
+    app.events.put(cti.Status("connected", "COM3 に接続しました。着信を待っています", "COM3"))
+    app.call("09087654321")
+    app.call(MEMBER)
+    settle(app)
+    screenshot(app.root, "readme-card.png")                             # docs/card.png in the README
+
+
+def test_a_lost_device_shows_a_banner_on_the_card(app):
+    app.call(MEMBER)
+    app.events.put(cti.Status("lost", "/dev/ttyUSB0 が抜かれました", "/dev/ttyUSB0"))
+    assert pump(app.root, lambda: app.window.banner["text"] == "着信表示装置につながっていません（USB を確認）")
+    assert app.window.banner["background"] == "#fde2e1"
+    assert "抜かれました" in app.window.status_device["text"]             # the details stay in the status line
+    app.events.put(cti.Status("connected", "/dev/ttyUSB0 に接続しました。着信を待っています", "/dev/ttyUSB0"))
+    assert pump(app.root, lambda: "接続しました" in app.window.banner["text"])
+
+
+def test_the_card_buttons_fit_the_caller(app):
+    app.root.deiconify()
+    app.call(MEMBER)
+    app.root.update()
+    w = app.window
+    assert w.panel_reserve.winfo_ismapped() and w.panel_visits.winfo_ismapped()
+    assert not w.panel_register.winfo_ismapped()
+    w.panel_reserve.invoke()
+    [dialog] = toplevels(app, cti.ReserveDialog)
+    assert dialog.member.member_no == "AC00001"
+    dialog.destroy()
+    app.call(None, "private")
+    app.root.update()
+    assert not any(b.winfo_ismapped() for b in (w.panel_reserve, w.panel_visits, w.panel_register, w.panel_link))
+
+
+def test_compact_mode_shows_the_card_only(app):
+    app.root.deiconify()
+    app.root.update()
+    full = app.root.winfo_reqheight()
+    press(app.root, "F9")
+    app.root.update()
+    assert not app.window.history.winfo_ismapped() and app.window.card.winfo_ismapped()
+    assert app.root.winfo_reqheight() < full / 2
+    assert app.window.compact_toggle["text"] == "一覧も表示 (F9)"
+    screenshot(app.root, "compact.png")
+    assert app.root.minsize()[1] < full / 2
+    app.window.compact_toggle.invoke()
+    app.root.update()
+    assert app.window.history.winfo_ismapped() and app.root.winfo_reqheight() == full
+    assert app.root.minsize()[1] == full
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# no text clipped at 100, 125, 150 or 200 % (issue 13 item 3)
+
+SCALES = {"100%": 96 / 72, "125%": 120 / 72, "150%": 144 / 72, "200%": 192 / 72}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_column_and_label_fits_its_widest_text_at_every_scale(make_app, scale):
+    app = make_app(scaling=SCALES[scale])
+    app.root.deiconify()
+    app.call(MEMBER)
+    app.root.update()
+    w = app.window
+    heading = cti.tkfont.Font(app.root, font=w.fonts["bold"])
+    body = cti.tkfont.Font(app.root, font=w.fonts["base"])
+    for column, sample in zip(cti.HISTORY_COLUMNS, cti.HISTORY_SAMPLES):
+        width = int(w.history.column(column, "width"))
+        assert width >= heading.measure(column) and width >= body.measure(sample), (scale, column, width)
+    for action in cti.ACTIONS:                                           # buttons show their whole label
+        button = w.buttons.get(action.name)
+        if button is not None:
+            assert button.winfo_width() >= cti.tkfont.Font(app.root, font=w.fonts["base"]).measure(action.label)
+    card = w.card.winfo_width()
+    for key in ("time", "number", "kana", "name", "details"):
+        label = w.caller[key]
+        assert label.winfo_reqwidth() <= card, (scale, key)
+    assert app.root.winfo_width() >= app.root.winfo_reqwidth() and app.root.winfo_height() >= app.root.winfo_reqheight()
+    assert app.root.minsize() == (app.root.winfo_reqwidth(), app.root.winfo_reqheight())   # never smaller
+    if scale == "100%":                                                  # beside the POS on 1366 x 768
+        assert app.root.winfo_reqwidth() <= 1366 // 2 and app.root.winfo_reqheight() <= 768 - 48
+    today = app.window.open_today()
+    for column in today.list["columns"]:
+        assert int(today.list.column(column, "width")) >= heading.measure(today.list.heading(column, "text"))
+    if scale in ("100%", "150%"):
+        settle(app)
+        screenshot(app.root, f"card-{scale}.png")
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the small trust-builders
+
+def test_a_brief_confirmation_after_each_success(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    dialog.button_ok.invoke()
+    assert app.window.banner["text"] == "登録しました: AC00009 新井さくら 様"
+    assert app.boxes.calls == []                                         # a word, not a box to click away
+    app.call(MEMBER)
+    dialog = app.window.open_reserve()
+    day = datetime.now() + timedelta(days=3)
+    dialog.vars["date"].set(f"{day:%Y-%m-%d}")
+    dialog.vars["time"].set("14:30")
+    dialog.vars["menu"].set("カット")
+    dialog.vars["staff"].set("田中")
+    dialog.button_ok.invoke()
+    assert app.window.banner["text"] == f"{cti.day_text(day)} 14:30 カット 田中 で予約しました"
+    assert pump(app.root, lambda: app.window.banner["text"].startswith("装置"), timeout=10)   # then the device again
+
+
+def test_an_error_shows_under_its_field_at_a_fixed_width_and_clears_when_fixed(app):
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.deiconify()
+    dialog.update()
+    width = dialog.winfo_width()
+    dialog.vars["kana"].set("Takako Penguin with a very long reading that is not kana at all")
+    dialog.button_ok.invoke()
+    dialog.update()
+    error = dialog.errors["kana"]
+    assert error["text"] and error.winfo_ismapped()
+    assert int(error.grid_info()["row"]) == int(dialog.widgets["kana"].grid_info()["row"]) + 1   # under it
+    assert dialog.winfo_width() == width                                 # no wider
+    dialog.vars["kana"].set("たかこ")
+    dialog.update()
+    assert error["text"] == "" and not error.winfo_ismapped()
+    assert dialog.errors["name"]["text"]                                 # the other field's error stays
+
+
+def test_the_export_names_everyone_on_a_shared_number(shared, monkeypatch, tmp_path):
+    shared.call(SHARED)
+    target = tmp_path / "calls.csv"
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
+    shared.window.export_history()
+    text = target.read_bytes().decode("utf-8-sig")
+    assert "AC00009;AC00010,共有 一;共有 二" in text and "他" not in text
+
+
+def test_the_skipped_rows_of_members_csv_are_listed_with_line_and_reason(make_app, tmp_path):
+    (tmp_path / "members.csv").write_bytes((cti.DEMO_MEMBERS + ",名前だけ,,0596-31-0099,,,,\r\n").encode("utf-8-sig"))
+    app = make_app()
+    assert app.window.members.problems and "読み飛ばした行 1" in app.window.status_members["text"]
+    app.root.deiconify()
+    app.root.update()
+    app.window.status_members.event_generate("<Button-1>", x=2, y=2)
+    [window] = toplevels(app, cti.SkippedRowsWindow)
+    text = window.text.get("1.0", "end")
+    assert "10行目" in text and text.strip() == app.window.members.problems[0]
+    help_window = app.window.open_help()
+    assert help_window.button_skipped["text"] == "読み飛ばした行（1）"
+
+
+def test_the_link_dialog_says_before_saving_whose_number_it_is(app):
+    app.call(MEMBER)                                                     # ペンギン貴子's number
+    dialog = app.window.open_link()
+    assert "ペンギン貴子 さんの番号として登録済み" in dialog.owner_note["text"]
+    assert app.db.calls() and csv_text(app) == cti.DEMO_MEMBERS           # nothing saved yet
+    dialog.vars["phone"].set("090-0000-1111")
+    assert dialog.owner_note["text"] == ""
+
+
+def csv_text(app):
+    return app.config.members.read_bytes().decode("utf-8-sig")
+
+
+def window_rect(window_id) -> cti.Rect:
+    display = x_display()
+    try:
+        window = display.create_resource_object("window", window_id)
+        geometry = window.get_geometry()
+        origin = window.translate_coords(display.screen().root, 0, 0)
+        return cti.Rect(-origin.x, -origin.y, -origin.x + geometry.width, -origin.y + geometry.height)
+    finally:
+        display.close()
+
+
+@pytest.mark.parametrize("key, title", [("F2", "会員登録"), ("F4", "予約登録")])
+def test_the_program_opens_f2_and_f4_beside_the_caller(tmp_path, pty_pair, key, title):
+    """As the hidden check does it: the real program rung, a key sent to its window, the dialog's
+    place on the screen compared with the main window's."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    master, slave = pty_pair
+    process, folder = start_program(tmp_path, slave)
+    try:
+        window = program_window(process)
+        assert wait(lambda: "に接続しました" in (folder / "cti.log").read_text("utf-8"))
+        os.write(master, modem_block(MEMBER))
+        assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子")
+        subprocess.run(["xdotool", "key", "--window", str(window), key], check=True)
+        assert wait(lambda: x_windows(title)), f"{key} opened no {title}"
+        [dialog] = x_windows(title)
+        assert wait(lambda: visible(dialog))
+        main, box = window_rect(window), window_rect(dialog)
+        assert not overlap(box, main), (main, box)
+        os.write(master, modem_block(UNKNOWN))                         # a call while the dialog is open
+        assert wait(lambda: window_name(window) == "CTI — 090-8765-4321 未登録")
+        assert visible(window) and not overlap(window_rect(dialog), window_rect(window))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_demo_rings_a_few_times_then_waits_for_a_key():
+    demo = cti.DemoDevice(first_delay=0.01, interval=0.01, rings=2)
+    written = bytearray()
+
+    def rings(expected, timeout):
+        """RINGs on the simulated line once `expected` have come (or the timeout passed)."""
+        return poll_until(lambda: (written.extend(demo.port.read(demo.port.in_waiting)),
+                                   written.count(b"RING") >= expected)[1] and written.count(b"RING"),
+                          timeout) or written.count(b"RING")
+    demo.start()
+    try:
+        assert rings(2, 5) == 2
+        assert rings(3, 0.6) == 2                                         # then it waits
+        demo.ring_again()
+        assert rings(3, 5) == 3                                           # F8 / a hidden window: one more
+    finally:
+        demo.stopping.set()
+        demo.join(2)
+    assert not demo.is_alive()
+
+
+def test_dialogs_follow_idles_contract_with_one_submit_callback(app):
+    """entry_ok() validates and returns the value; submit(value) acts and returns {} or the field errors."""
+    seen = []
+    dialog = cti.LookupDialog(app.window, "着信番号参照",
+                              lambda value: seen.append(value) or {"phone": "その番号は使えません"}, _utest=True)
+    dialog.vars["phone"].set("12")
+    dialog.button_ok.invoke()
+    assert seen == [] and dialog.errors["phone"]["text"]                  # entry_ok refused: submit not called
+    dialog.vars["phone"].set("045-123-4567")
+    dialog.button_ok.invoke()
+    assert seen == ["0451234567"] and dialog.winfo_exists()
+    assert dialog.errors["phone"]["text"] == "その番号は使えません"          # the callback's errors, under the field
+    dialog.submit = lambda value: {"nosuch": "全体の誤り"}
+    dialog.button_ok.invoke()
+    assert dialog.message["text"] == "全体の誤り"                          # an error for no field: for the form
+    dialog.submit = lambda value: {}
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists() and dialog.result == "0451234567"
+
+
+def test_closing_the_main_window_keeps_what_a_dialog_holds(app):
+    """× on the main window with a half-filled 会員登録 open: hidden, not quit; nothing typed is lost."""
+    app.root.deiconify()
+    app.call(UNKNOWN)
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("新井さくら")
+    close_like_a_window_manager(frame_id(app.root))
+    assert pump(app.root, lambda: app.root.state() == "withdrawn")
+    assert dialog.winfo_exists() and dialog.vars["name"].get() == "新井さくら"
+    assert app.boxes.calls == []
+    app.call(MEMBER)
+    assert pump(app.root, lambda: shown(app.root))
+    dialog.button_ok.invoke()                                            # and it can still be saved
+    assert not dialog.winfo_exists() and app.members.lookup(UNKNOWN)[0].name == "新井さくら"
