@@ -2384,7 +2384,7 @@ def formula_cells(raw: str) -> bool:
 # ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
 # without a Member object each; a write re-reads and parses the file itself (under the lock).
 
-CACHE_VERSION = 2                       # 2: the search text in chunks
+CACHE_VERSION = 3                       # 2: the search text in chunks; 3: the text kept
 CACHE_SCHEMA = """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value);
     CREATE TABLE members (idx INTEGER PRIMARY KEY, member_no TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL,
@@ -2412,6 +2412,11 @@ def search_index_of(file) -> tuple:
     if found is None:
         found = _search_indexes[file] = search_index(file)
     return found
+
+
+def full_parse(file) -> MembersFile:
+    """The MembersFile of a parse (a change needs the text): itself, or made from what the cache keeps."""
+    return file.full() if isinstance(file, CachedMembers) else file
 
 
 def members_at(file, indexes: list) -> list[Member]:
@@ -2481,7 +2486,9 @@ class ParseCache:
                 "phone_count": len(file.by_phone), "problems": json.dumps(file.problems, ensure_ascii=False),
                 "next_member_no": file.next_member_no(),
                 "staff_names": json.dumps(staff_names_of(file), ensure_ascii=False),
-                "search_starts": array.array("q", starts).tobytes()}
+                "search_starts": array.array("q", starts).tobytes(),
+                # the text itself, for a change to be applied to (full()) even when members.csv cannot be read
+                "text": zlib.compress(file.text.encode("utf-8", "surrogatepass"), 1)}
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
@@ -2551,7 +2558,7 @@ class CachedMembers:
         self.asking = threading.Lock()
         self.parsed: MembersFile | None = None
         try:
-            meta = dict(self.con.execute("SELECT key, value FROM meta WHERE key NOT LIKE 'search_%'"))
+            meta = dict(self.con.execute("SELECT key, value FROM meta WHERE key NOT LIKE 'search_%' AND key != 'text'"))
             page_size, = self.con.execute("PRAGMA page_size").fetchone()
             pages, = self.con.execute("PRAGMA page_count").fetchone()
             last, = self.con.execute("SELECT coalesce(max(idx), -1) FROM members").fetchone()
@@ -2573,6 +2580,18 @@ class CachedMembers:
 
     def next_member_no(self) -> str:
         return self._next_no
+
+    def full(self) -> MembersFile:
+        """The MembersFile of this content, to apply a change to: parsed from the text the cache keeps
+        (members.csv may be held or gone by then). Answers come from that parse from then on."""
+        if self.parsed is None:
+            rows = self.ask("SELECT value FROM meta WHERE key = 'text'")
+            if self.parsed is None:             # (else asking failed and members.csv was parsed instead)
+                if not rows:
+                    raise MembersError(f"{self.name}: 会員台帳のキャッシュに本文がありません")
+                text = zlib.decompress(rows[0][0]).decode("utf-8", "surrogatepass")
+                self.parsed = MembersFile.parse(text, self.encoding, self.name)
+        return self.parsed
 
     def search_index(self) -> tuple:
         """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
@@ -2890,7 +2909,7 @@ class MemberTable:
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
+        self.file = apply_changes(full_parse(disk), self.pending)[0] if self.pending else disk
 
     def _requeue_lost(self, disk: MembersFile):
         """Changes written lately that disk no longer holds become pending again, to be written again.
@@ -3098,7 +3117,7 @@ class MemberTable:
         else:
             self._remove_pending_file()
         self.pending = changes
-        self.file, _, written, _ = apply_changes(self.disk, changes)
+        self.file, _, written, _ = apply_changes(full_parse(self.disk), changes)
         return written
 
     def _remove_pending_file(self):

@@ -321,3 +321,29 @@ def test_a_lookup_with_a_cache_of_another_version_says_nothing_and_rebuilds_it(t
     assert [m["member_no"] for m in json.loads(again.stdout)] == ["AC00001"]
     [rebuilt] = (tmp_path / "cti-cache").glob("*.sqlite")
     assert cti.ParseCache.verified(rebuilt)
+
+
+def test_a_change_kept_pending_while_the_window_answers_from_the_cache(members_file, cache, monkeypatch):
+    """Started warm (the parse from the cache has no text), a register that cannot be written now (Excel
+    holds members.csv) is kept pending and shown: the full parse comes from the text the cache keeps."""
+    path = members_file()
+    table(path, cache)
+    live = table(path, cache, background=True)
+    assert isinstance(live.file, cti.CachedMembers)
+
+    real_write = cti.atomic_write
+
+    def write(target, data):                # Excel holds members.csv: Windows' sharing violation (32) on
+        if Path(target) == path:            # the replace, which cannot be made here; the pending file is real
+            raise PermissionError(13, "locked", None, 32)
+        return real_write(target, data)
+    monkeypatch.setattr(cti, "atomic_write", write)
+    reg, errors = cti.validate_registration({"name": "新規花子", "phone": "090-5555-1234"}, live)
+    assert not errors
+    with pytest.raises(cti.WriteDeferred):
+        live.register(reg)
+    assert [m.name for m in live.lookup("09055551234")] == ["新規花子"]       # shown, kept pending
+    assert live.pending and "新規花子" not in path.read_text("utf-8-sig")
+    monkeypatch.undo()
+    assert live.retry_pending()
+    assert "新規花子" in path.read_text("utf-8-sig")
