@@ -2384,7 +2384,7 @@ def formula_cells(raw: str) -> bool:
 # ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
 # without a Member object each; a write re-reads and parses the file itself (under the lock).
 
-CACHE_VERSION = 3                       # 2: the search text in chunks; 3: the text kept
+CACHE_VERSION = 4                       # 2: the search text in chunks; 3: the text kept; 4: in the file's encoding
 CACHE_SCHEMA = """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value);
     CREATE TABLE members (idx INTEGER PRIMARY KEY, member_no TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL,
@@ -2394,6 +2394,7 @@ CACHE_SCHEMA = """
 CACHE_INDEXES = "CREATE UNIQUE INDEX members_no ON members(member_no);"      # after the rows: faster
 MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
 SEARCH_CHUNK = 1 << 20                  # characters of the search text a row
+CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the whole cache file is checked
 
 
 def content_key(raw: bytes) -> str:
@@ -2488,7 +2489,7 @@ class ParseCache:
                 "staff_names": json.dumps(staff_names_of(file), ensure_ascii=False),
                 "search_starts": array.array("q", starts).tobytes(),
                 # the text itself, for a change to be applied to (full()) even when members.csv cannot be read
-                "text": zlib.compress(file.text.encode("utf-8", "surrogatepass"), 1)}
+                "text": zlib.compress(file.text.encode(file.encoding), 1)}     # CP932: 2 bytes a kanji, not 3
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
@@ -2589,7 +2590,7 @@ class CachedMembers:
             if self.parsed is None:             # (else asking failed and members.csv was parsed instead)
                 if not rows:
                     raise MembersError(f"{self.name}: 会員台帳のキャッシュに本文がありません")
-                text = zlib.decompress(rows[0][0]).decode("utf-8", "surrogatepass")
+                text = zlib.decompress(rows[0][0]).decode(self.encoding)
                 self.parsed = MembersFile.parse(text, self.encoding, self.name)
         return self.parsed
 
@@ -2885,8 +2886,9 @@ class MemberTable:
         return self.cache.open(key, self.path)
 
     def _verify_later(self, cached: "CachedMembers"):
-        """Check the whole cache file on a thread (0.2 s at 1,000,000 members, not before the window shows);
-        a damaged one is removed and members.csv read again, as when it changes."""
+        """Check the whole cache file on a thread once the window is up (reading 150 MB at 1,000,000 members
+        would slow its start on a busy PC); a damaged one is removed and members.csv read again, as when
+        it changes."""
         def verify():
             if ParseCache.verified(cached.path):
                 cached.verified = True
@@ -2894,7 +2896,9 @@ class MemberTable:
                 log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
                 remove_quietly(cached.path)
                 self.stamp = None               # the next check re-reads (and re-caches) members.csv
-        threading.Thread(target=verify, name="members-cache-check", daemon=True).start()
+        check = threading.Timer(CACHE_CHECK_DELAY, verify)
+        check.name, check.daemon = "members-cache-check", True
+        check.start()
 
     def _cache_later(self, raw: bytes, file: MembersFile, stamp):
         """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
