@@ -147,8 +147,10 @@ class Display:
         if not shutil.which("Xvfb"):
             raise SystemExit("popup: DISPLAY is not set and Xvfb is not installed (apt-get install xvfb)")
         read, write = os.pipe()
+        # -noreset: by default the server resets when its last client leaves, and a window started
+        # right then cannot open the display (bench/startup.py starts and kills cti again and again)
         self.proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24",
-                                      "-nolisten", "tcp"], pass_fds=(write,),
+                                      "-nolisten", "tcp", "-noreset"], pass_fds=(write,),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(write)
         number = b""
