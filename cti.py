@@ -345,12 +345,18 @@ def csv_rows_text(rows, newline="\r\n") -> str:
     return out.getvalue()
 
 
-def atomic_write(path: Path, data: bytes) -> os.stat_result:
+class FileChanged(OSError):
+    """atomic_write's target is no longer the file the new text was made from."""
+
+
+def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
     """Write a temp file in the same folder, fsync, os.replace; a held target is retried briefly.
 
     A kill at any moment leaves the old file or the new one, never a truncated one; a failure
     leaves no temp file behind. Returns the new file's stat (taken before the replace, so that
-    it is ours even if another program replaces the file right after). Raises the OSError.
+    it is ours even if another program replaces the file right after). Raises the OSError, or
+    FileChanged when unchanged() (asked just before each replace) says another program replaced
+    the target meanwhile: the writing takes milliseconds, the check and the replace microseconds.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -363,6 +369,8 @@ def atomic_write(path: Path, data: bytes) -> os.stat_result:
             stat = os.fstat(f.fileno())
         hide_file(tmp, hidden=False)            # the replaced file keeps these attributes
         for delay in REPLACE_RETRIES + (None,):
+            if unchanged and not unchanged():
+                raise FileChanged(f"{path.name} was replaced meanwhile")
             try:
                 os.replace(tmp, path)
                 return stat
@@ -890,7 +898,7 @@ if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py ru
         """(handle, GetLastError()) of CreateMutexW; see already_running()."""
         return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
 
-    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
+    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
         """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
         handle, error = create_mutex(name)
         return not already_running(handle, error), handle
@@ -934,10 +942,10 @@ else:
     def drive_type(path) -> int:
         return DRIVE_UNKNOWN
 
-    def instance_lock(name: str, folder: Path) -> tuple[bool, object]:
-        """(whether this is the only cti, what to hold while it runs): an flock on folder/cti.lock."""
+    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): an flock on lock_path."""
         import fcntl
-        handle = open(folder / "cti.lock", "a")
+        handle = open(lock_path, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -1150,13 +1158,18 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+# A number field as gateways and hand-typed test calls write it (after NFKC): the characters
+# normalize_phone() reads as one number; a word (PRIVATE, a name) is no number.
+DEVICE_NUMBER = re.compile(r"[+\d\s().・\-‐‒–—―−ー]+")
+
+
 def number_or_reason(value: str) -> tuple[str | None, str | None]:
     """(digits, None) for a number, (None, reason) for a device's code; (None, None) when neither."""
     value = value.strip()
     reason = REASON_CODES.get(value.upper())
     if reason:
         return None, reason
-    digits = normalize_phone(value) if re.fullmatch(r"[+\d\s()-]+", value) else ""
+    digits = normalize_phone(value) if DEVICE_NUMBER.fullmatch(nfkc(value)) else ""
     return (digits, None) if digits else (None, None)
 
 
@@ -1977,6 +1990,7 @@ EXCEL_EXPONENT = re.compile(r"\s*\d(\.\d+)?[eE]\+\d+\s*")       # 9.01235E+09: d
 KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\s・ー]*")
 LOCK_TIMEOUT = 3.0              # seconds a change waits for another PC's write, then it is kept pending
 MISSING_RECHECKS = (0.3, 0.7, 1.0)    # Excel's save (and an SMB client's cached "not found") lasts about this
+REBASE_ATTEMPTS = 5             # a write made again from the file another program replaced meanwhile
 CONFIRM_SECONDS = 30            # a change is checked this long to survive a save by a program without our lock
 
 
@@ -3065,23 +3079,34 @@ class MemberTable:
         """
         try:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size) is
-                # unchanged (any other writer's replace makes a new inode), else read again; parsed in
-                # full either way (a parse from the cache has no text to apply a change to)
-                disk = self.disk if isinstance(self.disk, MembersFile) and self.stamp and \
-                    self._stat() == self.stamp and not self.error \
-                    else self._read(wait_if_missing=new is not None, full=True)[0]
-                self._requeue_lost(disk)
-                changes = self.pending
-                try:
-                    file, notes, written, done = apply_changes(disk, changes, new)
-                except MembersError as e:
-                    raise ValidationError(str(e)) from None
-                try:
-                    st = atomic_write(self.path, file.text.encode(file.encoding)) \
-                        if file.text != disk.text or not self.path.exists() else None
-                except OSError as e:
-                    raise file_problem(e, self.path, replacing=True) from None
+                for attempt in range(REBASE_ATTEMPTS):
+                    # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size)
+                    # is unchanged (any other writer's replace makes a new inode), else read again; parsed
+                    # in full either way (a parse from the cache has no text to apply a change to)
+                    if not attempt and isinstance(self.disk, MembersFile) and self.stamp and \
+                            self._stat() == self.stamp and not self.error:
+                        disk, based_on = self.disk, self.stamp
+                    else:
+                        disk, based_on = self._read(wait_if_missing=new is not None, full=True)
+                    self._requeue_lost(disk)
+                    changes = self.pending
+                    try:
+                        file, notes, written, done = apply_changes(disk, changes, new)
+                    except MembersError as e:
+                        raise ValidationError(str(e)) from None
+                    try:
+                        # Excel takes no lock: a save of its own while we write would be replaced by
+                        # our text made without its rows; then ours is made again from its file
+                        st = atomic_write(self.path, file.text.encode(file.encoding),
+                                          unchanged=lambda: self._stat() == based_on) \
+                            if file.text != disk.text or not self.path.exists() else None
+                        break
+                    except FileChanged:
+                        continue
+                    except OSError as e:
+                        raise file_problem(e, self.path, replacing=True) from None
+                else:                           # saved again and again meanwhile: kept pending, tried later
+                    raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                    # the lock file itself (a read-only or unreachable folder)
@@ -3794,10 +3819,21 @@ def when_text(when: datetime) -> str:
 
 
 # The caller card: a calm colour per state (an unknown caller is usually a new customer, not an error).
-CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee"}
+CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee",
+                "lost": "#f7e4e3"}         # the device is lost: the caller shown is from before, not live
 CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
 DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
 DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
+
+
+def device_lost_banner(state: str, port: str) -> str:
+    """The card's banner when the device is lost, in words that send her to the right thing: a
+    network device has no USB to check, and a port another program holds is not unplugged."""
+    if port.startswith(("socket://", "udp://")):
+        return "着信サーバにつながっていません（ネットワークを確認）"
+    if state == "busy":
+        return "着信表示装置を他のソフトが使っています（下の説明を確認）"
+    return DEVICE_LOST_BANNER
 
 
 @dataclass(frozen=True)
@@ -3909,9 +3945,10 @@ def member_name(member) -> str:
     return member.name if member else NOT_IN_TABLE
 
 
-def booked_text(starts: datetime, menu: str, staff: str, moved=False) -> str:
-    """11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました)"""
-    return " ".join(part for part in (when_text(starts), menu, staff) if part) + (
+def booked_text(starts: datetime, menu: str, staff: str, moved=False, who: str = "") -> str:
+    """共有 二 様 11/28(土) 14:30 カット 田中 で予約しました (moved: …に変更しました). who names the member:
+    the card may by now show another caller, and the word must not seem to be about them."""
+    return " ".join(part for part in (f"{who} 様" if who else "", when_text(starts), menu, staff) if part) + (
         " に変更しました" if moved else " で予約しました")
 
 
@@ -4190,6 +4227,7 @@ class Dialog(Window):
     its buttons.
     """
     ok_text = "OK"
+    saving = False                      # ok() is checking and saving (a note may be on screen)
 
     def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
         super().__init__(app, title, _utest=_utest)
@@ -4276,9 +4314,17 @@ class Dialog(Window):
         raise NotImplementedError
 
     def ok(self, event=None):
-        value = self.entry_ok()
+        # A note or question while saving runs a nested event loop with this dialog still there (on
+        # Windows it stays clickable behind the box): a second 登録 meanwhile must not save twice.
+        if self.saving:
+            return "break"
+        self.saving = True
+        try:
+            value = self.entry_ok()
+            errors = self.submit(value) if value is not None else None
+        finally:
+            self.saving = False
         if value is not None:
-            errors = self.submit(value)
             if errors:
                 self.show_errors({name if name in self.errors else "": text for name, text in errors.items()})
             else:
@@ -4777,9 +4823,15 @@ class HelpWindow(ListWindow):
         text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
                          device=app.device_status.text, ports=ports)
         font = tkfont.Font(font=app.fonts["base"])
-        self.text = tk.Text(self.body, width=60, height=24, wrap="word", font=app.fonts["base"], padx=8, pady=6,
-                            tabs=(max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  "),))
+        tab = max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  ")
+        # Japanese has no spaces for word wrap to break at: a description would jump whole below its label
+        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=app.fonts["base"], padx=8, pady=6,
+                            tabs=(tab,))
+        self.text.tag_configure("action", lmargin2=tab)       # a wrapped description stays in its column
         self.text.insert("1.0", text)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if "\t" in line:
+                self.text.tag_add("action", f"{number}.0", f"{number}.end")
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
         buttons = ttk.Frame(self.body)
@@ -4961,9 +5013,13 @@ class MainWindow:
             buttons.columnconfigure(column, weight=1, uniform="buttons")
 
         status = ttk.Frame(outer)
-        # what compact mode hides, with how each is packed back (in this order, below the card)
-        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)), table: dict(fill="both", expand=True),
-                           buttons: dict(fill="x", pady=(8, 0)), status: dict(fill="x", pady=(6, 0))}
+        # what compact mode hides, with how each is packed back (in this order, below the card); the
+        # status and the buttons are packed from the bottom before the list, so a long (wrapped) device
+        # message takes its room from the list and is never cut
+        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)),
+                           status: dict(side="bottom", fill="x", pady=(6, 0)),
+                           buttons: dict(side="bottom", fill="x", pady=(8, 0)),
+                           table: dict(fill="both", expand=True)}
         for part, options in self.below_card.items():
             part.pack(**options)
         self.status_device = ttk.Label(status, font=self.fonts["small"])
@@ -5260,11 +5316,13 @@ class MainWindow:
         for label in self.caller.values():
             label["text"] = "あ"
         self.caller["memo"]["text"] = "あ\nあ"
+        self.caller["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
         self.panel_register.pack(side="left")
         self.root.update_idletasks()
         self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
         for key in ("details", "memo", "history"):
             self.caller[key].configure(wraplength=self.card_width - 24)
+        self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
         self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
         self.card.grid_propagate(False)
         self.panel_register.pack_forget()
@@ -5279,7 +5337,8 @@ class MainWindow:
 
     def paint_card(self, colour=None):
         """The card's background: the state's calm colour, or the arrival highlight for a moment."""
-        colour = colour or CARD_COLOURS[self.card_state]
+        lost = self.device_status.state in DEVICE_LOST_STATES
+        colour = colour or CARD_COLOURS["lost" if lost else self.card_state]
         for widget in (self.card, self.card_actions, *self.caller.values()):
             widget.configure(background=colour)
 
@@ -5312,13 +5371,15 @@ class MainWindow:
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
         s = self.device_status
         lost = s.state in DEVICE_LOST_STATES
-        self.banner.configure(text=DEVICE_LOST_BANNER if lost else f"装置: {s.text}",
+        self.banner.configure(text=device_lost_banner(s.state, self.config.port) if lost else f"装置: {s.text}",
                               font=self.fonts["banner" if lost else "small"],
                               background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
                               foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
+        if self.card["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
+            self.paint_card()
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
@@ -5336,7 +5397,9 @@ class MainWindow:
         self.show_caller(shown or self.selected_record())
         self.refresh_status()
         if notes:
-            self.notify("\n".join(notes))
+            # Shown once the caller has returned: a modal box waits for OK in a nested event loop,
+            # and opened inside poll() it kept calls and re-reads (Excel's next save) waiting for OK.
+            self.root.after_idle(self.notify, "\n".join(notes))
 
     def reservations_changed(self):
         self.refresh_counts()
@@ -5355,7 +5418,8 @@ class MainWindow:
         except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": f"予約を保存できませんでした: {e}"}
         self.reservations_changed()
-        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking))
+        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
+        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking, who=who))
         return {}
 
     def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
@@ -5590,21 +5654,29 @@ def write_first_run_files(config_path: Path, config: Config) -> list[str]:
 
 
 class SingleInstance:
-    """One cti per PC: Windows gives a COM port to one program only.
+    """One cti per folder: started again from the same cti.ini, it brings the running window up.
 
-    Windows: a named mutex (the OS frees it when the process dies). Elsewhere: flock on a
-    lock file. A second start leaves a 'raise' file that the first polls, then exits. Both
-    live in the temp folder, which is per user and PC (tests point TMPDIR elsewhere).
+    The key is the cti.ini's path: a second double-click on the same cti.exe finds the first,
+    while a copy in another folder (its own cti.ini, cti.db and device, as on another reception
+    PC) is another cti. Windows: a named mutex (the OS frees it when the process dies). Elsewhere:
+    flock on a lock file. A second start leaves a 'raise' file that the first polls, then exits.
+    Both live in the temp folder, which is per user and PC (tests point TMPDIR elsewhere).
     """
-    MUTEX = "Local\\cti-callerid"
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, key: str = ""):
         self.folder = Path(folder or tempfile.gettempdir())
-        self.raise_path = self.folder / "cti.raise"
+        suffix = f"-{zlib.crc32(os.path.normcase(key).encode('utf-8')):08x}" if key else ""
+        self.mutex = f"Local\\cti-callerid{suffix}"
+        self.lock_path = self.folder / f"cti{suffix}.lock"
+        self.raise_path = self.folder / f"cti{suffix}.raise"
         self.handle = None
 
+    @classmethod
+    def for_config(cls, config_path: Path) -> "SingleInstance":
+        return cls(key=str(Path(config_path).resolve()))
+
     def acquire(self) -> bool:
-        first, self.handle = instance_lock(self.MUTEX, self.folder)
+        first, self.handle = instance_lock(self.mutex, self.lock_path)
         return first
 
     def ask_first_to_raise(self):
@@ -6053,7 +6125,7 @@ def error_box(text: str):
 
 def cmd_window(config_path: Path) -> int:
     """The normal start: one instance, first-run files, logging, the window."""
-    instance = SingleInstance()
+    instance = SingleInstance.for_config(config_path)
     if not instance.acquire():
         instance.ask_first_to_raise()
         return 0

@@ -21,7 +21,8 @@ HOLDER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
 import cti
-instance = cti.SingleInstance(sys.argv[2] if len(sys.argv) > 2 else None)
+folder = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
+instance = cti.SingleInstance.for_config(sys.argv[3]) if len(sys.argv) > 3 else cti.SingleInstance(folder)
 print("ready" if instance.acquire() else "refused", flush=True)
 for line in sys.stdin:
     if line.strip() == "raise?":
@@ -51,8 +52,8 @@ def holder(tmp_path):
     """start(folder=None) -> a running first instance (Popen) holding the lock; ended at teardown."""
     started = []
 
-    def start(folder=None):
-        args = [sys.executable, "-c", HOLDER, str(ROOT)] + ([str(folder)] if folder else [])
+    def start(folder=None, config=None):
+        args = [sys.executable, "-c", HOLDER, str(ROOT), str(folder or "")] + ([str(config)] if config else [])
         process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                    env=child_env(tmp_path))
         started.append(process)
@@ -119,11 +120,24 @@ def test_single_instance_default_folder_is_the_temp_folder(tmp_path, holder):
     assert run_second(tmp_path, tmp_path) == "False"
 
 
+def test_one_cti_per_cti_ini_and_another_folder_is_another_cti(tmp_path, holder):
+    """Two folders are two reception desks (each its own cti.ini, cti.db, device); one folder is one cti."""
+    site_a, site_b = tmp_path / "a" / "cti.ini", tmp_path / "b" / "cti.ini"
+    holder(config=site_a)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import cti; "
+            "print(cti.SingleInstance.for_config(sys.argv[2]).acquire())")
+    again = [subprocess.run([sys.executable, "-c", code, str(ROOT), str(path)], capture_output=True, text=True,
+                            env=child_env(tmp_path), timeout=60).stdout.strip() for path in (site_b, site_a)]
+    assert again == ["True", "False"]
+    names = {cti.SingleInstance.for_config(p).lock_path.name for p in (site_a, site_b)}
+    assert len(names) == 2 and "cti.lock" not in names
+
+
 def test_second_start_of_the_program_exits_and_asks_the_first_to_raise(tmp_path, holder):
     folder = tmp_path / "site"
     folder.mkdir()
     (folder / "cti.ini").write_bytes(cti.DEFAULT_INI.encode("utf-8-sig"))
-    first = holder()                                                # the first cti, lock in TMPDIR
+    first = holder(config=folder / "cti.ini")                       # the first cti from this cti.ini, lock in TMPDIR
     started = time.monotonic()
     # No DISPLAY: had it tried to open a window, Tk would fail and the exit code would say so.
     result = subprocess.run([sys.executable, str(ROOT / "cti.py"), "--config", str(folder / "cti.ini")],
@@ -132,7 +146,7 @@ def test_second_start_of_the_program_exits_and_asks_the_first_to_raise(tmp_path,
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     assert elapsed < 15
-    assert (tmp_path / "cti.raise").exists()
+    assert (tmp_path / cti.SingleInstance.for_config(folder / "cti.ini").raise_path.name).exists()
     assert sorted(p.name for p in folder.iterdir()) == ["cti.ini"]   # no members.csv, cti.db or cti.log
     assert ask(first, "raise?") == "True"
 

@@ -208,7 +208,7 @@ def test_a_future_booking_is_moved_from_the_list(app):
     assert not dialog.winfo_exists()
     moved = app.db.reservation(rid)
     assert (moved.starts, moved.menu, moved.memo, moved.status) == (at(later, 13, 30), "カット", "初回", "予約")
-    assert app.window.banner["text"] == f"{cti.day_text(later)} 13:30 カット 佐藤 に変更しました"
+    assert app.window.banner["text"] == f"ペンギン貴子 様 {cti.day_text(later)} 13:30 カット 佐藤 に変更しました"
     assert values(bookings.list) == []                           # gone from the day it left
     assert len(app.db.conn.execute("SELECT * FROM reservations").fetchall()) == 1
 

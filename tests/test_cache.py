@@ -333,10 +333,10 @@ def test_a_change_kept_pending_while_the_window_answers_from_the_cache(members_f
 
     real_write = cti.atomic_write
 
-    def write(target, data):                # Excel holds members.csv: Windows' sharing violation (32) on
+    def write(target, data, **kw):          # Excel holds members.csv: Windows' sharing violation (32) on
         if Path(target) == path:            # the replace, which cannot be made here; the pending file is real
             raise PermissionError(13, "locked", None, 32)
-        return real_write(target, data)
+        return real_write(target, data, **kw)
     monkeypatch.setattr(cti, "atomic_write", write)
     reg, errors = cti.validate_registration({"name": "新規花子", "phone": "090-5555-1234"}, live)
     assert not errors

@@ -874,6 +874,9 @@ def test_every_month_in_the_dates_without_a_year(month):
 @pytest.mark.parametrize("value, number", [
     ("+81 (0)3 1234 5678", "0312345678"), ("81 (0)3 1234 5678", "0312345678"), ("+81 3-1234-5678", "0312345678"),
     ("+81-90-1234-5678", "09012345678"), ("03-1234-5678", "0312345678"), ("(03) 1234 5678", "0312345678"),
+    # what a gateway or a hand-typed test call carries: dots, full-width digits and hyphens, ・, the minus sign
+    ("03.1234.5678", "0312345678"), ("０３－１２３４－５６７８", "0312345678"), ("０９０１２３４５６７８", "09012345678"),
+    ("03・1234・5678", "0312345678"), ("03−1234−5678", "0312345678"), ("03‐1234‐5678", "0312345678"),
 ])
 def test_numbers_as_people_write_them_in_text_formats(value, number):
     assert [c.number for c in calls(feed_all(decoder("modem"), f"NMBR = {value}\r\n\r\n".encode()))] == [number]

@@ -710,3 +710,102 @@ def test_two_processes_on_a_large_file_keep_every_member_while_the_lock_is_held_
     added = final[len(rows_):]
     assert sorted(r[1] for r in added) == sorted(f"会員{w}-{i}" for w in (1, 2) for i in range(4))
     assert len({r[0] for r in final[1:]}) == len(final) - 1
+
+
+def test_register_pressed_again_while_it_saves_registers_once(reception, monkeypatch):
+    """Anything that runs an event loop while the dialog saves (a note, a question) must not let a
+    second 登録 (or a synthetic Enter, as xdotool sends) register the member a second time."""
+    members = reception.members.path
+    dialog = reception.open_register("08011112222")
+    dialog.vars["name"].set("二度押し")
+    saved = []
+
+    def press_again(notes):
+        saved.append(notes)
+        if len(saved) == 1:
+            dialog.ok()                     # 登録 again before the first has returned
+    monkeypatch.setattr(reception, "members_changed", press_again)
+    dialog.ok()
+    names = [r[1] for r in rows(members)[1:]]
+    assert names.count("二度押し") == 1 and len(saved) == 1, (names, saved)
+
+
+def test_a_note_after_a_save_in_the_background_never_holds_up_a_call(reception, monkeypatch, wait_for):
+    """Excel saves its older copy over a member cti wrote; the re-read (in poll) writes it again and says
+    so in a modal box. A call arriving while that box waits for OK is shown at once, and the member
+    Excel overwrote again meanwhile is written again (the box, opened inside poll, stopped both)."""
+    import os
+    window, members = reception, reception.members.path
+    excel_copy = members.read_bytes()
+    register(window.members, "高橋美咲", "080-2345-6789")
+    shown = []
+
+    def excel_saves():                      # Excel's save: its copy to a temp name, then renamed over
+        temp = members.with_name("A1B2C3D4")
+        temp.write_bytes(excel_copy)
+        os.replace(temp, members)
+
+    def showinfo(title, text, **kw):        # the box waits for OK: the event loop runs meanwhile
+        shown.append(text)
+        if len(shown) == 1:
+            excel_saves()                   # Excel saves once more while the box is open
+            window.events.put(cti.Call("0596310005", protocol="modem"))
+            wait_for(lambda: (window.root.update(), window.shown and window.shown.number == "0596310005")[1],
+                     timeout=10)
+            shown.append(window.shown.number if window.shown else None)
+            wait_for(lambda: (window.root.update(), "高橋美咲" in members.read_text("utf-8-sig"))[1], timeout=15)
+        return "ok"
+    monkeypatch.setattr(cti.messagebox, "showinfo", showinfo)
+    excel_saves()
+    window.check_members()                  # the 2-second check: the re-read runs in a thread
+    assert wait_for(lambda: (window.root.update(), len(shown) >= 2)[1], timeout=15), shown
+    assert shown[:2] == ["members.csv に保存待ちの変更を保存しました", "0596310005"], shown
+    assert "高橋美咲" in members.read_text("utf-8-sig")
+
+
+def test_excel_saving_while_cti_writes_keeps_excel_s_row_and_the_member(tmp_path, monkeypatch):
+    """Excel takes no lock: its save landing between cti's read and cti's replace used to be replaced by
+    cti's text made without Excel's row (1 run in 3 of the loop test above). The timing is forced here:
+    Excel's save is made to land while cti writes its temp file (the real race is a few milliseconds)."""
+    import os
+    members = make_members(tmp_path)
+    table = cti.MemberTable(members).load()
+    real_write = cti.atomic_write
+
+    def excel_saves_meanwhile(path, data, unchanged=None):
+        if path == members and not saves:
+            temp = members.with_name("A1B2C3D4")
+            temp.write_bytes(members.read_bytes() + "EX0001,エクセル追加,,03-9999-0000,,,\r\n".encode("utf-8"))
+            os.replace(temp, members)
+            saves.append(1)
+        return real_write(path, data, unchanged)
+    saves = []
+    monkeypatch.setattr(cti, "atomic_write", excel_saves_meanwhile)
+    member, _ = register(table, "高橋美咲", "080-2345-6789")
+    final = rows(members)
+    assert final[:4] == list(csv.reader(ORIGINAL))
+    assert ["EX0001", "エクセル追加", "", "03-9999-0000", "", "", ""] in final        # Excel's row kept
+    assert [r[1] for r in final].count("高橋美咲") == 1 and member.name == "高橋美咲"
+    assert table.text == members.read_bytes().decode("utf-8-sig")                  # memory equals disk
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_file_replaced_before_every_write_is_kept_pending_not_overwritten(tmp_path, monkeypatch):
+    import os
+    members = make_members(tmp_path)
+    (tmp_path / "local").mkdir()
+    table = cti.MemberTable(members, pending_dir=tmp_path / "local").load()
+    real_write = cti.atomic_write
+
+    def excel_saves_every_time(path, data, unchanged=None):
+        if path == members:
+            temp = members.with_name("A1B2C3D4")
+            temp.write_bytes(members.read_bytes())
+            os.replace(temp, members)
+        return real_write(path, data, unchanged)
+    monkeypatch.setattr(cti, "atomic_write", excel_saves_every_time)
+    with pytest.raises(cti.WriteDeferred):
+        register(table, "高橋美咲", "080-2345-6789")
+    assert "高橋美咲" not in members.read_text("utf-8-sig") and len(table.pending) == 1
+    monkeypatch.setattr(cti, "atomic_write", real_write)
+    assert table.retry_pending() and "高橋美咲" in members.read_text("utf-8-sig")

@@ -784,6 +784,26 @@ def test_f1_opens_the_help(app):
     assert [app.window.buttons[a.name]["text"] for a in toolbar] == [a.label for a in toolbar]
 
 
+def test_the_help_keeps_each_description_beside_its_key(app):
+    """Seen at 1366x768: with word wrap, a Japanese description (no spaces to break at) jumped whole to
+    the line below its label, and others broke at their one space: a ragged list hard to read."""
+    app.root.deiconify()
+    press(app.root, "F1")
+    [help_window] = toplevels(app, cti.HelpWindow)
+    text = help_window.text
+    help_window.update()
+    lines = text.get("1.0", "end").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if "\t" in line:
+            label, description = line.split("\t")
+            start = f"{number}.{len(label) + 1}"
+            text.see(start)
+            assert text.bbox(start)[1] == text.bbox(f"{number}.0")[1], line     # on the label's line
+            last = f"{number}.{len(line) - 1}"
+            text.see(last)
+            assert text.bbox(last)[0] >= text.bbox(start)[0], line             # wrapped lines hang under it
+
+
 def test_escape_closes_an_untouched_dialog(app):
     app.call(UNKNOWN)
     press(app.root, "F2")
@@ -1117,6 +1137,7 @@ def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_wh
     assert "未保存の変更 1件" in app.window.status_members["text"]
     excel_lock["on"] = False
     app.window.retry_pending()
+    app.root.update()                                          # the note is shown once the timer has returned
     assert boxes.messages("showinfo")[-1] == "members.csv に保存待ちの変更を保存しました"
     assert "未保存" not in app.window.status_members["text"]
     # nowhere to keep a change (the pending file cannot be written): the dialog stays with its input

@@ -272,6 +272,8 @@ def test_booked_text_and_cancel_question():
     assert cti.booked_text(datetime(2026, 11, 28, 14, 30), "カット", "田中") == "11/28(土) 14:30 カット 田中 で予約しました"
     assert cti.booked_text(datetime(2026, 11, 28, 14, 30), "", "") == "11/28(土) 14:30 で予約しました"
     assert cti.booked_text(datetime(2026, 11, 28, 14, 30), "カット", "", moved=True) == "11/28(土) 14:30 カット に変更しました"
+    assert (cti.booked_text(datetime(2026, 11, 28, 14, 30), "カット", "田中", who="共有 二")
+            == "共有 二 様 11/28(土) 14:30 カット 田中 で予約しました")
     assert [cti.status_done_text(*a) for a in (("来店",), ("退店", 8800), ("退店", None), ("取消",))] == [
         "来店を記録しました", "退店を記録しました（8,800円）", "退店を記録しました", "予約を取り消しました"]
     assert cti.cancel_question(booking(1, 14, 30), PENGUIN) == "11/28(土) 14:30 ペンギン貴子 様（カット）の予約を取り消しますか？"
