@@ -5796,8 +5796,6 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
         members.load()                  # before Tk: a first start's parse peaks with less beside it
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
-    root = tk.Tk()
-    apply_icon(root)
     db = Database(config.database, config.max_entries, config.max_days)
     events = queue.Queue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
