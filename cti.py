@@ -28,6 +28,7 @@ import argparse
 import array
 import bisect
 import collections
+import collections.abc
 import configparser
 import contextlib
 import csv
@@ -35,6 +36,7 @@ import dataclasses
 import errno
 import functools
 import gc
+import glob
 import importlib.util
 import io
 import itertools
@@ -54,21 +56,14 @@ import sys
 import tempfile
 import threading
 import time
-import tkinter as tk
 import unicodedata
+import urllib.parse
+import weakref
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
-from tkinter import font as tkfont
-
-import filelock
-import phonenumbers
-import serial
-import serial.tools.list_ports
-import serial.tools.list_ports_common
 
 log = logging.getLogger("cti")
 
@@ -88,6 +83,68 @@ BY_NAME_MODULES = (
 def bundled_path(name: str) -> Path:
     """A file shipped inside the program (cti.ico): PyInstaller's _MEIPASS when frozen, else beside cti.py."""
     return Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent)) / name
+
+
+# Import only what a process uses: a command-line mode (--lookup, --decode, --list-ports,
+# --import-visits, --help, --version) answers and exits, so it does not import Tk (nor need a
+# display); the window's classes are still defined there, on stand-ins it never instantiates.
+# pyserial, filelock and phonenumbers are imported at their first use (Deferred). Every import
+# stays a plain import statement, so PyInstaller finds them all.
+COMMAND_LINE_FLAGS = ("--lookup", "--decode", "--list-ports", "--import-visits", "--help", "-h", "--version")
+
+
+def started_for_command_line(argv, main_module, stdout) -> bool:
+    """This process is cti started for a command-line mode (not imported by tests, not the windowed exe)."""
+    started_as_cti = getattr(sys, "frozen", False) or (
+        getattr(main_module, "__file__", None) and Path(main_module.__file__).resolve() == Path(__file__).resolve())
+    return bool(started_as_cti and stdout is not None and any(a.split("=")[0] in COMMAND_LINE_FLAGS for a in argv))
+
+
+class TkStandIn:
+    """tkinter's names in a command-line process: classes to define the window's classes on, never used."""
+
+    def __getattr__(self, name):
+        stand_in = type(name, (), {})
+        setattr(self, name, stand_in)
+        return stand_in
+
+
+if started_for_command_line(sys.argv[1:], sys.modules.get("__main__"), sys.stdout):
+    tk = ttk = filedialog = messagebox = tkfont = TkStandIn()
+else:
+    import tkinter as tk
+    from tkinter import filedialog, messagebox, ttk
+    from tkinter import font as tkfont
+
+
+class Deferred:
+    """A module imported at its first use, by a function of plain import statements (PyInstaller sees them)."""
+
+    def __init__(self, importer):
+        self.importer = functools.cache(importer)
+
+    def __getattr__(self, name):
+        return getattr(self.importer(), name)
+
+
+def _import_filelock():
+    import filelock
+    return filelock
+
+
+def _import_phonenumbers():
+    import phonenumbers
+    return phonenumbers
+
+
+def _import_serial():
+    import serial
+    import serial.tools.list_ports
+    import serial.tools.list_ports_common
+    return serial
+
+
+filelock, phonenumbers, serial = Deferred(_import_filelock), Deferred(_import_phonenumbers), Deferred(_import_serial)
 
 
 ###############################################################################
@@ -246,16 +303,32 @@ def unstorable_text(char: str, encoding: str) -> str:
     return f"{char} は {ENCODING_NAMES.get(encoding, encoding + ' ')}に保存できません"
 
 
+LINE_END = re.compile(r"\r\n|\n|\r")           # where StringIO(newline="") and csv split lines
+
+
 def split_records(text: str):
     """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
 
-    Spans let a rewrite copy every row it did not change byte for byte.
+    Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
+    lines one at a time, and a record ends where the lines it took end: no copy of the whole
+    text (a StringIO holds 4 bytes a character: 28 MB more at 100,000 members) and twice as fast.
     """
-    stream = io.StringIO(text, newline="")
-    reader = csv.reader(stream)
+    end = 0
+
+    def lines():
+        nonlocal end
+        start = 0
+        for match in LINE_END.finditer(text):
+            end = match.end()
+            yield text[start:end]
+            start = end
+        if start < len(text):
+            end = len(text)
+            yield text[start:]
+
+    reader = csv.reader(lines())
     start, line = 0, 1
     for cells in reader:
-        end = stream.tell()                 # StringIO's position is a character index into text
         yield cells, start, end, line
         start, line = end, reader.line_num + 1
 
@@ -2312,6 +2385,376 @@ def formula_cells(raw: str) -> bool:
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# parse cache: a parse of members.csv kept in SQLite beside cti.db, found by the file's content
+#
+# members.csv stays the only truth. A parse is looked up by the content key of the bytes just
+# read (their size and a checksum of every byte, never the file's time: Excel and copies
+# can rewrite it with the same size and timestamp), so what is answered is always a parse of
+# what is on disk. A cache file is built under a temp name and renamed into place (never seen
+# half written), one file a content, and carries its version and key; anything unexpected in
+# it (another version, another key, a wrong count, a truncated or damaged file, an error while
+# asking it) and it is deleted and members.csv parsed again. None of this is the receptionist's
+# concern, nor a script's: it goes to the log at INFO, never to a command's standard error. Lookups by phone and member no.
+# ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
+# without a Member object each; a write re-reads and parses the file itself (under the lock).
+
+CACHE_VERSION = 4                       # 2: the search text in chunks; 3: the text kept; 4: in the file's encoding
+CACHE_SCHEMA = """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+    CREATE TABLE members (idx INTEGER PRIMARY KEY, member_no TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL,
+                          phones TEXT NOT NULL, staff TEXT NOT NULL, memo TEXT NOT NULL, line INTEGER NOT NULL);
+    CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (phone, idx)) WITHOUT ROWID;
+"""
+CACHE_INDEXES = "CREATE UNIQUE INDEX members_no ON members(member_no);"      # after the rows: faster
+MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
+SEARCH_CHUNK = 1 << 20                  # characters of the search text a row
+CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the whole cache file is checked
+
+
+def content_key(raw: bytes) -> str:
+    """What identifies one content of members.csv: its size and a checksum of every byte (CRC-32: 1 GB/s)."""
+    return f"{len(raw)}-{zlib.crc32(raw):08x}"
+
+
+_search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search index, made once
+
+
+def search_index_of(file) -> tuple:
+    """(keys text, offsets) of a parse for search(): read from the cache, or made once per parse."""
+    if isinstance(file, CachedMembers):
+        return file.search_index()
+    found = _search_indexes.get(file)
+    if found is None:
+        found = _search_indexes[file] = search_index(file)
+    return found
+
+
+def full_parse(file) -> MembersFile:
+    """The MembersFile of a parse (a change needs the text): itself, or made from what the cache keeps."""
+    return file.full() if isinstance(file, CachedMembers) else file
+
+
+def members_at(file, indexes: list) -> list[Member]:
+    """The members at these indexes of a parse, in that order (from the cache: one query for all)."""
+    if isinstance(file, CachedMembers):
+        return file.members.at(indexes)
+    return [file.members[i] for i in indexes]
+
+
+def staff_names_of(file) -> list[str]:
+    if isinstance(file, CachedMembers):
+        return list(file.staff_names)
+    return sorted({m.staff for m in file.members if m.staff})
+
+
+class ParseCache:
+    """Parses of members.csv, one SQLite file a content, in a folder of their own (local, beside cti.db)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    @classmethod
+    def beside(cls, database: Path) -> "ParseCache":
+        database = Path(database)
+        return cls(database.with_name(database.stem + "-cache"))
+
+    def path_of(self, key: str, name: str, checksum: int) -> Path:
+        """The cache file of one content: its own checksum in the name (SQLite keeps none of the data)."""
+        return self.folder / f"{Path(name).stem}-{key}.{checksum:08x}.sqlite"
+
+    def open(self, key: str, source: Path, verify=True) -> "CachedMembers | None":
+        """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted).
+
+        verify=False leaves the whole-file checksum to the caller (verified(), on another thread).
+        """
+        found = sorted(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
+        if not found:
+            return None
+        path = found[0]
+        try:
+            if verify and not self.verified(path):
+                raise ValueError("the file's checksum differs from its name (damaged)")
+            cached = CachedMembers(path, key, source)
+            cached.verified = verify
+            return cached
+        except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as e:
+            log.info("会員台帳のキャッシュを使えないので作り直します（%s）: %s", path.name, e)
+            remove_quietly(path)
+            return None
+
+    @staticmethod
+    def verified(path: Path) -> bool:
+        """The cache file holds the bytes it was written with (its name ends in their checksum)."""
+        return path.name.split(".")[-2] == f"{file_checksum(path):08x}"
+
+    def store(self, key: str, file: MembersFile) -> Path:
+        """Write the parse of one content (temp file, then rename); the older parses of that name are removed.
+
+        Raises sqlite3.Error or OSError (the caller goes on without a cache).
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{Path(file.name).stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        text, starts = search_index_of(file)
+        meta = {"version": CACHE_VERSION, "key": key, "name": file.name, "encoding": file.encoding,
+                "header": json.dumps(file.header, ensure_ascii=False), "columns": json.dumps(file.columns),
+                "phone_columns": json.dumps(file.phone_columns), "count": len(file.members),
+                "phone_count": len(file.by_phone), "problems": json.dumps(file.problems, ensure_ascii=False),
+                "next_member_no": file.next_member_no(),
+                "staff_names": json.dumps(staff_names_of(file), ensure_ascii=False),
+                "search_starts": array.array("q", starts).tobytes(),
+                # the text itself, for a change to be applied to (full()) even when members.csv cannot be read
+                "text": zlib.compress(file.text.encode(file.encoding), 1)}     # CP932: 2 bytes a kanji, not 3
+        try:
+            con = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
+                con.execute("BEGIN")
+                con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                ((i, m.member_no, m.name, m.kana, "\t".join(m.phones), m.staff, m.memo, m.line)
+                                 for i, m in enumerate(file.members)))
+                con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
+                                ((phone, i) for i, m in enumerate(file.members) for phone in m.phones))
+                con.execute(CACHE_INDEXES)
+                con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                con.executemany("INSERT INTO meta VALUES (?, ?)",    # encoded a chunk at a time: less held at once
+                                ((f"search_text:{at // SEARCH_CHUNK:06d}",
+                                  text[at:at + SEARCH_CHUNK].encode("utf-16-le", "surrogatepass"))
+                                 for at in range(0, len(text), SEARCH_CHUNK)))
+                con.execute("COMMIT")
+            finally:
+                con.close()
+            path = self.path_of(key, file.name, file_checksum(tmp))
+            os.replace(tmp, path)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
+        ours = re.compile(re.escape(Path(file.name).stem) + r"-\d+-[0-9a-f]{8}\.[0-9a-f]{8}\.sqlite")
+        for old in self.folder.glob("*.sqlite"):
+            if old != path and ours.fullmatch(old.name):     # not members-2024.csv's when this is members.csv
+                remove_quietly(old)         # Windows: one another process has open stays till next time
+        return path
+
+
+def sqlite_uri(path) -> str:
+    """SQLite's URI of an absolute path: file:///C:/cti/x, file:////server/share/x (a UNC path keeps an
+    empty authority, as SQLite requires; Path.as_uri() would name the server there), file:///home/x."""
+    posix = path.as_posix()
+    return "file://" + urllib.parse.quote(posix if posix.startswith("/") else "/" + posix, safe="/:")
+
+
+def file_checksum(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def remove_quietly(path: Path):
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as e:
+        log.info("キャッシュを消せません: %s", e)
+
+
+class CachedMembers:
+    """A parse of members.csv read from the parse cache: what a MembersFile answers, asked of SQLite.
+
+    Members are made as they are asked for (by phone, member no., index); the search text, the
+    problems and the next member no. come stored. The cache file is never changed once written,
+    so it is opened read-only and immutable. Should asking it fail, the source file is parsed
+    and answers from then on come from that parse.
+    """
+
+    def __init__(self, path: Path, key: str, source: Path):
+        self.path, self.source = path, source
+        self.con = sqlite3.connect(sqlite_uri(path.resolve()) + "?mode=ro&immutable=1", uri=True,
+                                   check_same_thread=False, isolation_level=None)
+        self.asking = threading.Lock()
+        self.parsed: MembersFile | None = None
+        try:
+            meta = dict(self.con.execute("SELECT key, value FROM meta WHERE key NOT LIKE 'search_%' AND key != 'text'"))
+            page_size, = self.con.execute("PRAGMA page_size").fetchone()
+            pages, = self.con.execute("PRAGMA page_count").fetchone()
+            last, = self.con.execute("SELECT coalesce(max(idx), -1) FROM members").fetchone()
+            if (meta["version"] != CACHE_VERSION or meta["key"] != key or meta["name"] != source.name
+                    or page_size * pages != path.stat().st_size or last + 1 != meta["count"]):
+                raise ValueError("version, key, size or count differ")
+            self.name, self.encoding = meta["name"], meta["encoding"]
+            self.header = json.loads(meta["header"])
+            self.columns, self.phone_columns = json.loads(meta["columns"]), json.loads(meta["phone_columns"])
+            self.problems = json.loads(meta["problems"])
+            self.staff_names = json.loads(meta["staff_names"])
+            self.count, self.phone_count, self._next_no = meta["count"], meta["phone_count"], meta["next_member_no"]
+        except BaseException:
+            self.con.close()
+            raise
+        self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
+        self._search = None
+        self.verified = False           # the whole file's checksum checked (ParseCache.open says)
+
+    def next_member_no(self) -> str:
+        return self._next_no
+
+    def full(self) -> MembersFile:
+        """The MembersFile of this content, to apply a change to: parsed from the text the cache keeps
+        (members.csv may be held or gone by then). Answers come from that parse from then on."""
+        if self.parsed is None:
+            rows = self.ask("SELECT value FROM meta WHERE key = 'text'")
+            if self.parsed is None:             # (else asking failed and members.csv was parsed instead)
+                if not rows:
+                    raise MembersError(f"{self.name}: 会員台帳のキャッシュに本文がありません")
+                text = zlib.decompress(rows[0][0]).decode(self.encoding)
+                self.parsed = MembersFile.parse(text, self.encoding, self.name)
+        return self.parsed
+
+    def search_index(self) -> tuple:
+        """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        if self._search is None:
+            stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
+            try:
+                text = "".join(value.decode("utf-16-le", "surrogatepass") for key, value in stored
+                               if key.startswith("search_text:"))
+                stored = dict(stored)
+                starts = array.array("q")
+                starts.frombytes(stored["search_starts"])
+                if len(starts) != self.count + 1 or starts[-1] != len(text):
+                    raise ValueError("search index differs")
+            except (KeyError, ValueError, TypeError, AttributeError) as e:
+                log.info("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
+                text, starts = search_index(self.parsed or self)
+            self._search = (text, starts)
+        return self._search
+
+    def ask(self, sql: str, args=()) -> list | None:
+        """Rows of a query; None once the cache failed (self.parsed answers then)."""
+        if self.parsed is None:
+            try:
+                with self.asking:
+                    return self.con.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                log.info("会員台帳のキャッシュを読めないので members.csv を読み直します: %s", e)
+                remove_quietly(self.path)
+                text, encoding = read_text_any(self.source, MembersError)
+                self.parsed = MembersFile.parse(text, encoding, self.name)
+        return None
+
+    def one(self, column: str, value, from_parse, missing) -> Member:
+        """The member whose column is value (idx or member_no, both unique); missing(value) raised if none."""
+        rows = self.ask(f"SELECT {MEMBER_COLUMNS} FROM members WHERE {column} = ?", (value,))
+        if rows is None:
+            return from_parse(self.parsed)
+        if not rows:
+            raise missing(value)
+        return self.member(rows[0])
+
+    @staticmethod
+    def member(row) -> Member:
+        member_no, name, kana, phones, staff, memo, line = row
+        return Member(member_no, name, kana, tuple(phones.split("\t")) if phones else (), staff, memo, line)
+
+
+class CachedRows(collections.abc.Sequence):
+    """members of a CachedMembers: index -> Member."""
+
+    def __init__(self, cached: CachedMembers):
+        self.cached = cached
+
+    def __len__(self):
+        return len(self.cached.parsed.members) if self.cached.parsed else self.cached.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return self.cached.one("idx", index, lambda parsed: parsed.members[index], IndexError)
+
+    def at(self, indexes: list) -> list[Member]:
+        rows = self.cached.ask(f"SELECT idx, {MEMBER_COLUMNS} FROM members WHERE idx IN "
+                               f"({','.join('?' * len(indexes))})", indexes) if indexes else []
+        if rows is None:
+            return [self.cached.parsed.members[i] for i in indexes]
+        found = {row[0]: CachedMembers.member(row[1:]) for row in rows}
+        return [found[i] for i in indexes]
+
+    def __iter__(self):
+        rows = self.cached.ask(f"SELECT {MEMBER_COLUMNS} FROM members ORDER BY idx")
+        return iter(self.cached.parsed.members if rows is None else map(CachedMembers.member, rows))
+
+
+class CachedByNo(collections.abc.Mapping):
+    """by_no of a CachedMembers: member no. -> Member."""
+
+    def __init__(self, cached: CachedMembers):
+        self.cached = cached
+
+    def __getitem__(self, member_no):
+        return self.cached.one("member_no", member_no, lambda parsed: parsed.by_no[member_no], KeyError)
+
+    def __len__(self):
+        return len(self.cached.members)
+
+    def __iter__(self):
+        return (m.member_no for m in self.cached.members)
+
+
+class CachedByPhone(collections.abc.Mapping):
+    """by_phone of a CachedMembers: national digits -> (Member, ...) in file order.
+
+    Answers are kept (the parse never changes): the history's 100 rows are looked up again on
+    every call, and each is then a dictionary access.
+    """
+    KEPT = 4096
+
+    def __init__(self, cached: CachedMembers):
+        self.cached = cached
+        self.kept = {}
+
+    def __getitem__(self, phone):
+        found = self.kept.get(phone)
+        if found is None:
+            found = self.kept[phone] = self._ask(phone)
+            if len(self.kept) > self.KEPT:
+                self.kept.pop(next(iter(self.kept)))
+        if not found:
+            raise KeyError(phone)
+        return found
+
+    def _ask(self, phone) -> tuple:
+        rows = self.cached.ask(f"SELECT {', '.join('m.' + c for c in MEMBER_COLUMNS.split(', '))} FROM phones p "
+                               "JOIN members m ON m.idx = p.idx WHERE p.phone = ? ORDER BY p.idx", (phone,))
+        if rows is None:
+            return self.cached.parsed.by_phone.get(phone, ())
+        return tuple(map(CachedMembers.member, rows))
+
+    def __len__(self):
+        return len(self.cached.parsed.by_phone) if self.cached.parsed else self.cached.phone_count
+
+    def __iter__(self):
+        rows = self.cached.ask("SELECT DISTINCT phone FROM phones")
+        return iter(self.cached.parsed.by_phone if rows is None else [phone for phone, in rows])
+
+
+def members_from(handed: list, source: Path, cache: ParseCache | None, full=False, verify=True):
+    """(parse, content key) of members.csv's bytes: from the cache when it holds this content (unless
+    full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used).
+
+    The bytes come in a list emptied here, so that they are freed before the parse (no caller's
+    frame holds them: 10 MB less at a first start's peak at 100,000 members).
+    """
+    raw = handed.pop()
+    key = content_key(raw) if cache else None
+    file = cache.open(key, source, verify) if cache and not full else None
+    if file is None:
+        text, encoding = decode_file_text(raw, source, MembersError)
+        del raw
+        file = MembersFile.parse(text, encoding, source.name)
+    gc.freeze()                 # what a load made is long-lived: full collections need not look at it again
+    return file, key
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # the shell: lock, re-read, write, swap
 
 class MemberTable:
@@ -2327,9 +2770,10 @@ class MemberTable:
     A file that was loaded and is now missing or unreadable is unavailable, never empty.
     """
 
-    def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False):
+    def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
+                 cache: "ParseCache | None" = None):
         self.path = Path(path)
-        self.lock = filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
+        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
         self.pending_path = Path(pending_dir or self.path.parent) / f"{self.path.name}.{safe_host_name()}.pending"
         self.pending: list[dict] = []
@@ -2342,7 +2786,11 @@ class MemberTable:
         self.background = background
         self._reader: threading.Thread | None = None
         self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
-        self._search = None                             # (file, keys text, offsets) for search()
+
+    @functools.cached_property
+    def lock(self):
+        """members.csv.lock, made at the first write (reading needs no lock, nor filelock's import)."""
+        return filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
 
     # what the rest of the program reads: the last good file with the pending changes applied
     members = property(lambda self: self.file.members)
@@ -2365,6 +2813,8 @@ class MemberTable:
             self._unavailable(e)
             raise
         self._adopt(disk, stamp)
+        if isinstance(disk, CachedMembers) and not disk.verified:
+            self._verify_later(disk)
         return self
 
     def _read_pending(self) -> list[dict]:
@@ -2393,7 +2843,7 @@ class MemberTable:
             return "error", e.errno
         return st.st_ino, st.st_mtime_ns, st.st_size
 
-    def _read(self, wait_if_missing=False) -> tuple[MembersFile, tuple | None]:
+    def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
         """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used.
 
         A file that was there before and is missing now is unavailable (Excel deletes it
@@ -2416,15 +2866,68 @@ class MemberTable:
                 time.sleep(delay)
             except OSError as e:
                 raise file_problem(e, self.path, reading=True) from None
-        text, encoding = decode_file_text(raw, self.path, MembersError)
-        return MembersFile.parse(text, encoding, self.path.name), (st.st_ino, st.st_mtime_ns, st.st_size)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self._parse(handed, stamp, full), stamp
+
+    def _parse(self, handed: list, stamp, full=False):
+        """The parse of bytes read from members.csv: from the parse cache when it has them.
+
+        A MembersFile (needed to apply changes) when asked for, or when changes are pending
+        or were written lately. Otherwise a fresh parse is stored in the cache and answered from
+        it (a few MB, not a Member each): on the re-read thread while the window runs, before
+        the window at the first start, so that a start cut short (a kill, a PC switched off as
+        soon as the window shows) still leaves the cache for the next one.
+        """
+        now = time.monotonic()
+        full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
+        on_ui_thread = self.background and threading.current_thread() is not self._reader
+        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
+        if self.cache and isinstance(file, MembersFile) and not full:
+            file = self._store(key, file) or file
+        if self.background:
+            search_index_of(file)       # at load, not at the link dialog's first keystroke
+        return file
+
+    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
+        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
+        try:
+            self.cache.store(key, file)
+        except (sqlite3.Error, OSError) as e:
+            log.info("会員台帳のキャッシュを書けません: %s", e)
+            return None
+        return self.cache.open(key, self.path)
+
+    def _verify_later(self, cached: "CachedMembers"):
+        """Check the whole cache file on a thread once the window is up (reading 150 MB at 1,000,000 members
+        would slow its start on a busy PC); a damaged one is removed and members.csv read again, as when
+        it changes."""
+        def verify():
+            if ParseCache.verified(cached.path):
+                cached.verified = True
+            else:
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
+                remove_quietly(cached.path)
+                self.stamp = None               # the next check re-reads (and re-caches) members.csv
+        check = threading.Timer(CACHE_CHECK_DELAY, verify)
+        check.name, check.daemon = "members-cache-check", True
+        check.start()
+
+    def _cache_later(self, raw: bytes, file: MembersFile, stamp):
+        """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
+        def store():
+            cached = self._store(content_key(raw), file)
+            if cached is not None and self.background and self._reread is None and stamp == self.stamp:
+                self._reread = (cached, stamp, stamp)
+        threading.Thread(target=store, name="members-cache", daemon=True).start()
 
     def _adopt(self, disk: MembersFile, stamp):
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(disk, self.pending)[0] if self.pending else disk
+        self.file = apply_changes(full_parse(disk), self.pending)[0] if self.pending else disk
 
     def _requeue_lost(self, disk: MembersFile):
         """Changes written lately that disk no longer holds become pending again, to be written again.
@@ -2514,9 +3017,7 @@ class MemberTable:
         if not self.background:
             self.refresh()
         file = self.file
-        if self._search is None or self._search[0] is not file:
-            self._search = (file,) + search_index(file)
-        _, text, starts = self._search
+        text, starts = search_index_of(file)
         found, at = [], 0
         digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
         needle = digits or key
@@ -2525,16 +3026,16 @@ class MemberTable:
             if at < 0:
                 break
             index = bisect.bisect_right(starts, at) - 1
-            found.append(file.members[index])
+            found.append(index)
             at = starts[index + 1]              # one hit a member
-        return found
+        return members_at(file, found)
 
     def next_member_no(self) -> str:
         return self.file.next_member_no()
 
     @property
     def staff_names(self) -> list[str]:
-        return sorted({m.staff for m in self.file.members if m.staff})
+        return staff_names_of(self.file)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
@@ -2580,11 +3081,13 @@ class MemberTable:
             with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
                 for attempt in range(REBASE_ATTEMPTS):
                     # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size)
-                    # is unchanged (any other writer's replace makes a new inode), else read again
-                    if not attempt and self.stamp and self._stat() == self.stamp and not self.error:
+                    # is unchanged (any other writer's replace makes a new inode), else read again; parsed
+                    # in full either way (a parse from the cache has no text to apply a change to)
+                    if not attempt and isinstance(self.disk, MembersFile) and self.stamp and \
+                            self._stat() == self.stamp and not self.error:
                         disk, based_on = self.disk, self.stamp
                     else:
-                        disk, based_on = self._read(wait_if_missing=new is not None)
+                        disk, based_on = self._read(wait_if_missing=new is not None, full=True)
                     self._requeue_lost(disk)
                     changes = self.pending
                     try:
@@ -2615,6 +3118,8 @@ class MemberTable:
         self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS] + [(now, c) for c in written]
         self.disk, self.file, self.stamp, self.error = file, file, stamp, None
         self.existed = True
+        if self.cache and file.text != disk.text:
+            self._cache_later(file.text.encode(file.encoding), file, stamp)
         return file, notes, written, done
 
     def _defer(self, change: dict, error: CtiError):
@@ -2641,7 +3146,7 @@ class MemberTable:
         else:
             self._remove_pending_file()
         self.pending = changes
-        self.file, _, written, _ = apply_changes(self.disk, changes)
+        self.file, _, written, _ = apply_changes(full_parse(self.disk), changes)
         return written
 
     def _remove_pending_file(self):
@@ -2682,10 +3187,18 @@ def deferred_text(name: str, error: CtiError) -> str:
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
 
-def search_index(file: MembersFile) -> tuple[str, list[int]]:
-    """One text of every member's search keys, and each member's offset in it."""
-    lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones) for m in file.members]
-    return "\n".join(lines) + "\n", list(itertools.accumulate((len(s) + 1 for s in lines), initial=0))
+def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
+    """One text of every member's search keys, and each member's offset in it (made a chunk of members at
+    a time: a line of keys a member held at once would weigh more than the text itself)."""
+    parts, starts = [], array.array("q", [0])
+    members = file.members
+    for first in range(0, len(members), chunk):
+        lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones)
+                 for m in members[first:first + chunk]]
+        for line in lines:
+            starts.append(starts[-1] + len(line) + 1)
+        parts.append("\n".join(lines) + "\n")
+    return "".join(parts), starts
 
 
 ###############################################################################
@@ -5292,9 +5805,10 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     enable_hidpi()
     survive_windows_destroyed_by_others()
     # the pending file beside cti.db: on this PC's disk, writable when the share is full, read-only or gone
-    members = MemberTable(config.members, pending_dir=config.database.parent, background=True)
+    members = MemberTable(config.members, pending_dir=config.database.parent, background=True,
+                          cache=ParseCache.beside(config.database))
     try:
-        members.load()
+        members.load()                  # before Tk: a first start's parse peaks with less beside it
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
     db = Database(config.database, config.max_entries, config.max_days)
@@ -5506,7 +6020,7 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
-    table = MemberTable(config.members, pending_dir=config.database.parent)
+    table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
     table.load()
     for problem in table.problems:
         print(problem, file=sys.stderr)

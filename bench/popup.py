@@ -1,8 +1,9 @@
-"""Popup latency, start-up time and memory of the real window, at 100,000 members.
+"""The real window at 100,000 members: popup latency, the link dialog's keystrokes, a call right after a save.
 
-    python bench/popup.py [--quick] [--members N] [--calls N]
+    python bench/popup.py [--quick] [--members N] [--calls N] [--dialogs N] [--saves N]
 
-Prints one figure a line, `name value unit`:
+Prints one figure a line, `name value unit`. The table is the window's own: MemberTable with the
+parse cache, parsed at the first load and then answered from the cache (as from the second start on).
 
 - popup latency: a real cti.MainWindow (under Xvfb) and a real cti.DeviceReader on a
   pseudo-terminal; from the moment the last byte of an ND frame is written to the pty
@@ -14,19 +15,23 @@ Prints one figure a line, `name value unit`:
   Measured with the shipped POLL_MS and with POLL_MS patched to 20 ms.
   The naive counterpart adds, to each call, one linear scan of members.csv
   (csv.reader over the file, digits of the phone column compared) in place of the
-  dictionary lookup, timed in the same run.
-- start-up: `python cti.py --config <tmp ini>` (port = loop://) from Popen to the window
-  being mapped: the X server's MapNotify on the root window (listened to through libX11,
-  no polling to steal CPU from the start being measured), confirmed by
-  `xdotool search --onlyvisible --pid PID --name CTI`; p50 over several runs (one
-  warm-up start first), with 0 members beside it, so the members' share is visible.
-- memory: VmRSS (and VmHWM, the peak) of that process from /proc/PID/status, once the
-  window is up, at 100,000 members and at 0.
+  lookup, timed in the same run.
+- the link dialog (電話番号登録): a fresh dialog for each query, the query typed one character at a
+  time (inserted into the entry, which is what the key's binding does; its trace searches), from
+  the character going in to the results drawn (update_idletasks), the first keystroke of each
+  dialog counted on its own too. Beside it the same dialog and keystrokes with the search done the
+  obvious way: every member's normalised fields scanned in a list (no joined text, no index).
+- a call right after members.csv is saved (as Excel saves: a temp file renamed over it, the
+  caller's name changed): from the call's last byte to its number shown, and to the new name
+  shown (the window notices the change within MEMBERS_CHECK_MS, re-reads it on a thread, parses
+  and caches it, then swaps it in); beside it the popup latency above, without a save.
 
+Start-up and memory of the window as a process: bench/startup.py.
 Xvfb: used as it is when DISPLAY is set; otherwise one is started here and stopped at the end.
 """
 
 import argparse
+import contextlib
 import csv
 import os
 import queue
@@ -142,8 +147,10 @@ class Display:
         if not shutil.which("Xvfb"):
             raise SystemExit("popup: DISPLAY is not set and Xvfb is not installed (apt-get install xvfb)")
         read, write = os.pipe()
+        # -noreset: by default the server resets when its last client leaves, and a window started
+        # right then cannot open the display (bench/startup.py starts and kills cti again and again)
         self.proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24",
-                                      "-nolisten", "tcp"], pass_fds=(write,),
+                                      "-nolisten", "tcp", "-noreset"], pass_fds=(write,),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(write)
         number = b""
@@ -192,11 +199,10 @@ def pump_until(root, predicate, timeout=10.0):
     return time.perf_counter()
 
 
-def popup_latency(table, folder: Path, numbers: list, poll_ms: int, calls: int, seed: int,
-                  naive_every=0, encoding="utf-8-sig"):
-    """Latencies (s) over `calls` calls; with naive_every=k, also naive latencies for every k-th call."""
+@contextlib.contextmanager
+def window_on_pty(table, folder: Path, poll_ms: int):
+    """(root, window, master fd): a real MainWindow on table, its DeviceReader on a pty, connected."""
     import tkinter as tk
-    rng = random.Random(seed)
     master, slave = os.openpty()
     tty.setraw(slave)
     db_path = folder / f"popup-{poll_ms}.db"
@@ -215,6 +221,38 @@ def popup_latency(table, folder: Path, numbers: list, poll_ms: int, calls: int, 
         reader.start()
         root.after(20, lambda: None)
         pump_until(root, lambda: window.device_status.state == "connected")
+        yield root, window, master
+        assert len(db.calls()) <= db.max_entries
+    finally:
+        cti.MainWindow.POLL_MS = saved_poll
+        reader.stop()
+        if window is not None:
+            window.stop()
+        root.destroy()
+        db.close()
+        os.close(master)
+        os.close(slave)
+
+
+def ring_at_random(root, master, rng, number: str, poll_ms: int) -> float:
+    """Write number's ND frame at a random moment (a Tk timer, at a random phase to the window's
+    queue poll: writing right after an event would lock the phase); the moment its last byte is in."""
+    written = []
+
+    def ring(frame=nd_frame(number)):
+        os.write(master, frame)
+        written.append(time.perf_counter())     # the last byte is in the pty
+
+    root.after(rng.randrange(2, 3 + poll_ms), ring)
+    pump_until(root, lambda: written)
+    return written[0]
+
+
+def popup_latency(table, folder: Path, numbers: list, poll_ms: int, calls: int, seed: int,
+                  naive_every=0, encoding="utf-8-sig"):
+    """Latencies (s) over `calls` calls; with naive_every=k, also naive latencies for every k-th call."""
+    rng = random.Random(seed)
+    with window_on_pty(table, folder, poll_ms) as (root, window, master):
         latencies, naive, previous = [], [], None
         unknown = iter(f"0120{i:06d}" for i in range(10 ** 6))
         for index in range(calls + 5):                  # the first 5 warm up
@@ -223,17 +261,7 @@ def popup_latency(table, folder: Path, numbers: list, poll_ms: int, calls: int, 
                 number = rng.choice(numbers)
             previous = number
             shown = cti.format_phone(number)
-            written = []
-
-            def ring(frame=nd_frame(number)):
-                os.write(master, frame)
-                written.append(time.perf_counter())     # the last byte is in the pty
-
-            # A call comes at a random moment: a timer in the same event loop, at a random phase
-            # to the window's queue poll (writing right after an event would lock the phase).
-            root.after(rng.randrange(2, 3 + poll_ms), ring)
-            pump_until(root, lambda: written)
-            t0 = written[0]
+            t0 = ring_at_random(root, master, rng, number, poll_ms)
             t1 = pump_until(root, lambda: window.caller["number"].cget("text") == shown)
             if index < 5:
                 continue
@@ -248,21 +276,101 @@ def popup_latency(table, folder: Path, numbers: list, poll_ms: int, calls: int, 
                 table.lookup(number)
                 f1 = time.perf_counter()
                 naive.append((t1 - t0, t1 - t0 - (f1 - f0) + (n1 - n0)))     # (this call, done the naive way)
-        assert len(db.calls()) <= db.max_entries
         return latencies, naive
-    finally:
-        cti.MainWindow.POLL_MS = saved_poll
-        reader.stop()
-        if window is not None:
-            window.stop()
-        root.destroy()
-        db.close()
-        os.close(master)
-        os.close(slave)
 
 
 # -----------------------------------------------------------------------------
-# (b) start-up and (c) memory
+# (b) the link dialog: keystroke to results drawn
+
+def naive_search(rows: list, query: str, limit: int) -> list:
+    """The obvious search: every member's fields scanned for the query, as typed (no index)."""
+    key = cti.search_key(query)
+    found = []
+    for row in rows:
+        if key in row[1]:
+            found.append(row[0])
+            if len(found) == limit:
+                break
+    return found
+
+
+def typed_queries(table, rng, count: int) -> list:
+    """What a receptionist types into the link dialog: kana, names and numbers, a few characters each."""
+    queries = []
+    for _ in range(count):
+        m = table.members[rng.randrange(len(table.members))]
+        kind = rng.randrange(3)
+        text = cti.search_key(m.kana)[:3] if kind == 0 else m.name[:2] if kind == 1 else (m.phones or ("0",))[0][:4]
+        queries.append(text)
+    return queries
+
+
+def link_keystrokes(table, folder: Path, queries: list, naive_rows=None):
+    """(first keystrokes, all keystrokes) in s: each query typed one character at a time into a freshly
+    opened link dialog, from the character going into the entry to the results drawn."""
+    firsts, every = [], []
+    cti.format_phone.cache_clear()          # both ways start alike: no number formatted yet
+    with window_on_pty(table, folder, cti.MainWindow.POLL_MS) as (root, window, master):
+        if naive_rows is not None:
+            members = {m[0]: m[2] for m in naive_rows}
+            window.members.search = lambda q, limit=50: [members[n] for n in naive_search(naive_rows, q, limit)]
+        for query in queries:
+            dialog = window.open_link("")
+            root.update()
+            entry = dialog.widgets["query"]
+            for i, char in enumerate(query):
+                t0 = time.perf_counter()
+                entry.insert("end", char)                   # what the key's binding does; the trace searches
+                root.update_idletasks()                     # the results drawn
+                elapsed = time.perf_counter() - t0
+                every.append(elapsed)
+                if i == 0:
+                    firsts.append(elapsed)
+            dialog.destroy()
+            root.update()
+        if naive_rows is not None:
+            del window.members.search
+    return firsts, every
+
+
+# -----------------------------------------------------------------------------
+# (c) a call right after members.csv is saved
+
+def calls_after_save(table, folder: Path, numbers: list, saves: int, seed: int):
+    """[(number shown, name filled in)] in s for a call ringing right after members.csv is saved with a
+    changed name for the caller (as Excel saves: a temp file renamed over it)."""
+    rng = random.Random(seed)
+    path = table.path
+    original = path.read_bytes()
+    text = original.decode(table.encoding)
+    results = []
+    try:
+        with window_on_pty(table, folder, cti.MainWindow.POLL_MS) as (root, window, master):
+            for i in range(saves):
+                member = table.members[rng.randrange(len(table.members))]
+                while not member.phones:
+                    member = table.members[rng.randrange(len(table.members))]
+                number, new_name = member.phones[0], f"保存後{i}番"
+                changed = text.replace(f"{member.member_no},{member.name},", f"{member.member_no},{new_name},", 1)
+                assert changed != text, member
+                tmp = path.with_name("~$members.tmp")
+                tmp.write_bytes(changed.encode(table.encoding))
+                os.replace(tmp, path)                       # saved
+                t0 = ring_at_random(root, master, rng, number, 10)
+                shown = cti.format_phone(number)
+                t1 = pump_until(root, lambda: window.caller["number"].cget("text") == shown, timeout=60)
+                t2 = pump_until(root, lambda: window.caller["name"].cget("text").startswith(new_name), timeout=600)
+                results.append((t1 - t0, t2 - t0))
+                text = changed
+    finally:
+        tmp = path.with_name("~$members.tmp")
+        tmp.write_bytes(original)
+        os.replace(tmp, path)
+    return results
+
+
+# -----------------------------------------------------------------------------
+# the window started as a process (used by bench/startup.py)
 
 def write_ini(folder: Path):
     ini = folder / "cti.ini"
@@ -342,64 +450,36 @@ class MapWatcher:
         self.x.XCloseDisplay(self.display)
 
 
-def startup_once(folder: Path, settle=1.0, timeout=60.0):
-    """(seconds from Popen to the window mapped, VmRSS MB, VmHWM MB) of one start."""
-    ini = folder / "cti.ini"
-    for p in folder.glob("cti.log*"):
-        p.unlink()
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    watcher = MapWatcher()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "cti.py"), "--config", str(ini)], cwd=folder, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        elapsed = watcher.wait(proc, t0, timeout)
-        time.sleep(settle)                              # let it settle: the reader connects, the first idle
-        memory = proc_status(proc.pid)
-        return elapsed, memory["VmRSS"], memory["VmHWM"]
-    finally:
-        watcher.close()
-        proc.kill()
-        proc.wait()
-        proc.stderr.close()
-
-
-def startup(folder: Path, runs: int):
-    write_ini(folder)
-    startup_once(folder, settle=0)                      # warm the page cache, create cti.db
-    results = [startup_once(folder) for _ in range(runs)]
-    return [r[0] for r in results], statistics.median(r[1] for r in results), max(r[2] for r in results)
-
-
-# -----------------------------------------------------------------------------
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="bench/popup.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer calls and runs (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer calls, dialogs and saves (about a minute)")
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--calls", type=int, help="calls a POLL_MS setting (default 200 quick, 500 full)")
-    parser.add_argument("--runs", type=int, help="start-ups (default 3 quick, 5 full)")
+    parser.add_argument("--calls", type=int, help="calls a POLL_MS setting (default 120 quick, 500 full)")
+    parser.add_argument("--dialogs", type=int, help="link dialogs opened and typed into (default 15 quick, 60 full)")
+    parser.add_argument("--saves", type=int, help="members.csv saves each followed by a call (default 2 quick, 5 full)")
     args = parser.parse_args(argv)
-    calls = args.calls or (200 if args.quick else 500)
-    runs = args.runs or (3 if args.quick else 5)
-    naive_every = 5 if args.quick else 2                # naive scans: 40 quick, 250 full
-    if not shutil.which("xdotool"):
-        raise SystemExit("popup: xdotool is needed for the start-up figure (apt-get install xdotool)")
+    calls = args.calls or (120 if args.quick else 500)
+    dialogs = args.dialogs or (15 if args.quick else 60)
+    saves = args.saves or (2 if args.quick else 5)
+    naive_every = 5 if args.quick else 2                # naive scans: 24 quick, 250 full
     n = args.members
     tag = str(n)                                        # as bench/members.py names sizes
     display = Display()
     work = Path(tempfile.mkdtemp(prefix="cti-bench-popup-"))
     try:
-        big, empty = work / "big", work / "empty"
+        big = work / "big"
         big.mkdir()
-        empty.mkdir()
         generate(big / "members.csv", n)
-        (empty / "members.csv").write_bytes(("\r\n".join(["会員番号,名前,ふりがな,電話番号,主担当,メモ"]) + "\r\n")
-                                            .encode("utf-8-sig"))
-        print(f"# popup: {n} members generated; measuring the popup", file=sys.stderr, flush=True)
-        table = cti.MemberTable(big / "members.csv").load()
+        print(f"# popup: {n} members generated; the window's table (parsed, then cached)", file=sys.stderr, flush=True)
+        # as the window loads it: parsed at the first start, the cache written on a thread and swapped in
+        table = cti.MemberTable(big / "members.csv", background=True, cache=cti.ParseCache(work / "cache")).load()
+        deadline = time.monotonic() + 600
+        while not table.take_reread() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert isinstance(table.file, cti.CachedMembers), "the parse cache was not written"
         numbers = sorted(table.by_phone)
 
+        print("# popup: measuring the popup", file=sys.stderr, flush=True)
         default_ms = cti.MainWindow.POLL_MS
         fast, naive = popup_latency(table, work, numbers, default_ms, calls, seed=1, naive_every=naive_every,
                                     encoding=table.encoding)
@@ -418,17 +498,30 @@ def main(argv=None):
         emit("popup_latency_naive_ratio_p50", statistics.median(naive) / statistics.median(same), "x")
         emit("popup_latency_naive_ratio_p99", percentile(naive, 99) / percentile(same, 99), "x")
 
-        print("# popup: measuring start-up and memory", file=sys.stderr, flush=True)
-        times, rss, hwm = startup(big, runs)
-        empty_times, empty_rss, empty_hwm = startup(empty, runs)
-        emit(f"startup_p50_{tag}", statistics.median(times), "s")
-        emit(f"startup_max_{tag}", max(times), "s")
-        emit("startup_p50_0", statistics.median(empty_times), "s")
-        emit("startup_runs", len(times), "runs")
-        emit(f"rss_{tag}", rss, "MB")
-        emit(f"rss_peak_{tag}", hwm, "MB")
-        emit("rss_0", empty_rss, "MB")
-        emit("rss_peak_0", empty_hwm, "MB")
+        print("# popup: the link dialog, keystroke to results drawn", file=sys.stderr, flush=True)
+        queries = typed_queries(table, random.Random(3), dialogs)
+        firsts, every = link_keystrokes(table, work, queries)
+        naive_rows = [(m.member_no, cti.search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones), m)
+                      for m in table.members]
+        naive_firsts, naive_every_key = link_keystrokes(table, work, queries, naive_rows)
+        emit(f"link_first_keystroke_p50_{tag}", statistics.median(firsts) * ms, "ms")
+        emit(f"link_first_keystroke_p99_{tag}", percentile(firsts, 99) * ms, "ms")
+        emit(f"link_keystroke_p50_{tag}", statistics.median(every) * ms, "ms")
+        emit(f"link_keystroke_p99_{tag}", percentile(every, 99) * ms, "ms")
+        emit(f"link_keystroke_naive_scan_p50_{tag}", statistics.median(naive_every_key) * ms, "ms")
+        emit(f"link_keystroke_naive_scan_p99_{tag}", percentile(naive_every_key, 99) * ms, "ms")
+        emit(f"link_first_keystroke_naive_scan_p99_{tag}", percentile(naive_firsts, 99) * ms, "ms")
+        emit("link_dialogs", len(firsts), "dialogs")
+        emit("link_keystrokes", len(every), "keystrokes")
+
+        print("# popup: calls right after members.csv is saved", file=sys.stderr, flush=True)
+        after = calls_after_save(table, work, numbers, saves, seed=4)
+        emit(f"call_after_save_number_max_{tag}", max(a for a, _ in after) * ms, "ms")
+        emit(f"call_after_save_number_p50_{tag}", statistics.median(a for a, _ in after) * ms, "ms")
+        emit(f"call_after_save_name_p50_{tag}", statistics.median(b for _, b in after), "s")
+        emit(f"call_after_save_name_max_{tag}", max(b for _, b in after), "s")
+        emit("call_after_save_members_check_ms", cti.MainWindow.MEMBERS_CHECK_MS, "ms")
+        emit("call_after_save_saves", len(after), "saves")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
