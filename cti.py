@@ -2484,8 +2484,12 @@ class ParseCache:
 
     @staticmethod
     def verified(path: Path) -> bool:
-        """The cache file holds the bytes it was written with (its name ends in their checksum)."""
-        return path.name.split(".")[-2] == f"{file_checksum(path):08x}"
+        """The cache file holds the bytes it was written with (its name ends in their checksum); a file
+        gone meanwhile (another start replaced it, the folder was cleaned) is not."""
+        try:
+            return path.name.split(".")[-2] == f"{file_checksum(path):08x}"
+        except OSError:
+            return False
 
     def store(self, key: str, file: MembersFile) -> Path:
         """Write the parse of one content (temp file, then rename); the older parses of that name are removed.
