@@ -3719,6 +3719,13 @@ def export_calls_csv(path: Path, rows: list[list[str]], header=("着信時間", 
 ###############################################################################
 # Pure helpers: the words and rows the window shows, tested without a display.
 
+# the windowed cti.exe has no console: its message box sends staff to the console program
+CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
+NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
+                   f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
+                   f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
+
+
 UI_FONTS = ("BIZ UDPGothic", "BIZ UDPゴシック", "Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic", "IPAGothic", "IPAPGothic",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
@@ -5974,11 +5981,6 @@ def selftest() -> int:
 ###############################################################################
 # Main ########################################################################
 ###############################################################################
-
-CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
-NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
-                   f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
-                   f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
 
 
 def prints_output(argv) -> bool:
