@@ -27,6 +27,7 @@ __license__ = "MIT"
 import argparse
 import array
 import bisect
+import codecs
 import collections
 import collections.abc
 import configparser
@@ -285,6 +286,19 @@ def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[
     raise error(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
 
 
+@contextlib.contextmanager
+def collector_paused():
+    """The garbage collector off while a parse makes objects by the hundred thousand (it would scan
+    every new one again and again: 40 % of a load)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def read_text_any(path: Path, error=ConfigError, utf16=False) -> tuple[str, str]:
     """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently."""
     return decode_file_text(Path(path).read_bytes(), path, error, utf16)
@@ -304,31 +318,35 @@ def unstorable_text(char: str, encoding: str) -> str:
 
 
 LINE_END = re.compile(r"\r\n|\n|\r")           # where StringIO(newline="") and csv split lines
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")     # one line with its end (not str.splitlines: csv
+                                                            # never ends a line at \x1c, \x85 or \u2028)
+LINES_AT_ONCE = 1 << 16                                     # characters of text cut into lines at a time
 
 
 def split_records(text: str):
     """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
 
     Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
-    lines one at a time, and a record ends where the lines it took end: no copy of the whole
-    text (a StringIO holds 4 bytes a character: 28 MB more at 100,000 members) and twice as fast.
+    lines, cut a slice of text at a time (csv and itertools take them in C: no Python call a
+    line; no StringIO of the whole text, which holds 4 bytes a character), and a record ends
+    where the lines it took end.
     """
-    end = 0
+    ends = array.array("q")                 # ends[i]: where line i + 1 ends in text
 
-    def lines():
-        nonlocal end
-        start = 0
-        for match in LINE_END.finditer(text):
-            end = match.end()
-            yield text[start:end]
-            start = end
-        if start < len(text):
-            end = len(text)
-            yield text[start:]
+    def slices():
+        at = 0
+        while at < len(text):
+            cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
+            lines = LINE.findall(text, at, cut)
+            ends.extend(itertools.accumulate(map(len, lines), initial=at))
+            ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or 0)
+            at = cut
+            yield lines
 
-    reader = csv.reader(lines())
+    reader = csv.reader(itertools.chain.from_iterable(slices()))
     start, line = 0, 1
     for cells in reader:
+        end = ends[reader.line_num - 1]
         yield cells, start, end, line
         start, line = end, reader.line_num + 1
 
@@ -1035,7 +1053,18 @@ def split_phones(cell: str) -> list[str]:
     while they are not yet a whole number (10 national digits) nor would grow too long, so
     '03 1234 5678' is one number and '03-1234-5678 090-1111-2222' two.
     """
-    text = nfkc(str(cell)) if cell else ""
+    if not cell:
+        return []
+    if cell.isascii():      # the usual cells, 0596-31-0005 or 090-1234-5678; 03-1234-5678: what the loop makes
+        if ";" not in cell:
+            number = cell.strip().replace("-", "")
+            if number[:1] == "0" and number.isdigit():
+                return [number]
+        else:
+            numbers = [part.strip().replace("-", "") for part in cell.split(";")]
+            if all(n[:1] == "0" and n.isdigit() for n in numbers):
+                return list(dict.fromkeys(numbers))
+    text = nfkc(str(cell))
     groups, end = [], None
     for m in PHONE_WORD.finditer(text):
         word = m.group()
@@ -1052,6 +1081,54 @@ def split_phones(cell: str) -> list[str]:
         if digits and digits not in numbers:
             numbers.append(digits)
     return numbers
+
+
+# Where a number may be written in raw text (before NFKC), for a lookup that reads only the rows
+# holding it: every character NFKC makes one ASCII digit of, the characters NFKC makes more than a
+# digit of (⑩, ⒈, ㍘: any of them makes its row a candidate), and what split_phones lets stand
+# between the digits of one number (gaps: spaces but line ends, brackets, dots, hyphens of every
+# kind, and the characters NFKC makes those of). tests/test_phone.py checks these against every
+# code point.
+def digit_forms(digit: int) -> str:
+    """The characters NFKC makes this ASCII digit of (itself included)."""
+    return (str(digit) + "⁰¹²³⁴⁵⁶⁷⁸⁹"[digit] + "⓪①②③④⑤⑥⑦⑧⑨"[digit]
+            + "".join(chr(zero + digit) for zero in (0xFF10, 0x2080, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC,
+                                                     0x1D7F6, 0x1FBF0)))
+
+
+MORE_THAN_A_DIGIT = ("\xbc-\xbe\u2150-\u215f\u2189\u2469-\u249b\u3251-\u325f\u32b1-\u32cb\u3358-\u3370"
+                     "\u3378\u3379\u339f-\u33a6\u33a8\u33af\u33e0-\u33fe\U0001f100-\U0001f10a")
+NUMBER_GAP = ("\t\x0b\x0c\x1c-\x1f \x85\u1680\u2028\u2029().・\\-‐‒–—―−ー"       # str.isspace() but \r \n, and the rest
+              "\xa0\u2000-\u200a\u2011\u2024-\u2026\u202f\u205f\u207b\u207d\u207e\u208b\u208d\u208e\u3000"
+              "\ufe19\ufe30-\ufe32\ufe35\ufe36\ufe52\ufe58-\ufe5a\ufe63\uff08\uff09\uff0d\uff0e\uff65\uff70")
+
+
+MORE_THAN_A_DIGIT_CHARS = "".join(chr(code) for first, last in re.findall(
+    "(.)(?:-(.))?", MORE_THAN_A_DIGIT) for code in range(ord(first), ord(last or first) + 1))
+
+
+@functools.lru_cache(maxsize=64)
+def written_tail(digits: str, first: str) -> re.Pattern:
+    """The last four of these ASCII digits as a cell may write them, the first of them as first."""
+    gap = f"[{NUMBER_GAP}]*"
+    return re.compile(gap.join([re.escape(first)] + [f"[{digit_forms(int(d))}]" for d in digits[-3:]]))
+
+
+def tail_positions(text: str, digits: str, encoding: str) -> list[int] | None:
+    """Where text may hold a number ending in these ASCII digits, in any form split_phones reads (NFKC
+    first, any gap it lets stand between digits): a superset, each a row to parse, not an answer.
+    None when text holds a character NFKC makes more than a digit of (⑩, ⒈, ㍘): rows must all be read.
+
+    A pass a form of the first of the last four digits that text holds: each begins with that one
+    character, which re finds as fast as str.find (a class of them would be 10 times slower);
+    only characters the file's encoding can hold are looked for.
+    """
+    def held(chars):
+        return [c for c in chars if c.encode(encoding, "ignore").removeprefix(codecs.BOM_UTF8) and c in text]
+    if held(MORE_THAN_A_DIGIT_CHARS):
+        return None
+    tail = digits[-4:]
+    return sorted({m.start() for first in held(digit_forms(int(tail[0]))) for m in written_tail(tail, first).finditer(text)})
 
 
 @functools.lru_cache(maxsize=4096)        # the history redraws its 100 rows on every call
@@ -2031,20 +2108,25 @@ def header_key(text: str) -> str | None:
     return None
 
 
+KATAKANA_AS_HIRAGANA = {code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)}
+KATAKANA_RUN = re.compile("[ァ-ヶ]+")        # translated a run at a time: most text has none
+
+
 def search_key(text: str) -> str:
-    """What search compares: NFKC, lower case, katakana as hiragana, no spaces."""
+    """What search compares: NFKC, lower case, katakana as hiragana, no spaces (str.split's: re's \\s)."""
     text = unicodedata.normalize("NFKC", text).lower()
-    text = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
-    return re.sub(r"\s+", "", text)
+    return "".join(KATAKANA_RUN.sub(lambda run: run[0].translate(KATAKANA_AS_HIRAGANA), text).split())
 
 
 def next_member_no(numbers: list[str]) -> str:
     """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
-    parsed = [m.groups() for n in numbers if (m := re.fullmatch(r"(.*?)(\d+)", n))]
-    if not parsed:
+    latest = next((m for n in reversed(numbers) if (m := re.fullmatch(r"(.*?)(\d+)", n))), None)
+    if latest is None:
         return "00001"
-    prefix, width = parsed[-1][0], len(parsed[-1][1])
-    highest = max(int(d) for p, d in parsed if p == prefix)
+    prefix, width = latest[1], len(latest[2])
+    # the prefix never ends in a digit (.*? leaves them all to \d+): a number with it and then
+    # only digits has exactly this prefix
+    highest = max(int(n[len(prefix):]) for n in numbers if n.startswith(prefix) and n[len(prefix):].isdecimal())
     return f"{prefix}{highest + 1:0{width}d}"
 
 
@@ -2119,58 +2201,19 @@ class MembersFile:
     def parse(cls, text: str, encoding: str = "utf-8-sig", name: str = "members.csv") -> "MembersFile":
         """Parse members.csv text; MembersError when the file cannot be used at all.
 
-        Members are built as the rows go by and only their spans are kept, so that 100,000
-        members stay well under 150 MB; the garbage collector is off meanwhile (it would scan
-        every new object again and again and take 40 % of the load).
         """
         encoding = "utf-8-sig" if encoding == "utf-8" else encoding
-        header, header_end = list(MEMBERS_HEADER), 0
-        starts, lines = array.array("q"), array.array("l")
-        members, by_no, by_phone, problems = [], {}, {}, []
-        rows = split_records(text)
-        collecting = gc.isenabled()
-        gc.disable()
-        end = 0
-        try:
-            first = next(rows, None)
-            if first is not None:
-                header, header_end = first[0], first[2]
-            columns = map_columns(header)
-            phone_columns = ([columns["phone"]] if "phone" in columns else []) + columns["phone+"]
-            missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in columns]
-            if missing:
-                raise MembersError(f"{name}: 見出し行に {'、'.join(missing)} の列がありません")
-            end = header_end
-            for cells, start, end, line in rows:
-                starts.append(start)
-                lines.append(line)
-                if end == len(text):
-                    opened = unclosed_quote_line(text, start, line)
-                    if opened is not None:
-                        problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、"
-                                        "ここから後の行が 1 つのセルになっています")
-                        continue
-                if max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
-                        and (eaten := swallowed_rows(cells, len(header))):      # a record of several lines
-                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], len(header)))
-                    opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
-                    problems.append(f"{name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
-                                    " 1 つのセルになっています（この行の \" を確かめてください）")
-                    continue
-                problem = add_member(cells, line, columns, phone_columns, members, by_no, by_phone)
-                if problem:
-                    problems.append(f"{name} {line}行目: {problem}")
-            starts.append(end)
-        except csv.Error as e:              # e.g. a cell opened with " and never closed, past the field limit
-            line = text.count("\n", 0, end) + 1 if "\n" in text else text.count("\r", 0, end) + 1
-            line = unclosed_quote_line(text, end, line) or line
-            raise MembersError(f"{name} {line}行目から後が CSV として読めません（{e}）。"
-                               "\" で始まるセルの閉じる \" を確かめてください") from None
-        finally:
-            if collecting:
-                gc.enable()
-        return cls(name, text, encoding, header, header_end, columns, phone_columns, starts, lines,
-                   members, by_no, by_phone, problems)
+        members, by_no, by_phone = [], {}, {}
+        with collector_paused():
+            rows = MemberRows(text, name)
+            for row in rows:
+                member = Member(*row)
+                members.append(member)
+                by_no[member.member_no] = member
+                for phone in member.phones:
+                    by_phone[phone] = by_phone.get(phone, ()) + (member,)
+        return cls(name, text, encoding, rows.header, rows.header_end, rows.columns, rows.phone_columns,
+                   rows.starts, rows.lines, members, by_no, by_phone, rows.problems)
 
     def next_member_no(self) -> str:
         return next_member_no([m.member_no for m in self.members])
@@ -2184,32 +2227,147 @@ class MembersFile:
         return next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
 
 
-def add_member(cells, line, columns, phone_columns, members, by_no, by_phone) -> str | None:
-    """Index one row as a member (during a parse), or say why it is skipped."""
-    if not any(c.strip() for c in cells):
-        return None                                     # blank line Excel left
-    get, width = functools.partial(field_of, cells, columns), len(cells)
-    member_no = nfkc(get("member_no")).strip()
-    if not member_no:
-        return "会員番号が空です"
-    if member_no in by_no:
-        return f"会員番号 {member_no} が {by_no[member_no].line}行目と重複しています"
-    name = get("name")
-    if not name:
-        return f"名前が空です（会員番号 {member_no}）"
-    phones, problem = [], None
-    for column in phone_columns:
-        cell = cells[column] if column < width else ""
-        if EXCEL_EXPONENT.fullmatch(cell):
-            problem = f"電話番号 {cell} が指数表記になっています（Excel で文字列として入力し直してください）"
-            continue
-        phones += [p for p in split_phones(cell) if p not in phones]
-    member = Member(member_no, name, get("kana"), tuple(phones), sys.intern(get("staff")), get("memo"), line)
-    members.append(member)
-    by_no[member_no] = member
-    for phone in member.phones:
-        by_phone[phone] = by_phone.get(phone, ()) + (member,)
-    return problem
+class MemberRows:
+    """One pass over members.csv text: its header, then each member as a tuple of Member's fields.
+
+    Shared by MembersFile.parse (members kept) and ParseCache.build (members streamed into
+    SQLite, never all held at once). starts, lines and problems fill as the rows go by: record i
+    is text[starts[i]:starts[i+1]] from line lines[i]; a skipped row has a problem with its line.
+    MembersError when the file cannot be used at all (no member no. or name column, a quote
+    that csv cannot get past).
+    """
+
+    def __init__(self, text: str, name: str = "members.csv", records=None):
+        """records: (cells, start, end, line) of the records to read, the header first (default: all)."""
+        self.text, self.name = text, name
+        self.header, self.header_end = list(MEMBERS_HEADER), 0
+        self.starts, self.lines = array.array("q"), array.array("l")
+        self.problems: list[str] = []
+        self.first_line: dict[str, int] = {}        # member no. -> its member's line (a later row repeats it)
+        self._records = split_records(text) if records is None else iter(records)
+        self._end = 0                               # where the last record read ends
+        with self._readable():
+            first = next(self._records, None)
+        if first is not None:
+            self.header, self._end = first[0], first[2]
+            self.header_end = self._end
+        self.columns = map_columns(self.header)
+        self.phone_columns = ([self.columns["phone"]] if "phone" in self.columns else []) + self.columns["phone+"]
+        missing = [COLUMN_ALIASES[f][0] for f in REQUIRED_COLUMNS if f not in self.columns]
+        if missing:
+            raise MembersError(f"{name}: 見出し行に {'、'.join(missing)} の列がありません")
+
+    @contextlib.contextmanager
+    def _readable(self):
+        try:
+            yield
+        except csv.Error as e:              # e.g. a cell opened with " and never closed, past the field limit
+            text, end = self.text, self._end
+            line = text.count("\n", 0, end) + 1 if "\n" in text else text.count("\r", 0, end) + 1
+            line = unclosed_quote_line(text, end, line) or line
+            raise MembersError(f"{self.name} {line}行目から後が CSV として読めません（{e}）。"
+                               "\" で始まるセルの閉じる \" を確かめてください") from None
+
+    def __iter__(self):
+        """(member_no, name, kana, phones, staff, memo, line) of each member, in file order (once)."""
+        text, file_name, width = self.text, self.name, len(self.header)
+        columns, phone_columns, first_line = self.columns, self.phone_columns, self.first_line
+        no_at, name_at = columns["member_no"], columns["name"]
+        kana_at, staff_at, memo_at = (columns.get(f, -1) for f in ("kana", "staff", "memo"))
+        needed = max([no_at, name_at, kana_at, staff_at, memo_at] + phone_columns) + 1
+        add_start, add_line, problems = self.starts.append, self.lines.append, self.problems.append
+        with self._readable():
+            for cells, start, end, line in self._records:
+                add_start(start)
+                add_line(line)
+                self._end = end
+                if end == len(text):
+                    opened = unclosed_quote_line(text, start, line)
+                    if opened is not None:
+                        problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、"
+                                 "ここから後の行が 1 つのセルになっています")
+                        continue
+                if text.find('"', start, end) >= 0 \
+                        and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
+                        and (eaten := swallowed_rows(cells, width)):      # a record of several lines
+                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
+                    opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
+                    problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
+                             " 1 つのセルになっています（この行の \" を確かめてください）")
+                    continue
+                if len(cells) < needed:
+                    cells += [""] * (needed - len(cells))
+                member_no = cells[no_at].strip()
+                if not member_no.isascii():
+                    member_no = nfkc(member_no).strip()
+                if not member_no:
+                    if any(c.strip() for c in cells):       # else a blank line Excel left
+                        problems(f"{file_name} {line}行目: 会員番号が空です")
+                    continue
+                if member_no in first_line:
+                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first_line[member_no]}行目と重複しています")
+                    continue
+                name = cells[name_at].strip()
+                if not name:
+                    problems(f"{file_name} {line}行目: 名前が空です（会員番号 {member_no}）")
+                    continue
+                phones = []
+                for column in phone_columns:
+                    cell = cells[column]
+                    if EXCEL_EXPONENT.fullmatch(cell):
+                        problems(f"{file_name} {line}行目: 電話番号 {cell} が指数表記になっています"
+                                 "（Excel で文字列として入力し直してください）")
+                        continue
+                    phones = [*phones, *(p for p in split_phones(cell) if p not in phones)] if phones else \
+                        split_phones(cell)
+                first_line[member_no] = line
+                yield (member_no, name, cells[kana_at].strip() if kana_at >= 0 else "", tuple(phones),
+                       sys.intern(cells[staff_at].strip()) if staff_at >= 0 else "",
+                       cells[memo_at].strip() if memo_at >= 0 else "", line)
+            self.starts.append(self._end)
+
+
+def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]] | None:
+    """(the members holding digits, the problems of the rows read) without parsing every row: only the
+    rows where the number's last four digits are written (written_tail) are parsed, as a full parse
+    parses them; a cheap pass over the member no. column checks that no other row repeats a found
+    member's number (the earlier one would win). None when it cannot be answered so (quotes or lone
+    CRs in the text, digits that are not ASCII, a repeated member no.): the caller parses it all.
+    """
+    if not (digits.isascii() and digits.isdigit()) or '"' in text or text.count("\r") != text.count("\r\n"):
+        return None
+    header = next(split_records(text), None)
+    positions = tail_positions(text, digits, encoding)
+    if header is None or positions is None:
+        return None
+    records, line, counted = [header], 1, 0
+    for at in positions:
+        start = text.rfind("\n", 0, at) + 1                # a record is a line: there are no quotes
+        if start < records[-1][2]:
+            continue                                        # the header, or a line read already
+        end = text.find("\n", at) + 1 or len(text)
+        line += text.count("\n", counted, start)
+        counted = start
+        records.append((next(split_records(text[start:end]))[0], start, end, line))
+    rows = MemberRows(text, name, records)
+    found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
+    column = rows.columns["member_no"]
+    read = {nfkc(cells[column]).strip() for cells, *_ in records[1:] if column < len(cells)} - {""}
+    if repeated_member_no(text, column, read):          # a row not read may come first with one of them
+        return None
+    return found, rows.problems
+
+
+def repeated_member_no(text: str, column: int, numbers: set) -> bool:
+    """More than one row may have one of these member nos. (as a parse reads them: NFKC'd, stripped) in
+    a text without quotes, whose every line after the header is a row. May say so of a cell that holds
+    one among other characters (the caller then parses every row); never misses a repeat."""
+    if not numbers:
+        return False
+    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]*)", text)    # re finds \n fast, ^ slowly
+    joined = "\n".join(cells)
+    odd = collections.Counter(() if joined.isascii() else (nfkc(cell).strip() for cell in cells if not cell.isascii()))
+    return any(joined.count(number) + odd[number] > 1 for number in numbers)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -2398,16 +2556,17 @@ def formula_cells(raw: str) -> bool:
 # ask the cache's indexes directly, so 1,000,000 members start in a fraction of a second
 # without a Member object each; a write re-reads and parses the file itself (under the lock).
 
-CACHE_VERSION = 4                       # 2: the search text in chunks; 3: the text kept; 4: in the file's encoding
+CACHE_VERSION = 5       # 2: the search text in chunks; 3: the text kept; 4: in the file's encoding; 5: built as parsed
+CACHE_BATCH = 5_000                     # members parsed, then written, at a time
 CACHE_SCHEMA = """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value);
     CREATE TABLE members (idx INTEGER PRIMARY KEY, member_no TEXT NOT NULL, name TEXT NOT NULL, kana TEXT NOT NULL,
                           phones TEXT NOT NULL, staff TEXT NOT NULL, memo TEXT NOT NULL, line INTEGER NOT NULL);
-    CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (phone, idx)) WITHOUT ROWID;
+    CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL);
 """
-CACHE_INDEXES = "CREATE UNIQUE INDEX members_no ON members(member_no);"      # after the rows: faster
+# made after the rows: SQLite sorts once instead of inserting into a B-tree in random order
+CACHE_INDEXES = ("CREATE UNIQUE INDEX members_no ON members(member_no)", "CREATE INDEX phones_phone ON phones(phone, idx)")
 MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
-SEARCH_CHUNK = 1 << 20                  # characters of the search text a row
 CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the whole cache file is checked
 
 
@@ -2462,6 +2621,10 @@ class ParseCache:
         """The cache file of one content: its own checksum in the name (SQLite keeps none of the data)."""
         return self.folder / f"{Path(name).stem}-{key}.{checksum:08x}.sqlite"
 
+    def holds(self, key: str, source: Path) -> bool:
+        """A parse of this content is there (open() still checks it)."""
+        return any(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
+
     def open(self, key: str, source: Path, verify=True) -> "CachedMembers | None":
         """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted).
 
@@ -2491,48 +2654,77 @@ class ParseCache:
         except OSError:
             return False
 
-    def store(self, key: str, file: MembersFile) -> Path:
-        """Write the parse of one content (temp file, then rename); the older parses of that name are removed.
+    def build(self, key: str, packed: bytes, text: str, encoding: str, name: str) -> Path:
+        """Parse members.csv's text straight into a cache file, a batch of members at a time (never a
+        Member each in memory: the first start's peak); packed: the bytes text was decoded from,
+        compressed.
 
-        Raises sqlite3.Error or OSError (the caller goes on without a cache).
+        MembersError when the file cannot be used; sqlite3.Error or OSError when the cache cannot
+        be written (the caller parses into memory instead).
+        """
+        with collector_paused():
+            rows = MemberRows(text, name)
+            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed)
+
+    def store(self, key: str, file: MembersFile) -> Path:
+        """Write a parse made in memory (the file as a change wrote it)."""
+        members = ((m.member_no, m.name, m.kana, m.phones, m.staff, m.memo, m.line) for m in file.members)
+        return self._write(key, file, members, file.encoding, zlib.compress(file.text.encode(file.encoding), 1))
+
+    def _write(self, key: str, parse, members, encoding: str, packed: bytes) -> Path:
+        """Write one content's parse (temp file, then rename); the older parses of that name are removed.
+
+        parse: its name, header, columns, phone_columns, and its problems once members is read
+        through; members: Member's fields a member at a time; packed: the text's bytes compressed,
+        for a change to be applied to (full()) even when members.csv cannot be read. Raises
+        sqlite3.Error or OSError (the caller goes on without a cache), and what reading members raises.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{Path(file.name).stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        text, starts = search_index_of(file)
-        meta = {"version": CACHE_VERSION, "key": key, "name": file.name, "encoding": file.encoding,
-                "header": json.dumps(file.header, ensure_ascii=False), "columns": json.dumps(file.columns),
-                "phone_columns": json.dumps(file.phone_columns), "count": len(file.members),
-                "phone_count": len(file.by_phone), "problems": json.dumps(file.problems, ensure_ascii=False),
-                "next_member_no": file.next_member_no(),
-                "staff_names": json.dumps(staff_names_of(file), ensure_ascii=False),
-                "search_starts": array.array("q", starts).tobytes(),
-                # the text itself, for a change to be applied to (full()) even when members.csv cannot be read
-                "text": zlib.compress(file.text.encode(file.encoding), 1)}     # CP932: 2 bytes a kanji, not 3
+        stem = Path(parse.name).stem
+        tmp = self.folder / f".{stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        numbers, staff_names, starts = [], set(), array.array("q", [0])
+        members = iter(members)
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
                 con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
                 con.execute("BEGIN")
-                con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                ((i, m.member_no, m.name, m.kana, "\t".join(m.phones), m.staff, m.memo, m.line)
-                                 for i, m in enumerate(file.members)))
-                con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
-                                ((phone, i) for i, m in enumerate(file.members) for phone in m.phones))
-                con.execute(CACHE_INDEXES)
+                while batch := list(itertools.islice(members, CACHE_BATCH)):
+                    first = len(numbers)
+                    con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    ((i, no, name, kana, "\t".join(phones), staff, memo, line)
+                                     for i, (no, name, kana, phones, staff, memo, line) in enumerate(batch, first)))
+                    con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
+                                    ((phone, i) for i, m in enumerate(batch, first) for phone in m[3]))
+                    lines = search_lines(batch)
+                    for line in lines:
+                        starts.append(starts[-1] + len(line) + 1)
+                    con.execute("INSERT INTO meta VALUES (?, ?)",      # the search text, a batch a row
+                                (f"search_text:{first // CACHE_BATCH:06d}",
+                                 ("\n".join(lines) + "\n").encode("utf-16-le", "surrogatepass")))
+                    numbers += (m[0] for m in batch)
+                    staff_names.update(m[4] for m in batch)
+                for index in CACHE_INDEXES:
+                    con.execute(index)
+                phone_count, = con.execute("SELECT count(DISTINCT phone) FROM phones").fetchone()
+                staff_names.discard("")
+                meta = {"version": CACHE_VERSION, "key": key, "name": parse.name, "encoding": encoding,
+                        "header": json.dumps(parse.header, ensure_ascii=False), "columns": json.dumps(parse.columns),
+                        "phone_columns": json.dumps(parse.phone_columns), "count": len(numbers),
+                        "phone_count": phone_count, "problems": json.dumps(parse.problems, ensure_ascii=False),
+                        "next_member_no": next_member_no(numbers),
+                        "staff_names": json.dumps(sorted(staff_names), ensure_ascii=False),
+                        "search_starts": starts.tobytes(), "text": packed}
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-                con.executemany("INSERT INTO meta VALUES (?, ?)",    # encoded a chunk at a time: less held at once
-                                ((f"search_text:{at // SEARCH_CHUNK:06d}",
-                                  text[at:at + SEARCH_CHUNK].encode("utf-16-le", "surrogatepass"))
-                                 for at in range(0, len(text), SEARCH_CHUNK)))
                 con.execute("COMMIT")
             finally:
                 con.close()
-            path = self.path_of(key, file.name, file_checksum(tmp))
+            path = self.path_of(key, parse.name, file_checksum(tmp))
             os.replace(tmp, path)
         except BaseException:
             remove_quietly(tmp)
             raise
-        ours = re.compile(re.escape(Path(file.name).stem) + r"-\d+-[0-9a-f]{8}\.[0-9a-f]{8}\.sqlite")
+        ours = re.compile(re.escape(stem) + r"-\d+-[0-9a-f]{8}\.[0-9a-f]{8}\.sqlite")
         for old in self.folder.glob("*.sqlite"):
             if old != path and ours.fullmatch(old.name):     # not members-2024.csv's when this is members.csv
                 remove_quietly(old)         # Windows: one another process has open stays till next time
@@ -2741,8 +2933,9 @@ class CachedByPhone(collections.abc.Mapping):
 
 
 def members_from(handed: list, source: Path, cache: ParseCache | None, full=False, verify=True):
-    """(parse, content key) of members.csv's bytes: from the cache when it holds this content (unless
-    full: a MembersFile is needed to write), else parsed (MembersError when it cannot be used).
+    """(parse, content key) of members.csv's bytes: from the cache when it holds this content, else
+    parsed straight into the cache and answered from there; a MembersFile when full (a change
+    needs one to write to) or the cache cannot be written. MembersError when the file cannot be used.
 
     The bytes come in a list emptied here, so that they are freed before the parse (no caller's
     frame holds them: 10 MB less at a first start's peak at 100,000 members).
@@ -2752,10 +2945,25 @@ def members_from(handed: list, source: Path, cache: ParseCache | None, full=Fals
     file = cache.open(key, source, verify) if cache and not full else None
     if file is None:
         text, encoding = decode_file_text(raw, source, MembersError)
+        packed = zlib.compress(raw, 1) if cache and not full else None
         del raw
-        file = MembersFile.parse(text, encoding, source.name)
+        if packed:
+            file = cached_parse(cache, key, packed, text, encoding, source)
+        if file is None:
+            file = MembersFile.parse(text, encoding, source.name)
     gc.freeze()                 # what a load made is long-lived: full collections need not look at it again
     return file, key
+
+
+def cached_parse(cache: ParseCache, key: str, packed: bytes, text: str, encoding: str,
+                 source: Path) -> "CachedMembers | None":
+    """Parse text into the cache and open what was written; None when the cache cannot be written."""
+    try:
+        cache.build(key, packed, text, encoding, source.name)
+    except (sqlite3.Error, OSError) as e:
+        log.info("会員台帳のキャッシュを書けません: %s", e)
+        return None
+    return cache.open(key, source)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -2888,8 +3096,6 @@ class MemberTable:
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
         file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
-        if self.cache and isinstance(file, MembersFile) and not full:
-            file = self._store(key, file) or file
         if self.background:
             search_index_of(file)       # at load, not at the link dialog's first keystroke
         return file
@@ -3006,6 +3212,23 @@ class MemberTable:
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
+
+    def scan(self, number: str) -> tuple[list[Member], list[str]] | None:
+        """One lookup without loading the table (--lookup): (members, problems of the rows read) by
+        scan_lookup when the parse cache does not hold this content and no change is pending (else
+        None: load() answers, from the cache in a fraction of a second). Nothing is cached: a window
+        builds the cache; a script asking now and then should not wait for it."""
+        if self.cache is None or self._read_pending():
+            return None
+        try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return None                         # load() says why
+        if self.cache.holds(content_key(raw), self.path):
+            return None
+        text, encoding = decode_file_text(raw, self.path, MembersError)
+        digits = normalize_phone(number)
+        return ([], []) if not digits else scan_lookup(text, digits, encoding, self.path.name)
 
     def lookup(self, number: str) -> list[Member]:
         """The members holding this number (all of them when several share it)."""
@@ -3191,14 +3414,29 @@ def deferred_text(name: str, error: CtiError) -> str:
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
 
+def search_lines(members) -> list[str]:
+    """Each member's line of the search text: its keys (member no., name, kana), then its numbers.
+
+    members: Member's fields. The keys are made for all of them at once, one text NUL-separated
+    (NFKC, lower() and the kana table never join characters across a NUL), unless a field holds
+    a NUL itself.
+    """
+    texts = [f"{m[0]}\t{m[1]}\t{m[2]}" for m in members]
+    joined = "\0".join(texts)
+    if joined.count("\0") == len(texts) - 1:
+        keys = search_key(joined).split("\0")
+    else:
+        keys = [search_key(text) for text in texts]
+    return [key + "\t" + "\t".join(m[3]) for key, m in zip(keys, members)]
+
+
 def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
     """One text of every member's search keys, and each member's offset in it (made a chunk of members at
     a time: a line of keys a member held at once would weigh more than the text itself)."""
     parts, starts = [], array.array("q", [0])
     members = file.members
     for first in range(0, len(members), chunk):
-        lines = [search_key(f"{m.member_no}\t{m.name}\t{m.kana}") + "\t" + "\t".join(m.phones)
-                 for m in members[first:first + chunk]]
+        lines = search_lines([(m.member_no, m.name, m.kana, m.phones) for m in members[first:first + chunk]])
         for line in lines:
             starts.append(starts[-1] + len(line) + 1)
         parts.append("\n".join(lines) + "\n")
@@ -6027,10 +6265,14 @@ def cmd_lookup(number: str, config_path) -> int:
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
-    table.load()
-    for problem in table.problems:
+    scanned = table.scan(number)
+    if scanned is None:
+        members, problems = table.load().lookup(number), table.problems
+    else:
+        members, problems = scanned
+    for problem in problems:
         print(problem, file=sys.stderr)
-    print(json.dumps([m.to_dict() for m in table.lookup(number)], ensure_ascii=False, indent=1))
+    print(json.dumps([m.to_dict() for m in members], ensure_ascii=False, indent=1))
     return 0
 
 

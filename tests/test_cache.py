@@ -218,6 +218,7 @@ def lookup_process(config: Path, number: str, *flags) -> subprocess.CompletedPro
 
 
 def test_lookup_processes_build_then_use_the_cache_and_never_import_what_they_do_not_use(tmp_path):
+    """A table a scan cannot answer (MIXED has a quoted cell) is parsed into the cache by --lookup."""
     (tmp_path / "members.csv").write_bytes(("\r\n".join(MIXED) + "\r\n").encode("cp932"))
     config = tmp_path / "cti.ini"
     config.write_text("[files]\nmembers = members.csv\ndatabase = cti.db\n", encoding="utf-8")
