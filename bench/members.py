@@ -165,6 +165,7 @@ def child_main(path: Path, size: int, quick: bool, register: bool, seed: int) ->
     try:
         t0 = time.perf_counter()
         cti.MemberTable(path, cache=cache).load()
+        # members.csv parsed straight into the cache (as at a first start), beyond the parse into memory
         figures.append(("cache_write", round(time.perf_counter() - t0 - load_s, 3), "s"))
         rss_before = peak_rss_mb()
         t0 = time.perf_counter()
