@@ -2327,6 +2327,9 @@ class MemberRows:
             self.starts.append(self._end)
 
 
+ASCII_SPACES = " \t\x0b\x0c\x1c\x1d\x1e\x1f"      # what str.strip() takes from an ASCII cell (csv keeps no \r, \n)
+
+
 def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]] | None:
     """(the members holding digits, the problems of the rows read) without parsing every row: only the
     rows where the number's last four digits are written (written_tail) are parsed, as a full parse
@@ -2359,15 +2362,18 @@ def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv"
 
 
 def repeated_member_no(text: str, column: int, numbers: set) -> bool:
-    """More than one row may have one of these member nos. (as a parse reads them: NFKC'd, stripped) in
-    a text without quotes, whose every line after the header is a row. May say so of a cell that holds
-    one among other characters (the caller then parses every row); never misses a repeat."""
+    """More than one row has one of these member nos. (as a parse reads them: NFKC'd, stripped), in a
+    text without quotes, whose every line after the header is a row."""
     if not numbers:
         return False
     cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]*)", text)    # re finds \n fast, ^ slowly
     joined = "\n".join(cells)
-    odd = collections.Counter(() if joined.isascii() else (nfkc(cell).strip() for cell in cells if not cell.isascii()))
-    return any(joined.count(number) + odd[number] > 1 for number in numbers)
+    if joined.isascii() and not (joined[:1].isspace() or joined[-1:].isspace()
+                                 or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES)):
+        counts = collections.Counter(cells)         # every cell as a parse reads it already: counted in C
+    else:
+        counts = collections.Counter(nfkc(cell).strip() for cell in cells)
+    return any(counts[number] > 1 for number in numbers)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -2689,6 +2695,8 @@ class ParseCache:
             try:
                 con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
                 con.execute("BEGIN")
+                # first, while little else is held: SQLite copies the blob (a 33 MB peak more at the end)
+                con.execute("INSERT INTO meta VALUES ('text', ?)", (packed,))
                 while batch := list(itertools.islice(members, CACHE_BATCH)):
                     first = len(numbers)
                     con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -2714,7 +2722,7 @@ class ParseCache:
                         "phone_count": phone_count, "problems": json.dumps(parse.problems, ensure_ascii=False),
                         "next_member_no": next_member_no(numbers),
                         "staff_names": json.dumps(sorted(staff_names), ensure_ascii=False),
-                        "search_starts": starts.tobytes(), "text": packed}
+                        "search_starts": starts.tobytes()}
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
                 con.execute("COMMIT")
             finally:
@@ -2787,6 +2795,7 @@ class CachedMembers:
             raise
         self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
         self._search = None
+        self._searching = threading.Lock()         # one read of the search text, whoever asks first
         self.verified = False           # the whole file's checksum checked (ParseCache.open says)
 
     def next_member_no(self) -> str:
@@ -2806,6 +2815,10 @@ class CachedMembers:
 
     def search_index(self) -> tuple:
         """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        with self._searching:
+            return self._read_search_index()
+
+    def _read_search_index(self) -> tuple:
         if self._search is None:
             stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
             try:
@@ -3096,7 +3109,11 @@ class MemberTable:
         full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
         file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
-        if self.background:
+        if self.background and on_ui_thread:
+            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
+            # link dialog's first keystroke (which waits for it, should it come sooner)
+            threading.Thread(target=search_index_of, args=(file,), name="members-search-index", daemon=True).start()
+        elif self.background:
             search_index_of(file)       # at load, not at the link dialog's first keystroke
         return file
 
