@@ -1064,7 +1064,7 @@ def split_phones(cell: str) -> list[str]:
             numbers = [part.strip().replace("-", "") for part in cell.split(";")]
             if all(n[:1] == "0" and n.isdigit() for n in numbers):
                 return list(dict.fromkeys(numbers))
-    text = nfkc(str(cell))
+    text = nfkc(cell)
     groups, end = [], None
     for m in PHONE_WORD.finditer(text):
         word = m.group()
@@ -1087,7 +1087,7 @@ def split_phones(cell: str) -> list[str]:
 # holding it: every character NFKC makes one ASCII digit of, the characters NFKC makes more than a
 # digit of (⑩, ⒈, ㍘: any of them makes its row a candidate), and what split_phones lets stand
 # between the digits of one number (gaps: spaces but line ends, brackets, dots, hyphens of every
-# kind, and the characters NFKC makes those of). tests/test_phone.py checks these against every
+# kind, and the characters NFKC makes those of). tests/test_scan.py checks these against every
 # code point.
 def digit_forms(digit: int) -> str:
     """The characters NFKC makes this ASCII digit of (itself included)."""
@@ -2199,9 +2199,7 @@ class MembersFile:
 
     @classmethod
     def parse(cls, text: str, encoding: str = "utf-8-sig", name: str = "members.csv") -> "MembersFile":
-        """Parse members.csv text; MembersError when the file cannot be used at all.
-
-        """
+        """Parse members.csv text; MembersError when the file cannot be used at all."""
         encoding = "utf-8-sig" if encoding == "utf-8" else encoding
         members, by_no, by_phone = [], {}, {}
         with collector_paused():
@@ -2627,16 +2625,16 @@ class ParseCache:
         """The cache file of one content: its own checksum in the name (SQLite keeps none of the data)."""
         return self.folder / f"{Path(name).stem}-{key}.{checksum:08x}.sqlite"
 
-    def holds(self, key: str, source: Path) -> bool:
-        """A parse of this content is there (open() still checks it)."""
-        return any(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
+    def files_of(self, key: str, source: Path) -> list[Path]:
+        """The cache files of this content (open() checks the one it uses)."""
+        return sorted(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
 
     def open(self, key: str, source: Path, verify=True) -> "CachedMembers | None":
         """The cached parse of this content, or None (none yet, or one that cannot be trusted: deleted).
 
         verify=False leaves the whole-file checksum to the caller (verified(), on another thread).
         """
-        found = sorted(self.folder.glob(f"{glob.escape(source.stem)}-{key}.*.sqlite"))
+        found = self.files_of(key, source)
         if not found:
             return None
         path = found[0]
@@ -3241,7 +3239,7 @@ class MemberTable:
             raw = self.path.read_bytes()
         except OSError:
             return None                         # load() says why
-        if self.cache.holds(content_key(raw), self.path):
+        if self.cache.files_of(content_key(raw), self.path):
             return None
         text, encoding = decode_file_text(raw, self.path, MembersError)
         digits = normalize_phone(number)

@@ -182,11 +182,17 @@ def lookup(config: Path, number: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
 
 
-def test_lookup_on_a_file_not_cached_yet_scans_it_makes_no_cache_and_answers_as_a_loaded_table(tmp_path):
-    members = tmp_path / "members.csv"
-    members.write_bytes((plain_table(3000) + "AC09999,,なし,0596-99-0777,,,,\r\n").encode("cp932"))
-    config = tmp_path / "cti.ini"
+def cti_folder(folder: Path, members: int) -> tuple[Path, Path]:
+    """(members.csv, cti.ini) in folder: a plain CP932 table of this many members, then one without a name."""
+    table = folder / "members.csv"
+    table.write_bytes((plain_table(members) + "AC09999,,なし,0596-99-0777,,,,\r\n").encode("cp932"))
+    config = folder / "cti.ini"
     config.write_text("[files]\nmembers = members.csv\ndatabase = cti.db\n", encoding="utf-8")
+    return table, config
+
+
+def test_lookup_on_a_file_not_cached_yet_scans_it_makes_no_cache_and_answers_as_a_loaded_table(tmp_path):
+    members, config = cti_folder(tmp_path, 3000)
     scanned = lookup(config, "0596-00-2345")
     assert scanned.returncode == 0, scanned.stderr
     assert [m["member_no"] for m in json.loads(scanned.stdout)] == ["AC02345"]
@@ -201,10 +207,7 @@ def test_lookup_on_a_file_not_cached_yet_scans_it_makes_no_cache_and_answers_as_
 
 
 def test_lookup_of_a_row_with_a_problem_says_so_when_scanning(tmp_path):
-    members = tmp_path / "members.csv"
-    members.write_bytes((plain_table(50) + "AC09999,,なし,0596-99-0777,,,,\r\n").encode("cp932"))
-    config = tmp_path / "cti.ini"
-    config.write_text("[files]\nmembers = members.csv\n", encoding="utf-8")
+    _, config = cti_folder(tmp_path, 50)
     nameless = lookup(config, "0596990777")
     assert json.loads(nameless.stdout) == []
     assert nameless.stderr.strip() == "members.csv 52行目: 名前が空です（会員番号 AC09999）"

@@ -526,6 +526,14 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(recept
         gate.set()
 
 
+def test_the_window_takes_the_gil_back_from_a_reread_within_half_a_millisecond(reception):
+    """Each Tk call lets the GIL go; a re-read parsing on its thread would keep it the default 5 ms
+    each time (a popup of some 40 calls took 140 ms). bench/popup.py measures the effect
+    (call_after_save_number_max); here, that the window set it, and polls at least every 20 ms."""
+    assert sys.getswitchinterval() == pytest.approx(cti.MainWindow.GIL_SWITCH_S) and cti.MainWindow.GIL_SWITCH_S <= 0.0005
+    assert cti.MainWindow.POLL_MS <= 20
+
+
 def test_members_csv_unreadable_meanwhile_calls_still_show_with_the_last_good_table(reception, monkeypatch,
                                                                                     wait_for):
     """Access denied on the share (root is never denied here: injected at open())."""
