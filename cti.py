@@ -13,7 +13,7 @@ reservations and today's counts.
     python cti.py --lookup NUMBER the members holding that number, as JSON
     python cti.py --import-visits CSV   add a visit history CSV to cti.db
     python cti.py --selftest      check what the program needs (config, modules loaded by name,
-                                  loop:// and socket://, every decoder), no window
+                                  loop://, socket:// and sip://, every decoder), no window
 
 The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
@@ -467,6 +467,8 @@ DEFAULT_INI = """\
 ; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
 ; auto = USB の着信表示装置を探す（Bluetooth は除く。応答した装置を使う） / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
 ; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
+; sip://3:パスワード@192.168.1.1 = ひかり電話のホームゲートウェイに内線 3 として登録し、アダプタなしで着信番号を受け取る
+;   （パスワードの記号 @ : % は %40 %3A %25 と書きます。protocol は見ません。README の「ひかり電話」を参照）
 port = auto
 ; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
 ;             | modem（モデム NMBR=）| whozz（CallerID.com）| ncid（NCID サーバ）
@@ -6834,9 +6836,39 @@ def selftest_ports():
         pass                                        # the handler is there and found nothing, as it should
 
 
+def selftest_sip():
+    """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
+    SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
+    challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:
+        registrar.bind(("127.0.0.1", 0))
+        registrar.setblocking(False)
+        port = open_port(f"sip://selftest:{password}@127.0.0.1:{registrar.getsockname()[1]}", "auto", 9600)
+        try:
+            events, deadline = port.start(), time.monotonic() + 5
+            while not any(isinstance(e, SipHealth) and e.state == "connected" for e in events):
+                assert time.monotonic() < deadline, f"sip:// did not register: {events}"
+                events += port.exchange(0.05)
+                with contextlib.suppress(BlockingIOError):
+                    data, source = registrar.recvfrom(65535)
+                    register = parse_sip(data)
+                    answer = dict(DIGEST_PARAM.findall(register.header("authorization") or ""))
+                    cnonce = answer.get("cnonce", '""')[1:-1]
+                    expected = digest_authorization(challenge, "REGISTER", register.uri, "selftest", password, cnonce)
+                    if answer and f'response={answer["response"]}' in expected:
+                        registrar.sendto(sip_response(register, 200, "OK", "selftest"), source)
+                    else:
+                        offer = 'WWW-Authenticate: Digest realm="selftest", nonce="{nonce}", algorithm=SHA-256, qop="auth"'
+                        registrar.sendto(sip_response(register, 401, "Unauthorized", "selftest",
+                                                      [offer.format(**challenge)]), source)
+        finally:
+            port.close()
+
+
 def selftest() -> int:
     """--selftest: what the built program needs, without a window: the config, every module loaded by
-    name, loop:// and socket:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
+    name, loop://, socket:// and sip:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
     load_config(app_dir() / "cti.ini")
     samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
                "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
@@ -6874,8 +6906,8 @@ def selftest() -> int:
         else:
             assert importlib.util.find_spec("pystray"), "pystray is not bundled"
 
-    checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
-              "encodings": encodings, "tray": tray,
+    checks = {"modules": import_by_name, "ports": selftest_ports, "sip": selftest_sip, "decoders": decoders,
+              "phone": phone, "encodings": encodings, "tray": tray,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon, "store": store}
