@@ -1269,8 +1269,9 @@ class Garbled:
 
 @dataclass(frozen=True)
 class Reply:
-    """Bytes the device expects back (the アロハ adapters' ACK/NAK)."""
+    """Bytes the device expects back (the アロハ adapters' ACK/NAK; a SIP datagram, to its address)."""
     data: bytes
+    to: tuple | None = None
 
 
 def even_parity(byte: int) -> int:
@@ -1972,13 +1973,6 @@ def sip_token(length=10) -> str:
 
 
 @dataclass(frozen=True)
-class SipSend:
-    """A datagram to send."""
-    data: bytes
-    to: tuple
-
-
-@dataclass(frozen=True)
 class SipHealth:
     """The registration's state for the status line: connecting, connected, refused or missing."""
     state: str
@@ -1998,7 +1992,7 @@ class Ringing:
 
 class SipAgent:
     """The user agent's state: registration and the calls being rung. receive() takes a datagram,
-    tick() the passing of time; both return what to send (SipSend), Call events and SipHealth.
+    tick() the passing of time; both return what to send (Reply), Call events and SipHealth.
 
     A Call is reported once per call (Call-ID and From tag: a retransmission or a fork of it is the
     same call); its CANCEL reports it again with answered set (True: taken elsewhere, False: missed).
@@ -2049,7 +2043,7 @@ class SipAgent:
         data = ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode("utf-8")
         self.transaction = [branch, data, now, now + SIP_T1, SIP_T1]
         self.next_register = None
-        return [SipSend(data, self.registrar)]
+        return [Reply(data, self.registrar)]
 
     def _health(self, state, text) -> list:
         """A SipHealth when the state changes (a registrar down for an hour is said once, not each try)."""
@@ -2104,7 +2098,7 @@ class SipAgent:
             elif now >= resend:
                 interval = min(interval * 2, SIP_T2)
                 self.transaction[3:] = [now + interval, interval]
-                out.append(SipSend(data, self.registrar))
+                out.append(Reply(data, self.registrar))
         elif self.next_register is not None and now >= self.next_register:
             out += self._register(now)
         for branch, final in list(self.finals.items()):
@@ -2113,7 +2107,7 @@ class SipAgent:
             elif now >= final[2]:
                 final[3] = min(final[3] * 2, SIP_T2)
                 final[2] = now + final[3]
-                out.append(SipSend(final[0], final[1]))
+                out.append(Reply(final[0], final[1]))
         for key, ringing in list(self.calls.items()):
             if now - ringing.started > SIP_RING_LIMIT:
                 del self.calls[key]
@@ -2148,12 +2142,12 @@ class SipAgent:
 
     def _invite(self, invite, source, now):
         if invite.param("to", "tag"):       # a re-INVITE: cti never answered, so no dialog exists
-            return [SipSend(sip_response(invite, 481, "Call/Transaction Does Not Exist"), source)]
+            return [Reply(sip_response(invite, 481, "Call/Transaction Does Not Exist"), source)]
         key, branch = self._key(invite), invite.param("via", "branch")
         ringing = self.calls.get(key)
         if ringing is not None and branch in ringing.branches:          # a retransmission: the same answer
-            return [SipSend(ringing.branches[branch][1], source)]
-        out = [SipSend(sip_response(invite, 100, "Trying"), source)]
+            return [Reply(ringing.branches[branch][1], source)]
+        out = [Reply(sip_response(invite, 100, "Trying"), source)]
         if ringing is None:
             number, reason, name, read = sip_caller(invite)
             if (number is None and reason is None) or self.debug:
@@ -2163,19 +2157,19 @@ class SipAgent:
             out.append(call)
         ringing.branches[branch] = (invite, sip_response(invite, 180, "Ringing", ringing.tag,
                                                          [f"Contact: <{self.contact}>"]))
-        out.append(SipSend(ringing.branches[branch][1], source))
+        out.append(Reply(ringing.branches[branch][1], source))
         return out
 
     def _cancel(self, cancel, source, now):
         key, branch = self._key(cancel), cancel.param("via", "branch")
         ringing = self.calls.get(key)
         if ringing is None or branch not in ringing.branches:
-            return [SipSend(sip_response(cancel, 481, "Call/Transaction Does Not Exist"), source)]
+            return [Reply(sip_response(cancel, 481, "Call/Transaction Does Not Exist"), source)]
         invite = ringing.branches[branch][0]
         final = sip_response(invite, 487, "Request Terminated", ringing.tag)
         ringing.branches[branch] = (invite, final)
         self.finals[branch] = [final, source, now + SIP_T1, SIP_T1, now + 64 * SIP_T1]
-        out = [SipSend(sip_response(cancel, 200, "OK", ringing.tag), source), SipSend(final, source)]
+        out = [Reply(sip_response(cancel, 200, "OK", ringing.tag), source), Reply(final, source)]
         if not ringing.ended:               # a second fork's CANCEL ends nothing new
             ringing.ended = True
             out.append(dataclasses.replace(ringing.call, answered=answered_elsewhere(cancel)))
@@ -2186,13 +2180,13 @@ class SipAgent:
         return []
 
     def _options(self, options, source, now):
-        return [SipSend(sip_response(options, 200, "OK", self.token(4), [f"Allow: {SIP_ALLOW}"]), source)]
+        return [Reply(sip_response(options, 200, "OK", self.token(4), [f"Allow: {SIP_ALLOW}"]), source)]
 
     def _other(self, request, source, now):
         """BYE (or any request inside a dialog): cti never answered, so none exists; others are not ours."""
         if request.method == "BYE" or request.param("to", "tag"):
-            return [SipSend(sip_response(request, 481, "Call/Transaction Does Not Exist"), source)]
-        return [SipSend(sip_response(request, 405, "Method Not Allowed", self.token(4), [f"Allow: {SIP_ALLOW}"]),
+            return [Reply(sip_response(request, 481, "Call/Transaction Does Not Exist"), source)]
+        return [Reply(sip_response(request, 405, "Method Not Allowed", self.token(4), [f"Allow: {SIP_ALLOW}"]),
                         source)]
 
 
@@ -2359,7 +2353,7 @@ class SipPort:
     def _send(self, actions) -> list:
         events = []
         for action in actions:
-            if isinstance(action, SipSend):
+            if isinstance(action, Reply):
                 if self.debug:
                     log.debug("SIP TX %s", sip_log_text(action.data))
                 try:

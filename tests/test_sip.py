@@ -392,7 +392,7 @@ def reply(request: bytes, status: int, *headers) -> bytes:
 
 
 def sends(actions):
-    return [a.data for a in actions if isinstance(a, cti.SipSend)]
+    return [a.data for a in actions if isinstance(a, cti.Reply)]
 
 
 CHALLENGE = 'WWW-Authenticate: Digest realm="hgw", nonce="{nonce}", algorithm=MD5, qop="auth"'
