@@ -2295,9 +2295,7 @@ class MemberRows:
                     continue
                 if len(cells) < needed:
                     cells += [""] * (needed - len(cells))
-                member_no = cells[no_at].strip()
-                if not member_no.isascii():
-                    member_no = nfkc(member_no).strip()
+                member_no = member_no_of(cells[no_at])
                 if not member_no:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
@@ -2326,51 +2324,105 @@ class MemberRows:
 
 
 ASCII_SPACES = " \t\x0b\x0c\x1c\x1d\x1e\x1f"      # what str.strip() takes from an ASCII cell (csv keeps no \r, \n)
+INSIDE_QUOTES = str.maketrans(",\n\r", "\0\1\2")    # what ends a cell or a record, inside a quoted cell
+QUOTES_UNDONE = str.maketrans("\0\1\2", ",\n\r")
+
+
+def member_no_of(cell: str) -> str:
+    """A member no. as the parse reads it: stripped, NFKC'd (ＡＣ００１ is AC001)."""
+    member_no = cell.strip()
+    return member_no if member_no.isascii() else nfkc(member_no).strip()
+
+
+def records_as_lines(text: str) -> str | None:
+    """text with what csv reads as cell and record ends inside quoted cells (commas, line ends) made
+    \\0 \\1 \\2, of the same length: each line of it is then one record, each comma a cell's end, at the
+    same offsets as in text. None when a quote is never closed (csv reads the rest as one cell) or
+    text holds \\0 \\1 \\2 itself.
+
+    csv (the excel dialect) opens a quoted cell only with a quote at a cell's start; "" inside one is
+    a quote; after its closing quote, or in a cell not opened with one, a quote is a character.
+    """
+    if '"' not in text:
+        return text
+    if "\0" in text or "\1" in text or "\2" in text:
+        return None
+    parts, done, at = [], 0, text.find('"')
+    while at >= 0:
+        if at and text[at - 1] not in ",\r\n":
+            at = text.find('"', at + 1)         # a quote inside a cell: a character of it
+            continue
+        close = text.find('"', at + 1)
+        while close >= 0 and text.startswith('"', close + 1):
+            close = text.find('"', close + 2)
+        if close < 0:
+            return None
+        parts += (text[done:at], text[at:close].translate(INSIDE_QUOTES))
+        done, at = close, text.find('"', close + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]] | None:
     """(the members holding digits, the problems of the rows read) without parsing every row: only the
-    rows where the number's last four digits are written (written_tail) are parsed, as a full parse
+    records where the number's last four digits are written (written_tail) are parsed, as a full parse
     parses them; a cheap pass over the member no. column checks that no other row repeats a found
-    member's number (the earlier one would win). None when it cannot be answered so (quotes or lone
-    CRs in the text, digits that are not ASCII, a repeated member no.): the caller parses it all.
+    member's number (the earlier one would win). Quoted cells (a memo with a comma or a line break)
+    are found first (records_as_lines). None when it cannot be answered so (lone CRs in the text, a
+    quote never closed, digits that are not ASCII, a repeated member no.): the caller parses it all.
     """
-    if not (digits.isascii() and digits.isdigit()) or '"' in text or text.count("\r") != text.count("\r\n"):
+    if not (digits.isascii() and digits.isdigit()) or text.count("\r") != text.count("\r\n"):
         return None
-    header = next(split_records(text), None)
-    positions = tail_positions(text, digits, encoding)
-    if header is None or positions is None:
+    lined = records_as_lines(text)
+    header = next(split_records(text), None) if lined is not None else None
+    positions = tail_positions(text, digits, encoding) if header is not None else None
+    if positions is None:
         return None
     records, line, counted = [header], 1, 0
     for at in positions:
-        start = text.rfind("\n", 0, at) + 1                # a record is a line: there are no quotes
+        start = lined.rfind("\n", 0, at) + 1                # lined: a record is a line
         if start < records[-1][2]:
-            continue                                        # the header, or a line read already
-        end = text.find("\n", at) + 1 or len(text)
+            continue                                        # the header, or a record read already
+        end = lined.find("\n", at) + 1 or len(text)
         line += text.count("\n", counted, start)
         counted = start
         records.append((next(split_records(text[start:end]))[0], start, end, line))
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {nfkc(cells[column]).strip() for cells, *_ in records[1:] if column < len(cells)} - {""}
-    if repeated_member_no(text, column, read):          # a row not read may come first with one of them
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
 
 
-def repeated_member_no(text: str, column: int, numbers: set) -> bool:
-    """More than one row has one of these member nos. (as a parse reads them: NFKC'd, stripped), in a
-    text without quotes, whose every line after the header is a row."""
+def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]]:
+    """(the members holding digits, problems) as a full parse answers: scan_lookup, else one pass of the
+    parse keeping only those members (nothing else held, nothing written)."""
+    scanned = scan_lookup(text, digits, encoding, name)
+    if scanned is not None:
+        return scanned
+    with collector_paused():
+        rows = MemberRows(text, name)
+        return [Member(*row) for row in rows if digits in row[3]], rows.problems
+
+
+def repeated_member_no(lined: str, column: int, numbers: set) -> bool:
+    """More than one row has one of these member nos. (as a parse reads them), in a text whose every
+    line after the header is a record (records_as_lines)."""
     if not numbers:
         return False
-    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]*)", text)    # re finds \n fast, ^ slowly
+    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]+)", lined)   # re finds \n fast, ^ slowly
+    counts = collections.Counter(cells)         # counted in C: every cell as a parse reads it, as a rule
     joined = "\n".join(cells)
-    if joined.isascii() and not (joined[:1].isspace() or joined[-1:].isspace()
-                                 or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES)):
-        counts = collections.Counter(cells)         # every cell as a parse reads it already: counted in C
-    else:
-        counts = collections.Counter(nfkc(cell).strip() for cell in cells)
+    if not joined.isascii() or '"' in joined or joined[:1].isspace() or joined[-1:].isspace() \
+            or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES):
+        for cell in [c for c in counts if not c.isascii() or '"' in c or c != c.strip()]:
+            if cell.startswith('"'):            # a quoted cell: as csv reads it
+                as_read = member_no_of(next(csv.reader([cell.translate(QUOTES_UNDONE)]))[0])
+            else:
+                as_read = member_no_of(cell)
+            counts[as_read] += counts.pop(cell)
     return any(counts[number] > 1 for number in numbers)
 
 
@@ -3228,22 +3280,24 @@ class MemberTable:
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
 
-    def scan(self, number: str) -> tuple[list[Member], list[str]] | None:
-        """One lookup without loading the table (--lookup): (members, problems of the rows read) by
-        scan_lookup when the parse cache does not hold this content and no change is pending (else
-        None: load() answers, from the cache in a fraction of a second). Nothing is cached: a window
-        builds the cache; a script asking now and then should not wait for it."""
-        if self.cache is None or self._read_pending():
+    def lookup_once(self, number: str) -> tuple[list[Member], list[str]] | None:
+        """One lookup without loading the table (--lookup), writing nothing: (members, problems) from the
+        parse cache when it holds this content, else by lookup_in_text (a window builds the cache; a
+        script asking now and then should not wait for it). None when changes are pending or the file
+        cannot be read: load() answers (the changes applied in memory) or says why."""
+        if self._read_pending():
             return None
         try:
             raw = self.path.read_bytes()
         except OSError:
-            return None                         # load() says why
-        if self.cache.files_of(content_key(raw), self.path):
             return None
-        text, encoding = decode_file_text(raw, self.path, MembersError)
         digits = normalize_phone(number)
-        return ([], []) if not digits else scan_lookup(text, digits, encoding, self.path.name)
+        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        if cached is not None:
+            return list(cached.by_phone.get(digits, ())), cached.problems
+        text, encoding = decode_file_text(raw, self.path, MembersError)
+        del raw
+        return ([], []) if not digits else lookup_in_text(text, digits, encoding, self.path.name)
 
     def lookup(self, number: str) -> list[Member]:
         """The members holding this number (all of them when several share it)."""
@@ -6284,7 +6338,7 @@ def cmd_lookup(number: str, config_path) -> int:
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
-    scanned = table.scan(number)
+    scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
     else:
