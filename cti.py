@@ -2326,6 +2326,7 @@ class MemberRows:
 ASCII_SPACES = " \t\x0b\x0c\x1c\x1d\x1e\x1f"      # what str.strip() takes from an ASCII cell (csv keeps no \r, \n)
 INSIDE_QUOTES = str.maketrans(",\n\r", "\0\1\2")    # what ends a cell or a record, inside a quoted cell
 QUOTES_UNDONE = str.maketrans("\0\1\2", ",\n\r")
+LONE_CR = re.compile("\r(?!\n)")
 
 
 def member_no_of(cell: str) -> str:
@@ -2371,7 +2372,7 @@ def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv"
     are found first (records_as_lines). None when it cannot be answered so (lone CRs in the text, a
     quote never closed, digits that are not ASCII, a repeated member no.): the caller parses it all.
     """
-    if not (digits.isascii() and digits.isdigit()) or text.count("\r") != text.count("\r\n"):
+    if not (digits.isascii() and digits.isdigit()) or LONE_CR.search(text):
         return None
     lined = records_as_lines(text)
     header = next(split_records(text), None) if lined is not None else None
@@ -2415,8 +2416,7 @@ def repeated_member_no(lined: str, column: int, numbers: set) -> bool:
     cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]+)", lined)   # re finds \n fast, ^ slowly
     counts = collections.Counter(cells)         # counted in C: every cell as a parse reads it, as a rule
     joined = "\n".join(cells)
-    if not joined.isascii() or '"' in joined or joined[:1].isspace() or joined[-1:].isspace() \
-            or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES):
+    if not joined.isascii() or '"' in joined or any(space in joined for space in ASCII_SPACES):
         for cell in [c for c in counts if not c.isascii() or '"' in c or c != c.strip()]:
             if cell.startswith('"'):            # a quoted cell: as csv reads it
                 as_read = member_no_of(next(csv.reader([cell.translate(QUOTES_UNDONE)]))[0])
