@@ -1,4 +1,4 @@
-"""The Windows section: its pure decisions with the values Windows gives (run everywhere), and
+"""The Platform section (Windows and X11): its pure decisions with the values Windows gives (run everywhere), and
 its wrappers for real (marked win32: the Windows workflow runs them).
 
 Values: handles as `wm frame` prints them, RECTs as GetMonitorInfoW/GetWindowRect return them
