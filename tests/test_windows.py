@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
+import cti
 
 Rect = cti.Rect
 windows_only = pytest.mark.skipif(sys.platform != "win32", reason="a Win32 wrapper: the Windows workflow runs it")
