@@ -18,10 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import cti  # noqa: E402
-from conftest import MEMBERS_HEADER  # noqa: E402
+import cti
+from conftest import MEMBERS_HEADER
 
 EXACT = settings(max_examples=250, deadline=None, derandomize=True, database=None)
 GAP_AFTER_NFKC = set("().・-‐‒–—―−ー")
