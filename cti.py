@@ -17,8 +17,45 @@ reservations and today's counts.
 
 The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
-The file is organised in sections, each calling only those above it:
-config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> app -> main.
+The file is organised in sections under ### banners, in this order; each calls only those above it
+(tests/test_layout.py checks both: no name used from a section further down, every banner listed here).
+Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers imported at first use.
+
+  Errors: what cti tells people, in one vocabulary
+      CtiError and its family (ConfigError, FileError, MembersError, DatabaseError, ...); file_problem,
+      the one place an OSError becomes the Japanese words for its cause.
+  Platform: Windows and X11
+      WINDOWS, the one test of the platform; every call into Win32 (ctypes) and X11 (the BadWindow
+      handler, the tray host), and the pure decisions on their values: corner placement, folder risks
+      (OneDrive, a share), the single-instance mutex, hidden temp files, cti.db's journal mode.
+  Helpers used by both stores
+      Text decoding (UTF-8, CP932, UTF-16), CSV records, Excel-safe cells, atomic_write.
+  Config
+      cti.ini: Config and load_config, path values, the data folders' risks; a sip:// port (SipTarget).
+  Phone numbers
+      Normalising, splitting and formatting numbers (Japanese and international).
+  Caller-ID decoders
+      Call, and one decoder per device protocol (ND, Aloha, modem, Whozz Calling, NCID; auto).
+  SIP extension
+      port = sip://: SIP messages parsed and built, digest auth, the caller of an INVITE, and SipAgent,
+      the user agent's state (registration, ringing, CANCEL), pure: bytes and times in, datagrams out.
+  Device reader
+      DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue;
+      SipPort, the UDP socket of a sip:// extension.
+  Store: members.csv
+      Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
+      the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
+  Store: cti.db
+      Database (SQLite): call history, visits, reservations; the visits CSV import, the history export.
+  UI: what the window says
+      Every word and colour the window shows, as pure functions: CallerPanel and CARD_COLOURS (the
+      card), history rows, booking and status texts, ACTIONS (labels, keys, help).
+  UI: Tk window and dialogs
+      Tray, Window and Dialog (the query.py contract), every dialog and list window, MainWindow.
+  App: start-up, logging, one instance, demo
+      Logging, first-run files, SingleInstance, the demo device, run_window, --selftest.
+  Main
+      Command-line parsing and each command (--lookup, --decode, --list-ports, --import-visits), main().
 """
 
 __version__ = "0.1.0"
@@ -248,6 +285,353 @@ def file_problem(error: OSError, path, replacing=False, reading=False) -> FileEr
 
 
 ###############################################################################
+# Platform: Windows and X11 ###################################################
+###############################################################################
+# Everything cti asks of Windows (and its X11 twins), chosen once as pyserial's miniterm does:
+# the same small functions for both platforms, and WINDOWS the one test of which it is. The
+# decisions are pure functions above the `if`, tested on any OS with the values Windows gives;
+# the wrappers below it only fetch those values and run in the Windows workflow
+# (tests/test_windows.py).
+
+WINDOWS = os.name == "nt"
+
+Rect = namedtuple("Rect", "left top right bottom")      # a Win32 RECT: right and bottom exclusive
+
+ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS = 5, 183
+DRIVE_UNKNOWN, DRIVE_REMOTE = 0, 4
+ONEDRIVE_VARIABLES = ("OneDrive", "OneDriveCommercial", "OneDriveConsumer")
+
+
+def parse_hwnd(text: str) -> int:
+    """The handle `wm frame` prints ("0x%zx"), as the unsigned 64-bit value an HWND argument takes.
+
+    A USER handle >= 0x80000000 is sign-extended by Windows (0xffffffff80012345); a C int would
+    overflow on it, and every later call on the same window would fail too.
+    """
+    value = int(text, 16)
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"not a window handle: {text!r}")
+    return value
+
+
+def already_running(handle, last_error: int) -> bool:
+    """What CreateMutexW's (handle, GetLastError()) say about another cti.
+
+    ERROR_ALREADY_EXISTS comes with a handle; ERROR_ACCESS_DENIED with NULL when the first cti
+    runs as administrator and this one cannot open its mutex. Any other NULL tells nothing:
+    start (the COM port will still only open once) rather than never start at all.
+    """
+    if handle:
+        return last_error == ERROR_ALREADY_EXISTS
+    return last_error == ERROR_ACCESS_DENIED
+
+
+def corner_position(work: Rect, outer_w: int, outer_h: int, corner: str, margin: int) -> tuple[int, int]:
+    """+X+Y of a window whose outer frame is outer_w x outer_h, in a corner of the work area.
+
+    The work area is the monitor less its taskbar wherever that is (and all of it when the
+    taskbar hides itself); a second monitor may have negative coordinates. A window larger than
+    the work area keeps its title bar on screen (left/top edges win).
+    """
+    x = work.right - outer_w - margin if corner.endswith("right") else work.left + margin
+    y = work.bottom - outer_h - margin if corner.startswith("bottom") else work.top + margin
+    return max(work.left, x), max(work.top, y)
+
+
+def frame_extra(frame: Rect, client_w: int, client_h: int) -> tuple[int, int]:
+    """Width and height the frame adds to the client area (title bar, borders; 0, 0 without a
+    window manager). On Windows `wm geometry WxH+X+Y` sets the client size but the frame's position."""
+    return max(0, frame.right - frame.left - client_w), max(0, frame.bottom - frame.top - client_h)
+
+
+def estimated_frame_extra(scale: float, windows: bool) -> tuple[int, int]:
+    """The frame before it exists (measured once the window is mapped): a Windows 10/11 title
+    bar is 31 px and the borders 8 px at 100 %, growing with the scale."""
+    return (round(16 * scale), round(39 * scale)) if windows else (0, 0)
+
+
+def _under(path: str, folder: str) -> bool:
+    path, folder = ntpath.normcase(ntpath.normpath(path)), ntpath.normcase(ntpath.normpath(folder))
+    return path == folder or path.startswith(folder.rstrip("\\") + "\\")
+
+
+def on_network(path: str, drive_type: int) -> bool:
+    """A UNC path (\\\\server\\share) or a mapped network drive (GetDriveTypeW == DRIVE_REMOTE)."""
+    text = str(path).replace("/", "\\")
+    if text.lower().startswith("\\\\?\\unc\\"):
+        return True
+    return (text.startswith("\\\\") and not text.startswith(("\\\\?\\", "\\\\.\\"))) or drive_type == DRIVE_REMOTE
+
+
+def folder_risks(path: str, env, drive_type: int) -> list[str]:
+    """Why the folder holding cti's data is a bad place: "onedrive", "zip", "network" (in that order).
+
+    OneDrive uploads member data and makes conflict copies; a zip opened by double-click runs
+    in %TEMP%\\Temp1_x.zip\\ which Windows deletes; a share cannot hold SQLite's WAL.
+    """
+    path, env = str(path), {name.upper(): value for name, value in env.items()}    # Windows names ignore case
+    risks = []
+    if any(env.get(name.upper()) and _under(path, env[name.upper()]) for name in ONEDRIVE_VARIABLES):
+        risks.append("onedrive")
+    for temp in {env.get("TEMP"), env.get("TMP")} - {None, ""}:
+        if _under(path, temp):
+            inside = ntpath.normpath(path)[len(ntpath.normpath(temp)):].split("\\")
+            if any(part.lower().endswith(".zip") or re.match(r"temp\d+_", part, re.IGNORECASE) for part in inside):
+                risks.append("zip")
+                break
+    if on_network(path, drive_type):
+        risks.append("network")
+    return risks
+
+
+if WINDOWS:  # pragma: no cover - Windows only; tests/test_windows.py runs these in the Windows workflow
+    import ctypes
+    from ctypes import wintypes
+
+    _user32 = ctypes.WinDLL("user32", use_last_error=True)      # own instances: windll's are shared by all
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+
+    class _MONITORINFO(ctypes.Structure):
+        _fields_ = [("cbSize", wintypes.DWORD), ("rcMonitor", wintypes.RECT),
+                    ("rcWork", wintypes.RECT), ("dwFlags", wintypes.DWORD)]
+
+    class _FLASHWINFO(ctypes.Structure):
+        _fields_ = [("cbSize", wintypes.UINT), ("hwnd", wintypes.HWND), ("dwFlags", wintypes.DWORD),
+                    ("uCount", wintypes.UINT), ("dwTimeout", wintypes.DWORD)]
+
+    for _dll, _name, _restype, _argtypes in (
+            (_user32, "IsIconic", wintypes.BOOL, (wintypes.HWND,)),
+            (_user32, "ShowWindow", wintypes.BOOL, (wintypes.HWND, ctypes.c_int)),
+            (_user32, "SetWindowPos", wintypes.BOOL, (wintypes.HWND, wintypes.HWND, ctypes.c_int, ctypes.c_int,
+                                                      ctypes.c_int, ctypes.c_int, wintypes.UINT)),
+            (_user32, "GetForegroundWindow", wintypes.HWND, ()),
+            (_user32, "SetForegroundWindow", wintypes.BOOL, (wintypes.HWND,)),
+            (_user32, "AllowSetForegroundWindow", wintypes.BOOL, (wintypes.DWORD,)),
+            (_user32, "FlashWindowEx", wintypes.BOOL, (ctypes.POINTER(_FLASHWINFO),)),
+            (_user32, "GetWindowRect", wintypes.BOOL, (wintypes.HWND, ctypes.POINTER(wintypes.RECT))),
+            (_user32, "MonitorFromWindow", wintypes.HMONITOR, (wintypes.HWND, wintypes.DWORD)),
+            (_user32, "GetMonitorInfoW", wintypes.BOOL, (wintypes.HMONITOR, ctypes.POINTER(_MONITORINFO))),
+            (_user32, "SystemParametersInfoW", wintypes.BOOL, (wintypes.UINT, wintypes.UINT, wintypes.LPVOID,
+                                                               wintypes.UINT)),
+            (_kernel32, "CreateMutexW", wintypes.HANDLE, (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)),
+            (_kernel32, "GetDriveTypeW", wintypes.UINT, (wintypes.LPCWSTR,)),
+            (_kernel32, "SetFileAttributesW", wintypes.BOOL, (wintypes.LPCWSTR, wintypes.DWORD))):
+        getattr(_dll, _name).restype, getattr(_dll, _name).argtypes = _restype, _argtypes
+    del _dll, _name, _restype, _argtypes
+
+    HWND_TOPMOST = wintypes.HWND(-1)                      # (HWND)-1, all 64 bits set
+    SW_SHOWNOACTIVATE, SW_RESTORE = 4, 9
+    SWP_NOSIZE, SWP_NOMOVE, SWP_NOACTIVATE = 0x1, 0x2, 0x10
+    FLASHW_TRAY = 0x2
+    MONITOR_DEFAULTTONEAREST, SPI_GETWORKAREA = 2, 0x30
+    ASFW_ANY = 0xFFFFFFFF
+    FILE_ATTRIBUTE_HIDDEN, FILE_ATTRIBUTE_NORMAL = 0x2, 0x80
+    WINDOWS_ERRORS = (OSError, ValueError, ctypes.ArgumentError)
+
+    def _hwnd(widget) -> int:
+        return parse_hwnd(widget.winfo_toplevel().wm_frame())
+
+    def _rect(rect) -> Rect:
+        return Rect(rect.left, rect.top, rect.right, rect.bottom)
+
+    def enable_hidpi() -> bool:
+        """Sharp text on scaled displays; must run before Tk starts (the same call as IDLE)."""
+        try:
+            ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)       # PROCESS_SYSTEM_DPI_AWARE
+            return True
+        except (AttributeError, OSError):
+            return False
+
+    def show_without_focus(root) -> bool:
+        """Restore (only if minimised: a maximised window stays so) and raise the window without
+        activating it. Tk's deiconify would take the keyboard from the program in use, so the
+        fallback is -topmost and lift, which Tk does with SWP_NOACTIVATE. Always True."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.IsIconic(hwnd):
+                _user32.ShowWindow(hwnd, SW_SHOWNOACTIVATE)
+            if not _user32.SetWindowPos(hwnd, HWND_TOPMOST, 0, 0, 0, 0, SWP_NOSIZE | SWP_NOMOVE | SWP_NOACTIVATE):
+                raise ctypes.WinError(ctypes.get_last_error())
+        except WINDOWS_ERRORS:
+            log.exception("窓を前に出せませんでした（Tk の -topmost で出します）")
+            root.attributes("-topmost", True)
+            root.lift()
+        return True
+
+    def flash_taskbar(root) -> bool:
+        """Flash the taskbar button when the window is not the active one: another topmost
+        window (a POS, a video call) may cover the popup. The button stays lit until clicked."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.GetForegroundWindow() == hwnd:
+                return False
+            info = _FLASHWINFO(ctypes.sizeof(_FLASHWINFO), hwnd, FLASHW_TRAY, 3, 0)
+            _user32.FlashWindowEx(ctypes.byref(info))
+            return True
+        except WINDOWS_ERRORS:
+            log.exception("タスクバーを点滅できませんでした")
+            return False
+
+    def take_foreground(root) -> bool:
+        """An explicit second start (never a call): bring the window up with the keyboard. The
+        second process allowed it with allow_foreground() before asking."""
+        try:
+            hwnd = _hwnd(root)
+            if _user32.IsIconic(hwnd):
+                _user32.ShowWindow(hwnd, SW_RESTORE)
+            return bool(_user32.SetForegroundWindow(hwnd))
+        except WINDOWS_ERRORS:
+            log.exception("窓を前に出せませんでした")
+            return False
+
+    def allow_foreground():
+        """The second start, which the user just launched, lets the first cti take the foreground."""
+        _user32.AllowSetForegroundWindow(ASFW_ANY)
+
+    def work_area(widget) -> Rect:
+        """The work area (monitor less taskbar) of the monitor the window is on, in physical pixels."""
+        try:
+            info = _MONITORINFO(cbSize=ctypes.sizeof(_MONITORINFO))
+            monitor = _user32.MonitorFromWindow(_hwnd(widget), MONITOR_DEFAULTTONEAREST)
+            if monitor and _user32.GetMonitorInfoW(monitor, ctypes.byref(info)):
+                return _rect(info.rcWork)
+            rect = wintypes.RECT()
+            if _user32.SystemParametersInfoW(SPI_GETWORKAREA, 0, ctypes.byref(rect), 0):
+                return _rect(rect)                        # the primary monitor's
+        except WINDOWS_ERRORS:
+            log.exception("作業領域を取得できませんでした")
+        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+    def frame_rect(widget) -> Rect | None:
+        """The outer frame of a mapped toplevel (GetWindowRect: title bar and borders included)."""
+        rect = wintypes.RECT()
+        try:
+            if _user32.GetWindowRect(_hwnd(widget), ctypes.byref(rect)):
+                return _rect(rect)
+        except WINDOWS_ERRORS:
+            log.exception("窓の枠を測れませんでした")
+        return None
+
+    def create_mutex(name: str) -> tuple[int | None, int]:
+        """(handle, GetLastError()) of CreateMutexW; see already_running()."""
+        return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
+
+    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
+        handle, error = create_mutex(name)
+        return not already_running(handle, error), handle
+
+    def drive_type(path) -> int:
+        """GetDriveTypeW of the drive (or \\\\server\\share\\) the path is on."""
+        drive = ntpath.splitdrive(str(path))[0]
+        return _kernel32.GetDriveTypeW(drive + "\\") if drive else DRIVE_UNKNOWN
+
+    def hide_file(path, hidden=True) -> bool:
+        """Hide (or show again) a file: a leading dot does not hide a file on Windows."""
+        return bool(_kernel32.SetFileAttributesW(str(path), FILE_ATTRIBUTE_HIDDEN if hidden else FILE_ATTRIBUTE_NORMAL))
+
+else:
+    def enable_hidpi() -> bool:
+        return False
+
+    def show_without_focus(root) -> bool:
+        """False: here deiconify and lift do it (window managers leave the keyboard where it is)."""
+        return False
+
+    def flash_taskbar(root) -> bool:
+        return False
+
+    def take_foreground(root) -> bool:
+        return False
+
+    def allow_foreground():
+        pass
+
+    def work_area(widget) -> Rect:
+        """The screen (Tk knows no panels; Xvfb, the tests' display, has none)."""
+        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
+
+    def frame_rect(widget) -> Rect | None:
+        """The outer frame as the window manager decorated it (right and bottom borders as wide as the left)."""
+        x, y, border = widget.winfo_x(), widget.winfo_y(), widget.winfo_rootx() - widget.winfo_x()
+        return Rect(x, y, widget.winfo_rootx() + widget.winfo_width() + border,
+                    widget.winfo_rooty() + widget.winfo_height() + border)
+
+    def drive_type(path) -> int:
+        return DRIVE_UNKNOWN
+
+    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
+        """(whether this is the only cti, what to hold while it runs): an flock on lock_path."""
+        import fcntl
+        handle = open(lock_path, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False, None
+        return True, handle
+
+    def hide_file(path, hidden=True) -> bool:
+        return False
+
+
+_x_error_handlers = []                  # kept alive as long as Xlib may call them
+
+
+def survive_windows_destroyed_by_others() -> bool:
+    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
+
+    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
+    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
+    every other error); run_window builds the window again. Windows has no such path: False.
+    """
+    if WINDOWS:
+        return False
+    import ctypes
+    import ctypes.util
+    library = ctypes.util.find_library("X11")
+    if not library:
+        return False
+
+    class XErrorEvent(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
+                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                    ("minor_code", ctypes.c_ubyte)]
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
+    x11 = ctypes.CDLL(library)
+    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
+
+    def on_error(display, event):
+        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
+            return 0
+        return previous(display, event)
+    _x_error_handlers.append(handler_type(on_error))
+    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
+    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
+    previous = handler_type(address) if address else (lambda display, event: 0)
+    return True
+
+
+def x_tray_host() -> bool:
+    """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
+    import Xlib.display
+    import Xlib.X
+    display = Xlib.display.Display()
+    try:
+        atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+        return display.get_selection_owner(atom) != Xlib.X.NONE
+    finally:
+        display.close()
+
+
+def sqlite_journal_mode(path) -> str:
+    """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
+    memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
+    journal needs only the file locks SMB provides."""
+    return "DELETE" if on_network(str(path), drive_type(path)) else "WAL"
+
+
+###############################################################################
 # Helpers used by both stores #################################################
 ###############################################################################
 # Text decoding, CSV records, Excel-safe cells and the atomic write, for members.csv,
@@ -381,7 +765,7 @@ def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            hide_file(tmp)                      # (Windows section) a temp left by a kill stays out of sight
+            hide_file(tmp)                      # (Platform section) a temp left by a kill stays out of sight
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -535,7 +919,7 @@ def expand_percent_vars(text: str, env) -> str:
     return PERCENT_VAR.sub(lambda m: values.get(m[1].upper(), m[0]), text)
 
 
-def path_value(value: str, env=os.environ, windows=os.name == "nt") -> Path:
+def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
     """A path from cti.ini: unquoted and with its environment variables, but not NFKC
     (a file name may hold full-width characters on purpose). An unknown variable is a ValueError."""
     value = unquote(value)
@@ -762,301 +1146,6 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
-
-
-###############################################################################
-# Windows #####################################################################
-###############################################################################
-# Everything cti asks of Windows, chosen once as pyserial's miniterm does: the same small
-# functions for both platforms. The decisions are pure functions above the `if`, tested on
-# any OS with the values Windows gives; the wrappers below it only fetch those values and
-# run in the Windows workflow (tests/test_windows.py).
-
-Rect = namedtuple("Rect", "left top right bottom")      # a Win32 RECT: right and bottom exclusive
-
-ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS = 5, 183
-DRIVE_UNKNOWN, DRIVE_REMOTE = 0, 4
-ONEDRIVE_VARIABLES = ("OneDrive", "OneDriveCommercial", "OneDriveConsumer")
-
-
-def parse_hwnd(text: str) -> int:
-    """The handle `wm frame` prints ("0x%zx"), as the unsigned 64-bit value an HWND argument takes.
-
-    A USER handle >= 0x80000000 is sign-extended by Windows (0xffffffff80012345); a C int would
-    overflow on it, and every later call on the same window would fail too.
-    """
-    value = int(text, 16)
-    if not 0 <= value < 1 << 64:
-        raise ValueError(f"not a window handle: {text!r}")
-    return value
-
-
-def already_running(handle, last_error: int) -> bool:
-    """What CreateMutexW's (handle, GetLastError()) say about another cti.
-
-    ERROR_ALREADY_EXISTS comes with a handle; ERROR_ACCESS_DENIED with NULL when the first cti
-    runs as administrator and this one cannot open its mutex. Any other NULL tells nothing:
-    start (the COM port will still only open once) rather than never start at all.
-    """
-    if handle:
-        return last_error == ERROR_ALREADY_EXISTS
-    return last_error == ERROR_ACCESS_DENIED
-
-
-def corner_position(work: Rect, outer_w: int, outer_h: int, corner: str, margin: int) -> tuple[int, int]:
-    """+X+Y of a window whose outer frame is outer_w x outer_h, in a corner of the work area.
-
-    The work area is the monitor less its taskbar wherever that is (and all of it when the
-    taskbar hides itself); a second monitor may have negative coordinates. A window larger than
-    the work area keeps its title bar on screen (left/top edges win).
-    """
-    x = work.right - outer_w - margin if corner.endswith("right") else work.left + margin
-    y = work.bottom - outer_h - margin if corner.startswith("bottom") else work.top + margin
-    return max(work.left, x), max(work.top, y)
-
-
-def frame_extra(frame: Rect, client_w: int, client_h: int) -> tuple[int, int]:
-    """Width and height the frame adds to the client area (title bar, borders; 0, 0 without a
-    window manager). On Windows `wm geometry WxH+X+Y` sets the client size but the frame's position."""
-    return max(0, frame.right - frame.left - client_w), max(0, frame.bottom - frame.top - client_h)
-
-
-def estimated_frame_extra(scale: float, windows: bool) -> tuple[int, int]:
-    """The frame before it exists (measured once the window is mapped): a Windows 10/11 title
-    bar is 31 px and the borders 8 px at 100 %, growing with the scale."""
-    return (round(16 * scale), round(39 * scale)) if windows else (0, 0)
-
-
-def _under(path: str, folder: str) -> bool:
-    path, folder = ntpath.normcase(ntpath.normpath(path)), ntpath.normcase(ntpath.normpath(folder))
-    return path == folder or path.startswith(folder.rstrip("\\") + "\\")
-
-
-def on_network(path: str, drive_type: int) -> bool:
-    """A UNC path (\\\\server\\share) or a mapped network drive (GetDriveTypeW == DRIVE_REMOTE)."""
-    text = str(path).replace("/", "\\")
-    if text.lower().startswith("\\\\?\\unc\\"):
-        return True
-    return (text.startswith("\\\\") and not text.startswith(("\\\\?\\", "\\\\.\\"))) or drive_type == DRIVE_REMOTE
-
-
-def folder_risks(path: str, env, drive_type: int) -> list[str]:
-    """Why the folder holding cti's data is a bad place: "onedrive", "zip", "network" (in that order).
-
-    OneDrive uploads member data and makes conflict copies; a zip opened by double-click runs
-    in %TEMP%\\Temp1_x.zip\\ which Windows deletes; a share cannot hold SQLite's WAL.
-    """
-    path, env = str(path), {name.upper(): value for name, value in env.items()}    # Windows names ignore case
-    risks = []
-    if any(env.get(name.upper()) and _under(path, env[name.upper()]) for name in ONEDRIVE_VARIABLES):
-        risks.append("onedrive")
-    for temp in {env.get("TEMP"), env.get("TMP")} - {None, ""}:
-        if _under(path, temp):
-            inside = ntpath.normpath(path)[len(ntpath.normpath(temp)):].split("\\")
-            if any(part.lower().endswith(".zip") or re.match(r"temp\d+_", part, re.IGNORECASE) for part in inside):
-                risks.append("zip")
-                break
-    if on_network(path, drive_type):
-        risks.append("network")
-    return risks
-
-
-if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py runs these in the Windows workflow
-    import ctypes
-    from ctypes import wintypes
-
-    _user32 = ctypes.WinDLL("user32", use_last_error=True)      # own instances: windll's are shared by all
-    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-
-    class _MONITORINFO(ctypes.Structure):
-        _fields_ = [("cbSize", wintypes.DWORD), ("rcMonitor", wintypes.RECT),
-                    ("rcWork", wintypes.RECT), ("dwFlags", wintypes.DWORD)]
-
-    class _FLASHWINFO(ctypes.Structure):
-        _fields_ = [("cbSize", wintypes.UINT), ("hwnd", wintypes.HWND), ("dwFlags", wintypes.DWORD),
-                    ("uCount", wintypes.UINT), ("dwTimeout", wintypes.DWORD)]
-
-    for _dll, _name, _restype, _argtypes in (
-            (_user32, "IsIconic", wintypes.BOOL, (wintypes.HWND,)),
-            (_user32, "ShowWindow", wintypes.BOOL, (wintypes.HWND, ctypes.c_int)),
-            (_user32, "SetWindowPos", wintypes.BOOL, (wintypes.HWND, wintypes.HWND, ctypes.c_int, ctypes.c_int,
-                                                      ctypes.c_int, ctypes.c_int, wintypes.UINT)),
-            (_user32, "GetForegroundWindow", wintypes.HWND, ()),
-            (_user32, "SetForegroundWindow", wintypes.BOOL, (wintypes.HWND,)),
-            (_user32, "AllowSetForegroundWindow", wintypes.BOOL, (wintypes.DWORD,)),
-            (_user32, "FlashWindowEx", wintypes.BOOL, (ctypes.POINTER(_FLASHWINFO),)),
-            (_user32, "GetWindowRect", wintypes.BOOL, (wintypes.HWND, ctypes.POINTER(wintypes.RECT))),
-            (_user32, "MonitorFromWindow", wintypes.HMONITOR, (wintypes.HWND, wintypes.DWORD)),
-            (_user32, "GetMonitorInfoW", wintypes.BOOL, (wintypes.HMONITOR, ctypes.POINTER(_MONITORINFO))),
-            (_user32, "SystemParametersInfoW", wintypes.BOOL, (wintypes.UINT, wintypes.UINT, wintypes.LPVOID,
-                                                               wintypes.UINT)),
-            (_kernel32, "CreateMutexW", wintypes.HANDLE, (wintypes.LPVOID, wintypes.BOOL, wintypes.LPCWSTR)),
-            (_kernel32, "GetDriveTypeW", wintypes.UINT, (wintypes.LPCWSTR,)),
-            (_kernel32, "SetFileAttributesW", wintypes.BOOL, (wintypes.LPCWSTR, wintypes.DWORD))):
-        getattr(_dll, _name).restype, getattr(_dll, _name).argtypes = _restype, _argtypes
-    del _dll, _name, _restype, _argtypes
-
-    HWND_TOPMOST = wintypes.HWND(-1)                      # (HWND)-1, all 64 bits set
-    SW_SHOWNOACTIVATE, SW_RESTORE = 4, 9
-    SWP_NOSIZE, SWP_NOMOVE, SWP_NOACTIVATE = 0x1, 0x2, 0x10
-    FLASHW_TRAY = 0x2
-    MONITOR_DEFAULTTONEAREST, SPI_GETWORKAREA = 2, 0x30
-    ASFW_ANY = 0xFFFFFFFF
-    FILE_ATTRIBUTE_HIDDEN, FILE_ATTRIBUTE_NORMAL = 0x2, 0x80
-    WINDOWS_ERRORS = (OSError, ValueError, ctypes.ArgumentError)
-
-    def _hwnd(widget) -> int:
-        return parse_hwnd(widget.winfo_toplevel().wm_frame())
-
-    def _rect(rect) -> Rect:
-        return Rect(rect.left, rect.top, rect.right, rect.bottom)
-
-    def enable_hidpi() -> bool:
-        """Sharp text on scaled displays; must run before Tk starts (the same call as IDLE)."""
-        try:
-            ctypes.OleDLL("shcore").SetProcessDpiAwareness(1)       # PROCESS_SYSTEM_DPI_AWARE
-            return True
-        except (AttributeError, OSError):
-            return False
-
-    def show_without_focus(root) -> bool:
-        """Restore (only if minimised: a maximised window stays so) and raise the window without
-        activating it. Tk's deiconify would take the keyboard from the program in use, so the
-        fallback is -topmost and lift, which Tk does with SWP_NOACTIVATE. Always True."""
-        try:
-            hwnd = _hwnd(root)
-            if _user32.IsIconic(hwnd):
-                _user32.ShowWindow(hwnd, SW_SHOWNOACTIVATE)
-            if not _user32.SetWindowPos(hwnd, HWND_TOPMOST, 0, 0, 0, 0, SWP_NOSIZE | SWP_NOMOVE | SWP_NOACTIVATE):
-                raise ctypes.WinError(ctypes.get_last_error())
-        except WINDOWS_ERRORS:
-            log.exception("窓を前に出せませんでした（Tk の -topmost で出します）")
-            root.attributes("-topmost", True)
-            root.lift()
-        return True
-
-    def flash_taskbar(root) -> bool:
-        """Flash the taskbar button when the window is not the active one: another topmost
-        window (a POS, a video call) may cover the popup. The button stays lit until clicked."""
-        try:
-            hwnd = _hwnd(root)
-            if _user32.GetForegroundWindow() == hwnd:
-                return False
-            info = _FLASHWINFO(ctypes.sizeof(_FLASHWINFO), hwnd, FLASHW_TRAY, 3, 0)
-            _user32.FlashWindowEx(ctypes.byref(info))
-            return True
-        except WINDOWS_ERRORS:
-            log.exception("タスクバーを点滅できませんでした")
-            return False
-
-    def take_foreground(root) -> bool:
-        """An explicit second start (never a call): bring the window up with the keyboard. The
-        second process allowed it with allow_foreground() before asking."""
-        try:
-            hwnd = _hwnd(root)
-            if _user32.IsIconic(hwnd):
-                _user32.ShowWindow(hwnd, SW_RESTORE)
-            return bool(_user32.SetForegroundWindow(hwnd))
-        except WINDOWS_ERRORS:
-            log.exception("窓を前に出せませんでした")
-            return False
-
-    def allow_foreground():
-        """The second start, which the user just launched, lets the first cti take the foreground."""
-        _user32.AllowSetForegroundWindow(ASFW_ANY)
-
-    def work_area(widget) -> Rect:
-        """The work area (monitor less taskbar) of the monitor the window is on, in physical pixels."""
-        try:
-            info = _MONITORINFO(cbSize=ctypes.sizeof(_MONITORINFO))
-            monitor = _user32.MonitorFromWindow(_hwnd(widget), MONITOR_DEFAULTTONEAREST)
-            if monitor and _user32.GetMonitorInfoW(monitor, ctypes.byref(info)):
-                return _rect(info.rcWork)
-            rect = wintypes.RECT()
-            if _user32.SystemParametersInfoW(SPI_GETWORKAREA, 0, ctypes.byref(rect), 0):
-                return _rect(rect)                        # the primary monitor's
-        except WINDOWS_ERRORS:
-            log.exception("作業領域を取得できませんでした")
-        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
-
-    def frame_rect(widget) -> Rect | None:
-        """The outer frame of a mapped toplevel (GetWindowRect: title bar and borders included)."""
-        rect = wintypes.RECT()
-        try:
-            if _user32.GetWindowRect(_hwnd(widget), ctypes.byref(rect)):
-                return _rect(rect)
-        except WINDOWS_ERRORS:
-            log.exception("窓の枠を測れませんでした")
-        return None
-
-    def create_mutex(name: str) -> tuple[int | None, int]:
-        """(handle, GetLastError()) of CreateMutexW; see already_running()."""
-        return _kernel32.CreateMutexW(None, False, name), ctypes.get_last_error()
-
-    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
-        """(whether this is the only cti, what to hold while it runs): a named mutex (the OS frees it)."""
-        handle, error = create_mutex(name)
-        return not already_running(handle, error), handle
-
-    def drive_type(path) -> int:
-        """GetDriveTypeW of the drive (or \\\\server\\share\\) the path is on."""
-        drive = ntpath.splitdrive(str(path))[0]
-        return _kernel32.GetDriveTypeW(drive + "\\") if drive else DRIVE_UNKNOWN
-
-    def hide_file(path, hidden=True) -> bool:
-        """Hide (or show again) a file: a leading dot does not hide a file on Windows."""
-        return bool(_kernel32.SetFileAttributesW(str(path), FILE_ATTRIBUTE_HIDDEN if hidden else FILE_ATTRIBUTE_NORMAL))
-
-else:
-    def enable_hidpi() -> bool:
-        return False
-
-    def show_without_focus(root) -> bool:
-        """False: here deiconify and lift do it (window managers leave the keyboard where it is)."""
-        return False
-
-    def flash_taskbar(root) -> bool:
-        return False
-
-    def take_foreground(root) -> bool:
-        return False
-
-    def allow_foreground():
-        pass
-
-    def work_area(widget) -> Rect:
-        """The screen (Tk knows no panels; Xvfb, the tests' display, has none)."""
-        return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
-
-    def frame_rect(widget) -> Rect | None:
-        """The outer frame as the window manager decorated it (right and bottom borders as wide as the left)."""
-        x, y, border = widget.winfo_x(), widget.winfo_y(), widget.winfo_rootx() - widget.winfo_x()
-        return Rect(x, y, widget.winfo_rootx() + widget.winfo_width() + border,
-                    widget.winfo_rooty() + widget.winfo_height() + border)
-
-    def drive_type(path) -> int:
-        return DRIVE_UNKNOWN
-
-    def instance_lock(name: str, lock_path: Path) -> tuple[bool, object]:
-        """(whether this is the only cti, what to hold while it runs): an flock on lock_path."""
-        import fcntl
-        handle = open(lock_path, "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False, None
-        return True, handle
-
-    def hide_file(path, hidden=True) -> bool:
-        return False
-
-
-def sqlite_journal_mode(path) -> str:
-    """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
-    memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
-    journal needs only the file locks SMB provides."""
-    return "DELETE" if on_network(str(path), drive_type(path)) else "WAL"
 
 
 def data_folder_risks(config: Config, env=os.environ) -> list[str]:
@@ -1815,7 +1904,7 @@ SIP_STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6]\d\d)(?: (.*))?")
 
 def parse_sip(data: bytes) -> SipMessage | None:
     """A datagram as a SIP message, or None for anything else (a keep-alive CRLF, a broken packet):
-    Via, From, To, Call-ID and a CSeq of number and method are required."""
+    Via, and From, To, Call-ID and a CSeq of number and method once each, are required."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
@@ -1831,8 +1920,10 @@ def parse_sip(data: bytes) -> SipMessage | None:
             return None
         headers.append((SIP_COMPACT.get(name, name), value.strip()))
     fields = dict(headers)
-    if any(not fields.get(name) for name in ("via", "from", "to", "call-id")):
-        return None
+    names = [name for name, _ in headers]
+    if not fields.get("via") or any(names.count(name) != 1 or not fields[name]
+                                    for name in ("from", "to", "call-id", "cseq")):
+        return None                     # each once (two Call-IDs: which call is it?), and not empty
     cseq = re.fullmatch(r"(\d{1,10})\s+([A-Z]+)", fields.get("cseq", ""))
     if not cseq:
         return None
@@ -2918,9 +3009,7 @@ class MemberRows:
                     continue
                 if len(cells) < needed:
                     cells += [""] * (needed - len(cells))
-                member_no = cells[no_at].strip()
-                if not member_no.isascii():
-                    member_no = nfkc(member_no).strip()
+                member_no = member_no_of(cells[no_at])
                 if not member_no:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
@@ -2949,51 +3038,105 @@ class MemberRows:
 
 
 ASCII_SPACES = " \t\x0b\x0c\x1c\x1d\x1e\x1f"      # what str.strip() takes from an ASCII cell (csv keeps no \r, \n)
+INSIDE_QUOTES = str.maketrans(",\n\r", "\0\1\2")    # what ends a cell or a record, inside a quoted cell
+QUOTES_UNDONE = str.maketrans("\0\1\2", ",\n\r")
+LONE_CR = re.compile("\r(?!\n)")
+
+
+def member_no_of(cell: str) -> str:
+    """A member no. as the parse reads it: stripped, NFKC'd (ＡＣ００１ is AC001)."""
+    member_no = cell.strip()
+    return member_no if member_no.isascii() else nfkc(member_no).strip()
+
+
+def records_as_lines(text: str) -> str | None:
+    """text with what csv reads as cell and record ends inside quoted cells (commas, line ends) made
+    \\0 \\1 \\2, of the same length: each line of it is then one record, each comma a cell's end, at the
+    same offsets as in text. None when a quote is never closed (csv reads the rest as one cell) or
+    text holds \\0 \\1 \\2 itself.
+
+    csv (the excel dialect) opens a quoted cell only with a quote at a cell's start; "" inside one is
+    a quote; after its closing quote, or in a cell not opened with one, a quote is a character.
+    """
+    if '"' not in text:
+        return text
+    if "\0" in text or "\1" in text or "\2" in text:
+        return None
+    parts, done, at = [], 0, text.find('"')
+    while at >= 0:
+        if at and text[at - 1] not in ",\r\n":
+            at = text.find('"', at + 1)         # a quote inside a cell: a character of it
+            continue
+        close = text.find('"', at + 1)
+        while close >= 0 and text.startswith('"', close + 1):
+            close = text.find('"', close + 2)
+        if close < 0:
+            return None
+        parts += (text[done:at], text[at:close].translate(INSIDE_QUOTES))
+        done, at = close, text.find('"', close + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]] | None:
     """(the members holding digits, the problems of the rows read) without parsing every row: only the
-    rows where the number's last four digits are written (written_tail) are parsed, as a full parse
+    records where the number's last four digits are written (written_tail) are parsed, as a full parse
     parses them; a cheap pass over the member no. column checks that no other row repeats a found
-    member's number (the earlier one would win). None when it cannot be answered so (quotes or lone
-    CRs in the text, digits that are not ASCII, a repeated member no.): the caller parses it all.
+    member's number (the earlier one would win). Quoted cells (a memo with a comma or a line break)
+    are found first (records_as_lines). None when it cannot be answered so (lone CRs in the text, a
+    quote never closed, digits that are not ASCII, a repeated member no.): the caller parses it all.
     """
-    if not (digits.isascii() and digits.isdigit()) or '"' in text or text.count("\r") != text.count("\r\n"):
+    if not (digits.isascii() and digits.isdigit()) or LONE_CR.search(text):
         return None
-    header = next(split_records(text), None)
-    positions = tail_positions(text, digits, encoding)
-    if header is None or positions is None:
+    lined = records_as_lines(text)
+    header = next(split_records(text), None) if lined is not None else None
+    positions = tail_positions(text, digits, encoding) if header is not None else None
+    if positions is None:
         return None
     records, line, counted = [header], 1, 0
     for at in positions:
-        start = text.rfind("\n", 0, at) + 1                # a record is a line: there are no quotes
+        start = lined.rfind("\n", 0, at) + 1                # lined: a record is a line
         if start < records[-1][2]:
-            continue                                        # the header, or a line read already
-        end = text.find("\n", at) + 1 or len(text)
+            continue                                        # the header, or a record read already
+        end = lined.find("\n", at) + 1 or len(text)
         line += text.count("\n", counted, start)
         counted = start
         records.append((next(split_records(text[start:end]))[0], start, end, line))
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {nfkc(cells[column]).strip() for cells, *_ in records[1:] if column < len(cells)} - {""}
-    if repeated_member_no(text, column, read):          # a row not read may come first with one of them
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
 
 
-def repeated_member_no(text: str, column: int, numbers: set) -> bool:
-    """More than one row has one of these member nos. (as a parse reads them: NFKC'd, stripped), in a
-    text without quotes, whose every line after the header is a row."""
+def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]]:
+    """(the members holding digits, problems) as a full parse answers: scan_lookup, else one pass of the
+    parse keeping only those members (nothing else held, nothing written)."""
+    scanned = scan_lookup(text, digits, encoding, name)
+    if scanned is not None:
+        return scanned
+    with collector_paused():
+        rows = MemberRows(text, name)
+        return [Member(*row) for row in rows if digits in row[3]], rows.problems
+
+
+def repeated_member_no(lined: str, column: int, numbers: set) -> bool:
+    """More than one row has one of these member nos. (as a parse reads them), in a text whose every
+    line after the header is a record (records_as_lines)."""
     if not numbers:
         return False
-    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]*)", text)    # re finds \n fast, ^ slowly
+    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]+)", lined)   # re finds \n fast, ^ slowly
+    counts = collections.Counter(cells)         # counted in C: every cell as a parse reads it, as a rule
     joined = "\n".join(cells)
-    if joined.isascii() and not (joined[:1].isspace() or joined[-1:].isspace()
-                                 or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES)):
-        counts = collections.Counter(cells)         # every cell as a parse reads it already: counted in C
-    else:
-        counts = collections.Counter(nfkc(cell).strip() for cell in cells)
+    if not joined.isascii() or '"' in joined or any(space in joined for space in ASCII_SPACES):
+        for cell in [c for c in counts if not c.isascii() or '"' in c or c != c.strip()]:
+            if cell.startswith('"'):            # a quoted cell: as csv reads it
+                as_read = member_no_of(next(csv.reader([cell.translate(QUOTES_UNDONE)]))[0])
+            else:
+                as_read = member_no_of(cell)
+            counts[as_read] += counts.pop(cell)
     return any(counts[number] > 1 for number in numbers)
 
 
@@ -3851,22 +3994,24 @@ class MemberTable:
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
 
-    def scan(self, number: str) -> tuple[list[Member], list[str]] | None:
-        """One lookup without loading the table (--lookup): (members, problems of the rows read) by
-        scan_lookup when the parse cache does not hold this content and no change is pending (else
-        None: load() answers, from the cache in a fraction of a second). Nothing is cached: a window
-        builds the cache; a script asking now and then should not wait for it."""
-        if self.cache is None or self._read_pending():
+    def lookup_once(self, number: str) -> tuple[list[Member], list[str]] | None:
+        """One lookup without loading the table (--lookup), writing nothing: (members, problems) from the
+        parse cache when it holds this content, else by lookup_in_text (a window builds the cache; a
+        script asking now and then should not wait for it). None when changes are pending or the file
+        cannot be read: load() answers (the changes applied in memory) or says why."""
+        if self._read_pending():
             return None
         try:
             raw = self.path.read_bytes()
         except OSError:
-            return None                         # load() says why
-        if self.cache.files_of(content_key(raw), self.path):
             return None
-        text, encoding = decode_file_text(raw, self.path, MembersError)
         digits = normalize_phone(number)
-        return ([], []) if not digits else scan_lookup(text, digits, encoding, self.path.name)
+        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        if cached is not None:
+            return list(cached.by_phone.get(digits, ())), cached.problems
+        text, encoding = decode_file_text(raw, self.path, MembersError)
+        del raw
+        return ([], []) if not digits else lookup_in_text(text, digits, encoding, self.path.name)
 
     def lookup(self, number: str) -> list[Member]:
         """The members holding this number (all of them when several share it)."""
@@ -4609,7 +4754,7 @@ def export_calls_csv(path: Path, rows: list[list[str]], header=("着信時間", 
 # Pure helpers: the words and rows the window shows, tested without a display.
 
 # the windowed cti.exe has no console: its message box sends staff to the console program
-CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
+CLI_PROGRAM = "cti-cli.exe" if WINDOWS else "cti-cli"
 NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
                    f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
                    f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
@@ -4988,43 +5133,6 @@ def help_text(ini, members, device, ports) -> str:
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
 
-_x_error_handlers = []                  # kept alive as long as Xlib may call them
-
-
-def survive_windows_destroyed_by_others() -> bool:
-    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
-
-    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
-    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
-    every other error); run_window builds the window again. Windows has no such path: False.
-    """
-    if os.name == "nt":
-        return False
-    import ctypes
-    import ctypes.util
-    library = ctypes.util.find_library("X11")
-    if not library:
-        return False
-
-    class XErrorEvent(ctypes.Structure):
-        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
-                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
-                    ("minor_code", ctypes.c_ubyte)]
-    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
-    x11 = ctypes.CDLL(library)
-    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
-
-    def on_error(display, event):
-        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
-            return 0
-        return previous(display, event)
-    _x_error_handlers.append(handler_type(on_error))
-    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
-    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
-    previous = handler_type(address) if address else (lambda display, event: 0)
-    return True
-
-
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
 
@@ -5042,7 +5150,7 @@ class Tray:
         try:
             import pystray
             self.x11 = pystray.Icon.__module__.endswith("_xorg")
-            if self.x11 and not self._x_tray_host():
+            if self.x11 and not x_tray_host():
                 return False                # an X desktop without a notification area (Xvfb)
             self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
                 pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
@@ -5055,18 +5163,6 @@ class Tray:
             log.warning("通知領域にアイコンを出せません（窓は着信で前に出ます）", exc_info=True)
             self.icon = None
             return False
-
-    @staticmethod
-    def _x_tray_host() -> bool:
-        """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
-        import Xlib.display
-        import Xlib.X
-        display = Xlib.display.Display()
-        try:
-            atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
-            return display.get_selection_owner(atom) != Xlib.X.NONE
-        finally:
-            display.close()
 
     def _icon_title(self) -> str:
         return f"CTI ({self.unseen})" if self.x11 else self.title
@@ -5981,7 +6077,7 @@ class MainWindow:
         root = self.root
         root.update_idletasks()
         width, height = root.winfo_reqwidth(), root.winfo_reqheight()
-        extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, os.name == "nt")
+        extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, WINDOWS)
         x, y = corner_position(work_area(root), width + extra_w, height + extra_h, self.config.corner, 8)
         root.geometry(f"{width}x{height}+{x}+{y}")
         if frame is None and not hasattr(self, "_frame_measured"):
@@ -6032,7 +6128,7 @@ class MainWindow:
     def hide(self):
         """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
         where iconify needs a window manager) withdrawn: the next call brings it back."""
-        if self.tray is None and sys.platform == "win32":
+        if self.tray is None and WINDOWS:
             self.root.iconify()             # pragma: no cover - the taskbar button stays
         else:
             self.root.withdraw()
@@ -6162,7 +6258,7 @@ class MainWindow:
     def bring_to_front(self):
         """Up even when minimised or behind, without taking the keyboard from the program in use."""
         root = self.root
-        if os.name == "nt" and root.state() == "withdrawn":
+        if WINDOWS and root.state() == "withdrawn":
             # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
             # show_without_focus restores an iconic window; deiconify would take the keyboard
             root.iconify()
@@ -6708,7 +6804,7 @@ def apply_icon(root):
     (16 to 64 px stored as BMP, which every Windows renders); X11 takes its PNG entry (256 px)."""
     path = bundled_path("cti.ico")
     try:
-        if sys.platform == "win32":
+        if WINDOWS:
             root.iconbitmap(default=str(path))
             return
         data = path.read_bytes()
@@ -6894,7 +6990,7 @@ def selftest() -> int:
     def tray():                                     # pystray loads its backend by name when imported;
         from PIL import Image                       # X's connects to a display, so only Windows' is imported here
         Image.new("RGBA", (16, 16))
-        if sys.platform == "win32":
+        if WINDOWS:
             import pystray
             assert pystray.Icon.__module__ == "pystray._win32", pystray.Icon.__module__
         else:
@@ -6968,7 +7064,7 @@ def cmd_lookup(number: str, config_path) -> int:
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
-    scanned = table.scan(number)
+    scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
     else:
