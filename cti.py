@@ -2117,13 +2117,18 @@ class SipAgent:
         return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
                 *self._register(now)]
 
-    def _register(self, now, fresh=False):
+    def stop(self, now) -> list:
+        """The REGISTER that removes this extension (Expires: 0), so that the PBX stops offering it
+        calls at once; sent once, unanswered: cti is closing."""
+        return self._register(now, expires=0) if self.state == "connected" else []
+
+    def _register(self, now, fresh=False, expires=SIP_EXPIRES):
         branch = f"z9hG4bK{self.token()}"
         self.cseq += 1
         lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
                  "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
-                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+                 f"Expires: {expires}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
         self.fresh_auth = fresh and self.auth is not None
         if self.auth:
             header, challenge, nc = self.auth
@@ -2242,7 +2247,7 @@ class SipAgent:
         if ringing is None:
             number, reason, name, read = sip_caller(invite)
             if (number is None and reason is None) or self.debug:
-                log.debug("SIP: 発信者の表示 %s", read)
+                log.debug("SIP: 発信者の表示 %s", without_names(read))
             call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
             ringing = self.calls[key] = Ringing(call, self.token(4), now)
             out.append(call)
@@ -2281,10 +2286,20 @@ class SipAgent:
                         source)]
 
 
+def without_names(text: str) -> str:
+    """SIP text with its display names hidden (a PBX may put its phone book's name there; logs never
+    hold names), but not a word for a caller without a number (公衆電話): what the debug log is for."""
+    def hide(m):
+        shown = m.group(1)
+        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or DEVICE_NUMBER.fullmatch(nfkc(shown) or "x")
+        return m.group(0) if keep else f'"(名前 {len(shown)} 文字)" <'
+    return re.sub(r'"((?:[^"\\]|\\.)*)"\s*<', hide, text)
+
+
 def sip_log_text(data: bytes) -> str:
-    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
-    but guessable from)."""
-    text = data.decode("utf-8", "replace").strip()
+    """A datagram for the debug log, on one line: display names and the digest response hidden (the
+    response is not the password, but the password can be guessed from it)."""
+    text = without_names(data.decode("utf-8", "replace").strip())
     text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
     return text.replace("\r\n", " | ").replace("\n", " | ")
 
@@ -2456,6 +2471,7 @@ class SipPort:
         return events
 
     def close(self):
+        self._send(self.agent.stop(self.clock()))
         self.sock.close()
 
 
@@ -6929,6 +6945,7 @@ def selftest_ports():
 def selftest_sip():
     """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
     SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    assert DIGEST_HASHES["MD5"](b"").hexdigest() == "d41d8cd98f00b204e9800998ecf8427e", "MD5"
     password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
     challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:

@@ -6,8 +6,8 @@ tested directly, the parsing also with hypothesis. The rest runs against real pa
 test with a config it writes, and SIPp placing calls through it to the extension cti registered.
 """
 
+import logging
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -512,8 +512,10 @@ def test_malformed_sip_messages_never_raise_and_only_a_whole_invite_shows_a_call
 # Real parts: Kamailio and SIPp
 
 @needs_sip
-def test_calls_through_kamailio_show_the_caller_and_how_the_call_ended(kamailio, extension, tmp_path):
-    """One registered extension, one SIPp call of each kind through Kamailio (SHA-256 digest)."""
+def test_calls_through_kamailio_show_the_caller_and_how_the_call_ended(kamailio, extension, tmp_path, caplog):
+    """One registered extension, one SIPp call of each kind through Kamailio (SHA-256 digest); the
+    debug log holds the SIP messages but neither the password nor a caller's name."""
+    caplog.set_level(logging.DEBUG, logger="cti")
     server = kamailio(algorithm="SHA-256")
     reader, events = extension(extension_url(server))
     connected = events.status("connected", WAIT)
@@ -539,6 +541,21 @@ def test_calls_through_kamailio_show_the_caller_and_how_the_call_ended(kamailio,
     assert (withheld.number, withheld.reason) == (None, "private")
     anonymous, _ = call('"Anonymous" <sip:anonymous@anonymous.invalid>')
     assert (anonymous.number, anonymous.reason) == (None, "private")
+    logged = caplog.text
+    assert "SIP RX INVITE" in logged and "Call completed elsewhere" in logged
+    assert PASSWORD not in logged and URL_PASSWORD not in logged and '"Caller"' not in logged
+
+
+@needs_sip
+def test_a_stopped_extension_unregisters_so_the_pbx_stops_offering_it_calls(kamailio, extension, tmp_path):
+    server = kamailio()
+    reader, events = extension(extension_url(server))
+    events.status("connected", WAIT)
+    reader.stop()
+    not_found = scenario([send(INVITE.format(caller="<sip:0596310005@127.0.0.1>", headers="", offset="")),
+                          '<recv response="100" optional="true"/>', recv(404),
+                          send(ACK.format(caller="<sip:0596310005@127.0.0.1>", offset=3))])
+    assert_sipp_ok(sipp(tmp_path, not_found, f"127.0.0.1:{server.port}"), tmp_path)
 
 
 @needs_sip
