@@ -932,6 +932,11 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
 SIP_DEFAULT_PORT = 5060
 
 
+def uri_host(host: str) -> str:
+    """A host as a URI writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class SipTarget:
     """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
@@ -944,8 +949,7 @@ class SipTarget:
     @property
     def shown(self) -> str:
         """The URL without its password: what logs, messages and the status line may show."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+        return f"sip://{self.user}@{uri_host(self.host)}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
 
 
 def is_sip_url(url: str) -> bool:
@@ -1847,7 +1851,7 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 # gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
 # answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
 # (bytes and times in, datagrams and events out); the socket lives in the device reader.
-# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# What an HGW sends is inferred, not yet seen (shared docs/hgw-sip.md): the forms of a number, the words for
 # a caller without one and the sign of a call answered elsewhere are each one table or one function.
 
 SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
@@ -1887,10 +1891,6 @@ class SipMessage:
 
     def all(self, name: str) -> list:
         return [value for key, value in self.headers if key == name]
-
-    @property
-    def cseq(self) -> int:
-        return int(self.header("cseq").split()[0])
 
     def param(self, name: str, param: str) -> str | None:
         """A ;param= of a header (From's tag, Via's branch), None when absent."""
@@ -2095,9 +2095,8 @@ class SipAgent:
         self.target, self.registrar, self.local = target, registrar, local
         self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
         self.give_up, self.token, self.debug = give_up, token, debug
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        here = f"[{local[0]}]" if ":" in local[0] else local[0]
-        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        here = uri_host(local[0])
+        self.registrar_uri = f"sip:{uri_host(target.host)}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
         self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
         self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
         self.via_host = f"{here}:{local[1]}"
