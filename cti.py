@@ -2432,7 +2432,7 @@ class SipPort:
             raise
         self.local = self.sock.getsockname()[:2]
         self.debug = debug
-        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        self.agent = SipAgent(self.target, self.registrar, self.local, debug=debug, **agent_settings)
         log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
 
     def start(self) -> list:
@@ -2451,7 +2451,7 @@ class SipPort:
             if source is not None and source[0] == self.registrar[0]:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
-                out += self.agent.receive(data, source[:2], self.clock())
+                out += self.agent.receive(data, source, self.clock())
         out += self.agent.tick(self.clock())
         return self._send(out)
 
