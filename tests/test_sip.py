@@ -628,7 +628,8 @@ def test_the_window_titles_sipps_caller(kamailio, tmp_path):
             log.read_text("utf-8") if log.exists() else "no log"
         result = sipp(tmp_path, ring_then_cancel("<sip:0596310005@127.0.0.1>"), f"127.0.0.1:{server.port}")
         assert_sipp_ok(result, tmp_path)
-        assert poll_until(lambda: title_of(process) == "CTI — 0596-31-0005 ペンギン貴子", 30, 0.1), title_of(process)
+        assert poll_until(lambda: title_of(process) == "CTI — 0596-31-0005 ペンギン貴子", 30, 0.1), \
+            (title_of(process), log.read_text("utf-8"))
         assert PASSWORD not in log.read_text("utf-8") and URL_PASSWORD not in log.read_text("utf-8")
     finally:
         process.terminate()
