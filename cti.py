@@ -2101,6 +2101,7 @@ class SipAgent:
         self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
         self.via_host = f"{here}:{local[1]}"
         self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.expires = SIP_EXPIRES          # raised when the registrar asks for longer (423)
         self.state = None                   # the last SipHealth state reported
         self.refusals = 0
         self.auth = None                    # [header, challenge, nc]: reused on refreshes
@@ -2121,13 +2122,14 @@ class SipAgent:
         calls at once; sent once, unanswered: cti is closing."""
         return self._register(now, expires=0) if self.state == "connected" else []
 
-    def _register(self, now, fresh=False, expires=SIP_EXPIRES):
+    def _register(self, now, fresh=False, expires=None):
         branch = f"z9hG4bK{self.token()}"
         self.cseq += 1
         lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
                  "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
-                 f"Expires: {expires}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+                 f"Expires: {self.expires if expires is None else expires}", f"Allow: {SIP_ALLOW}",
+                 f"User-Agent: {SIP_AGENT}"]
         self.fresh_auth = fresh and self.auth is not None
         if self.auth:
             header, challenge, nc = self.auth
@@ -2152,7 +2154,7 @@ class SipAgent:
         if 200 <= response.status < 300:
             contact = next((c for c in response.all("contact") if self.contact in c), "")
             expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
-            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or self.expires)
             self.next_register = now + min(self.refresh, max(granted, 2) / 2)
             self.refusals = 0
             return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
@@ -2162,8 +2164,10 @@ class SipAgent:
         if offer and (not self.fresh_auth or stale):
             self.auth = [*offer, 0]
             return self._register(now, fresh=True)
-        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
-            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        minimum = re.fullmatch(r"\d{1,6}", response.header("min-expires") or "")
+        if response.status == 423 and minimum and int(minimum.group()) > self.expires:
+            self.expires = int(minimum.group())         # Interval Too Brief: ask for what it allows, at once
+            return self._register(now)
         delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
         self.refusals += 1
         self.auth = None

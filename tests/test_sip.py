@@ -387,7 +387,7 @@ def agent(**settings):
 def reply(request: bytes, status: int, *headers) -> bytes:
     """The registrar's answer to a REGISTER the agent sent."""
     message = cti.parse_sip(request)
-    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden"}[status]
+    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 423: "Interval Too Brief"}[status]
     return cti.sip_response(message, status, reason, "reg", headers)
 
 
@@ -661,3 +661,13 @@ def test_an_ipv6_registrar_is_reached_from_the_local_ipv6_address(extension):
         assert f"Contact: <sip:3@[::1]:{source[1]}>".encode() in data
         registrar.sendto(cti.sip_response(cti.parse_sip(data), 200, "OK", "r"), source)
         assert "::1" in events.status("connected", WAIT).text and reader.port_name.startswith("sip://3@[::1]:")
+
+
+def test_a_registrar_asking_for_a_longer_registration_gets_it_at_once_and_refreshes_stay_every_20_s():
+    ua, now = agent(), 0.0
+    [register] = sends(ua.start(now))
+    assert b"Expires: 120" in register
+    [register] = sends(ua.receive(reply(register, 423, "Min-Expires: 3600"), ("192.168.1.1", 5060), now))
+    assert b"Expires: 3600" in register
+    events = ua.receive(reply(register, 200), ("192.168.1.1", 5060), now)
+    assert [e.state for e in events] == ["connected"] and ua.wake_at() == 20.0
