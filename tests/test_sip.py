@@ -628,46 +628,17 @@ def test_the_window_titles_sipps_caller(kamailio, tmp_path):
             log.read_text("utf-8") if log.exists() else "no log"
         result = sipp(tmp_path, ring_then_cancel("<sip:0596310005@127.0.0.1>"), f"127.0.0.1:{server.port}")
         assert_sipp_ok(result, tmp_path)
-        assert poll_until(lambda: title_of(process) == "CTI — 0596-31-0005 ペンギン貴子", 30, 0.1), \
-            (title_of(process), log.read_text("utf-8"))
+        assert poll_until(lambda: "CTI — 0596-31-0005 ペンギン貴子" in titles_of(process), 30, 0.1), \
+            (titles_of(process), log.read_text("utf-8"))
         assert PASSWORD not in log.read_text("utf-8") and URL_PASSWORD not in log.read_text("utf-8")
     finally:
         process.terminate()
         process.wait(10)
 
 
-def title_of(process) -> str:
-    """The title of the window of this process (xdotool --pid)."""
-    ids = subprocess.run(["xdotool", "search", "--pid", str(process.pid), "--name", "CTI"], capture_output=True,
+def titles_of(process) -> list:
+    """The titles of this process's windows (--all: xdotool ORs its conditions by default)."""
+    ids = subprocess.run(["xdotool", "search", "--all", "--pid", str(process.pid), "--name", "CTI"], capture_output=True,
                          text=True).stdout.split()
-    names = [subprocess.run(["xdotool", "getwindowname", i], capture_output=True, text=True).stdout.strip()
-             for i in ids]
-    return next((n for n in names if n.startswith("CTI — ")), "")
-
-
-def test_an_ipv6_registrar_is_reached_from_the_local_ipv6_address(extension):
-    """スマホdeひかり電話 needed the HGW's IPv6 address: [::1] here, answered by a stand-in registrar
-    (Kamailio is not asked to listen on IPv6, which a CI machine may lack)."""
-    try:
-        registrar = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        registrar.bind(("::1", 0))
-    except OSError as e:
-        pytest.skip(f"no IPv6 loopback here: {e}")
-    with registrar:
-        reader, events = extension(f"sip://3:pw@[::1]:{registrar.getsockname()[1]}")
-        registrar.settimeout(WAIT)
-        data, source = registrar.recvfrom(65535)
-        assert data.startswith(f"REGISTER sip:[::1]:{registrar.getsockname()[1]} SIP/2.0".encode())
-        assert f"Contact: <sip:3@[::1]:{source[1]}>".encode() in data
-        registrar.sendto(cti.sip_response(cti.parse_sip(data), 200, "OK", "r"), source)
-        assert "::1" in events.status("connected", WAIT).text and reader.port_name.startswith("sip://3@[::1]:")
-
-
-def test_a_registrar_asking_for_a_longer_registration_gets_it_at_once_and_refreshes_stay_every_20_s():
-    ua, now = agent(), 0.0
-    [register] = sends(ua.start(now))
-    assert b"Expires: 120" in register
-    [register] = sends(ua.receive(reply(register, 423, "Min-Expires: 3600"), ("192.168.1.1", 5060), now))
-    assert b"Expires: 3600" in register
-    events = ua.receive(reply(register, 200), ("192.168.1.1", 5060), now)
-    assert [e.state for e in events] == ["connected"] and ua.wake_at() == 20.0
+    return [subprocess.run(["xdotool", "getwindowname", i], capture_output=True, text=True).stdout.strip()
+            for i in ids]
