@@ -202,7 +202,7 @@ class NotSaved(CtiError):
 FILE_CAUSES = {
     "held": "Excel など他のプログラムが開いています",
     "full": "ディスクがいっぱいです",
-    "readonly": "フォルダかファイルが読み取り専用です（書き込む権限がありません）",
+    "readonly": "フォルダに書き込む権限がありません（読み取り専用の共有フォルダかファイルです）",
     "network": "ネットワーク上の場所（共有フォルダ）に届きません",
     "missing": "ファイルが見つかりません",
     "unreadable": "読む権限がないか、他のプログラムが使っています",
@@ -392,7 +392,8 @@ def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
             try:
                 os.replace(tmp, path)
                 return stat
-            except PermissionError as e:
+            except OSError as e:
+                e.replacing = True              # access denied here is a program holding the file (file_cause)
                 if delay is None or file_cause(e, replacing=True) != "held":
                     raise
                 time.sleep(delay)
@@ -2375,26 +2376,86 @@ def repeated_member_no(text: str, column: int, numbers: set) -> bool:
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# changes: pure functions of (file, change)
+# changes: typed values, and pure functions of (file, change) to new text
 #
-# A change is a dict, as kept in the pending file:
-#   {"op": "register", "member_no", "name", "kana", "phone" (digits or ""), "staff", "memo"}
-#   {"op": "link", "member_no", "phone" (digits)}
+# A change is a Register or a Link; the pending file keeps each as a JSON object
+# ({"op": "register"|"link", and its fields}). A member no. once shown to the receptionist
+# (on the card, in a 保存待ち message) is hers: auto is then False, and the change is written
+# under that number, or, when another program took it meanwhile, under the next free one
+# with a Renumbered notice that she acknowledges.
 
-@dataclass
-class Registration:
-    """A validated new member."""
+@dataclass(frozen=True)
+class Register:
+    """A validated new member (phone: national digits or "")."""
     member_no: str
     name: str
-    kana: str
+    kana: str = ""
+    phone: str = ""
+    staff: str = ""
+    memo: str = ""
+    auto: bool = False          # not typed and not shown yet: the file's next number, taken under the lock
+    made: float = 0.0           # when the receptionist saved it (time.time()): bookings since then are hers
+    op = "register"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A number added to a member (phone: national digits)."""
+    member_no: str
     phone: str
-    staff: str
-    memo: str
-    auto: bool = False              # the number was not typed: it is the file's next one when written
+    made: float = 0.0
+    op = "link"
 
 
-def validate_registration(form: dict, table: "MemberTable") -> tuple["Registration | None", dict]:
-    """(Registration, {}) or (None, {field: message in Japanese}) for the register dialog."""
+CHANGE_TYPES = {"register": Register, "link": Link}
+
+
+def change_json(change) -> dict:
+    return {"op": change.op, **dataclasses.asdict(change)}
+
+
+def change_of(data: dict):
+    """The change a pending-file object holds; ValueError for anything else."""
+    kind = CHANGE_TYPES.get(data.get("op"))
+    if kind is None:
+        raise ValueError(f"unknown change {data.get('op')!r}")
+    try:
+        return kind(**{f.name: data[f.name] for f in dataclasses.fields(kind) if f.name in data})
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+
+
+@dataclass(frozen=True)
+class Renumbered:
+    """A member no. shown to the receptionist that could not stay hers: another program wrote that number
+    for someone else first. Records cti.db made under old since `since` are hers, under new."""
+    name: str
+    old: str
+    new: str
+    since: float
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A kept change that can no longer be written as it was; why, in Japanese."""
+    change: object
+    why: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """Changes applied to a file: the new file, what was written (the new change last, as written), notes
+    for the receptionist, numbers changed, and kept changes that could not be applied."""
+    file: MembersFile
+    written: tuple
+    new: object
+    notes: tuple
+    renumbered: tuple
+    rejected: tuple
+
+
+def validate_registration(form: dict, table: "MemberTable") -> tuple["Register | None", dict]:
+    """(Register, {}) or (None, {field: message in Japanese}) for the register dialog."""
     errors = {}
     name = " ".join(form.get("name", "").split())
     kana = unicodedata.normalize("NFKC", form.get("kana", "")).strip()
@@ -2418,7 +2479,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
             errors[field] = unstorable_text(char, table.encoding)
     if errors:
         return None, errors
-    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
+    return Register(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
@@ -2426,45 +2487,49 @@ def held_by_others(file: MembersFile, phone: str) -> list[str]:
             for other in file.by_phone.get(phone, ())]
 
 
-def change_written(file: MembersFile, change: dict) -> bool:
+def change_written(file: MembersFile, change) -> bool:
     """The change is in the file already (a retry, or another copy of the pending file wrote it)."""
-    member = file.by_no.get(change["member_no"])
-    if change["op"] == "register":
-        return bool(member and member.name in (change["name"], excel_safe(change["name"]))
-                    and (not change["phone"] or change["phone"] in member.phones))
-    return bool(member and change["phone"] in member.phones)
+    member = file.by_no.get(change.member_no)
+    if isinstance(change, Register):
+        return bool(member and member.name in (change.name, excel_safe(change.name))
+                    and (not change.phone or change.phone in member.phones))
+    return bool(member and change.phone in member.phones)
 
 
-def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]:
-    """(new text, notes, the change as written) of change applied to file; the same text when already in it.
+def apply_change(file: MembersFile, change) -> tuple[str, list[str], object, Renumbered | None]:
+    """(new text, notes, the change as written, Renumbered or None) of change applied to file; the same
+    text when already in it.
 
-    A register whose number another PC took meanwhile gets the next free one (and a note).
-    MembersError when it cannot apply (a link to a member deleted meanwhile, a character the file lacks).
+    A register not shown yet (auto) takes the file's next number; one shown whose number another
+    program wrote meanwhile gets the next free one, and a Renumbered says so. MembersError when it
+    cannot apply (a link to a member deleted meanwhile, a character the file cannot hold).
     """
-    for value in change.values():
+    for value in dataclasses.astuple(change):
         char = unstorable(str(value), file.encoding)
         if char:
             raise MembersError(unstorable_text(char, file.encoding))
     if change_written(file, change):
-        return file.text, [], change
-    if change["op"] == "register":
-        notes = []
-        taken = change["member_no"] in file.by_no
-        if taken or (change.get("auto") and change["member_no"] != file.next_member_no()):
-            new_no = file.next_member_no()      # an untyped number follows the file as it is now
-            if taken:
-                notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
-            change = {**change, "member_no": new_no}
-        values = {"member_no": change["member_no"], "name": change["name"], "kana": change["kana"],
-                  "phone": format_phone(change["phone"]) if change["phone"] else "",
-                  "staff": change["staff"], "memo": change["memo"]}
+        return file.text, [], dataclasses.replace(change, auto=False) if isinstance(change, Register) else change, None
+    if isinstance(change, Register):
+        renumbered, notes = None, []
+        if change.auto or change.member_no in file.by_no:
+            new_no = file.next_member_no()
+            if not change.auto:
+                renumbered = Renumbered(change.name, change.member_no, new_no, change.made)
+            elif change.member_no in file.by_no:        # the dialog's suggestion, taken meanwhile
+                notes.append(f"会員番号 {change.member_no} は他の PC で使われたため {new_no} にしました")
+            change = dataclasses.replace(change, member_no=new_no)
+        change = dataclasses.replace(change, auto=False)       # written: shown from now on
+        values = {"member_no": change.member_no, "name": change.name, "kana": change.kana,
+                  "phone": format_phone(change.phone) if change.phone else "",
+                  "staff": change.staff, "memo": change.memo}
         header, cells = cells_for(file, values)
-        return render(file, header, {}, [cells]), notes + held_by_others(file, change["phone"]), change
-    member = file.by_no.get(change["member_no"])
+        return render(file, header, {}, [cells]), notes + held_by_others(file, change.phone), change, renumbered
+    member = file.by_no.get(change.member_no)
     if member is None:
-        raise MembersError(f"会員番号 {change['member_no']} が {file.name} にありません"
+        raise MembersError(f"会員番号 {change.member_no} が {file.name} にありません"
                            "（他の PC か Excel で削除されたようです）")
-    notes = held_by_others(file, change["phone"])
+    notes = held_by_others(file, change.phone)
     index = bisect.bisect_left(file.lines, member.line)
     cells = next(split_records(file.record(index)))[0]
     header = list(file.header)
@@ -2475,34 +2540,35 @@ def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]
         column = file.columns["phone"]
     cells += [""] * (len(header) - len(cells))
     current = cells[column].strip()
-    cells[column] = f"{current}; {format_phone(change['phone'])}" if current else format_phone(change["phone"])
-    return render(file, header, {index: cells}, []), notes, change
+    cells[column] = f"{current}; {format_phone(change.phone)}" if current else format_phone(change.phone)
+    return render(file, header, {index: cells}, []), notes, change, None
 
 
-def apply_changes(file: MembersFile, changes: list, new: dict | None = None):
-    """(MembersFile with kept changes and the new one applied, notes, the changes as written, the new one as written).
+def apply_changes(file: MembersFile, changes, new=None) -> Applied:
+    """The kept changes, then the new one, applied to file.
 
-    A kept change that no longer applies (its member deleted meanwhile, a character the file,
-    now CP932, cannot hold) is dropped with a note, so that it cannot block every later change;
-    only the new change raises.
+    A kept change that no longer applies (its member deleted meanwhile, a character the file, now
+    CP932, cannot hold) is Rejected, never dropped untold, so that it cannot block every later
+    change; only the new change raises.
     """
-    notes, written, new_written = [], [], None
-    for change in changes + ([new] if new else []):
+    notes, written, renumbered, rejected, new_written = [], [], [], [], None
+    for change in [*changes, *([new] if new else [])]:
         try:
-            text, note, done = apply_change(file, change)
+            text, note, done, moved = apply_change(file, change)
         except MembersError as e:
             if change is new:
                 raise
-            notes.append(f"保留していた変更は保存できませんでした: {e}")
-            log.warning("保留中の変更を捨てました: %s", e)
+            rejected.append(Rejected(change, str(e)))
             continue
         notes += note
         written.append(done)
+        if moved:
+            renumbered.append(moved)
         if change is new:
             new_written = done
         if text is not file.text:           # a change already in the file changes nothing
             file = MembersFile.parse(text, file.encoding, file.name)
-    return file, notes, written, new_written
+    return Applied(file, tuple(written), new_written, tuple(notes), tuple(renumbered), tuple(rejected))
 
 
 def cells_for(file: MembersFile, values: dict):
@@ -2978,19 +3044,304 @@ def cached_parse(cache: ParseCache, key: str, packed: bytes, text: str, encoding
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# the shell: lock, re-read, write, swap
+# the shell: the lock, the pending file, one write under the lock
+
+class LockLost(FileChanged):
+    """The lock file we hold is no longer the one at its path (deleted while held): another PC may hold
+    the new one, so nothing is replaced; the write starts again under a fresh lock."""
+
+
+class MembersLock:
+    """members.csv.lock: an OS lock (a filelock.FileLock: a crashed process or a PC that drops off
+    the share releases it), and whether it is still ours.
+
+    A lock file deleted while held (a share that dropped and came back, a sync or clean-up tool)
+    lets another PC lock a new file at the same path at once. held() compares the file we locked
+    with the one at the path; a write asks it before every replace. The file stays when released
+    (unlinking it on release would let one waiting on the old file and one on a new file both hold).
+    """
+
+    def __init__(self, members: Path):
+        self.path = Path(str(members) + ".lock")
+        self.locked = None                  # (st_dev, st_ino) of the file we hold locked, None when not held
+        self.lock = filelock.FileLock(str(self.path), timeout=LOCK_TIMEOUT, is_singleton=False,
+                                      preserve_lock_file=True, on_acquired=self._acquired)
+
+    def _acquired(self, fd: int):
+        st = os.fstat(fd)
+        self.locked = (st.st_dev, st.st_ino)
+        if not self.held():                 # replaced between filelock's open and its lock
+            self.locked = None
+            raise LockLost(f"{self.path.name} was replaced while it was locked")
+
+    def held(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float):
+        """The lock, waiting up to timeout; filelock.Timeout, LockLost or OSError when it cannot be had."""
+        with self.lock.acquire(timeout=timeout):
+            try:
+                yield self
+            finally:
+                self.locked = None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the pending file holds: changes not written yet, changes written but not yet seen to survive
+    a save by a program that takes no lock (Excel) as (time.time() written, change), and member nos.
+    changed that the receptionist has not acknowledged yet."""
+    changes: tuple = ()
+    unconfirmed: tuple = ()
+    renumbered: tuple = ()
+
+    def __bool__(self):
+        return bool(self.changes or self.unconfirmed or self.renumbered)
+
+
+class PendingFile:
+    """This PC's record of its changes to members.csv, members.csv.<PC>.pending (the PC's name in it:
+    PCs running cti from one shared folder keep their own). One JSON object a line, UTF-8:
+    a change as change_json() makes it ({"op": "register"|"link", …}) waits to be written; the
+    same with "written": <time.time()> was written and is checked against the file until
+    CONFIRM_SECONDS have passed (the next start checks it once more); {"op": "renumbered", "name",
+    "old", "new", "since"} is a member no. changed and not yet acknowledged. Written whole, atomically,
+    before memory claims any of it; removed when it holds nothing."""
+
+    def __init__(self, folder: Path, members: Path):
+        self.path = Path(folder) / f"{members.name}.{safe_host_name()}.pending"
+
+    def read(self) -> Kept | None:
+        """What the file holds (Kept() when there is none); None when it cannot be read now."""
+        try:
+            lines = self.path.read_text("utf-8").splitlines()
+        except FileNotFoundError:
+            return Kept()
+        except OSError as e:
+            log.warning("保存待ちファイルを読めません: %s", e)
+            return None
+        changes, unconfirmed, renumbered = [], [], []
+        for line in lines:
+            try:
+                data = json.loads(line)
+                if data.get("op") == "renumbered":
+                    renumbered.append(Renumbered(data["name"], data["old"], data["new"], data["since"]))
+                elif "written" in data:
+                    unconfirmed.append((float(data["written"]), change_of(data)))
+                else:
+                    changes.append(change_of(data))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                log.warning("保存待ちファイルの壊れた行を飛ばしました")
+        return Kept(tuple(changes), tuple(unconfirmed), tuple(renumbered))
+
+    def write(self, kept: Kept):
+        """Write kept (or remove the file when it holds nothing); OSError when it cannot be written."""
+        if not kept:
+            self.path.unlink(missing_ok=True)
+            return
+        lines = [change_json(c) for c in kept.changes]
+        lines += [{**change_json(c), "written": t} for t, c in kept.unconfirmed]
+        lines += [{"op": "renumbered", **dataclasses.asdict(r)} for r in kept.renumbered]
+        atomic_write(self.path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode("utf-8"))
+
+
+UNSAVED_NAME = "{stem}_保存できなかった変更.txt"
+
+
+def unsaved_line(rejected: Rejected, when: datetime) -> str:
+    """One kept change that could not be written, as the receptionist reads it in the unsaved file."""
+    change = rejected.change
+    if isinstance(change, Register):
+        what = (f"会員登録 会員番号 {change.member_no} 名前 {change.name} ふりがな {change.kana} "
+                f"電話番号 {format_phone(change.phone) if change.phone else ''} 主担当 {change.staff} メモ {change.memo}")
+    else:
+        what = f"電話番号登録 会員番号 {change.member_no} 電話番号 {format_phone(change.phone)}"
+    return f"{when:%Y-%m-%d %H:%M} {socket.gethostname()}: {what}（保存できなかった理由: {rejected.why}）\r\n"
+
+
+def keep_unsaved(folders: list[Path], members: Path, rejected: tuple, now: datetime) -> Path:
+    """Add the rejected changes to the unsaved file beside members.csv (else in the next folder that
+    takes it); its path, or OSError when no folder does."""
+    text = "".join(unsaved_line(r, now) for r in rejected)
+    error = None
+    for folder in folders:
+        path = Path(folder) / UNSAVED_NAME.format(stem=members.stem)
+        try:
+            with open(path, "ab") as f:
+                f.write(("\ufeff" if f.tell() == 0 else "").encode("utf-8") + text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            return path
+        except OSError as e:
+            error = error or e
+    raise error
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one write under the lock did: the file now on disk (and its stamp), the changes this PC has
+    written and not yet seen confirmed, and what the receptionist is to be told."""
+    file: MembersFile
+    stamp: tuple | None
+    changed: bool               # the text on disk is new (not only what was there)
+    applied: Applied
+    unsaved: Path | None        # where the rejected changes were kept
+
+
+class MemberWriter:
+    """The shell around the pure changes: under the lock, the file as it is now (compared by content,
+    never by its time and size alone), the kept and new changes applied, the new text written (temp
+    file, then replace, only while the lock and the file are still the ones we had), and the pending
+    file made to hold what this PC wrote and has not yet seen confirmed. The caller swaps the result in.
+    """
+
+    def __init__(self, path: Path, pending: PendingFile):
+        self.path, self.pending = path, pending
+        self.kept = Kept()                  # what the pending file holds
+        self.last: tuple | None = None      # (content key, MembersFile) of the text last read or written here
+
+    def reload(self):
+        """What the pending file holds now (another start may have left changes in it)."""
+        self.kept = self.pending.read() or self.kept
+
+    def keep(self, kept: Kept, must=True):
+        """The pending file first, then memory (memory never claims more than disk); must=False: kept in
+        memory even when the file cannot be written (what it records was on disk a moment ago)."""
+        try:
+            self.pending.write(kept)
+        except OSError as e:
+            if must:
+                raise
+            log.error("保存待ちファイルを書けません: %s", e)
+        self.kept = kept
+
+    @functools.cached_property
+    def lock(self) -> MembersLock:
+        """Made at the first write (reading needs no lock, nor filelock's import)."""
+        return MembersLock(self.path)
+
+    def write(self, read_raw, stat, new=None) -> Written:
+        """Write the kept changes and new.
+
+        read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
+        stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
+        cannot be used), or ValidationError when new no longer applies; nothing is written then
+        (changes found lost meanwhile are pending from then on).
+        """
+        try:
+            for _ in range(REBASE_ATTEMPTS):
+                try:
+                    with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
+                        return self._write_held(lock, read_raw, stat, new)
+                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
+                    continue
+            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+        except filelock.Timeout:
+            raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
+        except OSError as e:                # the lock file itself (a read-only or unreachable folder)
+            raise file_problem(e, self.path) from None
+
+    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+        raw, based_on = read_raw()
+        key = content_key(raw) if raw is not None else None
+        if self.last and key == self.last[0]:
+            disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is None:
+            disk = MembersFile.parse("", "utf-8-sig", self.path.name)
+        else:
+            disk = MembersFile.parse(*decode_file_text(raw, self.path, MembersError), self.path.name)
+        kept = requeued(self.kept, disk)
+        if kept != self.kept:
+            self.keep(kept, must=False)
+        try:
+            applied = apply_changes(disk, kept.changes, new)
+        except MembersError as e:
+            raise ValidationError(str(e)) from None
+        file, data = applied.file, applied.file.text.encode(applied.file.encoding)
+        still_kept, unsaved = (), None
+        if applied.rejected:
+            try:
+                unsaved = keep_unsaved([self.path.parent, self.pending.path.parent], self.path,
+                                       applied.rejected, datetime.now())
+            except OSError as e:            # kept in the pending file then, and said so
+                log.error("保存できなかった変更をファイルに書けません: %s", e)
+                still_kept = tuple(r.change for r in applied.rejected)
+        changed = file.text != disk.text or raw is None
+        try:
+            # Excel takes no lock: a save of its own while we write would be replaced by our text made
+            # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
+            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+                if changed else None
+        except FileChanged:
+            raise
+        except OSError as e:
+            raise file_problem(e, self.path, replacing=getattr(e, "replacing", False)) from None
+        stamp = stat() if st else based_on
+        if st and (not stamp or stamp[0] != st.st_ino):     # replaced again at once: a re-read will see it
+            stamp = stamp_of(st)
+        self.last = (content_key(data), file)
+        # what this PC wrote goes on record at once: an exit, a crash or a power cut before the check ends
+        # leaves it to the next start (written before the replace, a kill in between would write later
+        # a change the receptionist never saw saved)
+        now = time.time()
+        self.keep(Kept(still_kept, kept.unconfirmed + tuple((now, c) for c in applied.written),
+                       kept.renumbered + applied.renumbered), must=False)
+        return Written(file, stamp, changed, applied, unsaved)
+
+
+def requeued(kept: Kept, disk) -> Kept:
+    """kept with the changes written lately that disk no longer holds pending again, and those written
+    CONFIRM_SECONDS ago and found in disk forgotten.
+
+    A program that does not take our lock (Excel) may save its older copy over our write; such a
+    change is written again, for CONFIRM_SECONDS after it was written (and once more at the next
+    start, from the pending file, for one written just before an exit or a crash).
+    """
+    now = time.time()
+    unconfirmed = tuple((t, c) for t, c in kept.unconfirmed if now - t < CONFIRM_SECONDS or not change_written(disk, c))
+    lost = tuple(c for _, c in unconfirmed if not change_written(disk, c) and c not in kept.changes)
+    if lost:
+        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+    return Kept(kept.changes + lost, tuple(u for u in unconfirmed if u[1] not in lost), kept.renumbered)
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the table: the last good parse, re-reads, and changes through the shell
+
+# A change written (or kept pending: WriteDeferred carries the member then): the member as it now
+# is, and notes for the receptionist (a number another member holds too).
+Saved = namedtuple("Saved", "member notes")
+
+
+@dataclass(frozen=True)
+class Unsaved:
+    """Kept changes that can no longer be written as they were: kept in path (None: still in the
+    pending file, the unsaved file could not be written either)."""
+    rejected: tuple
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class PendingSaved:
+    """Kept changes written at last (count of them)."""
+    count: int
+
 
 class MemberTable:
-    """members.csv as the program uses it: the last good MembersFile, pending changes, and writes.
+    """members.csv as the program uses it: the last good MembersFile, re-reads, and changes.
 
-    Every change is a read-modify-write under the lock file beside members.csv
-    (members.csv.lock, a filelock.FileLock: an OS lock, so a crashed process or a PC that
-    drops off the share releases it): the file is re-read inside the lock, the member
-    number allocated there, the new text written atomically, then swapped in. A change
-    that cannot be written now (Excel holds the file, the share is gone, the disk is full,
-    the folder read-only, another PC keeps the lock) is kept in the pending file and
-    merged into whatever the file then holds; if even that cannot be written, NotSaved.
-    A file that was loaded and is now missing or unreadable is unavailable, never empty.
+    Every change goes through the shell (MemberWriter): under the lock, against the file as it
+    is then, written, and only then swapped in here. A change that cannot be written now (Excel
+    holds the file, the share is gone, the disk is full, the folder read-only, another PC keeps
+    the lock) is kept in the pending file and merged into whatever the file then holds; if even
+    that cannot be written, NotSaved. A file that was loaded and is now missing or unreadable is
+    unavailable, never empty. What the receptionist must be told after a write or a retry (a
+    member no. changed, changes that could not be written, kept changes saved) waits in notices.
     """
 
     def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
@@ -2998,10 +3349,10 @@ class MemberTable:
         self.path = Path(path)
         self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
-        self.pending_path = Path(pending_dir or self.path.parent) / f"{self.path.name}.{safe_host_name()}.pending"
-        self.pending: list[dict] = []
+        self.pending_file = PendingFile(Path(pending_dir or self.path.parent), self.path)
+        self.writer = MemberWriter(self.path, self.pending_file)
         self.pending_cause = ""                         # why the pending changes wait (a FILE_CAUSES key)
-        self.written: list[tuple[float, dict]] = []     # (monotonic time, change) written, not yet confirmed
+        self.notices: list = []                         # Renumbered, Unsaved, PendingSaved: to tell, in order
         self.disk = self.file = MembersFile.parse("", "utf-8-sig", self.path.name)
         self.stamp = None
         self.existed = False            # the file was there since start: from now on missing is "unavailable"
@@ -3010,10 +3361,9 @@ class MemberTable:
         self._reader: threading.Thread | None = None
         self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
 
-    @functools.cached_property
-    def lock(self):
-        """members.csv.lock, made at the first write (reading needs no lock, nor filelock's import)."""
-        return filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
+    pending_path = property(lambda self: self.pending_file.path)
+    kept = property(lambda self: self.writer.kept)
+    pending = property(lambda self: list(self.kept.changes))        # the changes waiting to be written
 
     # what the rest of the program reads: the last good file with the pending changes applied
     members = property(lambda self: self.file.members)
@@ -3029,7 +3379,8 @@ class MemberTable:
 
     def load(self):
         """Read the file (and any pending changes); raise CtiError when it cannot be used now."""
-        self.pending = self._read_pending()
+        self.writer.reload()
+        self.notices += [r for r in self.kept.renumbered if r not in self.notices]   # told again until acknowledged
         try:
             disk, stamp = self._read()
         except CtiError as e:
@@ -3040,34 +3391,29 @@ class MemberTable:
             self._verify_later(disk)
         return self
 
-    def _read_pending(self) -> list[dict]:
-        try:
-            lines = self.pending_path.read_text("utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        except OSError as e:
-            log.warning("保存待ちファイルを読めません: %s", e)
-            return self.pending
-        changes = []
-        for line in lines:
-            try:
-                changes.append(json.loads(line))
-            except ValueError:
-                log.warning("保存待ちファイルの壊れた行を飛ばしました")
-        return changes
-
     def _stat(self):
-        """(inode, mtime, size) of the file, None when it is not there, ("error", errno) when it cannot be seen."""
+        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
+        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
         except OSError as e:                    # a share gone or access denied: a re-read will say which
             return "error", e.errno
-        return st.st_ino, st.st_mtime_ns, st.st_size
+        return stamp_of(st)
 
     def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
-        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used.
+        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used."""
+        raw, stamp = self._read_raw(wait_if_missing)
+        if raw is None:
+            return self.disk, None                  # never there since start: the file may be created
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self._parse(handed, stamp, full), stamp
+
+    def _read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
+        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
+        be created); FileError when it cannot be read.
 
         A file that was there before and is missing now is unavailable (Excel deletes it
         while saving; an SMB client caches "not found" for seconds): with wait_if_missing
@@ -3082,29 +3428,25 @@ class MemberTable:
                 if not self.existed and not self.path.parent.is_dir():
                     raise file_problem(e, self.path.parent) from None
                 if not self.existed and delay is None:
-                    return self.disk, None                  # never there since start: the file may be created
+                    return None, None
                 if delay is None:
                     raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
                                     "最後に読めた内容で表示を続けます", "missing") from None
                 time.sleep(delay)
             except OSError as e:
                 raise file_problem(e, self.path, reading=True) from None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        handed = [raw]                  # handed over: members_from frees the bytes before it parses
-        del raw
-        return self._parse(handed, stamp, full), stamp
+        return raw, stamp_of(st)
 
     def _parse(self, handed: list, stamp, full=False):
         """The parse of bytes read from members.csv: from the parse cache when it has them.
 
-        A MembersFile (needed to apply changes) when asked for, or when changes are pending
-        or were written lately. Otherwise a fresh parse is stored in the cache and answered from
+        A MembersFile (needed to apply changes) when asked for, or when changes are pending.
+        Otherwise a fresh parse is stored in the cache and answered from
         it (a few MB, not a Member each): on the re-read thread while the window runs, before
         the window at the first start, so that a start cut short (a kill, a PC switched off as
         soon as the window shows) still leaves the cache for the next one.
         """
-        now = time.monotonic()
-        full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
+        full = full or bool(self.kept.changes)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
         file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
         if self.background and on_ui_thread:
@@ -3152,26 +3494,13 @@ class MemberTable:
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(full_parse(disk), self.pending)[0] if self.pending else disk
+        self.file = apply_changes(full_parse(disk), self.kept.changes).file if self.kept.changes else disk
 
     def _requeue_lost(self, disk: MembersFile):
-        """Changes written lately that disk no longer holds become pending again, to be written again.
-
-        A program that does not take our lock (Excel) may save its older copy over our write;
-        such a change is written again, for CONFIRM_SECONDS after it was first written.
-        """
-        now = time.monotonic()
-        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
-        lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
-        if not lost:
-            return
-        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
-        self.written = [(t, c) for t, c in self.written if c not in lost]
-        try:
-            self._keep_pending(self.pending + lost)
-        except OSError as e:                    # kept in memory at least: they were on disk a moment ago
-            log.error("消えた変更を保存待ちファイルに書けません: %s", e)
-            self.pending = self.pending + lost
+        """Changes written lately that disk no longer holds become pending again (requeued)."""
+        kept = requeued(self.kept, disk)
+        if kept != self.kept:
+            self.writer.keep(kept, must=False)
 
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
@@ -3233,7 +3562,9 @@ class MemberTable:
         scan_lookup when the parse cache does not hold this content and no change is pending (else
         None: load() answers, from the cache in a fraction of a second). Nothing is cached: a window
         builds the cache; a script asking now and then should not wait for it."""
-        if self.cache is None or self._read_pending():
+        kept = self.pending_file.read()
+        if self.cache is None or kept is None or kept.changes \
+                or any(time.time() - t < CONFIRM_SECONDS for t, _ in kept.unconfirmed):
             return None
         try:
             raw = self.path.read_bytes()
@@ -3282,14 +3613,14 @@ class MemberTable:
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
 
-    def register(self, reg: Registration) -> tuple[Member, list[str]]:
+    def register(self, reg: Register) -> "Saved":
         """Add a member; return it and notes for the receptionist.
 
         WriteDeferred when kept pending; NotSaved or MembersError when nothing was kept.
         """
-        return self._change({"op": "register", **dataclasses.asdict(reg)})
+        return self._change(reg)
 
-    def link(self, member_no: str, phone: str) -> tuple[Member, list[str]]:
+    def link(self, member_no: str, phone: str) -> Saved:
         """Add a number to a member; refuse one it has; note when another member holds it."""
         digits = normalize_phone(phone)
         member = self.by_no.get(member_no)
@@ -3299,120 +3630,84 @@ class MemberTable:
             raise ValidationError(PHONE_HINT, "phone")
         if digits in member.phones:
             raise ValidationError(f"{member.name} さんには {format_phone(digits)} が既に登録されています", "phone")
-        return self._change({"op": "link", "member_no": member_no, "phone": digits})
+        return self._change(Link(member_no, digits))
 
-    def _change(self, change: dict):
+    def _change(self, change) -> Saved:
         """Write change (with any kept ones) under the lock; else keep it pending; else NotSaved."""
-        for value in change.values():               # refused at once: never kept as a change that cannot be written
+        for value in dataclasses.astuple(change):   # refused at once: never kept as a change that cannot be written
             if char := unstorable(str(value), self.encoding):
                 raise ValidationError(unstorable_text(char, self.encoding))
+        change = dataclasses.replace(change, made=change.made or time.time())
         try:
-            file, notes, _, done = self._write_changes(change)
+            written = self._write(change)
         except ValidationError:
             raise
         except CtiError as e:
             return self._defer(change, e)
-        return file.by_no[done["member_no"]], notes
+        return Saved(written.file.by_no[written.applied.new.member_no], list(written.applied.notes))
 
-    def _write_changes(self, new=None):
-        """Under the lock: re-read, apply, write, swap. Raises FileError/MembersError, nothing swapped.
+    def _write(self, new=None) -> Written:
+        """The kept changes and new written through the shell, then swapped in; what the receptionist must be
+        told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
+        change no longer applies to the file as it is now."""
+        written = self.writer.write(lambda: self._read_raw(wait_if_missing=new is not None), self._stat, new)
+        self.disk = self.file = written.file
+        self.stamp, self.error, self.existed = written.stamp, None, True
+        applied = written.applied
+        self.notices += applied.renumbered
+        if applied.rejected:
+            self.notices.append(Unsaved(applied.rejected, written.unsaved))
+        if self.cache and written.changed:
+            self._cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp)
+        return written
 
-        ValidationError when the new change no longer applies to the file as it is now.
-        """
-        try:
-            with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                for attempt in range(REBASE_ATTEMPTS):
-                    # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size)
-                    # is unchanged (any other writer's replace makes a new inode), else read again; parsed
-                    # in full either way (a parse from the cache has no text to apply a change to)
-                    if not attempt and isinstance(self.disk, MembersFile) and self.stamp and \
-                            self._stat() == self.stamp and not self.error:
-                        disk, based_on = self.disk, self.stamp
-                    else:
-                        disk, based_on = self._read(wait_if_missing=new is not None, full=True)
-                    self._requeue_lost(disk)
-                    changes = self.pending
-                    try:
-                        file, notes, written, done = apply_changes(disk, changes, new)
-                    except MembersError as e:
-                        raise ValidationError(str(e)) from None
-                    try:
-                        # Excel takes no lock: a save of its own while we write would be replaced by
-                        # our text made without its rows; then ours is made again from its file
-                        st = atomic_write(self.path, file.text.encode(file.encoding),
-                                          unchanged=lambda: self._stat() == based_on) \
-                            if file.text != disk.text or not self.path.exists() else None
-                        break
-                    except FileChanged:
-                        continue
-                    except OSError as e:
-                        raise file_problem(e, self.path, replacing=True) from None
-                else:                           # saved again and again meanwhile: kept pending, tried later
-                    raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")
-        except filelock.Timeout:
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
-        except OSError as e:                    # the lock file itself (a read-only or unreachable folder)
-            raise file_problem(e, self.path) from None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st else self._stat()
-        self.pending = []
-        self._remove_pending_file()
-        now = time.monotonic()
-        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS] + [(now, c) for c in written]
-        self.disk, self.file, self.stamp, self.error = file, file, stamp, None
-        self.existed = True
-        if self.cache and file.text != disk.text:
-            self._cache_later(file.text.encode(file.encoding), file, stamp)
-        return file, notes, written, done
+    def _defer(self, change, error: CtiError):
+        """members.csv cannot be written now: keep the change pending (file first, then memory), or NotSaved.
 
-    def _defer(self, change: dict, error: CtiError):
-        """members.csv cannot be written now: keep the change pending (file first, then memory), or NotSaved."""
+        The change is kept as the last good file shows it: a new member's number is then hers (shown)."""
         self.pending_cause = getattr(error, "cause", "other")
+        applied = apply_changes(full_parse(self.disk), self.kept.changes, change)
         try:
-            done = self._keep_pending(self.pending + [change])[-1]
+            self.writer.keep(dataclasses.replace(self.kept, changes=self.kept.changes + (applied.new,)))
         except OSError as e:
             raise NotSaved(f"{error}\n保存待ちファイルも書けないため（{file_problem(e, self.pending_path)}）、"
                            "この変更は保存されていません。入力はそのまま残っています") from None
-        raise WriteDeferred(deferred_text(self.path.name, error), self.file.by_no.get(done["member_no"]))
-
-    def _keep_pending(self, changes: list) -> list:
-        """Write the pending file first, then keep the changes in memory (memory never claims more than disk).
-
-        Returns the changes as they apply to the last good file (a number taken meanwhile renumbered).
-        """
-        if changes:
-            # The pending file: one JSON object a line, UTF-8, each a change as apply_change takes it:
-            # {"op": "register", "member_no", "name", "kana", "phone", "staff", "memo"} or
-            # {"op": "link", "member_no", "phone"}; phones as national digits.
-            lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in changes)
-            atomic_write(self.pending_path, lines.encode("utf-8"))
-        else:
-            self._remove_pending_file()
-        self.pending = changes
-        self.file, _, written, _ = apply_changes(full_parse(self.disk), changes)
-        return written
-
-    def _remove_pending_file(self):
-        try:
-            self.pending_path.unlink(missing_ok=True)
-        except OSError as e:
-            log.warning("保存待ちファイルを消せません: %s", e)
+        self.file = applied.file
+        raise WriteDeferred(deferred_text(self.path.name, error), self.file.by_no.get(applied.new.member_no))
 
     def retry_pending(self) -> bool:
-        """Try again to write the kept changes (without waiting for the lock); True when nothing is pending."""
-        if not self.pending:
+        """Try again to write the kept changes (without waiting for the lock); True when nothing is pending.
+        A PendingSaved notice says how many were written."""
+        count = len(self.kept.changes)
+        if not count:
             return True
         try:
-            _, notes, _, _ = self._write_changes()
+            written = self._write()
         except CtiError as e:
             log.info("保存待ちの変更はまだ保存できません: %s", e)
             return False
-        for note in notes:
-            log.info("保留中の変更: %s", note)
+        if saved := count - len(written.applied.rejected):
+            self.notices.append(PendingSaved(saved))
         return True
 
     def discard_pending(self):
         """Forget the kept changes (the receptionist chose so): they are never written."""
-        self._keep_pending([])
+        self.writer.keep(dataclasses.replace(self.kept, changes=()))
+        self.file = self.disk
+
+    def take_notices(self) -> list:
+        """What the receptionist is to be told since last asked (Renumbered until acknowledge())."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def acknowledge(self, renumbered: Renumbered):
+        """The receptionist saw a member no. change (and cti.db followed it): the pending file forgets it."""
+        self.writer.keep(dataclasses.replace(self.kept, renumbered=tuple(r for r in self.kept.renumbered
+                                                                          if r != renumbered)), must=False)
+
+
+def stamp_of(st: os.stat_result) -> tuple:
+    return st.st_ino, st.st_mtime_ns, st.st_size, st.st_ctime_ns
 
 
 def deferred_text(name: str, error: CtiError) -> str:
@@ -3424,7 +3719,7 @@ def deferred_text(name: str, error: CtiError) -> str:
                       "戻りしだい自動で保存します",
            "network": f"{name} のある共有フォルダに届かないため、まだ保存できません。つながりしだい自動で保存します",
            "full": f"{name} のあるディスクがいっぱいのため、まだ保存できません。空きができしだい自動で保存します",
-           "readonly": f"{name} のフォルダかファイルが読み取り専用のため、まだ保存できません。"
+           "readonly": f"{name} のフォルダに書き込む権限がないため（読み取り専用）、まだ保存できません。"
                        "書き込めるようになりしだい自動で保存します"}.get(cause, f"{error}。あとで自動で保存します")
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
