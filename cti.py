@@ -4277,6 +4277,16 @@ class Database:
                 "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
                 (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
 
+    def move_member(self, old: str, new: str, since: datetime) -> int:
+        """The bookings made under member no. old since `since`, and the visits they made, now under new (a
+        number shown for a new member that another program had written for someone else: Renumbered)."""
+        with self._held_as_error(), self.conn:
+            ids = [row[0] for row in self.conn.execute(
+                "SELECT id FROM reservations WHERE member_no = ? AND created >= ?", (old, self._iso(since)))]
+            self.conn.executemany("UPDATE reservations SET member_no = ? WHERE id = ?", [(new, i) for i in ids])
+            self.conn.executemany("UPDATE visits SET member_no = ? WHERE reservation_id = ?", [(new, i) for i in ids])
+        return len(ids)
+
     def set_status(self, reservation_id: int, status: str, amount: int | None = None) -> Reservation:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
         r = self.reservation(reservation_id)
@@ -4704,6 +4714,20 @@ def booking_row(reservation, member) -> tuple:
 PENDING_WHEN = {"held": "Excel を閉じると保存します", "locked": "すぐに保存します",
                 "missing": "台帳が戻りしだい保存します", "network": "共有フォルダにつながりしだい保存します",
                 "full": "ディスクに空きができしだい保存します", "readonly": "書き込めるようになりしだい保存します"}
+
+
+def member_notice_text(notice, name: str) -> str:
+    """What the receptionist is told of a members.csv notice (the store's Renumbered, Unsaved, PendingSaved)."""
+    if isinstance(notice, Renumbered):
+        return (f"{notice.name} 様の会員番号は {notice.new} になりました（{notice.old} は Excel か他の PC で別の方に"
+                f"使われたため）。{notice.old} で入れた予約と来店は {notice.new} に移しました")
+    if isinstance(notice, Unsaved):
+        whys = "、".join(dict.fromkeys(r.why for r in notice.rejected))
+        where = (f"内容は {notice.path} に残してあります" if notice.path
+                 else "内容は保存待ちファイルに残っています（そのファイルも書けませんでした）")
+        return (f"保存待ちだった変更 {len(notice.rejected)}件は {name} に保存できませんでした（{whys}）。{where}。"
+                f"Excel で {name} を開き、手で入力してください")
+    return f"{name} に保存待ちの変更を保存しました"
 
 
 def members_status(table: MemberTable) -> str:
@@ -6055,18 +6079,26 @@ class MainWindow:
 
     def retry_pending(self):
         if self.members.pending and self.members.retry_pending():
-            self.members_changed([f"{self.members.path.name} に保存待ちの変更を保存しました"])
+            self.members_changed([])
 
     def members_changed(self, notes):
-        """After a register/link (or the file changed): history rows and the caller panel follow."""
+        """After a register/link (or the file changed): history rows and the caller panel follow, and what
+        the store has to tell (a member no. changed, changes it could not write) is told."""
+        notices = self.members.take_notices()
+        renumbered = [n for n in notices if isinstance(n, Renumbered)]
+        for notice in renumbered:           # cti.db follows at once; the box asks her to acknowledge
+            self.db.move_member(notice.old, notice.new, datetime.fromtimestamp(notice.since))
+        notes = notes + [member_notice_text(n, self.members.path.name) for n in notices]
         self.refresh_history()
         shown = self.records.get(str(self.shown.id)) if self.shown else None
         self.show_caller(shown or self.selected_record())
         self.refresh_status()
+        if renumbered:
+            self.confirm(member_notice_text(renumbered[-1], self.members.path.name))
         if notes:
             # Shown once the caller has returned: a modal box waits for OK in a nested event loop,
             # and opened inside poll() it kept calls and re-reads (Excel's next save) waiting for OK.
-            self.root.after_idle(self.notify, "\n".join(notes))
+            self.root.after_idle(self.notify, "\n".join(notes), renumbered)
 
     def reservations_changed(self):
         self.refresh_counts()
@@ -6099,8 +6131,11 @@ class MainWindow:
         self.confirm(status_done_text(status, amount))
         return {}
 
-    def notify(self, text):
+    def notify(self, text, renumbered=()):
+        """A box that waits for OK; a member no. change it tells is acknowledged only then."""
         messagebox.showinfo("CTI", text, parent=self.root)
+        for notice in renumbered:
+            self.members.acknowledge(notice)
 
     def confirm(self, text):
         """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
@@ -6117,16 +6152,12 @@ class MainWindow:
         return {}
 
     def register(self, registration) -> dict:
-        return self.save_member_change(lambda: self.members.register(registration), registration.member_no,
-                                       "登録しました")
+        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました")
 
     def link(self, member_and_phone) -> dict:
         member_no, phone = member_and_phone
-        try:
-            return self.save_member_change(lambda: self.members.link(member_no, phone), member_no,
-                                           "電話番号を追加しました")
-        except ValueError as e:
-            return {"phone": str(e)}
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました")
 
     def save_member_change(self, change, member_no, done) -> dict:
         """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
@@ -6502,6 +6533,8 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                     messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
                 if db.notice:
                     messagebox.showwarning("CTI", db.notice, parent=root)
+                if members.notices:         # a member no. changed that the last run could not tell
+                    window.members_changed([])
             root.mainloop()
             window.stop()
             if window.ended:

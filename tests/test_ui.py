@@ -932,7 +932,7 @@ def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_wh
     assert "未保存" not in app.window.status_members["text"]
     # nowhere to keep a change (the pending file cannot be written): the dialog stays with its input
     excel_lock["on"] = True
-    monkeypatch.setattr(cti.MemberTable, "_keep_pending", lambda self, changes: (_ for _ in ()).throw(
+    monkeypatch.setattr(cti.PendingFile, "write", lambda self, kept: (_ for _ in ()).throw(
         OSError(28, "No space left on device")))                # injected: the real full disk is in test_shared_store
     dialog = app.window.open_register("0312340000")
     dialog.vars["name"].set("渡辺健")
