@@ -13,7 +13,7 @@ reservations and today's counts.
     python cti.py --lookup NUMBER the members holding that number, as JSON
     python cti.py --import-visits CSV   add a visit history CSV to cti.db
     python cti.py --selftest      check what the program needs (config, modules loaded by name,
-                                  loop:// and socket://, every decoder), no window
+                                  loop://, socket:// and sip://, every decoder), no window
 
 The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
@@ -31,13 +31,17 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
   Helpers used by both stores
       Text decoding (UTF-8, CP932, UTF-16), CSV records, Excel-safe cells, atomic_write.
   Config
-      cti.ini: Config and load_config, path values, the data folders' risks.
+      cti.ini: Config and load_config, path values, the data folders' risks; a sip:// port (SipTarget).
   Phone numbers
       Normalising, splitting and formatting numbers (Japanese and international).
   Caller-ID decoders
       Call, and one decoder per device protocol (ND, Aloha, modem, Whozz Calling, NCID; auto).
+  SIP extension
+      port = sip://: SIP messages parsed and built, digest auth, the caller of an INVITE, and SipAgent,
+      the user agent's state (registration, ringing, CANCEL), pure: bytes and times in, datagrams out.
   Device reader
-      DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue.
+      DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue;
+      SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
       Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
       the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
@@ -71,6 +75,7 @@ import errno
 import functools
 import gc
 import glob
+import hashlib
 import importlib.util
 import io
 import itertools
@@ -847,6 +852,8 @@ DEFAULT_INI = """\
 ; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
 ; auto = USB の着信表示装置を探す（Bluetooth は除く。応答した装置を使う） / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
 ; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
+; sip://3:パスワード@192.168.1.1 = ひかり電話のホームゲートウェイに内線 3 として登録し、アダプタなしで着信番号を受け取る
+;   （パスワードの記号 @ : % は %40 %3A %25 と書きます。protocol は見ません。README の「ひかり電話」を参照）
 port = auto
 ; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
 ;             | modem（モデム NMBR=）| whozz（CallerID.com）| ncid（NCID サーバ）
@@ -923,7 +930,80 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
     return Path(value)
 
 
+SIP_DEFAULT_PORT = 5060
+
+
+@dataclass(frozen=True)
+class SipTarget:
+    """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
+    user: str
+    password: str = dataclasses.field(repr=False)
+    host: str
+    port: int = SIP_DEFAULT_PORT
+    local_port: int = 0
+
+    @property
+    def shown(self) -> str:
+        """The URL without its password: what logs, messages and the status line may show."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+
+
+def is_sip_url(url: str) -> bool:
+    return url[:6].lower() == "sip://"
+
+
+def parse_sip_url(url: str) -> SipTarget:
+    """sip://USER:PASSWORD@HOST[:PORT][?local_port=N]; the password may be percent-encoded.
+    A ValueError's text never holds the password."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or SIP_DEFAULT_PORT
+        query = urllib.parse.parse_qs(parts.query, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ValueError("sip:// の書き方が正しくありません（例 sip://3:パスワード@192.168.1.1）") from None
+    if parts.scheme.lower() != "sip" or not parts.username or parts.password is None or not parts.hostname:
+        raise ValueError("sip:// には内線のユーザID・パスワード・ホームゲートウェイの住所を書いてください"
+                         "（例 sip://3:パスワード@192.168.1.1）")
+    unknown = set(query) - {"local_port"}
+    if unknown or parts.path not in ("", "/"):
+        raise ValueError(f"sip:// の {'・'.join(sorted(unknown)) or parts.path} は知らない指定です"
+                         "（使えるのは ?local_port= だけです）")
+    local = query.get("local_port", ["0"])[-1]
+    if not local.isdigit() or int(local) > 65535:
+        raise ValueError("local_port には 1〜65535 の番号を書いてください")
+    return SipTarget(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password),
+                     parts.hostname, port, int(local))
+
+
+def shown_port(url: str) -> str:
+    """A port as it may be shown: a sip:// URL without its password (even one that does not parse)."""
+    if not is_sip_url(url):
+        return url
+    try:
+        return parse_sip_url(url).shown
+    except ValueError:
+        return re.sub(r"(?i)^(sip://[^:@/]*):[^@]*@", r"\1:***@", url)
+
+
+def sip_port_value(value: str) -> str:
+    """A sip:// port as the IME may type it: all but the password read as keyword() reads it
+    (the password is as written: ＡＢＣ is not ABC); checked by parse_sip_url."""
+    head, at, host = value.rpartition("@")
+    colon = re.search("[:：]", head[6:])
+    if at and colon:
+        user, password = head[6:6 + colon.start()], head[6 + colon.end():]
+        url = f"sip://{keyword(user)}:{password}@{keyword(host)}"
+    else:
+        url = keyword(value)
+    parse_sip_url(url)
+    return url
+
+
 def port_value(value: str) -> str:
+    value = unquote(value)
+    if is_sip_url(keyword(value)):
+        return sip_port_value(value)
     value = keyword(value)
     return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
 
@@ -1061,8 +1141,9 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
                 field, parse, hint = spec
                 try:
                     setattr(config, field, parse(value))
-                except (ValueError, KeyError):
-                    problems.append(f"[{section}] {key} = {value}: {hint}")
+                except (ValueError, KeyError) as e:
+                    shown = shown_port(keyword(value)) if field == "port" else value    # no sip:// password
+                    problems.append(f"[{section}] {key} = {shown}: {hint or e}")
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
@@ -1259,6 +1340,9 @@ class Call:
     time: datetime | None = None        # the device's own clock, None when the format has none
     protocol: str = ""
     received: datetime | None = None    # stamped by the device reader on arrival
+    key: str = ""                       # one call's events share it (a SIP call: its Call-ID, hashed)
+    answered: bool | None = None        # how it ended, where the source knows (SIP's CANCEL): a Call with
+                                        # it set reports the end of the call `key` already shown
 
     def to_json(self) -> str:
         return json.dumps({"number": self.number, "reason": self.reason, "name": self.name,
@@ -1275,8 +1359,9 @@ class Garbled:
 
 @dataclass(frozen=True)
 class Reply:
-    """Bytes the device expects back (the アロハ adapters' ACK/NAK)."""
+    """Bytes the device expects back (the アロハ adapters' ACK/NAK; a SIP datagram, to its address)."""
     data: bytes
+    to: tuple | None = None
 
 
 def even_parity(byte: int) -> int:
@@ -1757,6 +1842,455 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 
 
 ###############################################################################
+# SIP extension ###############################################################
+###############################################################################
+# port = sip://USER:PASSWORD@HOST[:PORT]: cti registers as an extension (内線) of the salon's home
+# gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
+# answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
+# (bytes and times in, datagrams and events out); the socket lives in the device reader.
+# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# a caller without one and the sign of a call answered elsewhere are each one table or one function.
+
+SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
+                            # a registrar that restarted (and forgot us) within 30 s of it coming back
+SIP_EXPIRES = 120           # the registration asked for; refreshed long before it runs out
+SIP_T1, SIP_T2 = 0.5, 4.0   # RFC 3261 retransmission timers over UDP
+SIP_GIVE_UP = 8.0           # no answer to a REGISTER this long: the registrar is unreachable
+SIP_UNREACHABLE_RETRY = 5.0
+SIP_REFUSED_BACKOFF = (30, 60, 120, 300)    # a wrong password is retried this slowly: no retry storm
+SIP_RING_LIMIT = 300.0      # a call never CANCELled is forgotten after this long
+SIP_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+SIP_AGENT = f"cti/{__version__}"
+SIP_COMPACT = {"i": "call-id", "f": "from", "t": "to", "v": "via", "m": "contact", "l": "content-length",
+               "c": "content-type", "k": "supported", "e": "content-encoding", "s": "subject", "o": "event"}
+
+# A caller's user part (or display name) with no number, in the words a PBX may use: RFC 3323's
+# anonymous, and guesses for an HGW's 公衆電話 / 表示圏外 (unknown: a real HGW may add a line here).
+SIP_NUMBERLESS = {"anonymous": "private", "private": "private", "restricted": "private", "withheld": "private",
+                  "非通知": "private", "unavailable": "out_of_area", "out-of-area": "out_of_area",
+                  "outofarea": "out_of_area", "表示圏外": "out_of_area", "payphone": "payphone",
+                  "coin": "payphone", "公衆電話": "payphone", "interaction": "conflict", "サービス競合": "conflict"}
+SIP_URI_USER = re.compile(r"(?:sips?|tel):([^@;>?\s]*)", re.I)
+SIP_DISPLAY = re.compile(r'^\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<')
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    """One SIP request or response: its first line's parts, headers (lower-case full names, in order), body."""
+    method: str                 # the request's method, or the CSeq's method for a response
+    uri: str                    # the request URI; '' for a response
+    status: int                 # 0 for a request
+    headers: tuple
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+    def all(self, name: str) -> list:
+        return [value for key, value in self.headers if key == name]
+
+    @property
+    def cseq(self) -> int:
+        return int(self.header("cseq").split()[0])
+
+    def param(self, name: str, param: str) -> str | None:
+        """A ;param= of a header (From's tag, Via's branch), None when absent."""
+        m = re.search(rf";\s*{param}\s*=\s*([^;,\s>]+)", self.header(name) or "", re.I)
+        return m.group(1) if m else None
+
+
+SIP_REQUEST_LINE = re.compile(r"([A-Z]+) (\S+) SIP/2\.0")
+SIP_STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6]\d\d)(?: (.*))?")
+
+
+def parse_sip(data: bytes) -> SipMessage | None:
+    """A datagram as a SIP message, or None for anything else (a keep-alive CRLF, a broken packet):
+    Via, and From, To, Call-ID and a CSeq of number and method once each, are required."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = data.partition(b"\n\n")
+    lines = head.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+    headers = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:             # a folded line continues the header above
+            headers[-1] = (headers[-1][0], f"{headers[-1][1]} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not re.fullmatch(r"[a-z0-9!%*_+`'~.\-]+", name):
+            return None
+        headers.append((SIP_COMPACT.get(name, name), value.strip()))
+    fields = dict(headers)
+    names = [name for name, _ in headers]
+    if not fields.get("via") or any(names.count(name) != 1 or not fields[name]
+                                    for name in ("from", "to", "call-id", "cseq")):
+        return None                     # each once (two Call-IDs: which call is it?), and not empty
+    cseq = re.fullmatch(r"(\d{1,10})\s+([A-Z]+)", fields.get("cseq", ""))
+    if not cseq:
+        return None
+    request, status = SIP_REQUEST_LINE.fullmatch(lines[0].strip()), SIP_STATUS_LINE.fullmatch(lines[0].strip())
+    if request:
+        if request.group(1) != cseq.group(2) and not (request.group(1) == "ACK" and cseq.group(2) == "INVITE"):
+            return None
+        return SipMessage(request.group(1), request.group(2), 0, tuple(headers), body)
+    if status:
+        return SipMessage(cseq.group(2), "", int(status.group(1)), tuple(headers), body)
+    return None
+
+
+def sip_response(request: SipMessage, status: int, reason: str, to_tag: str = "", extra=()) -> bytes:
+    """A response to request: its Via, From, Call-ID and CSeq copied, To with our tag (when given)."""
+    to = request.header("to")
+    if to_tag and not re.search(r";\s*tag=", to, re.I):
+        to = f"{to};tag={to_tag}"
+    lines = [f"SIP/2.0 {status} {reason}", *(f"Via: {via}" for via in request.all("via")),
+             f"From: {request.header('from')}", f"To: {to}", f"Call-ID: {request.header('call-id')}",
+             f"CSeq: {request.header('cseq')}", *extra, f"Server: {SIP_AGENT}", "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+# Digest authentication (RFC 2617, RFC 7616): the strongest algorithm a registrar offers.
+DIGEST_HASHES = {"SHA-256": hashlib.sha256, "SHA-256-SESS": hashlib.sha256, "MD5": hashlib.md5, "MD5-SESS": hashlib.md5}
+DIGEST_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
+
+
+def digest_challenge(value: str) -> dict | None:
+    """A WWW-/Proxy-Authenticate value's parameters (keys lower-case, quotes removed); None if not a
+    Digest challenge with a nonce and an algorithm cti knows."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return None
+    params = {k.lower(): v[1:-1].replace('\\"', '"') if v.startswith('"') else v for k, v in DIGEST_PARAM.findall(rest)}
+    params["algorithm"] = params.get("algorithm", "MD5").upper()
+    if "nonce" not in params or params["algorithm"] not in DIGEST_HASHES:
+        return None
+    return params
+
+
+def best_challenge(response: SipMessage) -> tuple[str, dict] | None:
+    """(header to answer with, challenge): SHA-256 before MD5, over WWW- and Proxy-Authenticate."""
+    offers = []
+    for asked, answer in (("www-authenticate", "Authorization"), ("proxy-authenticate", "Proxy-Authorization")):
+        for value in response.all(asked):
+            if (challenge := digest_challenge(value)) is not None:
+                offers.append((not challenge["algorithm"].startswith("SHA-256"), answer, challenge))
+    return min(offers, key=lambda o: o[0])[1:] if offers else None
+
+
+def digest_authorization(challenge: dict, method: str, uri: str, user: str, password: str,
+                         cnonce: str, nc: int = 1, body: bytes = b"") -> str:
+    """The Authorization value answering challenge (qop auth, else auth-int, else none)."""
+    algorithm = challenge["algorithm"]
+    realm, nonce = challenge.get("realm", ""), challenge["nonce"]
+
+    def h(text):
+        return DIGEST_HASHES[algorithm](text.encode("utf-8")).hexdigest()
+
+    ha1 = h(f"{user}:{realm}:{password}")
+    if algorithm.endswith("-SESS"):
+        ha1 = h(f"{ha1}:{nonce}:{cnonce}")
+    offered = [q.strip() for q in challenge.get("qop", "").split(",") if q.strip()]
+    qop = "auth" if "auth" in offered or not offered else "auth-int" if "auth-int" in offered else None
+    if qop is None:
+        raise ValueError("qop")
+    a2 = f"{method}:{uri}" + (f":{DIGEST_HASHES[algorithm](body).hexdigest()}" if qop == "auth-int" else "")
+    fields = [f'username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"', f"algorithm={algorithm}"]
+    if offered:
+        response = h(f"{ha1}:{nonce}:{nc:08x}:{cnonce}:{qop}:{h(a2)}")
+        fields += [f"qop={qop}", f"nc={nc:08x}", f'cnonce="{cnonce}"']
+    else:
+        response = h(f"{ha1}:{nonce}:{h(a2)}")
+    fields.insert(4, f'response="{response}"')
+    if "opaque" in challenge:
+        fields.append(f'opaque="{challenge["opaque"]}"')
+    return "Digest " + ", ".join(fields)
+
+
+def sip_identities(value: str) -> list:
+    """The name-addrs of a header that may list several (P-Asserted-Identity: a sip: and a tel: one)."""
+    return [part for part in re.findall(r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|[^,"<])+', value) if part.strip()]
+
+
+def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
+    """(number, reason, name) from one name-addr: its URI's user part, else its display name;
+    (None, None, None) when neither says anything cti knows."""
+    uri = identity[identity.find("<") + 1:] if "<" in identity else identity
+    user = SIP_URI_USER.search(uri)
+    user = urllib.parse.unquote(user.group(1)) if user else ""
+    display = SIP_DISPLAY.match(identity)
+    display = (display.group(1) or display.group(2) or "").replace('\\"', '"').strip() if display else ""
+    if not user.strip() or "anonymous.invalid" in uri.lower():
+        return None, "private", None
+    for candidate in (user, display):
+        word = nfkc(candidate).strip().lower()
+        if word in SIP_NUMBERLESS:
+            return None, SIP_NUMBERLESS[word], None
+        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
+            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+            return digits, None, caller_name(display) if named else None
+    return None, None, None
+
+
+def sip_caller(invite: SipMessage) -> tuple[str | None, str | None, str | None, str]:
+    """(number, reason, name, what was read) of an INVITE's caller: P-Asserted-Identity, then
+    Remote-Party-ID, then From, the first that says something. Privacy: id (or a Remote-Party-ID's
+    privacy=full) withholds even an asserted number. Neither a number nor a known reason is 番号なし:
+    (None, None, …), with what was read kept for the debug log."""
+    privacy = {p.strip().lower() for p in re.split(r"[;,]", invite.header("privacy") or "")}
+    identities = [(header, identity.strip())
+                  for header in ("p-asserted-identity", "remote-party-id", "from")
+                  for value in invite.all(header) for identity in sip_identities(value)]
+    read = identities[0][1] if identities else ""
+    if "id" in privacy:
+        return None, "private", None, read
+    for header, identity in identities:
+        if header == "remote-party-id" and re.search(r";\s*privacy\s*=\s*(full|uri)", identity, re.I):
+            return None, "private", None, identity
+        number, reason, name = sip_party(identity)
+        if number or reason:
+            return number, reason, name, identity
+    return None, None, None, read
+
+
+def answered_elsewhere(cancel: SipMessage) -> bool:
+    """A CANCEL's RFC 3326 Reason says another phone took the call (cause 200, 'Call completed
+    elsewhere'); without one the caller hung up: a missed call."""
+    reasons = " ".join(cancel.all("reason"))
+    return bool(re.search(r"\bSIP\s*;[^,]*\bcause\s*=\s*200\b", reasons, re.I)
+                or re.search(r"completed\s+elsewhere", reasons, re.I))
+
+
+def sip_token(length=10) -> str:
+    return os.urandom(length).hex()
+
+
+@dataclass(frozen=True)
+class SipHealth:
+    """The registration's state for the status line: connecting, connected, refused or missing."""
+    state: str
+    text: str
+
+
+@dataclass
+class Ringing:
+    """An INVITE being rung, never answered: its Call, our To tag, and per branch (a fork or the
+    INVITE itself) the request and the last response sent (resent to a retransmission)."""
+    call: Call
+    tag: str
+    started: float
+    branches: dict = dataclasses.field(default_factory=dict)     # branch -> (INVITE, response bytes)
+    ended: bool = False
+
+
+class SipAgent:
+    """The user agent's state: registration and the calls being rung. receive() takes a datagram,
+    tick() the passing of time; both return what to send (Reply), Call events and SipHealth.
+
+    A Call is reported once per call (Call-ID and From tag: a retransmission or a fork of it is the
+    same call); its CANCEL reports it again with answered set (True: taken elsewhere, False: missed).
+    """
+
+    def __init__(self, target: SipTarget, registrar: tuple, local: tuple, refresh=SIP_REFRESH,
+                 refused_backoff=SIP_REFUSED_BACKOFF, unreachable_retry=SIP_UNREACHABLE_RETRY,
+                 give_up=SIP_GIVE_UP, token=sip_token, debug=False):
+        self.target, self.registrar, self.local = target, registrar, local
+        self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
+        self.give_up, self.token, self.debug = give_up, token, debug
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        here = f"[{local[0]}]" if ":" in local[0] else local[0]
+        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
+        self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
+        self.via_host = f"{here}:{local[1]}"
+        self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.state = None                   # the last SipHealth state reported
+        self.refusals = 0
+        self.auth = None                    # [header, challenge, nc]: reused on refreshes
+        self.fresh_auth = False             # the last REGISTER answered a challenge just received
+        self.transaction = None             # [branch, data, sent at, next resend, interval]
+        self.next_register = None
+        self.calls = {}                     # (Call-ID, From tag) -> Ringing
+        self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
+
+    # registration
+
+    def start(self, now) -> list:
+        return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
+                *self._register(now)]
+
+    def _register(self, now, fresh=False):
+        branch = f"z9hG4bK{self.token()}"
+        self.cseq += 1
+        lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
+                 "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
+                 f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
+                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+        self.fresh_auth = fresh and self.auth is not None
+        if self.auth:
+            header, challenge, nc = self.auth
+            self.auth[2] = nc + 1
+            lines.append(f"{header}: " + digest_authorization(challenge, "REGISTER", self.registrar_uri,
+                                                              self.target.user, self.target.password,
+                                                              self.token(8), nc + 1))
+        data = ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode("utf-8")
+        self.transaction = [branch, data, now, now + SIP_T1, SIP_T1]
+        self.next_register = None
+        return [Reply(data, self.registrar)]
+
+    def _health(self, state, text) -> list:
+        """A SipHealth when the state changes (a registrar down for an hour is said once, not each try)."""
+        if state == self.state and state != "refused":
+            return []
+        self.state = state
+        return [SipHealth(state, text)]
+
+    def _register_response(self, response, now):
+        self.transaction = None
+        if 200 <= response.status < 300:
+            contact = next((c for c in response.all("contact") if self.contact in c), "")
+            expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            self.next_register = now + min(self.refresh, max(granted, 2) / 2)
+            self.refusals = 0
+            return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
+                                              "着信を待っています")
+        offer = best_challenge(response) if response.status in (401, 407) else None
+        stale = offer is not None and offer[1].get("stale", "").lower() == "true"
+        if offer and (not self.fresh_auth or stale):
+            self.auth = [*offer, 0]
+            return self._register(now, fresh=True)
+        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
+            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
+        self.refusals += 1
+        self.auth = None
+        self.next_register = now + delay
+        if response.status in (401, 403, 407):
+            why = "ユーザID かパスワードが違います。cti.ini の port = と、ホームゲートウェイの内線設定を確認してください"
+        elif response.status == 404:
+            why = "その内線がありません。ホームゲートウェイの内線設定でユーザID を確認してください"
+        else:
+            why = f"応答 {response.status}"
+        log.warning("SIP: %s が登録を断りました (%s)", self.target.shown, response.status)
+        return self._health("refused", f"{self.target.host} が内線 {self.target.user} の登録を断りました"
+                                       f"（{why}）。{delay} 秒後にもう一度試します")
+
+    # time
+
+    def tick(self, now) -> list:
+        out = []
+        if self.transaction:
+            branch, data, sent, resend, interval = self.transaction
+            if now - sent >= self.give_up:
+                self.transaction, self.auth = None, None
+                self.next_register = now + self.unreachable_retry
+                out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
+                                               "ありません。電源とネットワークを確認してください（つながりしだい"
+                                               "登録します）")
+            elif now >= resend:
+                interval = min(interval * 2, SIP_T2)
+                self.transaction[3:] = [now + interval, interval]
+                out.append(Reply(data, self.registrar))
+        elif self.next_register is not None and now >= self.next_register:
+            out += self._register(now)
+        for branch, final in list(self.finals.items()):
+            if now >= final[4]:
+                del self.finals[branch]
+            elif now >= final[2]:
+                final[3] = min(final[3] * 2, SIP_T2)
+                final[2] = now + final[3]
+                out.append(Reply(final[0], final[1]))
+        for key, ringing in list(self.calls.items()):
+            if now - ringing.started > SIP_RING_LIMIT:
+                del self.calls[key]
+        return out
+
+    def wake_at(self) -> float | None:
+        """When tick() next has something to do."""
+        times = [self.transaction[3] if self.transaction else self.next_register]
+        times += [final[2] for final in self.finals.values()]
+        return min((t for t in times if t is not None), default=None)
+
+    # datagrams
+
+    def receive(self, data: bytes, source: tuple, now) -> list:
+        message = parse_sip(data)
+        if message is None:
+            if data.strip():            # a bare CRLF is a keep-alive
+                log.debug("SIP: 読めないデータ %d バイトを捨てました", len(data))
+            return []
+        if message.status:
+            if (message.method == "REGISTER" and message.status >= 200 and self.transaction
+                    and message.param("via", "branch") == self.transaction[0]):
+                return self._register_response(message, now)
+            return []
+        handler = {"INVITE": self._invite, "CANCEL": self._cancel, "ACK": self._ack,
+                   "OPTIONS": self._options}.get(message.method, self._other)
+        return handler(message, source, now)
+
+    @staticmethod
+    def _key(message):
+        return message.header("call-id"), message.param("from", "tag")
+
+    def _invite(self, invite, source, now):
+        if invite.param("to", "tag"):       # a re-INVITE: cti never answered, so no dialog exists
+            return [Reply(sip_response(invite, 481, "Call/Transaction Does Not Exist"), source)]
+        key, branch = self._key(invite), invite.param("via", "branch")
+        ringing = self.calls.get(key)
+        if ringing is not None and branch in ringing.branches:          # a retransmission: the same answer
+            return [Reply(ringing.branches[branch][1], source)]
+        out = [Reply(sip_response(invite, 100, "Trying"), source)]
+        if ringing is None:
+            number, reason, name, read = sip_caller(invite)
+            if (number is None and reason is None) or self.debug:
+                log.debug("SIP: 発信者の表示 %s", read)
+            call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
+            ringing = self.calls[key] = Ringing(call, self.token(4), now)
+            out.append(call)
+        ringing.branches[branch] = (invite, sip_response(invite, 180, "Ringing", ringing.tag,
+                                                         [f"Contact: <{self.contact}>"]))
+        out.append(Reply(ringing.branches[branch][1], source))
+        return out
+
+    def _cancel(self, cancel, source, now):
+        key, branch = self._key(cancel), cancel.param("via", "branch")
+        ringing = self.calls.get(key)
+        if ringing is None or branch not in ringing.branches:
+            return [Reply(sip_response(cancel, 481, "Call/Transaction Does Not Exist"), source)]
+        invite = ringing.branches[branch][0]
+        final = sip_response(invite, 487, "Request Terminated", ringing.tag)
+        ringing.branches[branch] = (invite, final)
+        self.finals[branch] = [final, source, now + SIP_T1, SIP_T1, now + 64 * SIP_T1]
+        out = [Reply(sip_response(cancel, 200, "OK", ringing.tag), source), Reply(final, source)]
+        if not ringing.ended:               # a second fork's CANCEL ends nothing new
+            ringing.ended = True
+            out.append(dataclasses.replace(ringing.call, answered=answered_elsewhere(cancel)))
+        return out
+
+    def _ack(self, ack, source, now):
+        self.finals.pop(ack.param("via", "branch"), None)
+        return []
+
+    def _options(self, options, source, now):
+        return [Reply(sip_response(options, 200, "OK", self.token(4), [f"Allow: {SIP_ALLOW}"]), source)]
+
+    def _other(self, request, source, now):
+        """BYE (or any request inside a dialog): cti never answered, so none exists; others are not ours."""
+        if request.method == "BYE" or request.param("to", "tag"):
+            return [Reply(sip_response(request, 481, "Call/Transaction Does Not Exist"), source)]
+        return [Reply(sip_response(request, 405, "Method Not Allowed", self.token(4), [f"Allow: {SIP_ALLOW}"]),
+                        source)]
+
+
+def sip_log_text(data: bytes) -> str:
+    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
+    but guessable from)."""
+    text = data.decode("utf-8", "replace").strip()
+    text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
+    return text.replace("\r\n", " | ").replace("\n", " | ")
+
+
+###############################################################################
 # Device reader ###############################################################
 ###############################################################################
 
@@ -1829,10 +2363,13 @@ def port_settings(protocol: str, baudrate: int) -> dict:
             "write_timeout": 1}
 
 
-def open_port(url: str, protocol: str, baudrate: int):
-    """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520."""
+def open_port(url: str, protocol: str, baudrate: int, **sip_settings):
+    """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520,
+    sip://3:password@192.168.1.1 (sip_settings: SipPort's)."""
     if url.startswith("udp://"):
         return UdpPort(url)
+    if is_sip_url(url):
+        return SipPort(url, **sip_settings)
     port = serial.serial_for_url(url, do_not_open=True, **port_settings(protocol, baudrate))
     if not url.startswith("socket://"):
         port.open()
@@ -1856,6 +2393,71 @@ def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
+
+
+def local_address_for(host: str, port: int) -> tuple:
+    """(family, registrar address, the local address that routes to it): a UDP connect sends nothing."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect(address)
+        return family, address, probe.getsockname()[0]
+
+
+class SipPort:
+    """port = sip://…: a UDP socket on the local address that routes to the registrar, and the SipAgent
+    it carries datagrams for. Only the registrar's host is listened to (member data is personal)."""
+
+    def __init__(self, url: str, clock=time.monotonic, debug=False, **agent_settings):
+        self.target = parse_sip_url(url)
+        self.port, self.clock = self.target.shown, clock
+        family, self.registrar, local_host = local_address_for(self.target.host, self.target.port)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((local_host, self.target.local_port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.local = self.sock.getsockname()[:2]
+        self.debug = debug
+        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
+
+    def start(self) -> list:
+        return self._send(self.agent.start(self.clock()))
+
+    def exchange(self, longest=IDLE_TIMEOUT) -> list:
+        """Wait for a datagram (or the agent's next timer, at most `longest` s); the events it gave."""
+        wake = self.agent.wake_at()
+        wait = longest if wake is None else max(0.0, min(longest, wake - self.clock()))
+        out = []
+        if select.select([self.sock], [], [], wait)[0]:
+            try:
+                data, source = self.sock.recvfrom(65535)
+            except (ConnectionResetError, ConnectionRefusedError):
+                data, source = b"", None    # Windows reports an ICMP port-unreachable here: the registrar is down
+            if source is not None and source[0] == self.registrar[0]:
+                if self.debug:
+                    log.debug("SIP RX %s", sip_log_text(data))
+                out += self.agent.receive(data, source[:2], self.clock())
+        out += self.agent.tick(self.clock())
+        return self._send(out)
+
+    def _send(self, actions) -> list:
+        events = []
+        for action in actions:
+            if isinstance(action, Reply):
+                if self.debug:
+                    log.debug("SIP TX %s", sip_log_text(action.data))
+                try:
+                    self.sock.sendto(action.data, action.to)
+                except OSError as e:        # no route now: the agent's timers find the registrar unreachable
+                    log.info("SIP: 送れませんでした: %s", e)
+            else:
+                events.append(action)
+        return events
+
+    def close(self):
+        self.sock.close()
 
 
 # Windows error numbers in pyserial's message: "could not open port 'COM3': PermissionError(13, '…', None, 5)".
@@ -1885,6 +2487,13 @@ def port_error_state(text: str) -> str | None:
 def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
     """(state, words a receptionist understands) for a failed open."""
     state = port_error_state(str(error))
+    if is_sip_url(url):
+        if isinstance(error, ValueError):
+            return "missing", f"cti.ini の port = {url}: {error}"
+        if state == "busy":
+            return "busy", f"{url}: local_port の UDP ポートを他のプログラムが使っています（local_port を変えてください）"
+        return "missing", (f"{url}: ホームゲートウェイ（内線の登録先）の住所に届きません。"
+                           "cti.ini の port = の住所とネットワークを確認してください")
     if state == "busy":
         return "busy", f"{url} は他のプログラムが使っています。そのプログラムを閉じてください"
     if state == "no_response" and not url.startswith("socket://"):
@@ -1970,14 +2579,15 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None, sip_settings=None):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
         self.clock = clock              # the decoders' repeat window runs on it
         self.ports = ports or (lambda: serial.tools.list_ports.comports())
+        self.sip_settings = sip_settings or {}      # SipAgent's timers (tests shorten them)
         self.stopping = threading.Event()
-        self.port_name = config.port
+        self.port_name = shown_port(config.port)    # never a sip:// password
         self.pending = b""              # bytes heard while probing, decoded first
 
     def stop(self, timeout=2.0):
@@ -2004,8 +2614,11 @@ class DeviceReader(threading.Thread):
                 continue
             failures = 0
             try:
-                self.status("connected", f"{self.port_name} に接続しました。着信を待っています")
-                self._pump(port)
+                if isinstance(port, SipPort):
+                    self._pump_sip(port)    # connected once registered: the agent says when
+                else:
+                    self.status("connected", f"{self.port_name} に接続しました。着信を待っています")
+                    self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
                 self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
@@ -2027,6 +2640,9 @@ class DeviceReader(threading.Thread):
             self.status("connecting", "着信表示装置を探しています（COM ポートを順に試しています）")
             return self._probe()
         self.status("connecting", f"{self.port_name} を開いています")
+        if is_sip_url(self.config.port):
+            return self.opener(self.config.port, self.config.protocol, self.config.baudrate, clock=self.clock,
+                               debug=self.config.debug, **self.sip_settings)
         port = self.opener(self.config.port, self.config.protocol, self.config.baudrate)
         if self._may_be_modem(self.config.port):
             self._send_init(port)
@@ -2117,13 +2733,26 @@ class DeviceReader(threading.Thread):
                 events = decoder.flush()
             self._handle(port, decoder, events)
 
+    def _pump_sip(self, port):
+        events = port.start()
+        while not self.stopping.is_set():
+            for event in events:
+                if isinstance(event, SipHealth):
+                    self.status(event.state, event.text)
+            self._handle(port, None, events)
+            events = port.exchange()
+
     def _handle(self, port, decoder, events):
         for event in events:
             if isinstance(event, Reply):
                 port.write(event.data)
             elif isinstance(event, Call):
                 call = dataclasses.replace(event, received=self.now())
-                log.info("着信 (%s)%s", call.protocol, f" {call.number or call.reason}" if self.config.debug else "")
+                if call.answered is not None:
+                    log.info("着信が終わりました (%s): %s", call.protocol, "他の電話が応答" if call.answered else "不在")
+                else:
+                    log.info("着信 (%s)%s", call.protocol,
+                             f" {call.number or call.reason}" if self.config.debug else "")
                 self.events.put(call)
             elif isinstance(event, Garbled):
                 log.debug("読めないデータ (%s): %s", decoder.name, event.message)   # may hold digits
@@ -3941,6 +4570,11 @@ SCHEMA = [
     );
     CREATE INDEX visits_member ON visits(member_no, date);
     """,
+    # version 2: how a call ended, where the source tells (SIP): NULL not known, 1 answered by another
+    # phone, 0 missed (the caller hung up while it rang)
+    """
+    ALTER TABLE calls ADD COLUMN answered INTEGER
+    """,
 ]
 
 
@@ -3952,6 +4586,7 @@ class CallRecord:
     reason: str | None
     caller_name: str | None
     protocol: str
+    answered: bool | None = None
 
 
 @dataclass
@@ -4262,8 +4897,15 @@ class Database:
                 raise
             return self._last_calls
         self._last_calls = [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
-                                       r["caller_name"], r["protocol"] or "") for r in rows]
+                                       r["caller_name"], r["protocol"] or "",
+                                       None if r["answered"] is None else bool(r["answered"])) for r in rows]
         return self._last_calls
+
+    def set_answered(self, call_id: int, answered: bool) -> bool:
+        """Record how a call ended (answered elsewhere or missed)."""
+        with self._held_as_error():
+            return self.conn.execute("UPDATE calls SET answered = ? WHERE id = ?",
+                                     (int(answered), call_id)).rowcount == 1
 
     def delete_call(self, call_id: int) -> bool:
         with self._held_as_error():
@@ -4529,13 +5171,16 @@ def when_text(when: datetime) -> str:
 CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee",
                 "lost": "#f7e4e3"}         # the device is lost: the caller shown is from before, not live
 CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
-DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
+DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped", "refused")
 DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
 
 
 def device_lost_banner(state: str, port: str) -> str:
     """The card's banner when the device is lost, in words that send her to the right thing: a
     network device has no USB to check, and a port another program holds is not unplugged."""
+    if is_sip_url(port):
+        return ("ひかり電話の内線に登録できません（cti.ini のパスワードを確認）" if state == "refused"
+                else "ひかり電話の内線に登録できていません（ネットワークを確認）")
     if port.startswith(("socket://", "udp://")):
         return "着信サーバにつながっていません（ネットワークを確認）"
     if state == "busy":
@@ -5584,7 +6229,8 @@ class MainWindow:
                  events: queue.Queue, now=datetime.now, _utest=False):
         self.root, self.config, self.members, self.db, self.events = root, config, members, db, events
         self.now, self._utest = now, _utest
-        self.device_status = Status("connecting", "着信表示装置を探しています", config.port)
+        self.device_status = Status("connecting", "着信表示装置を探しています", shown_port(config.port))
+        self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
         self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
         self._after = {}
@@ -5887,7 +6533,7 @@ class MainWindow:
             except queue.Empty:
                 return
             if isinstance(event, Call):
-                self.on_call(event)
+                (self.on_call if event.answered is None else self.on_call_ended)(event)
             elif isinstance(event, Status):
                 self.device_status = event
                 self.refresh_status()
@@ -5899,6 +6545,10 @@ class MainWindow:
         except sqlite3.Error:              # the caller is shown all the same; only the history misses it
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
+        if call.key and record_id is not None:
+            self.ringing[call.key] = record_id
+            while len(self.ringing) > 100:  # calls end within minutes: only the latest can still end
+                del self.ringing[next(iter(self.ringing))]
         record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
         held = self.selection_is_held()     # before the new row: what the receptionist is working on
         members = self.show_caller(record)
@@ -5912,6 +6562,16 @@ class MainWindow:
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
             self.bring_to_front()
+
+    def on_call_ended(self, call: Call):
+        """A call shown earlier ended (SIP's CANCEL): answered by another phone, or missed."""
+        record_id = self.ringing.pop(call.key, None)
+        if record_id is None:
+            return
+        try:
+            self.db.set_answered(record_id, call.answered)
+        except (sqlite3.Error, DatabaseError):
+            log.exception("着信の終わり方を履歴に保存できませんでした")
 
     def bring_to_front(self):
         """Up even when minimised or behind, without taking the keyboard from the program in use."""
@@ -6593,9 +7253,39 @@ def selftest_ports():
         pass                                        # the handler is there and found nothing, as it should
 
 
+def selftest_sip():
+    """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
+    SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
+    challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:
+        registrar.bind(("127.0.0.1", 0))
+        registrar.setblocking(False)
+        port = open_port(f"sip://selftest:{password}@127.0.0.1:{registrar.getsockname()[1]}", "auto", 9600)
+        try:
+            events, deadline = port.start(), time.monotonic() + 5
+            while not any(isinstance(e, SipHealth) and e.state == "connected" for e in events):
+                assert time.monotonic() < deadline, f"sip:// did not register: {events}"
+                events += port.exchange(0.05)
+                with contextlib.suppress(BlockingIOError):
+                    data, source = registrar.recvfrom(65535)
+                    register = parse_sip(data)
+                    answer = dict(DIGEST_PARAM.findall(register.header("authorization") or ""))
+                    cnonce = answer.get("cnonce", '""')[1:-1]
+                    expected = digest_authorization(challenge, "REGISTER", register.uri, "selftest", password, cnonce)
+                    if answer and f'response={answer["response"]}' in expected:
+                        registrar.sendto(sip_response(register, 200, "OK", "selftest"), source)
+                    else:
+                        offer = 'WWW-Authenticate: Digest realm="selftest", nonce="{nonce}", algorithm=SHA-256, qop="auth"'
+                        registrar.sendto(sip_response(register, 401, "Unauthorized", "selftest",
+                                                      [offer.format(**challenge)]), source)
+        finally:
+            port.close()
+
+
 def selftest() -> int:
     """--selftest: what the built program needs, without a window: the config, every module loaded by
-    name, loop:// and socket:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
+    name, loop://, socket:// and sip:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
     load_config(app_dir() / "cti.ini")
     samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
                "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
@@ -6633,8 +7323,8 @@ def selftest() -> int:
         else:
             assert importlib.util.find_spec("pystray"), "pystray is not bundled"
 
-    checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
-              "encodings": encodings, "tray": tray,
+    checks = {"modules": import_by_name, "ports": selftest_ports, "sip": selftest_sip, "decoders": decoders,
+              "phone": phone, "encodings": encodings, "tray": tray,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon, "store": store}
