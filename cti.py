@@ -1046,7 +1046,7 @@ class OutOfRange(ValueError):
 def _parse_int(text, low, high):
     value = int(keyword(text))
     if not low <= value <= high:
-        raise OutOfRange(f"範囲外です（{low}〜{high} の整数を指定してください）")
+        raise OutOfRange(f"{value} は {low}〜{high} の範囲外です")
     return value
 
 
@@ -1093,14 +1093,14 @@ CONFIG_KEYS = {
     ("device", "port"): ("port", port_value, ""),
     ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
                              " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を 300〜921600 の整数で指定してください"),
     ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
     ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
     ("files", "members"): ("members", path_value, PATH_HINT),
     ("files", "database"): ("database", path_value, PATH_HINT),
     ("files", "log"): ("log", path_value, PATH_HINT),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1〜100000 の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1〜3650 の整数を指定してください"),
     ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
                            " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
     ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
@@ -1183,7 +1183,7 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
                     setattr(config, field, parse(value))
                 except (ValueError, KeyError) as e:
                     shown = shown_port(keyword(value)) if field == "port" else value    # no sip:// password
-                    problems.append(f"[{section}] {key} = {shown}: {e if isinstance(e, OutOfRange) else hint or e}")
+                    problems.append(f"[{section}] {key} = {shown}: {f'範囲外です。{hint}' if isinstance(e, OutOfRange) else hint or e}")
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
