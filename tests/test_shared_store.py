@@ -9,6 +9,7 @@ import csv
 import errno
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -1047,3 +1048,47 @@ def test_a_pc_that_exits_right_after_a_write_another_overwrote_still_gets_its_me
     final = {r[1]: r[0] for r in rows(members)[1:]}
     assert final["受付A"] == "AC00004" and final["受付B"] == "AC00005"
     assert again == {"renumbered": [["AC00004", "AC00005", "受付B"]]}     # and B's receptionist is told
+
+
+# -----------------------------------------------------------------------------
+# a folder with read rights only: said as such, never "Excel has it open"
+
+READ_ONLY_PC = r"""
+import sys
+from pathlib import Path
+import cti
+members, local = Path(sys.argv[1]), Path(sys.argv[2])
+table = cti.MemberTable(members, pending_dir=local).load()
+registration, _ = cti.validate_registration({"name": "高橋美咲"}, table)
+try:
+    table.register(registration)
+    print("written")
+except cti.WriteDeferred as e:
+    print(e)
+"""
+
+
+def test_a_read_only_folder_is_named_as_such_not_as_excel(tmp_path):
+    """A share with read rights only: members.csv and its lock file can be opened, no file can be made in
+    the folder. Made real with a folder of mode 555 and a process without CAP_DAC_OVERRIDE (tests run as
+    root, whom permissions do not stop; setpriv drops that capability): creating the temp file fails
+    with EACCES, as on such a share."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    share, local = tmp_path / "share", tmp_path / "local"
+    share.mkdir()
+    local.mkdir()
+    members = make_members(share)
+    before = members.read_bytes()
+    Path(str(members) + ".lock").touch()
+    share.chmod(0o555)
+    try:
+        done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
+                               "-dac_override,-dac_read_search", sys.executable, "-c", READ_ONLY_PC, str(members),
+                               str(local)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        share.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.strip()
+    assert "フォルダに書き込む権限がありません" in said and "Excel" not in said, said
+    assert members.read_bytes() == before
