@@ -356,3 +356,12 @@ def test_a_bad_booking_value_is_reported_and_the_default_kept(tmp_path, key, val
     [problem] = problems
     assert problem.startswith(f"[booking] {key} = {value}: ") and "分" in problem
     assert getattr(config, field) == getattr(cti.Config(), field)
+
+
+def test_a_section_given_twice_is_named_with_both_lines(tmp_path):
+    ini = write(tmp_path / "cti.ini", "[history]\nmax_entries = 50\n[device]\nport = COM3\n[history]\nmax_days = 30\n",
+                "utf-8")
+    config, problems = cti.load_config(ini)
+    assert problems == ["5 行目 [history]: 1 行目にも同じ区分があります（両方を読み、同じ設定は後の値を使いました。"
+                        "1 つにまとめてください）"]
+    assert (config.max_entries, config.max_days, config.port) == (50, 30, "COM3")
