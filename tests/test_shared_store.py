@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -1092,3 +1093,63 @@ def test_a_read_only_folder_is_named_as_such_not_as_excel(tmp_path):
     said = done.stdout.strip()
     assert "フォルダに書き込む権限がありません" in said and "Excel" not in said, said
     assert members.read_bytes() == before
+
+
+# -----------------------------------------------------------------------------
+# the window: what the store has to tell, told
+
+def test_a_member_no_excel_took_is_told_in_a_box_on_the_card_and_her_booking_follows(app, boxes):
+    """登録 shows her number on the card; a booking is made for her at once (F4); Excel then saves its copy,
+    opened before, with a row typed under that number. The re-read writes her again under the next one:
+    the box says so, the card shows it, and the booking made under the old number is hers under the new."""
+    from conftest import caller
+    members = app.members.path
+    excel_copy = members.read_bytes()                           # what Excel has open
+    app.call("08099998888")
+    dialog = app.window.open_register()
+    dialog.vars["name"].set("さくら")
+    dialog.button_ok.invoke()
+    app.root.update()
+    [member] = app.members.lookup("08099998888")
+    old = member.member_no
+    new = f"AC{int(old[2:]) + 1:05d}"
+    assert any(old in text for text in caller(app).values())
+    booking = app.db.reserve(old, datetime(2026, 12, 24, 10, 0), "カット")
+    temp = members.with_name("A1B2C3D4")                        # Excel's save: its copy, renamed over
+    temp.write_bytes(excel_copy + f"{old},エクセルの方,,,,,,\r\n".encode())
+    os.replace(temp, members)
+    app.window.check_members()
+    app.window.retry_pending()
+    app.root.update()
+    told = f"さくら 様の会員番号は {new} になりました（{old} は Excel か他の PC で別の方に使われたため）"
+    assert any(m.startswith(told) for m in boxes.messages("showinfo")), boxes.messages("showinfo")
+    final = {r[1]: r[0] for r in rows(members)[1:]}
+    assert (final["さくら"], final["エクセルの方"]) == (new, old)
+    assert app.db.reservation(booking).member_no == new         # moved in the same step
+    assert any(new in text for text in caller(app).values())    # the card shows her new number
+    assert app.members.kept.renumbered == ()                    # acknowledged with the box's OK
+
+
+def test_a_kept_change_that_can_no_longer_be_written_is_shown_with_its_file_never_as_saved(app, boxes, excel_lock,
+                                                                                            monkeypatch):
+    """A 🌸 kept pending while Excel holds a UTF-8 file; Excel then saves it as CP932. The retry cannot
+    write it: the box names the file that keeps it and what to do, and never says 保存しました."""
+    monkeypatch.setattr(cti, "REPLACE_RETRIES", ())
+    members = app.members.path
+    dialog = app.window.open_register("08011112222")
+    dialog.vars["name"].set("桜🌸子")
+    dialog.button_ok.invoke()
+    app.root.update()
+    assert any("失われません" in m for m in boxes.messages("showinfo"))
+    members.write_bytes(members.read_bytes().decode("utf-8-sig").encode("cp932"))     # Excel's plain CSV save
+    excel_lock["on"] = False
+    app.window.check_members()
+    app.window.retry_pending()
+    app.root.update()
+    unsaved = members.with_name("members_保存できなかった変更.txt")
+    said = boxes.messages("showinfo")[-1]
+    assert said.startswith("保存待ちだった変更 1件は members.csv に保存できませんでした（🌸 は Excel の CSV（Shift_JIS）に"
+                           "保存できません）") and str(unsaved) in said and "手で入力" in said, said
+    assert not any("保存しました" in m for m in boxes.messages("showinfo"))
+    assert "桜🌸子" in unsaved.read_text("utf-8-sig") and "080-1111-2222" in unsaved.read_text("utf-8-sig")
+    assert app.members.pending == [] and "未保存" not in app.window.status_members["text"]
