@@ -1079,13 +1079,20 @@ def data_folder_risks(config: Config, env=os.environ) -> list[str]:
 # Phone numbers ###############################################################
 ###############################################################################
 
+# One rule for phone numbers, used by members.csv, the dialogs, the search and the decoders alike:
+# split_phones() reads a cell's numbers, normalize_phone() makes national digits of one,
+# written_number() tells a text written as one number (a query, a device's number field) from a
+# word, valid_phone() is what a member may be registered with.
 NOT_DIGIT = re.compile(r"\D")
 EXCEL_FLOAT = re.compile(r"\d+\.0")
+HYPHENS = "\\-‐‒–—―−ー"                # every hyphen people and Excel write in a number (after NFKC)
 # What a number is written with (after NFKC): digits, +, brackets, hyphens of every kind, dots.
-PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
+PHONE_WORD = re.compile(rf"[+(]*\d[\d().{HYPHENS}]*")
 # A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
 # (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
-INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
+INNER_GAP = re.compile(rf"[\s.・{HYPHENS}]*")
+ONE_NUMBER = re.compile(rf"[+\d\s().・{HYPHENS}]+")       # a text of nothing but what one number is written with
+NATIONAL = re.compile(r"0\d{9,13}")      # a number a member can be registered with: national, 10 digits or more
 
 
 def nfkc(text: str) -> str:
@@ -1114,6 +1121,18 @@ def normalize_phone(text: str) -> str:
     if digits and not digits.startswith("0") and len(digits) in (9, 10):
         return "0" + digits
     return digits
+
+
+def written_number(text: str) -> str:
+    """The national digits of a text written as one number (a query being typed, a device's number
+    field, a gateway's hand-typed test call), '' for any other text (a name, PRIVATE, a word)."""
+    text = nfkc(text).strip()
+    return normalize_phone(text) if ONE_NUMBER.fullmatch(text) else ""
+
+
+def valid_phone(digits: str) -> bool:
+    """National digits a member can be registered with (0 and 9 to 13 more digits)."""
+    return bool(NATIONAL.fullmatch(digits))
 
 
 def _whole_number(words: list) -> bool:
@@ -1320,18 +1339,13 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-# A number field as gateways and hand-typed test calls write it (after NFKC): the characters
-# normalize_phone() reads as one number; a word (PRIVATE, a name) is no number.
-DEVICE_NUMBER = re.compile(r"[+\d\s().・\-‐‒–—―−ー]+")
-
-
 def number_or_reason(value: str) -> tuple[str | None, str | None]:
     """(digits, None) for a number, (None, reason) for a device's code; (None, None) when neither."""
     value = value.strip()
     reason = REASON_CODES.get(value.upper())
     if reason:
         return None, reason
-    digits = normalize_phone(value) if DEVICE_NUMBER.fullmatch(nfkc(value)) else ""
+    digits = written_number(value)           # a word (PRIVATE, a name) is no number
     return (digits, None) if digits else (None, None)
 
 
@@ -2260,8 +2274,40 @@ def swallowed_rows(cells: list, width: int) -> int:
     return 0
 
 
+class MembersParse:
+    """What every parse of members.csv answers, whichever holds it: a MembersFile (in memory) or a
+    CachedMembers (asked of the parse cache). Both have members, by_no, by_phone, problems, encoding,
+    header, columns, staff_names, verified, and the methods below; no caller asks which it holds."""
+    verified = True                 # the parse can be trusted as it is (a cache file is checked: check())
+
+    def lookup(self, digits: str) -> list[Member]:
+        """The members holding these national digits, in file order."""
+        return list(self.by_phone.get(digits, ()))
+
+    def search(self, query: str, limit=50) -> list[Member]:
+        """Members whose number, name, kana or phone contains the query, in file order (one hit a member)."""
+        key = search_key(query)
+        if not key:
+            return []
+        text, starts = self.search_index()
+        needle = written_number(query) or key
+        found, at = [], 0
+        while len(found) < limit:
+            at = text.find(needle, at)
+            if at < 0:
+                break
+            index = bisect.bisect_right(starts, at) - 1
+            found.append(index)
+            at = starts[index + 1]              # one hit a member
+        return self.members_at(found)
+
+    def check(self) -> bool:
+        """Whether what the parse is read from is intact (a cache file: its whole checksum)."""
+        return True
+
+
 @dataclass(frozen=True, eq=False)
-class MembersFile:
+class MembersFile(MembersParse):
     """One parse of one text of members.csv: an immutable value (nobody changes it after parse).
 
     encoding is what the file is written in: the one it was read in, except that UTF-8
@@ -2300,6 +2346,24 @@ class MembersFile:
 
     def next_member_no(self) -> str:
         return next_member_no([m.member_no for m in self.members])
+
+    def full(self) -> "MembersFile":
+        return self
+
+    def members_at(self, indexes: list) -> list[Member]:
+        return [self.members[i] for i in indexes]
+
+    @property
+    def staff_names(self) -> list[str]:
+        return sorted({m.staff for m in self.members if m.staff})
+
+    def search_index(self) -> tuple:
+        """(keys text, offsets) for search(): made once a parse."""
+        return self._search_index
+
+    @functools.cached_property
+    def _search_index(self) -> tuple:        # (cached_property writes the instance's dict: frozen is no bar)
+        return search_index(self)
 
     def record(self, index: int) -> str:
         return self.text[self.starts[index]:self.starts[index + 1]]
@@ -2545,7 +2609,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
         errors["name"] = "名前を = + - @ で始めることはできません"
     if kana and not KANA.fullmatch(kana):
         errors["kana"] = "ふりがなはひらがなかカタカナで入力してください"
-    if phone_text and not re.fullmatch(r"0\d{9,13}", phone):
+    if phone_text and not valid_phone(phone):
         errors["phone"] = PHONE_HINT
     if member_no and member_no in table.by_no:
         errors["member_no"] = f"会員番号 {member_no} は既に使われています"
@@ -2716,37 +2780,6 @@ def content_key(raw: bytes) -> str:
     return f"{len(raw)}-{zlib.crc32(raw):08x}"
 
 
-_search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search index, made once
-
-
-def search_index_of(file) -> tuple:
-    """(keys text, offsets) of a parse for search(): read from the cache, or made once per parse."""
-    if isinstance(file, CachedMembers):
-        return file.search_index()
-    found = _search_indexes.get(file)
-    if found is None:
-        found = _search_indexes[file] = search_index(file)
-    return found
-
-
-def full_parse(file) -> MembersFile:
-    """The MembersFile of a parse (a change needs the text): itself, or made from what the cache keeps."""
-    return file.full() if isinstance(file, CachedMembers) else file
-
-
-def members_at(file, indexes: list) -> list[Member]:
-    """The members at these indexes of a parse, in that order (from the cache: one query for all)."""
-    if isinstance(file, CachedMembers):
-        return file.members.at(indexes)
-    return [file.members[i] for i in indexes]
-
-
-def staff_names_of(file) -> list[str]:
-    if isinstance(file, CachedMembers):
-        return list(file.staff_names)
-    return sorted({m.staff for m in file.members if m.staff})
-
-
 class ParseCache:
     """Parses of members.csv, one SQLite file a content, in a folder of their own (local, beside cti.db)."""
 
@@ -2896,7 +2929,7 @@ def remove_quietly(path: Path):
         log.info("キャッシュを消せません: %s", e)
 
 
-class CachedMembers:
+class CachedMembers(MembersParse):
     """A parse of members.csv read from the parse cache: what a MembersFile answers, asked of SQLite.
 
     Members are made as they are asked for (by phone, member no., index); the search text, the
@@ -2928,13 +2961,25 @@ class CachedMembers:
         except BaseException:
             self.con.close()
             raise
-        self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
+        self.kept_by_phone = {}         # by_phone's answers (the parse never changes)
         self._search = None
         self._searching = threading.Lock()         # one read of the search text, whoever asks first
         self.verified = False           # the whole file's checksum checked (ParseCache.open says)
 
+    # views made when asked (none kept: a parse replaced is freed at once, without a cycle for gc to find)
+    members = property(lambda self: CachedRows(self))
+    by_no = property(lambda self: CachedByNo(self))
+    by_phone = property(lambda self: CachedByPhone(self))
+
     def next_member_no(self) -> str:
         return self._next_no
+
+    def members_at(self, indexes: list) -> list[Member]:
+        return self.members.at(indexes)
+
+    def check(self) -> bool:
+        self.verified = self.verified or ParseCache.verified(self.path)
+        return self.verified
 
     def full(self) -> MembersFile:
         """The MembersFile of this content, to apply a change to: parsed from the text the cache keeps
@@ -3053,14 +3098,14 @@ class CachedByPhone(collections.abc.Mapping):
 
     def __init__(self, cached: CachedMembers):
         self.cached = cached
-        self.kept = {}
 
     def __getitem__(self, phone):
-        found = self.kept.get(phone)
+        kept = self.cached.kept_by_phone
+        found = kept.get(phone)
         if found is None:
-            found = self.kept[phone] = self._ask(phone)
-            if len(self.kept) > self.KEPT:
-                self.kept.pop(next(iter(self.kept)))
+            found = kept[phone] = self._ask(phone)
+            if len(kept) > self.KEPT:
+                kept.pop(next(iter(kept)))
         if not found:
             raise KeyError(phone)
         return found
@@ -3173,7 +3218,7 @@ class MemberTable:
             self._unavailable(e)
             raise
         self._adopt(disk, stamp)
-        if isinstance(disk, CachedMembers) and not disk.verified:
+        if not disk.verified:
             self._verify_later(disk)
         return self
 
@@ -3247,9 +3292,9 @@ class MemberTable:
         if self.background and on_ui_thread:
             # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
             # link dialog's first keystroke (which waits for it, should it come sooner)
-            threading.Thread(target=search_index_of, args=(file,), name="members-search-index", daemon=True).start()
+            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
         elif self.background:
-            search_index_of(file)       # at load, not at the link dialog's first keystroke
+            file.search_index()         # at load, not at the link dialog's first keystroke
         return file
 
     def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
@@ -3261,16 +3306,14 @@ class MemberTable:
             return None
         return self.cache.open(key, self.path)
 
-    def _verify_later(self, cached: "CachedMembers"):
-        """Check the whole cache file on a thread once the window is up (reading 150 MB at 1,000,000 members
-        would slow its start on a busy PC); a damaged one is removed and members.csv read again, as when
-        it changes."""
+    def _verify_later(self, parse: MembersParse):
+        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
+        members would slow its start on a busy PC); a damaged cache file is removed and members.csv read
+        again, as when it changes."""
         def verify():
-            if ParseCache.verified(cached.path):
-                cached.verified = True
-            else:
-                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
-                remove_quietly(cached.path)
+            if not parse.check():
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
+                remove_quietly(parse.path)
                 self.stamp = None               # the next check re-reads (and re-caches) members.csv
         check = threading.Timer(CACHE_CHECK_DELAY, verify)
         check.name, check.daemon = "members-cache-check", True
@@ -3289,7 +3332,7 @@ class MemberTable:
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(full_parse(disk), self.pending)[0] if self.pending else disk
+        self.file = apply_changes(disk.full(), self.pending)[0] if self.pending else disk
 
     def _requeue_lost(self, disk: MembersFile):
         """Changes written lately that disk no longer holds become pending again, to be written again.
@@ -3388,35 +3431,20 @@ class MemberTable:
         """The members holding this number (all of them when several share it)."""
         if not self.background:
             self.refresh()
-        return list(self.file.by_phone.get(normalize_phone(number), ()))
+        return self.file.lookup(normalize_phone(number))
 
     def search(self, query: str, limit=50) -> list[Member]:
         """Members whose number, name, kana or phone contains the query (for the link dialog)."""
-        key = search_key(query)
-        if not key:
-            return []
         if not self.background:
             self.refresh()
-        file = self.file
-        text, starts = search_index_of(file)
-        found, at = [], 0
-        digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
-        needle = digits or key
-        while len(found) < limit:
-            at = text.find(needle, at)
-            if at < 0:
-                break
-            index = bisect.bisect_right(starts, at) - 1
-            found.append(index)
-            at = starts[index + 1]              # one hit a member
-        return members_at(file, found)
+        return self.file.search(query, limit)
 
     def next_member_no(self) -> str:
         return self.file.next_member_no()
 
     @property
     def staff_names(self) -> list[str]:
-        return staff_names_of(self.file)
+        return list(self.file.staff_names)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
@@ -3434,7 +3462,7 @@ class MemberTable:
         member = self.by_no.get(member_no)
         if member is None:
             raise ValidationError(f"会員番号 {member_no} は members.csv にありません", "member_no")
-        if not re.fullmatch(r"0\d{9,13}", digits):
+        if not valid_phone(digits):
             raise ValidationError(PHONE_HINT, "phone")
         if digits in member.phones:
             raise ValidationError(f"{member.name} さんには {format_phone(digits)} が既に登録されています", "phone")
@@ -3527,7 +3555,7 @@ class MemberTable:
         else:
             self._remove_pending_file()
         self.pending = changes
-        self.file, _, written, _ = apply_changes(full_parse(self.disk), changes)
+        self.file, _, written, _ = apply_changes(self.disk.full(), changes)
         return written
 
     def _remove_pending_file(self):
@@ -4981,7 +5009,7 @@ class LookupDialog(Dialog):
 
     def entry_ok(self):
         digits = normalize_phone(self.vars["phone"].get())
-        if not re.fullmatch(r"0\d{5,13}", digits):
+        if not valid_phone(digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
         return digits
