@@ -2238,13 +2238,20 @@ def search_key(text: str) -> str:
 
 def next_member_no(numbers: list[str]) -> str:
     """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
-    latest = next((m for n in reversed(numbers) if (m := re.fullmatch(r"(.*?)(\d+)", n))), None)
+    return next_member_no_after(reversed(numbers), lambda prefix: numbers)
+
+
+def next_member_no_after(latest_first, numbers_from) -> str:
+    """next_member_no of the member nos. latest_first gives from the last row back; numbers_from(prefix)
+    gives every one starting with prefix (and maybe others)."""
+    latest = next((m for n in latest_first if (m := re.fullmatch(r"(.*?)(\d+)", n))), None)
     if latest is None:
         return "00001"
     prefix, width = latest[1], len(latest[2])
     # the prefix never ends in a digit (.*? leaves them all to \d+): a number with it and then
     # only digits has exactly this prefix
-    highest = max(int(n[len(prefix):]) for n in numbers if n.startswith(prefix) and n[len(prefix):].isdecimal())
+    highest = max(int(n[len(prefix):]) for n in numbers_from(prefix)
+                  if n.startswith(prefix) and n[len(prefix):].isdecimal())
     return f"{prefix}{highest + 1:0{width}d}"
 
 
@@ -2393,6 +2400,41 @@ class MembersFile(MembersParse):
         return next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
 
 
+NOWHERE = collections.deque(maxlen=0)      # append() keeps nothing (in C: no call a row)
+
+
+class CachedFirstLines:
+    """MemberRows' first_line for a parse streamed into the cache: member no. -> its member's line
+    without a string and an int a member held (120 MB at 1,000,000 members): a bit a slot of 16 a
+    member says which may be there, the line is then asked of the cache file's index on member_no
+    (a repeat, or about one member in 16 by chance); the members not yet written are held here."""
+
+    def __init__(self, expected: int):
+        self.mask = (1 << max(16, (expected * 16).bit_length())) - 1
+        self.bits = bytearray((self.mask >> 3) + 1)
+        self.pending: dict[str, int] = {}
+        self.con = None                         # the cache file being written (set by ParseCache._write)
+
+    def get(self, member_no: str) -> int | None:
+        line = self.pending.get(member_no)
+        if line is not None:
+            return line
+        slot = hash(member_no) & self.mask
+        if not self.bits[slot >> 3] & 1 << (slot & 7):
+            return None
+        found = self.con.execute("SELECT line FROM members WHERE member_no = ?", (member_no,)).fetchone()
+        return found[0] if found else None
+
+    def __setitem__(self, member_no: str, line: int):
+        self.pending[member_no] = line
+        slot = hash(member_no) & self.mask
+        self.bits[slot >> 3] |= 1 << (slot & 7)
+
+    def written(self):
+        """The members given so far are in the cache file."""
+        self.pending.clear()
+
+
 class MemberRows:
     """One pass over members.csv text: its header, then each member as a tuple of Member's fields.
 
@@ -2403,13 +2445,15 @@ class MemberRows:
     that csv cannot get past).
     """
 
-    def __init__(self, text: str, name: str = "members.csv", records=None):
-        """records: (cells, start, end, line) of the records to read, the header first (default: all)."""
+    def __init__(self, text: str, name: str = "members.csv", records=None, first_line=None, spans=True):
+        """records: (cells, start, end, line) of the records to read, the header first (default: all);
+        first_line: member no. -> its member's line (a later row repeats it), {} by default (a
+        CachedFirstLines when streamed into the cache); spans: keep starts and lines (a MembersFile's)."""
         self.text, self.name = text, name
         self.header, self.header_end = list(MEMBERS_HEADER), 0
-        self.starts, self.lines = array.array("q"), array.array("l")
+        self.starts, self.lines = (array.array("q"), array.array("l")) if spans else (NOWHERE, NOWHERE)
         self.problems: list[str] = []
-        self.first_line: dict[str, int] = {}        # member no. -> its member's line (a later row repeats it)
+        self.first_line = {} if first_line is None else first_line
         self._records = split_records(text) if records is None else iter(records)
         self._end = 0                               # where the last record read ends
         with self._readable():
@@ -2468,8 +2512,9 @@ class MemberRows:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
                     continue
-                if member_no in first_line:
-                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first_line[member_no]}行目と重複しています")
+                first = first_line.get(member_no)
+                if first is not None:
+                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first}行目と重複しています")
                     continue
                 name = cells[name_at].strip()
                 if not name:
@@ -2789,7 +2834,8 @@ CACHE_SCHEMA = """
     CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL);
 """
 # made after the rows: SQLite sorts once instead of inserting into a B-tree in random order
-CACHE_INDEXES = ("CREATE UNIQUE INDEX members_no ON members(member_no)", "CREATE INDEX phones_phone ON phones(phone, idx)")
+CACHE_INDEXES = ("CREATE INDEX phones_phone ON phones(phone, idx)",)
+MEMBERS_NO_INDEX = "CREATE UNIQUE INDEX members_no ON members(member_no)"   # made first: a parse asks it for repeats
 MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
 CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the whole cache file is checked
 
@@ -2856,39 +2902,47 @@ class ParseCache:
         be written (the caller parses into memory instead).
         """
         with collector_paused():
-            rows = MemberRows(text, name)
-            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed)
+            first_lines = CachedFirstLines(text.count("\n") + 1)
+            rows = MemberRows(text, name, first_line=first_lines, spans=False)
+            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed, first_lines)
 
     def store(self, key: str, file: MembersFile) -> Path:
         """Write a parse made in memory (the file as a change wrote it)."""
         members = ((m.member_no, m.name, m.kana, m.phones, m.staff, m.memo, m.line) for m in file.members)
         return self._write(key, file, members, file.encoding, [zlib.compress(file.text.encode(file.encoding), 1)])
 
-    def _write(self, key: str, parse, members, encoding: str, packed: list) -> Path:
+    def _write(self, key: str, parse, members, encoding: str, packed: list, first_lines=None) -> Path:
         """Write one content's parse (temp file, then rename); the older parses of that name are removed.
 
         parse: its name, header, columns, phone_columns, and its problems once members is read
         through; members: Member's fields a member at a time; packed: [the text's bytes compressed],
-        handed over (freed once SQLite has them: 30 MB at 1,000,000 members), for a change to be applied to (full()) even when members.csv cannot be read. Raises
-        sqlite3.Error or OSError (the caller goes on without a cache), and what reading members raises.
+        handed over (freed once SQLite has them: 30 MB at 1,000,000 members), for a change to be
+        applied to (full()) even when members.csv cannot be read; first_lines: the CachedFirstLines
+        members is read with, answered from this file. Raises sqlite3.Error or OSError (the caller
+        goes on without a cache), and what reading members raises.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = Path(parse.name).stem
         tmp = self.folder / f".{stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        numbers, staff_names, starts = [], set(), array.array("q", [0])
+        count, staff_names, starts = 0, set(), array.array("q", [0])
         members = iter(members)
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
                 con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
+                con.execute(MEMBERS_NO_INDEX)
+                if first_lines is not None:
+                    first_lines.con = con
                 con.execute("BEGIN")
                 # first, while little else is held: SQLite copies the blob (a 33 MB peak more at the end)
                 con.execute("INSERT INTO meta VALUES ('text', ?)", (packed.pop(),))
                 while batch := list(itertools.islice(members, CACHE_BATCH)):
-                    first = len(numbers)
+                    first, count = count, count + len(batch)
                     con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                     ((i, no, name, kana, "\t".join(phones), staff, memo, line)
                                      for i, (no, name, kana, phones, staff, memo, line) in enumerate(batch, first)))
+                    if first_lines is not None:
+                        first_lines.written()
                     con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
                                     ((phone, i) for i, m in enumerate(batch, first) for phone in m[3]))
                     lines = search_lines(batch)
@@ -2897,7 +2951,6 @@ class ParseCache:
                     con.execute("INSERT INTO meta VALUES (?, ?)",      # the search text, a batch a row
                                 (f"search_text:{first // CACHE_BATCH:06d}",
                                  ("\n".join(lines) + "\n").encode("utf-16-le", "surrogatepass")))
-                    numbers += (m[0] for m in batch)
                     staff_names.update(m[4] for m in batch)
                 for index in CACHE_INDEXES:
                     con.execute(index)
@@ -2905,9 +2958,14 @@ class ParseCache:
                 staff_names.discard("")
                 meta = {"version": CACHE_VERSION, "key": key, "name": parse.name, "encoding": encoding,
                         "header": json.dumps(parse.header, ensure_ascii=False), "columns": json.dumps(parse.columns),
-                        "phone_columns": json.dumps(parse.phone_columns), "count": len(numbers),
+                        "phone_columns": json.dumps(parse.phone_columns), "count": count,
                         "phone_count": phone_count, "problems": json.dumps(parse.problems, ensure_ascii=False),
-                        "next_member_no": next_member_no(numbers),
+                        "next_member_no": next_member_no_after(
+                            (no for no, in con.execute("SELECT member_no FROM members ORDER BY idx DESC")),
+                            lambda prefix: itertools.takewhile(     # in the index's (UTF-8) order: one run
+                                lambda no: no.startswith(prefix), (no for no, in con.execute(
+                                    "SELECT member_no FROM members WHERE member_no >= ? ORDER BY member_no",
+                                    (prefix,))))),
                         "staff_names": json.dumps(sorted(staff_names), ensure_ascii=False),
                         "search_starts": starts.tobytes()}
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
