@@ -2236,23 +2236,39 @@ def search_key(text: str) -> str:
     return "".join(KATAKANA_RUN.sub(lambda run: run[0].translate(KATAKANA_AS_HIRAGANA), text).split())
 
 
-def next_member_no(numbers: list[str]) -> str:
+MEMBER_NO = re.compile(r"(.*?)(\d+)")
+
+
+def next_member_no(numbers) -> str:
     """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
-    return next_member_no_after(reversed(numbers), lambda prefix: numbers)
+    return MemberNumbers().add(numbers).next()
 
 
-def next_member_no_after(latest_first, numbers_from) -> str:
-    """next_member_no of the member nos. latest_first gives from the last row back; numbers_from(prefix)
-    gives every one starting with prefix (and maybe others)."""
-    latest = next((m for n in latest_first if (m := re.fullmatch(r"(.*?)(\d+)", n))), None)
-    if latest is None:
-        return "00001"
-    prefix, width = latest[1], len(latest[2])
-    # the prefix never ends in a digit (.*? leaves them all to \d+): a number with it and then
-    # only digits has exactly this prefix
-    highest = max(int(n[len(prefix):]) for n in numbers_from(prefix)
-                  if n.startswith(prefix) and n[len(prefix):].isdecimal())
-    return f"{prefix}{highest + 1:0{width}d}"
+class MemberNumbers:
+    """next_member_no of member nos. given a batch at a time (a parse streamed into the cache holds none).
+
+    The prefix is the latest number's (.*? leaves every digit to \\d+, so it never ends in one); the
+    number after it is the highest of those with exactly that prefix and then only digits, which are
+    those whose own prefix it is.
+    """
+
+    def __init__(self):
+        self.latest, self.highest = None, {}
+
+    def add(self, numbers) -> "MemberNumbers":
+        highest = self.highest
+        for number in numbers:
+            if m := MEMBER_NO.fullmatch(number):
+                self.latest, value = m, int(m[2])
+                if value > highest.get(m[1], -1):
+                    highest[m[1]] = value
+        return self
+
+    def next(self) -> str:
+        if self.latest is None:
+            return "00001"
+        prefix, width = self.latest[1], len(self.latest[2])
+        return f"{prefix}{self.highest[prefix] + 1:0{width}d}"
 
 
 def map_columns(header) -> dict:
@@ -2924,7 +2940,7 @@ class ParseCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = Path(parse.name).stem
         tmp = self.folder / f".{stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        count, staff_names, starts = 0, set(), array.array("q", [0])
+        count, staff_names, starts, numbers = 0, set(), array.array("q", [0]), MemberNumbers()
         members = iter(members)
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
@@ -2951,6 +2967,7 @@ class ParseCache:
                     con.execute("INSERT INTO meta VALUES (?, ?)",      # the search text, a batch a row
                                 (f"search_text:{first // CACHE_BATCH:06d}",
                                  ("\n".join(lines) + "\n").encode("utf-16-le", "surrogatepass")))
+                    numbers.add(m[0] for m in batch)
                     staff_names.update(m[4] for m in batch)
                 for index in CACHE_INDEXES:
                     con.execute(index)
@@ -2960,12 +2977,7 @@ class ParseCache:
                         "header": json.dumps(parse.header, ensure_ascii=False), "columns": json.dumps(parse.columns),
                         "phone_columns": json.dumps(parse.phone_columns), "count": count,
                         "phone_count": phone_count, "problems": json.dumps(parse.problems, ensure_ascii=False),
-                        "next_member_no": next_member_no_after(
-                            (no for no, in con.execute("SELECT member_no FROM members ORDER BY idx DESC")),
-                            lambda prefix: itertools.takewhile(     # in the index's (UTF-8) order: one run
-                                lambda no: no.startswith(prefix), (no for no, in con.execute(
-                                    "SELECT member_no FROM members WHERE member_no >= ? ORDER BY member_no",
-                                    (prefix,))))),
+                        "next_member_no": numbers.next(),
                         "staff_names": json.dumps(sorted(staff_names), ensure_ascii=False),
                         "search_starts": starts.tobytes()}
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
