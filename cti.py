@@ -1674,6 +1674,16 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 # Device reader ###############################################################
 ###############################################################################
 
+# Every source (a COM port, NCID over TCP, UDP, SIP) reports its health the same way, through the
+# one DeviceReader loop: an open that raises is "retrying" (state busy / missing / no_response says
+# why, and the text when it tries again); an open that returns is "connected"; a read (or the
+# source's keepalive()) that raises is "lost", then the loop opens it again. A source whose far end
+# may fall silent without closing has keepalive(): the reader calls it after KEEPALIVE_AFTER seconds
+# without a byte, and a dead peer then fails the next read.
+HEALTH = {"connecting": "connecting", "connected": "connected", "lost": "lost", "stopped": "stopped",
+          "busy": "retrying", "missing": "retrying", "no_response": "retrying"}
+
+
 @dataclass(frozen=True)
 class Status:
     """The device's state for the status line: connecting, connected, missing, busy, lost or stopped."""
@@ -1681,9 +1691,15 @@ class Status:
     text: str
     port: str = ""
 
+    @property
+    def health(self) -> str:
+        """connecting, connected, retrying, lost or stopped: the same words for every kind of source."""
+        return HEALTH[self.state]
+
 
 BACKOFF = (1, 2, 5, 10)
 IDLE_TIMEOUT = 0.3      # a read this long with no bytes ends a modem's caller-ID block
+KEEPALIVE_AFTER = 60.0  # seconds of silence before a network source is asked whether its peer is there
 
 
 def udp_socket_options(sockets=socket) -> list:
@@ -1757,19 +1773,28 @@ def open_port(url: str, protocol: str, baudrate: int):
     port.open()
     del port.reset_input_buffer
     keep_alive(port._socket)            # pyserial 3.5 (pinned) keeps the TCP socket here
+    # NCID's own keep-alive: a bare newline, which the server ignores; on a half-open connection it
+    # is answered by a reset (the peer's host is up) or never acknowledged (TCP gives up, see keep_alive)
+    port.keepalive = functools.partial(port.write, b"\n")
     return port
 
 
-def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
+TCP_MAXRT = 5                           # Windows' option number (ws2ipdef.h); Python has no name for it
+
+
+def keep_alive(sock: socket.socket, idle=60, interval=10, count=3, give_up=30):
     """TCP keep-alive, so that an NCID server that vanished without closing (power cut, cable pulled)
-    shows as lost within a few minutes instead of 'connected' for ever; NCID clients send nothing."""
+    shows as lost within a few minutes instead of 'connected' for ever; and give_up: the seconds
+    after which data sent (the reader's keepalive line) but never acknowledged fails the connection."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if hasattr(socket, "SIO_KEEPALIVE_VALS"):  # pragma: no cover - Windows
         sock.ioctl(socket.SIO_KEEPALIVE_VALS, (1, idle * 1000, interval * 1000))
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_MAXRT, give_up)
     elif hasattr(socket, "TCP_KEEPIDLE"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, give_up * 1000)
 
 
 # Windows error numbers in pyserial's message: "could not open port 'COM3': PermissionError(13, '…', None, 5)".
@@ -1884,10 +1909,12 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None,
+                 keepalive_after=KEEPALIVE_AFTER):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
+        self.keepalive_after = keepalive_after
         self.clock = clock              # the decoders' repeat window runs on it
         self.ports = ports or (lambda: serial.tools.list_ports.comports())
         self.stopping = threading.Event()
@@ -2021,14 +2048,19 @@ class DeviceReader(threading.Thread):
         decoder = make_decoder(self.config.protocol, now=self.now, clock=self.clock)
         pending, self.pending = self.pending, b""
         self._handle(port, decoder, decoder.feed(pending) if pending else [])
+        keepalive, heard = getattr(port, "keepalive", None), time.monotonic()
         while not self.stopping.is_set():
             data = port.read(port.in_waiting or 1)
             if data:
+                heard = time.monotonic()
                 if self.config.debug:
                     log.debug("RX %s", data.hex(" "))
                 events = decoder.feed(data)
             else:
                 events = decoder.flush()
+                if keepalive and time.monotonic() - heard >= self.keepalive_after:
+                    keepalive()         # a dead peer makes a later read (or this) raise: lost
+                    heard = time.monotonic()
             self._handle(port, decoder, events)
 
     def _handle(self, port, decoder, events):
