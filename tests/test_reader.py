@@ -571,7 +571,7 @@ def test_every_source_reports_health_in_the_same_words(source, pty_pair, start_r
             conn.close()
         else:
             lose.set()
-        events.next(lambda e: isinstance(e, cti.Status) and e.health == "retrying", "retrying")
+        events.wait(lambda e: isinstance(e, cti.Status) and e.health == "retrying", what="retrying")
         health = [e.health for e in events.seen if isinstance(e, cti.Status)]
         assert health[:2] == ["connecting", "connected"]
         assert health[2:] == ["lost", "connecting", "retrying"]
