@@ -533,6 +533,11 @@ def test_back_off_past_its_table_keeps_the_reader_alive_waits_the_last_delay_the
     assert reader.is_alive()
 
 
+def test_every_state_a_source_reports_has_one_of_the_five_health_words():
+    states = {"connecting", "connected", "missing", "busy", "no_response", "lost", "stopped", "refused"}
+    assert {cti.Status(s, "").health for s in states} == {"connecting", "connected", "retrying", "lost", "stopped"}
+
+
 def test_default_back_off_is_one_two_five_ten_seconds():
     assert cti.BACKOFF == (1, 2, 5, 10)
 
