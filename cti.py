@@ -17,8 +17,41 @@ reservations and today's counts.
 
 The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
-The file is organised in sections, each calling only those above it:
-config -> phone numbers -> caller-ID decoders -> device reader -> store -> UI -> app -> main.
+The file is organised in sections under ### banners, in this order; each calls only those above it
+(tests/test_layout.py checks both: no name used from a section further down, every banner listed here).
+Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers imported at first use.
+
+  Errors: what cti tells people, in one vocabulary
+      CtiError and its family (ConfigError, FileError, MembersError, DatabaseError, ...); file_problem,
+      the one place an OSError becomes the Japanese words for its cause.
+  Platform: Windows and X11
+      WINDOWS, the one test of the platform; every call into Win32 (ctypes) and X11 (the BadWindow
+      handler, the tray host), and the pure decisions on their values: corner placement, folder risks
+      (OneDrive, a share), the single-instance mutex, hidden temp files, cti.db's journal mode.
+  Helpers used by both stores
+      Text decoding (UTF-8, CP932, UTF-16), CSV records, Excel-safe cells, atomic_write.
+  Config
+      cti.ini: Config and load_config, path values, the data folders' risks.
+  Phone numbers
+      Normalising, splitting and formatting numbers (Japanese and international).
+  Caller-ID decoders
+      Call, and one decoder per device protocol (ND, Aloha, modem, Whozz Calling, NCID; auto).
+  Device reader
+      DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue.
+  Store: members.csv
+      Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
+      the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
+  Store: cti.db
+      Database (SQLite): call history, visits, reservations; the visits CSV import, the history export.
+  UI: what the window says
+      Every word and colour the window shows, as pure functions: CallerPanel and CARD_COLOURS (the
+      card), history rows, booking and status texts, ACTIONS (labels, keys, help).
+  UI: Tk window and dialogs
+      Tray, Window and Dialog (the query.py contract), every dialog and list window, MainWindow.
+  App: start-up, logging, one instance, demo
+      Logging, first-run files, SingleInstance, the demo device, run_window, --selftest.
+  Main
+      Command-line parsing and each command (--lookup, --decode, --list-ports, --import-visits), main().
 """
 
 __version__ = "0.1.0"
@@ -247,453 +280,15 @@ def file_problem(error: OSError, path, replacing=False, reading=False) -> FileEr
 
 
 ###############################################################################
-# Helpers used by both stores #################################################
+# Platform: Windows and X11 ###################################################
 ###############################################################################
-# Text decoding, CSV records, Excel-safe cells and the atomic write, for members.csv,
-# cti.ini, visit imports and history exports alike.
-
-EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]|[+-][\d.()]+[-+*/^][\d.()+\-*/^]*$")   # -2+3 too
-REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
-ENCODING_NAMES = {"cp932": "Excel の CSV（Shift_JIS）"}
-
-
-def utf16_encoding(raw: bytes) -> str | None:
-    """The UTF-16 codec for bytes Notepad saved as "UTF-16 LE/BE" (a BOM, or NULs in ASCII text), else None."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"                              # the BOM picks the byte order and is dropped
-    if b"\x00" not in raw:
-        return None
-    return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
-
-
-def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[str, str]:
-    """(text, encoding) of UTF-8 (with or without BOM) or CP932 bytes, never guessing silently.
-
-    utf16: also UTF-16 (cti.ini from Notepad; CP932 would "succeed" on it and give junk).
-    """
-    candidates = ("utf-8-sig", "cp932")
-    if utf16 and utf16_encoding(raw):
-        candidates = (utf16_encoding(raw),)
-    for encoding in candidates:
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding == "utf-8-sig" and not raw.startswith(b"\xef\xbb\xbf"):
-            encoding = "utf-8"
-        return text, encoding
-    hint = "Excel で「CSV UTF-8」として" if Path(path).suffix.lower() == ".csv" else "メモ帳で UTF-8 として"
-    raise error(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
-
-
-@contextlib.contextmanager
-def collector_paused():
-    """The garbage collector off while a parse makes objects by the hundred thousand (it would scan
-    every new one again and again: 40 % of a load)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def read_text_any(path: Path, error=ConfigError, utf16=False) -> tuple[str, str]:
-    """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently."""
-    return decode_file_text(Path(path).read_bytes(), path, error, utf16)
-
-
-def unstorable(text: str, encoding: str) -> str | None:
-    """The first character of text that a file in this encoding cannot hold, or None."""
-    try:
-        text.encode(encoding)
-        return None
-    except UnicodeEncodeError as e:
-        return e.object[e.start:e.end]
-
-
-def unstorable_text(char: str, encoding: str) -> str:
-    return f"{char} は {ENCODING_NAMES.get(encoding, encoding + ' ')}に保存できません"
-
-
-LINE_END = re.compile(r"\r\n|\n|\r")           # where StringIO(newline="") and csv split lines
-LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")     # one line with its end (not str.splitlines: csv
-                                                            # never ends a line at \x1c, \x85 or \u2028)
-LINES_AT_ONCE = 1 << 16                                     # characters of text cut into lines at a time
-
-
-def split_records(text: str):
-    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
-
-    Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
-    lines, cut a slice of text at a time (csv and itertools take them in C: no Python call a
-    line; no StringIO of the whole text, which holds 4 bytes a character), and a record ends
-    where the lines it took end.
-    """
-    ends = array.array("q")                 # ends[i]: where line i + 1 ends in text
-
-    def slices():
-        at = 0
-        while at < len(text):
-            cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
-            lines = LINE.findall(text, at, cut)
-            ends.extend(itertools.accumulate(map(len, lines), initial=at))
-            ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or 0)
-            at = cut
-            yield lines
-
-    reader = csv.reader(itertools.chain.from_iterable(slices()))
-    start, line = 0, 1
-    for cells in reader:
-        end = ends[reader.line_num - 1]
-        yield cells, start, end, line
-        start, line = end, reader.line_num + 1
-
-
-def excel_safe(cell: str) -> str:
-    """A cell Excel will not run as a formula (=HYPERLINK(…) and friends get a leading ')."""
-    return "'" + cell if EXCEL_FORMULA.match(cell) else cell
-
-
-def csv_rows_text(rows, newline="\r\n") -> str:
-    """Rows as CSV text Excel reads back as written (formulas defused), with this line ending."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator=newline).writerows([[excel_safe(c) for c in cells] for cells in rows])
-    return out.getvalue()
-
-
-class FileChanged(OSError):
-    """atomic_write's target is no longer the file the new text was made from."""
-
-
-def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
-    """Write a temp file in the same folder, fsync, os.replace; a held target is retried briefly.
-
-    A kill at any moment leaves the old file or the new one, never a truncated one; a failure
-    leaves no temp file behind. Returns the new file's stat (taken before the replace, so that
-    it is ours even if another program replaces the file right after). Raises the OSError, or
-    FileChanged when unchanged() (asked just before each replace) says another program replaced
-    the target meanwhile: the writing takes milliseconds, the check and the replace microseconds.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            hide_file(tmp)                      # (Windows section) a temp left by a kill stays out of sight
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-            stat = os.fstat(f.fileno())
-        hide_file(tmp, hidden=False)            # the replaced file keeps these attributes
-        for delay in REPLACE_RETRIES + (None,):
-            if unchanged and not unchanged():
-                raise FileChanged(f"{path.name} was replaced meanwhile")
-            try:
-                os.replace(tmp, path)
-                return stat
-            except PermissionError as e:
-                if delay is None or file_cause(e, replacing=True) != "held":
-                    raise
-                time.sleep(delay)
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise
-
-
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
-    try:
-        text, _ = read_text_any(path, MembersError)
-    except OSError as e:
-        raise file_problem(e, path, reading=True) from None
-    rows = [(line, cells) for cells, _, _, line in split_records(text)]
-    if not rows:
-        raise MembersError(f"{Path(path).name}: 空のファイルです")
-    return rows[0][1], rows[1:]
-
-
-###############################################################################
-# Config ######################################################################
-###############################################################################
-
-def app_dir() -> Path:
-    """The folder holding cti.ini and the data: next to cti.exe when frozen, else next to cti.py."""
-    if getattr(sys, "frozen", False):
-        return Path(sys.executable).resolve().parent
-    return Path(__file__).resolve().parent
-
-
-PROTOCOL_NAMES = ("auto", "nd", "aloha", "modem", "whozz", "ncid")
-CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
-CORNER_WORDS = {"右下": "bottom-right", "左下": "bottom-left", "右上": "top-right", "左上": "top-left"}
-YES = {"yes": True, "true": True, "on": True, "1": True, "はい": True,
-       "no": False, "false": False, "off": False, "0": False, "いいえ": False}
-
-
-@dataclass
-class Config:
-    """Typed settings from cti.ini; paths are absolute."""
-    port: str = "auto"
-    protocol: str = "auto"
-    baudrate: int = 9600
-    init: tuple = ("ATZ", "AT+VCID=1")
-    debug: bool = False
-    members: Path = Path("members.csv")
-    database: Path = Path("cti.db")
-    log: Path = Path("cti.log")
-    max_entries: int = 100
-    max_days: int = 7
-    corner: str = "bottom-right"
-    topmost: bool = True
-    menus: tuple = ()                 # ((name, minutes or None), ...): DEFAULT_MENUS unless cti.ini says
-    slot: int = 60                    # minutes of a booking whose menu has none
-    staff: tuple = ()                 # stylists; empty: the 主担当 names in members.csv
-    path: Path | None = None          # the ini it came from, None for defaults
-
-    def __post_init__(self):
-        self.menus = self.menus or menus_value(DEFAULT_MENUS)
-
-
-DEFAULT_INI = """\
-; cti.ini: 着信表示（CTI）の設定。メモ帳で編集し、保存してから cti を起動し直してください。
-; ; から行末まではコメントです。
-
-[device]
-; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
-; auto = USB の着信表示装置を探す（Bluetooth は除く。応答した装置を使う） / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
-; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
-port = auto
-; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
-;             | modem（モデム NMBR=）| whozz（CallerID.com）| ncid（NCID サーバ）
-protocol = auto
-; 通信速度（bps）。アロハUSB は 9600 固定です
-baudrate = 9600
-; モデムだけ: 接続後に送るコマンド。| で区切ります
-init = ATZ|AT+VCID=1
-; yes にすると、装置から届いたデータと番号を cti.log に記録します（不具合を調べるときだけ）
-debug = no
-
-[files]
-; 会員台帳（Excel で編集する CSV）。このファイルからの相対パスでも、フルパスでも書けます
-; （エクスプローラーの「パスのコピー」で付く " " はそのままで構いません。%USERPROFILE% なども使えます）
-members = members.csv
-; 着信履歴・予約・来店履歴のデータベース
-database = cti.db
-; 動作記録（名前は記録しません）
-log = cti.log
-
-[history]
-; 着信履歴に残す件数と日数。どちらかを超えた古いものから消えます
-max_entries = 100
-max_days = 7
-
-[window]
-; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left（右下・左下・右上・左上 でも可）
-corner = bottom-right
-; yes: 他のウィンドウより常に手前に表示
-topmost = yes
-
-[booking]
-; 予約のメニュー。| で区切ります。名前の後に空白と所要時間（分）を書くと、
-; 同じ担当者の予約が重なったときに、その長さで知らせます
-menus = カット 60|カラー 90|パーマ 120|トリートメント 30|ヘッドスパ 45|縮毛矯正 180|カット＋カラー 120|着付け 60|セット 45
-; 所要時間を書いていないメニューの予約の長さ（分）
-slot = 60
-; 担当者（スタイリスト）の名前。| で区切ります。空なら members.csv の 主担当 の名前を使います
-staff =
-"""
-DEFAULT_MENUS = re.search(r"^menus = (.*)$", DEFAULT_INI, re.MULTILINE)[1]
-
-
-def keyword(value: str) -> str:
-    """A keyword, number or port name as the IME may type it: ＣＯＭ３, ａｕｔｏ, "９６００" -> COM3, auto, 9600."""
-    return unquote(unicodedata.normalize("NFKC", value))
-
-
-def unquote(value: str) -> str:
-    """Without the quotes Explorer's パスのコピー (Ctrl+Shift+C) puts around a path."""
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1].strip()
-    return value
-
-
-PERCENT_VAR = re.compile(r"%([^%\s]+)%")
-DOLLAR_VAR = re.compile(r"\$\{?\w+")
-
-
-def expand_percent_vars(text: str, env) -> str:
-    """%USERPROFILE%\\cti as cmd.exe expands it: names in any case; an unknown name stays as written."""
-    values = {name.upper(): value for name, value in env.items()}
-    return PERCENT_VAR.sub(lambda m: values.get(m[1].upper(), m[0]), text)
-
-
-def path_value(value: str, env=os.environ, windows=os.name == "nt") -> Path:
-    """A path from cti.ini: unquoted and with its environment variables, but not NFKC
-    (a file name may hold full-width characters on purpose). An unknown variable is a ValueError."""
-    value = unquote(value)
-    value = expand_percent_vars(value, env) if windows else os.path.expandvars(value)
-    if (PERCENT_VAR if windows else DOLLAR_VAR).search(value) or not value:
-        raise ValueError(value)
-    return Path(value)
-
-
-def port_value(value: str) -> str:
-    value = keyword(value)
-    return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
-
-
-def _parse_int(text, low, high):
-    value = int(keyword(text))
-    if not low <= value <= high:
-        raise ValueError
-    return value
-
-
-def _choice(value, allowed, words=None):
-    value = keyword(value)
-    value = (words or {}).get(value, value.lower())
-    if value not in allowed:
-        raise ValueError
-    return value
-
-
-def _yes(value):
-    return YES[keyword(value).lower()]
-
-
-def menus_value(value: str) -> tuple:
-    """'カット 60|カラー 90|セット' -> (('カット', 60), ('カラー', 90), ('セット', None)).
-
-    Not NFKC: a menu is shown as written (カット＋カラー keeps its ＋); minutes may be typed full-width.
-    """
-    menus = []
-    for item in unquote(value).split("|"):
-        m = re.fullmatch(r"(.*?\S)(?:[ \u3000]+(\d+)\s*分?)?", item.strip())
-        if not m:
-            continue
-        minutes = int(m[2]) if m[2] else None
-        if minutes is not None and not 5 <= minutes <= 720:
-            raise ValueError
-        menus.append((m[1], minutes))
-    if not menus:
-        raise ValueError
-    return tuple(menus)
-
-
-def names_value(value: str) -> tuple:
-    return tuple(name.strip() for name in unquote(value).split("|") if name.strip())
-
-
-PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、パスが空です"
-
-# [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
-# and a field in Config.
-CONFIG_KEYS = {
-    ("device", "port"): ("port", port_value, ""),
-    ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
-                             " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
-    ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
-    ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
-    ("files", "members"): ("members", path_value, PATH_HINT),
-    ("files", "database"): ("database", path_value, PATH_HINT),
-    ("files", "log"): ("log", path_value, PATH_HINT),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
-    ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
-                           " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
-    ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
-    ("booking", "menus"): ("menus", menus_value, "メニューを | で区切って書いてください（例 カット 60|カラー 90。"
-                                                  "所要時間は 5〜720 分）"),
-    ("booking", "slot"): ("slot", lambda v: _parse_int(v, 5, 720), "予約の長さ（分）を 5〜720 の整数で指定してください"),
-    ("booking", "staff"): ("staff", names_value, ""),
-}
-
-
-INI_COMMENTS = (";", "#", "；", "＃")
-
-
-def ini_lines(text: str) -> tuple[str, list[str]]:
-    """The text configparser should read, and a message per line it would misread.
-
-    An indented line would silently become part of the value above (configparser's
-    continuation lines): it is taken as a line of its own, and reported. A header typed with
-    the IME on (［ｄｅｖｉｃｅ］) is read as [device].
-    """
-    lines, problems = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith(("［", "[")):
-            line = unicodedata.normalize("NFKC", stripped)
-        elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
-            problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
-                            "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
-            line = stripped
-        lines.append(line)
-    return "\n".join(lines) + "\n", problems
-
-
-def ini_syntax_error(name: str, error: configparser.Error, lines: list[str]) -> str:
-    """configparser's English, said in Japanese with the line (lines: the text it read)."""
-    if isinstance(error, configparser.MissingSectionHeaderError):
-        return (f"{name} の書式が正しくありません: {error.lineno} 行目「{error.line.strip()}」より前に "
-                "[device] のような区分の見出しがありません。ファイルの先頭に見出しを書いてください")
-    if isinstance(error, configparser.ParsingError):
-        where = "、".join(f"{number} 行目「{lines[number - 1].strip()}」" for number, _ in error.errors[:3])
-        return f"{name} の書式が正しくありません: {where}を読めません（キー = 値 の形で書いてください）"
-    return f"{name} の書式が正しくありません: {error}"
-
-
-def load_config(path: Path | None) -> tuple[Config, list[str]]:
-    """Read cti.ini; return the config and one message per problem (bad values keep their default).
-
-    Accepts what Notepad and the IME produce: UTF-8 with or without BOM, CP932, UTF-16;
-    full-width keywords and numbers; quoted paths; %VARIABLES%. A missing file gives the
-    defaults; an unreadable or unparsable one raises ConfigError.
-    """
-    config = Config()
-    base = app_dir() if path is None else Path(path).resolve().parent
-    problems = []
-    if path is not None and Path(path).exists():
-        config.path = Path(path).resolve()
-        text, _ = read_text_any(path, utf16=True)
-        text, problems = ini_lines(text)
-        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#", "；"),
-                                           comment_prefixes=INI_COMMENTS, delimiters=("=", ":", "＝", "："),
-                                           strict=False, default_section="\0none")
-        parser.optionxform = lambda key: unicodedata.normalize("NFKC", key).strip().lower()
-        try:
-            parser.read_string(text, source=str(path))
-        except configparser.Error as e:
-            raise ConfigError(ini_syntax_error(Path(path).name, e, text.splitlines())) from None
-        for section in parser.sections():
-            for key, value in parser.items(section):
-                spec = CONFIG_KEYS.get((section.lower(), key))
-                if spec is None:
-                    problems.append(f"[{section}] {key}: 知らない設定です（綴りを確認してください）")
-                    continue
-                field, parse, hint = spec
-                try:
-                    setattr(config, field, parse(value))
-                except (ValueError, KeyError):
-                    problems.append(f"[{section}] {key} = {value}: {hint}")
-    for field in ("members", "database", "log"):
-        setattr(config, field, (base / getattr(config, field)).resolve())
-    return config, problems
-
-
-###############################################################################
-# Windows #####################################################################
-###############################################################################
-# Everything cti asks of Windows, chosen once as pyserial's miniterm does: the same small
-# functions for both platforms. The decisions are pure functions above the `if`, tested on
-# any OS with the values Windows gives; the wrappers below it only fetch those values and
-# run in the Windows workflow (tests/test_windows.py).
+# Everything cti asks of Windows (and its X11 twins), chosen once as pyserial's miniterm does:
+# the same small functions for both platforms, and WINDOWS the one test of which it is. The
+# decisions are pure functions above the `if`, tested on any OS with the values Windows gives;
+# the wrappers below it only fetch those values and run in the Windows workflow
+# (tests/test_windows.py).
+
+WINDOWS = os.name == "nt"
 
 Rect = namedtuple("Rect", "left top right bottom")      # a Win32 RECT: right and bottom exclusive
 
@@ -789,7 +384,7 @@ def folder_risks(path: str, env, drive_type: int) -> list[str]:
     return risks
 
 
-if os.name == "nt":  # pragma: no cover - Windows only; tests/test_windows.py runs these in the Windows workflow
+if WINDOWS:  # pragma: no cover - Windows only; tests/test_windows.py runs these in the Windows workflow
     import ctypes
     from ctypes import wintypes
 
@@ -1025,11 +620,501 @@ else:
         return False
 
 
+_x_error_handlers = []                  # kept alive as long as Xlib may call them
+
+
+def survive_windows_destroyed_by_others() -> bool:
+    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
+
+    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
+    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
+    every other error); run_window builds the window again. Windows has no such path: False.
+    """
+    if WINDOWS:
+        return False
+    import ctypes
+    import ctypes.util
+    library = ctypes.util.find_library("X11")
+    if not library:
+        return False
+
+    class XErrorEvent(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
+                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                    ("minor_code", ctypes.c_ubyte)]
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
+    x11 = ctypes.CDLL(library)
+    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
+
+    def on_error(display, event):
+        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
+            return 0
+        return previous(display, event)
+    _x_error_handlers.append(handler_type(on_error))
+    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
+    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
+    previous = handler_type(address) if address else (lambda display, event: 0)
+    return True
+
+
+def x_tray_host() -> bool:
+    """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
+    import Xlib.display
+    import Xlib.X
+    display = Xlib.display.Display()
+    try:
+        atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+        return display.get_selection_owner(atom) != Xlib.X.NONE
+    finally:
+        display.close()
+
+
 def sqlite_journal_mode(path) -> str:
     """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
     memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
     journal needs only the file locks SMB provides."""
     return "DELETE" if on_network(str(path), drive_type(path)) else "WAL"
+
+
+###############################################################################
+# Helpers used by both stores #################################################
+###############################################################################
+# Text decoding, CSV records, Excel-safe cells and the atomic write, for members.csv,
+# cti.ini, visit imports and history exports alike.
+
+EXCEL_FORMULA = re.compile(r"[=@\t\r]|[+-].*[A-Za-z]|[+-][\d.()]+[-+*/^][\d.()+\-*/^]*$")   # -2+3 too
+REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4)          # Windows: antivirus and indexers hold files briefly
+ENCODING_NAMES = {"cp932": "Excel の CSV（Shift_JIS）"}
+
+
+def utf16_encoding(raw: bytes) -> str | None:
+    """The UTF-16 codec for bytes Notepad saved as "UTF-16 LE/BE" (a BOM, or NULs in ASCII text), else None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"                              # the BOM picks the byte order and is dropped
+    if b"\x00" not in raw:
+        return None
+    return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
+
+
+def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[str, str]:
+    """(text, encoding) of UTF-8 (with or without BOM) or CP932 bytes, never guessing silently.
+
+    utf16: also UTF-16 (cti.ini from Notepad; CP932 would "succeed" on it and give junk).
+    """
+    candidates = ("utf-8-sig", "cp932")
+    if utf16 and utf16_encoding(raw):
+        candidates = (utf16_encoding(raw),)
+    for encoding in candidates:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "utf-8-sig" and not raw.startswith(b"\xef\xbb\xbf"):
+            encoding = "utf-8"
+        return text, encoding
+    hint = "Excel で「CSV UTF-8」として" if Path(path).suffix.lower() == ".csv" else "メモ帳で UTF-8 として"
+    raise error(f"{Path(path).name}: UTF-8 でも CP932（Shift_JIS）でも読めません。{hint}保存し直してください")
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """The garbage collector off while a parse makes objects by the hundred thousand (it would scan
+    every new one again and again: 40 % of a load)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def read_text_any(path: Path, error=ConfigError, utf16=False) -> tuple[str, str]:
+    """Return (text, encoding) of a UTF-8 (with or without BOM) or CP932 file, never guessing silently."""
+    return decode_file_text(Path(path).read_bytes(), path, error, utf16)
+
+
+def unstorable(text: str, encoding: str) -> str | None:
+    """The first character of text that a file in this encoding cannot hold, or None."""
+    try:
+        text.encode(encoding)
+        return None
+    except UnicodeEncodeError as e:
+        return e.object[e.start:e.end]
+
+
+def unstorable_text(char: str, encoding: str) -> str:
+    return f"{char} は {ENCODING_NAMES.get(encoding, encoding + ' ')}に保存できません"
+
+
+LINE_END = re.compile(r"\r\n|\n|\r")           # where StringIO(newline="") and csv split lines
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")     # one line with its end (not str.splitlines: csv
+                                                            # never ends a line at \x1c, \x85 or \u2028)
+LINES_AT_ONCE = 1 << 16                                     # characters of text cut into lines at a time
+
+
+def split_records(text: str):
+    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
+
+    Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
+    lines, cut a slice of text at a time (csv and itertools take them in C: no Python call a
+    line; no StringIO of the whole text, which holds 4 bytes a character), and a record ends
+    where the lines it took end.
+    """
+    ends = array.array("q")                 # ends[i]: where line i + 1 ends in text
+
+    def slices():
+        at = 0
+        while at < len(text):
+            cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
+            lines = LINE.findall(text, at, cut)
+            ends.extend(itertools.accumulate(map(len, lines), initial=at))
+            ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or 0)
+            at = cut
+            yield lines
+
+    reader = csv.reader(itertools.chain.from_iterable(slices()))
+    start, line = 0, 1
+    for cells in reader:
+        end = ends[reader.line_num - 1]
+        yield cells, start, end, line
+        start, line = end, reader.line_num + 1
+
+
+def excel_safe(cell: str) -> str:
+    """A cell Excel will not run as a formula (=HYPERLINK(…) and friends get a leading ')."""
+    return "'" + cell if EXCEL_FORMULA.match(cell) else cell
+
+
+def csv_rows_text(rows, newline="\r\n") -> str:
+    """Rows as CSV text Excel reads back as written (formulas defused), with this line ending."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator=newline).writerows([[excel_safe(c) for c in cells] for cells in rows])
+    return out.getvalue()
+
+
+class FileChanged(OSError):
+    """atomic_write's target is no longer the file the new text was made from."""
+
+
+def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
+    """Write a temp file in the same folder, fsync, os.replace; a held target is retried briefly.
+
+    A kill at any moment leaves the old file or the new one, never a truncated one; a failure
+    leaves no temp file behind. Returns the new file's stat (taken before the replace, so that
+    it is ours even if another program replaces the file right after). Raises the OSError, or
+    FileChanged when unchanged() (asked just before each replace) says another program replaced
+    the target meanwhile: the writing takes milliseconds, the check and the replace microseconds.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            hide_file(tmp)                      # (Platform section) a temp left by a kill stays out of sight
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            stat = os.fstat(f.fileno())
+        hide_file(tmp, hidden=False)            # the replaced file keeps these attributes
+        for delay in REPLACE_RETRIES + (None,):
+            if unchanged and not unchanged():
+                raise FileChanged(f"{path.name} was replaced meanwhile")
+            try:
+                os.replace(tmp, path)
+                return stat
+            except PermissionError as e:
+                if delay is None or file_cause(e, replacing=True) != "held":
+                    raise
+                time.sleep(delay)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
+    try:
+        text, _ = read_text_any(path, MembersError)
+    except OSError as e:
+        raise file_problem(e, path, reading=True) from None
+    rows = [(line, cells) for cells, _, _, line in split_records(text)]
+    if not rows:
+        raise MembersError(f"{Path(path).name}: 空のファイルです")
+    return rows[0][1], rows[1:]
+
+
+###############################################################################
+# Config ######################################################################
+###############################################################################
+
+def app_dir() -> Path:
+    """The folder holding cti.ini and the data: next to cti.exe when frozen, else next to cti.py."""
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).resolve().parent
+    return Path(__file__).resolve().parent
+
+
+PROTOCOL_NAMES = ("auto", "nd", "aloha", "modem", "whozz", "ncid")
+CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+CORNER_WORDS = {"右下": "bottom-right", "左下": "bottom-left", "右上": "top-right", "左上": "top-left"}
+YES = {"yes": True, "true": True, "on": True, "1": True, "はい": True,
+       "no": False, "false": False, "off": False, "0": False, "いいえ": False}
+
+
+@dataclass
+class Config:
+    """Typed settings from cti.ini; paths are absolute."""
+    port: str = "auto"
+    protocol: str = "auto"
+    baudrate: int = 9600
+    init: tuple = ("ATZ", "AT+VCID=1")
+    debug: bool = False
+    members: Path = Path("members.csv")
+    database: Path = Path("cti.db")
+    log: Path = Path("cti.log")
+    max_entries: int = 100
+    max_days: int = 7
+    corner: str = "bottom-right"
+    topmost: bool = True
+    menus: tuple = ()                 # ((name, minutes or None), ...): DEFAULT_MENUS unless cti.ini says
+    slot: int = 60                    # minutes of a booking whose menu has none
+    staff: tuple = ()                 # stylists; empty: the 主担当 names in members.csv
+    path: Path | None = None          # the ini it came from, None for defaults
+
+    def __post_init__(self):
+        self.menus = self.menus or menus_value(DEFAULT_MENUS)
+
+
+DEFAULT_INI = """\
+; cti.ini: 着信表示（CTI）の設定。メモ帳で編集し、保存してから cti を起動し直してください。
+; ; から行末まではコメントです。
+
+[device]
+; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
+; auto = USB の着信表示装置を探す（Bluetooth は除く。応答した装置を使う） / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
+; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
+port = auto
+; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
+;             | modem（モデム NMBR=）| whozz（CallerID.com）| ncid（NCID サーバ）
+protocol = auto
+; 通信速度（bps）。アロハUSB は 9600 固定です
+baudrate = 9600
+; モデムだけ: 接続後に送るコマンド。| で区切ります
+init = ATZ|AT+VCID=1
+; yes にすると、装置から届いたデータと番号を cti.log に記録します（不具合を調べるときだけ）
+debug = no
+
+[files]
+; 会員台帳（Excel で編集する CSV）。このファイルからの相対パスでも、フルパスでも書けます
+; （エクスプローラーの「パスのコピー」で付く " " はそのままで構いません。%USERPROFILE% なども使えます）
+members = members.csv
+; 着信履歴・予約・来店履歴のデータベース
+database = cti.db
+; 動作記録（名前は記録しません）
+log = cti.log
+
+[history]
+; 着信履歴に残す件数と日数。どちらかを超えた古いものから消えます
+max_entries = 100
+max_days = 7
+
+[window]
+; 画面のどの隅に出すか: bottom-right | bottom-left | top-right | top-left（右下・左下・右上・左上 でも可）
+corner = bottom-right
+; yes: 他のウィンドウより常に手前に表示
+topmost = yes
+
+[booking]
+; 予約のメニュー。| で区切ります。名前の後に空白と所要時間（分）を書くと、
+; 同じ担当者の予約が重なったときに、その長さで知らせます
+menus = カット 60|カラー 90|パーマ 120|トリートメント 30|ヘッドスパ 45|縮毛矯正 180|カット＋カラー 120|着付け 60|セット 45
+; 所要時間を書いていないメニューの予約の長さ（分）
+slot = 60
+; 担当者（スタイリスト）の名前。| で区切ります。空なら members.csv の 主担当 の名前を使います
+staff =
+"""
+DEFAULT_MENUS = re.search(r"^menus = (.*)$", DEFAULT_INI, re.MULTILINE)[1]
+
+
+def keyword(value: str) -> str:
+    """A keyword, number or port name as the IME may type it: ＣＯＭ３, ａｕｔｏ, "９６００" -> COM3, auto, 9600."""
+    return unquote(unicodedata.normalize("NFKC", value))
+
+
+def unquote(value: str) -> str:
+    """Without the quotes Explorer's パスのコピー (Ctrl+Shift+C) puts around a path."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
+
+
+PERCENT_VAR = re.compile(r"%([^%\s]+)%")
+DOLLAR_VAR = re.compile(r"\$\{?\w+")
+
+
+def expand_percent_vars(text: str, env) -> str:
+    """%USERPROFILE%\\cti as cmd.exe expands it: names in any case; an unknown name stays as written."""
+    values = {name.upper(): value for name, value in env.items()}
+    return PERCENT_VAR.sub(lambda m: values.get(m[1].upper(), m[0]), text)
+
+
+def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
+    """A path from cti.ini: unquoted and with its environment variables, but not NFKC
+    (a file name may hold full-width characters on purpose). An unknown variable is a ValueError."""
+    value = unquote(value)
+    value = expand_percent_vars(value, env) if windows else os.path.expandvars(value)
+    if (PERCENT_VAR if windows else DOLLAR_VAR).search(value) or not value:
+        raise ValueError(value)
+    return Path(value)
+
+
+def port_value(value: str) -> str:
+    value = keyword(value)
+    return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
+
+
+def _parse_int(text, low, high):
+    value = int(keyword(text))
+    if not low <= value <= high:
+        raise ValueError
+    return value
+
+
+def _choice(value, allowed, words=None):
+    value = keyword(value)
+    value = (words or {}).get(value, value.lower())
+    if value not in allowed:
+        raise ValueError
+    return value
+
+
+def _yes(value):
+    return YES[keyword(value).lower()]
+
+
+def menus_value(value: str) -> tuple:
+    """'カット 60|カラー 90|セット' -> (('カット', 60), ('カラー', 90), ('セット', None)).
+
+    Not NFKC: a menu is shown as written (カット＋カラー keeps its ＋); minutes may be typed full-width.
+    """
+    menus = []
+    for item in unquote(value).split("|"):
+        m = re.fullmatch(r"(.*?\S)(?:[ \u3000]+(\d+)\s*分?)?", item.strip())
+        if not m:
+            continue
+        minutes = int(m[2]) if m[2] else None
+        if minutes is not None and not 5 <= minutes <= 720:
+            raise ValueError
+        menus.append((m[1], minutes))
+    if not menus:
+        raise ValueError
+    return tuple(menus)
+
+
+def names_value(value: str) -> tuple:
+    return tuple(name.strip() for name in unquote(value).split("|") if name.strip())
+
+
+PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、パスが空です"
+
+# [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
+# and a field in Config.
+CONFIG_KEYS = {
+    ("device", "port"): ("port", port_value, ""),
+    ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
+                             " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
+    ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
+    ("files", "members"): ("members", path_value, PATH_HINT),
+    ("files", "database"): ("database", path_value, PATH_HINT),
+    ("files", "log"): ("log", path_value, PATH_HINT),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
+                           " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
+    ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
+    ("booking", "menus"): ("menus", menus_value, "メニューを | で区切って書いてください（例 カット 60|カラー 90。"
+                                                  "所要時間は 5〜720 分）"),
+    ("booking", "slot"): ("slot", lambda v: _parse_int(v, 5, 720), "予約の長さ（分）を 5〜720 の整数で指定してください"),
+    ("booking", "staff"): ("staff", names_value, ""),
+}
+
+
+INI_COMMENTS = (";", "#", "；", "＃")
+
+
+def ini_lines(text: str) -> tuple[str, list[str]]:
+    """The text configparser should read, and a message per line it would misread.
+
+    An indented line would silently become part of the value above (configparser's
+    continuation lines): it is taken as a line of its own, and reported. A header typed with
+    the IME on (［ｄｅｖｉｃｅ］) is read as [device].
+    """
+    lines, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(("［", "[")):
+            line = unicodedata.normalize("NFKC", stripped)
+        elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
+            problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
+                            "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
+            line = stripped
+        lines.append(line)
+    return "\n".join(lines) + "\n", problems
+
+
+def ini_syntax_error(name: str, error: configparser.Error, lines: list[str]) -> str:
+    """configparser's English, said in Japanese with the line (lines: the text it read)."""
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return (f"{name} の書式が正しくありません: {error.lineno} 行目「{error.line.strip()}」より前に "
+                "[device] のような区分の見出しがありません。ファイルの先頭に見出しを書いてください")
+    if isinstance(error, configparser.ParsingError):
+        where = "、".join(f"{number} 行目「{lines[number - 1].strip()}」" for number, _ in error.errors[:3])
+        return f"{name} の書式が正しくありません: {where}を読めません（キー = 値 の形で書いてください）"
+    return f"{name} の書式が正しくありません: {error}"
+
+
+def load_config(path: Path | None) -> tuple[Config, list[str]]:
+    """Read cti.ini; return the config and one message per problem (bad values keep their default).
+
+    Accepts what Notepad and the IME produce: UTF-8 with or without BOM, CP932, UTF-16;
+    full-width keywords and numbers; quoted paths; %VARIABLES%. A missing file gives the
+    defaults; an unreadable or unparsable one raises ConfigError.
+    """
+    config = Config()
+    base = app_dir() if path is None else Path(path).resolve().parent
+    problems = []
+    if path is not None and Path(path).exists():
+        config.path = Path(path).resolve()
+        text, _ = read_text_any(path, utf16=True)
+        text, problems = ini_lines(text)
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#", "；"),
+                                           comment_prefixes=INI_COMMENTS, delimiters=("=", ":", "＝", "："),
+                                           strict=False, default_section="\0none")
+        parser.optionxform = lambda key: unicodedata.normalize("NFKC", key).strip().lower()
+        try:
+            parser.read_string(text, source=str(path))
+        except configparser.Error as e:
+            raise ConfigError(ini_syntax_error(Path(path).name, e, text.splitlines())) from None
+        for section in parser.sections():
+            for key, value in parser.items(section):
+                spec = CONFIG_KEYS.get((section.lower(), key))
+                if spec is None:
+                    problems.append(f"[{section}] {key}: 知らない設定です（綴りを確認してください）")
+                    continue
+                field, parse, hint = spec
+                try:
+                    setattr(config, field, parse(value))
+                except (ValueError, KeyError):
+                    problems.append(f"[{section}] {key} = {value}: {hint}")
+    for field in ("members", "database", "log"):
+        setattr(config, field, (base / getattr(config, field)).resolve())
+    return config, problems
 
 
 def data_folder_risks(config: Config, env=os.environ) -> list[str]:
@@ -2345,9 +2430,7 @@ class MemberRows:
                     continue
                 if len(cells) < needed:
                     cells += [""] * (needed - len(cells))
-                member_no = cells[no_at].strip()
-                if not member_no.isascii():
-                    member_no = nfkc(member_no).strip()
+                member_no = member_no_of(cells[no_at])
                 if not member_no:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
@@ -2376,51 +2459,105 @@ class MemberRows:
 
 
 ASCII_SPACES = " \t\x0b\x0c\x1c\x1d\x1e\x1f"      # what str.strip() takes from an ASCII cell (csv keeps no \r, \n)
+INSIDE_QUOTES = str.maketrans(",\n\r", "\0\1\2")    # what ends a cell or a record, inside a quoted cell
+QUOTES_UNDONE = str.maketrans("\0\1\2", ",\n\r")
+LONE_CR = re.compile("\r(?!\n)")
+
+
+def member_no_of(cell: str) -> str:
+    """A member no. as the parse reads it: stripped, NFKC'd (ＡＣ００１ is AC001)."""
+    member_no = cell.strip()
+    return member_no if member_no.isascii() else nfkc(member_no).strip()
+
+
+def records_as_lines(text: str) -> str | None:
+    """text with what csv reads as cell and record ends inside quoted cells (commas, line ends) made
+    \\0 \\1 \\2, of the same length: each line of it is then one record, each comma a cell's end, at the
+    same offsets as in text. None when a quote is never closed (csv reads the rest as one cell) or
+    text holds \\0 \\1 \\2 itself.
+
+    csv (the excel dialect) opens a quoted cell only with a quote at a cell's start; "" inside one is
+    a quote; after its closing quote, or in a cell not opened with one, a quote is a character.
+    """
+    if '"' not in text:
+        return text
+    if "\0" in text or "\1" in text or "\2" in text:
+        return None
+    parts, done, at = [], 0, text.find('"')
+    while at >= 0:
+        if at and text[at - 1] not in ",\r\n":
+            at = text.find('"', at + 1)         # a quote inside a cell: a character of it
+            continue
+        close = text.find('"', at + 1)
+        while close >= 0 and text.startswith('"', close + 1):
+            close = text.find('"', close + 2)
+        if close < 0:
+            return None
+        parts += (text[done:at], text[at:close].translate(INSIDE_QUOTES))
+        done, at = close, text.find('"', close + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]] | None:
     """(the members holding digits, the problems of the rows read) without parsing every row: only the
-    rows where the number's last four digits are written (written_tail) are parsed, as a full parse
+    records where the number's last four digits are written (written_tail) are parsed, as a full parse
     parses them; a cheap pass over the member no. column checks that no other row repeats a found
-    member's number (the earlier one would win). None when it cannot be answered so (quotes or lone
-    CRs in the text, digits that are not ASCII, a repeated member no.): the caller parses it all.
+    member's number (the earlier one would win). Quoted cells (a memo with a comma or a line break)
+    are found first (records_as_lines). None when it cannot be answered so (lone CRs in the text, a
+    quote never closed, digits that are not ASCII, a repeated member no.): the caller parses it all.
     """
-    if not (digits.isascii() and digits.isdigit()) or '"' in text or text.count("\r") != text.count("\r\n"):
+    if not (digits.isascii() and digits.isdigit()) or LONE_CR.search(text):
         return None
-    header = next(split_records(text), None)
-    positions = tail_positions(text, digits, encoding)
-    if header is None or positions is None:
+    lined = records_as_lines(text)
+    header = next(split_records(text), None) if lined is not None else None
+    positions = tail_positions(text, digits, encoding) if header is not None else None
+    if positions is None:
         return None
     records, line, counted = [header], 1, 0
     for at in positions:
-        start = text.rfind("\n", 0, at) + 1                # a record is a line: there are no quotes
+        start = lined.rfind("\n", 0, at) + 1                # lined: a record is a line
         if start < records[-1][2]:
-            continue                                        # the header, or a line read already
-        end = text.find("\n", at) + 1 or len(text)
+            continue                                        # the header, or a record read already
+        end = lined.find("\n", at) + 1 or len(text)
         line += text.count("\n", counted, start)
         counted = start
         records.append((next(split_records(text[start:end]))[0], start, end, line))
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {nfkc(cells[column]).strip() for cells, *_ in records[1:] if column < len(cells)} - {""}
-    if repeated_member_no(text, column, read):          # a row not read may come first with one of them
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
 
 
-def repeated_member_no(text: str, column: int, numbers: set) -> bool:
-    """More than one row has one of these member nos. (as a parse reads them: NFKC'd, stripped), in a
-    text without quotes, whose every line after the header is a row."""
+def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]]:
+    """(the members holding digits, problems) as a full parse answers: scan_lookup, else one pass of the
+    parse keeping only those members (nothing else held, nothing written)."""
+    scanned = scan_lookup(text, digits, encoding, name)
+    if scanned is not None:
+        return scanned
+    with collector_paused():
+        rows = MemberRows(text, name)
+        return [Member(*row) for row in rows if digits in row[3]], rows.problems
+
+
+def repeated_member_no(lined: str, column: int, numbers: set) -> bool:
+    """More than one row has one of these member nos. (as a parse reads them), in a text whose every
+    line after the header is a record (records_as_lines)."""
     if not numbers:
         return False
-    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]*)", text)    # re finds \n fast, ^ slowly
+    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]+)", lined)   # re finds \n fast, ^ slowly
+    counts = collections.Counter(cells)         # counted in C: every cell as a parse reads it, as a rule
     joined = "\n".join(cells)
-    if joined.isascii() and not (joined[:1].isspace() or joined[-1:].isspace()
-                                 or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES)):
-        counts = collections.Counter(cells)         # every cell as a parse reads it already: counted in C
-    else:
-        counts = collections.Counter(nfkc(cell).strip() for cell in cells)
+    if not joined.isascii() or '"' in joined or any(space in joined for space in ASCII_SPACES):
+        for cell in [c for c in counts if not c.isascii() or '"' in c or c != c.strip()]:
+            if cell.startswith('"'):            # a quoted cell: as csv reads it
+                as_read = member_no_of(next(csv.reader([cell.translate(QUOTES_UNDONE)]))[0])
+            else:
+                as_read = member_no_of(cell)
+            counts[as_read] += counts.pop(cell)
     return any(counts[number] > 1 for number in numbers)
 
 
@@ -3278,22 +3415,24 @@ class MemberTable:
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
 
-    def scan(self, number: str) -> tuple[list[Member], list[str]] | None:
-        """One lookup without loading the table (--lookup): (members, problems of the rows read) by
-        scan_lookup when the parse cache does not hold this content and no change is pending (else
-        None: load() answers, from the cache in a fraction of a second). Nothing is cached: a window
-        builds the cache; a script asking now and then should not wait for it."""
-        if self.cache is None or self._read_pending():
+    def lookup_once(self, number: str) -> tuple[list[Member], list[str]] | None:
+        """One lookup without loading the table (--lookup), writing nothing: (members, problems) from the
+        parse cache when it holds this content, else by lookup_in_text (a window builds the cache; a
+        script asking now and then should not wait for it). None when changes are pending or the file
+        cannot be read: load() answers (the changes applied in memory) or says why."""
+        if self._read_pending():
             return None
         try:
             raw = self.path.read_bytes()
         except OSError:
-            return None                         # load() says why
-        if self.cache.files_of(content_key(raw), self.path):
             return None
-        text, encoding = decode_file_text(raw, self.path, MembersError)
         digits = normalize_phone(number)
-        return ([], []) if not digits else scan_lookup(text, digits, encoding, self.path.name)
+        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        if cached is not None:
+            return list(cached.by_phone.get(digits, ())), cached.problems
+        text, encoding = decode_file_text(raw, self.path, MembersError)
+        del raw
+        return ([], []) if not digits else lookup_in_text(text, digits, encoding, self.path.name)
 
     def lookup(self, number: str) -> list[Member]:
         """The members holding this number (all of them when several share it)."""
@@ -4023,7 +4162,7 @@ def export_calls_csv(path: Path, rows: list[list[str]], header=("着信時間", 
 # Pure helpers: the words and rows the window shows, tested without a display.
 
 # the windowed cti.exe has no console: its message box sends staff to the console program
-CLI_PROGRAM = "cti-cli.exe" if sys.platform == "win32" else "cti-cli"
+CLI_PROGRAM = "cti-cli.exe" if WINDOWS else "cti-cli"
 NO_CONSOLE_TEXT = (f"cti.exe は画面だけのプログラムなので、コマンドの結果を表示できません。\n"
                    f"同じフォルダの {CLI_PROGRAM} をコマンド プロンプトから使ってください（例: "
                    f"{CLI_PROGRAM} --lookup 0596-31-0005）。\nCOM ポートの一覧は cti の ? ボタンでも見られます。")
@@ -4399,43 +4538,6 @@ def help_text(ini, members, device, ports) -> str:
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
 
-_x_error_handlers = []                  # kept alive as long as Xlib may call them
-
-
-def survive_windows_destroyed_by_others() -> bool:
-    """X11: outlive a window destroyed by another program (xdotool windowclose, xkill -id).
-
-    Tk then runs into BadWindow on its dead window and passes it to Xlib's default handler, which
-    exits the process: caller ID would be off. Ignore BadWindow / BadDrawable (Tk's own handler gets
-    every other error); run_window builds the window again. Windows has no such path: False.
-    """
-    if os.name == "nt":
-        return False
-    import ctypes
-    import ctypes.util
-    library = ctypes.util.find_library("X11")
-    if not library:
-        return False
-
-    class XErrorEvent(ctypes.Structure):
-        _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
-                    ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
-                    ("minor_code", ctypes.c_ubyte)]
-    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(XErrorEvent))
-    x11 = ctypes.CDLL(library)
-    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
-
-    def on_error(display, event):
-        if event.contents.error_code in (3, 9):         # BadWindow, BadDrawable: a window already gone
-            return 0
-        return previous(display, event)
-    _x_error_handlers.append(handler_type(on_error))
-    # Before Tk starts, Tk's own handler keeps this one as its fallback; after, this one falls back to Tk's.
-    address = x11.XSetErrorHandler(ctypes.cast(_x_error_handlers[-1], ctypes.c_void_p))
-    previous = handler_type(address) if address else (lambda display, event: 0)
-    return True
-
-
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
 
@@ -4453,7 +4555,7 @@ class Tray:
         try:
             import pystray
             self.x11 = pystray.Icon.__module__.endswith("_xorg")
-            if self.x11 and not self._x_tray_host():
+            if self.x11 and not x_tray_host():
                 return False                # an X desktop without a notification area (Xvfb)
             self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
                 pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
@@ -4466,18 +4568,6 @@ class Tray:
             log.warning("通知領域にアイコンを出せません（窓は着信で前に出ます）", exc_info=True)
             self.icon = None
             return False
-
-    @staticmethod
-    def _x_tray_host() -> bool:
-        """Is there a notification area (a _NET_SYSTEM_TRAY selection owner) on this X display?"""
-        import Xlib.display
-        import Xlib.X
-        display = Xlib.display.Display()
-        try:
-            atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
-            return display.get_selection_owner(atom) != Xlib.X.NONE
-        finally:
-            display.close()
 
     def _icon_title(self) -> str:
         return f"CTI ({self.unseen})" if self.x11 else self.title
@@ -5397,7 +5487,7 @@ class MainWindow:
             self.frame = frame
         root.update_idletasks()
         width, height = root.winfo_reqwidth(), root.winfo_reqheight()
-        extra_w, extra_h = self.frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, os.name == "nt")
+        extra_w, extra_h = self.frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, WINDOWS)
         work = work_area(root)
         if not self.compact and not self.layout_chosen and not fits(work, width + extra_w, height + extra_h, 8):
             log.info("一覧まで画面に入らないので、着信カードだけの窓にします（F9 で一覧も表示）")
@@ -5453,7 +5543,7 @@ class MainWindow:
     def hide(self):
         """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
         where iconify needs a window manager) withdrawn: the next call brings it back."""
-        if self.tray is None and sys.platform == "win32":
+        if self.tray is None and WINDOWS:
             self.root.iconify()             # pragma: no cover - the taskbar button stays
         else:
             self.root.withdraw()
@@ -5569,7 +5659,7 @@ class MainWindow:
     def bring_to_front(self):
         """Up even when minimised, hidden or behind, without taking the keyboard from the program in use."""
         root = self.root
-        if os.name == "nt" and root.state() == "withdrawn":
+        if WINDOWS and root.state() == "withdrawn":
             # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
             # show_without_focus restores an iconic window; deiconify would take the keyboard
             root.iconify()
@@ -6117,7 +6207,7 @@ def apply_icon(root):
     (16 to 64 px stored as BMP, which every Windows renders); X11 takes its PNG entry (256 px)."""
     path = bundled_path("cti.ico")
     try:
-        if sys.platform == "win32":
+        if WINDOWS:
             root.iconbitmap(default=str(path))
             return
         data = path.read_bytes()
@@ -6273,7 +6363,7 @@ def selftest() -> int:
     def tray():                                     # pystray loads its backend by name when imported;
         from PIL import Image                       # X's connects to a display, so only Windows' is imported here
         Image.new("RGBA", (16, 16))
-        if sys.platform == "win32":
+        if WINDOWS:
             import pystray
             assert pystray.Icon.__module__ == "pystray._win32", pystray.Icon.__module__
         else:
@@ -6347,7 +6437,7 @@ def cmd_lookup(number: str, config_path) -> int:
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
-    scanned = table.scan(number)
+    scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
     else:

@@ -1,21 +1,25 @@
-"""The test kit: pseudo-terminals, an ND frame builder, a poll helper, one fake clock,
-one reader-events helper and one members-file factory.
+"""The test kit: pseudo-terminals, ND and アロハ frame builders, a poll helper, one fake clock per kind
+(wall clock, monotonic), one reader-events helper, one members-file factory, and the window's kit
+(make_app / app under a real Tk, the messagebox recorder, the ways a test drives and reads the window).
 
 Test files add their own fixtures in their own files; keep this one small.
 """
 
+import csv
+import gc
+import io
 import os
 import queue
 import sys
 import time
+import tkinter as tk
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
+import cti
 
 DLE = 0x10
 
@@ -133,11 +137,21 @@ def clock():
     return FakeClock()
 
 
-class Events:
-    """The reader's queue, read with timeouts; everything taken is kept in .seen."""
+class FakeMonotonic:
+    """An injectable monotonic clock (seconds, as time.monotonic): .t the test sets or moves."""
 
-    def __init__(self):
-        self.queue = queue.Queue()
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+class Events:
+    """The reader's queue (a new one, or q), read with timeouts; everything taken is kept in .seen."""
+
+    def __init__(self, q=None):
+        self.queue = queue.Queue() if q is None else q
         self.seen = []
 
     def wait(self, match, timeout=5.0, what="event"):
@@ -169,7 +183,23 @@ class Events:
                 return self.seen
 
     def calls(self):
+        """Every call the reader has put so far, in order."""
         return [e for e in self.drain() if isinstance(e, cti.Call)]
+
+    def states(self):
+        """Every status state the reader has put so far, in order."""
+        return [e.state for e in self.drain() if isinstance(e, cti.Status)]
+
+
+def aloha_record(body: str, parity=True, flip=None) -> bytes:
+    """STX body ETX as the アロハ adapter sends it (7E1: even parity in b7 when read 8N1);
+    parity=False as a device that strips it passes it on; flip: the index of a byte whose bit 0 the line flipped."""
+    raw = bytearray(b"\x02" + body.encode("ascii") + b"\x03")
+    if parity:
+        raw = bytearray(cti.even_parity(b) for b in raw)
+    if flip is not None:
+        raw[flip] ^= 0x01
+    return bytes(raw)
 
 
 MEMBERS_HEADER = "会員番号,名前,ふりがな,電話番号,主担当,メモ,誕生日,住所"
@@ -217,3 +247,221 @@ def excel_lock(monkeypatch):
 
     monkeypatch.setattr(os, "replace", replace)
     return lock
+
+
+# -----------------------------------------------------------------------------
+# the window under a real Tk (Xvfb): make_app / app, the messagebox recorder, and the ways a test
+# drives it (a call through the queue, a key, a click) and reads it back
+
+MEMBER, UNKNOWN = "0596310005", "09087654321"
+MEMBER_ROW = ("0596-31-0005", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+MEMBERS_BYTES = cti.DEMO_MEMBERS.encode("utf-8-sig")
+
+
+def pump(root, condition, timeout=5.0):
+    """Run the Tk event loop until condition() is true; return its last value (never mainloop())."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        result = condition()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(0.01)
+
+
+class MessageBoxes:
+    """Stands in for tkinter.messagebox: records each call; askyesno answers from `answers`, else True."""
+
+    def __init__(self):
+        self.calls, self.answers = [], []
+
+    def box(self, kind):
+        def show(title=None, message=None, **options):
+            self.calls.append((kind, title, message))
+            if kind == "askyesno":
+                return self.answers.pop(0) if self.answers else True
+            return "ok"
+        return show
+
+    def messages(self, kind):
+        return [message for k, _, message in self.calls if k == kind]
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    recorder = MessageBoxes()
+    for kind in ("showinfo", "showerror", "showwarning", "askyesno"):
+        monkeypatch.setattr(cti.messagebox, kind, recorder.box(kind))
+    return recorder
+
+
+def modem_block(nmbr, name=None):
+    """What a caller-ID modem prints for one call."""
+    now = datetime.now()
+    text = f"RING\r\n\r\nDATE = {now:%m%d}\r\nTIME = {now:%H%M}\r\nNMBR = {nmbr}\r\n"
+    if name:
+        text += f"NAME = {name}\r\n"
+    return (text + "\r\n").encode("ascii")
+
+
+def make_members(folder: Path) -> Path:
+    path = folder / "members.csv"
+    path.write_bytes(MEMBERS_BYTES)
+    return path
+
+
+@pytest.fixture
+def make_app(tmp_path, boxes):
+    """make_app(**config) -> namespace(root, window, config, members, db, events, boxes, folder).
+
+    Teardown: readers stopped, window.stop(), children destroyed, pending Tk timers cancelled,
+    root destroyed, db closed. A Tk callback exception nobody expected fails the test.
+    """
+    made = []
+
+    def make(folder=None, scaling=None, **options):
+        folder = folder or tmp_path
+        members_path = folder / "members.csv"
+        if not members_path.exists():
+            make_members(folder)
+        config = cti.Config(port="loop://", protocol="modem", init=(), members=members_path,
+                            database=folder / "cti.db", log=folder / "cti.log", **options)
+        try:
+            root = tk.Tk()
+        except tk.TclError as e:
+            pytest.skip(f"no display: {e}")
+        root.withdraw()
+        scaling_before = float(root.tk.call("tk", "scaling"))
+        if scaling:                                 # Windows at 125 %, 150 %...: pixels per point
+            root.tk.call("tk", "scaling", scaling)
+        members = cti.MemberTable(config.members)
+        try:
+            members.load()
+        except cti.MembersError:
+            pass                                    # as run_window: the window opens and says why
+        db = cti.Database(config.database, config.max_entries, config.max_days)
+        events = queue.Queue()
+        window = cti.MainWindow(root, config, members, db, events, _utest=True)
+        app = SimpleNamespace(root=root, window=window, config=config, members=members, db=db, events=events,
+                              boxes=boxes, folder=folder, readers=[], crash_expected=False,
+                              scaling_before=scaling_before)
+        app.call = lambda number=None, reason=None: feed_call(app, number, reason)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        for reader in app.readers:
+            reader.stop()
+        app.window.stop()
+        for child in app.root.winfo_children():
+            child.destroy()
+        app.root.update()                   # Tk settles the focus of the windows just destroyed
+        # tk scaling lives in the display, which later roots in this process share: put it back
+        app.root.tk.call("tk", "scaling", app.scaling_before)
+        for after_id in app.root.tk.splitlist(app.root.tk.call("after", "info")):
+            app.root.after_cancel(after_id)
+        app.root.destroy()
+        app.db.close()
+    crash_expected = any(app.crash_expected for app in made)
+    # Collect the dead Tk objects here, in the main thread: freed by a collection that happens to
+    # run in a reader thread, a Tcl interpreter aborts the whole process.
+    made.clear()
+    gc.collect()
+    crashes = [m for m in boxes.messages("showerror") if "思わぬエラー" in m]
+    if crashes and not crash_expected:
+        pytest.fail(f"a Tk callback raised: {crashes}")
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+def feed_call(app, number=None, reason=None):
+    """A call through the queue, as the device reader delivers it; pump until the history has it."""
+    before = len(app.window.history.get_children())
+    app.events.put(cti.Call(number, reason, protocol="modem", received=datetime.now()))
+    assert pump(app.root, lambda: len(app.window.history.get_children()) == before + 1), "the call never arrived"
+    return first_row(app)
+
+
+def first_row(app):
+    children = app.window.history.get_children()
+    return app.window.history.item(children[0], "values") if children else None
+
+
+def row_for(app, number_text):
+    return [app.window.history.item(i, "values") for i in app.window.history.get_children()
+            if app.window.history.item(i, "values")[1] == number_text]
+
+
+def caller(app):
+    return {key: label["text"] for key, label in app.window.caller.items()}
+
+
+def start_app_reader(app, **options):
+    config = cti.Config(**{"init": (), "protocol": "modem", **options})
+    reader = cti.DeviceReader(config, app.events, backoff=(0.2,))
+    app.readers.append(reader)
+    reader.start()
+    assert pump(app.root, lambda: app.window.device_status.state == "connected"), app.window.device_status
+    return reader
+
+
+def toplevels(app, cls):
+    return [w for w in app.root.winfo_children() if isinstance(w, cls) and w.winfo_exists()]
+
+
+def csv_rows(path: Path):
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "not UTF-8 with BOM"
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def press(widget, keysym, **kw):
+    """A key press delivered as the keyboard would: the window shown, the widget focused."""
+    top = widget.winfo_toplevel()
+    top.deiconify()
+    top.update()
+    widget.focus_force()
+    top.update()
+    widget.event_generate(f"<{keysym}>", **kw)
+    top.update()
+
+
+def right_click_row(app, iid):
+    """A right-click on a history row, as the mouse gives it (the window shown)."""
+    history = app.window.history
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<Button-3>", x=x + 20, y=y + height // 2,
+                           rootx=history.winfo_rootx() + x + 20, rooty=history.winfo_rooty() + y + height // 2)
+    app.root.update()
+
+
+def rect(widget):
+    widget.update()
+    x, y = widget.winfo_rootx(), widget.winfo_rooty()
+    return cti.Rect(x, y, x + widget.winfo_width(), y + widget.winfo_height())
+
+
+def overlap(a, b) -> bool:
+    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
+
+
+def screenshot(root, name):
+    """Save a PNG of the window to $CTI_SCREENSHOTS/name; None (nothing written) when it is unset."""
+    folder = os.environ.get("CTI_SCREENSHOTS")
+    if not folder:
+        return None
+    from PIL import ImageGrab
+    root.deiconify()
+    root.lift()
+    root.update()
+    x, y = root.winfo_rootx(), root.winfo_rooty()
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ImageGrab.grab(bbox=(x, y, x + root.winfo_width(), y + root.winfo_height())).save(path)
+    return path

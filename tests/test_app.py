@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import cti  # noqa: E402
+import cti
 
 # A first instance: takes the lock, says so, then answers "raise?" lines until stdin closes.
 HOLDER = r"""

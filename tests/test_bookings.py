@@ -1,21 +1,17 @@
 """Bookings on the real Tk window (Xvfb in CI): booking a walk-in found by search, the day's bookings
 by stylist while booking, the double-booking question, the bookings list by date, moving and cancelling
 future bookings (also from 来店履歴), only the transitions that apply, the amount on 退店, menus and
-staff from cti.ini. Driven as tests/test_ui.py drives the window (its fixtures are used here).
+staff from cti.ini. Driven as tests/test_ui.py drives the window (with conftest's window kit).
 
 CTI_SCREENSHOTS=/some/folder saves booking.png, bookings.png and walk-in.png there.
 """
 
-import sys
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
-from test_ui import MEMBER, app, boxes, make_app, press, screenshot, toplevels  # noqa: E402,F401 (fixtures)
+import cti
+from conftest import MEMBER, overlap, press, rect, screenshot, toplevels
 
 TODAY = date.today()
 AHEAD = TODAY + timedelta(days=3)                   # a future day: booked, not yet arrived
@@ -353,7 +349,6 @@ def test_enter_on_a_booking_opens_it_to_change(app):
 
 @pytest.mark.parametrize("corner", cti.CORNERS)
 def test_the_walk_in_dialog_opens_beside_the_caller_card(make_app, corner):
-    from test_desk import overlap, rect
     app = make_app(corner=corner)
     app.root.deiconify()
     press(app.root, "F4")                                         # no call yet: a walk-in

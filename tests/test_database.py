@@ -6,14 +6,11 @@ import io
 import sqlite3
 import sys
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
-from conftest import FakeClock  # noqa: E402
+import cti
+from conftest import FakeClock
 
 NOW = datetime(2026, 11, 25, 10, 0, 0)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import cti
+from conftest import FakeClock, FakeMonotonic, aloha_record
 
 HERE = Path(__file__).resolve().parent
 CTI_PY = HERE.parent / "cti.py"
@@ -20,18 +21,7 @@ CAPTURE_FILES = {"nd.bin": "nd", "aloha.bin": "aloha", "modem.txt": "modem", "nc
 NOW = datetime(2026, 11, 25, 12, 0)
 
 
-def fixed_now():
-    return NOW
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand (injected as clock=)."""
-
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
+fixed_now = FakeClock(NOW)
 
 
 def calls(events):
@@ -53,12 +43,6 @@ def feed_all(decoder, *chunks, final=True):
 def decoder(protocol, **kw):
     kw.setdefault("now", fixed_now)
     return cti.make_decoder(protocol, **kw)
-
-
-def aloha_record(body: str, parity=True) -> bytes:
-    """STX body ETX as the アロハ adapter sends it (7E1: even parity in b7 when read 8N1)."""
-    raw = b"\x02" + body.encode("ascii") + b"\x03"
-    return bytes(cti.even_parity(b) for b in raw) if parity else raw
 
 
 ###############################################################################
@@ -387,7 +371,7 @@ def test_aloha_naks_a_parity_error_and_takes_the_resent_record():
     good = aloha_record("112431015" "0451234567")
     bad = bytearray(good)
     bad[12] ^= 0x01                            # one data bit: the byte's parity is now odd
-    d = decoder("aloha", clock=FakeClock())
+    d = decoder("aloha", clock=FakeMonotonic())
     events = d.feed(bytes(bad))
     assert [e for e in events if isinstance(e, cti.Reply)] == [cti.Reply(b"\x95")]   # NAK with even parity
     assert calls(events) == []
@@ -651,7 +635,7 @@ REPEATS = {
 
 @pytest.mark.parametrize("protocol", REPEATS)
 def test_the_same_call_within_the_repeat_window_is_one_call(protocol):
-    clock = FakeClock()
+    clock = FakeMonotonic()
     d = decoder(protocol, clock=clock, repeat_window=3.0)
     first = calls(d.feed(REPEATS[protocol]))
     assert [c.number for c in first] == ["0312345678"]
@@ -662,14 +646,14 @@ def test_the_same_call_within_the_repeat_window_is_one_call(protocol):
 
 
 def test_only_the_previous_call_is_a_repeat(nd_frame):
-    clock = FakeClock()
+    clock = FakeMonotonic()
     d = decoder("nd", clock=clock)
     events = d.feed(vector("fixed") + vector("P") + vector("fixed"))
     assert [c.number or c.reason for c in calls(events)] == ["0312345678", "private", "0312345678"]
 
 
 def test_a_different_device_time_is_not_a_repeat():
-    clock = FakeClock()
+    clock = FakeMonotonic()
     d = decoder("aloha", clock=clock)
     events = d.feed(aloha_record("112431015" "0312345678") + aloha_record("112431016" "0312345678"))
     assert [c.time.minute for c in calls(events)] == [15, 16]
@@ -696,7 +680,7 @@ def repeat_window_past(clock, window=3.0):
 
 @pytest.mark.parametrize("protocol", REPEATS)
 def test_the_repeat_window_ends_exactly_at_its_length(protocol):
-    clock = FakeClock()
+    clock = FakeMonotonic()
     d = decoder(protocol, clock=clock, repeat_window=3.0)
     first = clock.t
     assert len(calls(d.feed(REPEATS[protocol]))) == 1
@@ -714,7 +698,7 @@ MODEM_CALL = b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\nNA
 def test_modem_ring_only_cycle_after_a_call_is_no_call(ring_only, idle):
     """A later ring with no caller ID (a second line, a caller-ID service lapse) must not bring back
     the previous caller: the block is cleared when its call is reported."""
-    clock = FakeClock()
+    clock = FakeMonotonic()
     d = decoder("modem", clock=clock)
     assert [c.number for c in calls(d.feed(MODEM_CALL) + d.flush())] == ["0451234567"]
     for _ in range(3):
@@ -727,7 +711,7 @@ def test_modem_ring_only_cycle_after_a_call_is_no_call(ring_only, idle):
 
 
 def test_modem_call_completed_by_the_idle_flush_is_not_reported_again_by_the_next_ring():
-    clock = FakeClock()
+    clock = FakeMonotonic()
     d = decoder("modem", clock=clock)
     d.feed(b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\n")
     assert len(calls(d.flush())) == 1

@@ -1,7 +1,7 @@
 """The reception desk as a receptionist meets it: the window never goes off by accident, a shared
 number names everyone, dialogs open beside the caller card, a call leaves her selection alone.
 
-In-process tests use test_ui's make_app (a real Tk under Xvfb); the program-level test runs cti.py
+In-process tests use conftest's make_app (a real Tk under Xvfb); the program-level test runs cti.py
 as a real process, closes its window the way a window manager does (a WM_PROTOCOLS client message
 from another X connection) and rings it through a pseudo-terminal.
 """
@@ -17,12 +17,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
-from conftest import poll_until  # noqa: E402
-from test_ui import (MEMBER, UNKNOWN, app, boxes, caller, make_app, modem_block, press, pump,  # noqa: E402,F401
-                     right_click_row, screenshot, toplevels)
+import cti
+from conftest import (
+    FakeClock, MEMBER, UNKNOWN, caller, modem_block, overlap, poll_until, press, pump, rect, right_click_row,
+    screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -362,16 +360,6 @@ def test_one_member_goes_straight_to_the_dialog(app):
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # dialogs beside the main window, never over the caller card
 
-def rect(widget):
-    widget.update()
-    x, y = widget.winfo_rootx(), widget.winfo_rooty()
-    return cti.Rect(x, y, x + widget.winfo_width(), y + widget.winfo_height())
-
-
-def overlap(a, b) -> bool:
-    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
-
-
 @pytest.mark.parametrize("corner", cti.CORNERS)
 @pytest.mark.parametrize("key", ["F2", "F3", "F4", "F5", "F6", "F7", "F1"])
 def test_dialogs_open_beside_the_main_window(make_app, corner, key):
@@ -394,14 +382,6 @@ def test_dialogs_open_beside_the_main_window(make_app, corner, key):
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # a call leaves the receptionist's selection alone
 
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 26, 14, 0)
-
-    def __call__(self):
-        return self.now
-
-
 def click_row(app, iid):
     history = app.window.history
     app.root.deiconify()
@@ -413,7 +393,7 @@ def click_row(app, iid):
 
 
 def test_a_call_never_moves_a_selection_made_recently(app):
-    clock = app.window.now = Clock()
+    clock = app.window.now = FakeClock(datetime(2026, 11, 26, 14, 0))
     app.call(MEMBER)
     app.call(UNKNOWN)
     older = app.window.history.get_children()[1]
@@ -424,7 +404,7 @@ def test_a_call_never_moves_a_selection_made_recently(app):
     app.window.buttons["register"].invoke()
     assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "0596-31-0005"
     toplevels(app, cti.RegisterDialog)[0].destroy()
-    clock.now += timedelta(minutes=2)                                   # long ago: the new call is selected
+    clock.when += timedelta(minutes=2)                                   # long ago: the new call is selected
     app.call(UNKNOWN)
     assert app.window.history.selection() == (app.window.history.get_children()[0],)
 
@@ -541,11 +521,11 @@ def test_a_long_name_steps_down_rather_than_being_cut(shared):
 
 
 def test_the_card_says_how_long_ago_the_call_came(app):
-    clock = app.window.now = Clock()
-    app.events.put(cti.Call(MEMBER, protocol="modem", received=clock.now))
+    clock = app.window.now = FakeClock(datetime(2026, 11, 26, 14, 0))
+    app.events.put(cti.Call(MEMBER, protocol="modem", received=clock.when))
     assert pump(app.root, lambda: caller(app)["name"] == "ペンギン貴子 様")
     assert app.window.caller["elapsed"]["text"] == "（たった今）"
-    clock.now += timedelta(minutes=3)
+    clock.when += timedelta(minutes=3)
     app.window.refresh_elapsed()                                         # what the 20-s timer runs
     assert app.window.caller["elapsed"]["text"] == "（3分前）"
     assert app.window._after["elapsed"]

@@ -17,11 +17,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
-from conftest import poll_until  # noqa: E402
-from test_ui import MEMBER, UNKNOWN, modem_block  # noqa: E402
+import cti
+from conftest import MEMBER, UNKNOWN, modem_block, poll_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"

@@ -19,10 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import cti  # noqa: E402
-from conftest import MEMBERS_HEADER, MEMBERS_SAMPLE, write_members  # noqa: E402
+import cti
+from conftest import MEMBERS_HEADER, MEMBERS_SAMPLE, write_members
 
 HEADER, SAMPLE = MEMBERS_HEADER, MEMBERS_SAMPLE
 write_csv = write_members

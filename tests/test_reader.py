@@ -18,45 +18,14 @@ import serial.tools.list_ports
 import serial.tools.list_ports_common
 
 import cti
+from conftest import Events, FakeClock, FakeMonotonic, aloha_record
 
 BACKOFF = (0.05, 0.1)
 NOW = datetime(2026, 11, 25, 12, 0)
 WAIT = 5.0                  # the longest any single event may take; normally milliseconds
 
 
-def fixed_now():
-    return NOW
-
-
-class Events:
-    """The reader's queue, read with timeouts; everything taken from it is kept in `seen`."""
-
-    def __init__(self, q):
-        self.q = q
-        self.seen = []
-
-    def next(self, match, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                event = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {what} within {timeout} s; seen: {self.seen}") from None
-            self.seen.append(event)
-            if match(event):
-                return event
-
-    def status(self, state, timeout=WAIT):
-        return self.next(lambda e: isinstance(e, cti.Status) and e.state == state, f"Status {state!r}", timeout)
-
-    def call(self, timeout=WAIT):
-        return self.next(lambda e: isinstance(e, cti.Call), "Call", timeout)
-
-    def calls(self):
-        return [e for e in self.seen if isinstance(e, cti.Call)]
-
-    def states(self):
-        return [e.state for e in self.seen if isinstance(e, cti.Status)]
+fixed_now = FakeClock(NOW)
 
 
 @pytest.fixture
@@ -99,13 +68,6 @@ def point(link, target):
     tmp = link.with_name(link.name + ".new")
     os.symlink(target, tmp)
     os.replace(tmp, link)
-
-
-def aloha_record(body: str, flip=None) -> bytes:
-    raw = bytearray(cti.even_parity(b) for b in b"\x02" + body.encode() + b"\x03")
-    if flip is not None:
-        raw[flip] ^= 0x01
-    return bytes(raw)
 
 
 ###############################################################################
@@ -203,7 +165,7 @@ def test_aloha_handshake(pty_pair, start_reader):
     assert read_master(master, 1) == b"\x06"
     os.write(master, aloha_record("112431030P"))                   # a last call marks the end
     assert read_master(master, 1) == b"\x06"
-    events.next(lambda e: isinstance(e, cti.Call) and e.reason == "private", "the private call")
+    events.wait(lambda e: isinstance(e, cti.Call) and e.reason == "private", what="the private call")
     assert [(c.number, c.reason, c.time) for c in events.calls()] == [
         ("0120444555", None, datetime(2026, 11, 24, 10, 15)),
         ("09087654321", None, datetime(2026, 11, 24, 10, 20)),     # exactly once
@@ -258,21 +220,11 @@ def test_auto_protocol_on_a_named_port_windows_calls_a_modem_sends_the_init(monk
     events.status("connected")
 
 
-class SteppedClock:
-    """The decoders' monotonic clock, moved by the test (no sleeping past the repeat window)."""
-
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
-
-
 def test_modem_ring_only_cycle_after_a_call_through_a_pty(pty_pair, start_reader):
     """Hidden-check shape: a call, then (past the repeat window) a ring cycle with no caller ID,
     then another call: exactly the two calls sent come out, the first never again."""
     master, path = pty_pair
-    clock = SteppedClock()
+    clock = FakeMonotonic()
     reader, events = start_reader(path, "modem", init=(), clock=clock)
     events.status("connected")
     os.write(master, b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0451234567\r\nNAME = TANAKA\r\n\r\n")
@@ -366,7 +318,7 @@ def test_whozz_over_udp(start_reader):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         for record in datagrams:
             sender.sendto(header + record, ("127.0.0.1", port))          # no newline, as the units send
-    events.next(lambda e: isinstance(e, cti.Call) and e.number == "09087654321", "the last call")
+    events.wait(lambda e: isinstance(e, cti.Call) and e.number == "09087654321", what="the last call")
     assert [(c.number, c.name, c.time, c.protocol) for c in events.calls()] == [
         ("0451234567", "TANAKA", datetime(2026, 11, 24, 15, 20), "whozz"),
         ("09087654321", None, datetime(2026, 11, 24, 15, 50), "whozz")]
@@ -403,7 +355,7 @@ def test_stop_reports_stopped(pty_pair, start_reader, wait_for):
     reader.stopping.set()                          # what stop() does, without its join
     assert wait_for(lambda: not reader.is_alive(), timeout=2.0)
     events.status("stopped", timeout=0.5)
-    assert events.q.empty()
+    assert events.queue.empty()
 
 
 ###############################################################################
@@ -529,7 +481,7 @@ def test_auto_port_never_calls_a_silent_port_connected_and_takes_the_one_whose_f
     found.add(builtin, "Communications Port (COM1)", "ACPI\\PNP0501\\1")
     found.add(adapter, "Prolific USB-to-Serial Comm Port (COM3)", "USB VID:PID=067B:2303")
     reader, events = start_reader("auto", "auto")
-    silent = events.next(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, "silent")
+    silent = events.wait(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, what="silent")
     assert silent.state != "connected" and adapter in silent.text and builtin in silent.text
     assert silent.text.index(adapter) < silent.text.index(builtin)          # the known adapter chip first
     assert "connected" not in events.states()
@@ -644,7 +596,7 @@ def test_auto_port_opens_no_bluetooth_port(monkeypatch, make_pty, start_reader):
         return cti.open_port(url, protocol, baudrate)
 
     reader, events = start_reader("auto", "auto", opener=opener)
-    events.next(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, "listening")
+    events.wait(lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text, what="listening")
     os.write(master, b"\x90\x81\x87\x90\x82" + b"\x00" * 3)     # an ND frame start: a caller-ID device
     assert events.status("connected").port == adapter
     assert opened == [adapter]

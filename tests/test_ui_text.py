@@ -2,13 +2,10 @@
 
 import sys
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
+import cti
 
 PENGUIN = cti.Member("AC00001", "ペンギン貴子", "ぺんぎんたかこ", ("0596310005",), "佐藤", "ハーブティー")
 HANAKO = cti.Member("AC00002", "山田花子", "やまだはなこ", ("09012345678",), "鈴木")

@@ -1,4 +1,4 @@
-"""The Windows section: its pure decisions with the values Windows gives (run everywhere), and
+"""The Platform section (Windows and X11): its pure decisions with the values Windows gives (run everywhere), and
 its wrappers for real (marked win32: the Windows workflow runs them).
 
 Values: handles as `wm frame` prints them, RECTs as GetMonitorInfoW/GetWindowRect return them
@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import cti  # noqa: E402
+import cti
 
 Rect = cti.Rect
 windows_only = pytest.mark.skipif(sys.platform != "win32", reason="a Win32 wrapper: the Windows workflow runs it")
