@@ -19,6 +19,7 @@ import pytest
 
 import cti
 from conftest import MEMBER, UNKNOWN, modem_block, poll_until
+from test_desk import close_like_a_window_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -119,20 +120,6 @@ class Desk:
         finally:
             display.close()
 
-    def click_close(self, window_id):
-        """× as the window manager sends it: WM_PROTOCOLS / WM_DELETE_WINDOW."""
-        from Xlib import X
-        from Xlib.protocol import event
-        display = self.display()
-        try:
-            window = display.create_resource_object("window", window_id)
-            message = event.ClientMessage(window=window, client_type=display.intern_atom("WM_PROTOCOLS"),
-                                          data=(32, [display.intern_atom("WM_DELETE_WINDOW"), X.CurrentTime, 0, 0, 0]))
-            window.send_event(message, event_mask=X.NoEventMask)
-            display.flush()
-        finally:
-            display.close()
-
     def focused_name(self) -> str:
         return self.xdotool("getwindowname", self.xdotool("getwindowfocus", "-f"))
 
@@ -191,7 +178,7 @@ def test_calls_never_take_the_keyboard_from_the_pos(desk, pty_pair, dpi):
     master, slave = pty_pair
     start_cti(d, slave)
     assert wait(lambda: inside(d.frame(d.window), d.work_area())), (d.frame(d.window), d.work_area())
-    d.click_close(d.window)                                             # ×: hidden, still running
+    close_like_a_window_manager(d.window, d.env["DISPLAY"])             # ×: hidden, still running
     assert wait(lambda: not d.windows("CTI — ")), "× did not hide the window"
     typed = start_pos(d)
     text = "abcdefghijklmnopqrstuvwxyz0123456789" * 2
