@@ -13,7 +13,7 @@ reservations and today's counts.
     python cti.py --lookup NUMBER the members holding that number, as JSON
     python cti.py --import-visits CSV   add a visit history CSV to cti.db
     python cti.py --selftest      check what the program needs (config, modules loaded by name,
-                                  loop:// and socket://, every decoder), no window
+                                  loop://, socket:// and sip://, every decoder), no window
 
 The built program (build.spec) is cti.exe, the window, and cti-cli.exe for the commands that print.
 
@@ -31,13 +31,17 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
   Helpers used by both stores
       Text decoding (UTF-8, CP932, UTF-16), CSV records, Excel-safe cells, atomic_write.
   Config
-      cti.ini: Config and load_config, path values, the data folders' risks.
+      cti.ini: Config and load_config, path values, the data folders' risks; a sip:// port (SipTarget).
   Phone numbers
       Normalising, splitting and formatting numbers (Japanese and international).
   Caller-ID decoders
       Call, and one decoder per device protocol (ND, Aloha, modem, Whozz Calling, NCID; auto).
+  SIP extension
+      port = sip://: SIP messages parsed and built, digest auth, the caller of an INVITE, and SipAgent,
+      the user agent's state (registration, ringing, CANCEL), pure: bytes and times in, datagrams out.
   Device reader
-      DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue.
+      DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue;
+      SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
       Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
       the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
@@ -74,6 +78,7 @@ import errno
 import functools
 import gc
 import glob
+import hashlib
 import importlib.util
 import io
 import itertools
@@ -238,7 +243,7 @@ class NotSaved(CtiError):
 FILE_CAUSES = {
     "held": "Excel など他のプログラムが開いています",
     "full": "ディスクがいっぱいです",
-    "readonly": "フォルダかファイルが読み取り専用です（書き込む権限がありません）",
+    "readonly": "フォルダに書き込む権限がありません（読み取り専用の共有フォルダかファイルです）",
     "network": "ネットワーク上の場所（共有フォルダ）に届きません",
     "missing": "ファイルが見つかりません",
     "unreadable": "読む権限がないか、他のプログラムが使っています",
@@ -775,7 +780,8 @@ def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
             try:
                 os.replace(tmp, path)
                 return stat
-            except PermissionError as e:
+            except OSError as e:
+                e.replacing = True              # access denied here is a program holding the file (file_cause)
                 if delay is None or file_cause(e, replacing=True) != "held":
                     raise
                 time.sleep(delay)
@@ -849,6 +855,8 @@ DEFAULT_INI = """\
 ; 着信表示装置のつなぎ先。COM3 のように COM 番号を書きます（デバイス マネージャーの「ポート (COM と LPT)」で確認）。
 ; auto = USB の着信表示装置を探す（Bluetooth は除く。応答した装置を使う） / socket://192.168.1.20:3333 = NCID サーバ（複数の受付 PC で共有）
 ; udp://:3520 = CallerID.com のイーサネット機（ネットワークで待ち受けます）
+; sip://3:パスワード@192.168.1.1 = ひかり電話のホームゲートウェイに内線 3 として登録し、アダプタなしで着信番号を受け取る
+;   （パスワードの記号 @ : % は %40 %3A %25 と書きます。protocol は見ません。README の「ひかり電話」を参照）
 port = auto
 ; 装置の形式: auto | nd（ナンバー・ディスプレイ生データ）| aloha（アロハUSB など ND アダプタ）
 ;             | modem（モデム NMBR=）| whozz（CallerID.com）| ncid（NCID サーバ）
@@ -925,7 +933,80 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
     return Path(value)
 
 
+SIP_DEFAULT_PORT = 5060
+
+
+@dataclass(frozen=True)
+class SipTarget:
+    """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
+    user: str
+    password: str = dataclasses.field(repr=False)
+    host: str
+    port: int = SIP_DEFAULT_PORT
+    local_port: int = 0
+
+    @property
+    def shown(self) -> str:
+        """The URL without its password: what logs, messages and the status line may show."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+
+
+def is_sip_url(url: str) -> bool:
+    return url[:6].lower() == "sip://"
+
+
+def parse_sip_url(url: str) -> SipTarget:
+    """sip://USER:PASSWORD@HOST[:PORT][?local_port=N]; the password may be percent-encoded.
+    A ValueError's text never holds the password."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or SIP_DEFAULT_PORT
+        query = urllib.parse.parse_qs(parts.query, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ValueError("sip:// の書き方が正しくありません（例 sip://3:パスワード@192.168.1.1）") from None
+    if parts.scheme.lower() != "sip" or not parts.username or parts.password is None or not parts.hostname:
+        raise ValueError("sip:// には内線のユーザID・パスワード・ホームゲートウェイの住所を書いてください"
+                         "（例 sip://3:パスワード@192.168.1.1）")
+    unknown = set(query) - {"local_port"}
+    if unknown or parts.path not in ("", "/"):
+        raise ValueError(f"sip:// の {'・'.join(sorted(unknown)) or parts.path} は知らない指定です"
+                         "（使えるのは ?local_port= だけです）")
+    local = query.get("local_port", ["0"])[-1]
+    if not local.isdigit() or int(local) > 65535:
+        raise ValueError("local_port には 1〜65535 の番号を書いてください")
+    return SipTarget(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password),
+                     parts.hostname, port, int(local))
+
+
+def shown_port(url: str) -> str:
+    """A port as it may be shown: a sip:// URL without its password (even one that does not parse)."""
+    if not is_sip_url(url):
+        return url
+    try:
+        return parse_sip_url(url).shown
+    except ValueError:
+        return re.sub(r"(?i)^(sip://[^:@/]*):[^@]*@", r"\1:***@", url)
+
+
+def sip_port_value(value: str) -> str:
+    """A sip:// port as the IME may type it: all but the password read as keyword() reads it
+    (the password is as written: ＡＢＣ is not ABC); checked by parse_sip_url."""
+    head, at, host = value.rpartition("@")
+    colon = re.search("[:：]", head[6:])
+    if at and colon:
+        user, password = head[6:6 + colon.start()], head[6 + colon.end():]
+        url = f"sip://{keyword(user)}:{password}@{keyword(host)}"
+    else:
+        url = keyword(value)
+    parse_sip_url(url)
+    return url
+
+
 def port_value(value: str) -> str:
+    value = unquote(value)
+    if is_sip_url(keyword(value)):
+        return sip_port_value(value)
     value = keyword(value)
     return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
 
@@ -1063,8 +1144,9 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
                 field, parse, hint = spec
                 try:
                     setattr(config, field, parse(value))
-                except (ValueError, KeyError):
-                    problems.append(f"[{section}] {key} = {value}: {hint}")
+                except (ValueError, KeyError) as e:
+                    shown = shown_port(keyword(value)) if field == "port" else value    # no sip:// password
+                    problems.append(f"[{section}] {key} = {shown}: {hint or e}")
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
@@ -1261,6 +1343,9 @@ class Call:
     time: datetime | None = None        # the device's own clock, None when the format has none
     protocol: str = ""
     received: datetime | None = None    # stamped by the device reader on arrival
+    key: str = ""                       # one call's events share it (a SIP call: its Call-ID, hashed)
+    answered: bool | None = None        # how it ended, where the source knows (SIP's CANCEL): a Call with
+                                        # it set reports the end of the call `key` already shown
 
     def to_json(self) -> str:
         return json.dumps({"number": self.number, "reason": self.reason, "name": self.name,
@@ -1277,8 +1362,9 @@ class Garbled:
 
 @dataclass(frozen=True)
 class Reply:
-    """Bytes the device expects back (the アロハ adapters' ACK/NAK)."""
+    """Bytes the device expects back (the アロハ adapters' ACK/NAK; a SIP datagram, to its address)."""
     data: bytes
+    to: tuple | None = None
 
 
 def even_parity(byte: int) -> int:
@@ -1759,6 +1845,455 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 
 
 ###############################################################################
+# SIP extension ###############################################################
+###############################################################################
+# port = sip://USER:PASSWORD@HOST[:PORT]: cti registers as an extension (内線) of the salon's home
+# gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
+# answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
+# (bytes and times in, datagrams and events out); the socket lives in the device reader.
+# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# a caller without one and the sign of a call answered elsewhere are each one table or one function.
+
+SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
+                            # a registrar that restarted (and forgot us) within 30 s of it coming back
+SIP_EXPIRES = 120           # the registration asked for; refreshed long before it runs out
+SIP_T1, SIP_T2 = 0.5, 4.0   # RFC 3261 retransmission timers over UDP
+SIP_GIVE_UP = 8.0           # no answer to a REGISTER this long: the registrar is unreachable
+SIP_UNREACHABLE_RETRY = 5.0
+SIP_REFUSED_BACKOFF = (30, 60, 120, 300)    # a wrong password is retried this slowly: no retry storm
+SIP_RING_LIMIT = 300.0      # a call never CANCELled is forgotten after this long
+SIP_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+SIP_AGENT = f"cti/{__version__}"
+SIP_COMPACT = {"i": "call-id", "f": "from", "t": "to", "v": "via", "m": "contact", "l": "content-length",
+               "c": "content-type", "k": "supported", "e": "content-encoding", "s": "subject", "o": "event"}
+
+# A caller's user part (or display name) with no number, in the words a PBX may use: RFC 3323's
+# anonymous, and guesses for an HGW's 公衆電話 / 表示圏外 (unknown: a real HGW may add a line here).
+SIP_NUMBERLESS = {"anonymous": "private", "private": "private", "restricted": "private", "withheld": "private",
+                  "非通知": "private", "unavailable": "out_of_area", "out-of-area": "out_of_area",
+                  "outofarea": "out_of_area", "表示圏外": "out_of_area", "payphone": "payphone",
+                  "coin": "payphone", "公衆電話": "payphone", "interaction": "conflict", "サービス競合": "conflict"}
+SIP_URI_USER = re.compile(r"(?:sips?|tel):([^@;>?\s]*)", re.I)
+SIP_DISPLAY = re.compile(r'^\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<')
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    """One SIP request or response: its first line's parts, headers (lower-case full names, in order), body."""
+    method: str                 # the request's method, or the CSeq's method for a response
+    uri: str                    # the request URI; '' for a response
+    status: int                 # 0 for a request
+    headers: tuple
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+    def all(self, name: str) -> list:
+        return [value for key, value in self.headers if key == name]
+
+    @property
+    def cseq(self) -> int:
+        return int(self.header("cseq").split()[0])
+
+    def param(self, name: str, param: str) -> str | None:
+        """A ;param= of a header (From's tag, Via's branch), None when absent."""
+        m = re.search(rf";\s*{param}\s*=\s*([^;,\s>]+)", self.header(name) or "", re.I)
+        return m.group(1) if m else None
+
+
+SIP_REQUEST_LINE = re.compile(r"([A-Z]+) (\S+) SIP/2\.0")
+SIP_STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6]\d\d)(?: (.*))?")
+
+
+def parse_sip(data: bytes) -> SipMessage | None:
+    """A datagram as a SIP message, or None for anything else (a keep-alive CRLF, a broken packet):
+    Via, and From, To, Call-ID and a CSeq of number and method once each, are required."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = data.partition(b"\n\n")
+    lines = head.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+    headers = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:             # a folded line continues the header above
+            headers[-1] = (headers[-1][0], f"{headers[-1][1]} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not re.fullmatch(r"[a-z0-9!%*_+`'~.\-]+", name):
+            return None
+        headers.append((SIP_COMPACT.get(name, name), value.strip()))
+    fields = dict(headers)
+    names = [name for name, _ in headers]
+    if not fields.get("via") or any(names.count(name) != 1 or not fields[name]
+                                    for name in ("from", "to", "call-id", "cseq")):
+        return None                     # each once (two Call-IDs: which call is it?), and not empty
+    cseq = re.fullmatch(r"(\d{1,10})\s+([A-Z]+)", fields.get("cseq", ""))
+    if not cseq:
+        return None
+    request, status = SIP_REQUEST_LINE.fullmatch(lines[0].strip()), SIP_STATUS_LINE.fullmatch(lines[0].strip())
+    if request:
+        if request.group(1) != cseq.group(2) and not (request.group(1) == "ACK" and cseq.group(2) == "INVITE"):
+            return None
+        return SipMessage(request.group(1), request.group(2), 0, tuple(headers), body)
+    if status:
+        return SipMessage(cseq.group(2), "", int(status.group(1)), tuple(headers), body)
+    return None
+
+
+def sip_response(request: SipMessage, status: int, reason: str, to_tag: str = "", extra=()) -> bytes:
+    """A response to request: its Via, From, Call-ID and CSeq copied, To with our tag (when given)."""
+    to = request.header("to")
+    if to_tag and not re.search(r";\s*tag=", to, re.I):
+        to = f"{to};tag={to_tag}"
+    lines = [f"SIP/2.0 {status} {reason}", *(f"Via: {via}" for via in request.all("via")),
+             f"From: {request.header('from')}", f"To: {to}", f"Call-ID: {request.header('call-id')}",
+             f"CSeq: {request.header('cseq')}", *extra, f"Server: {SIP_AGENT}", "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+# Digest authentication (RFC 2617, RFC 7616): the strongest algorithm a registrar offers.
+DIGEST_HASHES = {"SHA-256": hashlib.sha256, "SHA-256-SESS": hashlib.sha256, "MD5": hashlib.md5, "MD5-SESS": hashlib.md5}
+DIGEST_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
+
+
+def digest_challenge(value: str) -> dict | None:
+    """A WWW-/Proxy-Authenticate value's parameters (keys lower-case, quotes removed); None if not a
+    Digest challenge with a nonce and an algorithm cti knows."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return None
+    params = {k.lower(): v[1:-1].replace('\\"', '"') if v.startswith('"') else v for k, v in DIGEST_PARAM.findall(rest)}
+    params["algorithm"] = params.get("algorithm", "MD5").upper()
+    if "nonce" not in params or params["algorithm"] not in DIGEST_HASHES:
+        return None
+    return params
+
+
+def best_challenge(response: SipMessage) -> tuple[str, dict] | None:
+    """(header to answer with, challenge): SHA-256 before MD5, over WWW- and Proxy-Authenticate."""
+    offers = []
+    for asked, answer in (("www-authenticate", "Authorization"), ("proxy-authenticate", "Proxy-Authorization")):
+        for value in response.all(asked):
+            if (challenge := digest_challenge(value)) is not None:
+                offers.append((not challenge["algorithm"].startswith("SHA-256"), answer, challenge))
+    return min(offers, key=lambda o: o[0])[1:] if offers else None
+
+
+def digest_authorization(challenge: dict, method: str, uri: str, user: str, password: str,
+                         cnonce: str, nc: int = 1, body: bytes = b"") -> str:
+    """The Authorization value answering challenge (qop auth, else auth-int, else none)."""
+    algorithm = challenge["algorithm"]
+    realm, nonce = challenge.get("realm", ""), challenge["nonce"]
+
+    def h(text):
+        return DIGEST_HASHES[algorithm](text.encode("utf-8")).hexdigest()
+
+    ha1 = h(f"{user}:{realm}:{password}")
+    if algorithm.endswith("-SESS"):
+        ha1 = h(f"{ha1}:{nonce}:{cnonce}")
+    offered = [q.strip() for q in challenge.get("qop", "").split(",") if q.strip()]
+    qop = "auth" if "auth" in offered or not offered else "auth-int" if "auth-int" in offered else None
+    if qop is None:
+        raise ValueError("qop")
+    a2 = f"{method}:{uri}" + (f":{DIGEST_HASHES[algorithm](body).hexdigest()}" if qop == "auth-int" else "")
+    fields = [f'username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"', f"algorithm={algorithm}"]
+    if offered:
+        response = h(f"{ha1}:{nonce}:{nc:08x}:{cnonce}:{qop}:{h(a2)}")
+        fields += [f"qop={qop}", f"nc={nc:08x}", f'cnonce="{cnonce}"']
+    else:
+        response = h(f"{ha1}:{nonce}:{h(a2)}")
+    fields.insert(4, f'response="{response}"')
+    if "opaque" in challenge:
+        fields.append(f'opaque="{challenge["opaque"]}"')
+    return "Digest " + ", ".join(fields)
+
+
+def sip_identities(value: str) -> list:
+    """The name-addrs of a header that may list several (P-Asserted-Identity: a sip: and a tel: one)."""
+    return [part for part in re.findall(r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|[^,"<])+', value) if part.strip()]
+
+
+def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
+    """(number, reason, name) from one name-addr: its URI's user part, else its display name;
+    (None, None, None) when neither says anything cti knows."""
+    uri = identity[identity.find("<") + 1:] if "<" in identity else identity
+    user = SIP_URI_USER.search(uri)
+    user = urllib.parse.unquote(user.group(1)) if user else ""
+    display = SIP_DISPLAY.match(identity)
+    display = (display.group(1) or display.group(2) or "").replace('\\"', '"').strip() if display else ""
+    if not user.strip() or "anonymous.invalid" in uri.lower():
+        return None, "private", None
+    for candidate in (user, display):
+        word = nfkc(candidate).strip().lower()
+        if word in SIP_NUMBERLESS:
+            return None, SIP_NUMBERLESS[word], None
+        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
+            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+            return digits, None, caller_name(display) if named else None
+    return None, None, None
+
+
+def sip_caller(invite: SipMessage) -> tuple[str | None, str | None, str | None, str]:
+    """(number, reason, name, what was read) of an INVITE's caller: P-Asserted-Identity, then
+    Remote-Party-ID, then From, the first that says something. Privacy: id (or a Remote-Party-ID's
+    privacy=full) withholds even an asserted number. Neither a number nor a known reason is 番号なし:
+    (None, None, …), with what was read kept for the debug log."""
+    privacy = {p.strip().lower() for p in re.split(r"[;,]", invite.header("privacy") or "")}
+    identities = [(header, identity.strip())
+                  for header in ("p-asserted-identity", "remote-party-id", "from")
+                  for value in invite.all(header) for identity in sip_identities(value)]
+    read = identities[0][1] if identities else ""
+    if "id" in privacy:
+        return None, "private", None, read
+    for header, identity in identities:
+        if header == "remote-party-id" and re.search(r";\s*privacy\s*=\s*(full|uri)", identity, re.I):
+            return None, "private", None, identity
+        number, reason, name = sip_party(identity)
+        if number or reason:
+            return number, reason, name, identity
+    return None, None, None, read
+
+
+def answered_elsewhere(cancel: SipMessage) -> bool:
+    """A CANCEL's RFC 3326 Reason says another phone took the call (cause 200, 'Call completed
+    elsewhere'); without one the caller hung up: a missed call."""
+    reasons = " ".join(cancel.all("reason"))
+    return bool(re.search(r"\bSIP\s*;[^,]*\bcause\s*=\s*200\b", reasons, re.I)
+                or re.search(r"completed\s+elsewhere", reasons, re.I))
+
+
+def sip_token(length=10) -> str:
+    return os.urandom(length).hex()
+
+
+@dataclass(frozen=True)
+class SipHealth:
+    """The registration's state for the status line: connecting, connected, refused or missing."""
+    state: str
+    text: str
+
+
+@dataclass
+class Ringing:
+    """An INVITE being rung, never answered: its Call, our To tag, and per branch (a fork or the
+    INVITE itself) the request and the last response sent (resent to a retransmission)."""
+    call: Call
+    tag: str
+    started: float
+    branches: dict = dataclasses.field(default_factory=dict)     # branch -> (INVITE, response bytes)
+    ended: bool = False
+
+
+class SipAgent:
+    """The user agent's state: registration and the calls being rung. receive() takes a datagram,
+    tick() the passing of time; both return what to send (Reply), Call events and SipHealth.
+
+    A Call is reported once per call (Call-ID and From tag: a retransmission or a fork of it is the
+    same call); its CANCEL reports it again with answered set (True: taken elsewhere, False: missed).
+    """
+
+    def __init__(self, target: SipTarget, registrar: tuple, local: tuple, refresh=SIP_REFRESH,
+                 refused_backoff=SIP_REFUSED_BACKOFF, unreachable_retry=SIP_UNREACHABLE_RETRY,
+                 give_up=SIP_GIVE_UP, token=sip_token, debug=False):
+        self.target, self.registrar, self.local = target, registrar, local
+        self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
+        self.give_up, self.token, self.debug = give_up, token, debug
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        here = f"[{local[0]}]" if ":" in local[0] else local[0]
+        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
+        self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
+        self.via_host = f"{here}:{local[1]}"
+        self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.state = None                   # the last SipHealth state reported
+        self.refusals = 0
+        self.auth = None                    # [header, challenge, nc]: reused on refreshes
+        self.fresh_auth = False             # the last REGISTER answered a challenge just received
+        self.transaction = None             # [branch, data, sent at, next resend, interval]
+        self.next_register = None
+        self.calls = {}                     # (Call-ID, From tag) -> Ringing
+        self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
+
+    # registration
+
+    def start(self, now) -> list:
+        return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
+                *self._register(now)]
+
+    def _register(self, now, fresh=False):
+        branch = f"z9hG4bK{self.token()}"
+        self.cseq += 1
+        lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
+                 "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
+                 f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
+                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+        self.fresh_auth = fresh and self.auth is not None
+        if self.auth:
+            header, challenge, nc = self.auth
+            self.auth[2] = nc + 1
+            lines.append(f"{header}: " + digest_authorization(challenge, "REGISTER", self.registrar_uri,
+                                                              self.target.user, self.target.password,
+                                                              self.token(8), nc + 1))
+        data = ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode("utf-8")
+        self.transaction = [branch, data, now, now + SIP_T1, SIP_T1]
+        self.next_register = None
+        return [Reply(data, self.registrar)]
+
+    def _health(self, state, text) -> list:
+        """A SipHealth when the state changes (a registrar down for an hour is said once, not each try)."""
+        if state == self.state and state != "refused":
+            return []
+        self.state = state
+        return [SipHealth(state, text)]
+
+    def _register_response(self, response, now):
+        self.transaction = None
+        if 200 <= response.status < 300:
+            contact = next((c for c in response.all("contact") if self.contact in c), "")
+            expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            self.next_register = now + min(self.refresh, max(granted, 2) / 2)
+            self.refusals = 0
+            return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
+                                              "着信を待っています")
+        offer = best_challenge(response) if response.status in (401, 407) else None
+        stale = offer is not None and offer[1].get("stale", "").lower() == "true"
+        if offer and (not self.fresh_auth or stale):
+            self.auth = [*offer, 0]
+            return self._register(now, fresh=True)
+        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
+            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
+        self.refusals += 1
+        self.auth = None
+        self.next_register = now + delay
+        if response.status in (401, 403, 407):
+            why = "ユーザID かパスワードが違います。cti.ini の port = と、ホームゲートウェイの内線設定を確認してください"
+        elif response.status == 404:
+            why = "その内線がありません。ホームゲートウェイの内線設定でユーザID を確認してください"
+        else:
+            why = f"応答 {response.status}"
+        log.warning("SIP: %s が登録を断りました (%s)", self.target.shown, response.status)
+        return self._health("refused", f"{self.target.host} が内線 {self.target.user} の登録を断りました"
+                                       f"（{why}）。{delay} 秒後にもう一度試します")
+
+    # time
+
+    def tick(self, now) -> list:
+        out = []
+        if self.transaction:
+            branch, data, sent, resend, interval = self.transaction
+            if now - sent >= self.give_up:
+                self.transaction, self.auth = None, None
+                self.next_register = now + self.unreachable_retry
+                out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
+                                               "ありません。電源とネットワークを確認してください（つながりしだい"
+                                               "登録します）")
+            elif now >= resend:
+                interval = min(interval * 2, SIP_T2)
+                self.transaction[3:] = [now + interval, interval]
+                out.append(Reply(data, self.registrar))
+        elif self.next_register is not None and now >= self.next_register:
+            out += self._register(now)
+        for branch, final in list(self.finals.items()):
+            if now >= final[4]:
+                del self.finals[branch]
+            elif now >= final[2]:
+                final[3] = min(final[3] * 2, SIP_T2)
+                final[2] = now + final[3]
+                out.append(Reply(final[0], final[1]))
+        for key, ringing in list(self.calls.items()):
+            if now - ringing.started > SIP_RING_LIMIT:
+                del self.calls[key]
+        return out
+
+    def wake_at(self) -> float | None:
+        """When tick() next has something to do."""
+        times = [self.transaction[3] if self.transaction else self.next_register]
+        times += [final[2] for final in self.finals.values()]
+        return min((t for t in times if t is not None), default=None)
+
+    # datagrams
+
+    def receive(self, data: bytes, source: tuple, now) -> list:
+        message = parse_sip(data)
+        if message is None:
+            if data.strip():            # a bare CRLF is a keep-alive
+                log.debug("SIP: 読めないデータ %d バイトを捨てました", len(data))
+            return []
+        if message.status:
+            if (message.method == "REGISTER" and message.status >= 200 and self.transaction
+                    and message.param("via", "branch") == self.transaction[0]):
+                return self._register_response(message, now)
+            return []
+        handler = {"INVITE": self._invite, "CANCEL": self._cancel, "ACK": self._ack,
+                   "OPTIONS": self._options}.get(message.method, self._other)
+        return handler(message, source, now)
+
+    @staticmethod
+    def _key(message):
+        return message.header("call-id"), message.param("from", "tag")
+
+    def _invite(self, invite, source, now):
+        if invite.param("to", "tag"):       # a re-INVITE: cti never answered, so no dialog exists
+            return [Reply(sip_response(invite, 481, "Call/Transaction Does Not Exist"), source)]
+        key, branch = self._key(invite), invite.param("via", "branch")
+        ringing = self.calls.get(key)
+        if ringing is not None and branch in ringing.branches:          # a retransmission: the same answer
+            return [Reply(ringing.branches[branch][1], source)]
+        out = [Reply(sip_response(invite, 100, "Trying"), source)]
+        if ringing is None:
+            number, reason, name, read = sip_caller(invite)
+            if (number is None and reason is None) or self.debug:
+                log.debug("SIP: 発信者の表示 %s", read)
+            call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
+            ringing = self.calls[key] = Ringing(call, self.token(4), now)
+            out.append(call)
+        ringing.branches[branch] = (invite, sip_response(invite, 180, "Ringing", ringing.tag,
+                                                         [f"Contact: <{self.contact}>"]))
+        out.append(Reply(ringing.branches[branch][1], source))
+        return out
+
+    def _cancel(self, cancel, source, now):
+        key, branch = self._key(cancel), cancel.param("via", "branch")
+        ringing = self.calls.get(key)
+        if ringing is None or branch not in ringing.branches:
+            return [Reply(sip_response(cancel, 481, "Call/Transaction Does Not Exist"), source)]
+        invite = ringing.branches[branch][0]
+        final = sip_response(invite, 487, "Request Terminated", ringing.tag)
+        ringing.branches[branch] = (invite, final)
+        self.finals[branch] = [final, source, now + SIP_T1, SIP_T1, now + 64 * SIP_T1]
+        out = [Reply(sip_response(cancel, 200, "OK", ringing.tag), source), Reply(final, source)]
+        if not ringing.ended:               # a second fork's CANCEL ends nothing new
+            ringing.ended = True
+            out.append(dataclasses.replace(ringing.call, answered=answered_elsewhere(cancel)))
+        return out
+
+    def _ack(self, ack, source, now):
+        self.finals.pop(ack.param("via", "branch"), None)
+        return []
+
+    def _options(self, options, source, now):
+        return [Reply(sip_response(options, 200, "OK", self.token(4), [f"Allow: {SIP_ALLOW}"]), source)]
+
+    def _other(self, request, source, now):
+        """BYE (or any request inside a dialog): cti never answered, so none exists; others are not ours."""
+        if request.method == "BYE" or request.param("to", "tag"):
+            return [Reply(sip_response(request, 481, "Call/Transaction Does Not Exist"), source)]
+        return [Reply(sip_response(request, 405, "Method Not Allowed", self.token(4), [f"Allow: {SIP_ALLOW}"]),
+                        source)]
+
+
+def sip_log_text(data: bytes) -> str:
+    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
+    but guessable from)."""
+    text = data.decode("utf-8", "replace").strip()
+    text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
+    return text.replace("\r\n", " | ").replace("\n", " | ")
+
+
+###############################################################################
 # Device reader ###############################################################
 ###############################################################################
 
@@ -1831,10 +2366,13 @@ def port_settings(protocol: str, baudrate: int) -> dict:
             "write_timeout": 1}
 
 
-def open_port(url: str, protocol: str, baudrate: int):
-    """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520."""
+def open_port(url: str, protocol: str, baudrate: int, **sip_settings):
+    """Open a device by name or URL: COM3, /dev/ttyUSB0, socket://host:3333, loop://, udp://:3520,
+    sip://3:password@192.168.1.1 (sip_settings: SipPort's)."""
     if url.startswith("udp://"):
         return UdpPort(url)
+    if is_sip_url(url):
+        return SipPort(url, **sip_settings)
     port = serial.serial_for_url(url, do_not_open=True, **port_settings(protocol, baudrate))
     if not url.startswith("socket://"):
         port.open()
@@ -1858,6 +2396,71 @@ def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
+
+
+def local_address_for(host: str, port: int) -> tuple:
+    """(family, registrar address, the local address that routes to it): a UDP connect sends nothing."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect(address)
+        return family, address, probe.getsockname()[0]
+
+
+class SipPort:
+    """port = sip://…: a UDP socket on the local address that routes to the registrar, and the SipAgent
+    it carries datagrams for. Only the registrar's host is listened to (member data is personal)."""
+
+    def __init__(self, url: str, clock=time.monotonic, debug=False, **agent_settings):
+        self.target = parse_sip_url(url)
+        self.port, self.clock = self.target.shown, clock
+        family, self.registrar, local_host = local_address_for(self.target.host, self.target.port)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((local_host, self.target.local_port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.local = self.sock.getsockname()[:2]
+        self.debug = debug
+        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
+
+    def start(self) -> list:
+        return self._send(self.agent.start(self.clock()))
+
+    def exchange(self, longest=IDLE_TIMEOUT) -> list:
+        """Wait for a datagram (or the agent's next timer, at most `longest` s); the events it gave."""
+        wake = self.agent.wake_at()
+        wait = longest if wake is None else max(0.0, min(longest, wake - self.clock()))
+        out = []
+        if select.select([self.sock], [], [], wait)[0]:
+            try:
+                data, source = self.sock.recvfrom(65535)
+            except (ConnectionResetError, ConnectionRefusedError):
+                data, source = b"", None    # Windows reports an ICMP port-unreachable here: the registrar is down
+            if source is not None and source[0] == self.registrar[0]:
+                if self.debug:
+                    log.debug("SIP RX %s", sip_log_text(data))
+                out += self.agent.receive(data, source[:2], self.clock())
+        out += self.agent.tick(self.clock())
+        return self._send(out)
+
+    def _send(self, actions) -> list:
+        events = []
+        for action in actions:
+            if isinstance(action, Reply):
+                if self.debug:
+                    log.debug("SIP TX %s", sip_log_text(action.data))
+                try:
+                    self.sock.sendto(action.data, action.to)
+                except OSError as e:        # no route now: the agent's timers find the registrar unreachable
+                    log.info("SIP: 送れませんでした: %s", e)
+            else:
+                events.append(action)
+        return events
+
+    def close(self):
+        self.sock.close()
 
 
 # Windows error numbers in pyserial's message: "could not open port 'COM3': PermissionError(13, '…', None, 5)".
@@ -1887,6 +2490,13 @@ def port_error_state(text: str) -> str | None:
 def describe_port_error(url: str, error: Exception) -> tuple[str, str]:
     """(state, words a receptionist understands) for a failed open."""
     state = port_error_state(str(error))
+    if is_sip_url(url):
+        if isinstance(error, ValueError):
+            return "missing", f"cti.ini の port = {url}: {error}"
+        if state == "busy":
+            return "busy", f"{url}: local_port の UDP ポートを他のプログラムが使っています（local_port を変えてください）"
+        return "missing", (f"{url}: ホームゲートウェイ（内線の登録先）の住所に届きません。"
+                           "cti.ini の port = の住所とネットワークを確認してください")
     if state == "busy":
         return "busy", f"{url} は他のプログラムが使っています。そのプログラムを閉じてください"
     if state == "no_response" and not url.startswith("socket://"):
@@ -1972,14 +2582,15 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None, sip_settings=None):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
         self.clock = clock              # the decoders' repeat window runs on it
         self.ports = ports or (lambda: serial.tools.list_ports.comports())
+        self.sip_settings = sip_settings or {}      # SipAgent's timers (tests shorten them)
         self.stopping = threading.Event()
-        self.port_name = config.port
+        self.port_name = shown_port(config.port)    # never a sip:// password
         self.pending = b""              # bytes heard while probing, decoded first
 
     def stop(self, timeout=2.0):
@@ -2006,8 +2617,11 @@ class DeviceReader(threading.Thread):
                 continue
             failures = 0
             try:
-                self.status("connected", f"{self.port_name} に接続しました。着信を待っています")
-                self._pump(port)
+                if isinstance(port, SipPort):
+                    self._pump_sip(port)    # connected once registered: the agent says when
+                else:
+                    self.status("connected", f"{self.port_name} に接続しました。着信を待っています")
+                    self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
                 self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
@@ -2029,6 +2643,9 @@ class DeviceReader(threading.Thread):
             self.status("connecting", "着信表示装置を探しています（COM ポートを順に試しています）")
             return self._probe()
         self.status("connecting", f"{self.port_name} を開いています")
+        if is_sip_url(self.config.port):
+            return self.opener(self.config.port, self.config.protocol, self.config.baudrate, clock=self.clock,
+                               debug=self.config.debug, **self.sip_settings)
         port = self.opener(self.config.port, self.config.protocol, self.config.baudrate)
         if self._may_be_modem(self.config.port):
             self._send_init(port)
@@ -2119,13 +2736,26 @@ class DeviceReader(threading.Thread):
                 events = decoder.flush()
             self._handle(port, decoder, events)
 
+    def _pump_sip(self, port):
+        events = port.start()
+        while not self.stopping.is_set():
+            for event in events:
+                if isinstance(event, SipHealth):
+                    self.status(event.state, event.text)
+            self._handle(port, None, events)
+            events = port.exchange()
+
     def _handle(self, port, decoder, events):
         for event in events:
             if isinstance(event, Reply):
                 port.write(event.data)
             elif isinstance(event, Call):
                 call = dataclasses.replace(event, received=self.now())
-                log.info("着信 (%s)%s", call.protocol, f" {call.number or call.reason}" if self.config.debug else "")
+                if call.answered is not None:
+                    log.info("着信が終わりました (%s): %s", call.protocol, "他の電話が応答" if call.answered else "不在")
+                else:
+                    log.info("着信 (%s)%s", call.protocol,
+                             f" {call.number or call.reason}" if self.config.debug else "")
                 self.events.put(call)
             elif isinstance(event, Garbled):
                 log.debug("読めないデータ (%s): %s", decoder.name, event.message)   # may hold digits
@@ -2383,9 +3013,7 @@ class MemberRows:
                     continue
                 if len(cells) < needed:
                     cells += [""] * (needed - len(cells))
-                member_no = cells[no_at].strip()
-                if not member_no.isascii():
-                    member_no = nfkc(member_no).strip()
+                member_no = member_no_of(cells[no_at])
                 if not member_no:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
@@ -2414,75 +3042,189 @@ class MemberRows:
 
 
 ASCII_SPACES = " \t\x0b\x0c\x1c\x1d\x1e\x1f"      # what str.strip() takes from an ASCII cell (csv keeps no \r, \n)
+INSIDE_QUOTES = str.maketrans(",\n\r", "\0\1\2")    # what ends a cell or a record, inside a quoted cell
+QUOTES_UNDONE = str.maketrans("\0\1\2", ",\n\r")
+LONE_CR = re.compile("\r(?!\n)")
+
+
+def member_no_of(cell: str) -> str:
+    """A member no. as the parse reads it: stripped, NFKC'd (ＡＣ００１ is AC001)."""
+    member_no = cell.strip()
+    return member_no if member_no.isascii() else nfkc(member_no).strip()
+
+
+def records_as_lines(text: str) -> str | None:
+    """text with what csv reads as cell and record ends inside quoted cells (commas, line ends) made
+    \\0 \\1 \\2, of the same length: each line of it is then one record, each comma a cell's end, at the
+    same offsets as in text. None when a quote is never closed (csv reads the rest as one cell) or
+    text holds \\0 \\1 \\2 itself.
+
+    csv (the excel dialect) opens a quoted cell only with a quote at a cell's start; "" inside one is
+    a quote; after its closing quote, or in a cell not opened with one, a quote is a character.
+    """
+    if '"' not in text:
+        return text
+    if "\0" in text or "\1" in text or "\2" in text:
+        return None
+    parts, done, at = [], 0, text.find('"')
+    while at >= 0:
+        if at and text[at - 1] not in ",\r\n":
+            at = text.find('"', at + 1)         # a quote inside a cell: a character of it
+            continue
+        close = text.find('"', at + 1)
+        while close >= 0 and text.startswith('"', close + 1):
+            close = text.find('"', close + 2)
+        if close < 0:
+            return None
+        parts += (text[done:at], text[at:close].translate(INSIDE_QUOTES))
+        done, at = close, text.find('"', close + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]] | None:
     """(the members holding digits, the problems of the rows read) without parsing every row: only the
-    rows where the number's last four digits are written (written_tail) are parsed, as a full parse
+    records where the number's last four digits are written (written_tail) are parsed, as a full parse
     parses them; a cheap pass over the member no. column checks that no other row repeats a found
-    member's number (the earlier one would win). None when it cannot be answered so (quotes or lone
-    CRs in the text, digits that are not ASCII, a repeated member no.): the caller parses it all.
+    member's number (the earlier one would win). Quoted cells (a memo with a comma or a line break)
+    are found first (records_as_lines). None when it cannot be answered so (lone CRs in the text, a
+    quote never closed, digits that are not ASCII, a repeated member no.): the caller parses it all.
     """
-    if not (digits.isascii() and digits.isdigit()) or '"' in text or text.count("\r") != text.count("\r\n"):
+    if not (digits.isascii() and digits.isdigit()) or LONE_CR.search(text):
         return None
-    header = next(split_records(text), None)
-    positions = tail_positions(text, digits, encoding)
-    if header is None or positions is None:
+    lined = records_as_lines(text)
+    header = next(split_records(text), None) if lined is not None else None
+    positions = tail_positions(text, digits, encoding) if header is not None else None
+    if positions is None:
         return None
     records, line, counted = [header], 1, 0
     for at in positions:
-        start = text.rfind("\n", 0, at) + 1                # a record is a line: there are no quotes
+        start = lined.rfind("\n", 0, at) + 1                # lined: a record is a line
         if start < records[-1][2]:
-            continue                                        # the header, or a line read already
-        end = text.find("\n", at) + 1 or len(text)
+            continue                                        # the header, or a record read already
+        end = lined.find("\n", at) + 1 or len(text)
         line += text.count("\n", counted, start)
         counted = start
         records.append((next(split_records(text[start:end]))[0], start, end, line))
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {nfkc(cells[column]).strip() for cells, *_ in records[1:] if column < len(cells)} - {""}
-    if repeated_member_no(text, column, read):          # a row not read may come first with one of them
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
 
 
-def repeated_member_no(text: str, column: int, numbers: set) -> bool:
-    """More than one row has one of these member nos. (as a parse reads them: NFKC'd, stripped), in a
-    text without quotes, whose every line after the header is a row."""
+def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.csv") -> tuple[list[Member], list[str]]:
+    """(the members holding digits, problems) as a full parse answers: scan_lookup, else one pass of the
+    parse keeping only those members (nothing else held, nothing written)."""
+    scanned = scan_lookup(text, digits, encoding, name)
+    if scanned is not None:
+        return scanned
+    with collector_paused():
+        rows = MemberRows(text, name)
+        return [Member(*row) for row in rows if digits in row[3]], rows.problems
+
+
+def repeated_member_no(lined: str, column: int, numbers: set) -> bool:
+    """More than one row has one of these member nos. (as a parse reads them), in a text whose every
+    line after the header is a record (records_as_lines)."""
     if not numbers:
         return False
-    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]*)", text)    # re finds \n fast, ^ slowly
+    cells = re.findall(f"\n(?:[^,\r\n]*,){{{column}}}([^,\r\n]+)", lined)   # re finds \n fast, ^ slowly
+    counts = collections.Counter(cells)         # counted in C: every cell as a parse reads it, as a rule
     joined = "\n".join(cells)
-    if joined.isascii() and not (joined[:1].isspace() or joined[-1:].isspace()
-                                 or any(f"{space}\n" in joined or f"\n{space}" in joined for space in ASCII_SPACES)):
-        counts = collections.Counter(cells)         # every cell as a parse reads it already: counted in C
-    else:
-        counts = collections.Counter(nfkc(cell).strip() for cell in cells)
+    if not joined.isascii() or '"' in joined or any(space in joined for space in ASCII_SPACES):
+        for cell in [c for c in counts if not c.isascii() or '"' in c or c != c.strip()]:
+            if cell.startswith('"'):            # a quoted cell: as csv reads it
+                as_read = member_no_of(next(csv.reader([cell.translate(QUOTES_UNDONE)]))[0])
+            else:
+                as_read = member_no_of(cell)
+            counts[as_read] += counts.pop(cell)
     return any(counts[number] > 1 for number in numbers)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# changes: pure functions of (file, change)
+# changes: typed values, and pure functions of (file, change) to new text
 #
-# A change is a dict, as kept in the pending file:
-#   {"op": "register", "member_no", "name", "kana", "phone" (digits or ""), "staff", "memo"}
-#   {"op": "link", "member_no", "phone" (digits)}
+# A change is a Register or a Link; the pending file keeps each as a JSON object
+# ({"op": "register"|"link", and its fields}). A member no. once shown to the receptionist
+# (on the card, in a 保存待ち message) is hers: auto is then False, and the change is written
+# under that number, or, when another program took it meanwhile, under the next free one
+# with a Renumbered notice that she acknowledges.
 
-@dataclass
-class Registration:
-    """A validated new member."""
+@dataclass(frozen=True)
+class Register:
+    """A validated new member (phone: national digits or "")."""
     member_no: str
     name: str
-    kana: str
+    kana: str = ""
+    phone: str = ""
+    staff: str = ""
+    memo: str = ""
+    auto: bool = False          # not typed and not shown yet: the file's next number, taken under the lock
+    made: float = 0.0           # when the receptionist saved it (time.time()): bookings since then are hers
+    op = "register"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A number added to a member (phone: national digits)."""
+    member_no: str
     phone: str
-    staff: str
-    memo: str
-    auto: bool = False              # the number was not typed: it is the file's next one when written
+    made: float = 0.0
+    op = "link"
 
 
-def validate_registration(form: dict, table: "MemberTable") -> tuple["Registration | None", dict]:
-    """(Registration, {}) or (None, {field: message in Japanese}) for the register dialog."""
+CHANGE_TYPES = {"register": Register, "link": Link}
+
+
+def change_json(change) -> dict:
+    return {"op": change.op, **dataclasses.asdict(change)}
+
+
+def change_of(data: dict):
+    """The change a pending-file object holds; ValueError for anything else."""
+    kind = CHANGE_TYPES.get(data.get("op"))
+    if kind is None:
+        raise ValueError(f"unknown change {data.get('op')!r}")
+    try:
+        return kind(**{f.name: data[f.name] for f in dataclasses.fields(kind) if f.name in data})
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+
+
+@dataclass(frozen=True)
+class Renumbered:
+    """A member no. shown to the receptionist that could not stay hers: another program wrote that number
+    for someone else first. Records cti.db made under old since `since` are hers, under new."""
+    name: str
+    old: str
+    new: str
+    since: float
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A kept change that can no longer be written as it was; why, in Japanese."""
+    change: object
+    why: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """Changes applied to a file: the new file, what was written (the new change last, as written), notes
+    for the receptionist, numbers changed, and kept changes that could not be applied."""
+    file: MembersFile
+    written: tuple
+    new: object
+    notes: tuple
+    renumbered: tuple
+    rejected: tuple
+
+
+def validate_registration(form: dict, table: "MemberTable") -> tuple["Register | None", dict]:
+    """(Register, {}) or (None, {field: message in Japanese}) for the register dialog."""
     errors = {}
     name = " ".join(form.get("name", "").split())
     kana = unicodedata.normalize("NFKC", form.get("kana", "")).strip()
@@ -2506,7 +3248,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Registrati
             errors[field] = unstorable_text(char, table.encoding)
     if errors:
         return None, errors
-    return Registration(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
+    return Register(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
@@ -2514,45 +3256,49 @@ def held_by_others(file: MembersFile, phone: str) -> list[str]:
             for other in file.by_phone.get(phone, ())]
 
 
-def change_written(file: MembersFile, change: dict) -> bool:
+def change_written(file: MembersFile, change) -> bool:
     """The change is in the file already (a retry, or another copy of the pending file wrote it)."""
-    member = file.by_no.get(change["member_no"])
-    if change["op"] == "register":
-        return bool(member and member.name in (change["name"], excel_safe(change["name"]))
-                    and (not change["phone"] or change["phone"] in member.phones))
-    return bool(member and change["phone"] in member.phones)
+    member = file.by_no.get(change.member_no)
+    if isinstance(change, Register):
+        return bool(member and member.name in (change.name, excel_safe(change.name))
+                    and (not change.phone or change.phone in member.phones))
+    return bool(member and change.phone in member.phones)
 
 
-def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]:
-    """(new text, notes, the change as written) of change applied to file; the same text when already in it.
+def apply_change(file: MembersFile, change) -> tuple[str, list[str], object, Renumbered | None]:
+    """(new text, notes, the change as written, Renumbered or None) of change applied to file; the same
+    text when already in it.
 
-    A register whose number another PC took meanwhile gets the next free one (and a note).
-    MembersError when it cannot apply (a link to a member deleted meanwhile, a character the file lacks).
+    A register not shown yet (auto) takes the file's next number; one shown whose number another
+    program wrote meanwhile gets the next free one, and a Renumbered says so. MembersError when it
+    cannot apply (a link to a member deleted meanwhile, a character the file cannot hold).
     """
-    for value in change.values():
+    for value in dataclasses.astuple(change):
         char = unstorable(str(value), file.encoding)
         if char:
             raise MembersError(unstorable_text(char, file.encoding))
     if change_written(file, change):
-        return file.text, [], change
-    if change["op"] == "register":
-        notes = []
-        taken = change["member_no"] in file.by_no
-        if taken or (change.get("auto") and change["member_no"] != file.next_member_no()):
-            new_no = file.next_member_no()      # an untyped number follows the file as it is now
-            if taken:
-                notes.append(f"会員番号 {change['member_no']} は他の PC で使われたため {new_no} にしました")
-            change = {**change, "member_no": new_no}
-        values = {"member_no": change["member_no"], "name": change["name"], "kana": change["kana"],
-                  "phone": format_phone(change["phone"]) if change["phone"] else "",
-                  "staff": change["staff"], "memo": change["memo"]}
+        return file.text, [], dataclasses.replace(change, auto=False) if isinstance(change, Register) else change, None
+    if isinstance(change, Register):
+        renumbered, notes = None, []
+        if change.auto or change.member_no in file.by_no:
+            new_no = file.next_member_no()
+            if not change.auto:
+                renumbered = Renumbered(change.name, change.member_no, new_no, change.made)
+            elif change.member_no in file.by_no:        # the dialog's suggestion, taken meanwhile
+                notes.append(f"会員番号 {change.member_no} は他の PC で使われたため {new_no} にしました")
+            change = dataclasses.replace(change, member_no=new_no)
+        change = dataclasses.replace(change, auto=False)       # written: shown from now on
+        values = {"member_no": change.member_no, "name": change.name, "kana": change.kana,
+                  "phone": format_phone(change.phone) if change.phone else "",
+                  "staff": change.staff, "memo": change.memo}
         header, cells = cells_for(file, values)
-        return render(file, header, {}, [cells]), notes + held_by_others(file, change["phone"]), change
-    member = file.by_no.get(change["member_no"])
+        return render(file, header, {}, [cells]), notes + held_by_others(file, change.phone), change, renumbered
+    member = file.by_no.get(change.member_no)
     if member is None:
-        raise MembersError(f"会員番号 {change['member_no']} が {file.name} にありません"
+        raise MembersError(f"会員番号 {change.member_no} が {file.name} にありません"
                            "（他の PC か Excel で削除されたようです）")
-    notes = held_by_others(file, change["phone"])
+    notes = held_by_others(file, change.phone)
     index = bisect.bisect_left(file.lines, member.line)
     cells = next(split_records(file.record(index)))[0]
     header = list(file.header)
@@ -2563,34 +3309,35 @@ def apply_change(file: MembersFile, change: dict) -> tuple[str, list[str], dict]
         column = file.columns["phone"]
     cells += [""] * (len(header) - len(cells))
     current = cells[column].strip()
-    cells[column] = f"{current}; {format_phone(change['phone'])}" if current else format_phone(change["phone"])
-    return render(file, header, {index: cells}, []), notes, change
+    cells[column] = f"{current}; {format_phone(change.phone)}" if current else format_phone(change.phone)
+    return render(file, header, {index: cells}, []), notes, change, None
 
 
-def apply_changes(file: MembersFile, changes: list, new: dict | None = None):
-    """(MembersFile with kept changes and the new one applied, notes, the changes as written, the new one as written).
+def apply_changes(file: MembersFile, changes, new=None) -> Applied:
+    """The kept changes, then the new one, applied to file.
 
-    A kept change that no longer applies (its member deleted meanwhile, a character the file,
-    now CP932, cannot hold) is dropped with a note, so that it cannot block every later change;
-    only the new change raises.
+    A kept change that no longer applies (its member deleted meanwhile, a character the file, now
+    CP932, cannot hold) is Rejected, never dropped untold, so that it cannot block every later
+    change; only the new change raises.
     """
-    notes, written, new_written = [], [], None
-    for change in changes + ([new] if new else []):
+    notes, written, renumbered, rejected, new_written = [], [], [], [], None
+    for change in [*changes, *([new] if new else [])]:
         try:
-            text, note, done = apply_change(file, change)
+            text, note, done, moved = apply_change(file, change)
         except MembersError as e:
             if change is new:
                 raise
-            notes.append(f"保留していた変更は保存できませんでした: {e}")
-            log.warning("保留中の変更を捨てました: %s", e)
+            rejected.append(Rejected(change, str(e)))
             continue
         notes += note
         written.append(done)
+        if moved:
+            renumbered.append(moved)
         if change is new:
             new_written = done
         if text is not file.text:           # a change already in the file changes nothing
             file = MembersFile.parse(text, file.encoding, file.name)
-    return file, notes, written, new_written
+    return Applied(file, tuple(written), new_written, tuple(notes), tuple(renumbered), tuple(rejected))
 
 
 def cells_for(file: MembersFile, values: dict):
@@ -3066,19 +3813,304 @@ def cached_parse(cache: ParseCache, key: str, packed: bytes, text: str, encoding
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# the shell: lock, re-read, write, swap
+# the shell: the lock, the pending file, one write under the lock
+
+class LockLost(FileChanged):
+    """The lock file we hold is no longer the one at its path (deleted while held): another PC may hold
+    the new one, so nothing is replaced; the write starts again under a fresh lock."""
+
+
+class MembersLock:
+    """members.csv.lock: an OS lock (a filelock.FileLock: a crashed process or a PC that drops off
+    the share releases it), and whether it is still ours.
+
+    A lock file deleted while held (a share that dropped and came back, a sync or clean-up tool)
+    lets another PC lock a new file at the same path at once. held() compares the file we locked
+    with the one at the path; a write asks it before every replace. The file stays when released
+    (unlinking it on release would let one waiting on the old file and one on a new file both hold).
+    """
+
+    def __init__(self, members: Path):
+        self.path = Path(str(members) + ".lock")
+        self.locked = None                  # (st_dev, st_ino) of the file we hold locked, None when not held
+        self.lock = filelock.FileLock(str(self.path), timeout=LOCK_TIMEOUT, is_singleton=False,
+                                      preserve_lock_file=True, on_acquired=self._acquired)
+
+    def _acquired(self, fd: int):
+        st = os.fstat(fd)
+        self.locked = (st.st_dev, st.st_ino)
+        if not self.held():                 # replaced between filelock's open and its lock
+            self.locked = None
+            raise LockLost(f"{self.path.name} was replaced while it was locked")
+
+    def held(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float):
+        """The lock, waiting up to timeout; filelock.Timeout, LockLost or OSError when it cannot be had."""
+        with self.lock.acquire(timeout=timeout):
+            try:
+                yield self
+            finally:
+                self.locked = None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the pending file holds: changes not written yet, changes written but not yet seen to survive
+    a save by a program that takes no lock (Excel) as (time.time() written, change), and member nos.
+    changed that the receptionist has not acknowledged yet."""
+    changes: tuple = ()
+    unconfirmed: tuple = ()
+    renumbered: tuple = ()
+
+    def __bool__(self):
+        return bool(self.changes or self.unconfirmed or self.renumbered)
+
+
+class PendingFile:
+    """This PC's record of its changes to members.csv, members.csv.<PC>.pending (the PC's name in it:
+    PCs running cti from one shared folder keep their own). One JSON object a line, UTF-8:
+    a change as change_json() makes it ({"op": "register"|"link", …}) waits to be written; the
+    same with "written": <time.time()> was written and is checked against the file until
+    CONFIRM_SECONDS have passed (the next start checks it once more); {"op": "renumbered", "name",
+    "old", "new", "since"} is a member no. changed and not yet acknowledged. Written whole, atomically,
+    before memory claims any of it; removed when it holds nothing."""
+
+    def __init__(self, folder: Path, members: Path):
+        self.path = Path(folder) / f"{members.name}.{safe_host_name()}.pending"
+
+    def read(self) -> Kept | None:
+        """What the file holds (Kept() when there is none); None when it cannot be read now."""
+        try:
+            lines = self.path.read_text("utf-8").splitlines()
+        except FileNotFoundError:
+            return Kept()
+        except OSError as e:
+            log.warning("保存待ちファイルを読めません: %s", e)
+            return None
+        changes, unconfirmed, renumbered = [], [], []
+        for line in lines:
+            try:
+                data = json.loads(line)
+                if data.get("op") == "renumbered":
+                    renumbered.append(Renumbered(data["name"], data["old"], data["new"], data["since"]))
+                elif "written" in data:
+                    unconfirmed.append((float(data["written"]), change_of(data)))
+                else:
+                    changes.append(change_of(data))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                log.warning("保存待ちファイルの壊れた行を飛ばしました")
+        return Kept(tuple(changes), tuple(unconfirmed), tuple(renumbered))
+
+    def write(self, kept: Kept):
+        """Write kept (or remove the file when it holds nothing); OSError when it cannot be written."""
+        if not kept:
+            self.path.unlink(missing_ok=True)
+            return
+        lines = [change_json(c) for c in kept.changes]
+        lines += [{**change_json(c), "written": t} for t, c in kept.unconfirmed]
+        lines += [{"op": "renumbered", **dataclasses.asdict(r)} for r in kept.renumbered]
+        atomic_write(self.path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode("utf-8"))
+
+
+UNSAVED_NAME = "{stem}_保存できなかった変更.txt"
+
+
+def unsaved_line(rejected: Rejected, when: datetime) -> str:
+    """One kept change that could not be written, as the receptionist reads it in the unsaved file."""
+    change = rejected.change
+    if isinstance(change, Register):
+        what = (f"会員登録 会員番号 {change.member_no} 名前 {change.name} ふりがな {change.kana} "
+                f"電話番号 {format_phone(change.phone) if change.phone else ''} 主担当 {change.staff} メモ {change.memo}")
+    else:
+        what = f"電話番号登録 会員番号 {change.member_no} 電話番号 {format_phone(change.phone)}"
+    return f"{when:%Y-%m-%d %H:%M} {socket.gethostname()}: {what}（保存できなかった理由: {rejected.why}）\r\n"
+
+
+def keep_unsaved(folders: list[Path], members: Path, rejected: tuple, now: datetime) -> Path:
+    """Add the rejected changes to the unsaved file beside members.csv (else in the next folder that
+    takes it); its path, or OSError when no folder does."""
+    text = "".join(unsaved_line(r, now) for r in rejected)
+    error = None
+    for folder in folders:
+        path = Path(folder) / UNSAVED_NAME.format(stem=members.stem)
+        try:
+            with open(path, "ab") as f:
+                f.write(("\ufeff" if f.tell() == 0 else "").encode("utf-8") + text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            return path
+        except OSError as e:
+            error = error or e
+    raise error
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one write under the lock did: the file now on disk (and its stamp), the changes this PC has
+    written and not yet seen confirmed, and what the receptionist is to be told."""
+    file: MembersFile
+    stamp: tuple | None
+    changed: bool               # the text on disk is new (not only what was there)
+    applied: Applied
+    unsaved: Path | None        # where the rejected changes were kept
+
+
+class MemberWriter:
+    """The shell around the pure changes: under the lock, the file as it is now (compared by content,
+    never by its time and size alone), the kept and new changes applied, the new text written (temp
+    file, then replace, only while the lock and the file are still the ones we had), and the pending
+    file made to hold what this PC wrote and has not yet seen confirmed. The caller swaps the result in.
+    """
+
+    def __init__(self, path: Path, pending: PendingFile):
+        self.path, self.pending = path, pending
+        self.kept = Kept()                  # what the pending file holds
+        self.last: tuple | None = None      # (content key, MembersFile) of the text last read or written here
+
+    def reload(self):
+        """What the pending file holds now (another start may have left changes in it)."""
+        self.kept = self.pending.read() or self.kept
+
+    def keep(self, kept: Kept, must=True):
+        """The pending file first, then memory (memory never claims more than disk); must=False: kept in
+        memory even when the file cannot be written (what it records was on disk a moment ago)."""
+        try:
+            self.pending.write(kept)
+        except OSError as e:
+            if must:
+                raise
+            log.error("保存待ちファイルを書けません: %s", e)
+        self.kept = kept
+
+    @functools.cached_property
+    def lock(self) -> MembersLock:
+        """Made at the first write (reading needs no lock, nor filelock's import)."""
+        return MembersLock(self.path)
+
+    def write(self, read_raw, stat, new=None) -> Written:
+        """Write the kept changes and new.
+
+        read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
+        stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
+        cannot be used), or ValidationError when new no longer applies; nothing is written then
+        (changes found lost meanwhile are pending from then on).
+        """
+        try:
+            for _ in range(REBASE_ATTEMPTS):
+                try:
+                    with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
+                        return self._write_held(lock, read_raw, stat, new)
+                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
+                    continue
+            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+        except filelock.Timeout:
+            raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
+        except OSError as e:                # the lock file itself (a read-only or unreachable folder)
+            raise file_problem(e, self.path) from None
+
+    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+        raw, based_on = read_raw()
+        key = content_key(raw) if raw is not None else None
+        if self.last and key == self.last[0]:
+            disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is None:
+            disk = MembersFile.parse("", "utf-8-sig", self.path.name)
+        else:
+            disk = MembersFile.parse(*decode_file_text(raw, self.path, MembersError), self.path.name)
+        kept = requeued(self.kept, disk)
+        if kept != self.kept:
+            self.keep(kept, must=False)
+        try:
+            applied = apply_changes(disk, kept.changes, new)
+        except MembersError as e:
+            raise ValidationError(str(e)) from None
+        file, data = applied.file, applied.file.text.encode(applied.file.encoding)
+        still_kept, unsaved = (), None
+        if applied.rejected:
+            try:
+                unsaved = keep_unsaved([self.path.parent, self.pending.path.parent], self.path,
+                                       applied.rejected, datetime.now())
+            except OSError as e:            # kept in the pending file then, and said so
+                log.error("保存できなかった変更をファイルに書けません: %s", e)
+                still_kept = tuple(r.change for r in applied.rejected)
+        changed = file.text != disk.text or raw is None
+        try:
+            # Excel takes no lock: a save of its own while we write would be replaced by our text made
+            # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
+            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+                if changed else None
+        except FileChanged:
+            raise
+        except OSError as e:
+            raise file_problem(e, self.path, replacing=getattr(e, "replacing", False)) from None
+        stamp = stat() if st else based_on
+        if st and (not stamp or stamp[0] != st.st_ino):     # replaced again at once: a re-read will see it
+            stamp = stamp_of(st)
+        self.last = (content_key(data), file)
+        # what this PC wrote goes on record at once: an exit, a crash or a power cut before the check ends
+        # leaves it to the next start (written before the replace, a kill in between would write later
+        # a change the receptionist never saw saved)
+        now = time.time()
+        self.keep(Kept(still_kept, kept.unconfirmed + tuple((now, c) for c in applied.written),
+                       kept.renumbered + applied.renumbered), must=False)
+        return Written(file, stamp, changed, applied, unsaved)
+
+
+def requeued(kept: Kept, disk) -> Kept:
+    """kept with the changes written lately that disk no longer holds pending again, and those written
+    CONFIRM_SECONDS ago and found in disk forgotten.
+
+    A program that does not take our lock (Excel) may save its older copy over our write; such a
+    change is written again, for CONFIRM_SECONDS after it was written (and once more at the next
+    start, from the pending file, for one written just before an exit or a crash).
+    """
+    now = time.time()
+    unconfirmed = tuple((t, c) for t, c in kept.unconfirmed if now - t < CONFIRM_SECONDS or not change_written(disk, c))
+    lost = tuple(c for _, c in unconfirmed if not change_written(disk, c) and c not in kept.changes)
+    if lost:
+        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
+    return Kept(kept.changes + lost, tuple(u for u in unconfirmed if u[1] not in lost), kept.renumbered)
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the table: the last good parse, re-reads, and changes through the shell
+
+# A change written (or kept pending: WriteDeferred carries the member then): the member as it now
+# is, and notes for the receptionist (a number another member holds too).
+Saved = namedtuple("Saved", "member notes")
+
+
+@dataclass(frozen=True)
+class Unsaved:
+    """Kept changes that can no longer be written as they were: kept in path (None: still in the
+    pending file, the unsaved file could not be written either)."""
+    rejected: tuple
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class PendingSaved:
+    """Kept changes written at last (count of them)."""
+    count: int
+
 
 class MemberTable:
-    """members.csv as the program uses it: the last good MembersFile, pending changes, and writes.
+    """members.csv as the program uses it: the last good MembersFile, re-reads, and changes.
 
-    Every change is a read-modify-write under the lock file beside members.csv
-    (members.csv.lock, a filelock.FileLock: an OS lock, so a crashed process or a PC that
-    drops off the share releases it): the file is re-read inside the lock, the member
-    number allocated there, the new text written atomically, then swapped in. A change
-    that cannot be written now (Excel holds the file, the share is gone, the disk is full,
-    the folder read-only, another PC keeps the lock) is kept in the pending file and
-    merged into whatever the file then holds; if even that cannot be written, NotSaved.
-    A file that was loaded and is now missing or unreadable is unavailable, never empty.
+    Every change goes through the shell (MemberWriter): under the lock, against the file as it
+    is then, written, and only then swapped in here. A change that cannot be written now (Excel
+    holds the file, the share is gone, the disk is full, the folder read-only, another PC keeps
+    the lock) is kept in the pending file and merged into whatever the file then holds; if even
+    that cannot be written, NotSaved. A file that was loaded and is now missing or unreadable is
+    unavailable, never empty. What the receptionist must be told after a write or a retry (a
+    member no. changed, changes that could not be written, kept changes saved) waits in notices.
     """
 
     def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
@@ -3086,10 +4118,10 @@ class MemberTable:
         self.path = Path(path)
         self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
-        self.pending_path = Path(pending_dir or self.path.parent) / f"{self.path.name}.{safe_host_name()}.pending"
-        self.pending: list[dict] = []
+        self.pending_file = PendingFile(Path(pending_dir or self.path.parent), self.path)
+        self.writer = MemberWriter(self.path, self.pending_file)
         self.pending_cause = ""                         # why the pending changes wait (a FILE_CAUSES key)
-        self.written: list[tuple[float, dict]] = []     # (monotonic time, change) written, not yet confirmed
+        self.notices: list = []                         # Renumbered, Unsaved, PendingSaved: to tell, in order
         self.disk = self.file = MembersFile.parse("", "utf-8-sig", self.path.name)
         self.stamp = None
         self.existed = False            # the file was there since start: from now on missing is "unavailable"
@@ -3098,10 +4130,9 @@ class MemberTable:
         self._reader: threading.Thread | None = None
         self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
 
-    @functools.cached_property
-    def lock(self):
-        """members.csv.lock, made at the first write (reading needs no lock, nor filelock's import)."""
-        return filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
+    pending_path = property(lambda self: self.pending_file.path)
+    kept = property(lambda self: self.writer.kept)
+    pending = property(lambda self: list(self.kept.changes))        # the changes waiting to be written
 
     # what the rest of the program reads: the last good file with the pending changes applied
     members = property(lambda self: self.file.members)
@@ -3117,7 +4148,8 @@ class MemberTable:
 
     def load(self):
         """Read the file (and any pending changes); raise CtiError when it cannot be used now."""
-        self.pending = self._read_pending()
+        self.writer.reload()
+        self.notices += [r for r in self.kept.renumbered if r not in self.notices]   # told again until acknowledged
         try:
             disk, stamp = self._read()
         except CtiError as e:
@@ -3128,34 +4160,29 @@ class MemberTable:
             self._verify_later(disk)
         return self
 
-    def _read_pending(self) -> list[dict]:
-        try:
-            lines = self.pending_path.read_text("utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        except OSError as e:
-            log.warning("保存待ちファイルを読めません: %s", e)
-            return self.pending
-        changes = []
-        for line in lines:
-            try:
-                changes.append(json.loads(line))
-            except ValueError:
-                log.warning("保存待ちファイルの壊れた行を飛ばしました")
-        return changes
-
     def _stat(self):
-        """(inode, mtime, size) of the file, None when it is not there, ("error", errno) when it cannot be seen."""
+        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
+        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
             return None
         except OSError as e:                    # a share gone or access denied: a re-read will say which
             return "error", e.errno
-        return st.st_ino, st.st_mtime_ns, st.st_size
+        return stamp_of(st)
 
     def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
-        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used.
+        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used."""
+        raw, stamp = self._read_raw(wait_if_missing)
+        if raw is None:
+            return self.disk, None                  # never there since start: the file may be created
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self._parse(handed, stamp, full), stamp
+
+    def _read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
+        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
+        be created); FileError when it cannot be read.
 
         A file that was there before and is missing now is unavailable (Excel deletes it
         while saving; an SMB client caches "not found" for seconds): with wait_if_missing
@@ -3170,29 +4197,25 @@ class MemberTable:
                 if not self.existed and not self.path.parent.is_dir():
                     raise file_problem(e, self.path.parent) from None
                 if not self.existed and delay is None:
-                    return self.disk, None                  # never there since start: the file may be created
+                    return None, None
                 if delay is None:
                     raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
                                     "最後に読めた内容で表示を続けます", "missing") from None
                 time.sleep(delay)
             except OSError as e:
                 raise file_problem(e, self.path, reading=True) from None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        handed = [raw]                  # handed over: members_from frees the bytes before it parses
-        del raw
-        return self._parse(handed, stamp, full), stamp
+        return raw, stamp_of(st)
 
     def _parse(self, handed: list, stamp, full=False):
         """The parse of bytes read from members.csv: from the parse cache when it has them.
 
-        A MembersFile (needed to apply changes) when asked for, or when changes are pending
-        or were written lately. Otherwise a fresh parse is stored in the cache and answered from
+        A MembersFile (needed to apply changes) when asked for, or when changes are pending.
+        Otherwise a fresh parse is stored in the cache and answered from
         it (a few MB, not a Member each): on the re-read thread while the window runs, before
         the window at the first start, so that a start cut short (a kill, a PC switched off as
         soon as the window shows) still leaves the cache for the next one.
         """
-        now = time.monotonic()
-        full = full or bool(self.pending) or any(now - t < CONFIRM_SECONDS for t, _ in self.written)
+        full = full or bool(self.kept.changes)
         on_ui_thread = self.background and threading.current_thread() is not self._reader
         file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
         if self.background and on_ui_thread:
@@ -3240,26 +4263,13 @@ class MemberTable:
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(full_parse(disk), self.pending)[0] if self.pending else disk
+        self.file = apply_changes(full_parse(disk), self.kept.changes).file if self.kept.changes else disk
 
     def _requeue_lost(self, disk: MembersFile):
-        """Changes written lately that disk no longer holds become pending again, to be written again.
-
-        A program that does not take our lock (Excel) may save its older copy over our write;
-        such a change is written again, for CONFIRM_SECONDS after it was first written.
-        """
-        now = time.monotonic()
-        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS]
-        lost = [c for _, c in self.written if not change_written(disk, c) and c not in self.pending]
-        if not lost:
-            return
-        log.warning("書いた変更 %d 件が他のプログラムの保存で消えたので、もう一度保存します", len(lost))
-        self.written = [(t, c) for t, c in self.written if c not in lost]
-        try:
-            self._keep_pending(self.pending + lost)
-        except OSError as e:                    # kept in memory at least: they were on disk a moment ago
-            log.error("消えた変更を保存待ちファイルに書けません: %s", e)
-            self.pending = self.pending + lost
+        """Changes written lately that disk no longer holds become pending again (requeued)."""
+        kept = requeued(self.kept, disk)
+        if kept != self.kept:
+            self.writer.keep(kept, must=False)
 
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
@@ -3316,22 +4326,25 @@ class MemberTable:
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # queries
 
-    def scan(self, number: str) -> tuple[list[Member], list[str]] | None:
-        """One lookup without loading the table (--lookup): (members, problems of the rows read) by
-        scan_lookup when the parse cache does not hold this content and no change is pending (else
-        None: load() answers, from the cache in a fraction of a second). Nothing is cached: a window
-        builds the cache; a script asking now and then should not wait for it."""
-        if self.cache is None or self._read_pending():
+    def lookup_once(self, number: str) -> tuple[list[Member], list[str]] | None:
+        """One lookup without loading the table (--lookup), writing nothing: (members, problems) from the
+        parse cache when it holds this content, else by lookup_in_text (a window builds the cache; a
+        script asking now and then should not wait for it). None when changes are pending or the file
+        cannot be read: load() answers (the changes applied in memory) or says why."""
+        kept = self.pending_file.read()
+        if kept is None or kept.changes or any(time.time() - t < CONFIRM_SECONDS for t, _ in kept.unconfirmed):
             return None
         try:
             raw = self.path.read_bytes()
         except OSError:
-            return None                         # load() says why
-        if self.cache.files_of(content_key(raw), self.path):
             return None
-        text, encoding = decode_file_text(raw, self.path, MembersError)
         digits = normalize_phone(number)
-        return ([], []) if not digits else scan_lookup(text, digits, encoding, self.path.name)
+        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        if cached is not None:
+            return list(cached.by_phone.get(digits, ())), cached.problems
+        text, encoding = decode_file_text(raw, self.path, MembersError)
+        del raw
+        return ([], []) if not digits else lookup_in_text(text, digits, encoding, self.path.name)
 
     def lookup(self, number: str) -> list[Member]:
         """The members holding this number (all of them when several share it)."""
@@ -3370,14 +4383,14 @@ class MemberTable:
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
 
-    def register(self, reg: Registration) -> tuple[Member, list[str]]:
+    def register(self, reg: Register) -> "Saved":
         """Add a member; return it and notes for the receptionist.
 
         WriteDeferred when kept pending; NotSaved or MembersError when nothing was kept.
         """
-        return self._change({"op": "register", **dataclasses.asdict(reg)})
+        return self._change(reg)
 
-    def link(self, member_no: str, phone: str) -> tuple[Member, list[str]]:
+    def link(self, member_no: str, phone: str) -> Saved:
         """Add a number to a member; refuse one it has; note when another member holds it."""
         digits = normalize_phone(phone)
         member = self.by_no.get(member_no)
@@ -3387,120 +4400,84 @@ class MemberTable:
             raise ValidationError(PHONE_HINT, "phone")
         if digits in member.phones:
             raise ValidationError(f"{member.name} さんには {format_phone(digits)} が既に登録されています", "phone")
-        return self._change({"op": "link", "member_no": member_no, "phone": digits})
+        return self._change(Link(member_no, digits))
 
-    def _change(self, change: dict):
+    def _change(self, change) -> Saved:
         """Write change (with any kept ones) under the lock; else keep it pending; else NotSaved."""
-        for value in change.values():               # refused at once: never kept as a change that cannot be written
+        for value in dataclasses.astuple(change):   # refused at once: never kept as a change that cannot be written
             if char := unstorable(str(value), self.encoding):
                 raise ValidationError(unstorable_text(char, self.encoding))
+        change = dataclasses.replace(change, made=change.made or time.time())
         try:
-            file, notes, _, done = self._write_changes(change)
+            written = self._write(change)
         except ValidationError:
             raise
         except CtiError as e:
             return self._defer(change, e)
-        return file.by_no[done["member_no"]], notes
+        return Saved(written.file.by_no[written.applied.new.member_no], list(written.applied.notes))
 
-    def _write_changes(self, new=None):
-        """Under the lock: re-read, apply, write, swap. Raises FileError/MembersError, nothing swapped.
+    def _write(self, new=None) -> Written:
+        """The kept changes and new written through the shell, then swapped in; what the receptionist must be
+        told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
+        change no longer applies to the file as it is now."""
+        written = self.writer.write(lambda: self._read_raw(wait_if_missing=new is not None), self._stat, new)
+        self.disk = self.file = written.file
+        self.stamp, self.error, self.existed = written.stamp, None, True
+        applied = written.applied
+        self.notices += applied.renumbered
+        if applied.rejected:
+            self.notices.append(Unsaved(applied.rejected, written.unsaved))
+        if self.cache and written.changed:
+            self._cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp)
+        return written
 
-        ValidationError when the new change no longer applies to the file as it is now.
-        """
-        try:
-            with self.lock.acquire(timeout=LOCK_TIMEOUT if new else 0):
-                for attempt in range(REBASE_ATTEMPTS):
-                    # the file as it is now: what we last read or wrote when its stamp (inode, mtime, size)
-                    # is unchanged (any other writer's replace makes a new inode), else read again; parsed
-                    # in full either way (a parse from the cache has no text to apply a change to)
-                    if not attempt and isinstance(self.disk, MembersFile) and self.stamp and \
-                            self._stat() == self.stamp and not self.error:
-                        disk, based_on = self.disk, self.stamp
-                    else:
-                        disk, based_on = self._read(wait_if_missing=new is not None, full=True)
-                    self._requeue_lost(disk)
-                    changes = self.pending
-                    try:
-                        file, notes, written, done = apply_changes(disk, changes, new)
-                    except MembersError as e:
-                        raise ValidationError(str(e)) from None
-                    try:
-                        # Excel takes no lock: a save of its own while we write would be replaced by
-                        # our text made without its rows; then ours is made again from its file
-                        st = atomic_write(self.path, file.text.encode(file.encoding),
-                                          unchanged=lambda: self._stat() == based_on) \
-                            if file.text != disk.text or not self.path.exists() else None
-                        break
-                    except FileChanged:
-                        continue
-                    except OSError as e:
-                        raise file_problem(e, self.path, replacing=True) from None
-                else:                           # saved again and again meanwhile: kept pending, tried later
-                    raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")
-        except filelock.Timeout:
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
-        except OSError as e:                    # the lock file itself (a read-only or unreachable folder)
-            raise file_problem(e, self.path) from None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st else self._stat()
-        self.pending = []
-        self._remove_pending_file()
-        now = time.monotonic()
-        self.written = [(t, c) for t, c in self.written if now - t < CONFIRM_SECONDS] + [(now, c) for c in written]
-        self.disk, self.file, self.stamp, self.error = file, file, stamp, None
-        self.existed = True
-        if self.cache and file.text != disk.text:
-            self._cache_later(file.text.encode(file.encoding), file, stamp)
-        return file, notes, written, done
+    def _defer(self, change, error: CtiError):
+        """members.csv cannot be written now: keep the change pending (file first, then memory), or NotSaved.
 
-    def _defer(self, change: dict, error: CtiError):
-        """members.csv cannot be written now: keep the change pending (file first, then memory), or NotSaved."""
+        The change is kept as the last good file shows it: a new member's number is then hers (shown)."""
         self.pending_cause = getattr(error, "cause", "other")
+        applied = apply_changes(full_parse(self.disk), self.kept.changes, change)
         try:
-            done = self._keep_pending(self.pending + [change])[-1]
+            self.writer.keep(dataclasses.replace(self.kept, changes=self.kept.changes + (applied.new,)))
         except OSError as e:
             raise NotSaved(f"{error}\n保存待ちファイルも書けないため（{file_problem(e, self.pending_path)}）、"
                            "この変更は保存されていません。入力はそのまま残っています") from None
-        raise WriteDeferred(deferred_text(self.path.name, error), self.file.by_no.get(done["member_no"]))
-
-    def _keep_pending(self, changes: list) -> list:
-        """Write the pending file first, then keep the changes in memory (memory never claims more than disk).
-
-        Returns the changes as they apply to the last good file (a number taken meanwhile renumbered).
-        """
-        if changes:
-            # The pending file: one JSON object a line, UTF-8, each a change as apply_change takes it:
-            # {"op": "register", "member_no", "name", "kana", "phone", "staff", "memo"} or
-            # {"op": "link", "member_no", "phone"}; phones as national digits.
-            lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in changes)
-            atomic_write(self.pending_path, lines.encode("utf-8"))
-        else:
-            self._remove_pending_file()
-        self.pending = changes
-        self.file, _, written, _ = apply_changes(full_parse(self.disk), changes)
-        return written
-
-    def _remove_pending_file(self):
-        try:
-            self.pending_path.unlink(missing_ok=True)
-        except OSError as e:
-            log.warning("保存待ちファイルを消せません: %s", e)
+        self.file = applied.file
+        raise WriteDeferred(deferred_text(self.path.name, error), self.file.by_no.get(applied.new.member_no))
 
     def retry_pending(self) -> bool:
-        """Try again to write the kept changes (without waiting for the lock); True when nothing is pending."""
-        if not self.pending:
+        """Try again to write the kept changes (without waiting for the lock); True when nothing is pending.
+        A PendingSaved notice says how many were written."""
+        count = len(self.kept.changes)
+        if not count:
             return True
         try:
-            _, notes, _, _ = self._write_changes()
+            written = self._write()
         except CtiError as e:
             log.info("保存待ちの変更はまだ保存できません: %s", e)
             return False
-        for note in notes:
-            log.info("保留中の変更: %s", note)
+        if saved := count - len(written.applied.rejected):
+            self.notices.append(PendingSaved(saved))
         return True
 
     def discard_pending(self):
         """Forget the kept changes (the receptionist chose so): they are never written."""
-        self._keep_pending([])
+        self.writer.keep(dataclasses.replace(self.kept, changes=()))
+        self.file = self.disk
+
+    def take_notices(self) -> list:
+        """What the receptionist is to be told since last asked (Renumbered until acknowledge())."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def acknowledge(self, renumbered: Renumbered):
+        """The receptionist saw a member no. change (and cti.db followed it): the pending file forgets it."""
+        self.writer.keep(dataclasses.replace(self.kept, renumbered=tuple(r for r in self.kept.renumbered
+                                                                          if r != renumbered)), must=False)
+
+
+def stamp_of(st: os.stat_result) -> tuple:
+    return st.st_ino, st.st_mtime_ns, st.st_size, st.st_ctime_ns
 
 
 def deferred_text(name: str, error: CtiError) -> str:
@@ -3512,7 +4489,7 @@ def deferred_text(name: str, error: CtiError) -> str:
                       "戻りしだい自動で保存します",
            "network": f"{name} のある共有フォルダに届かないため、まだ保存できません。つながりしだい自動で保存します",
            "full": f"{name} のあるディスクがいっぱいのため、まだ保存できません。空きができしだい自動で保存します",
-           "readonly": f"{name} のフォルダかファイルが読み取り専用のため、まだ保存できません。"
+           "readonly": f"{name} のフォルダに書き込む権限がないため（読み取り専用）、まだ保存できません。"
                        "書き込めるようになりしだい自動で保存します"}.get(cause, f"{error}。あとで自動で保存します")
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
@@ -3596,6 +4573,11 @@ SCHEMA = [
     );
     CREATE INDEX visits_member ON visits(member_no, date);
     """,
+    # version 2: how a call ended, where the source tells (SIP): NULL not known, 1 answered by another
+    # phone, 0 missed (the caller hung up while it rang)
+    """
+    ALTER TABLE calls ADD COLUMN answered INTEGER
+    """,
 ]
 
 
@@ -3607,6 +4589,7 @@ class CallRecord:
     reason: str | None
     caller_name: str | None
     protocol: str
+    answered: bool | None = None
 
 
 @dataclass
@@ -3917,8 +4900,15 @@ class Database:
                 raise
             return self._last_calls
         self._last_calls = [CallRecord(r["id"], datetime.fromisoformat(r["received"]), r["number"], r["reason"],
-                                       r["caller_name"], r["protocol"] or "") for r in rows]
+                                       r["caller_name"], r["protocol"] or "",
+                                       None if r["answered"] is None else bool(r["answered"])) for r in rows]
         return self._last_calls
+
+    def set_answered(self, call_id: int, answered: bool) -> bool:
+        """Record how a call ended (answered elsewhere or missed)."""
+        with self._held_as_error():
+            return self.conn.execute("UPDATE calls SET answered = ? WHERE id = ?",
+                                     (int(answered), call_id)).rowcount == 1
 
     def delete_call(self, call_id: int) -> bool:
         with self._held_as_error():
@@ -3931,6 +4921,16 @@ class Database:
             return self.conn.execute(
                 "INSERT INTO reservations (member_no, starts, menu, staff, memo, created) VALUES (?,?,?,?,?,?)",
                 (member_no, starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, self._iso(self.now()))).lastrowid
+
+    def move_member(self, old: str, new: str, since: datetime) -> int:
+        """The bookings made under member no. old since `since`, and the visits they made, now under new (a
+        number shown for a new member that another program had written for someone else: Renumbered)."""
+        with self._held_as_error(), self.conn:
+            ids = [row[0] for row in self.conn.execute(
+                "SELECT id FROM reservations WHERE member_no = ? AND created >= ?", (old, self._iso(since)))]
+            self.conn.executemany("UPDATE reservations SET member_no = ? WHERE id = ?", [(new, i) for i in ids])
+            self.conn.executemany("UPDATE visits SET member_no = ? WHERE reservation_id = ?", [(new, i) for i in ids])
+        return len(ids)
 
     def set_status(self, reservation_id: int, status: str, amount: int | None = None) -> Reservation:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
@@ -4174,13 +5174,16 @@ def when_text(when: datetime) -> str:
 CARD_COLOURS = {"waiting": "#f4f5f7", "member": "#e6f4ea", "unknown": "#e8f0fe", "withheld": "#eeeeee",
                 "lost": "#f7e4e3"}         # the device is lost: the caller shown is from before, not live
 CARD_HIGHLIGHT = "#fff3c4"                  # a moment of yellow when a call arrives
-DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped")
+DEVICE_LOST_STATES = ("missing", "busy", "lost", "stopped", "refused")
 DEVICE_LOST_BANNER = "着信表示装置につながっていません（USB を確認）"
 
 
 def device_lost_banner(state: str, port: str) -> str:
     """The card's banner when the device is lost, in words that send her to the right thing: a
     network device has no USB to check, and a port another program holds is not unplugged."""
+    if is_sip_url(port):
+        return ("ひかり電話の内線に登録できません（cti.ini のパスワードを確認）" if state == "refused"
+                else "ひかり電話の内線に登録できていません（ネットワークを確認）")
     if port.startswith(("socket://", "udp://")):
         return "着信サーバにつながっていません（ネットワークを確認）"
     if state == "busy":
@@ -4359,6 +5362,20 @@ def booking_row(reservation, member) -> tuple:
 PENDING_WHEN = {"held": "Excel を閉じると保存します", "locked": "すぐに保存します",
                 "missing": "台帳が戻りしだい保存します", "network": "共有フォルダにつながりしだい保存します",
                 "full": "ディスクに空きができしだい保存します", "readonly": "書き込めるようになりしだい保存します"}
+
+
+def member_notice_text(notice, name: str) -> str:
+    """What the receptionist is told of a members.csv notice (the store's Renumbered, Unsaved, PendingSaved)."""
+    if isinstance(notice, Renumbered):
+        return (f"{notice.name} 様の会員番号は {notice.new} になりました（{notice.old} は Excel か他の PC で別の方に"
+                f"使われたため）。{notice.old} で入れた予約と来店は {notice.new} に移しました")
+    if isinstance(notice, Unsaved):
+        whys = "、".join(dict.fromkeys(r.why for r in notice.rejected))
+        where = (f"内容は {notice.path} に残してあります" if notice.path
+                 else "内容は保存待ちファイルに残っています（そのファイルも書けませんでした）")
+        return (f"保存待ちだった変更 {len(notice.rejected)}件は {name} に保存できませんでした（{whys}）。{where}。"
+                f"Excel で {name} を開き、手で入力してください")
+    return f"{name} に保存待ちの変更を保存しました"
 
 
 def members_status(table: MemberTable) -> str:
@@ -5563,7 +6580,8 @@ class MainWindow:
                  events: queue.Queue, now=datetime.now, _utest=False):
         self.root, self.config, self.members, self.db, self.events = root, config, members, db, events
         self._utest = _utest
-        self.device_status = Status("connecting", "着信表示装置を探しています", config.port)
+        self.device_status = Status("connecting", "着信表示装置を探しています", shown_port(config.port))
+        self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
         self.today_window = None        # the 本日の予約 window while it is open
         self._after = {}                # every timer of the window, by name (stop() cancels them)
         self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
@@ -5758,7 +6776,7 @@ class MainWindow:
             except queue.Empty:
                 return
             if isinstance(event, Call):
-                self.on_call(event)
+                (self.on_call if event.answered is None else self.on_call_ended)(event)
             elif isinstance(event, Status):
                 self.device_status = event
                 self.refresh_status()
@@ -5845,6 +6863,10 @@ class MainWindow:
         except sqlite3.Error:              # the caller is shown all the same; only the history misses it
             log.exception("着信を履歴に保存できませんでした")
             record_id = None
+        if call.key and record_id is not None:
+            self.ringing[call.key] = record_id
+            while len(self.ringing) > 100:  # calls end within minutes: only the latest can still end
+                del self.ringing[next(iter(self.ringing))]
         record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
         held = self.history.is_held(bool(self.open_windows()))   # before the new row: what she is working on
         members = self.show_caller(record)
@@ -5858,6 +6880,16 @@ class MainWindow:
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
             self.bring_to_front()
+
+    def on_call_ended(self, call: Call):
+        """A call shown earlier ended (SIP's CANCEL): answered by another phone, or missed."""
+        record_id = self.ringing.pop(call.key, None)
+        if record_id is None:
+            return
+        try:
+            self.db.set_answered(record_id, call.answered)
+        except (sqlite3.Error, DatabaseError):
+            log.exception("着信の終わり方を履歴に保存できませんでした")
 
     def show_caller(self, record: CallRecord | None) -> list:
         """record on the card (its members, her last visit and next booking) and in the title. Returns the members."""
@@ -5895,18 +6927,26 @@ class MainWindow:
 
     def retry_pending(self):
         if self.members.pending and self.members.retry_pending():
-            self.members_changed([f"{self.members.path.name} に保存待ちの変更を保存しました"])
+            self.members_changed([])
 
     def members_changed(self, notes):
-        """After a register/link (or the file changed): history rows and the caller card follow."""
+        """After a register/link (or the file changed): history rows and the caller card follow, and what
+        the store has to tell (a member no. changed, changes it could not write) is told."""
+        notices = self.members.take_notices()
+        renumbered = [n for n in notices if isinstance(n, Renumbered)]
+        for notice in renumbered:           # cti.db follows at once; the box asks her to acknowledge
+            self.db.move_member(notice.old, notice.new, datetime.fromtimestamp(notice.since))
+        notes = notes + [member_notice_text(n, self.members.path.name) for n in notices]
         self.history.refresh()
         shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
         self.show_caller(shown or self.history.selected_record())
         self.refresh_status()
+        if renumbered:
+            self.confirm(member_notice_text(renumbered[-1], self.members.path.name))
         if notes:
             # Shown once the caller has returned: a modal box waits for OK in a nested event loop,
             # and opened inside poll() it kept calls and re-reads (Excel's next save) waiting for OK.
-            self.root.after_idle(self.notify, "\n".join(notes))
+            self.root.after_idle(self.notify, "\n".join(notes), renumbered)
 
     def reservations_changed(self):
         self.refresh_counts()
@@ -5914,8 +6954,11 @@ class MainWindow:
             if isinstance(window, BookingActions):
                 window.refresh()
 
-    def notify(self, text):
+    def notify(self, text, renumbered=()):
+        """A box that waits for OK; a member no. change it tells is acknowledged only then."""
         messagebox.showinfo("CTI", text, parent=self.root)
+        for notice in renumbered:
+            self.members.acknowledge(notice)
 
     def confirm(self, text):
         """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
@@ -5931,16 +6974,12 @@ class MainWindow:
         return {}
 
     def register(self, registration) -> dict:
-        return self.save_member_change(lambda: self.members.register(registration), registration.member_no,
-                                       "登録しました")
+        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました")
 
     def link(self, member_and_phone) -> dict:
         member_no, phone = member_and_phone
-        try:
-            return self.save_member_change(lambda: self.members.link(member_no, phone), member_no,
-                                           "電話番号を追加しました")
-        except ValueError as e:
-            return {"phone": str(e)}
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました")
 
     def save_member_change(self, change, member_no, done) -> dict:
         """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
@@ -6276,6 +7315,8 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                     messagebox.showerror("CTI", f"会員台帳を読めません:\n{members.error}", parent=root)
                 if db.notice:
                     messagebox.showwarning("CTI", db.notice, parent=root)
+                if members.notices:         # a member no. changed that the last run could not tell
+                    window.members_changed([])
             root.mainloop()
             window.stop()
             if window.ended:
@@ -6334,9 +7375,39 @@ def selftest_ports():
         pass                                        # the handler is there and found nothing, as it should
 
 
+def selftest_sip():
+    """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
+    SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
+    challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:
+        registrar.bind(("127.0.0.1", 0))
+        registrar.setblocking(False)
+        port = open_port(f"sip://selftest:{password}@127.0.0.1:{registrar.getsockname()[1]}", "auto", 9600)
+        try:
+            events, deadline = port.start(), time.monotonic() + 5
+            while not any(isinstance(e, SipHealth) and e.state == "connected" for e in events):
+                assert time.monotonic() < deadline, f"sip:// did not register: {events}"
+                events += port.exchange(0.05)
+                with contextlib.suppress(BlockingIOError):
+                    data, source = registrar.recvfrom(65535)
+                    register = parse_sip(data)
+                    answer = dict(DIGEST_PARAM.findall(register.header("authorization") or ""))
+                    cnonce = answer.get("cnonce", '""')[1:-1]
+                    expected = digest_authorization(challenge, "REGISTER", register.uri, "selftest", password, cnonce)
+                    if answer and f'response={answer["response"]}' in expected:
+                        registrar.sendto(sip_response(register, 200, "OK", "selftest"), source)
+                    else:
+                        offer = 'WWW-Authenticate: Digest realm="selftest", nonce="{nonce}", algorithm=SHA-256, qop="auth"'
+                        registrar.sendto(sip_response(register, 401, "Unauthorized", "selftest",
+                                                      [offer.format(**challenge)]), source)
+        finally:
+            port.close()
+
+
 def selftest() -> int:
     """--selftest: what the built program needs, without a window: the config, every module loaded by
-    name, loop:// and socket:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
+    name, loop://, socket:// and sip:// through open_port, Tcl, SQLite, the icon, and a sample of every format."""
     load_config(app_dir() / "cti.ini")
     samples = {"nd": bytes.fromhex("9081879082c00c820a3033b1b233b43536b7b89003fb52"),
                "aloha": b"\x021124209310120444555\x03", "modem": b"NMBR = 0596310005\r\n\r\n",
@@ -6374,8 +7445,8 @@ def selftest() -> int:
         else:
             assert importlib.util.find_spec("pystray"), "pystray is not bundled"
 
-    checks = {"modules": import_by_name, "ports": selftest_ports, "decoders": decoders, "phone": phone,
-              "encodings": encodings, "tray": tray,
+    checks = {"modules": import_by_name, "ports": selftest_ports, "sip": selftest_sip, "decoders": decoders,
+              "phone": phone, "encodings": encodings, "tray": tray,
               "tcl": lambda: tk.Tcl().eval("info patchlevel"),
               "sqlite": lambda: sqlite3.connect(":memory:").execute("SELECT sqlite_version()").fetchone(),
               "icon": icon, "store": store}
@@ -6442,7 +7513,7 @@ def cmd_lookup(number: str, config_path) -> int:
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
-    scanned = table.scan(number)
+    scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
     else:

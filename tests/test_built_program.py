@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 
 import cti
+from conftest import poll_until
+from test_sip import (PASSWORD, URL_PASSWORD, Kamailio, assert_sipp_ok, extension_url, needs_sip,
+                      ring_then_cancel, sipp)
 
 BUILT = os.environ.get("CTI_BUILT")
 pytestmark = pytest.mark.skipif(not BUILT, reason="CTI_BUILT is not set: build build.spec and point it at dist/cti")
@@ -174,3 +177,28 @@ def test_live_call_from_an_ncid_server_over_socket(site, tmp_path, display):
     finally:
         process.kill()
         process.wait(30)
+
+
+@needs_sip
+def test_a_call_through_kamailio_to_the_built_programs_sip_extension(site, tmp_path, display):
+    """port = sip://… from the release folder: the built cti registers to Kamailio, SIPp calls, the title shows it."""
+    server = Kamailio(tmp_path).start()
+    (site / "cti.ini").write_bytes(cti.DEFAULT_INI.replace("port = auto", f"port = {extension_url(server)}")
+                                   .encode("utf-8-sig"))
+    with open(site / "members.csv", "a", encoding="utf-8", newline="") as members:
+        members.write(PENGUIN_ROW)
+    process = subprocess.Popen([str(site / f"cti{EXE}")], cwd=site, env=env_for(tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = site / "cti.log"
+    try:
+        assert poll_until(lambda: log.exists() and "に登録しました" in log.read_text("utf-8"), 60, 0.2), \
+            log.read_text("utf-8") if log.exists() else f"no log; exit {process.poll()}"
+        assert_sipp_ok(sipp(tmp_path, ring_then_cancel("<sip:+81596310005@127.0.0.1>"), f"127.0.0.1:{server.port}"),
+                       tmp_path)
+        title, _ = wait_for_title(process, "0596-31-0005")
+        assert title and "ペンギン貴子" in title, log.read_text("utf-8")
+        assert PASSWORD not in log.read_text("utf-8") and URL_PASSWORD not in log.read_text("utf-8")
+    finally:
+        process.kill()
+        process.wait(30)
+        server.stop()

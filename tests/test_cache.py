@@ -217,15 +217,19 @@ def lookup_process(config: Path, number: str, *flags) -> subprocess.CompletedPro
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
 
 
-def test_lookup_processes_build_then_use_the_cache_and_never_import_what_they_do_not_use(tmp_path):
-    """A table a scan cannot answer (MIXED has a quoted cell) is parsed into the cache by --lookup."""
+def test_lookup_processes_never_write_the_cache_use_it_when_made_and_never_import_what_they_do_not_use(tmp_path):
+    """A table with a quoted cell (MIXED) is answered without the cache and writes none; once a window
+    made it, --lookup answers from it, alike, and leaves it as it was."""
     (tmp_path / "members.csv").write_bytes(("\r\n".join(MIXED) + "\r\n").encode("cp932"))
     config = tmp_path / "cti.ini"
     config.write_text("[files]\nmembers = members.csv\ndatabase = cti.db\n", encoding="utf-8")
     first = lookup_process(config, "0596-31-0005")
     assert first.returncode == 0, first.stderr
     assert [m["member_no"] for m in json.loads(first.stdout)] == ["AC00001", "AC00007"]
-    assert len(list((tmp_path / "cti-cache").glob("members-*.sqlite"))) == 1
+    assert not (tmp_path / "cti-cache").exists()
+    cti.MemberTable(tmp_path / "members.csv", cache=cti.ParseCache.beside(tmp_path / "cti.db")).load()
+    made = {(f.name, f.stat().st_mtime_ns) for f in (tmp_path / "cti-cache").iterdir()}
+    assert len(made) == 1
     second = lookup_process(config, "0596-31-0005", "-X", "importtime")
     assert second.returncode == 0 and second.stdout == first.stdout
     imported = {line.split("|")[-1].strip() for line in second.stderr.splitlines() if line.startswith("import time:")}
@@ -233,6 +237,7 @@ def test_lookup_processes_build_then_use_the_cache_and_never_import_what_they_do
     assert not imported & {"tkinter", "_tkinter", "serial", "filelock", "phonenumbers"}, imported
     problems = [line for line in second.stderr.splitlines() if not line.startswith("import time:")]
     assert any("AC00002" in p and "重複" in p for p in problems)     # the cached parse's problems, as a parse's
+    assert {(f.name, f.stat().st_mtime_ns) for f in (tmp_path / "cti-cache").iterdir()} == made
 
 
 def test_the_window_mode_still_imports_tk(tmp_path):
@@ -310,16 +315,19 @@ def test_a_header_only_members_csv_is_cached_and_answered_too(members_file, cach
     assert hit.search("a") == [] and hit.next_member_no() == "00001"
 
 
-def test_a_lookup_with_a_cache_of_another_version_says_nothing_and_rebuilds_it(tmp_path):
+def test_a_lookup_with_a_cache_of_another_version_says_nothing_and_answers_without_it(tmp_path):
+    """The cache of another version is removed, never rebuilt by --lookup (a window rebuilds it)."""
     (tmp_path / "members.csv").write_bytes(("\r\n".join(MEMBERS_SAMPLE) + "\r\n").encode("cp932"))
     config = tmp_path / "cti.ini"
     config.write_text("[files]\nmembers = members.csv\ndatabase = cti.db\n", encoding="utf-8")
-    assert lookup_process(config, "0596-31-0005").returncode == 0
+    cti.MemberTable(tmp_path / "members.csv", cache=cti.ParseCache.beside(tmp_path / "cti.db")).load()
     [stored] = (tmp_path / "cti-cache").glob("*.sqlite")
     damage_version(stored)
     again = lookup_process(config, "0596-31-0005")
     assert (again.returncode, again.stderr) == (0, "")
     assert [m["member_no"] for m in json.loads(again.stdout)] == ["AC00001"]
+    assert list((tmp_path / "cti-cache").glob("*.sqlite")) == []
+    cti.MemberTable(tmp_path / "members.csv", cache=cti.ParseCache.beside(tmp_path / "cti.db")).load()
     [rebuilt] = (tmp_path / "cti-cache").glob("*.sqlite")
     assert cti.ParseCache.verified(rebuilt)
 

@@ -32,7 +32,7 @@ def call(number, at, reason=None, protocol="modem"):
 def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
     raw = sqlite3.connect(tmp_path / "cti.db")
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1 == len(cti.SCHEMA)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2 == len(cti.SCHEMA)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"calls", "reservations", "visits"} <= tables
@@ -43,8 +43,28 @@ def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
 def test_reopening_does_not_migrate_again(tmp_path, clock):
     cti.Database(tmp_path / "cti.db", now=clock).close()
     again = cti.Database(tmp_path / "cti.db", now=clock)      # CREATE TABLE twice would raise
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 2
     again.close()
+
+
+def test_a_version_1_database_keeps_its_calls_and_learns_how_a_call_ended(tmp_path, clock):
+    """Schema 2 adds calls.answered (SIP's CANCEL says answered elsewhere or missed); older calls: NULL."""
+    path = tmp_path / "cti.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(cti.SCHEMA[0])
+    raw.execute("INSERT INTO calls (received, number, protocol) VALUES ('2026-11-25T09:00:00', '0596310005', 'nd')")
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    database = cti.Database(path, now=clock)
+    try:
+        [old] = database.calls()
+        assert (old.number, old.answered) == ("0596310005", None)
+        missed = database.add_call(call("0312345678", clock(), protocol="sip"))
+        assert database.set_answered(missed, False)
+        assert [(c.number, c.answered) for c in database.calls()] == [("0312345678", False), ("0596310005", None)]
+    finally:
+        database.close()
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path):

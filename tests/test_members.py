@@ -532,7 +532,7 @@ def test_register_dialog_refuses_formula_names(members_csv, name):
 
 def test_formulas_are_never_written_in_a_form_excel_runs(members_csv):
     table = load(members_csv)
-    registration = cti.Registration("AC00010", FORMULAS[0], "", "0312349999", "", FORMULAS[1])
+    registration = cti.Register("AC00010", FORMULAS[0], "", "0312349999", "", FORMULAS[1])
     table.register(registration)
     table.link("AC00003", "0467-12-3456")
     rows = rows_of(members_csv.read_bytes())
@@ -571,7 +571,7 @@ def test_character_not_in_cp932_is_refused_and_file_unchanged(tmp_path, name):
     char = name[-1] if name[-1] != "田" else name[0]
     assert errors == {"name": f"{char} は Excel の CSV（Shift_JIS）に保存できません"}
     with pytest.raises(cti.ValidationError) as caught:       # the store refuses it too, whoever calls it
-        table.register(cti.Registration("AC00004", name, "", "09077778888", "", ""))
+        table.register(cti.Register("AC00004", name, "", "09077778888", "", ""))
     assert str(caught.value) == errors["name"]
     assert path.read_bytes() == before
     assert table.lookup("09077778888") == []                   # not kept in memory either
@@ -596,7 +596,7 @@ def test_character_not_in_cp932_while_the_file_cannot_even_be_read(tmp_path, mon
 
     monkeypatch.setattr(cti, "open", locked, raising=False)
     with pytest.raises(cti.ValidationError):
-        table.register(cti.Registration("AC00004", "𠮷田", "", "09077778888", "", ""))
+        table.register(cti.Register("AC00004", "𠮷田", "", "09077778888", "", ""))
     assert path.read_bytes() == before and table.lookup("09077778888") == []
     assert table.pending == [] and not table.pending_path.exists()     # refused, never kept as a poison change
     monkeypatch.undo()
@@ -638,7 +638,7 @@ def test_locked_file_keeps_the_change_pending_and_writes_it_later(members_csv, e
 
     excel_lock["on"] = False
     assert table.retry_pending() is True
-    assert not pending.exists() and table.pending == []
+    assert not cti.PendingFile(members_csv.parent, members_csv).read().changes and table.pending == []
     after = load(members_csv)
     assert [m.member_no for m in after.lookup("08023456789")] == ["AC00004"]
     assert members_csv.read_bytes() == before + "AC00004,高橋美咲,,080-2345-6789,,,,\r\n".encode()
@@ -662,7 +662,7 @@ def test_changes_made_while_locked_are_all_written_with_the_next_one(members_csv
     final = load(members_csv)
     assert [m.member_no for m in final.members] == ["AC00001", "AC00002", "AC00003", "AC00004", "AC00005"]
     assert final.by_no["AC00001"].phones == ("0596310005", "09055556666")
-    assert not cti.MemberTable(members_csv).pending_path.exists()
+    assert not cti.MemberTable(members_csv).pending_file.read().changes
 
 
 # -----------------------------------------------------------------------------
@@ -723,10 +723,12 @@ def test_kept_link_whose_member_was_deleted_meanwhile_does_not_block_later_chang
     fresh = load(members_csv)                                   # a restart must still read the table
     assert [m.member_no for m in fresh.members] == ["AC00001", "AC00003"]
     member, notes = register(table, name="高橋美咲")
-    assert member.member_no == "AC00004"
-    assert len(notes) == 1 and "AC00002" in notes[0] and "保存できませんでした" in notes[0]
+    assert member.member_no == "AC00004" and notes == []
     assert members_csv.read_bytes() == without + "AC00004,高橋美咲,,,,,,\r\n".encode()
-    assert not cti.MemberTable(members_csv).pending_path.exists() and table.pending == []
+    assert not cti.MemberTable(members_csv).pending_file.read().changes and table.pending == []
+    [unsaved] = table.take_notices()                            # never dropped untold: kept in a file she can open
+    assert unsaved.path == members_csv.with_name("members_保存できなかった変更.txt")
+    assert "AC00002" in unsaved.rejected[0].why and "090-5555-6666" in unsaved.path.read_text("utf-8-sig")
 
 
 # -----------------------------------------------------------------------------
@@ -850,7 +852,8 @@ def test_memo_with_line_breaks_is_not_taken_for_swallowed_rows(tmp_path):
 
 
 def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tmp_path, monkeypatch, excel_lock):
-    """🌸 kept while the file was UTF-8; Excel then saved it as CP932: dropped with a note, not a poison change."""
+    """🌸 kept while the file was UTF-8; Excel then saved it as CP932: moved to the unsaved file beside
+    members.csv and told, not a poison change, never dropped."""
     path = tmp_path / "members.csv"
     write_csv(path, SAMPLE)
     table = load(path)
@@ -865,9 +868,11 @@ def test_a_pending_change_the_file_can_no_longer_hold_never_blocks_later_ones(tm
         _, errors = cti.validate_registration({"name": "桜🌸"}, again)
         assert errors == {"name": "🌸 は Excel の CSV（Shift_JIS）に保存できません"}
     member, notes = register(table, name="高橋美咲")
-    assert member.member_no == "AC00004" and any("🌸" in n for n in notes)
+    assert member.member_no == "AC00004"
     assert rows_of(path.read_bytes(), "cp932")[-1][:2] == ["AC00004", "高橋美咲"]
-    assert not table.pending_path.exists() and table.pending == []
+    assert not table.pending_file.read().changes and table.pending == []
+    [unsaved] = table.take_notices()
+    assert "🌸" in unsaved.rejected[0].why and "桜🌸子" in unsaved.path.read_text("utf-8-sig")
 
 
 def test_pending_members_stay_visible_after_a_refused_character(tmp_path, monkeypatch, excel_lock):
@@ -878,7 +883,7 @@ def test_pending_members_stay_visible_after_a_refused_character(tmp_path, monkey
     with pytest.raises(cti.WriteDeferred):
         register(table, name="高橋美咲", phone="080-2345-6789")
     with pytest.raises(cti.ValidationError):
-        table.register(cti.Registration("AC00009", "𠮷田", "", "", "", ""))
+        table.register(cti.Register("AC00009", "𠮷田", "", "", "", ""))
     assert [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]     # still there
     assert len(table.pending) == 1
 

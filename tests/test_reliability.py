@@ -361,7 +361,7 @@ def test_excel_lock_keeps_the_change_and_writes_it_later(tmp_path, monkeypatch, 
 
     lock["on"] = False                                          # Excel is closed
     assert table.retry_pending() is True
-    assert not pending.exists()
+    assert not table.pending_file.read().changes                # written: only the record of it, until confirmed
     after = cti.MemberTable(members_csv).load()
     assert after.encoding == "cp932"
     assert after.by_no["AC00004"].name == "高橋美咲" and after.by_no["AC00004"].phones == ("08023456789",)

@@ -70,9 +70,15 @@ phone_cells = st.lists(st.tuples(st.sampled_from(NUMBERS),
                                  st.sampled_from(["plain", "hyphen", "full", "spaced", "dots", "intl", "circled",
                                                   "lost-zero", "exponent", "prolonged", "ten"])),
                        max_size=2).map(lambda ns: "; ".join(written(n, how) for n, how in ns))
-member_nos = st.sampled_from(["AC00001", "AC00002", "AC00003", " AC00004 ", "ＡＣ00001", "AC000010", "", "12"])
-rows = st.tuples(member_nos, st.sampled_from(["ペンギン貴子", "山田花子", "", "  "]), phone_cells,
-                 st.sampled_from(["0005 points", "", "31-0005", "memo"]), st.integers(0, 8))
+member_nos = st.sampled_from(["AC00001", "AC00002", "AC00003", " AC00004 ", "ＡＣ00001", "AC000010", "", "12",
+                              '"AC00002"', '"AC0000"1'])
+# memos as Excel writes them (quoted when they hold a comma, a line break or a quote) and as people damage
+# them (a quote inside a cell, a quote opened and closed rows later, a quote never closed)
+memos = st.sampled_from(["0005 points", "", "31-0005", "memo", '"カット, カラー"', '"午後希望\n0596-31-0005"',
+                         '"彼女は ""0005"" と"', 'ab"c', '"a"b', '"開いたまま\nAC00009,x,,0596-31-0005,,,,\n閉じた"',
+                         '"閉じない'])
+rows = st.tuples(member_nos, st.sampled_from(["ペンギン貴子", "山田花子", "", "  ", '"山田, 花子"']),
+                 st.one_of(phone_cells, phone_cells.map(lambda cell: f'"{cell},"')), memos, st.integers(0, 8))
 
 
 @st.composite
@@ -118,13 +124,24 @@ def test_a_scan_of_a_plain_table_answers_reading_only_the_rows_that_write_the_la
 
 def test_a_scan_leaves_to_the_full_parse_what_it_cannot_answer_exactly():
     text = plain_table(20)
-    assert cti.scan_lookup(text.replace("会員3,", '"会員3",'), "0596000003", "cp932") is None       # quotes
+    assert cti.scan_lookup(text.replace("会員3,", '"会員3,'), "0596000003", "cp932") is None        # never closed
     assert cti.scan_lookup(text.replace("\r\n", "\r"), "0596000003", "cp932") is None              # lone CRs
     assert cti.scan_lookup(text + "AC99999,⑩番,,,,,,\r\n", "0596000003", "utf-8-sig") is None      # ⑩ is "10"
     assert cti.scan_lookup(text + "AC00003,二重,,,,,,\r\n", "0596000003", "cp932") is None         # a repeat
     assert cti.scan_lookup(text + "ＡＣ00003,二重,,,,,,\r\n", "0596000003", "cp932") is None        # as NFKC reads it
     # a form the file's encoding cannot hold is not looked for: ⑩ in a CP932 file is, 🄁 is not
     assert cti.tail_positions("0596-00-0003", "0596000003", "cp932") == [8]
+
+
+def test_a_scan_reads_quoted_cells_as_csv_does():
+    """A memo with a comma or a line break (Excel quotes it), a quote inside a cell: the records found as csv finds them."""
+    text = plain_table(20).replace("会員3,", '"会員3, 様",').replace("AC00005,会員5,かいいん,0596-00-0005,佐藤,",
+                                                                   'AC00005,会員5,かいいん,0596-00-0005,佐藤,"午後\n0596-00-0003"')
+    text = text.replace("会員7,", 'ab"c,')
+    members, problems = cti.scan_lookup(text, "0596000003", "cp932")
+    assert [(m.member_no, m.name, m.line) for m in members] == [("AC00003", "会員3, 様", 4)] and problems == []
+    assert [(m.member_no, m.line) for m in cti.scan_lookup(text, "0596000020", "cp932")[0]] == [("AC00020", 22)]
+    assert [m.name for m in cti.scan_lookup(text, "0596000007", "cp932")[0]] == ['ab"c']
 
 
 def test_a_row_repeating_a_member_no_is_skipped_by_the_scan_as_by_the_parse():

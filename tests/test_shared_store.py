@@ -158,7 +158,7 @@ def test_lock_held_by_another_pc_keeps_the_change_pending_and_says_so(tmp_path, 
         holder.kill()
         holder.wait()
     assert table.retry_pending() is True                        # the holder died: its OS lock went with it
-    assert rows(members)[-1][:2] == ["AC00004", "高橋美咲"] and not table.pending_path.exists()
+    assert rows(members)[-1][:2] == ["AC00004", "高橋美咲"] and not table.pending_file.read().changes
 
 
 def test_lock_left_by_a_killed_process_is_recovered_at_once(tmp_path):
@@ -380,7 +380,7 @@ def test_disk_full_keeps_the_change_pending_and_writes_it_when_space_frees(tmp_p
     filler.unlink()
     assert table.retry_pending() is True
     assert members.read_bytes() == before + "AC00004,高橋美咲,,080-2345-6789,,,\r\n".encode()
-    assert not table.pending_path.exists()
+    assert not table.pending_file.read().changes
 
 
 def test_disk_full_for_the_pending_file_too_says_not_saved_and_keeps_nothing(small_fs):
@@ -679,7 +679,7 @@ def test_a_change_excel_overwrote_is_kept_even_when_the_next_write_fails(tmp_pat
     excel_lock["on"] = True                                     # ...and keeps the file open
     with pytest.raises(cti.WriteDeferred):
         register(table, "渡辺健")
-    assert [c["name"] for c in table.pending] == ["高橋美咲", "渡辺健"]   # the overwritten one too
+    assert [c.name for c in table.pending] == ["高橋美咲", "渡辺健"]   # the overwritten one too
     assert "高橋美咲" in table.pending_path.read_text("utf-8")
     excel_lock["on"] = False
     assert table.retry_pending() is True

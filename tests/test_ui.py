@@ -7,6 +7,7 @@ mainloop() and wait_window() are never called. messagebox is replaced by a recor
 CTI_SCREENSHOTS=/some/folder makes test_screenshots save member.png and unknown.png there.
 """
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -932,7 +933,7 @@ def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_wh
     assert "未保存" not in app.window.status.members_line["text"]
     # nowhere to keep a change (the pending file cannot be written): the dialog stays with its input
     excel_lock["on"] = True
-    monkeypatch.setattr(cti.MemberTable, "_keep_pending", lambda self, changes: (_ for _ in ()).throw(
+    monkeypatch.setattr(cti.PendingFile, "write", lambda self, kept: (_ for _ in ()).throw(
         OSError(28, "No space left on device")))                # injected: the real full disk is in test_shared_store
     dialog = app.window.open_register("0312340000")
     dialog.vars["name"].set("渡辺健")
@@ -941,3 +942,22 @@ def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_wh
     assert dialog.winfo_exists() and dialog.vars["name"].get() == "渡辺健"
     assert "保存されていません" in dialog.message["text"]
     assert app.members.lookup("0312340000") == []
+
+
+def test_a_sip_calls_end_is_stored_on_its_row_and_rings_nothing(app):
+    """SIP's CANCEL reports the call again with answered set: cti.db learns missed or answered
+    elsewhere (for the callback list); the card does not pop up a second time."""
+    app.events.put(cti.Call(MEMBER, protocol="sip", key="k1", received=datetime.now()))
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == 1)
+    unseen = app.window.unseen
+    app.events.put(cti.Call(MEMBER, protocol="sip", key="k1", answered=False, received=datetime.now()))
+    assert pump(app.root, lambda: [c.answered for c in app.db.calls()] == [False])
+    assert app.window.unseen == unseen and len(app.window.history.tree.get_children()) == 1
+
+
+def test_a_refused_sip_extension_is_a_lost_device_in_the_banner(app):
+    app.window.config = dataclasses.replace(app.window.config, port="sip://3:secret@192.168.1.1")
+    text = "192.168.1.1 が内線 3 の登録を断りました（ユーザID かパスワードが違います…）。30 秒後にもう一度試します"
+    app.events.put(cti.Status("refused", text, "sip://3@192.168.1.1"))
+    assert pump(app.root, lambda: app.window.card.banner["text"] == "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）")
+    assert text in app.window.status.device_line["text"] and "secret" not in app.window.status.device_line["text"]
