@@ -341,6 +341,11 @@ def corner_position(work: Rect, outer_w: int, outer_h: int, corner: str, margin:
     return max(work.left, x), max(work.top, y)
 
 
+def fits(work: Rect, outer_w: int, outer_h: int, margin: int) -> bool:
+    """The whole window, frame included, lies inside the work area with the margin all round."""
+    return outer_w + 2 * margin <= work.right - work.left and outer_h + 2 * margin <= work.bottom - work.top
+
+
 def frame_extra(frame: Rect, client_w: int, client_h: int) -> tuple[int, int]:
     """Width and height the frame adds to the client area (title bar, borders; 0, 0 without a
     window manager). On Windows `wm geometry WxH+X+Y` sets the client size but the frame's position."""
@@ -537,9 +542,35 @@ else:
     def enable_hidpi() -> bool:
         return False
 
+    @contextlib.contextmanager
+    def _x_window(widget):
+        """(display, Tk's wrapper window of widget's toplevel) on a connection of our own; the
+        wrapper is None before the first map. python-xlib comes with pystray's X backend."""
+        import Xlib.display
+        display = Xlib.display.Display(widget.winfo_screen())
+        try:
+            tree = display.create_resource_object("window", widget.winfo_toplevel().winfo_id()).query_tree()
+            yield display, (tree.parent if tree.parent != tree.root else None)
+        finally:
+            display.close()
+
     def show_without_focus(root) -> bool:
-        """False: here deiconify and lift do it (window managers leave the keyboard where it is)."""
-        return False
+        """Map and raise the window, leaving the keyboard where it is. A window manager focuses a
+        window it maps (Openbox did: her keys went into cti) unless its _NET_WM_USER_TIME is 0,
+        which EWMH defines as "do not focus me on map"; it goes on Tk's wrapper, which carries the
+        WM properties. Once the window is up, -topmost and lift only restack it. Always True."""
+        try:
+            import Xlib.Xatom
+            with _x_window(root) as (display, wrapper):
+                if wrapper is not None:
+                    wrapper.change_property(display.intern_atom("_NET_WM_USER_TIME"), Xlib.Xatom.CARDINAL, 32, [0])
+                    display.sync()
+        except Exception:                               # python-xlib missing, or the display refused
+            log.warning("窓にフォーカスを渡さない印を付けられませんでした", exc_info=True)
+        root.deiconify()
+        root.lift()
+        root.attributes("-topmost", True)
+        return True
 
     def flash_taskbar(root) -> bool:
         return False
@@ -551,14 +582,33 @@ else:
         pass
 
     def work_area(widget) -> Rect:
-        """The screen (Tk knows no panels; Xvfb, the tests' display, has none)."""
+        """The work area the window manager publishes (_NET_WORKAREA: the screen less its panels);
+        the whole screen without one (bare Xvfb)."""
+        try:
+            with _x_window(widget) as (display, wrapper):
+                value = display.screen().root.get_full_property(display.intern_atom("_NET_WORKAREA"), 0)
+                if value and len(value.value) >= 4:
+                    x, y, width, height = value.value[:4]
+                    return Rect(x, y, x + width, y + height)
+        except Exception:
+            log.warning("作業領域を取得できませんでした", exc_info=True)
         return Rect(0, 0, widget.winfo_screenwidth(), widget.winfo_screenheight())
 
     def frame_rect(widget) -> Rect | None:
-        """The outer frame as the window manager decorated it (right and bottom borders as wide as the left)."""
-        x, y, border = widget.winfo_x(), widget.winfo_y(), widget.winfo_rootx() - widget.winfo_x()
-        return Rect(x, y, widget.winfo_rootx() + widget.winfo_width() + border,
-                    widget.winfo_rooty() + widget.winfo_height() + border)
+        """The outer frame the window manager drew (title bar and borders): the ancestor of Tk's
+        wrapper that is a child of the root window. None before the first map."""
+        try:
+            with _x_window(widget) as (display, wrapper):
+                window = wrapper
+                while window is not None:
+                    tree = window.query_tree()
+                    if tree.parent == tree.root:
+                        g = window.get_geometry()
+                        return Rect(g.x, g.y, g.x + g.width + 2 * g.border_width, g.y + g.height + 2 * g.border_width)
+                    window = tree.parent
+        except Exception:
+            log.warning("窓の枠を測れませんでした", exc_info=True)
+        return None
 
     def drive_type(path) -> int:
         return DRIVE_UNKNOWN
@@ -2297,6 +2347,16 @@ def sip_log_text(data: bytes) -> str:
 # Device reader ###############################################################
 ###############################################################################
 
+# Every source (a COM port, NCID over TCP, UDP, SIP) reports its health the same way, through the
+# one DeviceReader loop: an open that raises is "retrying" (state busy / missing / no_response says
+# why, and the text when it tries again); an open that returns is "connected"; a read (or the
+# source's keepalive()) that raises is "lost", then the loop opens it again. A source whose far end
+# may fall silent without closing has keepalive(): the reader calls it after KEEPALIVE_AFTER seconds
+# without a byte, and a dead peer then fails the next read.
+HEALTH = {"connecting": "connecting", "connected": "connected", "lost": "lost", "stopped": "stopped",
+          "busy": "retrying", "missing": "retrying", "no_response": "retrying", "refused": "retrying"}
+
+
 @dataclass(frozen=True)
 class Status:
     """The device's state for the status line: connecting, connected, missing, busy, lost or stopped."""
@@ -2304,9 +2364,15 @@ class Status:
     text: str
     port: str = ""
 
+    @property
+    def health(self) -> str:
+        """connecting, connected, retrying, lost or stopped: the same words for every kind of source."""
+        return HEALTH[self.state]
+
 
 BACKOFF = (1, 2, 5, 10)
 IDLE_TIMEOUT = 0.3      # a read this long with no bytes ends a modem's caller-ID block
+KEEPALIVE_AFTER = 60.0  # seconds of silence before a network source is asked whether its peer is there
 
 
 def udp_socket_options(sockets=socket) -> list:
@@ -2383,19 +2449,28 @@ def open_port(url: str, protocol: str, baudrate: int, **sip_settings):
     port.open()
     del port.reset_input_buffer
     keep_alive(port._socket)            # pyserial 3.5 (pinned) keeps the TCP socket here
+    # NCID's own keep-alive: a bare newline, which the server ignores; on a half-open connection it
+    # is answered by a reset (the peer's host is up) or never acknowledged (TCP gives up, see keep_alive)
+    port.keepalive = functools.partial(port.write, b"\n")
     return port
 
 
-def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
+TCP_MAXRT = 5                           # Windows' option number (ws2ipdef.h); Python has no name for it
+
+
+def keep_alive(sock: socket.socket, idle=60, interval=10, count=3, give_up=30):
     """TCP keep-alive, so that an NCID server that vanished without closing (power cut, cable pulled)
-    shows as lost within a few minutes instead of 'connected' for ever; NCID clients send nothing."""
+    shows as lost within a few minutes instead of 'connected' for ever; and give_up: the seconds
+    after which data sent (the reader's keepalive line) but never acknowledged fails the connection."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if hasattr(socket, "SIO_KEEPALIVE_VALS"):  # pragma: no cover - Windows
         sock.ioctl(socket.SIO_KEEPALIVE_VALS, (1, idle * 1000, interval * 1000))
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_MAXRT, give_up)
     elif hasattr(socket, "TCP_KEEPIDLE"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, give_up * 1000)
 
 
 def local_address_for(host: str, port: int) -> tuple:
@@ -2582,10 +2657,12 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None, sip_settings=None):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None, sip_settings=None,
+                 keepalive_after=KEEPALIVE_AFTER):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
+        self.keepalive_after = keepalive_after
         self.clock = clock              # the decoders' repeat window runs on it
         self.ports = ports or (lambda: serial.tools.list_ports.comports())
         self.sip_settings = sip_settings or {}      # SipAgent's timers (tests shorten them)
@@ -2726,14 +2803,19 @@ class DeviceReader(threading.Thread):
         decoder = make_decoder(self.config.protocol, now=self.now, clock=self.clock)
         pending, self.pending = self.pending, b""
         self._handle(port, decoder, decoder.feed(pending) if pending else [])
+        keepalive, heard = getattr(port, "keepalive", None), time.monotonic()
         while not self.stopping.is_set():
             data = port.read(port.in_waiting or 1)
             if data:
+                heard = time.monotonic()
                 if self.config.debug:
                     log.debug("RX %s", data.hex(" "))
                 events = decoder.feed(data)
             else:
                 events = decoder.flush()
+                if keepalive and time.monotonic() - heard >= self.keepalive_after:
+                    keepalive()         # a dead peer makes a later read (or this) raise: lost
+                    heard = time.monotonic()
             self._handle(port, decoder, events)
 
     def _pump_sip(self, port):
@@ -6589,7 +6671,9 @@ class MainWindow:
         self.unseen = 0                 # calls since the receptionist last looked at the window
         self.ended = False              # 終了 (or logoff): the window is gone for good
         self.demo = None                # the demo's simulated device: hiding the window rings it again
-        self.compact = False            # the caller card only (F9)
+        self.compact = False            # the caller card only (F9, or the screen is too small for the lists)
+        self.layout_chosen = False      # she pressed F9: the screen no longer chooses
+        self.frame = None               # (width, height) the window manager's frame adds, once measured
         root.report_callback_exception = self.report_exception
         self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
                                      self.reservations_changed)
@@ -6682,21 +6766,30 @@ class MainWindow:
 
     def place_in_corner(self, frame: tuple[int, int] | None = None):
         """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
-        the taskbar wherever it is). frame: what the title bar and borders add, once measured."""
+        the taskbar wherever it is). frame: what the title bar and borders add, once measured.
+        Where the full window does not fit (a 1366x768 laptop at 125 or 150 %) the card alone is
+        shown, until she asks for the lists (F9)."""
         root = self.root
+        if frame is not None:
+            self.frame = frame
         root.update_idletasks()
         width, height = root.winfo_reqwidth(), root.winfo_reqheight()
-        extra_w, extra_h = frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, WINDOWS)
-        x, y = corner_position(work_area(root), width + extra_w, height + extra_h, self.config.corner, 8)
+        extra_w, extra_h = self.frame or estimated_frame_extra(root.winfo_fpixels("1i") / 96, WINDOWS)
+        work = work_area(root)
+        if not self.compact and not self.layout_chosen and not fits(work, width + extra_w, height + extra_h, 8):
+            log.info("一覧まで画面に入らないので、着信カードだけの窓にします（F9 で一覧も表示）")
+            return self.show_compact(True)      # places it again
+        x, y = corner_position(work, width + extra_w, height + extra_h, self.config.corner, 8)
         root.geometry(f"{width}x{height}+{x}+{y}")
-        if frame is None and not hasattr(self, "_frame_measured"):
+        if self.frame is None and not hasattr(self, "_frame_measured"):
             self._frame_measured = False
-            root.bind("<Map>", self._place_measured, add="+")
+            # <Visibility>, not <Map>: a move asked for at the Map the window manager undoes as it places it
+            root.bind("<Visibility>", self._place_measured, add="+")
 
     def _place_measured(self, event):
         """Once mapped, the frame can be measured: place again with it (once; then the window is the user's)."""
         root = self.root
-        if event.widget is not root or self._frame_measured:
+        if event.widget is not root or self._frame_measured or not root.winfo_viewable():
             return
         self._frame_measured = True
         outer = frame_rect(root)
@@ -6704,8 +6797,13 @@ class MainWindow:
             self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
 
     def toggle_compact(self):
-        """Compact mode: the caller card only, for a small screen; again to show the lists."""
-        self.compact = not self.compact
+        """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""
+        self.layout_chosen = True
+        self.show_compact(not self.compact)
+
+    def show_compact(self, compact: bool):
+        """Compact mode: the caller card only, for a small screen."""
+        self.compact = compact
         for part in self.below_card:
             if self.compact:
                 part.pack_forget()
@@ -6803,16 +6901,13 @@ class MainWindow:
         self._looked_at()
 
     def bring_to_front(self):
-        """Up even when minimised or behind, without taking the keyboard from the program in use."""
+        """Up even when minimised, hidden or behind, without taking the keyboard from the program in use."""
         root = self.root
         if WINDOWS and root.state() == "withdrawn":
             # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
             # show_without_focus restores an iconic window; deiconify would take the keyboard
             root.iconify()
-        if not show_without_focus(root):    # Windows did it all without activating the window
-            root.deiconify()
-            root.lift()
-            root.attributes("-topmost", True)
+        show_without_focus(root)
         flash_taskbar(root)                 # another topmost window may cover it
         if not self.config.topmost:
             self.later("untop", 1500, lambda: root.attributes("-topmost", False))

@@ -28,16 +28,16 @@ SHARED_MEMBERS = cti.DEMO_MEMBERS + ("AC00009,共有 一,きょうゆういち,0
                                      "AC00010,共有 二,きょうゆうに,0596-31-0009,田中,,,\r\n")
 
 
-def x_display():
+def x_display(name=None):
     import Xlib.display
-    return Xlib.display.Display(os.environ["DISPLAY"])
+    return Xlib.display.Display(name or os.environ["DISPLAY"])
 
 
-def close_like_a_window_manager(window_id: int):
+def close_like_a_window_manager(window_id: int, display_name=None):
     """What a window manager sends when × is clicked: WM_PROTOCOLS / WM_DELETE_WINDOW, from its own connection."""
     from Xlib import X
     from Xlib.protocol import event
-    display = x_display()
+    display = x_display(display_name)
     try:
         window = display.create_resource_object("window", window_id)
         message = event.ClientMessage(window=window, client_type=display.intern_atom("WM_PROTOCOLS"),
