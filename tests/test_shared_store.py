@@ -1152,4 +1152,4 @@ def test_a_kept_change_that_can_no_longer_be_written_is_shown_with_its_file_neve
                            "保存できません）") and str(unsaved) in said and "手で入力" in said, said
     assert not any("保存しました" in m for m in boxes.messages("showinfo"))
     assert "桜🌸子" in unsaved.read_text("utf-8-sig") and "080-1111-2222" in unsaved.read_text("utf-8-sig")
-    assert app.members.pending == [] and "未保存" not in app.window.status_members["text"]
+    assert app.members.pending == [] and "未保存" not in app.window.status.members_line["text"]
