@@ -2151,8 +2151,8 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         word = nfkc(candidate).strip().lower()
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
-        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
-            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+        if digits := written_number(candidate):
+            named = display and candidate is user and not written_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
@@ -2421,7 +2421,7 @@ def without_names(text: str) -> str:
     hold names), but not a word for a caller without a number (公衆電話): what the debug log is for."""
     def hide(m):
         shown = m.group(1)
-        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or DEVICE_NUMBER.fullmatch(nfkc(shown) or "x")
+        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or written_number(shown)
         return m.group(0) if keep else f'"(名前 {len(shown)} 文字)" <'
     return re.sub(r'"((?:[^"\\]|\\.)*)"\s*<', hide, text)
 
