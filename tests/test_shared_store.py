@@ -1133,3 +1133,23 @@ def test_a_kept_change_that_can_no_longer_be_written_is_shown_with_its_file_neve
     assert not any("保存しました" in m for m in boxes.messages("showinfo"))
     assert "桜🌸子" in unsaved.read_text("utf-8-sig") and "080-1111-2222" in unsaved.read_text("utf-8-sig")
     assert app.members.pending == [] and "未保存" not in app.window.status.members_line["text"]
+
+
+def test_an_open_register_dialog_follows_the_next_number_excel_adds(app):
+    """Excel adds the next member meanwhile: the untouched number field follows; a typed one stays."""
+    members = app.members.path
+    dialog = app.window.open_register("08011112222")
+    suggested = dialog.vars["member_no"].get()
+    taken = f"AC{int(suggested[2:]) + 1:05d}"
+    temp = members.with_name("A1B2C3D4")
+    temp.write_bytes(members.read_bytes() + f"{suggested},エクセルの方,,,,,,\r\n".encode())
+    os.replace(temp, members)
+    app.window.check_members()
+    app.root.update()
+    assert dialog.vars["member_no"].get() == taken
+    dialog.vars["member_no"].set("ZZ001")                       # typed by hand: kept
+    temp.write_bytes(members.read_bytes() + f"{taken},エクセルの方2,,,,,,\r\n".encode())
+    os.replace(temp, members)
+    app.window.check_members()
+    app.root.update()
+    assert dialog.vars["member_no"].get() == "ZZ001"
