@@ -217,6 +217,21 @@ class DatabaseError(CtiError):
     """cti.db cannot be used (newer version, cannot be created)."""
 
 
+class BookingError(CtiError, ValueError):
+    """A booking change cti.db refuses; kind is one of BOOKING_REFUSALS' keys, whose text it fills in."""
+
+    def __init__(self, kind: str, **values):
+        super().__init__(BOOKING_REFUSALS[kind].format(**values))
+        self.kind = kind
+
+
+BOOKING_REFUSALS = {
+    "step": "「{status}」の予約を「{to}」にはできません",
+    "move": "「{status}」の予約は変更できません",
+    "missing": "予約 {id} はありません",
+}
+
+
 class ValidationError(CtiError, ValueError):
     """Input refused before anything is kept; field names the dialog field it concerns."""
 
@@ -4657,6 +4672,26 @@ SCHEMA = [
     """
     ALTER TABLE calls ADD COLUMN answered INTEGER
     """,
+    # version 3: the history in the order calls arrived, whatever the wall clock said: an id that
+    # only grows and is never used again (AUTOINCREMENT), old calls numbered in their stored order
+    """
+    CREATE TABLE calls_by_arrival (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received TEXT NOT NULL,
+        number TEXT,
+        reason TEXT,
+        caller_name TEXT,
+        device_time TEXT,
+        protocol TEXT,
+        answered INTEGER
+    );
+    INSERT INTO calls_by_arrival (received, number, reason, caller_name, device_time, protocol, answered)
+        SELECT received, number, reason, caller_name, device_time, protocol, answered FROM calls
+        ORDER BY received, id;
+    DROP TABLE calls;
+    ALTER TABLE calls_by_arrival RENAME TO calls;
+    CREATE INDEX calls_received ON calls(received)
+    """,
 ]
 
 
@@ -4799,6 +4834,33 @@ def sqlite_busy(error: Exception) -> bool:
     return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
+CLOCK_JUMP = 180            # seconds the wall clock may move against the monotonic clock (NTP slews far less)
+
+
+class ClockWatch:
+    """Whether the wall clock stepped since cti started: wall time minus the monotonic clock, against
+    its value at start. Windows steps the clock after sleep or a time sync; a dead CMOS battery or a
+    time zone fixed by hand steps it by hours or days. While it stands off, nothing is removed by age
+    (a clock 8 days ahead would take the week's history), and the status line says so."""
+
+    def __init__(self, wall=time.time, monotonic=time.monotonic, limit=CLOCK_JUMP):
+        self.wall, self.monotonic, self.limit = wall, monotonic, limit
+        self.base = wall() - monotonic()
+        self.off = 0.0
+
+    def offset(self) -> float:
+        """Seconds the wall clock stands off where it was at start; 0.0 within the limit. A change is logged."""
+        off = self.wall() - self.monotonic() - self.base
+        off = off if abs(off) > self.limit else 0.0
+        if (off == 0.0) != (self.off == 0.0):
+            if off:
+                log.warning("時計が %+d 秒 変わりました: 時刻が戻るまで着信履歴を日数では削除しません", off)
+            else:
+                log.warning("時計が元に戻りました: 着信履歴の日数での削除を再開します")
+        self.off = off
+        return off
+
+
 class Database:
     """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema.
 
@@ -4807,8 +4869,10 @@ class Database:
     call it could not store then is stored by a background writer (take_written() tells the window).
     """
 
-    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
+    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now, monotonic=time.monotonic):
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
+        self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -4917,7 +4981,9 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
             cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
                                "VALUES (?,?,?,?,?,?)", row)
-            self._prune(conn)
+            pruned = self._prune(conn, keep=cur.lastrowid)
+        if conn is self.conn:
+            self.pruned = pruned
         return cur.lastrowid
 
     def _write_late(self):
@@ -4955,25 +5021,28 @@ class Database:
         return written > 0
 
     def prune(self):
-        """Keep the newest max_entries calls of the last max_days days."""
+        """Keep the newest max_entries calls (by arrival) of the last max_days days."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self._prune(self.conn)
 
-    def _prune(self, conn):
-        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
-        oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
-                            (self.max_entries - 1,)).fetchone()
-        if edge is not None:
-            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
-                         (edge[0], edge[0], edge[1]))
+    def _prune(self, conn, keep=None) -> list[int]:
+        """The ids deleted: beyond the newest max_entries by arrival, and (while the wall clock has not
+        jumped) older than max_days by the received index; never `keep`, the call this insert stored."""
+        pruned = []
+        if not self.clock.offset():
+            oldest = self._iso(self.now() - timedelta(days=self.max_days))
+            pruned += [r[0] for r in conn.execute("DELETE FROM calls WHERE received < ? AND id IS NOT ? RETURNING id",
+                                                  (oldest, keep)).fetchall()]
+        pruned += [r[0] for r in conn.execute(
+            "DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
+            (self.max_entries,)).fetchall()]
+        return pruned
 
     def calls(self) -> list[CallRecord]:
-        """The history, newest first; the last one read while another program holds cti.db."""
+        """The history, newest arrival first; the last one read while another program holds cti.db."""
         try:
-            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY id DESC").fetchall()
         except sqlite3.OperationalError as e:
             if not sqlite_busy(e):
                 raise
@@ -5015,7 +5084,7 @@ class Database:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
         r = self.reservation(reservation_id)
         if status not in NEXT_STATES[r.status]:
-            raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
+            raise BookingError("step", status=r.status, to=status)
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
         with self._held_as_error(), self.conn:
@@ -5034,7 +5103,7 @@ class Database:
             self.conn.execute("BEGIN IMMEDIATE")
             r = self.reservation(reservation_id)
             if r.status != "予約":
-                raise ValueError(f"「{r.status}」の予約は変更できません")
+                raise BookingError("move", status=r.status)
             self.conn.execute("UPDATE reservations SET starts = ?, menu = ?, staff = ?, memo = ? WHERE id = ?",
                               (starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, reservation_id))
         return self.reservation(reservation_id)
@@ -5042,7 +5111,7 @@ class Database:
     def reservation(self, reservation_id) -> Reservation:
         row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
         if row is None:
-            raise ValueError(f"予約 {reservation_id} はありません")
+            raise BookingError("missing", id=reservation_id)
         return self._reservation(row)
 
     @staticmethod
