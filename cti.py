@@ -5572,6 +5572,16 @@ def folder_warnings(risks: list[str]) -> list[str]:
     return [FOLDER_WARNINGS[risk] for risk in risks]
 
 
+def clock_warnings(offset: float) -> list[str]:
+    """The status line while the PC's clock stands off where it was when cti started (ClockWatch)."""
+    if not offset:
+        return []
+    minutes = round(abs(offset) / 60)
+    amount = f"{minutes // 1440}日" if minutes >= 1440 else f"{minutes // 60}時間" if minutes >= 60 else f"{minutes}分"
+    return [f"パソコンの時計が {amount}{'進み' if offset > 0 else '戻り'}ました。時計が直るまで、"
+            "古い着信履歴を日数では消しません（着信は表示・保存しています）"]
+
+
 
 
 def action_label(action: Action) -> str:
@@ -5601,6 +5611,98 @@ def help_text(ini, members, device, ports) -> str:
 ###############################################################################
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
+
+class Heartbeat:
+    """The window's timers on the monotonic clock, so that no step of the wall clock holds one up.
+
+    Tk 8.6 measures `after` in wall-clock time: a clock set back N s holds every pending after N s
+    (Windows steps it after sleep and at a time sync; a dead CMOS battery or a time zone fixed by
+    hand, by hours). Here every job has a monotonic due time, and tick() runs those due. Two things
+    call tick(): one Tk after every `poll` s, enough while the clock is steady (and all there is
+    while tests pump update()); and, from start() in the real loop, a thread that waits on the
+    monotonic clock and calls into Tcl, which tkinter (threaded Tcl, as Python ships it on Windows
+    and Linux) runs in the Tk thread at once whatever its timers wait for. It calls every `beat` s,
+    and at once on wake() (a call put on the queue). Each tick arms the after afresh, so one a step
+    held is replaced.
+    """
+
+    def __init__(self, root, poll: float, beat=0.1, clock=time.monotonic):
+        self.root, self.poll, self.beat, self.clock = root, poll, beat, clock
+        self.jobs = {}                  # name -> [monotonic due, every (None: once), callback]
+        self.after_id = None
+        self.nudge, self.stopping = threading.Event(), threading.Event()
+        self.command = root.register(self.tick)
+        self.arm()
+
+    def every(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, seconds, callback]
+
+    def once(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, None, callback]
+
+    def tick(self):
+        """Run the jobs due; an error in one is logged (a box every few seconds would bury the screen)."""
+        for name, job in list(self.jobs.items()):
+            due, every, callback = job
+            if self.stopping.is_set():
+                return                  # 終了 from a job (the tray's command) destroyed the root
+            if due > self.clock() or self.jobs.get(name) is not job:
+                continue
+            if every is None:
+                del self.jobs[name]
+            else:
+                job[0] = self.clock() + every
+            try:
+                callback()
+            except Exception:
+                log.exception("定期処理 %s でエラー", name)
+        if not self.stopping.is_set():
+            self.arm()
+
+    def arm(self):
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+        self.after_id = self.root.after(int(self.poll * 1000), self.tick)
+
+    def start(self):
+        """In the real loop (mainloop): the thread that ticks whatever the wall clock does."""
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
+    def wake(self):
+        """From any thread: tick now (a call is on the queue)."""
+        self.nudge.set()
+
+    def _beat(self):
+        while not self.stopping.is_set():
+            self.nudge.wait(self.beat)
+            self.nudge.clear()
+            if self.stopping.is_set():
+                return
+            try:
+                self.root.tk.call(self.command)
+            except (RuntimeError, tk.TclError):   # the loop not running (a start-up box) or ended
+                self.stopping.wait(self.beat)
+
+    def stop(self):
+        """No job runs after this (tests call it before destroying the root)."""
+        self.stopping.set()
+        self.nudge.set()
+        self.jobs.clear()
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+            self.after_id = None
+
+
+class WakingQueue(queue.Queue):
+    """A queue that wakes the window's loop (Heartbeat.wake) the moment a thread puts on it."""
+
+    def wake(self):
+        """Replaced by the window's Heartbeat.wake once there is a window."""
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        self.wake()
+
 
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
@@ -6373,6 +6475,7 @@ class MainWindow:
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
     CONFIRM_MS = 5000                   # 登録しました and friends
+    CLOCK_CHECK_MS = 1000               # the date for today's counts, and whether the clock jumped
     SELECTION_HOLD = timedelta(minutes=1)
     BANNER_PADY = 4
 
@@ -6384,7 +6487,7 @@ class MainWindow:
         self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
         self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
-        self._after = {}
+        self.timers = Heartbeat(root, self.POLL_MS / 1000)
         self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
         self.tray = None                # a started Tray, when this desktop has a notification area
         self.unseen = 0                 # calls since the receptionist last looked at the window
@@ -6428,7 +6531,7 @@ class MainWindow:
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
         self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
-        self._schedule_midnight()
+        self._schedule("clock", self.CLOCK_CHECK_MS, self.follow_clock)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # layout
@@ -6578,32 +6681,20 @@ class MainWindow:
     # timers
 
     def _schedule(self, name, ms, callback):
-        """Run callback every ms; an error in it is logged (a box every few seconds would bury the screen)."""
-        def run():
-            try:
-                callback()
-            except Exception:
-                log.exception("定期処理 %s でエラー", name)
-            finally:
-                if not self.ended:          # 終了 from this very timer (the tray's command) destroyed the root
-                    self._after[name] = self.root.after(ms, run)
-        self._after[name] = self.root.after(ms, run)
+        """Run callback every ms (by the monotonic clock: see Heartbeat)."""
+        self.timers.every(name, ms / 1000, callback)
 
-    def _schedule_midnight(self):
-        now = self.now()
-        tomorrow = datetime(now.year, now.month, now.day) + timedelta(days=1, seconds=1)
-        ms = max(1000, int((tomorrow - now).total_seconds() * 1000))
-
-        def midnight():
+    def follow_clock(self):
+        """Today's counts follow the date she sees (midnight, or a clock set to another day), and the
+        status line says when the clock has jumped (history is then not removed by age)."""
+        if self.now().date() != self.counts_day:
             self.refresh_counts()
-            self._schedule_midnight()
-        self._after["midnight"] = self.root.after(ms, midnight)
+        if self.db.clock.offset() != self.clock_shown:
+            self.refresh_status()
 
     def stop(self):
         """Cancel the timers (tests call this before destroying the root)."""
-        for after_id in self._after.values():
-            self.root.after_cancel(after_id)
-        self._after.clear()
+        self.timers.stop()
 
     def hide(self):
         """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
@@ -6745,7 +6836,7 @@ class MainWindow:
         show_without_focus(root)
         flash_taskbar(root)                 # another topmost window may cover it
         if not self.config.topmost:
-            self._after["untop"] = root.after(1500, lambda: root.attributes("-topmost", False))
+            self.timers.once("untop", 1.5, lambda: root.attributes("-topmost", False))
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # what is shown
@@ -6770,22 +6861,16 @@ class MainWindow:
 
     def add_to_history(self, record: CallRecord, members: list, select=True):
         """A new call at the top of the history (selected unless `select` is False), and the rows the
-        database pruned dropped from the bottom: a popup costs the same with 20,000 calls kept as
+        database pruned with it (db.pruned) dropped: a popup costs the same with 20,000 calls kept as
         with 100 (refresh_history rebuilds them all)."""
         iid = str(record.id)
+        for old in [iid, *map(str, self.db.pruned)]:    # an id shown already is replaced, never a TclError
+            if self.history.exists(old):
+                self.history.delete(old)
+                self.records.pop(old, None)
         self.records[iid] = record
         self.history.insert("", 0, iid=iid, values=history_row(record, members),
                             tags=("unknown",) if record.number and not members else ())
-        oldest = self.db.now() - timedelta(days=self.db.max_days)
-        children = self.history.get_children()
-        for old in reversed(children[self.db.max_entries:] if len(children) > self.db.max_entries else ()):
-            self.history.delete(old)
-            self.records.pop(old, None)
-        for old in reversed(children[1:self.db.max_entries]):
-            if old in self.records and self.records[old].received >= oldest:
-                break
-            self.history.delete(old)
-            self.records.pop(old, None)
         if select:
             self.history.selection_set(iid)
             self.history.focus(iid)
@@ -6814,7 +6899,7 @@ class MainWindow:
         self.refresh_elapsed()
         self.paint_card(CARD_HIGHLIGHT if record is not None else None)
         if record is not None:
-            self._after["highlight"] = self.root.after(self.HIGHLIGHT_MS, self.paint_card)
+            self.timers.once("highlight", self.HIGHLIGHT_MS / 1000, self.paint_card)
         return members
 
     def fix_card_size(self):
@@ -6880,7 +6965,8 @@ class MainWindow:
         self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
 
     def refresh_counts(self):
-        self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
+        self.counts_day = self.now().date()
+        self.counts["text"] = counts_text(self.db.today_counts(self.counts_day))
 
     def refresh_status(self):
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
@@ -6892,7 +6978,9 @@ class MainWindow:
                               foreground="#a50e0e" if lost else "#555555")
         self.status_device["text"] = f"装置: {s.text}"
         self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
-        self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
+        self.clock_shown = self.db.clock.offset()
+        self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config)),
+                                                 *clock_warnings(self.clock_shown)])
         if self.card["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
             self.paint_card()
 
@@ -6964,7 +7052,7 @@ class MainWindow:
     def confirm(self, text):
         """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
         self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
-        self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
+        self.timers.once("confirm", self.CONFIRM_MS / 1000, self.refresh_status)
 
     # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
 
@@ -7319,9 +7407,9 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
     db = Database(config.database, config.max_entries, config.max_days)
-    events = queue.Queue()
+    events = WakingQueue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    tray = Tray(queue.Queue())
+    tray = Tray(WakingQueue())
     has_tray = tray.start()
     try:
         for rebuilt in itertools.count():
@@ -7329,6 +7417,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
             apply_icon(root)
             window = MainWindow(root, config, members, db, events)
             window.commands = tray.commands
+            events.wake = tray.commands.wake = window.timers.wake
             window.tray = tray if has_tray else None
             if instance:
                 window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
@@ -7359,6 +7448,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                     messagebox.showwarning("CTI", db.notice, parent=root)
                 if members.notices:         # a member no. changed that the last run could not tell
                     window.members_changed([])
+            window.timers.start()            # ticks whatever the wall clock does (Heartbeat)
             root.mainloop()
             window.stop()
             if window.ended:
