@@ -12,13 +12,15 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import cti
-from conftest import poll_until
+from conftest import FakeMonotonic, poll_until
 
 LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                                 "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
@@ -49,6 +51,8 @@ def stepped_cti(tmp_path):
     """(process, offset(seconds), send(bytes), folder): python cti.py under libfaketime, on an NCID server."""
     if not os.environ.get("DISPLAY") or not shutil.which("xdotool"):
         pytest.skip("needs a display (conftest makes this a failure)")
+    if sys.platform == "win32":
+        pytest.skip("libfaketime is Linux's (Windows runs Heartbeat's own tests)")
     if LIBFAKETIME is None:
         pytest.fail("libfaketime is missing: apt-get install faketime (.ci/run installs it)")
     server = socket.create_server(("127.0.0.1", 0))
@@ -122,3 +126,104 @@ def test_a_clock_set_back_an_hour_with_a_full_history_keeps_both_new_calls(stepp
     assert poll_until(lambda: stored(folder) == first[2:] + ["0596310005", "0596310006"], SHOWN, 0.05), \
         stored(folder)[-3:]
     assert "TclError" not in log.read_text("utf-8")
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# Heartbeat in this process: Tk's after held as a stepped clock holds it (Windows runs these too)
+
+@pytest.fixture
+def tk_root():
+    import tkinter as tk
+    try:
+        root = tk.Tk()
+    except tk.TclError as e:
+        pytest.skip(f"no display: {e}")
+    root.withdraw()
+    yield root
+    root.destroy()
+
+
+def held(monkeypatch):
+    """Every after Heartbeat arms waits 10 minutes, as after a wall clock set back 10 minutes."""
+    monkeypatch.setattr(cti.Heartbeat, "arm",
+                        lambda self: setattr(self, "after_id", self.root.after(600_000, self.tick)))
+
+
+def run_until(root, condition, timeout=20.0):
+    """mainloop() (the loop the program runs) until condition() or timeout; its value. The check
+    runs on Tk's after, which nothing holds here."""
+    deadline = time.monotonic() + timeout
+
+    def check():
+        if condition() or time.monotonic() > deadline:
+            root.quit()
+        else:
+            root.after(10, check)
+    root.after(10, check)
+    root.mainloop()
+    return condition()
+
+
+def test_heartbeat_runs_its_jobs_while_tks_timers_are_held(tk_root, monkeypatch):
+    held(monkeypatch)
+    beat = cti.Heartbeat(tk_root, poll=0.02, beat=0.05)
+    ran = []
+    beat.every("members", 0.1, lambda: ran.append(time.monotonic()))
+    beat.start()
+    try:
+        assert run_until(tk_root, lambda: len(ran) >= 3)
+    finally:
+        beat.stop()
+    assert all(b - a >= 0.1 for a, b in zip(ran, ran[1:]))       # by the monotonic clock, not early
+
+
+def test_a_thread_putting_on_a_waking_queue_ticks_the_window_at_once(tk_root, monkeypatch):
+    held(monkeypatch)
+    beat = cti.Heartbeat(tk_root, poll=0.02, beat=3600)            # only wake() can tick it
+    events = cti.WakingQueue()
+    events.wake = beat.wake
+    taken = []
+    beat.every("poll", 0, lambda: taken.extend(iter(lambda: events.get() if not events.empty() else None, None)))
+    beat.start()
+    try:
+        threading.Timer(0.2, events.put, ("call",)).start()
+        assert run_until(tk_root, lambda: taken == ["call"])
+    finally:
+        beat.stop()
+
+
+def test_heartbeat_jobs_by_the_monotonic_clock(tk_root):
+    clock = FakeMonotonic()
+    beat = cti.Heartbeat(tk_root, poll=0.02, clock=clock)
+    ran = []
+    beat.every("every", 2.0, lambda: ran.append(("every", clock.t)))
+    beat.once("once", 1.0, lambda: ran.append(("once", clock.t)))
+    for t in (1000.5, 1001.0, 1002.0, 1003.0, 1004.0):
+        clock.t = t
+        beat.tick()
+    assert ran == [("once", 1001.0), ("every", 1002.0), ("every", 1004.0)]
+    assert "once" not in beat.jobs
+    beat.stop()
+
+
+def test_a_job_that_ends_the_window_stops_the_rest(tk_root):
+    clock = FakeMonotonic()
+    beat = cti.Heartbeat(tk_root, poll=0.02, clock=clock)
+    ran = []
+    beat.every("quit", 0, beat.stop)
+    beat.every("later", 0, lambda: ran.append("later"))
+    beat.tick()
+    assert ran == [] and beat.after_id is None and beat.jobs == {}
+
+
+def test_an_error_in_a_job_is_logged_and_the_others_run(tk_root, caplog):
+    clock = FakeMonotonic()
+    beat = cti.Heartbeat(tk_root, poll=0.02, clock=clock)
+    ran = []
+    beat.every("broken", 0, lambda: 1 / 0)
+    beat.every("fine", 0, lambda: ran.append("fine"))
+    beat.tick()
+    beat.tick()
+    assert ran == ["fine", "fine"] and beat.jobs.keys() == {"broken", "fine"}
+    assert "定期処理 broken でエラー" in caplog.text
+    beat.stop()
