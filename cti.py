@@ -51,7 +51,10 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
       Every word and colour the window shows, as pure functions: CallerPanel and CARD_COLOURS (the
       card), history rows, booking and status texts, ACTIONS (labels, keys, help).
   UI: Tk window and dialogs
-      Tray, Window and Dialog (the query.py contract), every dialog and list window, MainWindow.
+      Tray; DialogContext (what a dialog may use: store, database, clock, fonts, a notice); Window and
+      Dialog (the query.py contract) and every dialog and list window; the main window's frames
+      (CallerCard, HistoryList, Toolbar, StatusLine), and MainWindow, which composes them, holds the
+      timers and the queue poll, and routes each call and each ACTIONS entry.
   App: start-up, logging, one instance, demo
       Logging, first-run files, SingleInstance, the demo device, run_window, --selftest.
   Main
@@ -689,6 +692,25 @@ def x_tray_host() -> bool:
         display.close()
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, or None (another C library)."""
+    import ctypes
+    import ctypes.util
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def release_freed_memory():
+    """Give back to the system what a parse freed: glibc keeps freed blocks for reuse (a re-read's
+    40 MB at 100,000 members would stay in the process's size for good); Windows' heap gives back
+    large blocks itself."""
+    if not WINDOWS and _malloc_trim():
+        _malloc_trim()(0)
+
+
 def sqlite_journal_mode(path) -> str:
     """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
     memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
@@ -1226,13 +1248,20 @@ def data_folder_risks(config: Config, env=os.environ) -> list[str]:
 # Phone numbers ###############################################################
 ###############################################################################
 
+# One rule for phone numbers, used by members.csv, the dialogs, the search and the decoders alike:
+# split_phones() reads a cell's numbers, normalize_phone() makes national digits of one,
+# written_number() tells a text written as one number (a query, a device's number field) from a
+# word, valid_phone() is what a member may be registered with.
 NOT_DIGIT = re.compile(r"\D")
 EXCEL_FLOAT = re.compile(r"\d+\.0")
+HYPHENS = "\\-‐‒–—―−ー"                # every hyphen people and Excel write in a number (after NFKC)
 # What a number is written with (after NFKC): digits, +, brackets, hyphens of every kind, dots.
-PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
+PHONE_WORD = re.compile(rf"[+(]*\d[\d().{HYPHENS}]*")
 # A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
 # (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
-INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
+INNER_GAP = re.compile(rf"[\s.・{HYPHENS}]*")
+ONE_NUMBER = re.compile(rf"[+\d\s().・{HYPHENS}]+")       # a text of nothing but what one number is written with
+NATIONAL = re.compile(r"0\d{9,13}")      # a number a member can be registered with: national, 10 digits or more
 
 
 def nfkc(text: str) -> str:
@@ -1261,6 +1290,18 @@ def normalize_phone(text: str) -> str:
     if digits and not digits.startswith("0") and len(digits) in (9, 10):
         return "0" + digits
     return digits
+
+
+def written_number(text: str) -> str:
+    """The national digits of a text written as one number (a query being typed, a device's number
+    field, a gateway's hand-typed test call), '' for any other text (a name, PRIVATE, a word)."""
+    text = nfkc(text).strip()
+    return normalize_phone(text) if ONE_NUMBER.fullmatch(text) else ""
+
+
+def valid_phone(digits: str) -> bool:
+    """National digits a member can be registered with (0 and 9 to 13 more digits)."""
+    return bool(NATIONAL.fullmatch(digits))
 
 
 def _whole_number(words: list) -> bool:
@@ -1471,18 +1512,13 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-# A number field as gateways and hand-typed test calls write it (after NFKC): the characters
-# normalize_phone() reads as one number; a word (PRIVATE, a name) is no number.
-DEVICE_NUMBER = re.compile(r"[+\d\s().・\-‐‒–—―−ー]+")
-
-
 def number_or_reason(value: str) -> tuple[str | None, str | None]:
     """(digits, None) for a number, (None, reason) for a device's code; (None, None) when neither."""
     value = value.strip()
     reason = REASON_CODES.get(value.upper())
     if reason:
         return None, reason
-    digits = normalize_phone(value) if DEVICE_NUMBER.fullmatch(nfkc(value)) else ""
+    digits = written_number(value)           # a word (PRIVATE, a name) is no number
     return (digits, None) if digits else (None, None)
 
 
@@ -2930,16 +2966,39 @@ def search_key(text: str) -> str:
     return "".join(KATAKANA_RUN.sub(lambda run: run[0].translate(KATAKANA_AS_HIRAGANA), text).split())
 
 
-def next_member_no(numbers: list[str]) -> str:
+MEMBER_NO = re.compile(r"(.*?)(\d+)")
+
+
+def next_member_no(numbers) -> str:
     """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
-    latest = next((m for n in reversed(numbers) if (m := re.fullmatch(r"(.*?)(\d+)", n))), None)
-    if latest is None:
-        return "00001"
-    prefix, width = latest[1], len(latest[2])
-    # the prefix never ends in a digit (.*? leaves them all to \d+): a number with it and then
-    # only digits has exactly this prefix
-    highest = max(int(n[len(prefix):]) for n in numbers if n.startswith(prefix) and n[len(prefix):].isdecimal())
-    return f"{prefix}{highest + 1:0{width}d}"
+    return MemberNumbers().add(numbers).next()
+
+
+class MemberNumbers:
+    """next_member_no of member nos. given a batch at a time (a parse streamed into the cache holds none).
+
+    The prefix is the latest number's (.*? leaves every digit to \\d+, so it never ends in one); the
+    number after it is the highest of those with exactly that prefix and then only digits, which are
+    those whose own prefix it is.
+    """
+
+    def __init__(self):
+        self.latest, self.highest = None, {}
+
+    def add(self, numbers) -> "MemberNumbers":
+        highest = self.highest
+        for number in numbers:
+            if m := MEMBER_NO.fullmatch(number):
+                self.latest, value = m, int(m[2])
+                if value > highest.get(m[1], -1):
+                    highest[m[1]] = value
+        return self
+
+    def next(self) -> str:
+        if self.latest is None:
+            return "00001"
+        prefix, width = self.latest[1], len(self.latest[2])
+        return f"{prefix}{self.highest[prefix] + 1:0{width}d}"
 
 
 def map_columns(header) -> dict:
@@ -2987,8 +3046,40 @@ def swallowed_rows(cells: list, width: int) -> int:
     return 0
 
 
+class MembersParse:
+    """What every parse of members.csv answers, whichever holds it: a MembersFile (in memory) or a
+    CachedMembers (asked of the parse cache). Both have members, by_no, by_phone, problems, encoding,
+    header, columns, staff_names, verified, and the methods below; no caller asks which it holds."""
+    verified = True                 # the parse can be trusted as it is (a cache file is checked: check())
+
+    def lookup(self, digits: str) -> list[Member]:
+        """The members holding these national digits, in file order."""
+        return list(self.by_phone.get(digits, ()))
+
+    def search(self, query: str, limit=50) -> list[Member]:
+        """Members whose number, name, kana or phone contains the query, in file order (one hit a member)."""
+        key = search_key(query)
+        if not key:
+            return []
+        text, starts = self.search_index()
+        needle = written_number(query) or key
+        found, at = [], 0
+        while len(found) < limit:
+            at = text.find(needle, at)
+            if at < 0:
+                break
+            index = bisect.bisect_right(starts, at) - 1
+            found.append(index)
+            at = starts[index + 1]              # one hit a member
+        return self.members_at(found)
+
+    def check(self) -> bool:
+        """Whether what the parse is read from is intact (a cache file: its whole checksum)."""
+        return True
+
+
 @dataclass(frozen=True, eq=False)
-class MembersFile:
+class MembersFile(MembersParse):
     """One parse of one text of members.csv: an immutable value (nobody changes it after parse).
 
     encoding is what the file is written in: the one it was read in, except that UTF-8
@@ -3028,6 +3119,24 @@ class MembersFile:
     def next_member_no(self) -> str:
         return next_member_no([m.member_no for m in self.members])
 
+    def full(self) -> "MembersFile":
+        return self
+
+    def members_at(self, indexes: list) -> list[Member]:
+        return [self.members[i] for i in indexes]
+
+    @property
+    def staff_names(self) -> list[str]:
+        return sorted({m.staff for m in self.members if m.staff})
+
+    def search_index(self) -> tuple:
+        """(keys text, offsets) for search(): made once a parse."""
+        return self._search_index
+
+    @functools.cached_property
+    def _search_index(self) -> tuple:        # (cached_property writes the instance's dict: frozen is no bar)
+        return search_index(self)
+
     def record(self, index: int) -> str:
         return self.text[self.starts[index]:self.starts[index + 1]]
 
@@ -3035,6 +3144,41 @@ class MembersFile:
     def newline(self) -> str:
         """The file's own line ending; CRLF (Excel's) when it has none yet."""
         return next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
+
+
+NOWHERE = collections.deque(maxlen=0)      # append() keeps nothing (in C: no call a row)
+
+
+class CachedFirstLines:
+    """MemberRows' first_line for a parse streamed into the cache: member no. -> its member's line
+    without a string and an int a member held (120 MB at 1,000,000 members): a bit a slot of 16 a
+    member says which may be there, the line is then asked of the cache file's index on member_no
+    (a repeat, or about one member in 16 by chance); the members not yet written are held here."""
+
+    def __init__(self, expected: int):
+        self.mask = (1 << max(16, (expected * 16).bit_length())) - 1
+        self.bits = bytearray((self.mask >> 3) + 1)
+        self.pending: dict[str, int] = {}
+        self.con = None                         # the cache file being written (set by ParseCache._write)
+
+    def get(self, member_no: str) -> int | None:
+        line = self.pending.get(member_no)
+        if line is not None:
+            return line
+        slot = hash(member_no) & self.mask
+        if not self.bits[slot >> 3] & 1 << (slot & 7):
+            return None
+        found = self.con.execute("SELECT line FROM members WHERE member_no = ?", (member_no,)).fetchone()
+        return found[0] if found else None
+
+    def __setitem__(self, member_no: str, line: int):
+        self.pending[member_no] = line
+        slot = hash(member_no) & self.mask
+        self.bits[slot >> 3] |= 1 << (slot & 7)
+
+    def written(self):
+        """The members given so far are in the cache file."""
+        self.pending.clear()
 
 
 class MemberRows:
@@ -3047,13 +3191,15 @@ class MemberRows:
     that csv cannot get past).
     """
 
-    def __init__(self, text: str, name: str = "members.csv", records=None):
-        """records: (cells, start, end, line) of the records to read, the header first (default: all)."""
+    def __init__(self, text: str, name: str = "members.csv", records=None, first_line=None, spans=True):
+        """records: (cells, start, end, line) of the records to read, the header first (default: all);
+        first_line: member no. -> its member's line (a later row repeats it), {} by default (a
+        CachedFirstLines when streamed into the cache); spans: keep starts and lines (a MembersFile's)."""
         self.text, self.name = text, name
         self.header, self.header_end = list(MEMBERS_HEADER), 0
-        self.starts, self.lines = array.array("q"), array.array("l")
+        self.starts, self.lines = (array.array("q"), array.array("l")) if spans else (NOWHERE, NOWHERE)
         self.problems: list[str] = []
-        self.first_line: dict[str, int] = {}        # member no. -> its member's line (a later row repeats it)
+        self.first_line = {} if first_line is None else first_line
         self._records = split_records(text) if records is None else iter(records)
         self._end = 0                               # where the last record read ends
         with self._readable():
@@ -3112,8 +3258,9 @@ class MemberRows:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
                     continue
-                if member_no in first_line:
-                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first_line[member_no]}行目と重複しています")
+                first = first_line.get(member_no)
+                if first is not None:
+                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first}行目と重複しています")
                     continue
                 name = cells[name_at].strip()
                 if not name:
@@ -3332,7 +3479,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Register |
         errors["name"] = "名前を = + - @ で始めることはできません"
     if kana and not KANA.fullmatch(kana):
         errors["kana"] = "ふりがなはひらがなかカタカナで入力してください"
-    if phone_text and not re.fullmatch(r"0\d{9,13}", phone):
+    if phone_text and not valid_phone(phone):
         errors["phone"] = PHONE_HINT
     if member_no and member_no in table.by_no:
         errors["member_no"] = f"会員番号 {member_no} は既に使われています"
@@ -3498,7 +3645,8 @@ CACHE_SCHEMA = """
     CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL);
 """
 # made after the rows: SQLite sorts once instead of inserting into a B-tree in random order
-CACHE_INDEXES = ("CREATE UNIQUE INDEX members_no ON members(member_no)", "CREATE INDEX phones_phone ON phones(phone, idx)")
+CACHE_INDEXES = ("CREATE INDEX phones_phone ON phones(phone, idx)",)
+MEMBERS_NO_INDEX = "CREATE UNIQUE INDEX members_no ON members(member_no)"   # made first: a parse asks it for repeats
 MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
 CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the whole cache file is checked
 
@@ -3506,37 +3654,6 @@ CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the 
 def content_key(raw: bytes) -> str:
     """What identifies one content of members.csv: its size and a checksum of every byte (CRC-32: 1 GB/s)."""
     return f"{len(raw)}-{zlib.crc32(raw):08x}"
-
-
-_search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search index, made once
-
-
-def search_index_of(file) -> tuple:
-    """(keys text, offsets) of a parse for search(): read from the cache, or made once per parse."""
-    if isinstance(file, CachedMembers):
-        return file.search_index()
-    found = _search_indexes.get(file)
-    if found is None:
-        found = _search_indexes[file] = search_index(file)
-    return found
-
-
-def full_parse(file) -> MembersFile:
-    """The MembersFile of a parse (a change needs the text): itself, or made from what the cache keeps."""
-    return file.full() if isinstance(file, CachedMembers) else file
-
-
-def members_at(file, indexes: list) -> list[Member]:
-    """The members at these indexes of a parse, in that order (from the cache: one query for all)."""
-    if isinstance(file, CachedMembers):
-        return file.members.at(indexes)
-    return [file.members[i] for i in indexes]
-
-
-def staff_names_of(file) -> list[str]:
-    if isinstance(file, CachedMembers):
-        return list(file.staff_names)
-    return sorted({m.staff for m in file.members if m.staff})
 
 
 class ParseCache:
@@ -3587,48 +3704,56 @@ class ParseCache:
         except OSError:
             return False
 
-    def build(self, key: str, packed: bytes, text: str, encoding: str, name: str) -> Path:
+    def build(self, key: str, packed: list, text: str, encoding: str, name: str) -> Path:
         """Parse members.csv's text straight into a cache file, a batch of members at a time (never a
-        Member each in memory: the first start's peak); packed: the bytes text was decoded from,
-        compressed.
+        Member each in memory: the first start's peak); packed: [the bytes text was decoded from,
+        compressed], emptied once they are written.
 
         MembersError when the file cannot be used; sqlite3.Error or OSError when the cache cannot
         be written (the caller parses into memory instead).
         """
         with collector_paused():
-            rows = MemberRows(text, name)
-            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed)
+            first_lines = CachedFirstLines(text.count("\n") + 1)
+            rows = MemberRows(text, name, first_line=first_lines, spans=False)
+            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed, first_lines)
 
     def store(self, key: str, file: MembersFile) -> Path:
         """Write a parse made in memory (the file as a change wrote it)."""
         members = ((m.member_no, m.name, m.kana, m.phones, m.staff, m.memo, m.line) for m in file.members)
-        return self._write(key, file, members, file.encoding, zlib.compress(file.text.encode(file.encoding), 1))
+        return self._write(key, file, members, file.encoding, [zlib.compress(file.text.encode(file.encoding), 1)])
 
-    def _write(self, key: str, parse, members, encoding: str, packed: bytes) -> Path:
+    def _write(self, key: str, parse, members, encoding: str, packed: list, first_lines=None) -> Path:
         """Write one content's parse (temp file, then rename); the older parses of that name are removed.
 
         parse: its name, header, columns, phone_columns, and its problems once members is read
-        through; members: Member's fields a member at a time; packed: the text's bytes compressed,
-        for a change to be applied to (full()) even when members.csv cannot be read. Raises
-        sqlite3.Error or OSError (the caller goes on without a cache), and what reading members raises.
+        through; members: Member's fields a member at a time; packed: [the text's bytes compressed],
+        handed over (freed once SQLite has them: 30 MB at 1,000,000 members), for a change to be
+        applied to (full()) even when members.csv cannot be read; first_lines: the CachedFirstLines
+        members is read with, answered from this file. Raises sqlite3.Error or OSError (the caller
+        goes on without a cache), and what reading members raises.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = Path(parse.name).stem
         tmp = self.folder / f".{stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        numbers, staff_names, starts = [], set(), array.array("q", [0])
+        count, staff_names, starts, numbers = 0, set(), array.array("q", [0]), MemberNumbers()
         members = iter(members)
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
                 con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
+                con.execute(MEMBERS_NO_INDEX)
+                if first_lines is not None:
+                    first_lines.con = con
                 con.execute("BEGIN")
                 # first, while little else is held: SQLite copies the blob (a 33 MB peak more at the end)
-                con.execute("INSERT INTO meta VALUES ('text', ?)", (packed,))
+                con.execute("INSERT INTO meta VALUES ('text', ?)", (packed.pop(),))
                 while batch := list(itertools.islice(members, CACHE_BATCH)):
-                    first = len(numbers)
+                    first, count = count, count + len(batch)
                     con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                     ((i, no, name, kana, "\t".join(phones), staff, memo, line)
                                      for i, (no, name, kana, phones, staff, memo, line) in enumerate(batch, first)))
+                    if first_lines is not None:
+                        first_lines.written()
                     con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
                                     ((phone, i) for i, m in enumerate(batch, first) for phone in m[3]))
                     lines = search_lines(batch)
@@ -3637,7 +3762,7 @@ class ParseCache:
                     con.execute("INSERT INTO meta VALUES (?, ?)",      # the search text, a batch a row
                                 (f"search_text:{first // CACHE_BATCH:06d}",
                                  ("\n".join(lines) + "\n").encode("utf-16-le", "surrogatepass")))
-                    numbers += (m[0] for m in batch)
+                    numbers.add(m[0] for m in batch)
                     staff_names.update(m[4] for m in batch)
                 for index in CACHE_INDEXES:
                     con.execute(index)
@@ -3645,9 +3770,9 @@ class ParseCache:
                 staff_names.discard("")
                 meta = {"version": CACHE_VERSION, "key": key, "name": parse.name, "encoding": encoding,
                         "header": json.dumps(parse.header, ensure_ascii=False), "columns": json.dumps(parse.columns),
-                        "phone_columns": json.dumps(parse.phone_columns), "count": len(numbers),
+                        "phone_columns": json.dumps(parse.phone_columns), "count": count,
                         "phone_count": phone_count, "problems": json.dumps(parse.problems, ensure_ascii=False),
-                        "next_member_no": next_member_no(numbers),
+                        "next_member_no": numbers.next(),
                         "staff_names": json.dumps(sorted(staff_names), ensure_ascii=False),
                         "search_starts": starts.tobytes()}
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -3688,7 +3813,7 @@ def remove_quietly(path: Path):
         log.info("キャッシュを消せません: %s", e)
 
 
-class CachedMembers:
+class CachedMembers(MembersParse):
     """A parse of members.csv read from the parse cache: what a MembersFile answers, asked of SQLite.
 
     Members are made as they are asked for (by phone, member no., index); the search text, the
@@ -3720,13 +3845,25 @@ class CachedMembers:
         except BaseException:
             self.con.close()
             raise
-        self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
+        self.kept_by_phone = {}         # by_phone's answers (the parse never changes)
         self._search = None
         self._searching = threading.Lock()         # one read of the search text, whoever asks first
         self.verified = False           # the whole file's checksum checked (ParseCache.open says)
 
+    # views made when asked (none kept: a parse replaced is freed at once, without a cycle for gc to find)
+    members = property(lambda self: CachedRows(self))
+    by_no = property(lambda self: CachedByNo(self))
+    by_phone = property(lambda self: CachedByPhone(self))
+
     def next_member_no(self) -> str:
         return self._next_no
+
+    def members_at(self, indexes: list) -> list[Member]:
+        return self.members.at(indexes)
+
+    def check(self) -> bool:
+        self.verified = self.verified or ParseCache.verified(self.path)
+        return self.verified
 
     def full(self) -> MembersFile:
         """The MembersFile of this content, to apply a change to: parsed from the text the cache keeps
@@ -3845,14 +3982,14 @@ class CachedByPhone(collections.abc.Mapping):
 
     def __init__(self, cached: CachedMembers):
         self.cached = cached
-        self.kept = {}
 
     def __getitem__(self, phone):
-        found = self.kept.get(phone)
+        kept = self.cached.kept_by_phone
+        found = kept.get(phone)
         if found is None:
-            found = self.kept[phone] = self._ask(phone)
-            if len(self.kept) > self.KEPT:
-                self.kept.pop(next(iter(self.kept)))
+            found = kept[phone] = self._ask(phone)
+            if len(kept) > self.KEPT:
+                kept.pop(next(iter(kept)))
         if not found:
             raise KeyError(phone)
         return found
@@ -3885,7 +4022,7 @@ def members_from(handed: list, source: Path, cache: ParseCache | None, full=Fals
     file = cache.open(key, source, verify) if cache and not full else None
     if file is None:
         text, encoding = decode_file_text(raw, source, MembersError)
-        packed = zlib.compress(raw, 1) if cache and not full else None
+        packed = [zlib.compress(raw, 1)] if cache and not full else None
         del raw
         if packed:
             file = cached_parse(cache, key, packed, text, encoding, source)
@@ -3895,7 +4032,7 @@ def members_from(handed: list, source: Path, cache: ParseCache | None, full=Fals
     return file, key
 
 
-def cached_parse(cache: ParseCache, key: str, packed: bytes, text: str, encoding: str,
+def cached_parse(cache: ParseCache, key: str, packed: list, text: str, encoding: str,
                  source: Path) -> "CachedMembers | None":
     """Parse text into the cache and open what was written; None when the cache cannot be written."""
     try:
@@ -4250,7 +4387,7 @@ class MemberTable:
             self._unavailable(e)
             raise
         self._adopt(disk, stamp)
-        if isinstance(disk, CachedMembers) and not disk.verified:
+        if not disk.verified:
             self._verify_later(disk)
         return self
 
@@ -4315,9 +4452,9 @@ class MemberTable:
         if self.background and on_ui_thread:
             # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
             # link dialog's first keystroke (which waits for it, should it come sooner)
-            threading.Thread(target=search_index_of, args=(file,), name="members-search-index", daemon=True).start()
+            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
         elif self.background:
-            search_index_of(file)       # at load, not at the link dialog's first keystroke
+            file.search_index()         # at load, not at the link dialog's first keystroke
         return file
 
     def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
@@ -4329,16 +4466,14 @@ class MemberTable:
             return None
         return self.cache.open(key, self.path)
 
-    def _verify_later(self, cached: "CachedMembers"):
-        """Check the whole cache file on a thread once the window is up (reading 150 MB at 1,000,000 members
-        would slow its start on a busy PC); a damaged one is removed and members.csv read again, as when
-        it changes."""
+    def _verify_later(self, parse: MembersParse):
+        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
+        members would slow its start on a busy PC); a damaged cache file is removed and members.csv read
+        again, as when it changes."""
         def verify():
-            if ParseCache.verified(cached.path):
-                cached.verified = True
-            else:
-                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
-                remove_quietly(cached.path)
+            if not parse.check():
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
+                remove_quietly(parse.path)
                 self.stamp = None               # the next check re-reads (and re-caches) members.csv
         check = threading.Timer(CACHE_CHECK_DELAY, verify)
         check.name, check.daemon = "members-cache-check", True
@@ -4357,7 +4492,8 @@ class MemberTable:
         self.disk, self.stamp, self.error = disk, stamp, None
         self.existed = self.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(full_parse(disk), self.kept.changes).file if self.kept.changes else disk
+        self.file = apply_changes(disk.full(), self.kept.changes).file if self.kept.changes else disk
+        release_freed_memory()              # the parse's work, and the parse it replaced
 
     def _requeue_lost(self, disk: MembersFile):
         """Changes written lately that disk no longer holds become pending again (requeued)."""
@@ -4444,35 +4580,20 @@ class MemberTable:
         """The members holding this number (all of them when several share it)."""
         if not self.background:
             self.refresh()
-        return list(self.file.by_phone.get(normalize_phone(number), ()))
+        return self.file.lookup(normalize_phone(number))
 
     def search(self, query: str, limit=50) -> list[Member]:
         """Members whose number, name, kana or phone contains the query (for the link dialog)."""
-        key = search_key(query)
-        if not key:
-            return []
         if not self.background:
             self.refresh()
-        file = self.file
-        text, starts = search_index_of(file)
-        found, at = [], 0
-        digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
-        needle = digits or key
-        while len(found) < limit:
-            at = text.find(needle, at)
-            if at < 0:
-                break
-            index = bisect.bisect_right(starts, at) - 1
-            found.append(index)
-            at = starts[index + 1]              # one hit a member
-        return members_at(file, found)
+        return self.file.search(query, limit)
 
     def next_member_no(self) -> str:
         return self.file.next_member_no()
 
     @property
     def staff_names(self) -> list[str]:
-        return staff_names_of(self.file)
+        return list(self.file.staff_names)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
@@ -4490,7 +4611,7 @@ class MemberTable:
         member = self.by_no.get(member_no)
         if member is None:
             raise ValidationError(f"会員番号 {member_no} は members.csv にありません", "member_no")
-        if not re.fullmatch(r"0\d{9,13}", digits):
+        if not valid_phone(digits):
             raise ValidationError(PHONE_HINT, "phone")
         if digits in member.phones:
             raise ValidationError(f"{member.name} さんには {format_phone(digits)} が既に登録されています", "phone")
@@ -4530,7 +4651,7 @@ class MemberTable:
 
         The change is kept as the last good file shows it: a new member's number is then hers (shown)."""
         self.pending_cause = getattr(error, "cause", "other")
-        applied = apply_changes(full_parse(self.disk), self.kept.changes, change)
+        applied = apply_changes(self.disk.full(), self.kept.changes, change)
         try:
             self.writer.keep(dataclasses.replace(self.kept, changes=self.kept.changes + (applied.new,)))
         except OSError as e:
@@ -5538,22 +5659,35 @@ def members_status(table: MemberTable) -> str:
     return text + pending
 
 
-# Every action of the main window once: its button, its key and its line in the help.
-Action = namedtuple("Action", "name label key help where", defaults=("toolbar",))
+# Every action of the main window once: its button, its key, its line in the help and the
+# MainWindow method it runs (the card's buttons take their labels from here too).
+Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
-    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
-    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
-    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します"),
+    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
+    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します", "open_register"),
+    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します", "open_link"),
     Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
-                                        "着信がない・非通知なら会員を検索して）"),
-    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します"),
-    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで"),
-    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
-    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
-    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
-    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
+                                        "着信がない・非通知なら会員を検索して）", "open_reserve"),
+    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します",
+           "open_visits"),
+    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
+           "open_today"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "export_history"),
+    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
+    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
+    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
 )
-COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
+ACTION = {action.name: action for action in ACTIONS}
+# the caller card's buttons, by its state: an unknown number is registered or linked; a member booked or looked up
+CARD_ACTIONS = {"unknown": ("register", "link"), "member": ("reserve", "visits")}
+
+
+def action_label(action: Action) -> str:
+    """'会員登録へ (F2)' as the help lists it."""
+    return f"{action.label} ({action.key})" if action.key else action.label
+
+
+COMPACT_LABELS = {False: action_label(ACTION["compact"]), True: f"一覧も表示 ({ACTION['compact'].key})"}
 LOOKUP_LABEL = "番号参照（着信ではありません）"
 QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
 QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
@@ -5580,13 +5714,6 @@ def clock_warnings(offset: float) -> list[str]:
     amount = f"{minutes // 1440}日" if minutes >= 1440 else f"{minutes // 60}時間" if minutes >= 60 else f"{minutes}分"
     return [f"パソコンの時計が {amount}{'進み' if offset > 0 else '戻り'}ました。時計が直るまで、"
             "古い着信履歴を日数では消しません（着信は表示・保存しています）"]
-
-
-
-
-def action_label(action: Action) -> str:
-    """'会員登録へ (F2)' as the help lists it."""
-    return f"{action.label} ({action.key})" if action.key else action.label
 
 
 def help_text(ini, members, device, ports) -> str:
@@ -5779,23 +5906,60 @@ def widget_rect(window) -> Rect:
     return Rect(x, y, x + width, y + height)
 
 
+class DialogContext:
+    """What a dialog or list window may use of the main window: the store, the database, the clock,
+    the fonts, a way to post a notice on the card, and the booking changes every list of bookings
+    shares. Dialogs get this, never the window itself."""
+
+    def __init__(self, root, config: Config, members: MemberTable, db: Database, now, fonts: dict,
+                 post_notice, bookings_changed):
+        self.root, self.config, self.members, self.db, self.now, self.fonts = root, config, members, db, now, fonts
+        self.post_notice, self.bookings_changed = post_notice, bookings_changed
+
+    def save_booking(self, booking: dict) -> dict:
+        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
+        fields = {k: v for k, v in booking.items() if k != "id"}
+        try:
+            if "id" in booking:
+                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
+            else:
+                self.db.reserve(**fields)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": f"予約を保存できませんでした: {e}"}
+        self.bookings_changed()
+        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
+        self.post_notice(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking,
+                                     who=who))
+        return {}
+
+    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
+        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
+        try:
+            self.db.set_status(reservation_id, status, amount)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": str(e)}
+        self.bookings_changed()
+        self.post_notice(status_done_text(status, amount))
+        return {}
+
+
 class Window(tk.Toplevel):
     """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
     beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
 
-    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
-        super().__init__(app.root)
+    def __init__(self, context: DialogContext, title: str, *, _utest=False):
+        super().__init__(context.root)
         self.withdraw()                     # hidden while it is built and placed
-        self.app, self._utest = app, _utest
+        self.context, self._utest = context, _utest
         self.title(title)
-        self.transient(app.root)
+        self.transient(context.root)
         self.body = ttk.Frame(self, padding=12)
         self.body.pack(fill="both", expand=True)
 
     def place_beside_main(self):
         self.update_idletasks()
-        x, y = beside(widget_rect(self.app.root), self.winfo_reqwidth(), self.winfo_reqheight(),
-                      work_area(self.app.root))
+        x, y = beside(widget_rect(self.context.root), self.winfo_reqwidth(), self.winfo_reqheight(),
+                      work_area(self.context.root))
         self.geometry(f"+{x}+{y}")
 
 
@@ -5810,8 +5974,8 @@ class Dialog(Window):
     ok_text = "OK"
     saving = False                      # ok() is checking and saving (a note may be on screen)
 
-    def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
-        super().__init__(app, title, _utest=_utest)
+    def __init__(self, context: DialogContext, title: str, submit, *, _utest=False):
+        super().__init__(context, title, _utest=_utest)
         self.result, self.submit = None, submit
         self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
@@ -5855,7 +6019,7 @@ class Dialog(Window):
         widget = widget(self.body, var) if widget else ttk.Entry(self.body, textvariable=var, width=width)
         widget.grid(row=self.row, column=1, sticky="we", pady=3)
         error = ttk.Label(self.body, foreground="#b00020", justify="left",
-                          wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 24))
+                          wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 24))
         error.grid(row=self.row + 1, column=1, sticky="w")
         error.grid_remove()
         var.trace_add("write", lambda *_: (error.configure(text=""), error.grid_remove()))
@@ -5872,7 +6036,7 @@ class Dialog(Window):
         self.update_idletasks()
         m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
         x, y = (int(m[1]), int(m[2])) if m else (0, 0)
-        work = work_area(self.app.root)
+        work = work_area(self.context.root)
         if work.left <= x < work.right:
             x = max(work.left, min(x, work.right - self.winfo_reqwidth()))
         if work.top <= y < work.bottom:
@@ -5930,12 +6094,12 @@ class RegisterDialog(Dialog):
     """会員登録: a new member with the selected number."""
     ok_text = "登録"
 
-    def __init__(self, app, phone="", **kw):
+    def __init__(self, context, submit, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "会員登録", app.register, **kw)
+        super().__init__(context, "会員登録", submit, **kw)
 
     def create_widgets(self):
-        table = self.app.members
+        table = self.context.members
         self.add_field("member_no", "会員番号", table.next_member_no())
         self.add_field("name", "名前（必須）")
         self.add_field("kana", "ふりがな")
@@ -5950,7 +6114,7 @@ class RegisterDialog(Dialog):
         form = self.form()
         if form["member_no"] == self.initial["member_no"]:
             form["member_no"] = ""          # the suggestion, not typed: the number is taken inside the file's lock
-        registration, errors = validate_registration(form, self.app.members)
+        registration, errors = validate_registration(form, self.context.members)
         if errors:
             self.show_errors(errors)
         return registration
@@ -5975,7 +6139,7 @@ class MemberSearch:
         self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
         ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
             row=dialog.row, column=1, columnspan=2, sticky="w")
-        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.app.fonts["bold"])
+        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.context.fonts["bold"])
         self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
         dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
         dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
@@ -5986,7 +6150,7 @@ class MemberSearch:
 
     def refresh(self):
         self.results.delete(*self.results.get_children())
-        for member in self.dialog.app.members.search(self.dialog.vars["query"].get(), limit=100):
+        for member in self.dialog.context.members.search(self.dialog.vars["query"].get(), limit=100):
             self.results.insert("", "end", iid=member.member_no, values=(
                 member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
         children = self.results.get_children()
@@ -6003,7 +6167,7 @@ class MemberSearch:
 
     def picked(self):
         selected = self.results.selection()
-        member = self.dialog.app.members.by_no.get(selected[0]) if selected else None
+        member = self.dialog.context.members.by_no.get(selected[0]) if selected else None
         if member and self.on_pick:
             self.on_pick(member)
 
@@ -6012,15 +6176,15 @@ class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
 
-    def __init__(self, app, phone="", **kw):
+    def __init__(self, context, submit, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "電話番号登録", app.link, **kw)
+        super().__init__(context, "電話番号登録", submit, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
         # said before saving, not after: whose number it already is
         self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
-                                    wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 48))
+                                    wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 48))
         self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
         self.row += 1
         self.results = MemberSearch(self, height=8).results
@@ -6035,7 +6199,7 @@ class LinkDialog(Dialog):
     def refresh_owner_note(self):
         selected = self.results.selection()
         digits = normalize_phone(self.vars["phone"].get())
-        owners = [m for m in self.app.members.lookup(digits) if m.member_no not in selected] if digits else []
+        owners = [m for m in self.context.members.lookup(digits) if m.member_no not in selected] if digits else []
         self.owner_note["text"] = shared_number_note(digits, owners)
 
     def entry_ok(self):
@@ -6057,26 +6221,26 @@ class ReserveDialog(Dialog):
     is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
     ok_text = "予約する"
 
-    def __init__(self, app, member: Member | None = None, reservation: Reservation | None = None,
+    def __init__(self, context, member: Member | None = None, reservation: Reservation | None = None,
                  day=None, submit=None, **kw):
         self.member, self.reservation, self.day = member, reservation, day
         title = BOOKING_WORDS["move_title" if reservation else "reserve_title"]
-        super().__init__(app, title, submit or app.save_booking, **kw)
+        super().__init__(context, title, submit or context.save_booking, **kw)
 
     def create_widgets(self):
-        app, r = self.app, self.reservation
-        config = app.config
+        context, r = self.context, self.reservation
+        config = context.config
         self.minutes_of = lambda booking: booking_minutes(booking.menu, config.menus, config.slot)
         member_no = r.member_no if r else self.member.member_no if self.member else ""
         self.search = None
         if member_no:
-            member = app.members.by_no.get(member_no)
-            ttk.Label(self.body, text=member_heading(member_no, member), font=app.fonts["bold"]).grid(
+            member = context.members.by_no.get(member_no)
+            ttk.Label(self.body, text=member_heading(member_no, member), font=context.fonts["bold"]).grid(
                 row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
             self.row += 1
         else:
             self.search = MemberSearch(self, self.pick)
-        day = r.starts.date() if r else self.day or app.now().date()
+        day = r.starts.date() if r else self.day or context.now().date()
         words = BOOKING_WORDS
         self.add_field("date", words["date"], day.isoformat())
         self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
@@ -6084,12 +6248,12 @@ class ReserveDialog(Dialog):
             p, textvariable=v, values=[name for name, _ in config.menus], width=26))
         staff = r.staff if r else self.member.staff if self.member else ""
         self.add_field("staff", words["staff"], staff,
-                       widget=staff_box(staff_choices(config.staff, app.members.staff_names)))
+                       widget=staff_box(staff_choices(config.staff, context.members.staff_names)))
         self.add_field("memo", words["memo"], r.memo if r else "", width=40)
         self.vars["member_no"] = tk.StringVar(self, member_no)
-        self.day_label = ttk.Label(self.body, font=app.fonts["bold"])
+        self.day_label = ttk.Label(self.body, font=context.fonts["bold"])
         self.day_label.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(8, 2))
-        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, app.fonts["bold"], selectmode="none")
+        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, context.fonts["bold"], selectmode="none")
         self.day_list.tag_configure("stylist", background="#e4eefb")
         self.day_list.grid(row=self.row + 1, column=0, columnspan=3, sticky="nsew")
         self.warning = ttk.Label(self.body, foreground="#8a4b00", wraplength=460, justify="left")
@@ -6111,14 +6275,14 @@ class ReserveDialog(Dialog):
 
     def when(self):
         """(day, start) as typed so far; either may be None."""
-        day = parse_date(self.vars["date"].get(), self.app.now(), ahead=True)
+        day = parse_date(self.vars["date"].get(), self.context.now(), ahead=True)
         clock = parse_time(self.vars["time"].get())
         return day, datetime(day.year, day.month, day.day, *clock) if day and clock else None
 
     def conflicts(self, bookings: list, starts: datetime | None, menu: str, staff: str) -> list:
         if starts is None:
             return []
-        minutes = booking_minutes(menu, self.app.config.menus, self.app.config.slot)
+        minutes = booking_minutes(menu, self.context.config.menus, self.context.config.slot)
         return overlapping(starts, minutes, staff, bookings, self.minutes_of,
                            exclude=self.reservation.id if self.reservation else None)
 
@@ -6129,15 +6293,15 @@ class ReserveDialog(Dialog):
         if day is None:
             self.day_label["text"], self.warning["text"] = "", ""
             return
-        bookings = self.app.db.reservations_on(day)
+        bookings = self.context.db.reservations_on(day)
         staff = self.vars["staff"].get().strip()
-        rows = staff_day_rows(bookings, self.app.members.by_no, self.minutes_of)
+        rows = staff_day_rows(bookings, self.context.members.by_no, self.minutes_of)
         for iid, values in rows:
             self.day_list.insert("", "end", iid=iid, values=values, tags=("stylist",) if values[0] == staff else ())
         self.day_label["text"] = (BOOKING_WORDS["day_heading"].format(day=day_text(day))
                                   + ("" if rows else f"  {BOOKING_WORDS['none_that_day']}"))
         self.warning["text"] = overlap_text(self.conflicts(bookings, starts, self.vars["menu"].get().strip(), staff),
-                                            self.app.members.by_no, self.minutes_of)
+                                            self.context.members.by_no, self.minutes_of)
 
     def entry_ok(self):
         """The booking ({member_no, starts, menu, staff, memo}, and id when moved), or None.
@@ -6148,15 +6312,15 @@ class ReserveDialog(Dialog):
         if self.search and not form["member_no"]:
             self.show_errors({"member": BOOKING_WORDS["pick_member"]})
             return None
-        booking, errors = validate_reservation(form, self.app.members, self.app.now())
+        booking, errors = validate_reservation(form, self.context.members, self.context.now())
         if errors:
             errors["member" if self.search else ""] = errors.pop("member_no", "")
             self.show_errors(errors)
             return None
-        conflicts = self.conflicts(self.app.db.reservations_on(booking["starts"].date()), booking["starts"],
+        conflicts = self.conflicts(self.context.db.reservations_on(booking["starts"].date()), booking["starts"],
                                    booking["menu"], booking["staff"])
         if conflicts and not messagebox.askyesno("CTI", BOOKING_WORDS["overlap_ask"].format(
-                text=overlap_text(conflicts, self.app.members.by_no, self.minutes_of)), parent=self, default="no"):
+                text=overlap_text(conflicts, self.context.members.by_no, self.minutes_of)), parent=self, default="no"):
             return None
         return {**booking, "id": self.reservation.id} if self.reservation else booking
 
@@ -6165,14 +6329,14 @@ class AmountDialog(Dialog):
     """退店: the amount paid (optional, whole yen), stored in the visit."""
     ok_text = "退店"
 
-    def __init__(self, app, reservation: Reservation, submit, **kw):
+    def __init__(self, context, reservation: Reservation, submit, **kw):
         self.reservation = reservation
-        super().__init__(app, BOOKING_WORDS["amount_title"], submit, **kw)
+        super().__init__(context, BOOKING_WORDS["amount_title"], submit, **kw)
 
     def create_widgets(self):
         r = self.reservation
-        ttk.Label(self.body, text=booking_label(r, self.app.members.by_no.get(r.member_no)),
-                  font=self.app.fonts["bold"]).grid(
+        ttk.Label(self.body, text=booking_label(r, self.context.members.by_no.get(r.member_no)),
+                  font=self.context.fonts["bold"]).grid(
             row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
         self.row += 1
         self.add_field("amount", BOOKING_WORDS["amount"], width=14)
@@ -6197,7 +6361,7 @@ class LookupDialog(Dialog):
 
     def entry_ok(self):
         digits = normalize_phone(self.vars["phone"].get())
-        if not re.fullmatch(r"0\d{5,13}", digits):
+        if not valid_phone(digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
         return digits
@@ -6206,8 +6370,8 @@ class LookupDialog(Dialog):
 class ListWindow(Window):
     """A window with one or more lists (visit history, today's reservations, help)."""
 
-    def __init__(self, app, title, *, _utest=False):
-        super().__init__(app, title, _utest=_utest)
+    def __init__(self, context, title, *, _utest=False):
+        super().__init__(context, title, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
@@ -6219,7 +6383,7 @@ class ListWindow(Window):
 
     def table(self, columns, height=8):
         """A list; columns are (name, heading, widest sample text): widths come from the font."""
-        table = tree(self.body, columns, height, self.app.fonts["bold"])
+        table = tree(self.body, columns, height, self.context.fonts["bold"])
         table.pack(fill="both", expand=True)
         return table
 
@@ -6243,11 +6407,11 @@ class BookingActions:
 
     def can(self, name) -> bool:
         r = self.selected_booking()
-        return r is not None and name in booking_actions(r, self.app.now().date())
+        return r is not None and name in booking_actions(r, self.context.now().date())
 
     def selected_booking(self) -> Reservation | None:
         selected = self.bookings.selection()
-        return self.app.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
+        return self.context.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
 
     def update_buttons(self):
         for name, button in self.buttons.items():
@@ -6256,21 +6420,22 @@ class BookingActions:
 
     def act(self, name):
         """新規予約, or one of ACTION_NAMES on the selected booking; 取消 asks first (default いいえ)."""
-        app = self.app
+        context = self.context
         if name == "new":
-            return ReserveDialog(app, self.booking_member(), day=self.booking_day(), _utest=app._utest)
+            return ReserveDialog(context, self.booking_member(), day=self.booking_day(), _utest=self._utest)
         if not self.can(name):
             messagebox.showinfo("CTI", BOOKING_WORDS["select"], parent=self)
             return None
         r = self.selected_booking()
-        member = app.members.by_no.get(r.member_no)
+        member = context.members.by_no.get(r.member_no)
         if name == "変更":
-            return ReserveDialog(app, member, reservation=r, _utest=app._utest)
+            return ReserveDialog(context, member, reservation=r, _utest=self._utest)
         if name == "退店":
-            return AmountDialog(app, r, lambda value: app.change_status(r.id, "退店", value["amount"]), _utest=app._utest)
+            return AmountDialog(context, r, lambda value: context.change_status(r.id, "退店", value["amount"]),
+                                _utest=self._utest)
         if name == "取消" and not messagebox.askyesno("CTI", cancel_question(r, member), parent=self, default="no"):
             return None
-        errors = app.change_status(r.id, name)
+        errors = context.change_status(r.id, name)
         if errors:
             messagebox.showerror("CTI", errors[""], parent=self)
         return None
@@ -6288,20 +6453,20 @@ class BookingActions:
 class VisitHistoryWindow(BookingActions, ListWindow):
     """来店履歴: a member's visits, newest first, and her future bookings (new, change, cancel)."""
 
-    def __init__(self, app, member: Member, **kw):
+    def __init__(self, context, member: Member, **kw):
         self.member = member
-        super().__init__(app, f"来店履歴 — {member.name}", **kw)
+        super().__init__(context, f"来店履歴 — {member.name}", **kw)
 
     def create_widgets(self):
         m = self.member
         ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
-                  font=self.app.fonts["bold"]).pack(anchor="w")
+                  font=self.context.fonts["bold"]).pack(anchor="w")
         # "none yet" is said by a list's heading: in a row it was cut to the first column's width
         self.visits_heading = ttk.Label(self.body, text=BOOKING_WORDS["visits"])
         self.visits_heading.pack(anchor="w", pady=(8, 2))
         self.visits = self.table(BOOKING_COLUMNS["visits"])
-        this_year = self.app.now().year
-        for v in self.app.db.visits(m.member_no):
+        this_year = self.context.now().year
+        for v in self.context.db.visits(m.member_no):
             day = datetime.fromisoformat(v.date)
             self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
                                                   amount_text(v.amount), v.memo))
@@ -6321,7 +6486,7 @@ class VisitHistoryWindow(BookingActions, ListWindow):
     def refresh(self):
         selected = self.bookings.selection()
         self.bookings.delete(*self.bookings.get_children())
-        for r in self.app.db.upcoming(self.member.member_no):
+        for r in self.context.db.upcoming(self.member.member_no):
             self.bookings.insert("", "end", iid=str(r.id), values=(when_text(r.starts), r.menu, r.staff, r.memo))
         self.upcoming_heading["text"] = BOOKING_WORDS["upcoming" if self.bookings.get_children() else "no_upcoming"]
         if selected and self.bookings.exists(selected[0]):
@@ -6333,24 +6498,24 @@ class BookingsWindow(BookingActions, ListWindow):
     """予約一覧 (F6 本日の予約): one day's bookings, today first; ◀ ▶ or a typed date for another day.
     新規予約 books anyone by search; 変更 / 来店 / 退店 / 取消 are enabled only where they apply."""
 
-    def __init__(self, app, day=None, **kw):
-        self.day = day or app.now().date()
-        super().__init__(app, BOOKING_WORDS["list_title"], **kw)
+    def __init__(self, context, day=None, **kw):
+        self.day = day or context.now().date()
+        super().__init__(context, BOOKING_WORDS["list_title"], **kw)
 
     def create_widgets(self):
         nav = ttk.Frame(self.body)
         nav.pack(fill="x", pady=(0, 6))
-        self.day_label = ttk.Label(nav, font=self.app.fonts["bold"], width=12, anchor="center")
+        self.day_label = ttk.Label(nav, font=self.context.fonts["bold"], width=12, anchor="center")
         self.day_entry = ttk.Entry(nav, width=12)
         self.day_entry.bind("<Return>", self.show_typed_day)
         self.nav = {name: ttk.Button(nav, text=BOOKING_WORDS[name], command=command) for name, command in (
             ("prev", lambda: self.show_day(self.day - timedelta(days=1))),
             ("next", lambda: self.show_day(self.day + timedelta(days=1))),
-            ("today", lambda: self.show_day(self.app.now().date())), ("show", self.show_typed_day))}
+            ("today", lambda: self.show_day(self.context.now().date())), ("show", self.show_typed_day))}
         for widget in (self.nav["prev"], self.day_label, self.nav["next"], self.nav["today"], self.day_entry,
                        self.nav["show"]):
             widget.pack(side="left", padx=(0, 6))
-        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
+        self.counts = ttk.Label(self.body, font=self.context.fonts["bold"])
         self.counts.pack(anchor="w", pady=(0, 6))
         self.bookings = self.list = self.table(BOOKING_COLUMNS["day"], height=10)
         actions = ttk.Frame(self.body)
@@ -6372,7 +6537,7 @@ class BookingsWindow(BookingActions, ListWindow):
         self.refresh()
 
     def show_typed_day(self, event=None):
-        day = parse_date(self.day_entry.get(), self.app.now(), ahead=True)
+        day = parse_date(self.day_entry.get(), self.context.now(), ahead=True)
         if day is None:
             messagebox.showinfo("CTI", DATE_HINT, parent=self)
         else:
@@ -6383,13 +6548,13 @@ class BookingsWindow(BookingActions, ListWindow):
     def refresh(self, select=None):
         selected = select or next(iter(self.list.selection()), None)
         self.list.delete(*self.list.get_children())
-        for r in self.app.db.reservations_on(self.day):
-            self.list.insert("", "end", iid=str(r.id), values=booking_row(r, self.app.members.by_no.get(r.member_no)))
+        for r in self.context.db.reservations_on(self.day):
+            self.list.insert("", "end", iid=str(r.id), values=booking_row(r, self.context.members.by_no.get(r.member_no)))
         if selected and self.list.exists(str(selected)):
             self.list.selection_set(str(selected))
-        today = self.app.now().date()
+        today = self.context.now().date()
         self.day_label["text"] = day_text(self.day, self.day.year != today.year)
-        self.counts["text"] = counts_text(self.app.db.today_counts(self.day),
+        self.counts["text"] = counts_text(self.context.db.today_counts(self.day),
                                           "本日" if self.day == today else day_text(self.day, self.day.year != today.year))
         self.update_buttons()
 
@@ -6397,18 +6562,19 @@ class BookingsWindow(BookingActions, ListWindow):
 class HelpWindow(ListWindow):
     """? / F1: what each button and key does, where the files are, and 終了."""
 
-    def __init__(self, app, **kw):
-        super().__init__(app, "CTI の使い方", **kw)
+    def __init__(self, context, device_text: str, on_skipped_rows, on_quit, **kw):
+        self.device_text, self.on_skipped_rows, self.on_quit = device_text, on_skipped_rows, on_quit
+        super().__init__(context, "CTI の使い方", **kw)
 
     def create_widgets(self):
-        app = self.app
+        context = self.context
         ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
-        text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
-                         device=app.device_status.text, ports=ports)
-        font = tkfont.Font(font=app.fonts["base"])
+        text = help_text(ini=context.config.path or app_dir() / "cti.ini", members=context.config.members,
+                         device=self.device_text, ports=ports)
+        font = tkfont.Font(font=context.fonts["base"])
         tab = max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  ")
         # Japanese has no spaces for word wrap to break at: a description would jump whole below its label
-        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=app.fonts["base"], padx=8, pady=6,
+        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=context.fonts["base"], padx=8, pady=6,
                             tabs=(tab,))
         self.text.tag_configure("action", lmargin2=tab)       # a wrapped description stays in its column
         self.text.insert("1.0", text)
@@ -6419,9 +6585,9 @@ class HelpWindow(ListWindow):
         self.text.pack(fill="both", expand=True)
         buttons = ttk.Frame(self.body)
         buttons.pack(anchor="w", pady=(8, 0))
-        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(app.members.problems)}）",
-                                         command=app.open_skipped_rows)
-        self.button_quit = ttk.Button(buttons, text="cti を終了", command=app.quit)
+        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(context.members.problems)}）",
+                                         command=self.on_skipped_rows)
+        self.button_quit = ttk.Button(buttons, text="cti を終了", command=self.on_quit)
         self.button_skipped.pack(side="left", padx=(0, 8))
         self.button_quit.pack(side="left")
 
@@ -6430,15 +6596,15 @@ class SkippedRowsWindow(ListWindow):
     """読み飛ばした行: each members.csv row cti could not use, with its line and why (else such a
     customer calls in as 未登録 and may be registered twice)."""
 
-    def __init__(self, app, **kw):
-        super().__init__(app, "会員台帳の読み飛ばした行", **kw)
+    def __init__(self, context, **kw):
+        super().__init__(context, "会員台帳の読み飛ばした行", **kw)
 
     def create_widgets(self):
-        problems = self.app.members.problems
-        ttk.Label(self.body, text=skipped_rows_heading(self.app.config.members, len(problems)),
+        problems = self.context.members.problems
+        ttk.Label(self.body, text=skipped_rows_heading(self.context.config.members, len(problems)),
                   justify="left").pack(anchor="w", pady=(0, 6))
         self.text = tk.Text(self.body, width=70, height=min(16, max(3, len(problems))), wrap="word",
-                            font=self.app.fonts["base"])
+                            font=self.context.fonts["base"])
         self.text.insert("1.0", "\n".join(problems) or "読み飛ばした行はありません")
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
@@ -6447,9 +6613,9 @@ class SkippedRowsWindow(ListWindow):
 class MemberChoice(ListWindow):
     """A number shared by several members: which of them? One button each; then(member) goes on."""
 
-    def __init__(self, app, title, members: list, then, **kw):
+    def __init__(self, context, title, members: list, then, **kw):
         self.members, self.then = members, then
-        super().__init__(app, title, **kw)
+        super().__init__(context, title, **kw)
 
     def create_widgets(self):
         ttk.Label(self.body, text=choice_question(self.members)).pack(anchor="w", pady=(0, 6))
@@ -6465,59 +6631,341 @@ class MemberChoice(ListWindow):
         return self.then(member)
 
 
+class CallerCard(tk.Frame):
+    """The caller card: the call it shows (`shown`) in large type, in its state's colour, the device's
+    banner (or a brief notice) on its top line, and the buttons that fit the caller. Its size is
+    measured once and held, so no caller, banner or button set moves the layout."""
+
+    HIGHLIGHT_MS = 1500                 # the yellow of a new call
+    BANNER_PADY = 4
+
+    def __init__(self, parent, fonts: dict, commands: dict, later):
+        """commands: the command of each button, by ACTIONS name; later(name, ms, callback): the window's timers."""
+        super().__init__(parent, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
+        self.fonts, self.later = fonts, later
+        self.shown = None               # the call on the card
+        self.state = "waiting"          # its CallerPanel state: the card's colour
+        self.lost = False               # the device is lost: the card says so in its colour
+        self.width = None               # held once measured (fix_size)
+        self.name_font = tkfont.Font(self, family=fonts["card"][0], size=28, weight="bold")
+        self.columnconfigure(1, weight=1)
+        self.banner = tk.Label(self, font=fonts["small"], anchor="w", padx=6)
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, self.BANNER_PADY))
+        self.labels = {
+            "time": tk.Label(self, font=fonts["card"], anchor="w"),
+            "elapsed": tk.Label(self, font=fonts["card"], fg="#555555", anchor="w"),
+            "number": tk.Label(self, font=fonts["number"], anchor="e"),
+            "kana": tk.Label(self, font=fonts["kana"], fg="#444444", anchor="w"),
+            "name": tk.Label(self, font=self.name_font, anchor="w"),
+            "details": tk.Label(self, font=fonts["card"], anchor="w", justify="left"),
+            "memo": tk.Label(self, font=fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
+            "history": tk.Label(self, font=fonts["card"], anchor="w"),
+        }
+        c = self.labels
+        c["time"].grid(row=1, column=0, sticky="w")
+        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
+        c["number"].grid(row=1, column=2, sticky="e")
+        for row, key in enumerate(("kana", "name", "details", "memo", "history"), start=2):
+            c[key].grid(row=row, column=0, columnspan=3, sticky="we")
+        # one action row for every state, always there (an unknown call no longer adds a row)
+        self.actions = tk.Frame(self)
+        self.actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
+        self.buttons = {name: ttk.Button(self.actions, text=ACTION[name].label, style="Action.TButton",
+                                         command=commands[name])
+                        for name in dict.fromkeys(n for names in CARD_ACTIONS.values() for n in names)}
+        self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=commands["compact"])
+        self.compact_toggle.pack(side="right")
+
+    def number(self) -> str:
+        """The number on the card (its buttons act on it)."""
+        return self.shown.number if self.shown and self.shown.number else ""
+
+    def show(self, record: CallRecord | None, panel: CallerPanel):
+        """record's words (panel) and the buttons that fit it; a call arriving is yellow for a moment.
+        The layout never moves (every row is always there)."""
+        self.shown, self.state = record, panel.state
+        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
+            self.labels[key]["text"] = getattr(panel, key)
+        self.fit_name()
+        for button in self.buttons.values():
+            button.pack_forget()
+        for name in CARD_ACTIONS.get(panel.state, ()):
+            self.buttons[name].pack(side="left", padx=(0, 8))
+
+    def highlight(self):
+        self.paint(CARD_HIGHLIGHT)
+        self.later("highlight", self.HIGHLIGHT_MS, self.paint)
+
+    def show_elapsed(self, now: datetime):
+        self.labels["elapsed"]["text"] = f"（{elapsed_text(self.shown.received, now)}）" if self.shown else ""
+
+    def show_lookup(self):
+        """A number looked up, not a call: said on the time line."""
+        self.labels["time"]["text"] = LOOKUP_LABEL
+        self.labels["elapsed"]["text"] = ""
+
+    def fit_name(self):
+        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
+        text, room = self.labels["name"]["text"], self.width - 24
+        for size in (28, 24, 20, 16):
+            self.name_font.configure(size=size)
+            if self.name_font.measure(text) <= room:
+                return
+
+    def fix_size(self, beside) -> int:
+        """The card's width and height, measured once with every row filled at its largest font, then
+        held; at least as wide as the widget `beside` (the history). Returns the width."""
+        self.banner.configure(text="あ", font=self.fonts["banner"])
+        for label in self.labels.values():
+            label["text"] = "あ"
+        self.labels["memo"]["text"] = "あ\nあ"
+        self.labels["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
+        register = self.buttons["register"]
+        register.pack(side="left")
+        self.update_idletasks()
+        self.width = max(self.winfo_reqwidth(), beside.winfo_reqwidth())
+        for key in ("details", "memo", "history"):
+            self.labels[key].configure(wraplength=self.width - 24)
+        self.configure(width=self.width, height=self.winfo_reqheight())
+        self.grid_propagate(False)
+        # the banner's row keeps its largest height (its pady counted) for the small status line too
+        self.grid_rowconfigure(0, minsize=self.banner.winfo_reqheight() + self.BANNER_PADY)
+        register.pack_forget()
+        return self.width
+
+    def paint(self, colour=None):
+        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
+        colour = colour or CARD_COLOURS["lost" if self.lost else self.state]
+        for widget in (self, self.actions, *self.labels.values()):
+            widget.configure(background=colour)
+
+    def show_device(self, status: Status, port: str):
+        """The device's state on the top line; when it is lost, a banner a receptionist acts on."""
+        self.lost = status.state in DEVICE_LOST_STATES
+        self.banner.configure(text=device_lost_banner(status.state, port) if self.lost else f"装置: {status.text}",
+                              font=self.fonts["banner" if self.lost else "small"],
+                              background="#fde2e1" if self.lost else CARD_COLOURS[self.state],
+                              foreground="#a50e0e" if self.lost else "#555555")
+        if self["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
+            self.paint()
+
+    def show_notice(self, text: str):
+        """A brief word after a success (登録しました…) on the top line."""
+        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
+
+    def show_compact(self, compact: bool):
+        self.compact_toggle["text"] = COMPACT_LABELS[compact]
+
+
+class HistoryList(ttk.Frame):
+    """Today's counts over the call history: the list, the record behind each row, its right-click
+    menu, and whether the row the receptionist picked is hers to keep when a call arrives."""
+
+    SELECTION_HOLD = timedelta(minutes=1)
+
+    def __init__(self, parent, context: DialogContext, open_visits):
+        """open_visits(record=None): 来店履歴 of a row (the selected one when None)."""
+        super().__init__(parent)
+        self.context, self.open_visits = context, open_visits
+        self.records = {}               # iid -> CallRecord
+        self.user_selected_at = None    # when she last picked a row herself
+        self.menu_row = None            # the row the right-click menu was opened on, while it is open
+        fonts = context.fonts
+        self.counts = ttk.Label(self, font=fonts["bold"])
+        self.counts.pack(anchor="w", pady=(8, 4))
+        table = ttk.Frame(self)
+        table.pack(fill="both", expand=True)
+        self.tree = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
+        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
+            self.tree.heading(column, text=column)
+            self.tree.column(column, width=column_width(self.tree, fonts["bold"], column, sample),
+                             stretch=column == "名前")
+        scroll = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="left", fill="y")
+        self.tree.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
+        self.menu = tk.Menu(context.root, tearoff=False)
+        self.menu.add_command(label="来店履歴")
+        self.menu.add_separator()
+        self.menu.add_command(label="削除")
+        t = self.tree
+        t.bind("<Double-1>", lambda e: self.open_visits())
+        t.bind("<Return>", lambda e: self.open_visits())
+        t.bind("<Delete>", lambda e: self.delete_selected())
+        t.bind("<Button-3>", self._context_menu)
+        t.bind("<ButtonRelease-1>", self._user_selected, add=True)
+        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
+                    "<KeyRelease-Home>", "<KeyRelease-End>"):
+            t.bind(key, self._user_selected, add=True)
+        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
+
+    def show_counts(self, text: str):
+        self.counts["text"] = text
+
+    def refresh(self, select=None):
+        """Every call in cti.db again (members.csv or the history changed); the selection kept."""
+        tree, members = self.tree, self.context.members
+        keep = select or (tree.selection() or (None,))[0]
+        tree.delete(*tree.get_children())
+        self.records = {}
+        found = {}
+        for record in self.context.db.calls():
+            if record.number not in found:
+                found[record.number] = members.lookup(record.number) if record.number else []
+            iid = str(record.id)
+            self.records[iid] = record
+            tree.insert("", "end", iid=iid, values=history_row(record, found[record.number]),
+                        tags=("unknown",) if record.number and not found[record.number] else ())
+        keep = str(keep) if keep is not None else None
+        if keep and tree.exists(keep):
+            self.select(keep)
+
+    def select(self, iid):
+        self.tree.selection_set(iid)
+        self.tree.focus(iid)
+        self.tree.see(iid)
+
+    def add(self, record: CallRecord, members: list, select=True):
+        """A new call at the top (selected unless `select` is False), and the rows the database pruned
+        with it (db.pruned) dropped: a popup costs the same with 20,000 calls kept as with 100 (refresh
+        rebuilds them all)."""
+        tree = self.tree
+        iid = str(record.id)
+        for old in [iid, *map(str, self.context.db.pruned)]:    # an id shown already is replaced, never a TclError
+            if tree.exists(old):
+                tree.delete(old)
+                self.records.pop(old, None)
+        self.records[iid] = record
+        tree.insert("", 0, iid=iid, values=history_row(record, members),
+                    tags=("unknown",) if record.number and not members else ())
+        if select:
+            self.select(iid)
+
+    def selected_record(self) -> CallRecord | None:
+        """The row selected, else the latest call."""
+        selection = self.tree.selection()
+        if selection:
+            return self.records.get(selection[0])
+        children = self.tree.get_children()
+        return self.records.get(children[0]) if children else None
+
+    def is_held(self, window_open: bool) -> bool:
+        """A row the receptionist picked herself in the last minute, or with a menu or (window_open) a
+        window of cti open, stays selected when a call arrives (it is what she is working on)."""
+        if self.menu_row is not None:
+            return True
+        if window_open:
+            return bool(self.tree.selection())
+        return (self.user_selected_at is not None and bool(self.tree.selection())
+                and self.context.now() - self.user_selected_at < self.SELECTION_HOLD)
+
+    def _user_selected(self, event=None):
+        self.user_selected_at = self.context.now()
+
+    def _context_menu(self, event):
+        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
+        row = self.tree.identify_row(event.y)
+        if row:
+            self.tree.selection_set(row)
+            self._user_selected()
+            self.menu_row = row
+            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
+            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
+            self.menu.tk_popup(event.x_root, event.y_root)
+
+    def delete_selected(self, confirm=True):
+        selection = self.tree.selection()
+        return self.delete_row(selection[0], confirm) if selection else False
+
+    def delete_row(self, iid, confirm=True):
+        record = self.records.get(iid)
+        if record is None:
+            return False
+        if confirm and not messagebox.askyesno(
+                "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
+                       "履歴から削除しますか？", parent=self.context.root):
+            return False
+        self.context.db.delete_call(record.id)
+        self.refresh()
+        return True
+
+
+class Toolbar(ttk.Frame):
+    """The buttons under the history, one per toolbar entry of ACTIONS, in two rows (the window stays
+    narrow enough to sit beside the POS)."""
+
+    PER_ROW = 5
+
+    def __init__(self, parent, command_of):
+        """command_of(name): the command of an ACTIONS entry."""
+        super().__init__(parent)
+        self.buttons = {}
+        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
+            self.buttons[action.name] = ttk.Button(self, text=action.label, command=command_of(action.name))
+            self.buttons[action.name].grid(row=index // self.PER_ROW, column=index % self.PER_ROW, sticky="we",
+                                           padx=(0, 4), pady=(0, 4))
+        for column in range(self.PER_ROW):
+            self.columnconfigure(column, weight=1, uniform="buttons")
+
+
+class StatusLine(ttk.Frame):
+    """The bottom lines: the device's state in its colour, and members.csv's (a click lists the rows skipped)."""
+
+    def __init__(self, parent, fonts: dict, on_members_click):
+        super().__init__(parent)
+        self.device_line = ttk.Label(self, font=fonts["small"])
+        self.device_line.pack(anchor="w")
+        self.members_line = ttk.Label(self, font=fonts["small"], foreground="#444444", cursor="hand2")
+        self.members_line.pack(anchor="w")
+        self.members_line.bind("<Button-1>", lambda e: on_members_click())
+
+    def show(self, status: Status, members_text: str):
+        self.device_line["text"] = f"装置: {status.text}"
+        self.device_line["foreground"] = STATUS_COLOURS.get(status.state, "#b00020")
+        self.members_line["text"] = members_text
+
+    def hold_width(self, width: int):
+        self.device_line.configure(wraplength=width)     # a long device message wraps, never cut
+
+
 class MainWindow:
-    """The reception window: latest caller, call history, today's counts, actions and status."""
+    """The reception window: composes the caller card, the history, the toolbar and the status line,
+    and routes to them what arrives (calls, the device's state, members.csv re-read, the tray's
+    commands) and what the receptionist asks (each ACTIONS entry, by its button or key)."""
 
     POLL_MS = 20                        # the queue is checked 50 times a second: a popup within ~20 ms
     GIL_SWITCH_S = 0.0005               # a thread parsing members.csv gives the GIL back this soon
     MEMBERS_CHECK_MS = 2000
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
-    HIGHLIGHT_MS = 1500                 # the yellow of a new call
     CONFIRM_MS = 5000                   # 登録しました and friends
     CLOCK_CHECK_MS = 1000               # the date for today's counts, and whether the clock jumped
-    SELECTION_HOLD = timedelta(minutes=1)
-    BANNER_PADY = 4
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
         self.root, self.config, self.members, self.db, self.events = root, config, members, db, events
-        self.now, self._utest = now, _utest
+        self._utest = _utest
         self.device_status = Status("connecting", "着信表示装置を探しています", shown_port(config.port))
         self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
-        self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
-        self.timers = Heartbeat(root, self.POLL_MS / 1000)
+        self.timers = Heartbeat(root, self.POLL_MS / 1000)    # every timer of the window, by name
         self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
         self.tray = None                # a started Tray, when this desktop has a notification area
         self.unseen = 0                 # calls since the receptionist last looked at the window
-        self.user_selected_at = None    # when she last picked a history row herself
-        self.menu_row = None            # the row the right-click menu was opened on, while it is open
         self.ended = False              # 終了 (or logoff): the window is gone for good
         self.demo = None                # the demo's simulated device: hiding the window rings it again
         self.compact = False            # the caller card only (F9, or the screen is too small for the lists)
         self.layout_chosen = False      # she pressed F9: the screen no longer chooses
         self.frame = None               # (width, height) the window manager's frame adds, once measured
-        self.card_state = "waiting"
         root.report_callback_exception = self.report_exception
-        family = ui_font_family(tkfont.families(root))
-        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
-        self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
-                      "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
-                      "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
-        self.name_font = tkfont.Font(root, family=family, size=28, weight="bold")
-        root.option_add("*Font", self.fonts["base"])
-        style = ttk.Style(root)
-        for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
-            style.configure(widget, font=self.fonts["base"])
-        style.configure("Treeview.Heading", font=self.fonts["bold"])
-        style.configure("Treeview", rowheight=int(tkfont.Font(root, font=self.fonts["base"]).metrics("linespace") * 1.5))
-        style.configure("Action.TButton", font=self.fonts["bold"])
+        self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
+                                     self.reservations_changed)
         root.title("CTI — 着信待ち")
         self._build()
         self._bind_keys()
-        self.refresh_history()
-        self.fix_card_size()
+        self.history.refresh()
+        self.status.hold_width(self.card.fix_size(beside=self.history.tree))
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
@@ -6533,117 +6981,72 @@ class MainWindow:
         self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
         self._schedule("clock", self.CLOCK_CHECK_MS, self.follow_clock)
 
+    @property
+    def now(self):
+        """The clock (datetime.now, or a test's): the dialogs' context holds it, for all."""
+        return self.context.now
+
+    @now.setter
+    def now(self, clock):
+        self.context.now = clock
+
+    @property
+    def fonts(self) -> dict:
+        return self.context.fonts
+
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # layout
 
+    @staticmethod
+    def _fonts(root) -> dict:
+        """The fonts by use, and ttk's styles set from them."""
+        family = ui_font_family(tkfont.families(root))
+        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
+        fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
+                 "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
+                 "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
+        root.option_add("*Font", fonts["base"])
+        style = ttk.Style(root)
+        for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
+            style.configure(widget, font=fonts["base"])
+        style.configure("Treeview.Heading", font=fonts["bold"])
+        style.configure("Treeview", rowheight=int(tkfont.Font(root, font=fonts["base"]).metrics("linespace") * 1.5))
+        style.configure("Action.TButton", font=fonts["bold"])
+        return fonts
+
     def _build(self):
-        root = self.root
-        outer = ttk.Frame(root, padding=8)
+        outer = ttk.Frame(self.root, padding=8)
         outer.pack(fill="both", expand=True)
-        panel = self.card = tk.Frame(outer, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
-        panel.pack(fill="x")
-        panel.columnconfigure(1, weight=1)
-        self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
-        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, self.BANNER_PADY))
-        self.caller = {
-            "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
-            "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
-            "number": tk.Label(panel, font=self.fonts["number"], anchor="e"),
-            "kana": tk.Label(panel, font=self.fonts["kana"], fg="#444444", anchor="w"),
-            "name": tk.Label(panel, font=self.name_font, anchor="w"),
-            "details": tk.Label(panel, font=self.fonts["card"], anchor="w", justify="left"),
-            "memo": tk.Label(panel, font=self.fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
-            "history": tk.Label(panel, font=self.fonts["card"], anchor="w"),
-        }
-        c = self.caller
-        c["time"].grid(row=1, column=0, sticky="w")
-        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
-        c["number"].grid(row=1, column=2, sticky="e")
-        c["kana"].grid(row=2, column=0, columnspan=3, sticky="we")
-        c["name"].grid(row=3, column=0, columnspan=3, sticky="we")
-        c["details"].grid(row=4, column=0, columnspan=3, sticky="we")
-        c["memo"].grid(row=5, column=0, columnspan=3, sticky="we")
-        c["history"].grid(row=6, column=0, columnspan=3, sticky="we")
-        # one action row for every state, always there (an unknown call no longer adds a row)
-        self.card_actions = tk.Frame(panel)
-        self.card_actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
-        self.panel_register = ttk.Button(self.card_actions, text="会員登録へ", style="Action.TButton",
-                                         command=lambda: self.open_register(self.shown_number()))
-        self.panel_link = ttk.Button(self.card_actions, text="電話番号登録へ", style="Action.TButton",
-                                     command=lambda: self.open_link(self.shown_number()))
-        self.panel_reserve = ttk.Button(self.card_actions, text="予約登録へ", style="Action.TButton",
-                                        command=lambda: self.open_reserve(self.shown))
-        self.panel_visits = ttk.Button(self.card_actions, text="来店履歴へ", style="Action.TButton",
-                                       command=lambda: self.open_visits(self.shown))
-        self.compact_toggle = ttk.Button(self.card_actions, text=COMPACT_LABELS[False], command=self.toggle_compact)
-        self.compact_toggle.pack(side="right")
-        self.card_buttons = {"unknown": (self.panel_register, self.panel_link),
-                             "member": (self.panel_reserve, self.panel_visits)}
-
-        self.counts = ttk.Label(outer, font=self.fonts["bold"])
-        table = ttk.Frame(outer)
-        self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
-        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
-            self.history.heading(column, text=column)
-            self.history.column(column, width=column_width(self.history, self.fonts["bold"], column, sample),
-                                stretch=column == "名前")
-        scroll = ttk.Scrollbar(table, orient="vertical", command=self.history.yview)
-        self.history.configure(yscrollcommand=scroll.set)
-        self.history.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="left", fill="y")
-        self.history.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
-
-        buttons = ttk.Frame(outer)
-        self.buttons = {}
-        per_row = 5                         # two rows: the window stays narrow enough to sit beside the POS
-        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
-            self.buttons[action.name] = ttk.Button(buttons, text=action.label, command=self.action(action.name))
-            self.buttons[action.name].grid(row=index // per_row, column=index % per_row, sticky="we",
-                                           padx=(0, 4), pady=(0, 4))
-        for column in range(per_row):
-            buttons.columnconfigure(column, weight=1, uniform="buttons")
-
-        status = ttk.Frame(outer)
+        self.card = CallerCard(outer, self.fonts, {
+            "register": lambda: self.open_register(self.card.number()),
+            "link": lambda: self.open_link(self.card.number()),
+            "reserve": lambda: self.open_reserve(self.card.shown),
+            "visits": lambda: self.open_visits(self.card.shown),
+            "compact": self.toggle_compact}, self.later)
+        self.card.pack(fill="x")
+        self.history = HistoryList(outer, self.context, self.open_visits)
+        self.toolbar = Toolbar(outer, self.action)
+        self.status = StatusLine(outer, self.fonts,
+                                 lambda: self.open_skipped_rows() if self.members.problems else None)
         # what compact mode hides, with how each is packed back (in this order, below the card); the
         # status and the buttons are packed from the bottom before the list, so a long (wrapped) device
         # message takes its room from the list and is never cut
-        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)),
-                           status: dict(side="bottom", fill="x", pady=(6, 0)),
-                           buttons: dict(side="bottom", fill="x", pady=(8, 0)),
-                           table: dict(fill="both", expand=True)}
+        self.below_card = {self.status: dict(side="bottom", fill="x", pady=(6, 0)),
+                           self.toolbar: dict(side="bottom", fill="x", pady=(8, 0)),
+                           self.history: dict(fill="both", expand=True)}
         for part, options in self.below_card.items():
             part.pack(**options)
-        self.status_device = ttk.Label(status, font=self.fonts["small"])
-        self.status_device.pack(anchor="w")
-        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444", cursor="hand2")
-        self.status_members.pack(anchor="w")
-        self.status_members.bind("<Button-1>", lambda e: self.open_skipped_rows() if self.members.problems else None)
-
-        self.menu = tk.Menu(root, tearoff=False)
-        self.menu.add_command(label="来店履歴")
-        self.menu.add_separator()
-        self.menu.add_command(label="削除")
 
     def _bind_keys(self):
-        h = self.history
-        h.bind("<Double-1>", lambda e: self.open_visits())
-        h.bind("<Return>", lambda e: self.open_visits())
-        h.bind("<Delete>", lambda e: self.delete_selected())
-        h.bind("<Button-3>", self._context_menu)
         for action in ACTIONS:
             if action.key:
                 self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
-        h.bind("<ButtonRelease-1>", self._user_selected, add=True)
-        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
-                    "<KeyRelease-Home>", "<KeyRelease-End>"):
-            h.bind(key, self._user_selected, add=True)
         # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
         self.root.protocol("WM_DELETE_WINDOW", self.hide)
         self.root.bind("<Alt-F4>", lambda e: self.hide())
         # not FocusIn: a window popping up under a resting pointer gets it without anyone looking
         for sequence in ("<ButtonPress>", "<KeyPress>"):
             self.root.bind(sequence, self._looked_at, add=True)
-        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
 
     def place_in_corner(self, frame: tuple[int, int] | None = None):
         """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
@@ -6677,12 +7080,39 @@ class MainWindow:
         if outer is not None:
             self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
 
+    def toggle_compact(self):
+        """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""
+        self.layout_chosen = True
+        self.show_compact(not self.compact)
+
+    def show_compact(self, compact: bool):
+        """Compact mode: the caller card only, for a small screen."""
+        self.compact = compact
+        for part in self.below_card:
+            if self.compact:
+                part.pack_forget()
+            else:
+                part.pack(**self.below_card[part])
+        self.card.show_compact(self.compact)
+        self.root.geometry("")              # the window takes the size of what it shows
+        self.hold_minimum_size()
+        self.place_in_corner()
+
+    def hold_minimum_size(self):
+        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
+        self.root.update_idletasks()
+        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
+
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # timers
+    # timers, and the queues polled (the only way in from the reader's and the tray's threads)
 
     def _schedule(self, name, ms, callback):
         """Run callback every ms (by the monotonic clock: see Heartbeat)."""
         self.timers.every(name, ms / 1000, callback)
+
+    def later(self, name, ms, callback):
+        """callback once, in ms (a timer of the same name is replaced as the last one to run)."""
+        self.timers.once(name, ms / 1000, callback)
 
     def follow_clock(self):
         """Today's counts follow the date she sees (midnight, or a clock set to another day), and the
@@ -6695,6 +7125,35 @@ class MainWindow:
     def stop(self):
         """Cancel the timers (tests call this before destroying the root)."""
         self.timers.stop()
+
+    def poll(self):
+        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            {"show": self.show, "quit": self.quit}[command]()
+            if self.ended:
+                return
+        if self.members.take_reread():        # a re-read of members.csv finished: names fill in
+            self.members_changed([])
+            self.retry_pending()
+        if self.db.take_written():            # calls cti.db could not take at once are in it now
+            self.history.refresh()
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(event, Call):
+                (self.on_call if event.answered is None else self.on_call_ended)(event)
+            elif isinstance(event, Status):
+                self.device_status = event
+                self.refresh_status()
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # shown, hidden, ended
 
     def hide(self):
         """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
@@ -6714,12 +7173,25 @@ class MainWindow:
         self.root.focus_force()
         self._looked_at()
 
-    def open_dialogs_with_input(self) -> list:
-        return [w for w in self.root.winfo_children() if isinstance(w, Dialog) and w.unsaved()]
+    def bring_to_front(self):
+        """Up even when minimised, hidden or behind, without taking the keyboard from the program in use."""
+        root = self.root
+        if WINDOWS and root.state() == "withdrawn":
+            # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
+            # show_without_focus restores an iconic window; deiconify would take the keyboard
+            root.iconify()
+        show_without_focus(root)
+        flash_taskbar(root)                 # another topmost window may cover it
+        if not self.config.topmost:
+            self.later("untop", 1500, lambda: root.attributes("-topmost", False))
+
+    def open_windows(self) -> list:
+        """cti's other windows now open (dialogs, lists, help)."""
+        return [w for w in self.root.winfo_children() if isinstance(w, Window) and w.winfo_exists()]
 
     def quit(self) -> bool:
         """終了: asks first, and refuses while a dialog holds typed input (finish or cancel it first)."""
-        busy = self.open_dialogs_with_input()
+        busy = [w for w in self.open_windows() if isinstance(w, Dialog) and w.unsaved()]
         if busy:
             busy[0].deiconify()
             busy[0].lift()
@@ -6749,47 +7221,8 @@ class MainWindow:
             if self.tray is not None:
                 self.tray.show_unseen(0)
 
-    def _user_selected(self, event=None):
-        self.user_selected_at = self.now()
-
-    def selection_is_held(self) -> bool:
-        """A row the receptionist picked herself in the last minute, or with a menu or window of cti
-        open, stays selected when a call arrives (it is what she is working on)."""
-        if self.menu_row is not None:
-            return True
-        if any(isinstance(w, Window) and w.winfo_exists() for w in self.root.winfo_children()):
-            return bool(self.history.selection())
-        return (self.user_selected_at is not None and bool(self.history.selection())
-                and self.now() - self.user_selected_at < self.SELECTION_HOLD)
-
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # events from the device reader
-
-    def poll(self):
-        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
-        while True:
-            try:
-                command = self.commands.get_nowait()
-            except queue.Empty:
-                break
-            {"show": self.show, "quit": self.quit}[command]()
-            if self.ended:
-                return
-        if self.members.take_reread():        # a re-read of members.csv finished: names fill in
-            self.members_changed([])
-            self.retry_pending()
-        if self.db.take_written():            # calls cti.db could not take at once are in it now
-            self.refresh_history()
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(event, Call):
-                (self.on_call if event.answered is None else self.on_call_ended)(event)
-            elif isinstance(event, Status):
-                self.device_status = event
-                self.refresh_status()
+    # a call, and what the frames show
 
     def on_call(self, call: Call, bring_to_front=True):
         call = call if call.received else dataclasses.replace(call, received=self.now())
@@ -6803,10 +7236,10 @@ class MainWindow:
             while len(self.ringing) > 100:  # calls end within minutes: only the latest can still end
                 del self.ringing[next(iter(self.ringing))]
         record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
-        held = self.selection_is_held()     # before the new row: what the receptionist is working on
+        held = self.history.is_held(bool(self.open_windows()))   # before the new row: what she is working on
         members = self.show_caller(record)
         if record_id is not None:           # else the background writer stores it; take_written() refreshes
-            self.add_to_history(record, members, select=not held)
+            self.history.add(record, members, select=not held)
         if bring_to_front:
             self.unseen += 1
             if self.tray is not None:
@@ -6826,163 +7259,37 @@ class MainWindow:
         except (sqlite3.Error, DatabaseError):
             log.exception("着信の終わり方を履歴に保存できませんでした")
 
-    def bring_to_front(self):
-        """Up even when minimised, hidden or behind, without taking the keyboard from the program in use."""
-        root = self.root
-        if WINDOWS and root.state() == "withdrawn":
-            # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
-            # show_without_focus restores an iconic window; deiconify would take the keyboard
-            root.iconify()
-        show_without_focus(root)
-        flash_taskbar(root)                 # another topmost window may cover it
-        if not self.config.topmost:
-            self.timers.once("untop", 1.5, lambda: root.attributes("-topmost", False))
-
-    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # what is shown
-
-    def refresh_history(self, select=None):
-        keep = select or (self.history.selection() or (None,))[0]
-        self.history.delete(*self.history.get_children())
-        self.records = {}
-        found = {}
-        for record in self.db.calls():
-            if record.number not in found:
-                found[record.number] = self.members.lookup(record.number) if record.number else []
-            iid = str(record.id)
-            self.records[iid] = record
-            self.history.insert("", "end", iid=iid, values=history_row(record, found[record.number]),
-                                tags=("unknown",) if record.number and not found[record.number] else ())
-        keep = str(keep) if keep is not None else None
-        if keep and self.history.exists(keep):
-            self.history.selection_set(keep)
-            self.history.focus(keep)
-            self.history.see(keep)
-
-    def add_to_history(self, record: CallRecord, members: list, select=True):
-        """A new call at the top of the history (selected unless `select` is False), and the rows the
-        database pruned with it (db.pruned) dropped: a popup costs the same with 20,000 calls kept as
-        with 100 (refresh_history rebuilds them all)."""
-        iid = str(record.id)
-        for old in [iid, *map(str, self.db.pruned)]:    # an id shown already is replaced, never a TclError
-            if self.history.exists(old):
-                self.history.delete(old)
-                self.records.pop(old, None)
-        self.records[iid] = record
-        self.history.insert("", 0, iid=iid, values=history_row(record, members),
-                            tags=("unknown",) if record.number and not members else ())
-        if select:
-            self.history.selection_set(iid)
-            self.history.focus(iid)
-            self.history.see(iid)
-
     def show_caller(self, record: CallRecord | None) -> list:
-        """The caller card: the latest caller in large type, in its state's colour, with the actions
-        that fit it. The layout never moves (every row is always there). Returns the members."""
-        self.shown = record                 # what the card's buttons act on, whatever row is selected
+        """record on the card (its members, her last visit and next booking) and in the title. Returns the members."""
         members = self.members.lookup(record.number) if record and record.number else []
         last_visit = next_booking = None
         if len(members) == 1:
             visits, upcoming = self.db.visits(members[0].member_no), self.db.upcoming(members[0].member_no)
             last_visit, next_booking = (visits or [None])[0], (upcoming or [None])[0]
-        panel = caller_panel(record, members, last_visit, next_booking)
-        self.card_state = panel.state
-        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
-            self.caller[key]["text"] = getattr(panel, key)
-        self.fit_name()
-        for button in (b for buttons in self.card_buttons.values() for b in buttons):
-            button.pack_forget()
-        for button in self.card_buttons.get(panel.state, ()):
-            button.pack(side="left", padx=(0, 8))
+        self.card.show(record, caller_panel(record, members, last_visit, next_booking))
         if record is not None:
             self.root.title(window_title(record.number, record.reason, members))
         self.refresh_elapsed()
-        self.paint_card(CARD_HIGHLIGHT if record is not None else None)
         if record is not None:
-            self.timers.once("highlight", self.HIGHLIGHT_MS / 1000, self.paint_card)
+            self.card.highlight()
+        else:
+            self.card.paint()
         return members
 
-    def fix_card_size(self):
-        """The card's size, measured once with every row filled at its largest font, then held: no
-        caller, banner or button set moves the layout (the sizes follow the fonts at any scale)."""
-        self.banner.configure(text="あ", font=self.fonts["banner"])
-        for label in self.caller.values():
-            label["text"] = "あ"
-        self.caller["memo"]["text"] = "あ\nあ"
-        self.caller["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
-        self.panel_register.pack(side="left")
-        self.root.update_idletasks()
-        self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
-        for key in ("details", "memo", "history"):
-            self.caller[key].configure(wraplength=self.card_width - 24)
-        self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
-        self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
-        self.card.grid_propagate(False)
-        # the banner's row keeps its largest height (its pady counted) for the small status line too
-        self.card.grid_rowconfigure(0, minsize=self.banner.winfo_reqheight() + self.BANNER_PADY)
-        self.panel_register.pack_forget()
-
-    def fit_name(self):
-        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
-        text, room = self.caller["name"]["text"], self.card_width - 24
-        for size in (28, 24, 20, 16):
-            self.name_font.configure(size=size)
-            if self.name_font.measure(text) <= room:
-                return
-
-    def paint_card(self, colour=None):
-        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
-        lost = self.device_status.state in DEVICE_LOST_STATES
-        colour = colour or CARD_COLOURS["lost" if lost else self.card_state]
-        for widget in (self.card, self.card_actions, *self.caller.values()):
-            widget.configure(background=colour)
-
     def refresh_elapsed(self):
-        shown = self.shown
-        self.caller["elapsed"]["text"] = f"（{elapsed_text(shown.received, self.now())}）" if shown else ""
-
-    def toggle_compact(self):
-        """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""
-        self.layout_chosen = True
-        self.show_compact(not self.compact)
-
-    def show_compact(self, compact: bool):
-        """Compact mode: the caller card only, for a small screen."""
-        self.compact = compact
-        for part in self.below_card:
-            if self.compact:
-                part.pack_forget()
-            else:
-                part.pack(**self.below_card[part])
-        self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
-        self.root.geometry("")              # the window takes the size of what it shows
-        self.hold_minimum_size()
-        self.place_in_corner()
-
-    def hold_minimum_size(self):
-        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
-        self.root.update_idletasks()
-        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
+        self.card.show_elapsed(self.now())
 
     def refresh_counts(self):
         self.counts_day = self.now().date()
-        self.counts["text"] = counts_text(self.db.today_counts(self.counts_day))
+        self.history.show_counts(counts_text(self.db.today_counts(self.counts_day)))
 
     def refresh_status(self):
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
-        s = self.device_status
-        lost = s.state in DEVICE_LOST_STATES
-        self.banner.configure(text=device_lost_banner(s.state, self.config.port) if lost else f"装置: {s.text}",
-                              font=self.fonts["banner" if lost else "small"],
-                              background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
-                              foreground="#a50e0e" if lost else "#555555")
-        self.status_device["text"] = f"装置: {s.text}"
-        self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
         self.clock_shown = self.db.clock.offset()
-        self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config)),
-                                                 *clock_warnings(self.clock_shown)])
-        if self.card["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
-            self.paint_card()
+        self.status.show(self.device_status, "\n".join([members_status(self.members),
+                                                        *folder_warnings(data_folder_risks(self.config)),
+                                                        *clock_warnings(self.clock_shown)]))
+        self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
@@ -6994,16 +7301,16 @@ class MainWindow:
             self.members_changed([])
 
     def members_changed(self, notes):
-        """After a register/link (or the file changed): history rows and the caller panel follow, and what
+        """After a register/link (or the file changed): history rows and the caller card follow, and what
         the store has to tell (a member no. changed, changes it could not write) is told."""
         notices = self.members.take_notices()
         renumbered = [n for n in notices if isinstance(n, Renumbered)]
         for notice in renumbered:           # cti.db follows at once; the box asks her to acknowledge
             self.db.move_member(notice.old, notice.new, datetime.fromtimestamp(notice.since))
         notes = notes + [member_notice_text(n, self.members.path.name) for n in notices]
-        self.refresh_history()
-        shown = self.records.get(str(self.shown.id)) if self.shown else None
-        self.show_caller(shown or self.selected_record())
+        self.history.refresh()
+        shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
+        self.show_caller(shown or self.history.selected_record())
         self.refresh_status()
         if renumbered:
             self.confirm(member_notice_text(renumbered[-1], self.members.path.name))
@@ -7014,34 +7321,9 @@ class MainWindow:
 
     def reservations_changed(self):
         self.refresh_counts()
-        for window in self.root.winfo_children():      # every open list of bookings follows
-            if isinstance(window, BookingActions) and window.winfo_exists():
+        for window in self.open_windows():      # every open list of bookings follows
+            if isinstance(window, BookingActions):
                 window.refresh()
-
-    def save_booking(self, booking: dict) -> dict:
-        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
-        fields = {k: v for k, v in booking.items() if k != "id"}
-        try:
-            if "id" in booking:
-                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
-            else:
-                self.db.reserve(**fields)
-        except (ValueError, CtiError, sqlite3.Error) as e:
-            return {"": f"予約を保存できませんでした: {e}"}
-        self.reservations_changed()
-        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
-        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking, who=who))
-        return {}
-
-    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
-        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
-        try:
-            self.db.set_status(reservation_id, status, amount)
-        except (ValueError, CtiError, sqlite3.Error) as e:
-            return {"": str(e)}
-        self.reservations_changed()
-        self.confirm(status_done_text(status, amount))
-        return {}
 
     def notify(self, text, renumbered=()):
         """A box that waits for OK; a member no. change it tells is acknowledged only then."""
@@ -7051,16 +7333,15 @@ class MainWindow:
 
     def confirm(self, text):
         """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
-        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
-        self.timers.once("confirm", self.CONFIRM_MS / 1000, self.refresh_status)
+        self.card.show_notice(text)
+        self.later("confirm", self.CONFIRM_MS, self.refresh_status)
 
     # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
 
     def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
-        self.caller["time"]["text"] = LOOKUP_LABEL
-        self.caller["elapsed"]["text"] = ""
+        self.card.show_lookup()
         return {}
 
     def register(self, registration) -> dict:
@@ -7085,19 +7366,15 @@ class MainWindow:
         return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # actions
+    # actions: each ACTIONS entry names its method here
 
-    def selected_record(self) -> CallRecord | None:
-        """The history row selected, else the latest call."""
-        selection = self.history.selection()
-        if selection:
-            return self.records.get(selection[0])
-        children = self.history.get_children()
-        return self.records.get(children[0]) if children else None
+    def action(self, name):
+        """The command behind an ACTIONS entry (its button and its key)."""
+        return getattr(self, ACTION[name].command)
 
     def selected_members(self, action, record=None) -> list[Member]:
         """Everyone on the selected (or given) call's number; a message instead when there is no one."""
-        record = record or self.selected_record()
+        record = record or self.history.selected_record()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
@@ -7112,83 +7389,47 @@ class MainWindow:
             return None
         if len(members) == 1:
             return then(members[0])
-        return MemberChoice(self, title, members, then, _utest=self._utest)
+        return MemberChoice(self.context, title, members, then, _utest=self._utest)
 
     def selected_number(self) -> str:
-        record = self.selected_record()
+        record = self.history.selected_record()
         return record.number if record and record.number else ""
 
-    def shown_number(self) -> str:
-        """The number in the caller panel (its 会員登録へ / 電話番号登録へ act on it)."""
-        return self.shown.number if self.shown and self.shown.number else ""
-
     def open_register(self, number=None):
-        return RegisterDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
+        return RegisterDialog(self.context, self.register, self.selected_number() if number is None else number,
+                              _utest=self._utest)
 
     def open_link(self, number=None):
-        return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
+        return LinkDialog(self.context, self.link, self.selected_number() if number is None else number,
+                          _utest=self._utest)
 
     def open_reserve(self, record=None):
-        record = record or self.selected_record()
+        record = record or self.history.selected_record()
         if record is None or not record.number:     # a walk-in, or a caller without a number: find her
-            return ReserveDialog(self, _utest=self._utest)
+            return ReserveDialog(self.context, _utest=self._utest)
         return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
-                               lambda m: ReserveDialog(self, m, _utest=self._utest))
+                               lambda m: ReserveDialog(self.context, m, _utest=self._utest))
 
     def open_visits(self, record=None):
         return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
-                               lambda m: VisitHistoryWindow(self, m, _utest=self._utest))
+                               lambda m: VisitHistoryWindow(self.context, m, _utest=self._utest))
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
             self.today_window.show_day(self.now().date())   # F6 is 本日の予約, whatever day was shown
             self.today_window.lift()
             return self.today_window
-        self.today_window = BookingsWindow(self, _utest=self._utest)
+        self.today_window = BookingsWindow(self.context, _utest=self._utest)
         return self.today_window
 
     def open_lookup(self):
-        return LookupDialog(self, "着信番号参照", self.look_up, _utest=self._utest)
-
-    def action(self, name):
-        """The command behind an ACTIONS entry (its button and its key)."""
-        return {"lookup": self.open_lookup, "register": self.open_register, "link": self.open_link,
-                "reserve": self.open_reserve, "visits": self.open_visits, "today": self.open_today,
-                "export": self.export_history, "hide": self.hide, "help": self.open_help,
-                "compact": self.toggle_compact}[name]
+        return LookupDialog(self.context, "着信番号参照", self.look_up, _utest=self._utest)
 
     def open_help(self):
-        return HelpWindow(self, _utest=self._utest)
+        return HelpWindow(self.context, self.device_status.text, self.open_skipped_rows, self.quit, _utest=self._utest)
 
     def open_skipped_rows(self):
-        return SkippedRowsWindow(self, _utest=self._utest)
-
-    def _context_menu(self, event):
-        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
-        row = self.history.identify_row(event.y)
-        if row:
-            self.history.selection_set(row)
-            self._user_selected()
-            self.menu_row = row
-            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
-            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
-            self.menu.tk_popup(event.x_root, event.y_root)
-
-    def delete_selected(self, confirm=True):
-        selection = self.history.selection()
-        return self.delete_row(selection[0], confirm) if selection else False
-
-    def delete_row(self, iid, confirm=True):
-        record = self.records.get(iid)
-        if record is None:
-            return False
-        if confirm and not messagebox.askyesno(
-                "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
-                       "履歴から削除しますか？", parent=self.root):
-            return False
-        self.db.delete_call(record.id)
-        self.refresh_history()
-        return True
+        return SkippedRowsWindow(self.context, _utest=self._utest)
 
     def export_history(self):
         """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""

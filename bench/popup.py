@@ -262,7 +262,7 @@ def popup_latency(table, folder: Path, numbers: list, poll_ms: int, calls: int, 
             previous = number
             shown = cti.format_phone(number)
             t0 = ring_at_random(root, master, rng, number, poll_ms)
-            t1 = pump_until(root, lambda: window.caller["number"].cget("text") == shown)
+            t1 = pump_until(root, lambda: window.card.labels["number"].cget("text") == shown)
             if index < 5:
                 continue
             latencies.append(t1 - t0)
@@ -358,8 +358,8 @@ def calls_after_save(table, folder: Path, numbers: list, saves: int, seed: int):
                 os.replace(tmp, path)                       # saved
                 t0 = ring_at_random(root, master, rng, number, 10)
                 shown = cti.format_phone(number)
-                t1 = pump_until(root, lambda: window.caller["number"].cget("text") == shown, timeout=60)
-                t2 = pump_until(root, lambda: window.caller["name"].cget("text").startswith(new_name), timeout=600)
+                t1 = pump_until(root, lambda: window.card.labels["number"].cget("text") == shown, timeout=60)
+                t2 = pump_until(root, lambda: window.card.labels["name"].cget("text").startswith(new_name), timeout=600)
                 results.append((t1 - t0, t2 - t0))
                 text = changed
     finally:

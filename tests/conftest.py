@@ -386,24 +386,24 @@ def app(make_app):
 
 def feed_call(app, number=None, reason=None):
     """A call through the queue, as the device reader delivers it; pump until the history has it."""
-    before = len(app.window.history.get_children())
+    before = len(app.window.history.tree.get_children())
     app.events.put(cti.Call(number, reason, protocol="modem", received=datetime.now()))
-    assert pump(app.root, lambda: len(app.window.history.get_children()) == before + 1), "the call never arrived"
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == before + 1), "the call never arrived"
     return first_row(app)
 
 
 def first_row(app):
-    children = app.window.history.get_children()
-    return app.window.history.item(children[0], "values") if children else None
+    children = app.window.history.tree.get_children()
+    return app.window.history.tree.item(children[0], "values") if children else None
 
 
 def row_for(app, number_text):
-    return [app.window.history.item(i, "values") for i in app.window.history.get_children()
-            if app.window.history.item(i, "values")[1] == number_text]
+    return [app.window.history.tree.item(i, "values") for i in app.window.history.tree.get_children()
+            if app.window.history.tree.item(i, "values")[1] == number_text]
 
 
 def caller(app):
-    return {key: label["text"] for key, label in app.window.caller.items()}
+    return {key: label["text"] for key, label in app.window.card.labels.items()}
 
 
 def start_app_reader(app, **options):
@@ -438,7 +438,7 @@ def press(widget, keysym, **kw):
 
 def right_click_row(app, iid):
     """A right-click on a history row, as the mouse gives it (the window shown)."""
-    history = app.window.history
+    history = app.window.history.tree
     app.root.deiconify()
     app.root.update()
     x, y, _, height = history.bbox(iid)

@@ -528,14 +528,14 @@ def test_the_window_history_follows_pruning_call_by_call_without_a_rebuild(tmp_p
     db = cti.Database(config.database, 5, 1, now=clock, monotonic=clock.monotonic)
     window = cti.MainWindow(root, config, cti.MemberTable(members).load(), db, queue.Queue(), now=clock, _utest=True)
     rebuilds = []
-    monkeypatch.setattr(window, "refresh_history", lambda *a, **k: rebuilds.append(a))
+    monkeypatch.setattr(window.history, "refresh", lambda *a, **k: rebuilds.append(a))
     try:
         for n in range(8):
             clock.advance(60 * 60 * (22 if n == 6 else 1))       # the 7th call comes 22 hours later
             window.on_call(cti.Call(f"03000000{n:02d}", protocol="nd"), bring_to_front=False)
-            shown = [window.records[iid].id for iid in window.history.get_children()]
+            shown = [window.history.records[iid].id for iid in window.history.tree.get_children()]
             assert shown == [c.id for c in db.calls()], n
-            assert window.history.selection() == (str(shown[0]),)
+            assert window.history.tree.selection() == (str(shown[0]),)
         assert len(shown) < 5                                    # the age limit took some as well
         assert rebuilds == []
     finally:

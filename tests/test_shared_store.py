@@ -514,13 +514,13 @@ def test_a_call_during_a_reread_shows_at_once_and_the_name_fills_in_after(recept
         started = time.perf_counter()
         window.call("08023456789")
         shown_in = time.perf_counter() - started
-        assert window.caller["number"]["text"] == "080-2345-6789"          # shown at once...
-        assert window.caller["name"]["text"] == "未登録の番号です"           # ...from the last good table
+        assert window.card.labels["number"]["text"] == "080-2345-6789"          # shown at once...
+        assert window.card.labels["name"]["text"] == "未登録の番号です"           # ...from the last good table
         window.call("0596310005")
-        assert window.caller["name"]["text"] == "ペンギン貴子 様"            # known callers still by name
+        assert window.card.labels["name"]["text"] == "ペンギン貴子 様"            # known callers still by name
         window.call("08023456789")
         gate.set()
-        assert wait_for(lambda: (window.poll(), window.caller["name"]["text"])[1] == "高橋美咲 様", timeout=30)
+        assert wait_for(lambda: (window.poll(), window.card.labels["name"]["text"])[1] == "高橋美咲 様", timeout=30)
         assert shown_in < 5.0, shown_in                          # not the re-read's (held up to 30 s by the gate)
     finally:
         gate.set()
@@ -542,17 +542,17 @@ def test_members_csv_unreadable_meanwhile_calls_still_show_with_the_last_good_ta
     deny_reading(monkeypatch, members)
     os.utime(members, ns=(1, 1))
     window.check_members()
-    assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員台帳を読めません"),
+    assert wait_for(lambda: (window.poll(), window.status.members_line["text"])[1].startswith("会員台帳を読めません"),
                     timeout=30)
-    assert "読む権限がない" in window.status_members["text"] and "3件で表示中" in window.status_members["text"]
-    history = len(window.history.get_children())
+    assert "読む権限がない" in window.status.members_line["text"] and "3件で表示中" in window.status.members_line["text"]
+    history = len(window.history.tree.get_children())
     window.call("09012345678")                                  # 山田花子
-    assert window.caller["name"]["text"] == "山田花子 様"         # the new caller, not the previous one
-    assert len(window.history.get_children()) == history + 1     # and the history keeps its rows
+    assert window.card.labels["name"]["text"] == "山田花子 様"         # the new caller, not the previous one
+    assert len(window.history.tree.get_children()) == history + 1     # and the history keeps its rows
     monkeypatch.undo()
     os.utime(members, ns=(2, 2))
     window.check_members()
-    assert wait_for(lambda: (window.poll(), window.status_members["text"])[1].startswith("会員 3件"), timeout=30)
+    assert wait_for(lambda: (window.poll(), window.status.members_line["text"])[1].startswith("会員 3件"), timeout=30)
 
 
 # -----------------------------------------------------------------------------
@@ -758,9 +758,9 @@ def test_a_note_after_a_save_in_the_background_never_holds_up_a_call(reception, 
         if len(shown) == 1:
             excel_saves()                   # Excel saves once more while the box is open
             window.events.put(cti.Call("0596310005", protocol="modem"))
-            wait_for(lambda: (window.root.update(), window.shown and window.shown.number == "0596310005")[1],
+            wait_for(lambda: (window.root.update(), window.card.shown and window.card.shown.number == "0596310005")[1],
                      timeout=10)
-            shown.append(window.shown.number if window.shown else None)
+            shown.append(window.card.shown.number if window.card.shown else None)
             wait_for(lambda: (window.root.update(), "高橋美咲" in members.read_text("utf-8-sig"))[1], timeout=15)
         return "ok"
     monkeypatch.setattr(cti.messagebox, "showinfo", showinfo)
