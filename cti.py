@@ -216,6 +216,10 @@ class MembersError(CtiError):
     """A members.csv whose content cannot be used (encoding, a required column missing, a broken quote)."""
 
 
+class VisitsError(CtiError):
+    """A visit history CSV that cannot be imported at all (encoding, a required column missing)."""
+
+
 class DatabaseError(CtiError):
     """cti.db cannot be used (newer version, cannot be created)."""
 
@@ -780,32 +784,58 @@ LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")     # one line with its en
 LINES_AT_ONCE = 1 << 16                                     # characters of text cut into lines at a time
 
 
+CELL_LIMIT = 1 << 26        # characters a CSV cell may hold (csv's own limit is 131,072: a pasted e-mail passes it)
+QUOTE_OR_LINE_END = re.compile(r'"|\r\n|\n|\r')
+
+
 def split_records(text: str):
-    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
+    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line;
+    cells is None for a record with a cell longer than CELL_LIMIT (the reader goes on after it).
 
     Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
     lines, cut a slice of text at a time (csv and itertools take them in C: no Python call a
     line; no StringIO of the whole text, which holds 4 bytes a character), and a record ends
     where the lines it took end.
     """
-    ends = array.array("q")                 # ends[i]: where line i + 1 ends in text
+    csv.field_size_limit(CELL_LIMIT)
+    at, first_line = 0, 1
+    while at < len(text) or not at:
+        ends = array.array("q")             # ends[i]: where line i + 1 (from at) ends in text
 
-    def slices():
-        at = 0
-        while at < len(text):
-            cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
-            lines = LINE.findall(text, at, cut)
-            ends.extend(itertools.accumulate(map(len, lines), initial=at))
-            ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or 0)
-            at = cut
-            yield lines
+        def slices(at=at):
+            while at < len(text):
+                cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
+                lines = LINE.findall(text, at, cut)
+                ends.extend(itertools.accumulate(map(len, lines), initial=at))
+                ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or at)
+                at = cut
+                yield lines
 
-    reader = csv.reader(itertools.chain.from_iterable(slices()))
-    start, line = 0, 1
-    for cells in reader:
-        end = ends[reader.line_num - 1]
-        yield cells, start, end, line
-        start, line = end, reader.line_num + 1
+        reader = csv.reader(itertools.chain.from_iterable(slices()))
+        start, line = at, first_line
+        try:
+            for cells in reader:
+                end = ends[reader.line_num - 1]
+                yield cells, start, end, line
+                start, line = end, first_line + reader.line_num
+            return
+        except csv.Error as e:
+            if "field larger than field limit" not in str(e):
+                raise
+        at = record_end(text, start)
+        yield None, start, at, line
+        first_line = line + len(LINE_END.findall(text, start, at))
+
+
+def record_end(text: str, start: int) -> int:
+    """Where the CSV record from start ends (after its line end), quotes followed as csv follows them."""
+    quoted = False
+    for m in QUOTE_OR_LINE_END.finditer(text, start):
+        if m[0] == '"':
+            quoted = not quoted
+        elif not quoted:
+            return m.end()
+    return len(text)
 
 
 def excel_safe(cell: str) -> str:
@@ -862,15 +892,16 @@ def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
         raise
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
+def read_csv_rows(path: Path, error=CtiError) -> tuple[list[str], list[tuple[int, list[str] | None]]]:
+    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports; cells None for a row with a cell
+    longer than CELL_LIMIT. error (a CtiError class) when the file cannot be used at all."""
     try:
-        text, _ = read_text_any(path, MembersError)
+        text, _ = read_text_any(path, error)
     except OSError as e:
         raise file_problem(e, path, reading=True) from None
     rows = [(line, cells) for cells, _, _, line in split_records(text)]
-    if not rows:
-        raise MembersError(f"{Path(path).name}: 空のファイルです")
+    if not rows or rows[0][1] is None:
+        raise error(f"{Path(path).name}: {'空のファイルです' if not rows else '1行目: セルが長すぎます'}")
     return rows[0][1], rows[1:]
 
 
@@ -1080,10 +1111,14 @@ def port_value(value: str) -> str:
     return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
 
 
+class OutOfRange(ValueError):
+    """A number that is a number, but outside what the setting allows (said as such, not as "not a number")."""
+
+
 def _parse_int(text, low, high):
     value = int(keyword(text))
     if not low <= value <= high:
-        raise ValueError
+        raise OutOfRange(f"{value} は {low}〜{high} の範囲外です")
     return value
 
 
@@ -1130,14 +1165,14 @@ CONFIG_KEYS = {
     ("device", "port"): ("port", port_value, ""),
     ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
                              " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を 300〜921600 の整数で指定してください"),
     ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
     ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
     ("files", "members"): ("members", path_value, PATH_HINT),
     ("files", "database"): ("database", path_value, PATH_HINT),
     ("files", "log"): ("log", path_value, PATH_HINT),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1〜100000 の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1〜3650 の整数を指定してください"),
     ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
                            " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
     ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
@@ -1158,11 +1193,16 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
     continuation lines): it is taken as a line of its own, and reported. A header typed with
     the IME on (［ｄｅｖｉｃｅ］) is read as [device].
     """
-    lines, problems = [], []
+    lines, problems, sections = [], [], {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith(("［", "[")):
             line = unicodedata.normalize("NFKC", stripped)
+            section = line.split("]")[0].strip("[ ").lower()
+            if section in sections:         # configparser (strict=False) would merge the two silently
+                problems.append(f"{number} 行目 [{section}]: {sections[section]} 行目にも同じ区分があります"
+                                "（両方を読み、同じ設定は後の値を使いました。1 つにまとめてください）")
+            sections.setdefault(section, number)
         elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
             problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
                             "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
@@ -1215,7 +1255,7 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
                     setattr(config, field, parse(value))
                 except (ValueError, KeyError) as e:
                     shown = shown_port(keyword(value)) if field == "port" else value    # no sip:// password
-                    problems.append(f"[{section}] {key} = {shown}: {hint or e}")
+                    problems.append(f"[{section}] {key} = {shown}: {f'範囲外です。{hint}' if isinstance(e, OutOfRange) else hint or e}")
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
@@ -3190,6 +3230,8 @@ class MemberRows:
         with self._readable():
             first = next(self._records, None)
         if first is not None:
+            if first[0] is None:
+                raise MembersError(f"{name} 1行目: セルが長すぎます（見出し行）")
             self.header, self._end = first[0], first[2]
             self.header_end = self._end
         self.columns = map_columns(self.header)
@@ -3222,6 +3264,9 @@ class MemberRows:
                 add_start(start)
                 add_line(line)
                 self._end = end
+                if cells is None:
+                    problems(f"{file_name} {line}行目: セルが長すぎます（{CELL_LIMIT:,} 文字まで。Excel で短くしてください）")
+                    continue
                 if end == len(text):
                     opened = unclosed_quote_line(text, start, line)
                     if opened is not None:
@@ -3232,7 +3277,7 @@ class MemberRows:
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
                         and (eaten := swallowed_rows(cells, width)):      # a record of several lines
                     cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
-                    opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
+                    opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
                     continue
@@ -3607,7 +3652,8 @@ def render(file: MembersFile, header, changed: dict, added: list) -> str:
 
 
 def formula_cells(raw: str) -> bool:
-    return any(EXCEL_FORMULA.match(c) for c in next(split_records(raw))[0])
+    cells = next(split_records(raw))[0]
+    return cells is not None and any(EXCEL_FORMULA.match(c) for c in cells)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -4692,7 +4738,7 @@ def deferred_text(name: str, error: CtiError) -> str:
                       "戻りしだい自動で保存します",
            "network": f"{name} のある共有フォルダに届かないため、まだ保存できません。つながりしだい自動で保存します",
            "full": f"{name} のあるディスクがいっぱいのため、まだ保存できません。空きができしだい自動で保存します",
-           "readonly": f"{name} のフォルダに書き込む権限がないため（読み取り専用）、まだ保存できません。"
+           "readonly": f"{name} のフォルダに書き込む権限がありません（読み取り専用の共有フォルダなど）。"
                        "書き込めるようになりしだい自動で保存します"}.get(cause, f"{error}。あとで自動で保存します")
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
@@ -5208,15 +5254,18 @@ class Database:
         the file holds it more often than cti.db already does. A member number not in
         members (when given) is imported and reported with its line.
         """
-        header, rows = read_csv_rows(path)
+        header, rows = read_csv_rows(path, VisitsError)
         keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
         columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
                    for field, aliases in VISIT_COLUMNS.items()}
         name = Path(path).name
         if columns["member_no"] is None or columns["date"] is None:
-            raise MembersError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
+            raise VisitsError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
         problems, visits = [], []
         for line, cells in rows:
+            if cells is None:
+                problems.append(f"{name} {line}行目: セルが長すぎます")
+                continue
             if not any(c.strip() for c in cells):
                 continue
             get = functools.partial(field_of, cells, columns)
@@ -7732,7 +7781,7 @@ def prints_output(argv) -> bool:
         return True
     finally:
         sys.stdout, sys.stderr = streams
-    return bool(args.decode or args.list_ports or args.lookup or args.import_visits)
+    return any(value is not None for value in (args.decode, args.lookup, args.import_visits)) or args.list_ports
 
 
 def utf8_when_redirected():
@@ -7744,6 +7793,10 @@ def utf8_when_redirected():
 
 
 def cmd_decode(path: str, protocol: str) -> int:
+    if not path:
+        print(f"--decode: 記録ファイルの名前を指定してください（標準入力からは {CLI_PROGRAM} --decode - < cti.log）",
+              file=sys.stderr)
+        return 2
     if path == "-" and sys.stdin is None:
         print(f"-: 標準入力がありません。記録ファイルの名前を指定するか、{CLI_PROGRAM} --decode - < cti.log "
               "のように渡してください", file=sys.stderr)
@@ -7765,10 +7818,17 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
+    if not normalize_phone(number):
+        print(f"--lookup: 電話番号を指定してください（例 {CLI_PROGRAM} --lookup 0596-31-0005）", file=sys.stderr)
+        return 2
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
     scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
+        if not table.existed:
+            print(f"{config.members}: 会員台帳がありません（cti.ini の [files] members に members.csv の場所を"
+                  "書いてください）", file=sys.stderr)
+            return 2
     else:
         members, problems = scanned
     for problem in problems:
@@ -7832,7 +7892,7 @@ def main(argv=None) -> int:
     else:
         utf8_when_redirected()
     args = parse_args(argv)
-    if args.decode:
+    if args.decode is not None:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
         return cmd_list_ports()
@@ -7841,9 +7901,9 @@ def main(argv=None) -> int:
         print(f"{config_path}: 設定ファイルがありません", file=sys.stderr)
         return 2
     try:
-        if args.lookup:
+        if args.lookup is not None:
             return cmd_lookup(args.lookup, config_path)
-        if args.import_visits:
+        if args.import_visits is not None:
             return cmd_import_visits(args.import_visits, config_path)
         if args.selftest:
             return selftest()
@@ -7896,8 +7956,9 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
-                          "（C:\\cti など。OneDrive のフォルダは避けます）にコピーしてから起動してください") from None
+        problem = file_problem(e, config_path.parent)
+        raise FileError(f"{problem}。cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", problem.cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)
