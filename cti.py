@@ -224,6 +224,21 @@ class DatabaseError(CtiError):
     """cti.db cannot be used (newer version, cannot be created)."""
 
 
+class BookingError(CtiError, ValueError):
+    """A booking change cti.db refuses; kind is one of BOOKING_REFUSALS' keys, whose text it fills in."""
+
+    def __init__(self, kind: str, **values):
+        super().__init__(BOOKING_REFUSALS[kind].format(**values))
+        self.kind = kind
+
+
+BOOKING_REFUSALS = {
+    "step": "「{status}」の予約を「{to}」にはできません",
+    "move": "「{status}」の予約は変更できません",
+    "missing": "予約 {id} はありません",
+}
+
+
 class ValidationError(CtiError, ValueError):
     """Input refused before anything is kept; field names the dialog field it concerns."""
 
@@ -4827,6 +4842,26 @@ SCHEMA = [
     """
     ALTER TABLE calls ADD COLUMN answered INTEGER
     """,
+    # version 3: the history in the order calls arrived, whatever the wall clock said: an id that
+    # only grows and is never used again (AUTOINCREMENT), old calls numbered in their stored order
+    """
+    CREATE TABLE calls_by_arrival (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received TEXT NOT NULL,
+        number TEXT,
+        reason TEXT,
+        caller_name TEXT,
+        device_time TEXT,
+        protocol TEXT,
+        answered INTEGER
+    );
+    INSERT INTO calls_by_arrival (received, number, reason, caller_name, device_time, protocol, answered)
+        SELECT received, number, reason, caller_name, device_time, protocol, answered FROM calls
+        ORDER BY received, id;
+    DROP TABLE calls;
+    ALTER TABLE calls_by_arrival RENAME TO calls;
+    CREATE INDEX calls_received ON calls(received)
+    """,
 ]
 
 
@@ -4969,6 +5004,33 @@ def sqlite_busy(error: Exception) -> bool:
     return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
+CLOCK_JUMP = 180            # seconds the wall clock may move against the monotonic clock (NTP slews far less)
+
+
+class ClockWatch:
+    """Whether the wall clock stepped since cti started: wall time minus the monotonic clock, against
+    its value at start. Windows steps the clock after sleep or a time sync; a dead CMOS battery or a
+    time zone fixed by hand steps it by hours or days. While it stands off, nothing is removed by age
+    (a clock 8 days ahead would take the week's history), and the status line says so."""
+
+    def __init__(self, wall=time.time, monotonic=time.monotonic, limit=CLOCK_JUMP):
+        self.wall, self.monotonic, self.limit = wall, monotonic, limit
+        self.base = wall() - monotonic()
+        self.off = 0.0
+
+    def offset(self) -> float:
+        """Seconds the wall clock stands off where it was at start; 0.0 within the limit. A change is logged."""
+        off = self.wall() - self.monotonic() - self.base
+        off = off if abs(off) > self.limit else 0.0
+        if (off == 0.0) != (self.off == 0.0):
+            if off:
+                log.warning("時計が %+d 秒 変わりました: 時刻が戻るまで着信履歴を日数では削除しません", off)
+            else:
+                log.warning("時計が元に戻りました: 着信履歴の日数での削除を再開します")
+        self.off = off
+        return off
+
+
 class Database:
     """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema.
 
@@ -4977,8 +5039,10 @@ class Database:
     call it could not store then is stored by a background writer (take_written() tells the window).
     """
 
-    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
+    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now, monotonic=time.monotonic):
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
+        self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -5087,7 +5151,9 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
             cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
                                "VALUES (?,?,?,?,?,?)", row)
-            self._prune(conn)
+            pruned = self._prune(conn, keep=cur.lastrowid)
+        if conn is self.conn:
+            self.pruned = pruned
         return cur.lastrowid
 
     def _write_late(self):
@@ -5125,25 +5191,28 @@ class Database:
         return written > 0
 
     def prune(self):
-        """Keep the newest max_entries calls of the last max_days days."""
+        """Keep the newest max_entries calls (by arrival) of the last max_days days."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self._prune(self.conn)
 
-    def _prune(self, conn):
-        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
-        oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
-                            (self.max_entries - 1,)).fetchone()
-        if edge is not None:
-            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
-                         (edge[0], edge[0], edge[1]))
+    def _prune(self, conn, keep=None) -> list[int]:
+        """The ids deleted: beyond the newest max_entries by arrival, and (while the wall clock has not
+        jumped) older than max_days by the received index; never `keep`, the call this insert stored."""
+        pruned = []
+        if not self.clock.offset():
+            oldest = self._iso(self.now() - timedelta(days=self.max_days))
+            pruned += [r[0] for r in conn.execute("DELETE FROM calls WHERE received < ? AND id IS NOT ? RETURNING id",
+                                                  (oldest, keep)).fetchall()]
+        pruned += [r[0] for r in conn.execute(
+            "DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
+            (self.max_entries,)).fetchall()]
+        return pruned
 
     def calls(self) -> list[CallRecord]:
-        """The history, newest first; the last one read while another program holds cti.db."""
+        """The history, newest arrival first; the last one read while another program holds cti.db."""
         try:
-            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY id DESC").fetchall()
         except sqlite3.OperationalError as e:
             if not sqlite_busy(e):
                 raise
@@ -5185,7 +5254,7 @@ class Database:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
         r = self.reservation(reservation_id)
         if status not in NEXT_STATES[r.status]:
-            raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
+            raise BookingError("step", status=r.status, to=status)
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
         with self._held_as_error(), self.conn:
@@ -5204,7 +5273,7 @@ class Database:
             self.conn.execute("BEGIN IMMEDIATE")
             r = self.reservation(reservation_id)
             if r.status != "予約":
-                raise ValueError(f"「{r.status}」の予約は変更できません")
+                raise BookingError("move", status=r.status)
             self.conn.execute("UPDATE reservations SET starts = ?, menu = ?, staff = ?, memo = ? WHERE id = ?",
                               (starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, reservation_id))
         return self.reservation(reservation_id)
@@ -5212,7 +5281,7 @@ class Database:
     def reservation(self, reservation_id) -> Reservation:
         row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
         if row is None:
-            raise ValueError(f"予約 {reservation_id} はありません")
+            raise BookingError("missing", id=reservation_id)
         return self._reservation(row)
 
     @staticmethod
@@ -5698,6 +5767,16 @@ def folder_warnings(risks: list[str]) -> list[str]:
     return [FOLDER_WARNINGS[risk] for risk in risks]
 
 
+def clock_warnings(offset: float) -> list[str]:
+    """The status line while the PC's clock stands off where it was when cti started (ClockWatch)."""
+    if not offset:
+        return []
+    minutes = round(abs(offset) / 60)
+    amount = f"{minutes // 1440}日" if minutes >= 1440 else f"{minutes // 60}時間" if minutes >= 60 else f"{minutes}分"
+    return [f"パソコンの時計が {amount}{'進み' if offset > 0 else '戻り'}ました。時計が直るまで、"
+            "古い着信履歴を日数では消しません（着信は表示・保存しています）"]
+
+
 def help_text(ini, members, device, ports) -> str:
     lines = "\n".join(f"{action_label(a)}\t{a.help}" for a in ACTIONS)
     return f"""\
@@ -5720,6 +5799,98 @@ def help_text(ini, members, device, ports) -> str:
 ###############################################################################
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
+
+class Heartbeat:
+    """The window's timers on the monotonic clock, so that no step of the wall clock holds one up.
+
+    Tk 8.6 measures `after` in wall-clock time: a clock set back N s holds every pending after N s
+    (Windows steps it after sleep and at a time sync; a dead CMOS battery or a time zone fixed by
+    hand, by hours). Here every job has a monotonic due time, and tick() runs those due. Two things
+    call tick(): one Tk after every `poll` s, enough while the clock is steady (and all there is
+    while tests pump update()); and, from start() in the real loop, a thread that waits on the
+    monotonic clock and calls into Tcl, which tkinter (threaded Tcl, as Python ships it on Windows
+    and Linux) runs in the Tk thread at once whatever its timers wait for. It calls every `beat` s,
+    and at once on wake() (a call put on the queue). Each tick arms the after afresh, so one a step
+    held is replaced.
+    """
+
+    def __init__(self, root, poll: float, beat=0.1, clock=time.monotonic):
+        self.root, self.poll, self.beat, self.clock = root, poll, beat, clock
+        self.jobs = {}                  # name -> [monotonic due, every (None: once), callback]
+        self.after_id = None
+        self.nudge, self.stopping = threading.Event(), threading.Event()
+        self.command = root.register(self.tick)
+        self.arm()
+
+    def every(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, seconds, callback]
+
+    def once(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, None, callback]
+
+    def tick(self):
+        """Run the jobs due; an error in one is logged (a box every few seconds would bury the screen)."""
+        for name, job in list(self.jobs.items()):
+            due, every, callback = job
+            if self.stopping.is_set():
+                return                  # 終了 from a job (the tray's command) destroyed the root
+            if due > self.clock() or self.jobs.get(name) is not job:
+                continue
+            if every is None:
+                del self.jobs[name]
+            else:
+                job[0] = self.clock() + every
+            try:
+                callback()
+            except Exception:
+                log.exception("定期処理 %s でエラー", name)
+        if not self.stopping.is_set():
+            self.arm()
+
+    def arm(self):
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+        self.after_id = self.root.after(int(self.poll * 1000), self.tick)
+
+    def start(self):
+        """In the real loop (mainloop): the thread that ticks whatever the wall clock does."""
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
+    def wake(self):
+        """From any thread: tick now (a call is on the queue)."""
+        self.nudge.set()
+
+    def _beat(self):
+        while not self.stopping.is_set():
+            self.nudge.wait(self.beat)
+            self.nudge.clear()
+            if self.stopping.is_set():
+                return
+            try:
+                self.root.tk.call(self.command)
+            except (RuntimeError, tk.TclError):   # the loop not running (a start-up box) or ended
+                self.stopping.wait(self.beat)
+
+    def stop(self):
+        """No job runs after this (tests call it before destroying the root)."""
+        self.stopping.set()
+        self.nudge.set()
+        self.jobs.clear()
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+            self.after_id = None
+
+
+class WakingQueue(queue.Queue):
+    """A queue that wakes the window's loop (Heartbeat.wake) the moment a thread puts on it."""
+
+    def wake(self):
+        """Replaced by the window's Heartbeat.wake once there is a window."""
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        self.wake()
+
 
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
@@ -6731,23 +6902,17 @@ class HistoryList(ttk.Frame):
 
     def add(self, record: CallRecord, members: list, select=True):
         """A new call at the top (selected unless `select` is False), and the rows the database pruned
-        dropped from the bottom: a popup costs the same with 20,000 calls kept as with 100 (refresh
+        with it (db.pruned) dropped: a popup costs the same with 20,000 calls kept as with 100 (refresh
         rebuilds them all)."""
-        tree, db = self.tree, self.context.db
+        tree = self.tree
         iid = str(record.id)
+        for old in [iid, *map(str, self.context.db.pruned)]:    # an id shown already is replaced, never a TclError
+            if tree.exists(old):
+                tree.delete(old)
+                self.records.pop(old, None)
         self.records[iid] = record
         tree.insert("", 0, iid=iid, values=history_row(record, members),
                     tags=("unknown",) if record.number and not members else ())
-        oldest = db.now() - timedelta(days=db.max_days)
-        children = tree.get_children()
-        for old in reversed(children[db.max_entries:] if len(children) > db.max_entries else ()):
-            tree.delete(old)
-            self.records.pop(old, None)
-        for old in reversed(children[1:db.max_entries]):
-            if old in self.records and self.records[old].received >= oldest:
-                break
-            tree.delete(old)
-            self.records.pop(old, None)
         if select:
             self.select(iid)
 
@@ -6853,6 +7018,7 @@ class MainWindow:
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
     CONFIRM_MS = 5000                   # 登録しました and friends
+    CLOCK_CHECK_MS = 1000               # the date for today's counts, and whether the clock jumped
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -6861,7 +7027,7 @@ class MainWindow:
         self.device_status = Status("connecting", "着信表示装置を探しています", shown_port(config.port))
         self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
         self.today_window = None        # the 本日の予約 window while it is open
-        self._after = {}                # every timer of the window, by name (stop() cancels them)
+        self.timers = Heartbeat(root, self.POLL_MS / 1000)    # every timer of the window, by name
         self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
         self.tray = None                # a started Tray, when this desktop has a notification area
         self.unseen = 0                 # calls since the receptionist last looked at the window
@@ -6891,7 +7057,7 @@ class MainWindow:
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
         self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
-        self._schedule_midnight()
+        self._schedule("clock", self.CLOCK_CHECK_MS, self.follow_clock)
 
     @property
     def now(self):
@@ -7014,35 +7180,24 @@ class MainWindow:
     # timers, and the queues polled (the only way in from the reader's and the tray's threads)
 
     def _schedule(self, name, ms, callback):
-        """Run callback every ms; an error in it is logged (a box every few seconds would bury the screen)."""
-        def run():
-            try:
-                callback()
-            except Exception:
-                log.exception("定期処理 %s でエラー", name)
-            finally:
-                if not self.ended:          # 終了 from this very timer (the tray's command) destroyed the root
-                    self._after[name] = self.root.after(ms, run)
-        self._after[name] = self.root.after(ms, run)
+        """Run callback every ms (by the monotonic clock: see Heartbeat)."""
+        self.timers.every(name, ms / 1000, callback)
 
     def later(self, name, ms, callback):
         """callback once, in ms (a timer of the same name is replaced as the last one to run)."""
-        self._after[name] = self.root.after(ms, callback)
+        self.timers.once(name, ms / 1000, callback)
 
-    def _schedule_midnight(self):
-        now = self.now()
-        tomorrow = datetime(now.year, now.month, now.day) + timedelta(days=1, seconds=1)
-
-        def midnight():
+    def follow_clock(self):
+        """Today's counts follow the date she sees (midnight, or a clock set to another day), and the
+        status line says when the clock has jumped (history is then not removed by age)."""
+        if self.now().date() != self.counts_day:
             self.refresh_counts()
-            self._schedule_midnight()
-        self.later("midnight", max(1000, int((tomorrow - now).total_seconds() * 1000)), midnight)
+        if self.db.clock.offset() != self.clock_shown:
+            self.refresh_status()
 
     def stop(self):
         """Cancel the timers (tests call this before destroying the root)."""
-        for after_id in self._after.values():
-            self.root.after_cancel(after_id)
-        self._after.clear()
+        self.timers.stop()
 
     def poll(self):
         """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
@@ -7204,12 +7359,15 @@ class MainWindow:
         self.card.show_elapsed(self.now())
 
     def refresh_counts(self):
-        self.history.show_counts(counts_text(self.db.today_counts(self.now().date())))
+        self.counts_day = self.now().date()
+        self.history.show_counts(counts_text(self.db.today_counts(self.counts_day)))
 
     def refresh_status(self):
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
+        self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
-                                                        *folder_warnings(data_folder_risks(self.config))]))
+                                                        *folder_warnings(data_folder_risks(self.config)),
+                                                        *clock_warnings(self.clock_shown)]))
         self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
@@ -7579,9 +7737,9 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
     db = Database(config.database, config.max_entries, config.max_days)
-    events = queue.Queue()
+    events = WakingQueue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    tray = Tray(queue.Queue())
+    tray = Tray(WakingQueue())
     has_tray = tray.start()
     try:
         for rebuilt in itertools.count():
@@ -7589,6 +7747,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
             apply_icon(root)
             window = MainWindow(root, config, members, db, events)
             window.commands = tray.commands
+            events.wake = tray.commands.wake = window.timers.wake
             window.tray = tray if has_tray else None
             if instance:
                 window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
@@ -7619,6 +7778,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                     messagebox.showwarning("CTI", db.notice, parent=root)
                 if members.notices:         # a member no. changed that the last run could not tell
                     window.members_changed([])
+            window.timers.start()            # ticks whatever the wall clock does (Heartbeat)
             root.mainloop()
             window.stop()
             if window.ended:

@@ -119,17 +119,23 @@ def pty_pair(make_pty):
 # one clock, one reader-events helper, one members-file factory
 
 class FakeClock:
-    """An injectable now(): a datetime the test sets (clock.when = ...) or moves (clock.advance(seconds))."""
+    """An injectable now(): a datetime the test sets (clock.when = ...: the wall clock stepped) or moves
+    (clock.advance(seconds): time passing, which its monotonic() follows too)."""
 
     def __init__(self, when=datetime(2026, 11, 25, 10, 0, 0)):
         self.when = when
+        self.passed = 0.0
 
     def __call__(self):
         return self.when
 
     def advance(self, seconds: float):
         self.when += timedelta(seconds=seconds)
+        self.passed += seconds
         return self.when
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.passed
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_closing_like_a_window_manager_hides_and_a_call_brings_it_back(app):
     assert pump(app.root, lambda: shown(app.root))
     assert close_until(frame_id(app.root), lambda: app.root.state() == "withdrawn",
                        lambda closed, timeout: pump(app.root, closed, timeout)), "× did not hide the window"
-    assert app.root.winfo_exists() and app.window._after                # still running, timers alive
+    assert app.root.winfo_exists() and app.window.timers.jobs           # still running, timers alive
     app.call(MEMBER)
     assert pump(app.root, lambda: shown(app.root)), "the call did not bring the window back"
     assert caller(app)["name"] == "ペンギン貴子 様"
@@ -110,7 +110,7 @@ def test_quit_asks_first(app, destroyed):
     assert "終了すると、電話がかかってきても表示されません" in app.boxes.messages("askyesno")[0]
     app.boxes.answers = [True]
     assert app.window.quit() is True and destroyed == ["destroy"]
-    assert app.window._after == {}                                      # its timers stopped
+    assert app.window.timers.jobs == {} and app.window.timers.after_id is None     # its timers stopped
 
 
 def test_quit_refuses_while_a_dialog_holds_typed_input(app, destroyed):
@@ -455,7 +455,7 @@ def card_colour(app):
 
 def settle(app):
     """Past the arrival highlight (its timer runs at once here), the card in its state's colour."""
-    app.root.after_cancel(app.window._after["highlight"])
+    app.window.timers.jobs.pop("highlight", None)
     app.window.card.paint()
     app.root.update_idletasks()
 
@@ -520,7 +520,7 @@ def test_the_card_says_how_long_ago_the_call_came(app):
     clock.when += timedelta(minutes=3)
     app.window.refresh_elapsed()                                         # what the 20-s timer runs
     assert app.window.card.labels["elapsed"]["text"] == "（3分前）"
-    assert app.window._after["elapsed"]
+    assert app.window.timers.jobs["elapsed"][1] == cti.MainWindow.ELAPSED_MS / 1000
 
 
 def test_the_visit_line_on_the_card(app):

@@ -525,7 +525,7 @@ def test_the_window_history_follows_pruning_call_by_call_without_a_rebuild(tmp_p
     except tk.TclError as e:
         pytest.skip(f"no display: {e}")
     root.withdraw()
-    db = cti.Database(config.database, 5, 1, now=clock)
+    db = cti.Database(config.database, 5, 1, now=clock, monotonic=clock.monotonic)
     window = cti.MainWindow(root, config, cti.MemberTable(members).load(), db, queue.Queue(), now=clock, _utest=True)
     rebuilds = []
     monkeypatch.setattr(window.history, "refresh", lambda *a, **k: rebuilds.append(a))
