@@ -6194,6 +6194,12 @@ class RegisterDialog(Dialog):
     def first_focus(self):
         return self.widgets["name"]
 
+    def follow_members(self):
+        """members.csv changed (Excel or another PC added a member): an untouched suggestion follows it."""
+        if self.vars["member_no"].get() == self.initial["member_no"]:
+            self.initial["member_no"] = self.context.members.next_member_no()
+            self.vars["member_no"].set(self.initial["member_no"])
+
     def entry_ok(self):
         form = self.form()
         if form["member_no"] == self.initial["member_no"]:
@@ -7391,6 +7397,9 @@ class MainWindow:
         shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
         self.show_caller(shown or self.history.selected_record())
         self.refresh_status()
+        for window in self.open_windows():
+            if isinstance(window, RegisterDialog):
+                window.follow_members()
         if renumbered:
             self.confirm(member_notice_text(renumbered[-1], self.members.path.name))
         if notes:
