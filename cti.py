@@ -4121,11 +4121,19 @@ class MembersLock:
             raise LockLost(f"{self.path.name} was replaced while it was locked")
 
     def held(self) -> bool:
+        if self.locked is None:
+            return False
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+        return (st.st_dev, st.st_ino) == self.locked
+
+    def check(self) -> bool:
+        """True while the lock is ours; LockLost when it is not (asked before every replace)."""
+        if not self.held():
+            raise LockLost(f"{self.path.name} is no longer the file we locked")
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float):
@@ -4280,13 +4288,14 @@ class MemberWriter:
         (changes found lost meanwhile are pending from then on).
         """
         try:
+            cause = "held"
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
                         return self._write_held(lock, read_raw, stat, new)
-                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
-                    continue
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+                except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
+                    cause = "locked" if isinstance(e, LockLost) else "held"
+            raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
@@ -4321,7 +4330,7 @@ class MemberWriter:
         try:
             # Excel takes no lock: a save of its own while we write would be replaced by our text made
             # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
-            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+            st = atomic_write(self.path, data, unchanged=lambda: lock.check() and stat() == based_on) \
                 if changed else None
         except FileChanged:
             raise
