@@ -178,9 +178,10 @@ def test_lock_left_by_a_killed_process_is_recovered_at_once(tmp_path):
 # Excel saves by deleting members.csv and renaming its temp file into place
 
 EXCEL = r"""
-import os, sys, time
+import os, re, sys, time
 from pathlib import Path
 barrier, worker, members, saves = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+typing_next = sys.argv[5:] == ["next"]
 barrier.with_name(f"{barrier.name}.ready{worker}").write_text("")
 while not barrier.exists():
     time.sleep(0.001)
@@ -191,7 +192,10 @@ for save in range(saves):
             break
         except FileNotFoundError:
             time.sleep(0.001)
-    if save == 0:
+    if typing_next:                            # a row each save, under the next number, typed by hand
+        highest = max(int(n) for n in re.findall(rb"\nAC(\d{5}),", data))
+        data += f"AC{highest + 1:05d},エクセル{save},,,,,\r\n".encode("utf-8")
+    elif save == 0:
         data += "EX0001,エクセル追加,,03-9999-0000,,,\r\n".encode("utf-8")   # the row typed in Excel
     tmp = members.with_name("~members.tmp")
     tmp.write_bytes(data)
@@ -861,30 +865,6 @@ renumbered = [(n.old, n.new, n.name) for n in notices if type(n).__name__ == "Re
 print(json.dumps({"told": told, "renumbered": renumbered}, ensure_ascii=False), flush=True)
 """
 
-EXCEL_TYPES_NEXT = r"""
-import os, re, sys, time
-from pathlib import Path
-barrier, worker, members, saves = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
-barrier.with_name(f"{barrier.name}.ready{worker}").write_text("")
-while not barrier.exists():
-    time.sleep(0.001)
-for save in range(saves):
-    while True:
-        try:
-            data = members.read_bytes()        # what Excel has open
-            break
-        except FileNotFoundError:
-            time.sleep(0.001)
-    highest = max(int(n) for n in re.findall(rb"\nAC(\d{5}),", data))
-    data += f"AC{highest + 1:05d},エクセル{save},,,,,\r\n".encode("utf-8")   # the next number, typed by hand
-    tmp = members.with_name("~members.tmp")
-    tmp.write_bytes(data)
-    time.sleep(0.003)                          # the user's typing between open and save
-    os.unlink(members)                         # KB 814068: delete the original, then rename into place
-    os.rename(tmp, members)
-print("saved", saves, flush=True)
-"""
-
 
 def register_while_excel_types(tmp_path, workers, count, saves):
     import json
@@ -895,7 +875,7 @@ def register_while_excel_types(tmp_path, workers, count, saves):
         (tmp_path / f"pc{worker}").mkdir()
         procs.append(subprocess.Popen([sys.executable, "-c", TOLD, str(barrier), str(worker), str(count), str(members)],
                                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    excel = subprocess.Popen([sys.executable, "-c", EXCEL_TYPES_NEXT, str(barrier), "9", str(members), str(saves)],
+    excel = subprocess.Popen([sys.executable, "-c", EXCEL, str(barrier), "9", str(members), str(saves), "next"],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = [barrier.with_name(f"go.ready{w}") for w in (*workers, 9)]
     deadline = time.monotonic() + 60
@@ -1153,3 +1133,23 @@ def test_a_kept_change_that_can_no_longer_be_written_is_shown_with_its_file_neve
     assert not any("保存しました" in m for m in boxes.messages("showinfo"))
     assert "桜🌸子" in unsaved.read_text("utf-8-sig") and "080-1111-2222" in unsaved.read_text("utf-8-sig")
     assert app.members.pending == [] and "未保存" not in app.window.status.members_line["text"]
+
+
+def test_an_open_register_dialog_follows_the_next_number_excel_adds(app):
+    """Excel adds the next member meanwhile: the untouched number field follows; a typed one stays."""
+    members = app.members.path
+    dialog = app.window.open_register("08011112222")
+    suggested = dialog.vars["member_no"].get()
+    taken = f"AC{int(suggested[2:]) + 1:05d}"
+    temp = members.with_name("A1B2C3D4")
+    temp.write_bytes(members.read_bytes() + f"{suggested},エクセルの方,,,,,,\r\n".encode())
+    os.replace(temp, members)
+    app.window.check_members()
+    app.root.update()
+    assert dialog.vars["member_no"].get() == taken
+    dialog.vars["member_no"].set("ZZ001")                       # typed by hand: kept
+    temp.write_bytes(members.read_bytes() + f"{taken},エクセルの方2,,,,,,\r\n".encode())
+    os.replace(temp, members)
+    app.window.check_members()
+    app.root.update()
+    assert dialog.vars["member_no"].get() == "ZZ001"
