@@ -1051,6 +1051,11 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
 SIP_DEFAULT_PORT = 5060
 
 
+def uri_host(host: str) -> str:
+    """A host as a URI writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class SipTarget:
     """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
@@ -1063,8 +1068,7 @@ class SipTarget:
     @property
     def shown(self) -> str:
         """The URL without its password: what logs, messages and the status line may show."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+        return f"sip://{self.user}@{uri_host(self.host)}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
 
 
 def is_sip_url(url: str) -> bool:
@@ -1989,7 +1993,7 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 # gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
 # answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
 # (bytes and times in, datagrams and events out); the socket lives in the device reader.
-# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# What an HGW sends is inferred, not yet seen (shared docs/hgw-sip.md): the forms of a number, the words for
 # a caller without one and the sign of a call answered elsewhere are each one table or one function.
 
 SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
@@ -2029,10 +2033,6 @@ class SipMessage:
 
     def all(self, name: str) -> list:
         return [value for key, value in self.headers if key == name]
-
-    @property
-    def cseq(self) -> int:
-        return int(self.header("cseq").split()[0])
 
     def param(self, name: str, param: str) -> str | None:
         """A ;param= of a header (From's tag, Via's branch), None when absent."""
@@ -2166,8 +2166,8 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         word = nfkc(candidate).strip().lower()
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
-        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
-            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+        if digits := written_number(candidate):
+            named = display and candidate is user and not written_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
@@ -2237,13 +2237,13 @@ class SipAgent:
         self.target, self.registrar, self.local = target, registrar, local
         self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
         self.give_up, self.token, self.debug = give_up, token, debug
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        here = f"[{local[0]}]" if ":" in local[0] else local[0]
-        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        here = uri_host(local[0])
+        self.registrar_uri = f"sip:{uri_host(target.host)}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
         self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
         self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
         self.via_host = f"{here}:{local[1]}"
         self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.expires = SIP_EXPIRES          # raised when the registrar asks for longer (423)
         self.state = None                   # the last SipHealth state reported
         self.refusals = 0
         self.auth = None                    # [header, challenge, nc]: reused on refreshes
@@ -2259,13 +2259,19 @@ class SipAgent:
         return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
                 *self._register(now)]
 
-    def _register(self, now, fresh=False):
+    def stop(self, now) -> list:
+        """The REGISTER that removes this extension (Expires: 0), so that the PBX stops offering it
+        calls at once; sent once, unanswered: cti is closing."""
+        return self._register(now, expires=0) if self.state == "connected" else []
+
+    def _register(self, now, fresh=False, expires=None):
         branch = f"z9hG4bK{self.token()}"
         self.cseq += 1
         lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
                  "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
-                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+                 f"Expires: {self.expires if expires is None else expires}", f"Allow: {SIP_ALLOW}",
+                 f"User-Agent: {SIP_AGENT}"]
         self.fresh_auth = fresh and self.auth is not None
         if self.auth:
             header, challenge, nc = self.auth
@@ -2290,7 +2296,7 @@ class SipAgent:
         if 200 <= response.status < 300:
             contact = next((c for c in response.all("contact") if self.contact in c), "")
             expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
-            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or self.expires)
             self.next_register = now + min(self.refresh, max(granted, 2) / 2)
             self.refusals = 0
             return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
@@ -2300,8 +2306,10 @@ class SipAgent:
         if offer and (not self.fresh_auth or stale):
             self.auth = [*offer, 0]
             return self._register(now, fresh=True)
-        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
-            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        minimum = re.fullmatch(r"\d{1,6}", response.header("min-expires") or "")
+        if response.status == 423 and minimum and int(minimum.group()) > self.expires:
+            self.expires = int(minimum.group())         # Interval Too Brief: ask for what it allows, at once
+            return self._register(now)
         delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
         self.refusals += 1
         self.auth = None
@@ -2384,7 +2392,7 @@ class SipAgent:
         if ringing is None:
             number, reason, name, read = sip_caller(invite)
             if (number is None and reason is None) or self.debug:
-                log.debug("SIP: 発信者の表示 %s", read)
+                log.debug("SIP: 発信者の表示 %s", without_names(read))
             call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
             ringing = self.calls[key] = Ringing(call, self.token(4), now)
             out.append(call)
@@ -2423,10 +2431,20 @@ class SipAgent:
                         source)]
 
 
+def without_names(text: str) -> str:
+    """SIP text with its display names hidden (a PBX may put its phone book's name there; logs never
+    hold names), but not a word for a caller without a number (公衆電話): what the debug log is for."""
+    def hide(m):
+        shown = m.group(1)
+        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or written_number(shown)
+        return m.group(0) if keep else f'"(名前 {len(shown)} 文字)" <'
+    return re.sub(r'"((?:[^"\\]|\\.)*)"\s*<', hide, text)
+
+
 def sip_log_text(data: bytes) -> str:
-    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
-    but guessable from)."""
-    text = data.decode("utf-8", "replace").strip()
+    """A datagram for the debug log, on one line: display names and the digest response hidden (the
+    response is not the password, but the password can be guessed from it)."""
+    text = without_names(data.decode("utf-8", "replace").strip())
     text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
     return text.replace("\r\n", " | ").replace("\n", " | ")
 
@@ -2585,7 +2603,7 @@ class SipPort:
             raise
         self.local = self.sock.getsockname()[:2]
         self.debug = debug
-        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        self.agent = SipAgent(self.target, self.registrar, self.local, debug=debug, **agent_settings)
         log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
 
     def start(self) -> list:
@@ -2604,7 +2622,7 @@ class SipPort:
             if source is not None and source[0] == self.registrar[0]:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
-                out += self.agent.receive(data, source[:2], self.clock())
+                out += self.agent.receive(data, source, self.clock())
         out += self.agent.tick(self.clock())
         return self._send(out)
 
@@ -2623,6 +2641,7 @@ class SipPort:
         return events
 
     def close(self):
+        self._send(self.agent.stop(self.clock()))
         self.sock.close()
 
 
@@ -3537,9 +3556,12 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Register |
     return Register(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
+def held_by_text(phone: str, other) -> str:
+    return f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
+
+
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
-    return [f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
-            for other in file.by_phone.get(phone, ())]
+    return [held_by_text(phone, other) for other in file.by_phone.get(phone, ())]
 
 
 def change_written(file: MembersFile, change) -> bool:
@@ -5002,6 +5024,16 @@ DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another
 DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
 
 
+# why SQLite could not write (a FILE_CAUSES key): a full disk, or a read-only one (a new connection
+# there cannot even open the -shm file WAL needs)
+SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "full", sqlite3.SQLITE_READONLY: "readonly", sqlite3.SQLITE_CANTOPEN: "readonly"}
+
+
+def sqlite_cause(error: Exception) -> str:
+    code = getattr(error, "sqlite_errorcode", None)
+    return SQLITE_CAUSES.get(code & 0xFF, "other") if code is not None else "other"
+
+
 def sqlite_busy(error: Exception) -> bool:
     """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
     code = getattr(error, "sqlite_errorcode", None)
@@ -5049,6 +5081,7 @@ class Database:
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
         self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
         self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
+        self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -5135,6 +5168,7 @@ class Database:
 
         None when another program holds cti.db: the call is then stored by the background
         writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        None too when the disk is full or read-only: counted in unsaved (the status line says so).
         """
         received = call.received or self.now()
         row = (self._iso(received), call.number, call.reason, call.name,
@@ -5144,7 +5178,8 @@ class Database:
                 return self._insert_call(self.conn, row)
             except sqlite3.OperationalError as e:
                 if not sqlite_busy(e):
-                    raise
+                    self._not_stored(e)
+                    return None
         log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
@@ -5173,12 +5208,17 @@ class Database:
                         break
                     except sqlite3.OperationalError as e:
                         if not sqlite_busy(e):
-                            log.exception("着信を履歴に保存できませんでした")
+                            self._not_stored(e)     # no retry: a full or read-only disk stays so
                             break
                 self._written_late += 1
                 self.late.task_done()
         finally:
             conn.close()
+
+    def _not_stored(self, error):
+        """A call that cannot be stored (disk full, read-only): counted for the status line, and logged."""
+        log.error("着信を履歴に保存できませんでした: %s", error)
+        self.unsaved, self.unsaved_cause = self.unsaved + 1, sqlite_cause(error)
 
     @contextlib.contextmanager
     def _held_as_error(self):
@@ -5414,6 +5454,15 @@ def caller_text(number: str | None, reason: str | None) -> str:
     if number:
         return format_phone(number)
     return REASONS.get(reason, "番号なし")
+
+
+def call_heading(record, today) -> str:
+    """'090-3333-4444（10:15 の着信）': the call a dialog was opened for (a number looked up says so)."""
+    who = caller_text(record.number, record.reason)
+    if record.protocol == "manual":
+        return f"{who}（番号参照）"
+    when = f"{record.received:%H:%M}" if record.received.date() == today else when_text(record.received)
+    return f"{who}（{when} の着信）"
 
 
 def names_text(members: list, limit=3) -> str:
@@ -5722,11 +5771,11 @@ def members_status(table: MemberTable) -> str:
 Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
-    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します", "open_register"),
-    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します", "open_link"),
-    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
+    Action("register", "会員登録へ", "F2", "カードの着信の番号で新しい会員を登録します", "open_register"),
+    Action("link", "電話番号登録へ", "F3", "カードの着信の番号を、登録済みの会員に追加します", "open_link"),
+    Action("reserve", "予約登録へ", "F4", "カードの着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
                                         "着信がない・非通知なら会員を検索して）", "open_reserve"),
-    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します",
+    Action("visits", "来店履歴へ", "F5", "カードの着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します",
            "open_visits"),
     Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
            "open_today"),
@@ -5762,6 +5811,11 @@ FOLDER_WARNINGS = {
 def folder_warnings(risks: list[str]) -> list[str]:
     """The status-line warnings for data_folder_risks() (cti still runs)."""
     return [FOLDER_WARNINGS[risk] for risk in risks]
+
+
+def unsaved_calls_warnings(count: int, cause: str) -> list[str]:
+    """The status line when calls were shown but cti.db could not store them."""
+    return [f"着信 {count}件を履歴に保存できませんでした（{FILE_CAUSES[cause]}）。着信の表示は続けます"] if count else []
 
 
 def clock_warnings(offset: float) -> list[str]:
@@ -6005,10 +6059,15 @@ class Window(tk.Toplevel):
     """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
     beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
 
-    def __init__(self, context: DialogContext, title: str, *, _utest=False):
+    def __init__(self, context: DialogContext, title: str, *, call: CallRecord | None = None, _utest=False):
+        """call: the call it was opened for, named in its title and first line."""
         super().__init__(context.root)
         self.withdraw()                     # hidden while it is built and placed
-        self.context, self._utest = context, _utest
+        self.context, self.call, self._utest = context, call, _utest
+        if call is not None:
+            title = f"{call_heading(call, context.now().date())}の{title}"
+            self.heading = ttk.Label(self, text=title, font=context.fonts["bold"], padding=(12, 12, 12, 0))
+            self.heading.pack(anchor="w")
         self.title(title)
         self.transient(context.root)
         self.body = ttk.Frame(self, padding=12)
@@ -6032,8 +6091,8 @@ class Dialog(Window):
     ok_text = "OK"
     saving = False                      # ok() is checking and saving (a note may be on screen)
 
-    def __init__(self, context: DialogContext, title: str, submit, *, _utest=False):
-        super().__init__(context, title, _utest=_utest)
+    def __init__(self, context: DialogContext, title: str, submit, *, call=None, _utest=False):
+        super().__init__(context, title, call=call, _utest=_utest)
         self.result, self.submit = None, submit
         self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
@@ -6087,6 +6146,22 @@ class Dialog(Window):
 
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
+
+    def add_owner_note(self):
+        """Under the phone field, said before saving, not after: whose number it already is."""
+        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
+                                    wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 48))
+        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
+        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
+
+    def owners(self) -> list:
+        """The members the typed number already belongs to (besides the one it is for)."""
+        digits = normalize_phone(self.vars["phone"].get())
+        return self.context.members.lookup(digits) if digits else []
+
+    def refresh_owner_note(self):
+        self.owner_note["text"] = shared_number_note(normalize_phone(self.vars["phone"].get()), self.owners())
 
     def keep_on_screen(self):
         """Errors beside the fields widen the form: keep it inside the work area, where it is now
@@ -6162,6 +6237,8 @@ class RegisterDialog(Dialog):
         self.add_field("name", "名前（必須）")
         self.add_field("kana", "ふりがな")
         self.add_field("phone", "電話番号", format_phone(self.phone) if self.phone else "")
+        self.add_owner_note()
+        self.refresh_owner_note()
         self.add_field("staff", "主担当", widget=staff_box(table.staff_names))
         self.add_field("memo", "メモ", width=40)
 
@@ -6246,13 +6323,8 @@ class LinkDialog(Dialog):
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
-        # said before saving, not after: whose number it already is
-        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
-                                    wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 48))
-        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
-        self.row += 1
+        self.add_owner_note()
         self.results = MemberSearch(self, height=8).results
-        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
         self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
         self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
@@ -6260,11 +6332,9 @@ class LinkDialog(Dialog):
     def first_focus(self):
         return self.widgets["query"]
 
-    def refresh_owner_note(self):
+    def owners(self) -> list:
         selected = self.results.selection()
-        digits = normalize_phone(self.vars["phone"].get())
-        owners = [m for m in self.context.members.lookup(digits) if m.member_no not in selected] if digits else []
-        self.owner_note["text"] = shared_number_note(digits, owners)
+        return [m for m in super().owners() if m.member_no not in selected]
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -6434,8 +6504,8 @@ class LookupDialog(Dialog):
 class ListWindow(Window):
     """A window with one or more lists (visit history, today's reservations, help)."""
 
-    def __init__(self, context, title, *, _utest=False):
-        super().__init__(context, title, _utest=_utest)
+    def __init__(self, context, title, *, call=None, _utest=False):
+        super().__init__(context, title, call=call, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
@@ -6703,8 +6773,8 @@ class CallerCard(tk.Frame):
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
     BANNER_PADY = 4
 
-    def __init__(self, parent, fonts: dict, commands: dict, later):
-        """commands: the command of each button, by ACTIONS name; later(name, ms, callback): the window's timers."""
+    def __init__(self, parent, fonts: dict, command_of, later):
+        """command_of(name): the command of an ACTIONS entry; later(name, ms, callback): the window's timers."""
         super().__init__(parent, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
         self.fonts, self.later = fonts, later
         self.shown = None               # the call on the card
@@ -6735,14 +6805,10 @@ class CallerCard(tk.Frame):
         self.actions = tk.Frame(self)
         self.actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
         self.buttons = {name: ttk.Button(self.actions, text=ACTION[name].label, style="Action.TButton",
-                                         command=commands[name])
+                                         command=command_of(name))
                         for name in dict.fromkeys(n for names in CARD_ACTIONS.values() for n in names)}
-        self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=commands["compact"])
+        self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=command_of("compact"))
         self.compact_toggle.pack(side="right")
-
-    def number(self) -> str:
-        """The number on the card (its buttons act on it)."""
-        return self.shown.number if self.shown and self.shown.number else ""
 
     def show(self, record: CallRecord | None, panel: CallerPanel):
         """record's words (panel) and the buttons that fit it; a call arriving is yellow for a moment.
@@ -6827,10 +6893,11 @@ class HistoryList(ttk.Frame):
 
     SELECTION_HOLD = timedelta(minutes=1)
 
-    def __init__(self, parent, context: DialogContext, open_visits):
-        """open_visits(record=None): 来店履歴 of a row (the selected one when None)."""
+    def __init__(self, parent, context: DialogContext, open_visits, on_choose):
+        """open_visits(record=None): 来店履歴 (of the call on the card when None); on_choose(record): she
+        chose a row (a click on it, the arrow keys, a right-click)."""
         super().__init__(parent)
-        self.context, self.open_visits = context, open_visits
+        self.context, self.open_visits, self.on_choose = context, open_visits, on_choose
         self.records = {}               # iid -> CallRecord
         self.user_selected_at = None    # when she last picked a row herself
         self.menu_row = None            # the row the right-click menu was opened on, while it is open
@@ -6858,7 +6925,7 @@ class HistoryList(ttk.Frame):
         t.bind("<Return>", lambda e: self.open_visits())
         t.bind("<Delete>", lambda e: self.delete_selected())
         t.bind("<Button-3>", self._context_menu)
-        t.bind("<ButtonRelease-1>", self._user_selected, add=True)
+        t.bind("<ButtonRelease-1>", lambda e: self._user_selected() if t.identify_row(e.y) else None, add=True)
         for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
                     "<KeyRelease-Home>", "<KeyRelease-End>"):
             t.bind(key, self._user_selected, add=True)
@@ -6925,7 +6992,11 @@ class HistoryList(ttk.Frame):
                 and self.context.now() - self.user_selected_at < self.SELECTION_HOLD)
 
     def _user_selected(self, event=None):
+        """She chose the selected row: it is hers for a while, and the card shows it (the target of every action)."""
         self.user_selected_at = self.context.now()
+        record = self.selected_record()
+        if record is not None:
+            self.on_choose(record)
 
     def _context_menu(self, event):
         """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
@@ -7081,14 +7152,9 @@ class MainWindow:
     def _build(self):
         outer = ttk.Frame(self.root, padding=8)
         outer.pack(fill="both", expand=True)
-        self.card = CallerCard(outer, self.fonts, {
-            "register": lambda: self.open_register(self.card.number()),
-            "link": lambda: self.open_link(self.card.number()),
-            "reserve": lambda: self.open_reserve(self.card.shown),
-            "visits": lambda: self.open_visits(self.card.shown),
-            "compact": self.toggle_compact}, self.later)
+        self.card = CallerCard(outer, self.fonts, self.action, self.later)
         self.card.pack(fill="x")
-        self.history = HistoryList(outer, self.context, self.open_visits)
+        self.history = HistoryList(outer, self.context, self.open_visits, self.show_chosen)
         self.toolbar = Toolbar(outer, self.action)
         self.status = StatusLine(outer, self.fonts,
                                  lambda: self.open_skipped_rows() if self.members.problems else None)
@@ -7203,8 +7269,9 @@ class MainWindow:
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
-        if self.db.take_written():            # calls cti.db could not take at once are in it now
+        if self.db.take_written():            # calls cti.db could not take at once are in it now (or failed)
             self.history.refresh()
+            self.refresh_status()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -7323,8 +7390,14 @@ class MainWindow:
         except (sqlite3.Error, DatabaseError):
             log.exception("着信の終わり方を履歴に保存できませんでした")
 
-    def show_caller(self, record: CallRecord | None) -> list:
-        """record on the card (its members, her last visit and next booking) and in the title. Returns the members."""
+    def show_chosen(self, record: CallRecord):
+        """A history row she chose: on the card, and so the call every action acts on."""
+        if record is not self.card.shown:
+            self.show_caller(record, arriving=False)
+
+    def show_caller(self, record: CallRecord | None, arriving=True) -> list:
+        """record on the card (its members, her last visit and next booking) and in the title, yellow for
+        a moment when arriving. Returns the members."""
         members = self.members.lookup(record.number) if record and record.number else []
         last_visit = next_booking = None
         if len(members) == 1:
@@ -7334,7 +7407,7 @@ class MainWindow:
         if record is not None:
             self.root.title(window_title(record.number, record.reason, members))
         self.refresh_elapsed()
-        if record is not None:
+        if record is not None and arriving:
             self.card.highlight()
         else:
             self.card.paint()
@@ -7352,7 +7425,8 @@ class MainWindow:
         self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
                                                         *folder_warnings(data_folder_risks(self.config)),
-                                                        *clock_warnings(self.clock_shown)]))
+                                                        *clock_warnings(self.clock_shown),
+                                                        *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
         self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
@@ -7413,21 +7487,25 @@ class MainWindow:
 
     def register(self, registration) -> dict:
         made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました")
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
 
     def link(self, member_and_phone) -> dict:
         member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました")
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
 
-    def save_member_change(self, change, member_no, done) -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
         try:
             member, notes = change()
         except WriteDeferred as e:              # kept in the pending file: the dialog may close
             member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
         except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
             return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed(notes)
+        self.members_changed([note for note in notes if note not in warned])
         if member is not None:
             self.confirm(f"{done}: {member.member_no} {member.name} 様")
         return {}
@@ -7439,9 +7517,13 @@ class MainWindow:
         """The command behind an ACTIONS entry (its button and its key)."""
         return getattr(self, ACTION[name].command)
 
+    def target(self) -> CallRecord | None:
+        """The call every action acts on: the one on the card (a new call, or the row she chose)."""
+        return self.card.shown
+
     def selected_members(self, action, record=None) -> list[Member]:
-        """Everyone on the selected (or given) call's number; a message instead when there is no one."""
-        record = record or self.history.selected_record()
+        """Everyone on the card's (or given) call's number; a message instead when there is no one."""
+        record = record or self.target()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
@@ -7450,36 +7532,38 @@ class MainWindow:
                 self.notify(f"{action}をする着信を履歴から選んでください")
         return members
 
-    def for_member(self, members: list, title: str, then):
+    def for_member(self, members: list, title: str, then, call: CallRecord):
         """then(member) for the one member, or after asking which when the number is shared."""
         if not members:
             return None
         if len(members) == 1:
             return then(members[0])
-        return MemberChoice(self.context, title, members, then, _utest=self._utest)
+        return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def selected_number(self) -> str:
-        record = self.history.selected_record()
-        return record.number if record and record.number else ""
+    def for_number(self, dialog, submit, number):
+        """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
+        call = self.target() if number is None else None
+        if call is not None:
+            number = call.number or ""
+        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return RegisterDialog(self.context, self.register, self.selected_number() if number is None else number,
-                              _utest=self._utest)
+        return self.for_number(RegisterDialog, self.register, number)
 
     def open_link(self, number=None):
-        return LinkDialog(self.context, self.link, self.selected_number() if number is None else number,
-                          _utest=self._utest)
+        return self.for_number(LinkDialog, self.link, number)
 
     def open_reserve(self, record=None):
-        record = record or self.history.selected_record()
+        record = record or self.target()
         if record is None or not record.number:     # a walk-in, or a caller without a number: find her
             return ReserveDialog(self.context, _utest=self._utest)
         return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
-                               lambda m: ReserveDialog(self.context, m, _utest=self._utest))
+                               lambda m: ReserveDialog(self.context, m, call=record, _utest=self._utest), record)
 
     def open_visits(self, record=None):
+        record = record or self.target()
         return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
-                               lambda m: VisitHistoryWindow(self.context, m, _utest=self._utest))
+                               lambda m: VisitHistoryWindow(self.context, m, call=record, _utest=self._utest), record)
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
@@ -7818,6 +7902,7 @@ def selftest_ports():
 def selftest_sip():
     """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
     SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    assert DIGEST_HASHES["MD5"](b"").hexdigest() == "d41d8cd98f00b204e9800998ecf8427e", "MD5"
     password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
     challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:

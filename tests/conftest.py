@@ -436,6 +436,17 @@ def press(widget, keysym, **kw):
     top.update()
 
 
+def click_row(app, iid):
+    """A click on a history row, as the mouse gives it (the window shown): she chooses that call."""
+    history = app.window.history.tree
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height // 2)
+    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height // 2)
+    app.root.update()
+
+
 def right_click_row(app, iid):
     """A right-click on a history row, as the mouse gives it (the window shown)."""
     history = app.window.history.tree

@@ -8,6 +8,7 @@ from another X connection) and rings it through a pseudo-terminal.
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,8 +20,8 @@ import pytest
 
 import cti
 from conftest import (
-    FakeClock, MEMBER, UNKNOWN, caller, modem_block, overlap, poll_until, press, pump, rect, right_click_row,
-    screenshot, toplevels)
+    FakeClock, MEMBER, UNKNOWN, caller, click_row, modem_block, overlap, poll_until, press, pump, rect,
+    right_click_row, screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -118,7 +119,7 @@ def test_quit_refuses_while_a_dialog_holds_typed_input(app, destroyed):
     dialog.vars["name"].set("新井さくら")
     assert app.window.quit() is False and destroyed == []
     [warning] = app.boxes.messages("showwarning")
-    assert "「会員登録」に入力中の内容があります" in warning
+    assert f"「{dialog.title()}」に入力中の内容があります" in warning and dialog.title().endswith("の会員登録")
     assert app.boxes.messages("askyesno") == []                        # not even asked: it is refused
     assert dialog.winfo_exists() and dialog.vars["name"].get() == "新井さくら"
     dialog.vars["name"].set("")                                          # untouched again: quitting is fine
@@ -213,9 +214,10 @@ def window_name(window_id) -> str:
 
 
 def x_windows(prefix):
-    """The top-level windows whose title starts with prefix (xdotool's regex does not take the dash)."""
+    """The top-level windows whose title starts with prefix (a regular expression: xdotool's own does
+    not take the dash)."""
     found = subprocess.run(["xdotool", "search", "--name", "."], capture_output=True, text=True)
-    return [int(w) for w in found.stdout.split() if window_name(w).startswith(prefix)]
+    return [int(w) for w in found.stdout.split() if re.match(prefix, window_name(w))]
 
 
 def visible(window_id) -> bool:
@@ -381,16 +383,6 @@ def test_dialogs_open_beside_the_main_window(make_app, corner, key):
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # a call leaves the receptionist's selection alone
-
-def click_row(app, iid):
-    history = app.window.history.tree
-    app.root.deiconify()
-    app.root.update()
-    x, y, _, height = history.bbox(iid)
-    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height // 2)
-    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height // 2)
-    app.root.update()
-
 
 def test_a_call_never_moves_a_selection_made_recently(app):
     clock = app.window.now = FakeClock(datetime(2026, 11, 26, 14, 0))
@@ -752,8 +744,9 @@ def test_the_program_opens_f2_and_f4_beside_the_caller(tmp_path, pty_pair, key, 
         os.write(master, modem_block(MEMBER))
         assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子")
         subprocess.run(["xdotool", "key", "--window", str(window), key], check=True)
-        assert wait(lambda: x_windows(title)), f"{key} opened no {title}"
-        [dialog] = x_windows(title)
+        named = rf"0596-31-0005（\d\d:\d\d の着信）の{title}"            # the call it acts on, in its title
+        assert wait(lambda: x_windows(named)), f"{key} opened no {title}"
+        [dialog] = x_windows(named)
         assert wait(lambda: visible(dialog))
         main, box = window_rect(window), window_rect(dialog)
         assert not overlap(box, main), (main, box)
