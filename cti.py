@@ -8062,6 +8062,9 @@ def cmd_lookup(number: str, config_path) -> int:
 
 def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
+    if not path:
+        print("--import-visits: 来店履歴の CSV ファイルの名前を指定してください", file=sys.stderr)
+        return 2
     config, _ = load_config(config_path)
     try:
         members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
