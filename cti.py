@@ -86,6 +86,7 @@ import json
 import logging
 import logging.handlers
 import ntpath
+import operator
 import os
 import pkgutil
 import queue
@@ -5721,7 +5722,7 @@ def members_status(table: MemberTable) -> str:
 
 
 # Every action of the main window once: its button, its key, its line in the help and the
-# MainWindow method it runs (the card's buttons take their labels from here too).
+# MainWindow method it runs (or a frame's: history.export); the card's buttons take their labels from here too.
 Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
@@ -5733,7 +5734,7 @@ ACTIONS = (
            "open_visits"),
     Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
            "open_today"),
-    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "export_history"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "history.export"),
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
@@ -6838,7 +6839,7 @@ class CallerCard(tk.Frame):
 
 class HistoryList(ttk.Frame):
     """Today's counts over the call history: the list, the record behind each row, its right-click
-    menu, and whether the row the receptionist picked is hers to keep when a call arrives."""
+    menu, whether the row the receptionist picked is hers to keep when a call arrives, and 履歴を保存."""
 
     SELECTION_HOLD = timedelta(minutes=1)
 
@@ -6973,6 +6974,27 @@ class HistoryList(ttk.Frame):
         self.context.db.delete_call(record.id)
         self.refresh()
         return True
+
+    def export(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        context = self.context
+        documents = Path.home() / "Documents"
+        path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
+                                            initialfile=f"着信履歴_{context.now():%Y%m%d}.csv",
+                                            filetypes=[("CSV", "*.csv")])
+        if not path:
+            return None
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, context.members.lookup(r.number) if r.number else []))
+                for r in context.db.calls()]
+        try:
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
+        except OSError as e:
+            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=context.root)
+            return None
+        context.post_notice(f"保存しました: {path}")
+        return path
 
 
 class Toolbar(ttk.Frame):
@@ -7461,8 +7483,8 @@ class MainWindow:
     # actions: each ACTIONS entry names its method here
 
     def action(self, name):
-        """The command behind an ACTIONS entry (its button and its key)."""
-        return getattr(self, ACTION[name].command)
+        """The command behind an ACTIONS entry (its button and its key): a method here or of a frame."""
+        return operator.attrgetter(ACTION[name].command)(self)
 
     def target(self) -> CallRecord | None:
         """The call every action acts on: the one on the card (a new call, or the row she chose)."""
@@ -7528,26 +7550,6 @@ class MainWindow:
 
     def open_skipped_rows(self):
         return SkippedRowsWindow(self.context, _utest=self._utest)
-
-    def export_history(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
-        documents = Path.home() / "Documents"
-        path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
-                                            initialdir=str(documents if documents.is_dir() else Path.home()),
-                                            initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
-                                            filetypes=[("CSV", "*.csv")])
-        if not path:
-            return None
-        found = {}
-        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
-                for r in self.db.calls()]
-        try:
-            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
-        except OSError as e:
-            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
-            return None
-        self.confirm(f"保存しました: {path}")
-        return path
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
