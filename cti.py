@@ -1052,6 +1052,11 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
 SIP_DEFAULT_PORT = 5060
 
 
+def uri_host(host: str) -> str:
+    """A host as a URI writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class SipTarget:
     """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
@@ -1064,8 +1069,7 @@ class SipTarget:
     @property
     def shown(self) -> str:
         """The URL without its password: what logs, messages and the status line may show."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+        return f"sip://{self.user}@{uri_host(self.host)}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
 
 
 def is_sip_url(url: str) -> bool:
@@ -1990,7 +1994,7 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 # gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
 # answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
 # (bytes and times in, datagrams and events out); the socket lives in the device reader.
-# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# What an HGW sends is inferred, not yet seen (shared docs/hgw-sip.md): the forms of a number, the words for
 # a caller without one and the sign of a call answered elsewhere are each one table or one function.
 
 SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
@@ -2030,10 +2034,6 @@ class SipMessage:
 
     def all(self, name: str) -> list:
         return [value for key, value in self.headers if key == name]
-
-    @property
-    def cseq(self) -> int:
-        return int(self.header("cseq").split()[0])
 
     def param(self, name: str, param: str) -> str | None:
         """A ;param= of a header (From's tag, Via's branch), None when absent."""
@@ -2167,8 +2167,8 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         word = nfkc(candidate).strip().lower()
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
-        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
-            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+        if digits := written_number(candidate):
+            named = display and candidate is user and not written_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
@@ -2238,13 +2238,13 @@ class SipAgent:
         self.target, self.registrar, self.local = target, registrar, local
         self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
         self.give_up, self.token, self.debug = give_up, token, debug
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        here = f"[{local[0]}]" if ":" in local[0] else local[0]
-        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        here = uri_host(local[0])
+        self.registrar_uri = f"sip:{uri_host(target.host)}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
         self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
         self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
         self.via_host = f"{here}:{local[1]}"
         self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.expires = SIP_EXPIRES          # raised when the registrar asks for longer (423)
         self.state = None                   # the last SipHealth state reported
         self.refusals = 0
         self.auth = None                    # [header, challenge, nc]: reused on refreshes
@@ -2260,13 +2260,19 @@ class SipAgent:
         return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
                 *self._register(now)]
 
-    def _register(self, now, fresh=False):
+    def stop(self, now) -> list:
+        """The REGISTER that removes this extension (Expires: 0), so that the PBX stops offering it
+        calls at once; sent once, unanswered: cti is closing."""
+        return self._register(now, expires=0) if self.state == "connected" else []
+
+    def _register(self, now, fresh=False, expires=None):
         branch = f"z9hG4bK{self.token()}"
         self.cseq += 1
         lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
                  "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
-                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+                 f"Expires: {self.expires if expires is None else expires}", f"Allow: {SIP_ALLOW}",
+                 f"User-Agent: {SIP_AGENT}"]
         self.fresh_auth = fresh and self.auth is not None
         if self.auth:
             header, challenge, nc = self.auth
@@ -2291,7 +2297,7 @@ class SipAgent:
         if 200 <= response.status < 300:
             contact = next((c for c in response.all("contact") if self.contact in c), "")
             expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
-            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or self.expires)
             self.next_register = now + min(self.refresh, max(granted, 2) / 2)
             self.refusals = 0
             return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
@@ -2301,8 +2307,10 @@ class SipAgent:
         if offer and (not self.fresh_auth or stale):
             self.auth = [*offer, 0]
             return self._register(now, fresh=True)
-        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
-            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        minimum = re.fullmatch(r"\d{1,6}", response.header("min-expires") or "")
+        if response.status == 423 and minimum and int(minimum.group()) > self.expires:
+            self.expires = int(minimum.group())         # Interval Too Brief: ask for what it allows, at once
+            return self._register(now)
         delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
         self.refusals += 1
         self.auth = None
@@ -2385,7 +2393,7 @@ class SipAgent:
         if ringing is None:
             number, reason, name, read = sip_caller(invite)
             if (number is None and reason is None) or self.debug:
-                log.debug("SIP: 発信者の表示 %s", read)
+                log.debug("SIP: 発信者の表示 %s", without_names(read))
             call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
             ringing = self.calls[key] = Ringing(call, self.token(4), now)
             out.append(call)
@@ -2424,10 +2432,20 @@ class SipAgent:
                         source)]
 
 
+def without_names(text: str) -> str:
+    """SIP text with its display names hidden (a PBX may put its phone book's name there; logs never
+    hold names), but not a word for a caller without a number (公衆電話): what the debug log is for."""
+    def hide(m):
+        shown = m.group(1)
+        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or written_number(shown)
+        return m.group(0) if keep else f'"(名前 {len(shown)} 文字)" <'
+    return re.sub(r'"((?:[^"\\]|\\.)*)"\s*<', hide, text)
+
+
 def sip_log_text(data: bytes) -> str:
-    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
-    but guessable from)."""
-    text = data.decode("utf-8", "replace").strip()
+    """A datagram for the debug log, on one line: display names and the digest response hidden (the
+    response is not the password, but the password can be guessed from it)."""
+    text = without_names(data.decode("utf-8", "replace").strip())
     text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
     return text.replace("\r\n", " | ").replace("\n", " | ")
 
@@ -2586,7 +2604,7 @@ class SipPort:
             raise
         self.local = self.sock.getsockname()[:2]
         self.debug = debug
-        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        self.agent = SipAgent(self.target, self.registrar, self.local, debug=debug, **agent_settings)
         log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
 
     def start(self) -> list:
@@ -2605,7 +2623,7 @@ class SipPort:
             if source is not None and source[0] == self.registrar[0]:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
-                out += self.agent.receive(data, source[:2], self.clock())
+                out += self.agent.receive(data, source, self.clock())
         out += self.agent.tick(self.clock())
         return self._send(out)
 
@@ -2624,6 +2642,7 @@ class SipPort:
         return events
 
     def close(self):
+        self._send(self.agent.stop(self.clock()))
         self.sock.close()
 
 
@@ -7851,6 +7870,7 @@ def selftest_ports():
 def selftest_sip():
     """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
     SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    assert DIGEST_HASHES["MD5"](b"").hexdigest() == "d41d8cd98f00b204e9800998ecf8427e", "MD5"
     password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
     challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:
