@@ -4144,11 +4144,19 @@ class MembersLock:
             raise LockLost(f"{self.path.name} was replaced while it was locked")
 
     def held(self) -> bool:
+        if self.locked is None:
+            return False
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+        return (st.st_dev, st.st_ino) == self.locked
+
+    def check(self) -> bool:
+        """True while the lock is ours; LockLost when it is not (asked before every replace)."""
+        if not self.held():
+            raise LockLost(f"{self.path.name} is no longer the file we locked")
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float):
@@ -4303,13 +4311,14 @@ class MemberWriter:
         (changes found lost meanwhile are pending from then on).
         """
         try:
+            cause = "held"
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
                         return self._write_held(lock, read_raw, stat, new)
-                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
-                    continue
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+                except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
+                    cause = "locked" if isinstance(e, LockLost) else "held"
+            raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
@@ -4344,7 +4353,7 @@ class MemberWriter:
         try:
             # Excel takes no lock: a save of its own while we write would be replaced by our text made
             # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
-            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+            st = atomic_write(self.path, data, unchanged=lambda: lock.check() and stat() == based_on) \
                 if changed else None
         except FileChanged:
             raise
@@ -5016,6 +5025,16 @@ DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another
 DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
 
 
+# why SQLite could not write (a FILE_CAUSES key): a full disk, or a read-only one (a new connection
+# there cannot even open the -shm file WAL needs)
+SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "full", sqlite3.SQLITE_READONLY: "readonly", sqlite3.SQLITE_CANTOPEN: "readonly"}
+
+
+def sqlite_cause(error: Exception) -> str:
+    code = getattr(error, "sqlite_errorcode", None)
+    return SQLITE_CAUSES.get(code & 0xFF, "other") if code is not None else "other"
+
+
 def sqlite_busy(error: Exception) -> bool:
     """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
     code = getattr(error, "sqlite_errorcode", None)
@@ -5063,6 +5082,7 @@ class Database:
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
         self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
         self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
+        self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -5149,6 +5169,7 @@ class Database:
 
         None when another program holds cti.db: the call is then stored by the background
         writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        None too when the disk is full or read-only: counted in unsaved (the status line says so).
         """
         received = call.received or self.now()
         row = (self._iso(received), call.number, call.reason, call.name,
@@ -5158,7 +5179,8 @@ class Database:
                 return self._insert_call(self.conn, row)
             except sqlite3.OperationalError as e:
                 if not sqlite_busy(e):
-                    raise
+                    self._not_stored(e)
+                    return None
         log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
@@ -5187,12 +5209,17 @@ class Database:
                         break
                     except sqlite3.OperationalError as e:
                         if not sqlite_busy(e):
-                            log.exception("着信を履歴に保存できませんでした")
+                            self._not_stored(e)     # no retry: a full or read-only disk stays so
                             break
                 self._written_late += 1
                 self.late.task_done()
         finally:
             conn.close()
+
+    def _not_stored(self, error):
+        """A call that cannot be stored (disk full, read-only): counted for the status line, and logged."""
+        log.error("着信を履歴に保存できませんでした: %s", error)
+        self.unsaved, self.unsaved_cause = self.unsaved + 1, sqlite_cause(error)
 
     @contextlib.contextmanager
     def _held_as_error(self):
@@ -5785,6 +5812,11 @@ FOLDER_WARNINGS = {
 def folder_warnings(risks: list[str]) -> list[str]:
     """The status-line warnings for data_folder_risks() (cti still runs)."""
     return [FOLDER_WARNINGS[risk] for risk in risks]
+
+
+def unsaved_calls_warnings(count: int, cause: str) -> list[str]:
+    """The status line when calls were shown but cti.db could not store them."""
+    return [f"着信 {count}件を履歴に保存できませんでした（{FILE_CAUSES[cause]}）。着信の表示は続けます"] if count else []
 
 
 def clock_warnings(offset: float) -> list[str]:
@@ -7259,8 +7291,9 @@ class MainWindow:
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
-        if self.db.take_written():            # calls cti.db could not take at once are in it now
+        if self.db.take_written():            # calls cti.db could not take at once are in it now (or failed)
             self.history.refresh()
+            self.refresh_status()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -7414,7 +7447,8 @@ class MainWindow:
         self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
                                                         *folder_warnings(data_folder_risks(self.config)),
-                                                        *clock_warnings(self.clock_shown)]))
+                                                        *clock_warnings(self.clock_shown),
+                                                        *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
         self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
@@ -8147,9 +8181,10 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        problem = file_problem(e, config_path.parent)
-        raise FileError(f"{problem}。cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
-                        "にコピーしてから起動してください", problem.cause) from None
+        cause = file_cause(e)
+        raise FileError(f"{config_path.parent} に書き込めません（{e.strerror if cause == 'other' else FILE_CAUSES[cause]}）。"
+                        "cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)
