@@ -792,3 +792,40 @@ def test_closing_the_main_window_keeps_what_a_dialog_holds(app):
     assert pump(app.root, lambda: shown(app.root))
     dialog.button_ok.invoke()                                            # and it can still be saved
     assert not dialog.winfo_exists() and app.members.lookup(UNKNOWN)[0].name == "新井さくら"
+
+
+def test_the_program_registers_the_new_callers_number_after_a_row_was_chosen(tmp_path, pty_pair, make_app):
+    """The screenshot's case with the real program: 高橋美咲's row clicked with the mouse, an unknown
+    number calls within the minute, F2: the 会員登録 opened is the new caller's, and says so."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (conftest makes this a failure)")
+    # where the history's second row is in the window: measured on the same window in this process
+    app = make_app()
+    app.call("08023456789")
+    app.call(UNKNOWN)
+    tree = app.window.history.tree
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = tree.bbox(tree.get_children()[1])
+    row = (tree.winfo_rootx() - app.root.winfo_rootx() + x + 20,
+           tree.winfo_rooty() - app.root.winfo_rooty() + y + height // 2)
+    master, slave = pty_pair
+    process, folder = start_program(tmp_path, slave)
+    try:
+        window = program_window(process)
+        assert wait(lambda: "に接続しました" in (folder / "cti.log").read_text("utf-8"))
+        os.write(master, modem_block("08023456789"))
+        assert wait(lambda: window_name(window) == "CTI — 080-2345-6789 高橋美咲")
+        os.write(master, modem_block(UNKNOWN))
+        assert wait(lambda: window_name(window) == "CTI — 090-8765-4321 未登録")
+        subprocess.run(["xdotool", "mousemove", "--window", str(window), str(row[0]), str(row[1]), "click", "1"],
+                       check=True)
+        assert wait(lambda: window_name(window) == "CTI — 080-2345-6789 高橋美咲")   # the row chosen: on the card
+        os.write(master, modem_block("09033334444"))
+        assert wait(lambda: window_name(window) == "CTI — 090-3333-4444 未登録")     # the new call takes the card
+        subprocess.run(["xdotool", "key", "--window", str(window), "F2"], check=True)
+        named = r"090-3333-4444（\d\d:\d\d の着信）の会員登録$"
+        assert wait(lambda: x_windows(named)), [window_name(w) for w in x_windows(".")]
+    finally:
+        process.terminate()
+        process.wait(10)
