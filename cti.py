@@ -4523,6 +4523,11 @@ class MemberTable:
             result = (e, None)
         self._reread = result + (before,)
 
+    @property
+    def rereading(self) -> bool:
+        """A re-read is running on the reader thread."""
+        return self._reader is not None and self._reader.is_alive()
+
     def take_reread(self) -> bool:
         """On the UI thread: swap in what the background re-read found; True when something changed."""
         result, self._reread = self._reread, None
