@@ -3046,16 +3046,18 @@ class MembersParse:
         key = search_key(query)
         if not key:
             return []
-        text, starts = self.search_index()
+        chunks, starts = self.search_index()
         needle = written_number(query) or key
-        found, at = [], 0
-        while len(found) < limit:
-            at = text.find(needle, at)
-            if at < 0:
-                break
-            index = bisect.bisect_right(starts, at) - 1
-            found.append(index)
-            at = starts[index + 1]              # one hit a member
+        found = []
+        for first, text in chunks:
+            base, at = starts[first], 0
+            while len(found) < limit:
+                at = text.find(needle, at)
+                if at < 0:
+                    break
+                index = bisect.bisect_right(starts, base + at) - 1
+                found.append(index)
+                at = starts[index + 1] - base       # one hit a member
         return self.members_at(found)
 
     def check(self) -> bool:
@@ -3115,7 +3117,7 @@ class MembersFile(MembersParse):
         return sorted({m.staff for m in self.members if m.staff})
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) for search(): made once a parse."""
+        """The search text (search_index()) for search(): made once a parse."""
         return self._search_index
 
     @functools.cached_property
@@ -3863,25 +3865,30 @@ class CachedMembers(MembersParse):
         return self.parsed
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        """The search text as stored (search_index()); read once (the window reads it at load, --lookup never)."""
         with self._searching:
             return self._read_search_index()
 
     def _read_search_index(self) -> tuple:
         if self._search is None:
-            stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
+            # a chunk at a time, each kept as it is: never the stored bytes, the chunks and a text
+            # joined from them at once (the warm start's spike: 120 MB at 1,000,000 members)
+            keys = self.ask("SELECT key FROM meta WHERE key LIKE 'search_text:%' ORDER BY key") or []
             try:
-                text = "".join(value.decode("utf-16-le", "surrogatepass") for key, value in stored
-                               if key.startswith("search_text:"))
-                stored = dict(stored)
+                chunks, first, length = [], 0, 0
+                for key, in keys:
+                    text = self.ask("SELECT value FROM meta WHERE key = ?", (key,))[0][0].decode(
+                        "utf-16-le", "surrogatepass")
+                    chunks.append((first, text))
+                    first, length = first + text.count("\n"), length + len(text)
                 starts = array.array("q")
-                starts.frombytes(stored["search_starts"])
-                if len(starts) != self.count + 1 or starts[-1] != len(text):
+                starts.frombytes(self.ask("SELECT value FROM meta WHERE key = 'search_starts'")[0][0])
+                if len(starts) != self.count + 1 or first != self.count or starts[-1] != length:
                     raise ValueError("search index differs")
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
+            except (IndexError, ValueError, TypeError, AttributeError) as e:
                 log.info("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
-                text, starts = search_index(self.parsed or self)
-            self._search = (text, starts)
+                chunks, starts = search_index(self.parsed or self)
+            self._search = (chunks, starts)
         return self._search
 
     def ask(self, sql: str, args=()) -> list | None:
@@ -4715,17 +4722,18 @@ def search_lines(members) -> list[str]:
     return [key + "\t" + "\t".join(m[3]) for key, m in zip(keys, members)]
 
 
-def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
-    """One text of every member's search keys, and each member's offset in it (made a chunk of members at
-    a time: a line of keys a member held at once would weigh more than the text itself)."""
-    parts, starts = [], array.array("q", [0])
+def search_index(file: MembersFile, chunk=10_000) -> tuple[list, array.array]:
+    """Every member's search keys, a line each, as texts of a chunk of members: [(index of the chunk's
+    first member, text)], and each member's offset in the texts laid end to end (a chunk at a time: a
+    line of keys a member held at once would weigh more than the text itself)."""
+    chunks, starts = [], array.array("q", [0])
     members = file.members
     for first in range(0, len(members), chunk):
         lines = search_lines([(m.member_no, m.name, m.kana, m.phones) for m in members[first:first + chunk]])
         for line in lines:
             starts.append(starts[-1] + len(line) + 1)
-        parts.append("\n".join(lines) + "\n")
-    return "".join(parts), starts
+        chunks.append((first, "\n".join(lines) + "\n"))
+    return chunks, starts
 
 
 ###############################################################################
