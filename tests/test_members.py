@@ -275,9 +275,9 @@ def test_lookup_rereads_a_file_changed_on_disk(members_csv):
     write_csv(members_csv, lines)
     st = members_csv.stat()
     os.utime(members_csv, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
-    assert table._stat() != stamp
+    assert table.reader.stat() != stamp
     assert [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]
-    assert table.stamp == table._stat()
+    assert table.stamp == table.reader.stat()
 
 
 def test_lookup_notices_a_same_size_rewrite_by_its_mtime(members_csv):
