@@ -3352,7 +3352,7 @@ def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.c
     if scanned is not None:
         return scanned
     with collector_paused():
-        rows = MemberRows(text, name)
+        rows = MemberRows(text, name, spans=False)
         return [Member(*row) for row in rows if digits in row[3]], rows.problems
 
 
