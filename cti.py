@@ -102,7 +102,6 @@ import threading
 import time
 import unicodedata
 import urllib.parse
-import weakref
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
