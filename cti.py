@@ -1291,11 +1291,15 @@ def normalize_phone(text: str) -> str:
     return digits
 
 
+def written_as_one_number(text: str) -> bool:
+    """The text holds nothing but what one number is written with (a name, PRIVATE, a word: not)."""
+    return bool(ONE_NUMBER.fullmatch(nfkc(text).strip()))
+
+
 def written_number(text: str) -> str:
     """The national digits of a text written as one number (a query being typed, a device's number
     field, a gateway's hand-typed test call), '' for any other text (a name, PRIVATE, a word)."""
-    text = nfkc(text).strip()
-    return normalize_phone(text) if ONE_NUMBER.fullmatch(text) else ""
+    return normalize_phone(text) if written_as_one_number(text) else ""
 
 
 def valid_phone(digits: str) -> bool:
@@ -2125,8 +2129,8 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         word = nfkc(candidate).strip().lower()
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
-        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
-            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+        if digits := written_number(candidate):
+            named = display and candidate is user and not written_as_one_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
