@@ -217,8 +217,27 @@ class MembersError(CtiError):
     """A members.csv whose content cannot be used (encoding, a required column missing, a broken quote)."""
 
 
+class VisitsError(CtiError):
+    """A visit history CSV that cannot be imported at all (encoding, a required column missing)."""
+
+
 class DatabaseError(CtiError):
     """cti.db cannot be used (newer version, cannot be created)."""
+
+
+class BookingError(CtiError, ValueError):
+    """A booking change cti.db refuses; kind is one of BOOKING_REFUSALS' keys, whose text it fills in."""
+
+    def __init__(self, kind: str, **values):
+        super().__init__(BOOKING_REFUSALS[kind].format(**values))
+        self.kind = kind
+
+
+BOOKING_REFUSALS = {
+    "step": "「{status}」の予約を「{to}」にはできません",
+    "move": "「{status}」の予約は変更できません",
+    "missing": "予約 {id} はありません",
+}
 
 
 class ValidationError(CtiError, ValueError):
@@ -794,32 +813,58 @@ LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")     # one line with its en
 LINES_AT_ONCE = 1 << 16                                     # characters of text cut into lines at a time
 
 
+CELL_LIMIT = 1 << 26        # characters a CSV cell may hold (csv's own limit is 131,072: a pasted e-mail passes it)
+QUOTE_OR_LINE_END = re.compile(r'"|\r\n|\n|\r')
+
+
 def split_records(text: str):
-    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
+    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line;
+    cells is None for a record with a cell longer than CELL_LIMIT (the reader goes on after it).
 
     Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
     lines, cut a slice of text at a time (csv and itertools take them in C: no Python call a
     line; no StringIO of the whole text, which holds 4 bytes a character), and a record ends
     where the lines it took end.
     """
-    ends = array.array("q")                 # ends[i]: where line i + 1 ends in text
+    csv.field_size_limit(CELL_LIMIT)
+    at, first_line = 0, 1
+    while at < len(text) or not at:
+        ends = array.array("q")             # ends[i]: where line i + 1 (from at) ends in text
 
-    def slices():
-        at = 0
-        while at < len(text):
-            cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
-            lines = LINE.findall(text, at, cut)
-            ends.extend(itertools.accumulate(map(len, lines), initial=at))
-            ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or 0)
-            at = cut
-            yield lines
+        def slices(at=at):
+            while at < len(text):
+                cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
+                lines = LINE.findall(text, at, cut)
+                ends.extend(itertools.accumulate(map(len, lines), initial=at))
+                ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or at)
+                at = cut
+                yield lines
 
-    reader = csv.reader(itertools.chain.from_iterable(slices()))
-    start, line = 0, 1
-    for cells in reader:
-        end = ends[reader.line_num - 1]
-        yield cells, start, end, line
-        start, line = end, reader.line_num + 1
+        reader = csv.reader(itertools.chain.from_iterable(slices()))
+        start, line = at, first_line
+        try:
+            for cells in reader:
+                end = ends[reader.line_num - 1]
+                yield cells, start, end, line
+                start, line = end, first_line + reader.line_num
+            return
+        except csv.Error as e:
+            if "field larger than field limit" not in str(e):
+                raise
+        at = record_end(text, start)
+        yield None, start, at, line
+        first_line = line + len(LINE_END.findall(text, start, at))
+
+
+def record_end(text: str, start: int) -> int:
+    """Where the CSV record from start ends (after its line end), quotes followed as csv follows them."""
+    quoted = False
+    for m in QUOTE_OR_LINE_END.finditer(text, start):
+        if m[0] == '"':
+            quoted = not quoted
+        elif not quoted:
+            return m.end()
+    return len(text)
 
 
 def excel_safe(cell: str) -> str:
@@ -876,15 +921,16 @@ def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
         raise
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
+def read_csv_rows(path: Path, error=CtiError) -> tuple[list[str], list[tuple[int, list[str] | None]]]:
+    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports; cells None for a row with a cell
+    longer than CELL_LIMIT. error (a CtiError class) when the file cannot be used at all."""
     try:
-        text, _ = read_text_any(path, MembersError)
+        text, _ = read_text_any(path, error)
     except OSError as e:
         raise file_problem(e, path, reading=True) from None
     rows = [(line, cells) for cells, _, _, line in split_records(text)]
-    if not rows:
-        raise MembersError(f"{Path(path).name}: 空のファイルです")
+    if not rows or rows[0][1] is None:
+        raise error(f"{Path(path).name}: {'空のファイルです' if not rows else '1行目: セルが長すぎます'}")
     return rows[0][1], rows[1:]
 
 
@@ -1019,6 +1065,11 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
 SIP_DEFAULT_PORT = 5060
 
 
+def uri_host(host: str) -> str:
+    """A host as a URI writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class SipTarget:
     """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
@@ -1031,8 +1082,7 @@ class SipTarget:
     @property
     def shown(self) -> str:
         """The URL without its password: what logs, messages and the status line may show."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+        return f"sip://{self.user}@{uri_host(self.host)}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
 
 
 def is_sip_url(url: str) -> bool:
@@ -1094,10 +1144,14 @@ def port_value(value: str) -> str:
     return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
 
 
+class OutOfRange(ValueError):
+    """A number that is a number, but outside what the setting allows (said as such, not as "not a number")."""
+
+
 def _parse_int(text, low, high):
     value = int(keyword(text))
     if not low <= value <= high:
-        raise ValueError
+        raise OutOfRange(f"{value} は {low}〜{high} の範囲外です")
     return value
 
 
@@ -1144,14 +1198,14 @@ CONFIG_KEYS = {
     ("device", "port"): ("port", port_value, ""),
     ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
                              " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を 300〜921600 の整数で指定してください"),
     ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
     ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
     ("files", "members"): ("members", path_value, PATH_HINT),
     ("files", "database"): ("database", path_value, PATH_HINT),
     ("files", "log"): ("log", path_value, PATH_HINT),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1〜100000 の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1〜3650 の整数を指定してください"),
     ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
                            " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
     ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
@@ -1172,11 +1226,16 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
     continuation lines): it is taken as a line of its own, and reported. A header typed with
     the IME on (［ｄｅｖｉｃｅ］) is read as [device].
     """
-    lines, problems = [], []
+    lines, problems, sections = [], [], {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith(("［", "[")):
             line = unicodedata.normalize("NFKC", stripped)
+            section = line.split("]")[0].strip("[ ").lower()
+            if section in sections:         # configparser (strict=False) would merge the two silently
+                problems.append(f"{number} 行目 [{section}]: {sections[section]} 行目にも同じ区分があります"
+                                "（両方を読み、同じ設定は後の値を使いました。1 つにまとめてください）")
+            sections.setdefault(section, number)
         elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
             problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
                             "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
@@ -1229,7 +1288,7 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
                     setattr(config, field, parse(value))
                 except (ValueError, KeyError) as e:
                     shown = shown_port(keyword(value)) if field == "port" else value    # no sip:// password
-                    problems.append(f"[{section}] {key} = {shown}: {hint or e}")
+                    problems.append(f"[{section}] {key} = {shown}: {f'範囲外です。{hint}' if isinstance(e, OutOfRange) else hint or e}")
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
@@ -1952,7 +2011,7 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 # gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
 # answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
 # (bytes and times in, datagrams and events out); the socket lives in the device reader.
-# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# What an HGW sends is inferred, not yet seen (shared docs/hgw-sip.md): the forms of a number, the words for
 # a caller without one and the sign of a call answered elsewhere are each one table or one function.
 
 SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
@@ -1992,10 +2051,6 @@ class SipMessage:
 
     def all(self, name: str) -> list:
         return [value for key, value in self.headers if key == name]
-
-    @property
-    def cseq(self) -> int:
-        return int(self.header("cseq").split()[0])
 
     def param(self, name: str, param: str) -> str | None:
         """A ;param= of a header (From's tag, Via's branch), None when absent."""
@@ -2200,13 +2255,13 @@ class SipAgent:
         self.target, self.registrar, self.local = target, registrar, local
         self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
         self.give_up, self.token, self.debug = give_up, token, debug
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        here = f"[{local[0]}]" if ":" in local[0] else local[0]
-        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        here = uri_host(local[0])
+        self.registrar_uri = f"sip:{uri_host(target.host)}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
         self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
         self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
         self.via_host = f"{here}:{local[1]}"
         self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.expires = SIP_EXPIRES          # raised when the registrar asks for longer (423)
         self.state = None                   # the last SipHealth state reported
         self.refusals = 0
         self.auth = None                    # [header, challenge, nc]: reused on refreshes
@@ -2222,13 +2277,19 @@ class SipAgent:
         return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
                 *self._register(now)]
 
-    def _register(self, now, fresh=False):
+    def stop(self, now) -> list:
+        """The REGISTER that removes this extension (Expires: 0), so that the PBX stops offering it
+        calls at once; sent once, unanswered: cti is closing."""
+        return self._register(now, expires=0) if self.state == "connected" else []
+
+    def _register(self, now, fresh=False, expires=None):
         branch = f"z9hG4bK{self.token()}"
         self.cseq += 1
         lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
                  "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
-                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+                 f"Expires: {self.expires if expires is None else expires}", f"Allow: {SIP_ALLOW}",
+                 f"User-Agent: {SIP_AGENT}"]
         self.fresh_auth = fresh and self.auth is not None
         if self.auth:
             header, challenge, nc = self.auth
@@ -2253,7 +2314,7 @@ class SipAgent:
         if 200 <= response.status < 300:
             contact = next((c for c in response.all("contact") if self.contact in c), "")
             expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
-            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or self.expires)
             self.next_register = now + min(self.refresh, max(granted, 2) / 2)
             self.refusals = 0
             return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
@@ -2263,8 +2324,10 @@ class SipAgent:
         if offer and (not self.fresh_auth or stale):
             self.auth = [*offer, 0]
             return self._register(now, fresh=True)
-        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
-            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        minimum = re.fullmatch(r"\d{1,6}", response.header("min-expires") or "")
+        if response.status == 423 and minimum and int(minimum.group()) > self.expires:
+            self.expires = int(minimum.group())         # Interval Too Brief: ask for what it allows, at once
+            return self._register(now)
         delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
         self.refusals += 1
         self.auth = None
@@ -2347,7 +2410,7 @@ class SipAgent:
         if ringing is None:
             number, reason, name, read = sip_caller(invite)
             if (number is None and reason is None) or self.debug:
-                log.debug("SIP: 発信者の表示 %s", read)
+                log.debug("SIP: 発信者の表示 %s", without_names(read))
             call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
             ringing = self.calls[key] = Ringing(call, self.token(4), now)
             out.append(call)
@@ -2386,10 +2449,20 @@ class SipAgent:
                         source)]
 
 
+def without_names(text: str) -> str:
+    """SIP text with its display names hidden (a PBX may put its phone book's name there; logs never
+    hold names), but not a word for a caller without a number (公衆電話): what the debug log is for."""
+    def hide(m):
+        shown = m.group(1)
+        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or written_number(shown)
+        return m.group(0) if keep else f'"(名前 {len(shown)} 文字)" <'
+    return re.sub(r'"((?:[^"\\]|\\.)*)"\s*<', hide, text)
+
+
 def sip_log_text(data: bytes) -> str:
-    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
-    but guessable from)."""
-    text = data.decode("utf-8", "replace").strip()
+    """A datagram for the debug log, on one line: display names and the digest response hidden (the
+    response is not the password, but the password can be guessed from it)."""
+    text = without_names(data.decode("utf-8", "replace").strip())
     text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
     return text.replace("\r\n", " | ").replace("\n", " | ")
 
@@ -2548,7 +2621,7 @@ class SipPort:
             raise
         self.local = self.sock.getsockname()[:2]
         self.debug = debug
-        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        self.agent = SipAgent(self.target, self.registrar, self.local, debug=debug, **agent_settings)
         log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
 
     def start(self) -> list:
@@ -2567,7 +2640,7 @@ class SipPort:
             if source is not None and source[0] == self.registrar[0]:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
-                out += self.agent.receive(data, source[:2], self.clock())
+                out += self.agent.receive(data, source, self.clock())
         out += self.agent.tick(self.clock())
         return self._send(out)
 
@@ -2586,6 +2659,7 @@ class SipPort:
         return events
 
     def close(self):
+        self._send(self.agent.stop(self.clock()))
         self.sock.close()
 
 
@@ -3210,6 +3284,8 @@ class MemberRows:
         with self._readable():
             first = next(self._records, None)
         if first is not None:
+            if first[0] is None:
+                raise MembersError(f"{name} 1行目: セルが長すぎます（見出し行）")
             self.header, self._end = first[0], first[2]
             self.header_end = self._end
         self.columns = map_columns(self.header)
@@ -3242,6 +3318,9 @@ class MemberRows:
                 add_start(start)
                 add_line(line)
                 self._end = end
+                if cells is None:
+                    problems(f"{file_name} {line}行目: セルが長すぎます（{CELL_LIMIT:,} 文字まで。Excel で短くしてください）")
+                    continue
                 if end == len(text):
                     opened = unclosed_quote_line(text, start, line)
                     if opened is not None:
@@ -3252,7 +3331,7 @@ class MemberRows:
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
                         and (eaten := swallowed_rows(cells, width)):      # a record of several lines
                     cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
-                    opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
+                    opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
                     continue
@@ -3497,9 +3576,12 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Register |
     return Register(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
+def held_by_text(phone: str, other) -> str:
+    return f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
+
+
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
-    return [f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
-            for other in file.by_phone.get(phone, ())]
+    return [held_by_text(phone, other) for other in file.by_phone.get(phone, ())]
 
 
 def change_written(file: MembersFile, change) -> bool:
@@ -3624,7 +3706,8 @@ def render(file: MembersFile, header, changed: dict, added: list) -> str:
 
 
 def formula_cells(raw: str) -> bool:
-    return any(EXCEL_FORMULA.match(c) for c in next(split_records(raw))[0])
+    cells = next(split_records(raw))[0]
+    return cells is not None and any(EXCEL_FORMULA.match(c) for c in cells)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -4760,7 +4843,7 @@ def deferred_text(name: str, error: CtiError) -> str:
                       "戻りしだい自動で保存します",
            "network": f"{name} のある共有フォルダに届かないため、まだ保存できません。つながりしだい自動で保存します",
            "full": f"{name} のあるディスクがいっぱいのため、まだ保存できません。空きができしだい自動で保存します",
-           "readonly": f"{name} のフォルダに書き込む権限がないため（読み取り専用）、まだ保存できません。"
+           "readonly": f"{name} のフォルダに書き込む権限がありません（読み取り専用の共有フォルダなど）。"
                        "書き込めるようになりしだい自動で保存します"}.get(cause, f"{error}。あとで自動で保存します")
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
@@ -4849,6 +4932,26 @@ SCHEMA = [
     # phone, 0 missed (the caller hung up while it rang)
     """
     ALTER TABLE calls ADD COLUMN answered INTEGER
+    """,
+    # version 3: the history in the order calls arrived, whatever the wall clock said: an id that
+    # only grows and is never used again (AUTOINCREMENT), old calls numbered in their stored order
+    """
+    CREATE TABLE calls_by_arrival (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received TEXT NOT NULL,
+        number TEXT,
+        reason TEXT,
+        caller_name TEXT,
+        device_time TEXT,
+        protocol TEXT,
+        answered INTEGER
+    );
+    INSERT INTO calls_by_arrival (received, number, reason, caller_name, device_time, protocol, answered)
+        SELECT received, number, reason, caller_name, device_time, protocol, answered FROM calls
+        ORDER BY received, id;
+    DROP TABLE calls;
+    ALTER TABLE calls_by_arrival RENAME TO calls;
+    CREATE INDEX calls_received ON calls(received)
     """,
 ]
 
@@ -4992,6 +5095,33 @@ def sqlite_busy(error: Exception) -> bool:
     return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
+CLOCK_JUMP = 180            # seconds the wall clock may move against the monotonic clock (NTP slews far less)
+
+
+class ClockWatch:
+    """Whether the wall clock stepped since cti started: wall time minus the monotonic clock, against
+    its value at start. Windows steps the clock after sleep or a time sync; a dead CMOS battery or a
+    time zone fixed by hand steps it by hours or days. While it stands off, nothing is removed by age
+    (a clock 8 days ahead would take the week's history), and the status line says so."""
+
+    def __init__(self, wall=time.time, monotonic=time.monotonic, limit=CLOCK_JUMP):
+        self.wall, self.monotonic, self.limit = wall, monotonic, limit
+        self.base = wall() - monotonic()
+        self.off = 0.0
+
+    def offset(self) -> float:
+        """Seconds the wall clock stands off where it was at start; 0.0 within the limit. A change is logged."""
+        off = self.wall() - self.monotonic() - self.base
+        off = off if abs(off) > self.limit else 0.0
+        if (off == 0.0) != (self.off == 0.0):
+            if off:
+                log.warning("時計が %+d 秒 変わりました: 時刻が戻るまで着信履歴を日数では削除しません", off)
+            else:
+                log.warning("時計が元に戻りました: 着信履歴の日数での削除を再開します")
+        self.off = off
+        return off
+
+
 class Database:
     """cti.db: call history (pruned), reservations and visits. SQLite in WAL mode, versioned schema.
 
@@ -5000,8 +5130,10 @@ class Database:
     call it could not store then is stored by a background writer (take_written() tells the window).
     """
 
-    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
+    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now, monotonic=time.monotonic):
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
+        self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -5110,7 +5242,9 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
             cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
                                "VALUES (?,?,?,?,?,?)", row)
-            self._prune(conn)
+            pruned = self._prune(conn, keep=cur.lastrowid)
+        if conn is self.conn:
+            self.pruned = pruned
         return cur.lastrowid
 
     def _write_late(self):
@@ -5148,25 +5282,28 @@ class Database:
         return written > 0
 
     def prune(self):
-        """Keep the newest max_entries calls of the last max_days days."""
+        """Keep the newest max_entries calls (by arrival) of the last max_days days."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self._prune(self.conn)
 
-    def _prune(self, conn):
-        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
-        oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
-                            (self.max_entries - 1,)).fetchone()
-        if edge is not None:
-            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
-                         (edge[0], edge[0], edge[1]))
+    def _prune(self, conn, keep=None) -> list[int]:
+        """The ids deleted: beyond the newest max_entries by arrival, and (while the wall clock has not
+        jumped) older than max_days by the received index; never `keep`, the call this insert stored."""
+        pruned = []
+        if not self.clock.offset():
+            oldest = self._iso(self.now() - timedelta(days=self.max_days))
+            pruned += [r[0] for r in conn.execute("DELETE FROM calls WHERE received < ? AND id IS NOT ? RETURNING id",
+                                                  (oldest, keep)).fetchall()]
+        pruned += [r[0] for r in conn.execute(
+            "DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
+            (self.max_entries,)).fetchall()]
+        return pruned
 
     def calls(self) -> list[CallRecord]:
-        """The history, newest first; the last one read while another program holds cti.db."""
+        """The history, newest arrival first; the last one read while another program holds cti.db."""
         try:
-            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY id DESC").fetchall()
         except sqlite3.OperationalError as e:
             if not sqlite_busy(e):
                 raise
@@ -5208,7 +5345,7 @@ class Database:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
         r = self.reservation(reservation_id)
         if status not in NEXT_STATES[r.status]:
-            raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
+            raise BookingError("step", status=r.status, to=status)
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
         with self._held_as_error(), self.conn:
@@ -5227,7 +5364,7 @@ class Database:
             self.conn.execute("BEGIN IMMEDIATE")
             r = self.reservation(reservation_id)
             if r.status != "予約":
-                raise ValueError(f"「{r.status}」の予約は変更できません")
+                raise BookingError("move", status=r.status)
             self.conn.execute("UPDATE reservations SET starts = ?, menu = ?, staff = ?, memo = ? WHERE id = ?",
                               (starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, reservation_id))
         return self.reservation(reservation_id)
@@ -5235,7 +5372,7 @@ class Database:
     def reservation(self, reservation_id) -> Reservation:
         row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
         if row is None:
-            raise ValueError(f"予約 {reservation_id} はありません")
+            raise BookingError("missing", id=reservation_id)
         return self._reservation(row)
 
     @staticmethod
@@ -5277,15 +5414,18 @@ class Database:
         the file holds it more often than cti.db already does. A member number not in
         members (when given) is imported and reported with its line.
         """
-        header, rows = read_csv_rows(path)
+        header, rows = read_csv_rows(path, VisitsError)
         keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
         columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
                    for field, aliases in VISIT_COLUMNS.items()}
         name = Path(path).name
         if columns["member_no"] is None or columns["date"] is None:
-            raise MembersError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
+            raise VisitsError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
         problems, visits = [], []
         for line, cells in rows:
+            if cells is None:
+                problems.append(f"{name} {line}行目: セルが長すぎます")
+                continue
             if not any(c.strip() for c in cells):
                 continue
             get = functools.partial(field_of, cells, columns)
@@ -5359,6 +5499,15 @@ def caller_text(number: str | None, reason: str | None) -> str:
     if number:
         return format_phone(number)
     return REASONS.get(reason, "番号なし")
+
+
+def call_heading(record, today) -> str:
+    """'090-3333-4444（10:15 の着信）': the call a dialog was opened for (a number looked up says so)."""
+    who = caller_text(record.number, record.reason)
+    if record.protocol == "manual":
+        return f"{who}（番号参照）"
+    when = f"{record.received:%H:%M}" if record.received.date() == today else when_text(record.received)
+    return f"{who}（{when} の着信）"
 
 
 def names_text(members: list, limit=3) -> str:
@@ -5667,11 +5816,11 @@ def members_status(table: MemberTable) -> str:
 Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
-    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します", "open_register"),
-    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します", "open_link"),
-    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
+    Action("register", "会員登録へ", "F2", "カードの着信の番号で新しい会員を登録します", "open_register"),
+    Action("link", "電話番号登録へ", "F3", "カードの着信の番号を、登録済みの会員に追加します", "open_link"),
+    Action("reserve", "予約登録へ", "F4", "カードの着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
                                         "着信がない・非通知なら会員を検索して）", "open_reserve"),
-    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します",
+    Action("visits", "来店履歴へ", "F5", "カードの着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します",
            "open_visits"),
     Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
            "open_today"),
@@ -5709,6 +5858,16 @@ def folder_warnings(risks: list[str]) -> list[str]:
     return [FOLDER_WARNINGS[risk] for risk in risks]
 
 
+def clock_warnings(offset: float) -> list[str]:
+    """The status line while the PC's clock stands off where it was when cti started (ClockWatch)."""
+    if not offset:
+        return []
+    minutes = round(abs(offset) / 60)
+    amount = f"{minutes // 1440}日" if minutes >= 1440 else f"{minutes // 60}時間" if minutes >= 60 else f"{minutes}分"
+    return [f"パソコンの時計が {amount}{'進み' if offset > 0 else '戻り'}ました。時計が直るまで、"
+            "古い着信履歴を日数では消しません（着信は表示・保存しています）"]
+
+
 def help_text(ini, members, device, ports) -> str:
     lines = "\n".join(f"{action_label(a)}\t{a.help}" for a in ACTIONS)
     return f"""\
@@ -5731,6 +5890,98 @@ def help_text(ini, members, device, ports) -> str:
 ###############################################################################
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
+
+class Heartbeat:
+    """The window's timers on the monotonic clock, so that no step of the wall clock holds one up.
+
+    Tk 8.6 measures `after` in wall-clock time: a clock set back N s holds every pending after N s
+    (Windows steps it after sleep and at a time sync; a dead CMOS battery or a time zone fixed by
+    hand, by hours). Here every job has a monotonic due time, and tick() runs those due. Two things
+    call tick(): one Tk after every `poll` s, enough while the clock is steady (and all there is
+    while tests pump update()); and, from start() in the real loop, a thread that waits on the
+    monotonic clock and calls into Tcl, which tkinter (threaded Tcl, as Python ships it on Windows
+    and Linux) runs in the Tk thread at once whatever its timers wait for. It calls every `beat` s,
+    and at once on wake() (a call put on the queue). Each tick arms the after afresh, so one a step
+    held is replaced.
+    """
+
+    def __init__(self, root, poll: float, beat=0.1, clock=time.monotonic):
+        self.root, self.poll, self.beat, self.clock = root, poll, beat, clock
+        self.jobs = {}                  # name -> [monotonic due, every (None: once), callback]
+        self.after_id = None
+        self.nudge, self.stopping = threading.Event(), threading.Event()
+        self.command = root.register(self.tick)
+        self.arm()
+
+    def every(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, seconds, callback]
+
+    def once(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, None, callback]
+
+    def tick(self):
+        """Run the jobs due; an error in one is logged (a box every few seconds would bury the screen)."""
+        for name, job in list(self.jobs.items()):
+            due, every, callback = job
+            if self.stopping.is_set():
+                return                  # 終了 from a job (the tray's command) destroyed the root
+            if due > self.clock() or self.jobs.get(name) is not job:
+                continue
+            if every is None:
+                del self.jobs[name]
+            else:
+                job[0] = self.clock() + every
+            try:
+                callback()
+            except Exception:
+                log.exception("定期処理 %s でエラー", name)
+        if not self.stopping.is_set():
+            self.arm()
+
+    def arm(self):
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+        self.after_id = self.root.after(int(self.poll * 1000), self.tick)
+
+    def start(self):
+        """In the real loop (mainloop): the thread that ticks whatever the wall clock does."""
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
+    def wake(self):
+        """From any thread: tick now (a call is on the queue)."""
+        self.nudge.set()
+
+    def _beat(self):
+        while not self.stopping.is_set():
+            self.nudge.wait(self.beat)
+            self.nudge.clear()
+            if self.stopping.is_set():
+                return
+            try:
+                self.root.tk.call(self.command)
+            except (RuntimeError, tk.TclError):   # the loop not running (a start-up box) or ended
+                self.stopping.wait(self.beat)
+
+    def stop(self):
+        """No job runs after this (tests call it before destroying the root)."""
+        self.stopping.set()
+        self.nudge.set()
+        self.jobs.clear()
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+            self.after_id = None
+
+
+class WakingQueue(queue.Queue):
+    """A queue that wakes the window's loop (Heartbeat.wake) the moment a thread puts on it."""
+
+    def wake(self):
+        """Replaced by the window's Heartbeat.wake once there is a window."""
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        self.wake()
+
 
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
@@ -5848,10 +6099,15 @@ class Window(tk.Toplevel):
     """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
     beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
 
-    def __init__(self, context: DialogContext, title: str, *, _utest=False):
+    def __init__(self, context: DialogContext, title: str, *, call: CallRecord | None = None, _utest=False):
+        """call: the call it was opened for, named in its title and first line."""
         super().__init__(context.root)
         self.withdraw()                     # hidden while it is built and placed
-        self.context, self._utest = context, _utest
+        self.context, self.call, self._utest = context, call, _utest
+        if call is not None:
+            title = f"{call_heading(call, context.now().date())}の{title}"
+            self.heading = ttk.Label(self, text=title, font=context.fonts["bold"], padding=(12, 12, 12, 0))
+            self.heading.pack(anchor="w")
         self.title(title)
         self.transient(context.root)
         self.body = ttk.Frame(self, padding=12)
@@ -5875,8 +6131,8 @@ class Dialog(Window):
     ok_text = "OK"
     saving = False                      # ok() is checking and saving (a note may be on screen)
 
-    def __init__(self, context: DialogContext, title: str, submit, *, _utest=False):
-        super().__init__(context, title, _utest=_utest)
+    def __init__(self, context: DialogContext, title: str, submit, *, call=None, _utest=False):
+        super().__init__(context, title, call=call, _utest=_utest)
         self.result, self.submit = None, submit
         self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
@@ -5930,6 +6186,22 @@ class Dialog(Window):
 
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
+
+    def add_owner_note(self):
+        """Under the phone field, said before saving, not after: whose number it already is."""
+        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
+                                    wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 48))
+        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
+        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
+
+    def owners(self) -> list:
+        """The members the typed number already belongs to (besides the one it is for)."""
+        digits = normalize_phone(self.vars["phone"].get())
+        return self.context.members.lookup(digits) if digits else []
+
+    def refresh_owner_note(self):
+        self.owner_note["text"] = shared_number_note(normalize_phone(self.vars["phone"].get()), self.owners())
 
     def keep_on_screen(self):
         """Errors beside the fields widen the form: keep it inside the work area, where it is now
@@ -6005,11 +6277,19 @@ class RegisterDialog(Dialog):
         self.add_field("name", "名前（必須）")
         self.add_field("kana", "ふりがな")
         self.add_field("phone", "電話番号", format_phone(self.phone) if self.phone else "")
+        self.add_owner_note()
+        self.refresh_owner_note()
         self.add_field("staff", "主担当", widget=staff_box(table.staff_names))
         self.add_field("memo", "メモ", width=40)
 
     def first_focus(self):
         return self.widgets["name"]
+
+    def follow_members(self):
+        """members.csv changed (Excel or another PC added a member): an untouched suggestion follows it."""
+        if self.vars["member_no"].get() == self.initial["member_no"]:
+            self.initial["member_no"] = self.context.members.next_member_no()
+            self.vars["member_no"].set(self.initial["member_no"])
 
     def entry_ok(self):
         form = self.form()
@@ -6083,13 +6363,8 @@ class LinkDialog(Dialog):
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
-        # said before saving, not after: whose number it already is
-        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
-                                    wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 48))
-        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
-        self.row += 1
+        self.add_owner_note()
         self.results = MemberSearch(self, height=8).results
-        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
         self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
         self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
@@ -6097,11 +6372,9 @@ class LinkDialog(Dialog):
     def first_focus(self):
         return self.widgets["query"]
 
-    def refresh_owner_note(self):
+    def owners(self) -> list:
         selected = self.results.selection()
-        digits = normalize_phone(self.vars["phone"].get())
-        owners = [m for m in self.context.members.lookup(digits) if m.member_no not in selected] if digits else []
-        self.owner_note["text"] = shared_number_note(digits, owners)
+        return [m for m in super().owners() if m.member_no not in selected]
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -6271,8 +6544,8 @@ class LookupDialog(Dialog):
 class ListWindow(Window):
     """A window with one or more lists (visit history, today's reservations, help)."""
 
-    def __init__(self, context, title, *, _utest=False):
-        super().__init__(context, title, _utest=_utest)
+    def __init__(self, context, title, *, call=None, _utest=False):
+        super().__init__(context, title, call=call, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
@@ -6540,8 +6813,8 @@ class CallerCard(tk.Frame):
     HIGHLIGHT_MS = 1500                 # the yellow of a new call
     BANNER_PADY = 4
 
-    def __init__(self, parent, fonts: dict, commands: dict, later):
-        """commands: the command of each button, by ACTIONS name; later(name, ms, callback): the window's timers."""
+    def __init__(self, parent, fonts: dict, command_of, later):
+        """command_of(name): the command of an ACTIONS entry; later(name, ms, callback): the window's timers."""
         super().__init__(parent, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
         self.fonts, self.later = fonts, later
         self.shown = None               # the call on the card
@@ -6572,14 +6845,10 @@ class CallerCard(tk.Frame):
         self.actions = tk.Frame(self)
         self.actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
         self.buttons = {name: ttk.Button(self.actions, text=ACTION[name].label, style="Action.TButton",
-                                         command=commands[name])
+                                         command=command_of(name))
                         for name in dict.fromkeys(n for names in CARD_ACTIONS.values() for n in names)}
-        self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=commands["compact"])
+        self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=command_of("compact"))
         self.compact_toggle.pack(side="right")
-
-    def number(self) -> str:
-        """The number on the card (its buttons act on it)."""
-        return self.shown.number if self.shown and self.shown.number else ""
 
     def show(self, record: CallRecord | None, panel: CallerPanel):
         """record's words (panel) and the buttons that fit it; a call arriving is yellow for a moment.
@@ -6664,10 +6933,11 @@ class HistoryList(ttk.Frame):
 
     SELECTION_HOLD = timedelta(minutes=1)
 
-    def __init__(self, parent, context: DialogContext, open_visits):
-        """open_visits(record=None): 来店履歴 of a row (the selected one when None)."""
+    def __init__(self, parent, context: DialogContext, open_visits, on_choose):
+        """open_visits(record=None): 来店履歴 (of the call on the card when None); on_choose(record): she
+        chose a row (a click on it, the arrow keys, a right-click)."""
         super().__init__(parent)
-        self.context, self.open_visits = context, open_visits
+        self.context, self.open_visits, self.on_choose = context, open_visits, on_choose
         self.records = {}               # iid -> CallRecord
         self.user_selected_at = None    # when she last picked a row herself
         self.menu_row = None            # the row the right-click menu was opened on, while it is open
@@ -6695,7 +6965,7 @@ class HistoryList(ttk.Frame):
         t.bind("<Return>", lambda e: self.open_visits())
         t.bind("<Delete>", lambda e: self.delete_selected())
         t.bind("<Button-3>", self._context_menu)
-        t.bind("<ButtonRelease-1>", self._user_selected, add=True)
+        t.bind("<ButtonRelease-1>", lambda e: self._user_selected() if t.identify_row(e.y) else None, add=True)
         for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
                     "<KeyRelease-Home>", "<KeyRelease-End>"):
             t.bind(key, self._user_selected, add=True)
@@ -6729,23 +6999,17 @@ class HistoryList(ttk.Frame):
 
     def add(self, record: CallRecord, members: list, select=True):
         """A new call at the top (selected unless `select` is False), and the rows the database pruned
-        dropped from the bottom: a popup costs the same with 20,000 calls kept as with 100 (refresh
+        with it (db.pruned) dropped: a popup costs the same with 20,000 calls kept as with 100 (refresh
         rebuilds them all)."""
-        tree, db = self.tree, self.context.db
+        tree = self.tree
         iid = str(record.id)
+        for old in [iid, *map(str, self.context.db.pruned)]:    # an id shown already is replaced, never a TclError
+            if tree.exists(old):
+                tree.delete(old)
+                self.records.pop(old, None)
         self.records[iid] = record
         tree.insert("", 0, iid=iid, values=history_row(record, members),
                     tags=("unknown",) if record.number and not members else ())
-        oldest = db.now() - timedelta(days=db.max_days)
-        children = tree.get_children()
-        for old in reversed(children[db.max_entries:] if len(children) > db.max_entries else ()):
-            tree.delete(old)
-            self.records.pop(old, None)
-        for old in reversed(children[1:db.max_entries]):
-            if old in self.records and self.records[old].received >= oldest:
-                break
-            tree.delete(old)
-            self.records.pop(old, None)
         if select:
             self.select(iid)
 
@@ -6768,7 +7032,11 @@ class HistoryList(ttk.Frame):
                 and self.context.now() - self.user_selected_at < self.SELECTION_HOLD)
 
     def _user_selected(self, event=None):
+        """She chose the selected row: it is hers for a while, and the card shows it (the target of every action)."""
         self.user_selected_at = self.context.now()
+        record = self.selected_record()
+        if record is not None:
+            self.on_choose(record)
 
     def _context_menu(self, event):
         """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
@@ -6847,6 +7115,7 @@ class MainWindow:
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
     CONFIRM_MS = 5000                   # 登録しました and friends
+    CLOCK_CHECK_MS = 1000               # the date for today's counts, and whether the clock jumped
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
@@ -6855,7 +7124,7 @@ class MainWindow:
         self.device_status = Status("connecting", "着信表示装置を探しています", shown_port(config.port))
         self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
         self.today_window = None        # the 本日の予約 window while it is open
-        self._after = {}                # every timer of the window, by name (stop() cancels them)
+        self.timers = Heartbeat(root, self.POLL_MS / 1000)    # every timer of the window, by name
         self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
         self.tray = None                # a started Tray, when this desktop has a notification area
         self.unseen = 0                 # calls since the receptionist last looked at the window
@@ -6885,7 +7154,7 @@ class MainWindow:
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
         self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
-        self._schedule_midnight()
+        self._schedule("clock", self.CLOCK_CHECK_MS, self.follow_clock)
 
     @property
     def now(self):
@@ -6923,14 +7192,9 @@ class MainWindow:
     def _build(self):
         outer = ttk.Frame(self.root, padding=8)
         outer.pack(fill="both", expand=True)
-        self.card = CallerCard(outer, self.fonts, {
-            "register": lambda: self.open_register(self.card.number()),
-            "link": lambda: self.open_link(self.card.number()),
-            "reserve": lambda: self.open_reserve(self.card.shown),
-            "visits": lambda: self.open_visits(self.card.shown),
-            "compact": self.toggle_compact}, self.later)
+        self.card = CallerCard(outer, self.fonts, self.action, self.later)
         self.card.pack(fill="x")
-        self.history = HistoryList(outer, self.context, self.open_visits)
+        self.history = HistoryList(outer, self.context, self.open_visits, self.show_chosen)
         self.toolbar = Toolbar(outer, self.action)
         self.status = StatusLine(outer, self.fonts,
                                  lambda: self.open_skipped_rows() if self.members.problems else None)
@@ -7013,35 +7277,24 @@ class MainWindow:
     # timers, and the queues polled (the only way in from the reader's and the tray's threads)
 
     def _schedule(self, name, ms, callback):
-        """Run callback every ms; an error in it is logged (a box every few seconds would bury the screen)."""
-        def run():
-            try:
-                callback()
-            except Exception:
-                log.exception("定期処理 %s でエラー", name)
-            finally:
-                if not self.ended:          # 終了 from this very timer (the tray's command) destroyed the root
-                    self._after[name] = self.root.after(ms, run)
-        self._after[name] = self.root.after(ms, run)
+        """Run callback every ms (by the monotonic clock: see Heartbeat)."""
+        self.timers.every(name, ms / 1000, callback)
 
     def later(self, name, ms, callback):
         """callback once, in ms (a timer of the same name is replaced as the last one to run)."""
-        self._after[name] = self.root.after(ms, callback)
+        self.timers.once(name, ms / 1000, callback)
 
-    def _schedule_midnight(self):
-        now = self.now()
-        tomorrow = datetime(now.year, now.month, now.day) + timedelta(days=1, seconds=1)
-
-        def midnight():
+    def follow_clock(self):
+        """Today's counts follow the date she sees (midnight, or a clock set to another day), and the
+        status line says when the clock has jumped (history is then not removed by age)."""
+        if self.now().date() != self.counts_day:
             self.refresh_counts()
-            self._schedule_midnight()
-        self.later("midnight", max(1000, int((tomorrow - now).total_seconds() * 1000)), midnight)
+        if self.db.clock.offset() != self.clock_shown:
+            self.refresh_status()
 
     def stop(self):
         """Cancel the timers (tests call this before destroying the root)."""
-        for after_id in self._after.values():
-            self.root.after_cancel(after_id)
-        self._after.clear()
+        self.timers.stop()
 
     def poll(self):
         """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
@@ -7176,8 +7429,14 @@ class MainWindow:
         except (sqlite3.Error, DatabaseError):
             log.exception("着信の終わり方を履歴に保存できませんでした")
 
-    def show_caller(self, record: CallRecord | None) -> list:
-        """record on the card (its members, her last visit and next booking) and in the title. Returns the members."""
+    def show_chosen(self, record: CallRecord):
+        """A history row she chose: on the card, and so the call every action acts on."""
+        if record is not self.card.shown:
+            self.show_caller(record, arriving=False)
+
+    def show_caller(self, record: CallRecord | None, arriving=True) -> list:
+        """record on the card (its members, her last visit and next booking) and in the title, yellow for
+        a moment when arriving. Returns the members."""
         members = self.members.lookup(record.number) if record and record.number else []
         last_visit = next_booking = None
         if len(members) == 1:
@@ -7187,7 +7446,7 @@ class MainWindow:
         if record is not None:
             self.root.title(window_title(record.number, record.reason, members))
         self.refresh_elapsed()
-        if record is not None:
+        if record is not None and arriving:
             self.card.highlight()
         else:
             self.card.paint()
@@ -7197,12 +7456,15 @@ class MainWindow:
         self.card.show_elapsed(self.now())
 
     def refresh_counts(self):
-        self.history.show_counts(counts_text(self.db.today_counts(self.now().date())))
+        self.counts_day = self.now().date()
+        self.history.show_counts(counts_text(self.db.today_counts(self.counts_day)))
 
     def refresh_status(self):
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
+        self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
-                                                        *folder_warnings(data_folder_risks(self.config))]))
+                                                        *folder_warnings(data_folder_risks(self.config)),
+                                                        *clock_warnings(self.clock_shown)]))
         self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
@@ -7226,6 +7488,9 @@ class MainWindow:
         shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
         self.show_caller(shown or self.history.selected_record())
         self.refresh_status()
+        for window in self.open_windows():
+            if isinstance(window, RegisterDialog):
+                window.follow_members()
         if renumbered:
             self.confirm(member_notice_text(renumbered[-1], self.members.path.name))
         if notes:
@@ -7260,21 +7525,25 @@ class MainWindow:
 
     def register(self, registration) -> dict:
         made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました")
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
 
     def link(self, member_and_phone) -> dict:
         member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました")
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
 
-    def save_member_change(self, change, member_no, done) -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
         try:
             member, notes = change()
         except WriteDeferred as e:              # kept in the pending file: the dialog may close
             member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
         except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
             return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed(notes)
+        self.members_changed([note for note in notes if note not in warned])
         if member is not None:
             self.confirm(f"{done}: {member.member_no} {member.name} 様")
         return {}
@@ -7286,9 +7555,13 @@ class MainWindow:
         """The command behind an ACTIONS entry (its button and its key)."""
         return getattr(self, ACTION[name].command)
 
+    def target(self) -> CallRecord | None:
+        """The call every action acts on: the one on the card (a new call, or the row she chose)."""
+        return self.card.shown
+
     def selected_members(self, action, record=None) -> list[Member]:
-        """Everyone on the selected (or given) call's number; a message instead when there is no one."""
-        record = record or self.history.selected_record()
+        """Everyone on the card's (or given) call's number; a message instead when there is no one."""
+        record = record or self.target()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
@@ -7297,36 +7570,38 @@ class MainWindow:
                 self.notify(f"{action}をする着信を履歴から選んでください")
         return members
 
-    def for_member(self, members: list, title: str, then):
+    def for_member(self, members: list, title: str, then, call: CallRecord):
         """then(member) for the one member, or after asking which when the number is shared."""
         if not members:
             return None
         if len(members) == 1:
             return then(members[0])
-        return MemberChoice(self.context, title, members, then, _utest=self._utest)
+        return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def selected_number(self) -> str:
-        record = self.history.selected_record()
-        return record.number if record and record.number else ""
+    def for_number(self, dialog, submit, number):
+        """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
+        call = self.target() if number is None else None
+        if call is not None:
+            number = call.number or ""
+        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return RegisterDialog(self.context, self.register, self.selected_number() if number is None else number,
-                              _utest=self._utest)
+        return self.for_number(RegisterDialog, self.register, number)
 
     def open_link(self, number=None):
-        return LinkDialog(self.context, self.link, self.selected_number() if number is None else number,
-                          _utest=self._utest)
+        return self.for_number(LinkDialog, self.link, number)
 
     def open_reserve(self, record=None):
-        record = record or self.history.selected_record()
+        record = record or self.target()
         if record is None or not record.number:     # a walk-in, or a caller without a number: find her
             return ReserveDialog(self.context, _utest=self._utest)
         return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
-                               lambda m: ReserveDialog(self.context, m, _utest=self._utest))
+                               lambda m: ReserveDialog(self.context, m, call=record, _utest=self._utest), record)
 
     def open_visits(self, record=None):
+        record = record or self.target()
         return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
-                               lambda m: VisitHistoryWindow(self.context, m, _utest=self._utest))
+                               lambda m: VisitHistoryWindow(self.context, m, call=record, _utest=self._utest), record)
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
@@ -7562,9 +7837,9 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
     db = Database(config.database, config.max_entries, config.max_days)
-    events = queue.Queue()
+    events = WakingQueue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    tray = Tray(queue.Queue())
+    tray = Tray(WakingQueue())
     has_tray = tray.start()
     try:
         for rebuilt in itertools.count():
@@ -7572,6 +7847,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
             apply_icon(root)
             window = MainWindow(root, config, members, db, events)
             window.commands = tray.commands
+            events.wake = tray.commands.wake = window.timers.wake
             window.tray = tray if has_tray else None
             if instance:
                 window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
@@ -7602,6 +7878,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                     messagebox.showwarning("CTI", db.notice, parent=root)
                 if members.notices:         # a member no. changed that the last run could not tell
                     window.members_changed([])
+            window.timers.start()            # ticks whatever the wall clock does (Heartbeat)
             root.mainloop()
             window.stop()
             if window.ended:
@@ -7663,6 +7940,7 @@ def selftest_ports():
 def selftest_sip():
     """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
     SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    assert DIGEST_HASHES["MD5"](b"").hexdigest() == "d41d8cd98f00b204e9800998ecf8427e", "MD5"
     password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
     challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:
@@ -7764,7 +8042,7 @@ def prints_output(argv) -> bool:
         return True
     finally:
         sys.stdout, sys.stderr = streams
-    return bool(args.decode or args.list_ports or args.lookup or args.import_visits)
+    return any(value is not None for value in (args.decode, args.lookup, args.import_visits)) or args.list_ports
 
 
 def utf8_when_redirected():
@@ -7776,6 +8054,10 @@ def utf8_when_redirected():
 
 
 def cmd_decode(path: str, protocol: str) -> int:
+    if not path:
+        print(f"--decode: 記録ファイルの名前を指定してください（標準入力からは {CLI_PROGRAM} --decode - < cti.log）",
+              file=sys.stderr)
+        return 2
     if path == "-" and sys.stdin is None:
         print(f"-: 標準入力がありません。記録ファイルの名前を指定するか、{CLI_PROGRAM} --decode - < cti.log "
               "のように渡してください", file=sys.stderr)
@@ -7797,10 +8079,17 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
+    if not normalize_phone(number):
+        print(f"--lookup: 電話番号を指定してください（例 {CLI_PROGRAM} --lookup 0596-31-0005）", file=sys.stderr)
+        return 2
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
     scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
+        if not table.reader.existed:
+            print(f"{config.members}: 会員台帳がありません（cti.ini の [files] members に members.csv の場所を"
+                  "書いてください）", file=sys.stderr)
+            return 2
     else:
         members, problems = scanned
     for problem in problems:
@@ -7864,7 +8153,7 @@ def main(argv=None) -> int:
     else:
         utf8_when_redirected()
     args = parse_args(argv)
-    if args.decode:
+    if args.decode is not None:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
         return cmd_list_ports()
@@ -7873,9 +8162,9 @@ def main(argv=None) -> int:
         print(f"{config_path}: 設定ファイルがありません", file=sys.stderr)
         return 2
     try:
-        if args.lookup:
+        if args.lookup is not None:
             return cmd_lookup(args.lookup, config_path)
-        if args.import_visits:
+        if args.import_visits is not None:
             return cmd_import_visits(args.import_visits, config_path)
         if args.selftest:
             return selftest()
@@ -7928,8 +8217,9 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
-                          "（C:\\cti など。OneDrive のフォルダは避けます）にコピーしてから起動してください") from None
+        problem = file_problem(e, config_path.parent)
+        raise FileError(f"{problem}。cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", problem.cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

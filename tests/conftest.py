@@ -119,17 +119,23 @@ def pty_pair(make_pty):
 # one clock, one reader-events helper, one members-file factory
 
 class FakeClock:
-    """An injectable now(): a datetime the test sets (clock.when = ...) or moves (clock.advance(seconds))."""
+    """An injectable now(): a datetime the test sets (clock.when = ...: the wall clock stepped) or moves
+    (clock.advance(seconds): time passing, which its monotonic() follows too)."""
 
     def __init__(self, when=datetime(2026, 11, 25, 10, 0, 0)):
         self.when = when
+        self.passed = 0.0
 
     def __call__(self):
         return self.when
 
     def advance(self, seconds: float):
         self.when += timedelta(seconds=seconds)
+        self.passed += seconds
         return self.when
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.passed
 
 
 @pytest.fixture
@@ -428,6 +434,17 @@ def press(widget, keysym, **kw):
     top.update()
     widget.event_generate(f"<{keysym}>", **kw)
     top.update()
+
+
+def click_row(app, iid):
+    """A click on a history row, as the mouse gives it (the window shown): she chooses that call."""
+    history = app.window.history.tree
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height // 2)
+    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height // 2)
+    app.root.update()
 
 
 def right_click_row(app, iid):

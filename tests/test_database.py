@@ -32,7 +32,7 @@ def call(number, at, reason=None, protocol="modem"):
 def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
     raw = sqlite3.connect(tmp_path / "cti.db")
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2 == len(cti.SCHEMA)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3 == len(cti.SCHEMA)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"calls", "reservations", "visits"} <= tables
@@ -43,7 +43,7 @@ def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
 def test_reopening_does_not_migrate_again(tmp_path, clock):
     cti.Database(tmp_path / "cti.db", now=clock).close()
     again = cti.Database(tmp_path / "cti.db", now=clock)      # CREATE TABLE twice would raise
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 3
     again.close()
 
 
@@ -65,6 +65,102 @@ def test_a_version_1_database_keeps_its_calls_and_learns_how_a_call_ended(tmp_pa
         assert [(c.number, c.answered) for c in database.calls()] == [("0312345678", False), ("0596310005", None)]
     finally:
         database.close()
+
+
+def test_a_version_2_database_numbers_its_calls_by_arrival_and_never_reuses_an_id(tmp_path, clock):
+    """Schema 3: ids from AUTOINCREMENT. Version 2's ids could be reused (a pruned row's id given to
+    the next call) and its order was the wall clock's; the calls keep their stored order."""
+    path = tmp_path / "cti.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(cti.SCHEMA[0])
+    raw.executescript(cti.SCHEMA[1])
+    raw.executemany("INSERT INTO calls (id, received, number, protocol) VALUES (?, ?, ?, 'nd')",
+                    [(7, "2026-11-25T09:00:00", "0311111111"), (3, "2026-11-25T08:00:00", "0322222222")])
+    raw.execute("PRAGMA user_version = 2")
+    raw.commit()
+    raw.close()
+    database = cti.Database(path, max_entries=2, now=clock, monotonic=clock.monotonic)
+    try:
+        assert [c.number for c in database.calls()] == ["0311111111", "0322222222"]
+        newest = database.add_call(call("0333333333", clock()))
+        assert [c.number for c in database.calls()] == ["0333333333", "0311111111"]
+        database.delete_call(newest)
+        again = database.add_call(call("0344444444", clock()))
+        assert again > newest                   # the deleted id is not handed out again
+    finally:
+        database.close()
+
+
+def test_history_is_in_arrival_order_whatever_the_clock_said(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, now=clock, monotonic=clock.monotonic)
+    first = db.add_call(call("0311111111", NOW))
+    back = db.add_call(call("0322222222", NOW - timedelta(hours=1)))    # the clock was set back an hour
+    assert [r.id for r in db.calls()] == [back, first]
+    db.close()
+
+
+def test_a_clock_set_back_never_removes_the_calls_it_stores(tmp_path, clock):
+    """The report: 100 kept, the clock set back an hour; both new calls were deleted by the very
+    transaction that stored them, and the reused id broke the window."""
+    db = cti.Database(tmp_path / "cti.db", max_entries=5, now=clock, monotonic=clock.monotonic)
+    for minute in range(5):
+        db.add_call(call("0311111111", NOW - timedelta(minutes=10 - minute)))
+    clock.when = NOW - timedelta(hours=1)
+    new = [db.add_call(call(f"032222222{i}", clock())) for i in range(2)]
+    assert [r.id for r in db.calls()][:2] == new[::-1]
+    assert len(db.calls()) == 5 and len(set(r.id for r in db.calls())) == 5
+    db.close()
+
+
+def test_clock_forward_eight_days_and_back_keeps_the_history(tmp_path, clock):
+    """The report: 49 of 50 calls gone for good. A jump stops removal by age until the clock is back."""
+    db = cti.Database(tmp_path / "cti.db", max_entries=50, now=clock, monotonic=clock.monotonic)
+    kept = [db.add_call(call("0311111111", NOW - timedelta(minutes=50 - i))) for i in range(49)]
+    clock.when = NOW + timedelta(days=8)
+    ahead = db.add_call(call("0322222222", clock()))
+    assert db.clock.offset() == pytest.approx(8 * 86400)
+    assert [r.id for r in db.calls()] == [ahead] + kept[::-1]
+    clock.when = NOW + timedelta(minutes=1)                # put right
+    back = db.add_call(call("0333333333", clock()))
+    assert db.clock.offset() == 0.0
+    assert [r.id for r in db.calls()] == [back, ahead] + kept[:0:-1]    # only the count rule took one
+    db.close()
+
+
+def test_a_step_within_the_limit_is_no_jump_and_one_past_it_is(clock):
+    watch = cti.ClockWatch(lambda: clock().timestamp(), clock.monotonic)
+    clock.when += timedelta(seconds=cti.CLOCK_JUMP)
+    assert watch.offset() == 0.0
+    clock.when += timedelta(seconds=1)
+    assert watch.offset() == cti.CLOCK_JUMP + 1
+    clock.when -= timedelta(seconds=2 * cti.CLOCK_JUMP + 2)
+    assert watch.offset() == -(cti.CLOCK_JUMP + 1)
+    clock.advance(86400)                                    # a day passing is no jump
+    assert watch.offset() == -(cti.CLOCK_JUMP + 1)
+
+
+def test_a_jump_is_logged_once_and_its_end_too(clock, caplog):
+    watch = cti.ClockWatch(lambda: clock().timestamp(), clock.monotonic)
+    clock.when -= timedelta(hours=1)
+    for _ in range(3):
+        watch.offset()
+    clock.when += timedelta(hours=1)
+    watch.offset()
+    texts = [r.getMessage() for r in caplog.records if "時計" in r.getMessage()]
+    assert len(texts) == 2 and "-3600 秒" in texts[0] and "元に戻りました" in texts[1]
+
+
+def test_pruning_by_age_waits_while_the_clock_stands_off(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock, monotonic=clock.monotonic)
+    old = db.add_call(call("0311111111", NOW - timedelta(days=6)))
+    clock.when = NOW + timedelta(days=2)                  # stepped: old looks 8 days old
+    db.prune()
+    assert [r.id for r in db.calls()] == [old]
+    clock.when = NOW                                      # put right
+    clock.advance(2 * 86400)                              # and two real days pass: now it is 8 days old
+    db.prune()
+    assert db.calls() == []
+    db.close()
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path):
@@ -109,22 +205,23 @@ def test_pruned_to_max_entries(tmp_path, clock):
 
 
 def test_pruned_to_max_days(tmp_path, clock):
-    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock)
-    db.add_call(call("0311111111", NOW - timedelta(days=7, seconds=1)))
-    assert db.calls() == []                                    # pruned as soon as it was stored
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock, monotonic=clock.monotonic)
+    stale = db.add_call(call("0311111111", NOW - timedelta(days=7, seconds=1)))
+    assert [r.id for r in db.calls()] == [stale]               # never removed by its own insert
     edge = db.add_call(call("0322222222", NOW - timedelta(days=7)))
     recent = db.add_call(call("0333333333", NOW - timedelta(days=6, hours=23)))
-    assert [r.id for r in db.calls()] == [recent, edge]
-    assert [r.number for r in db.calls()] == ["0333333333", "0322222222"]
-    clock.when = NOW + timedelta(hours=1)
-    db.add_call(call("0344444444", clock.when))
+    assert [r.id for r in db.calls()] == [recent, edge]        # ... but by the next
+    assert db.pruned == []
+    clock.advance(3600)
+    newest = db.add_call(call("0344444444", clock.when))
     assert [r.number for r in db.calls()] == ["0344444444", "0333333333"]
+    assert db.pruned == [edge] and newest > recent > edge > stale
     db.close()
 
 
 def test_pruned_at_start(tmp_path, clock):
     db = cti.Database(tmp_path / "cti.db", now=clock)
-    for days in (1, 3, 5):
+    for days in (5, 3, 1):
         db.add_call(call("0596310005", NOW - timedelta(days=days)))
     db.close()
     later = FakeClock(NOW + timedelta(days=4))
@@ -208,13 +305,15 @@ def test_invalid_transitions_are_refused(db, steps, refused):
     for step in steps:
         db.set_status(rid, step)
     before = row(db, rid)
-    with pytest.raises(ValueError):
+    with pytest.raises(cti.BookingError) as refusal:
         db.set_status(rid, refused)
+    assert str(refusal.value) == f"「{before['status']}」の予約を「{refused}」にはできません"
+    assert isinstance(refusal.value, cti.CtiError) and refusal.value.kind == "step"
     assert row(db, rid) == before
 
 
 def test_unknown_reservation_is_refused(db):
-    with pytest.raises(ValueError):
+    with pytest.raises(cti.BookingError, match="^予約 12345 はありません$"):
         db.set_status(12345, "来店")
 
 
@@ -570,7 +669,7 @@ def test_only_a_booking_still_booked_can_be_moved(db, steps):
     for step in steps:
         db.set_status(rid, step)
     before = row(db, rid)
-    with pytest.raises(ValueError, match="変更できません"):
+    with pytest.raises(cti.BookingError, match="の予約は変更できません$"):
         db.move(rid, NOW + timedelta(days=1), "カラー")
     assert row(db, rid) == before
 

@@ -8,6 +8,7 @@ from another X connection) and rings it through a pseudo-terminal.
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,8 +20,8 @@ import pytest
 
 import cti
 from conftest import (
-    FakeClock, MEMBER, UNKNOWN, caller, modem_block, overlap, poll_until, press, pump, rect, right_click_row,
-    screenshot, toplevels)
+    FakeClock, MEMBER, UNKNOWN, caller, click_row, modem_block, overlap, poll_until, press, pump, rect,
+    right_click_row, screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -78,7 +79,7 @@ def test_closing_like_a_window_manager_hides_and_a_call_brings_it_back(app):
     assert pump(app.root, lambda: shown(app.root))
     assert close_until(frame_id(app.root), lambda: app.root.state() == "withdrawn",
                        lambda closed, timeout: pump(app.root, closed, timeout)), "× did not hide the window"
-    assert app.root.winfo_exists() and app.window._after                # still running, timers alive
+    assert app.root.winfo_exists() and app.window.timers.jobs           # still running, timers alive
     app.call(MEMBER)
     assert pump(app.root, lambda: shown(app.root)), "the call did not bring the window back"
     assert caller(app)["name"] == "ペンギン貴子 様"
@@ -109,7 +110,7 @@ def test_quit_asks_first(app, destroyed):
     assert "終了すると、電話がかかってきても表示されません" in app.boxes.messages("askyesno")[0]
     app.boxes.answers = [True]
     assert app.window.quit() is True and destroyed == ["destroy"]
-    assert app.window._after == {}                                      # its timers stopped
+    assert app.window.timers.jobs == {} and app.window.timers.after_id is None     # its timers stopped
 
 
 def test_quit_refuses_while_a_dialog_holds_typed_input(app, destroyed):
@@ -118,7 +119,7 @@ def test_quit_refuses_while_a_dialog_holds_typed_input(app, destroyed):
     dialog.vars["name"].set("新井さくら")
     assert app.window.quit() is False and destroyed == []
     [warning] = app.boxes.messages("showwarning")
-    assert "「会員登録」に入力中の内容があります" in warning
+    assert f"「{dialog.title()}」に入力中の内容があります" in warning and dialog.title().endswith("の会員登録")
     assert app.boxes.messages("askyesno") == []                        # not even asked: it is refused
     assert dialog.winfo_exists() and dialog.vars["name"].get() == "新井さくら"
     dialog.vars["name"].set("")                                          # untouched again: quitting is fine
@@ -213,9 +214,10 @@ def window_name(window_id) -> str:
 
 
 def x_windows(prefix):
-    """The top-level windows whose title starts with prefix (xdotool's regex does not take the dash)."""
+    """The top-level windows whose title starts with prefix (a regular expression: xdotool's own does
+    not take the dash)."""
     found = subprocess.run(["xdotool", "search", "--name", "."], capture_output=True, text=True)
-    return [int(w) for w in found.stdout.split() if window_name(w).startswith(prefix)]
+    return [int(w) for w in found.stdout.split() if re.match(prefix, window_name(w))]
 
 
 def visible(window_id) -> bool:
@@ -382,16 +384,6 @@ def test_dialogs_open_beside_the_main_window(make_app, corner, key):
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # a call leaves the receptionist's selection alone
 
-def click_row(app, iid):
-    history = app.window.history.tree
-    app.root.deiconify()
-    app.root.update()
-    x, y, _, height = history.bbox(iid)
-    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height // 2)
-    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height // 2)
-    app.root.update()
-
-
 def test_a_call_never_moves_a_selection_made_recently(app):
     clock = app.window.now = FakeClock(datetime(2026, 11, 26, 14, 0))
     app.call(MEMBER)
@@ -463,7 +455,7 @@ def card_colour(app):
 
 def settle(app):
     """Past the arrival highlight (its timer runs at once here), the card in its state's colour."""
-    app.root.after_cancel(app.window._after["highlight"])
+    app.window.timers.jobs.pop("highlight", None)
     app.window.card.paint()
     app.root.update_idletasks()
 
@@ -528,7 +520,7 @@ def test_the_card_says_how_long_ago_the_call_came(app):
     clock.when += timedelta(minutes=3)
     app.window.refresh_elapsed()                                         # what the 20-s timer runs
     assert app.window.card.labels["elapsed"]["text"] == "（3分前）"
-    assert app.window._after["elapsed"]
+    assert app.window.timers.jobs["elapsed"][1] == cti.MainWindow.ELAPSED_MS / 1000
 
 
 def test_the_visit_line_on_the_card(app):
@@ -752,8 +744,9 @@ def test_the_program_opens_f2_and_f4_beside_the_caller(tmp_path, pty_pair, key, 
         os.write(master, modem_block(MEMBER))
         assert wait(lambda: window_name(window) == "CTI — 0596-31-0005 ペンギン貴子")
         subprocess.run(["xdotool", "key", "--window", str(window), key], check=True)
-        assert wait(lambda: x_windows(title)), f"{key} opened no {title}"
-        [dialog] = x_windows(title)
+        named = rf"0596-31-0005（\d\d:\d\d の着信）の{title}"            # the call it acts on, in its title
+        assert wait(lambda: x_windows(named)), f"{key} opened no {title}"
+        [dialog] = x_windows(named)
         assert wait(lambda: visible(dialog))
         main, box = window_rect(window), window_rect(dialog)
         assert not overlap(box, main), (main, box)

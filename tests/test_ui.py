@@ -19,7 +19,7 @@ import pytest
 
 import cti
 from conftest import (
-    MEMBER, MEMBERS_BYTES, MEMBER_ROW, UNKNOWN, caller, csv_rows, first_row, modem_block, press, pump,
+    MEMBER, MEMBERS_BYTES, MEMBER_ROW, UNKNOWN, caller, click_row, csv_rows, first_row, modem_block, press, pump,
     right_click_row, row_for, screenshot, start_app_reader, toplevels)
 
 
@@ -139,8 +139,8 @@ def test_the_panel_buttons_act_on_the_caller_shown(app):
     assert caller(app)["name"] == "新井さくら 様"                      # the panel shows the new member
     assert app.root.title() == "CTI — 090-8765-4321 新井さくら"
     assert row_for(app, "090-8765-4321")[0][2] == "AC00009"
-    app.window.toolbar.buttons["register"].invoke()                         # the bottom buttons: the selected row
-    assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "0596-31-0005"
+    app.window.toolbar.buttons["register"].invoke()     # the bottom buttons too: the card's call, not the row selected
+    assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "090-8765-4321"
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -290,7 +290,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
     member_row = app.window.history.tree.get_children()[1]
-    app.window.history.tree.selection_set(member_row)
+    click_row(app, member_row)                                      # she chooses the member's call: the card shows it
     assert "予約人数 0人" in app.window.history.counts["text"]
     dialog = app.window.open_reserve()
     assert isinstance(dialog, cti.ReserveDialog)
@@ -512,7 +512,9 @@ def seed_visits(app):
 
 def check_visit_window(app):
     [window] = toplevels(app, cti.VisitHistoryWindow)
-    assert window.title() == "来店履歴 — ペンギン貴子"
+    call = app.window.card.shown                                    # named: the call it was opened for
+    assert window.title() == f"0596-31-0005（{call.received:%H:%M} の着信）の来店履歴 — ペンギン貴子"
+    assert window.heading["text"] == window.title()
     today = date.today()
     visits = [window.visits.item(i, "values") for i in window.visits.get_children()]
     days = [today - timedelta(days=d) for d in (10, 40, 90)]
@@ -960,3 +962,123 @@ def test_a_refused_sip_extension_is_a_lost_device_in_the_banner(app):
     app.events.put(cti.Status("refused", text, "sip://3@192.168.1.1"))
     assert pump(app.root, lambda: app.window.card.banner["text"] == "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）")
     assert text in app.window.status.device_line["text"] and "secret" not in app.window.status.device_line["text"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# one target: every action acts on the call the card shows (issue 19 item 1)
+
+TAKAHASHI, NEW_CALLER = "08023456789", "09033334444"
+
+
+def choose_then_ring(app):
+    """高橋美咲 calls; she clicks that row; an unknown number calls within the minute (the card takes it)."""
+    app.call(TAKAHASHI)
+    app.call(UNKNOWN)
+    chosen = app.window.history.tree.get_children()[1]
+    click_row(app, chosen)
+    assert caller(app)["number"] == "080-2345-6789"                   # the row she chose is on the card
+    app.call(NEW_CALLER)
+    assert app.window.history.tree.selection() == (chosen,)          # her row stays selected ...
+    assert caller(app)["number"] == "090-3333-4444"                   # ... but the card shows the new call
+    return app.window.card.shown
+
+
+def named(app, call, what):
+    """「090-3333-4444（10:15 の着信）の会員登録」"""
+    return f"{cti.format_phone(call.number)}（{call.received:%H:%M} の着信）の{what}"
+
+
+@pytest.mark.parametrize("how", ["key", "toolbar", "card"])
+def test_register_and_link_after_choosing_a_row_act_on_the_new_call(app, how):
+    call = choose_then_ring(app)
+    for name, cls, what in (("register", cti.RegisterDialog, "会員登録"), ("link", cti.LinkDialog, "電話番号登録")):
+        if how == "key":
+            press(app.window.history.tree, cti.ACTION[name].key)
+        else:
+            getattr(app.window, how).buttons[name].invoke()
+        [dialog] = toplevels(app, cls)
+        assert dialog.vars["phone"].get() == "090-3333-4444", (how, name)
+        assert dialog.title() == named(app, call, what) and dialog.heading["text"] == dialog.title()
+        dialog.destroy()
+
+
+def test_f2_registers_the_new_callers_number_not_the_chosen_rows(app):
+    """The screenshot's case: 登録 writes the caller's own number; 高橋美咲 keeps hers alone."""
+    choose_then_ring(app)
+    press(app.window.history.tree, "F2")
+    [dialog] = toplevels(app, cti.RegisterDialog)
+    dialog.vars["name"].set("新井さくら")
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists()
+    assert csv_rows(app.config.members)[-1][:4] == ["AC00009", "新井さくら", "", "090-3333-4444"]
+    assert [m.name for m in app.members.lookup(TAKAHASHI)] == ["高橋美咲"]
+
+
+@pytest.mark.parametrize("how", ["key", "toolbar"])
+def test_reserve_and_visits_after_choosing_a_row_act_on_the_new_call(app, how):
+    """F4 / F5 (and their buttons) after a row was chosen and a member called: for the member calling."""
+    app.call(TAKAHASHI)
+    click_row(app, app.window.history.tree.get_children()[0])
+    app.call(MEMBER)                                                    # ペンギン貴子 calls: the card takes her
+    call = app.window.card.shown
+    for name, cls, what in (("reserve", cti.ReserveDialog, "予約登録"), ("visits", cti.VisitHistoryWindow, "来店履歴")):
+        if how == "key":
+            press(app.window.history.tree, cti.ACTION[name].key)
+        else:
+            app.window.toolbar.buttons[name].invoke()
+        [window] = toplevels(app, cls)
+        assert window.member.member_no == "AC00001", (how, name)
+        assert window.title().startswith(named(app, call, what)) and window.heading["text"] == window.title()
+        window.destroy()
+
+
+def test_f4_and_f5_for_an_unknown_new_call_say_so_rather_than_open_the_chosen_member(app):
+    choose_then_ring(app)
+    for key in ("F4", "F5"):
+        press(app.window.history.tree, key)
+    assert toplevels(app, cti.ReserveDialog) == [] and toplevels(app, cti.VisitHistoryWindow) == []
+    assert [m.startswith("090-3333-4444 は未登録の番号です") for m in app.boxes.messages("showinfo")] == [True, True]
+
+
+def test_choosing_a_row_by_keys_shows_it_and_a_click_below_the_rows_changes_nothing(app):
+    app.call(TAKAHASHI)
+    app.call(UNKNOWN)
+    history = app.window.history.tree
+    press(history, "Down")                                              # the latest is selected: down to the older
+    press(history, "KeyRelease-Down")                                   # the key let go, as a keyboard does
+    assert history.selection() == (history.get_children()[1],) and caller(app)["number"] == "080-2345-6789"
+    app.call(NEW_CALLER)
+    x, y, width, height = history.bbox(history.get_children()[-1])
+    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height * 3)   # the empty space under the rows
+    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height * 3)
+    app.root.update()
+    assert caller(app)["number"] == "090-3333-4444"                   # nothing chosen: the new call stays
+
+
+def test_register_warns_of_the_members_holding_the_number_once_before_saving(app):
+    app.call(TAKAHASHI)
+    dialog = app.window.open_register()
+    note = dialog.owner_note["text"]
+    assert "080-2345-6789" in note and "高橋美咲" in note                 # in the dialog, before saving
+    dialog.vars["phone"].set("090-3333-4444")
+    assert dialog.owner_note["text"] == ""                             # a number nobody holds: nothing to say
+    dialog.vars["phone"].set("080-2345-6789")
+    dialog.vars["name"].set("高橋 翔")
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists()
+    assert [m.name for m in app.members.lookup(TAKAHASHI)] == ["高橋美咲", "高橋 翔"]
+    app.root.update()
+    assert not any("高橋美咲" in m for m in app.boxes.messages("showinfo"))   # not told a second time
+
+
+def test_link_warns_of_the_members_holding_the_number_once_before_saving(app):
+    app.call(TAKAHASHI)
+    dialog = app.window.open_link()
+    assert "高橋美咲" in dialog.owner_note["text"]
+    dialog.vars["query"].set("AC00003")
+    app.root.update()
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists()
+    assert [m.name for m in app.members.lookup(TAKAHASHI)] == ["鈴木一郎", "高橋美咲"]
+    app.root.update()
+    assert not any("高橋美咲" in m for m in app.boxes.messages("showinfo"))
