@@ -743,19 +743,6 @@ def utf16_encoding(raw: bytes) -> str | None:
     return "utf-16-le" if raw[1::2].count(0) >= raw[0::2].count(0) else "utf-16-be"
 
 
-DECODED_AT_ONCE = 1 << 20          # bytes decoded in one call: a call holds the GIL (the window's, too)
-
-
-def decoded(raw: bytes, encoding: str) -> str:
-    """raw.decode(encoding), a megabyte at a time: a re-read decoding 10 MB of CP932 on its thread would
-    otherwise keep the window from running for 70 ms. UnicodeDecodeError as bytes.decode raises it."""
-    if len(raw) <= DECODED_AT_ONCE:
-        return raw.decode(encoding)
-    decoder, view = codecs.getincrementaldecoder(encoding)(), memoryview(raw)
-    parts = [decoder.decode(view[at:at + DECODED_AT_ONCE]) for at in range(0, len(raw), DECODED_AT_ONCE)]
-    return "".join(parts + [decoder.decode(b"", final=True)])
-
-
 def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[str, str]:
     """(text, encoding) of UTF-8 (with or without BOM) or CP932 bytes, never guessing silently.
 
@@ -766,7 +753,7 @@ def decode_file_text(raw: bytes, path, error=ConfigError, utf16=False) -> tuple[
         candidates = (utf16_encoding(raw),)
     for encoding in candidates:
         try:
-            text = decoded(raw, encoding)
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
         if encoding == "utf-8-sig" and not raw.startswith(b"\xef\xbb\xbf"):

@@ -227,23 +227,3 @@ def test_lookup_of_a_row_with_a_problem_says_so_when_scanning(tmp_path):
     assert json.loads(nameless.stdout) == []
     assert nameless.stderr.strip() == "members.csv 52行目: 名前が空です（会員番号 AC09999）"
     assert not (tmp_path / "cti-cache").exists()
-
-
-@EXACT
-@given(st.text(alphabet=st.sampled_from("aあ漢字ｱ①㈱髙\r\n,\"\ufeff"), max_size=30), st.sampled_from(["cp932", "utf-8-sig"]),
-       st.integers(1, 9), st.one_of(st.none(), st.tuples(st.integers(0, 60), st.integers(0, 255))))
-def test_a_file_decoded_a_piece_at_a_time_reads_as_decoded_at_once(text, encoding, piece, damage):
-    """The same text (pieces cut inside a character too), and the same refusal of bytes that are not the encoding."""
-    raw = text.encode(encoding, "replace")
-    if damage:
-        raw = raw[:damage[0]] + bytes([damage[1]]) + raw[damage[0]:]
-    def either(decode):
-        try:
-            return decode()
-        except UnicodeDecodeError:
-            return "refused"
-    saved, cti.DECODED_AT_ONCE = cti.DECODED_AT_ONCE, piece
-    try:
-        assert either(lambda: cti.decoded(raw, encoding)) == either(lambda: raw.decode(encoding))
-    finally:
-        cti.DECODED_AT_ONCE = saved
