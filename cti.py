@@ -88,6 +88,7 @@ import json
 import logging
 import logging.handlers
 import ntpath
+import operator
 import os
 import pkgutil
 import queue
@@ -4155,11 +4156,19 @@ class MembersLock:
             raise LockLost(f"{self.path.name} was replaced while it was locked")
 
     def held(self) -> bool:
+        if self.locked is None:
+            return False
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+        return (st.st_dev, st.st_ino) == self.locked
+
+    def check(self) -> bool:
+        """True while the lock is ours; LockLost when it is not (asked before every replace)."""
+        if not self.held():
+            raise LockLost(f"{self.path.name} is no longer the file we locked")
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float):
@@ -4314,13 +4323,14 @@ class MemberWriter:
         (changes found lost meanwhile are pending from then on).
         """
         try:
+            cause = "held"
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
                         return self._write_held(lock, read_raw, stat, new)
-                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
-                    continue
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+                except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
+                    cause = "locked" if isinstance(e, LockLost) else "held"
+            raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
@@ -4355,7 +4365,7 @@ class MemberWriter:
         try:
             # Excel takes no lock: a save of its own while we write would be replaced by our text made
             # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
-            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+            st = atomic_write(self.path, data, unchanged=lambda: lock.check() and stat() == based_on) \
                 if changed else None
         except FileChanged:
             raise
@@ -5074,6 +5084,16 @@ DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another
 DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
 
 
+# why SQLite could not write (a FILE_CAUSES key): a full disk, or a read-only one (a new connection
+# there cannot even open the -shm file WAL needs)
+SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "full", sqlite3.SQLITE_READONLY: "readonly", sqlite3.SQLITE_CANTOPEN: "readonly"}
+
+
+def sqlite_cause(error: Exception) -> str:
+    code = getattr(error, "sqlite_errorcode", None)
+    return SQLITE_CAUSES.get(code & 0xFF, "other") if code is not None else "other"
+
+
 def sqlite_busy(error: Exception) -> bool:
     """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
     code = getattr(error, "sqlite_errorcode", None)
@@ -5121,6 +5141,7 @@ class Database:
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
         self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
         self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
+        self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -5207,6 +5228,7 @@ class Database:
 
         None when another program holds cti.db: the call is then stored by the background
         writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        None too when the disk is full or read-only: counted in unsaved (the status line says so).
         """
         received = call.received or self.now()
         row = (self._iso(received), call.number, call.reason, call.name,
@@ -5216,7 +5238,8 @@ class Database:
                 return self._insert_call(self.conn, row)
             except sqlite3.OperationalError as e:
                 if not sqlite_busy(e):
-                    raise
+                    self._not_stored(e)
+                    return None
         log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
@@ -5245,12 +5268,17 @@ class Database:
                         break
                     except sqlite3.OperationalError as e:
                         if not sqlite_busy(e):
-                            log.exception("着信を履歴に保存できませんでした")
+                            self._not_stored(e)     # no retry: a full or read-only disk stays so
                             break
                 self._written_late += 1
                 self.late.task_done()
         finally:
             conn.close()
+
+    def _not_stored(self, error):
+        """A call that cannot be stored (disk full, read-only): counted for the status line, and logged."""
+        log.error("着信を履歴に保存できませんでした: %s", error)
+        self.unsaved, self.unsaved_cause = self.unsaved + 1, sqlite_cause(error)
 
     @contextlib.contextmanager
     def _held_as_error(self):
@@ -5799,7 +5827,7 @@ def members_status(table: MemberTable) -> str:
 
 
 # Every action of the main window once: its button, its key, its line in the help and the
-# MainWindow method it runs (the card's buttons take their labels from here too).
+# MainWindow method it runs (or a frame's: history.export); the card's buttons take their labels from here too.
 Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
@@ -5811,7 +5839,7 @@ ACTIONS = (
            "open_visits"),
     Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
            "open_today"),
-    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "export_history"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "history.export"),
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
@@ -5843,6 +5871,11 @@ FOLDER_WARNINGS = {
 def folder_warnings(risks: list[str]) -> list[str]:
     """The status-line warnings for data_folder_risks() (cti still runs)."""
     return [FOLDER_WARNINGS[risk] for risk in risks]
+
+
+def unsaved_calls_warnings(count: int, cause: str) -> list[str]:
+    """The status line when calls were shown but cti.db could not store them."""
+    return [f"着信 {count}件を履歴に保存できませんでした（{FILE_CAUSES[cause]}）。着信の表示は続けます"] if count else []
 
 
 def clock_warnings(offset: float) -> list[str]:
@@ -6916,7 +6949,7 @@ class CallerCard(tk.Frame):
 
 class HistoryList(ttk.Frame):
     """Today's counts over the call history: the list, the record behind each row, its right-click
-    menu, and whether the row the receptionist picked is hers to keep when a call arrives."""
+    menu, whether the row the receptionist picked is hers to keep when a call arrives, and 履歴を保存."""
 
     SELECTION_HOLD = timedelta(minutes=1)
 
@@ -7051,6 +7084,27 @@ class HistoryList(ttk.Frame):
         self.context.db.delete_call(record.id)
         self.refresh()
         return True
+
+    def export(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        context = self.context
+        documents = Path.home() / "Documents"
+        path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
+                                            initialfile=f"着信履歴_{context.now():%Y%m%d}.csv",
+                                            filetypes=[("CSV", "*.csv")])
+        if not path:
+            return None
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, context.members.lookup(r.number) if r.number else []))
+                for r in context.db.calls()]
+        try:
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
+        except OSError as e:
+            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=context.root)
+            return None
+        context.post_notice(f"保存しました: {path}")
+        return path
 
 
 class Toolbar(ttk.Frame):
@@ -7296,8 +7350,9 @@ class MainWindow:
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
-        if self.db.take_written():            # calls cti.db could not take at once are in it now
+        if self.db.take_written():            # calls cti.db could not take at once are in it now (or failed)
             self.history.refresh()
+            self.refresh_status()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -7451,7 +7506,8 @@ class MainWindow:
         self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
                                                         *folder_warnings(data_folder_risks(self.config)),
-                                                        *clock_warnings(self.clock_shown)]))
+                                                        *clock_warnings(self.clock_shown),
+                                                        *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
         self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
@@ -7539,8 +7595,8 @@ class MainWindow:
     # actions: each ACTIONS entry names its method here
 
     def action(self, name):
-        """The command behind an ACTIONS entry (its button and its key)."""
-        return getattr(self, ACTION[name].command)
+        """The command behind an ACTIONS entry (its button and its key): a method here or of a frame."""
+        return operator.attrgetter(ACTION[name].command)(self)
 
     def target(self) -> CallRecord | None:
         """The call every action acts on: the one on the card (a new call, or the row she chose)."""
@@ -7606,26 +7662,6 @@ class MainWindow:
 
     def open_skipped_rows(self):
         return SkippedRowsWindow(self.context, _utest=self._utest)
-
-    def export_history(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
-        documents = Path.home() / "Documents"
-        path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
-                                            initialdir=str(documents if documents.is_dir() else Path.home()),
-                                            initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
-                                            filetypes=[("CSV", "*.csv")])
-        if not path:
-            return None
-        found = {}
-        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
-                for r in self.db.calls()]
-        try:
-            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
-        except OSError as e:
-            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
-            return None
-        self.confirm(f"保存しました: {path}")
-        return path
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
@@ -8204,9 +8240,10 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        problem = file_problem(e, config_path.parent)
-        raise FileError(f"{problem}。cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
-                        "にコピーしてから起動してください", problem.cause) from None
+        cause = file_cause(e)
+        raise FileError(f"{config_path.parent} に書き込めません（{e.strerror if cause == 'other' else FILE_CAUSES[cause]}）。"
+                        "cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

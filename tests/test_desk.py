@@ -21,7 +21,7 @@ import pytest
 import cti
 from conftest import (
     FakeClock, MEMBER, UNKNOWN, caller, click_row, modem_block, overlap, poll_until, press, pump, rect,
-    right_click_row, screenshot, toplevels)
+    screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -411,27 +411,6 @@ def test_a_call_never_moves_the_selection_while_a_dialog_is_open(app):
     assert app.window.history.tree.selection() == (older,)
 
 
-def test_the_right_click_menu_acts_on_the_row_it_was_opened_on(app):
-    app.call(MEMBER)
-    app.call(UNKNOWN)
-    history = app.window.history.tree
-    older = history.get_children()[1]
-    right_click_row(app, older)
-    menu = app.window.history.menu
-    try:
-        assert menu.winfo_ismapped()
-        app.call("0451234567")                                          # a call while the menu is open
-        assert history.selection() == (older,)
-        history.selection_set(history.get_children()[0])                # even if the selection moved
-        menu.invoke(2)                                                  # 削除
-        app.root.update()
-    finally:
-        menu.unpost()
-        menu.grab_release()
-    assert "0596-31-0005" in app.boxes.messages("askyesno")[0]
-    assert [r.number for r in app.db.calls()] == ["0451234567", UNKNOWN]
-
-
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # CI: no display is a failure, not a skip
 
@@ -687,7 +666,7 @@ def test_the_export_names_everyone_on_a_shared_number(shared, monkeypatch, tmp_p
     shared.call(SHARED)
     target = tmp_path / "calls.csv"
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
-    shared.window.export_history()
+    shared.window.history.export()
     text = target.read_bytes().decode("utf-8-sig")
     assert "AC00009;AC00010,共有 一;共有 二" in text and "他" not in text
 

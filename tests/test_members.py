@@ -1032,3 +1032,20 @@ def test_a_full_width_member_no_is_the_same_number(tmp_path):
     booking, errors = cti.validate_reservation({"member_no": "AC00001", "date": "12/24", "time": "10:00"}, table,
                                                datetime(2026, 12, 8, 9, 0))
     assert errors == {} and booking["member_no"] == "AC00001"
+
+
+def test_a_changed_number_not_yet_acknowledged_is_told_again_at_the_next_start(members_csv):
+    table = load(members_csv)
+    excel = members_csv.read_bytes()                            # what Excel has open
+    member, _ = register(table, name="さくら")
+    assert member.member_no == "AC00004"
+    members_csv.write_bytes(excel + "AC00004,エクセルの方,,,,,,\r\n".encode())     # Excel's save over ours
+    table.refresh()
+    assert table.retry_pending()
+    [notice] = [n for n in table.take_notices() if isinstance(n, cti.Renumbered)]
+    assert (notice.name, notice.old, notice.new) == ("さくら", "AC00004", "AC00005")
+    assert load(members_csv).by_no["AC00005"].name == "さくら"
+    again = load(members_csv)                                   # cti ended before the box was acknowledged
+    assert notice in again.take_notices()
+    again.acknowledge(notice)
+    assert load(members_csv).take_notices() == []
