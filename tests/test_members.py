@@ -276,9 +276,9 @@ def test_lookup_rereads_a_file_changed_on_disk(members_csv):
     write_csv(members_csv, lines)
     st = members_csv.stat()
     os.utime(members_csv, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
-    assert table._stat() != stamp
+    assert table.reader.stat() != stamp
     assert [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]
-    assert table.stamp == table._stat()
+    assert table.stamp == table.reader.stat()
 
 
 def test_lookup_notices_a_same_size_rewrite_by_its_mtime(members_csv):
@@ -985,7 +985,7 @@ def test_an_in_place_copy_with_the_same_size_and_time_is_noticed_and_never_rever
     with open(members_csv, "r+b") as f:                         # copied again, behind this table's back too
         f.write(copied.replace("ペンギン美子".encode(), "ペンギン花子".encode()))
     os.utime(members_csv, ns=(st.st_atime_ns, st.st_mtime_ns))
-    stale.stamp = stale._stat()                                 # (as on Windows, where os.stat has no change time)
+    stale.stamp = stale.reader.stat()                                 # (as on Windows, where os.stat has no change time)
     register(stale, name="高橋美咲")
     assert "ペンギン花子" in members_csv.read_text("utf-8-sig")  # compared by content before the write: not reverted
 
