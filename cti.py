@@ -43,8 +43,10 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
       DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue;
       SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
-      Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
-      the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
+      Member, MembersFile (one parse, a value) and CachedMembers (one from the parse cache), both
+      answering MembersParse; the pure changes (Registration, next_member_no); the --lookup scan;
+      MembersReader (reading, the parse cache, the threads); MemberTable: the lock, write, swap
+      and the pending file.
   Store: cti.db
       Database (SQLite): call history, visits, reservations; the visits CSV import, the history export.
   UI: what the window says
@@ -86,6 +88,7 @@ import json
 import logging
 import logging.handlers
 import ntpath
+import operator
 import os
 import pkgutil
 import queue
@@ -100,7 +103,6 @@ import threading
 import time
 import unicodedata
 import urllib.parse
-import weakref
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
@@ -1336,11 +1338,15 @@ def normalize_phone(text: str) -> str:
     return digits
 
 
+def written_as_one_number(text: str) -> bool:
+    """The text holds nothing but what one number is written with (a name, PRIVATE, a word: not)."""
+    return bool(ONE_NUMBER.fullmatch(nfkc(text).strip()))
+
+
 def written_number(text: str) -> str:
     """The national digits of a text written as one number (a query being typed, a device's number
     field, a gateway's hand-typed test call), '' for any other text (a name, PRIVATE, a word)."""
-    text = nfkc(text).strip()
-    return normalize_phone(text) if ONE_NUMBER.fullmatch(text) else ""
+    return normalize_phone(text) if written_as_one_number(text) else ""
 
 
 def valid_phone(digits: str) -> bool:
@@ -2167,7 +2173,7 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
         if digits := written_number(candidate):
-            named = display and candidate is user and not written_number(display)
+            named = display and candidate is user and not written_as_one_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
@@ -3134,16 +3140,18 @@ class MembersParse:
         key = search_key(query)
         if not key:
             return []
-        text, starts = self.search_index()
+        chunks, starts = self.search_index()
         needle = written_number(query) or key
-        found, at = [], 0
-        while len(found) < limit:
-            at = text.find(needle, at)
-            if at < 0:
-                break
-            index = bisect.bisect_right(starts, at) - 1
-            found.append(index)
-            at = starts[index + 1]              # one hit a member
+        found = []
+        for first, text in chunks:
+            base, at = starts[first], 0
+            while len(found) < limit:
+                at = text.find(needle, at)
+                if at < 0:
+                    break
+                index = bisect.bisect_right(starts, base + at) - 1
+                found.append(index)
+                at = starts[index + 1] - base       # one hit a member
         return self.members_at(found)
 
     def check(self) -> bool:
@@ -3203,7 +3211,7 @@ class MembersFile(MembersParse):
         return sorted({m.staff for m in self.members if m.staff})
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) for search(): made once a parse."""
+        """The search text (search_index()) for search(): made once a parse."""
         return self._search_index
 
     @functools.cached_property
@@ -3441,7 +3449,7 @@ def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.c
     if scanned is not None:
         return scanned
     with collector_paused():
-        rows = MemberRows(text, name)
+        rows = MemberRows(text, name, spans=False)
         return [Member(*row) for row in rows if digits in row[3]], rows.problems
 
 
@@ -3960,25 +3968,30 @@ class CachedMembers(MembersParse):
         return self.parsed
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        """The search text as stored (search_index()); read once (the window reads it at load, --lookup never)."""
         with self._searching:
             return self._read_search_index()
 
     def _read_search_index(self) -> tuple:
         if self._search is None:
-            stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
+            # a chunk at a time, each kept as it is: never the stored bytes, the chunks and a text
+            # joined from them at once (the warm start's spike: 120 MB at 1,000,000 members)
+            keys = self.ask("SELECT key FROM meta WHERE key LIKE 'search_text:%' ORDER BY key") or []
             try:
-                text = "".join(value.decode("utf-16-le", "surrogatepass") for key, value in stored
-                               if key.startswith("search_text:"))
-                stored = dict(stored)
+                chunks, first, length = [], 0, 0
+                for key, in keys:
+                    text = self.ask("SELECT value FROM meta WHERE key = ?", (key,))[0][0].decode(
+                        "utf-16-le", "surrogatepass")
+                    chunks.append((first, text))
+                    first, length = first + text.count("\n"), length + len(text)
                 starts = array.array("q")
-                starts.frombytes(stored["search_starts"])
-                if len(starts) != self.count + 1 or starts[-1] != len(text):
+                starts.frombytes(self.ask("SELECT value FROM meta WHERE key = 'search_starts'")[0][0])
+                if len(starts) != self.count + 1 or first != self.count or starts[-1] != length:
                     raise ValueError("search index differs")
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
+            except (IndexError, ValueError, TypeError, AttributeError) as e:
                 log.info("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
-                text, starts = search_index(self.parsed or self)
-            self._search = (text, starts)
+                chunks, starts = search_index(self.parsed or self)
+            self._search = (chunks, starts)
         return self._search
 
     def ask(self, sql: str, args=()) -> list | None:
@@ -4157,11 +4170,19 @@ class MembersLock:
             raise LockLost(f"{self.path.name} was replaced while it was locked")
 
     def held(self) -> bool:
+        if self.locked is None:
+            return False
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+        return (st.st_dev, st.st_ino) == self.locked
+
+    def check(self) -> bool:
+        """True while the lock is ours; LockLost when it is not (asked before every replace)."""
+        if not self.held():
+            raise LockLost(f"{self.path.name} is no longer the file we locked")
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float):
@@ -4316,13 +4337,14 @@ class MemberWriter:
         (changes found lost meanwhile are pending from then on).
         """
         try:
+            cause = "held"
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
                         return self._write_held(lock, read_raw, stat, new)
-                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
-                    continue
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+                except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
+                    cause = "locked" if isinstance(e, LockLost) else "held"
+            raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
@@ -4357,7 +4379,7 @@ class MemberWriter:
         try:
             # Excel takes no lock: a save of its own while we write would be replaced by our text made
             # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
-            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+            st = atomic_write(self.path, data, unchanged=lambda: lock.check() and stat() == based_on) \
                 if changed else None
         except FileChanged:
             raise
@@ -4393,7 +4415,7 @@ def requeued(kept: Kept, disk) -> Kept:
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# the table: the last good parse, re-reads, and changes through the shell
+# the table: the last good parse (read by MembersReader), re-reads, and changes through the shell
 
 # A change written (or kept pending: WriteDeferred carries the member then): the member as it now
 # is, and notes for the receptionist (a number another member holds too).
@@ -4414,6 +4436,151 @@ class PendingSaved:
     count: int
 
 
+class MembersReader:
+    """Reading members.csv, for the shell (MemberTable) to swap in: its bytes and their stamp, their
+    parse (from the parse cache when it holds this content, else parsed straight into it; in full
+    when a change needs one), and the threads that do it while the window runs: the re-read, the
+    search text read at the first load, the cache file's check, a written parse cached.
+    """
+
+    def __init__(self, path: Path, cache: "ParseCache | None", background: bool):
+        self.path = path
+        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
+        self.background = background    # the window's: re-reads on a thread, taken by take()
+        self.existed = False            # the file was there since start: from now on missing is "unavailable"
+        self.thread: threading.Thread | None = None     # the re-read, while it runs
+        self.found: tuple | None = None     # (parse, None or CtiError, stamp, stamp before) for take()
+
+    def stat(self):
+        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
+        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as e:                    # a share gone or access denied: a re-read will say which
+            return "error", e.errno
+        return stamp_of(st)
+
+    def read(self, full=False, wait_if_missing=False) -> tuple[MembersParse | None, tuple | None]:
+        """(parse, stamp) of the file on disk, (None, None) when it was never there since start (it may be
+        created); a MembersFile when full. FileError or MembersError when it cannot be used."""
+        raw, stamp = self.read_raw(wait_if_missing)
+        if raw is None:
+            return None, None
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self.parse(handed, full), stamp
+
+    def read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
+        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
+        be created); FileError when it cannot be read.
+
+        A file that was there before and is missing now is unavailable (Excel deletes it
+        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
+        it is looked for again a few times before giving up.
+        """
+        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
+            try:
+                with open(self.path, "rb") as f:            # text and stamp of the same file
+                    raw, st = f.read(), os.fstat(f.fileno())
+                break
+            except FileNotFoundError as e:
+                if not self.existed and not self.path.parent.is_dir():
+                    raise file_problem(e, self.path.parent) from None
+                if not self.existed and delay is None:
+                    return None, None
+                if delay is None:
+                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
+                                    "最後に読めた内容で表示を続けます", "missing") from None
+                time.sleep(delay)
+            except OSError as e:
+                raise file_problem(e, self.path, reading=True) from None
+        return raw, stamp_of(st)
+
+    def parse(self, handed: list, full=False) -> MembersParse:
+        """The parse of bytes read from members.csv: from the parse cache when it has them.
+
+        A MembersFile (needed to apply changes) when full. Otherwise a fresh parse is stored in
+        the cache and answered from it (a few MB, not a Member each): on the re-read thread while
+        the window runs, before the window at the first start, so that a start cut short (a kill,
+        a PC switched off as soon as the window shows) still leaves the cache for the next one.
+        """
+        on_ui_thread = self.background and threading.current_thread() is not self.thread
+        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
+        if self.background and on_ui_thread:
+            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
+            # link dialog's first keystroke (which waits for it, should it come sooner)
+            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
+        elif self.background:
+            file.search_index()         # at load, not at the link dialog's first keystroke
+        return file
+
+    def reread(self, before, error: str | None, full):
+        """Start a re-read on a thread (unless one runs) when the file's stamp is no longer before (or
+        it was unreadable and is there): take() has its result once done. full(): whether a
+        MembersFile is needed, asked when the thread reads."""
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._reread, args=(before, error, full), name="members-reader",
+                                           daemon=True)
+            self.thread.start()
+
+    def _reread(self, before, error, full):
+        stamp = self.stat()
+        if stamp == before and not (error and stamp):
+            return
+        try:
+            parse, stamp = self.read(full())
+        except CtiError as e:
+            parse, stamp = e, None
+        self.found = (parse, stamp, before)
+
+    @property
+    def rereading(self) -> bool:
+        """A re-read is running on the reader thread."""
+        return self.thread is not None and self.thread.is_alive()
+
+    def take(self) -> tuple | None:
+        """(parse, None when never there since start, or CtiError; stamp; the stamp it replaces) of the
+        last re-read, once; None when there is none."""
+        found, self.found = self.found, None
+        return found
+
+    def check_later(self, parse: MembersParse, on_damaged):
+        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
+        members would slow its start on a busy PC); a damaged cache file is removed and on_damaged() called
+        (members.csv is then read again, as when it changes)."""
+        def check():
+            if not parse.check():
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
+                remove_quietly(parse.path)
+                on_damaged()
+        timer = threading.Timer(CACHE_CHECK_DELAY, check)
+        timer.name, timer.daemon = "members-cache-check", True
+        timer.start()
+
+    def cache_later(self, raw: bytes, file: MembersFile, stamp, current):
+        """Store a parse on a thread of its own; the window then swaps in the cached one (take()) unless the
+        file's stamp is no longer current() by then."""
+        if self.cache is None:
+            return
+
+        def store():
+            cached = self._store(content_key(raw), file)
+            if cached is not None and self.background and self.found is None and stamp == current():
+                self.found = (cached, stamp, stamp)
+        threading.Thread(target=store, name="members-cache", daemon=True).start()
+
+    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
+        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
+        try:
+            self.cache.store(key, file)
+        except (sqlite3.Error, OSError) as e:
+            log.info("会員台帳のキャッシュを書けません: %s", e)
+            return None
+        return self.cache.open(key, self.path)
+
+
 class MemberTable:
     """members.csv as the program uses it: the last good MembersFile, re-reads, and changes.
 
@@ -4429,7 +4596,7 @@ class MemberTable:
     def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
                  cache: "ParseCache | None" = None):
         self.path = Path(path)
-        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
+        self.reader = MembersReader(self.path, cache, background)
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
         self.pending_file = PendingFile(Path(pending_dir or self.path.parent), self.path)
         self.writer = MemberWriter(self.path, self.pending_file)
@@ -4437,11 +4604,8 @@ class MemberTable:
         self.notices: list = []                         # Renumbered, Unsaved, PendingSaved: to tell, in order
         self.disk = self.file = MembersFile.parse("", "utf-8-sig", self.path.name)
         self.stamp = None
-        self.existed = False            # the file was there since start: from now on missing is "unavailable"
         self.error: str | None = None
         self.background = background
-        self._reader: threading.Thread | None = None
-        self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
 
     pending_path = property(lambda self: self.pending_file.path)
     kept = property(lambda self: self.writer.kept)
@@ -4470,109 +4634,22 @@ class MemberTable:
             raise
         self._adopt(disk, stamp)
         if not disk.verified:
-            self._verify_later(disk)
+            self.reader.check_later(disk, on_damaged=self._forget_stamp)
         return self
 
-    def _stat(self):
-        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
-        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        except OSError as e:                    # a share gone or access denied: a re-read will say which
-            return "error", e.errno
-        return stamp_of(st)
+    def _read(self, full=False) -> tuple[MembersParse, tuple | None]:
+        """(parse, stamp) of the file on disk (in full when changes are pending); the last good one when it
+        was never there since start. FileError or MembersError when it cannot be used."""
+        disk, stamp = self.reader.read(full or bool(self.kept.changes))
+        return (self.disk, None) if disk is None else (disk, stamp)
 
-    def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
-        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used."""
-        raw, stamp = self._read_raw(wait_if_missing)
-        if raw is None:
-            return self.disk, None                  # never there since start: the file may be created
-        handed = [raw]                  # handed over: members_from frees the bytes before it parses
-        del raw
-        return self._parse(handed, stamp, full), stamp
-
-    def _read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
-        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
-        be created); FileError when it cannot be read.
-
-        A file that was there before and is missing now is unavailable (Excel deletes it
-        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
-        it is looked for again a few times before giving up.
-        """
-        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
-            try:
-                with open(self.path, "rb") as f:            # text and stamp of the same file
-                    raw, st = f.read(), os.fstat(f.fileno())
-                break
-            except FileNotFoundError as e:
-                if not self.existed and not self.path.parent.is_dir():
-                    raise file_problem(e, self.path.parent) from None
-                if not self.existed and delay is None:
-                    return None, None
-                if delay is None:
-                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
-                                    "最後に読めた内容で表示を続けます", "missing") from None
-                time.sleep(delay)
-            except OSError as e:
-                raise file_problem(e, self.path, reading=True) from None
-        return raw, stamp_of(st)
-
-    def _parse(self, handed: list, stamp, full=False):
-        """The parse of bytes read from members.csv: from the parse cache when it has them.
-
-        A MembersFile (needed to apply changes) when asked for, or when changes are pending.
-        Otherwise a fresh parse is stored in the cache and answered from
-        it (a few MB, not a Member each): on the re-read thread while the window runs, before
-        the window at the first start, so that a start cut short (a kill, a PC switched off as
-        soon as the window shows) still leaves the cache for the next one.
-        """
-        full = full or bool(self.kept.changes)
-        on_ui_thread = self.background and threading.current_thread() is not self._reader
-        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
-        if self.background and on_ui_thread:
-            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
-            # link dialog's first keystroke (which waits for it, should it come sooner)
-            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
-        elif self.background:
-            file.search_index()         # at load, not at the link dialog's first keystroke
-        return file
-
-    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
-        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
-        try:
-            self.cache.store(key, file)
-        except (sqlite3.Error, OSError) as e:
-            log.info("会員台帳のキャッシュを書けません: %s", e)
-            return None
-        return self.cache.open(key, self.path)
-
-    def _verify_later(self, parse: MembersParse):
-        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
-        members would slow its start on a busy PC); a damaged cache file is removed and members.csv read
-        again, as when it changes."""
-        def verify():
-            if not parse.check():
-                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
-                remove_quietly(parse.path)
-                self.stamp = None               # the next check re-reads (and re-caches) members.csv
-        check = threading.Timer(CACHE_CHECK_DELAY, verify)
-        check.name, check.daemon = "members-cache-check", True
-        check.start()
-
-    def _cache_later(self, raw: bytes, file: MembersFile, stamp):
-        """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
-        def store():
-            cached = self._store(content_key(raw), file)
-            if cached is not None and self.background and self._reread is None and stamp == self.stamp:
-                self._reread = (cached, stamp, stamp)
-        threading.Thread(target=store, name="members-cache", daemon=True).start()
+    def _forget_stamp(self):
+        self.stamp = None               # the next check re-reads (and re-caches) members.csv
 
     def _adopt(self, disk: MembersFile, stamp):
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
-        self.existed = self.existed or stamp is not None
+        self.reader.existed = self.reader.existed or stamp is not None
         self._requeue_lost(disk)
         self.file = apply_changes(disk.full(), self.kept.changes).file if self.kept.changes else disk
         release_freed_memory()              # the parse's work, and the parse it replaced
@@ -4586,7 +4663,7 @@ class MemberTable:
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
         self.error = str(error)
-        self.stamp = self._stat()           # looked at again when it changes (or, if there, every time)
+        self.stamp = self.reader.stat()     # looked at again when it changes (or, if there, every time)
         log.warning("members.csv を読めません: %s", error)
 
     def refresh(self) -> bool:
@@ -4595,12 +4672,9 @@ class MemberTable:
         In background mode the re-read runs in a thread and take_reread() swaps it in later.
         """
         if self.background:
-            if self._reader is None or not self._reader.is_alive():
-                self._reader = threading.Thread(target=self._reread_in_background, name="members-reader",
-                                                daemon=True)
-                self._reader.start()
+            self.reader.reread(self.stamp, self.error, full=lambda: bool(self.kept.changes))
             return False
-        stamp = self._stat()
+        stamp = self.reader.stat()
         if stamp == self.stamp and not (self.error and stamp):
             return False
         log.info("members.csv が変更されたので読み直します")
@@ -4610,22 +4684,15 @@ class MemberTable:
             self._unavailable(e)
         return True
 
-    def _reread_in_background(self):
-        stamp, before = self._stat(), self.stamp
-        if stamp == before and not (self.error and stamp):
-            return
-        try:
-            result = self._read()
-        except CtiError as e:
-            result = (e, None)
-        self._reread = result + (before,)
+    rereading = property(lambda self: self.reader.rereading)
 
     def take_reread(self) -> bool:
         """On the UI thread: swap in what the background re-read found; True when something changed."""
-        result, self._reread = self._reread, None
+        result = self.reader.take()
         if result is None:
             return False
         found, stamp, before = result
+        found = self.disk if found is None else found       # never there since start: as it was
         if before != self.stamp:
             return False                    # our own write came in between: it is newer
         if isinstance(found, CtiError):
@@ -4651,7 +4718,7 @@ class MemberTable:
         except OSError:
             return None
         digits = normalize_phone(number)
-        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        cached = self.reader.cache.open(content_key(raw), self.path) if self.reader.cache else None
         if cached is not None:
             return list(cached.by_phone.get(digits, ())), cached.problems
         text, encoding = decode_file_text(raw, self.path, MembersError)
@@ -4717,15 +4784,16 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self._read_raw(wait_if_missing=new is not None), self._stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new)
         self.disk = self.file = written.file
-        self.stamp, self.error, self.existed = written.stamp, None, True
+        self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
         self.notices += applied.renumbered
         if applied.rejected:
             self.notices.append(Unsaved(applied.rejected, written.unsaved))
-        if self.cache and written.changed:
-            self._cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp)
+        if written.changed:
+            self.reader.cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp,
+                                    current=lambda: self.stamp)
         return written
 
     def _defer(self, change, error: CtiError):
@@ -4807,17 +4875,18 @@ def search_lines(members) -> list[str]:
     return [key + "\t" + "\t".join(m[3]) for key, m in zip(keys, members)]
 
 
-def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
-    """One text of every member's search keys, and each member's offset in it (made a chunk of members at
-    a time: a line of keys a member held at once would weigh more than the text itself)."""
-    parts, starts = [], array.array("q", [0])
+def search_index(file: MembersFile, chunk=10_000) -> tuple[list, array.array]:
+    """Every member's search keys, a line each, as texts of a chunk of members: [(index of the chunk's
+    first member, text)], and each member's offset in the texts laid end to end (a chunk at a time: a
+    line of keys a member held at once would weigh more than the text itself)."""
+    chunks, starts = [], array.array("q", [0])
     members = file.members
     for first in range(0, len(members), chunk):
         lines = search_lines([(m.member_no, m.name, m.kana, m.phones) for m in members[first:first + chunk]])
         for line in lines:
             starts.append(starts[-1] + len(line) + 1)
-        parts.append("\n".join(lines) + "\n")
-    return "".join(parts), starts
+        chunks.append((first, "\n".join(lines) + "\n"))
+    return chunks, starts
 
 
 ###############################################################################
@@ -5029,6 +5098,16 @@ DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another
 DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
 
 
+# why SQLite could not write (a FILE_CAUSES key): a full disk, or a read-only one (a new connection
+# there cannot even open the -shm file WAL needs)
+SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "full", sqlite3.SQLITE_READONLY: "readonly", sqlite3.SQLITE_CANTOPEN: "readonly"}
+
+
+def sqlite_cause(error: Exception) -> str:
+    code = getattr(error, "sqlite_errorcode", None)
+    return SQLITE_CAUSES.get(code & 0xFF, "other") if code is not None else "other"
+
+
 def sqlite_busy(error: Exception) -> bool:
     """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
     code = getattr(error, "sqlite_errorcode", None)
@@ -5076,6 +5155,7 @@ class Database:
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
         self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
         self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
+        self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -5162,6 +5242,7 @@ class Database:
 
         None when another program holds cti.db: the call is then stored by the background
         writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        None too when the disk is full or read-only: counted in unsaved (the status line says so).
         """
         received = call.received or self.now()
         row = (self._iso(received), call.number, call.reason, call.name,
@@ -5171,7 +5252,8 @@ class Database:
                 return self._insert_call(self.conn, row)
             except sqlite3.OperationalError as e:
                 if not sqlite_busy(e):
-                    raise
+                    self._not_stored(e)
+                    return None
         log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
@@ -5200,12 +5282,17 @@ class Database:
                         break
                     except sqlite3.OperationalError as e:
                         if not sqlite_busy(e):
-                            log.exception("着信を履歴に保存できませんでした")
+                            self._not_stored(e)     # no retry: a full or read-only disk stays so
                             break
                 self._written_late += 1
                 self.late.task_done()
         finally:
             conn.close()
+
+    def _not_stored(self, error):
+        """A call that cannot be stored (disk full, read-only): counted for the status line, and logged."""
+        log.error("着信を履歴に保存できませんでした: %s", error)
+        self.unsaved, self.unsaved_cause = self.unsaved + 1, sqlite_cause(error)
 
     @contextlib.contextmanager
     def _held_as_error(self):
@@ -5754,7 +5841,7 @@ def members_status(table: MemberTable) -> str:
 
 
 # Every action of the main window once: its button, its key, its line in the help and the
-# MainWindow method it runs (the card's buttons take their labels from here too).
+# MainWindow method it runs (or a frame's: history.export); the card's buttons take their labels from here too.
 Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
@@ -5766,7 +5853,7 @@ ACTIONS = (
            "open_visits"),
     Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
            "open_today"),
-    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "export_history"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "history.export"),
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
@@ -5798,6 +5885,11 @@ FOLDER_WARNINGS = {
 def folder_warnings(risks: list[str]) -> list[str]:
     """The status-line warnings for data_folder_risks() (cti still runs)."""
     return [FOLDER_WARNINGS[risk] for risk in risks]
+
+
+def unsaved_calls_warnings(count: int, cause: str) -> list[str]:
+    """The status line when calls were shown but cti.db could not store them."""
+    return [f"着信 {count}件を履歴に保存できませんでした（{FILE_CAUSES[cause]}）。着信の表示は続けます"] if count else []
 
 
 def clock_warnings(offset: float) -> list[str]:
@@ -6871,7 +6963,7 @@ class CallerCard(tk.Frame):
 
 class HistoryList(ttk.Frame):
     """Today's counts over the call history: the list, the record behind each row, its right-click
-    menu, and whether the row the receptionist picked is hers to keep when a call arrives."""
+    menu, whether the row the receptionist picked is hers to keep when a call arrives, and 履歴を保存."""
 
     SELECTION_HOLD = timedelta(minutes=1)
 
@@ -7006,6 +7098,27 @@ class HistoryList(ttk.Frame):
         self.context.db.delete_call(record.id)
         self.refresh()
         return True
+
+    def export(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        context = self.context
+        documents = Path.home() / "Documents"
+        path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
+                                            initialfile=f"着信履歴_{context.now():%Y%m%d}.csv",
+                                            filetypes=[("CSV", "*.csv")])
+        if not path:
+            return None
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, context.members.lookup(r.number) if r.number else []))
+                for r in context.db.calls()]
+        try:
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
+        except OSError as e:
+            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=context.root)
+            return None
+        context.post_notice(f"保存しました: {path}")
+        return path
 
 
 class Toolbar(ttk.Frame):
@@ -7251,8 +7364,9 @@ class MainWindow:
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
             self.members_changed([])
             self.retry_pending()
-        if self.db.take_written():            # calls cti.db could not take at once are in it now
+        if self.db.take_written():            # calls cti.db could not take at once are in it now (or failed)
             self.history.refresh()
+            self.refresh_status()
         while True:
             try:
                 event = self.events.get_nowait()
@@ -7406,7 +7520,8 @@ class MainWindow:
         self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
                                                         *folder_warnings(data_folder_risks(self.config)),
-                                                        *clock_warnings(self.clock_shown)]))
+                                                        *clock_warnings(self.clock_shown),
+                                                        *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
         self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
@@ -7494,8 +7609,8 @@ class MainWindow:
     # actions: each ACTIONS entry names its method here
 
     def action(self, name):
-        """The command behind an ACTIONS entry (its button and its key)."""
-        return getattr(self, ACTION[name].command)
+        """The command behind an ACTIONS entry (its button and its key): a method here or of a frame."""
+        return operator.attrgetter(ACTION[name].command)(self)
 
     def target(self) -> CallRecord | None:
         """The call every action acts on: the one on the card (a new call, or the row she chose)."""
@@ -7561,26 +7676,6 @@ class MainWindow:
 
     def open_skipped_rows(self):
         return SkippedRowsWindow(self.context, _utest=self._utest)
-
-    def export_history(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
-        documents = Path.home() / "Documents"
-        path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
-                                            initialdir=str(documents if documents.is_dir() else Path.home()),
-                                            initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
-                                            filetypes=[("CSV", "*.csv")])
-        if not path:
-            return None
-        found = {}
-        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
-                for r in self.db.calls()]
-        try:
-            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
-        except OSError as e:
-            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
-            return None
-        self.confirm(f"保存しました: {path}")
-        return path
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
@@ -8028,7 +8123,7 @@ def cmd_lookup(number: str, config_path) -> int:
     scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
-        if not table.existed:
+        if not table.reader.existed:
             print(f"{config.members}: 会員台帳がありません（cti.ini の [files] members に members.csv の場所を"
                   "書いてください）", file=sys.stderr)
             return 2
@@ -8042,6 +8137,9 @@ def cmd_lookup(number: str, config_path) -> int:
 
 def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
+    if not path:
+        print("--import-visits: 来店履歴の CSV ファイルの名前を指定してください", file=sys.stderr)
+        return 2
     config, _ = load_config(config_path)
     try:
         members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
@@ -8159,9 +8257,10 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        problem = file_problem(e, config_path.parent)
-        raise FileError(f"{problem}。cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
-                        "にコピーしてから起動してください", problem.cause) from None
+        cause = file_cause(e)
+        raise FileError(f"{config_path.parent} に書き込めません（{e.strerror if cause == 'other' else FILE_CAUSES[cause]}）。"
+                        "cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

@@ -19,6 +19,7 @@ import serial.tools.list_ports
 import serial.tools.list_ports_common
 
 import cti
+from conftest import poll_until
 from conftest import Events, FakeClock, FakeMonotonic, aloha_record
 
 BACKOFF = (0.05, 0.1)
@@ -474,6 +475,28 @@ def test_auto_port_keeps_the_one_that_answers(monkeypatch, make_pty, start_reade
     assert connected.port == modem and modem in connected.text
     os.write(modem_master, b"RING\r\n\r\nDATE = 1125\r\nTIME = 1130\r\nNMBR = 0596310005\r\n\r\n")
     assert events.call().number == "0596310005"
+
+
+def test_auto_port_keeps_only_the_last_patience_of_bytes_heard_while_probing(monkeypatch, make_pty, start_reader):
+    """A port that streams noise while probed (a receipt printer's status bytes) holds at most
+    AutoDecoder.PATIENCE bytes, and the device found after it is still found by its first call."""
+    found = PortsFound(monkeypatch)
+    master, path = make_pty()
+    found.add(path, "USB Serial Port (COM3)", "USB VID:PID=0403:6001")
+    heard = []
+    real_answered = cti.answered
+    monkeypatch.setattr(cti, "answered", lambda data, asked: heard.append(len(data)) or real_answered(data, asked))
+    reader, events = start_reader("auto", "auto")
+    noise = bytes(range(0x80, 0x100)) * 16                      # 2 KiB that no signature begins
+    assert poll_until(lambda: heard, WAIT)                      # listening (the open flushed what came before)
+    for _ in range(6):
+        os.write(master, noise)
+        assert poll_until(lambda: heard and heard[-1] >= len(noise), WAIT), heard[-5:]
+        heard.clear()
+    os.write(master, b"RING\r\n\r\nDATE = 1125\r\nTIME = 1130\r\nNMBR = 0596310005\r\n\r\n")
+    events.status("connected")
+    assert events.call().number == "0596310005"
+    assert max(heard) <= cti.AutoDecoder.PATIENCE
 
 
 def test_auto_port_never_calls_a_silent_port_connected_and_takes_the_one_whose_first_call_comes(
