@@ -4314,8 +4314,9 @@ class MemberWriter:
         """Made at the first write (reading needs no lock, nor filelock's import)."""
         return MembersLock(self.path)
 
-    def write(self, read_raw, stat, new=None) -> Written:
-        """Write the kept changes and new.
+    def write(self, read_raw, stat, new=None, known: "MembersFile | None" = None) -> Written:
+        """Write the kept changes and new; known: the table's last full parse, used when the file still
+        holds exactly its text.
 
         read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
         stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
@@ -4327,7 +4328,7 @@ class MemberWriter:
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
-                        return self._write_held(lock, read_raw, stat, new)
+                        return self._write_held(lock, read_raw, stat, new, known)
                 except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
                     cause = "locked" if isinstance(e, LockLost) else "held"
             raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
@@ -4336,11 +4337,13 @@ class MemberWriter:
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
             raise file_problem(e, self.path) from None
 
-    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+    def _write_held(self, lock: MembersLock, read_raw, stat, new, known) -> Written:
         raw, based_on = read_raw()
         key = content_key(raw) if raw is not None else None
         if self.last and key == self.last[0]:
             disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is not None and known is not None and known.text.encode(known.encoding) == raw:
+            disk = known                    # the same bytes as the table read: its parse
         elif raw is None:
             disk = MembersFile.parse("", "utf-8-sig", self.path.name)
         else:
@@ -4770,7 +4773,8 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
+                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
         self.disk = self.file = written.file
         self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
