@@ -2256,6 +2256,7 @@ class SipAgent:
         self.fresh_auth = False             # the last REGISTER answered a challenge just received
         self.transaction = None             # [branch, data, sent at, next resend, interval]
         self.next_register = None
+        self.timeouts = 0                   # REGISTERs the registrar never answered
         self.calls = {}                     # (Call-ID, From tag) -> Ringing
         self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
 
@@ -2338,6 +2339,7 @@ class SipAgent:
             branch, data, sent, resend, interval = self.transaction
             if now - sent >= self.give_up:
                 self.transaction, self.auth = None, None
+                self.timeouts += 1
                 self.next_register = now + self.unreachable_retry
                 out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
                                                "ありません。電源とネットワークを確認してください（つながりしだい"
@@ -2629,8 +2631,19 @@ class SipPort:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
                 out += self.agent.receive(data, source, self.clock())
+        timeouts = self.agent.timeouts
         out += self.agent.tick(self.clock())
+        if self.agent.timeouts > timeouts and self._moved():
+            raise OSError("この PC の IP アドレスが変わりました")    # the reader opens the port again, on the new one
         return self._send(out)
+
+    def _moved(self) -> bool:
+        """The PC now reaches the registrar from another address (DHCP, Wi-Fi for a cable): this socket
+        is bound to one that no longer is."""
+        try:
+            return local_address_for(self.target.host, self.target.port)[2] != self.local[0]
+        except OSError:
+            return False
 
     def _send(self, actions) -> list:
         events = []
@@ -2814,7 +2827,8 @@ class DeviceReader(threading.Thread):
                     self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
-                self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
+                cause = "ネットワークを確認" if is_sip_url(self.config.port) else "USB が抜けた？"
+                self.status("lost", f"{self.port_name} との接続が切れました（{cause}）。再接続しています")
             except Exception:              # a bug must not end the reader: log it and start over
                 log.exception("装置の読み取りでエラー")
                 self.status("lost", f"{self.port_name} の読み取りでエラーが起きました。再接続しています")
