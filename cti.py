@@ -3111,18 +3111,19 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def swallowed_rows(cells: list, width: int) -> int:
-    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
+def swallowing_cell(cells: list, width: int, single_line=()) -> int | None:
+    """The index of the cell that swallowed rows (a quote opened by mistake and closed rows later), or None.
 
     A memo or phone cell may hold line breaks of its own; a line in it with as many commas
-    as a row has is a row, not a memo.
+    as a row has is a row, not a memo. A cell of the single_line columns (the member no.) never
+    holds a line break of its own.
     """
-    for cell in cells:
-        if ("\n" in cell or "\r" in cell) and width > 2:
-            lines = cell.splitlines()[1:]
-            if any(part.count(",") >= width - 1 for part in lines):
-                return len(lines)
-    return 0
+    for index, cell in enumerate(cells):
+        if "\n" in cell or "\r" in cell:
+            if index in single_line or (width > 2 and any(part.count(",") >= width - 1
+                                                          for part in cell.splitlines()[1:])):
+                return index
+    return None
 
 
 class MembersParse:
@@ -3331,8 +3332,8 @@ class MemberRows:
                         continue
                 if text.find('"', start, end) >= 0 \
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
-                        and (eaten := swallowed_rows(cells, width)):      # a record of several lines
-                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
+                        and (cell := swallowing_cell(cells, width, (no_at,))) is not None:
+                    eaten = len(LINE_END.findall(cells[cell]))
                     opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
