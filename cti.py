@@ -2256,6 +2256,7 @@ class SipAgent:
         self.fresh_auth = False             # the last REGISTER answered a challenge just received
         self.transaction = None             # [branch, data, sent at, next resend, interval]
         self.next_register = None
+        self.timeouts = 0                   # REGISTERs the registrar never answered
         self.calls = {}                     # (Call-ID, From tag) -> Ringing
         self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
 
@@ -2338,6 +2339,7 @@ class SipAgent:
             branch, data, sent, resend, interval = self.transaction
             if now - sent >= self.give_up:
                 self.transaction, self.auth = None, None
+                self.timeouts += 1
                 self.next_register = now + self.unreachable_retry
                 out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
                                                "ありません。電源とネットワークを確認してください（つながりしだい"
@@ -2629,8 +2631,19 @@ class SipPort:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
                 out += self.agent.receive(data, source, self.clock())
+        timeouts = self.agent.timeouts
         out += self.agent.tick(self.clock())
+        if self.agent.timeouts > timeouts and self._moved():
+            raise OSError("この PC の IP アドレスが変わりました")    # the reader opens the port again, on the new one
         return self._send(out)
+
+    def _moved(self) -> bool:
+        """The PC now reaches the registrar from another address (DHCP, Wi-Fi for a cable): this socket
+        is bound to one that no longer is."""
+        try:
+            return local_address_for(self.target.host, self.target.port)[2] != self.local[0]
+        except OSError:
+            return False
 
     def _send(self, actions) -> list:
         events = []
@@ -2814,7 +2827,8 @@ class DeviceReader(threading.Thread):
                     self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
-                self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
+                cause = "ネットワークを確認" if is_sip_url(self.config.port) else "USB が抜けた？"
+                self.status("lost", f"{self.port_name} との接続が切れました（{cause}）。再接続しています")
             except Exception:              # a bug must not end the reader: log it and start over
                 log.exception("装置の読み取りでエラー")
                 self.status("lost", f"{self.port_name} の読み取りでエラーが起きました。再接続しています")
@@ -4314,8 +4328,9 @@ class MemberWriter:
         """Made at the first write (reading needs no lock, nor filelock's import)."""
         return MembersLock(self.path)
 
-    def write(self, read_raw, stat, new=None) -> Written:
-        """Write the kept changes and new.
+    def write(self, read_raw, stat, new=None, known: "MembersFile | None" = None) -> Written:
+        """Write the kept changes and new; known: the table's last full parse, used when the file still
+        holds exactly its text.
 
         read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
         stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
@@ -4327,7 +4342,7 @@ class MemberWriter:
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
-                        return self._write_held(lock, read_raw, stat, new)
+                        return self._write_held(lock, read_raw, stat, new, known)
                 except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
                     cause = "locked" if isinstance(e, LockLost) else "held"
             raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
@@ -4336,11 +4351,13 @@ class MemberWriter:
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
             raise file_problem(e, self.path) from None
 
-    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+    def _write_held(self, lock: MembersLock, read_raw, stat, new, known) -> Written:
         raw, based_on = read_raw()
         key = content_key(raw) if raw is not None else None
         if self.last and key == self.last[0]:
             disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is not None and known is not None and known.text.encode(known.encoding) == raw:
+            disk = known                    # the same bytes as the table read: its parse
         elif raw is None:
             disk = MembersFile.parse("", "utf-8-sig", self.path.name)
         else:
@@ -4770,7 +4787,8 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
+                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
         self.disk = self.file = written.file
         self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
@@ -8125,6 +8143,9 @@ def cmd_lookup(number: str, config_path) -> int:
 
 def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
+    if not path:
+        print("--import-visits: 来店履歴の CSV ファイルの名前を指定してください", file=sys.stderr)
+        return 2
     config, _ = load_config(config_path)
     try:
         members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
