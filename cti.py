@@ -6099,13 +6099,40 @@ def widget_rect(window) -> Rect:
 
 class DialogContext:
     """What a dialog or list window may use of the main window: the store, the database, the clock,
-    the fonts, a way to post a notice on the card, and the booking changes every list of bookings
-    shares. Dialogs get this, never the window itself."""
+    the fonts, a way to post a notice on the card, and the dialogs' submits (a member registered or
+    a number linked, a booking saved or moved on), after which the window follows (members_changed,
+    bookings_changed). Dialogs get this, never the window itself. Each submit returns {} when done,
+    else the errors to show."""
 
     def __init__(self, root, config: Config, members: MemberTable, db: Database, now, fonts: dict,
-                 post_notice, bookings_changed):
+                 post_notice, members_changed, bookings_changed):
         self.root, self.config, self.members, self.db, self.now, self.fonts = root, config, members, db, now, fonts
-        self.post_notice, self.bookings_changed = post_notice, bookings_changed
+        self.post_notice, self.members_changed, self.bookings_changed = post_notice, members_changed, bookings_changed
+
+    def register(self, registration) -> dict:
+        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
+
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed([note for note in notes if note not in warned])
+        if member is not None:
+            self.post_notice(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     def save_booking(self, booking: dict) -> dict:
         """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
@@ -6306,9 +6333,9 @@ class RegisterDialog(Dialog):
     """会員登録: a new member with the selected number."""
     ok_text = "登録"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "会員登録", submit, **kw)
+        super().__init__(context, "会員登録", submit or context.register, **kw)
 
     def create_widgets(self):
         table = self.context.members
@@ -6396,9 +6423,9 @@ class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "電話番号登録", submit, **kw)
+        super().__init__(context, "電話番号登録", submit or context.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
@@ -6431,7 +6458,7 @@ class LinkDialog(Dialog):
 class ReserveDialog(Dialog):
     """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
     callbacks), with the day's bookings by stylist under the form and a warning when the stylist
-    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
+    is already booked then. The caller's submit (DialogContext.save_booking) writes it."""
     ok_text = "予約する"
 
     def __init__(self, context, member: Member | None = None, reservation: Reservation | None = None,
@@ -7195,7 +7222,7 @@ class MainWindow:
         self.frame = None               # (width, height) the window manager's frame adds, once measured
         root.report_callback_exception = self.report_exception
         self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
-                                     self.reservations_changed)
+                                     self.members_changed, self.reservations_changed)
         root.title("CTI — 着信待ち")
         self._build()
         self._bind_keys()
@@ -7577,37 +7604,12 @@ class MainWindow:
         self.card.show_notice(text)
         self.later("confirm", self.CONFIRM_MS, self.refresh_status)
 
-    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+    # 着信番号参照's submit: the card's (the others' are the DialogContext's)
 
     def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
         self.card.show_lookup()
-        return {}
-
-    def register(self, registration) -> dict:
-        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
-                                       registration.phone)
-
-    def link(self, member_and_phone) -> dict:
-        member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
-                                       normalize_phone(phone))
-
-    def save_member_change(self, change, member_no, done, phone="") -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
-        The dialog named the number's other members before saving: the store's note of them is not said twice."""
-        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed([note for note in notes if note not in warned])
-        if member is not None:
-            self.confirm(f"{done}: {member.member_no} {member.name} 様")
         return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -7640,18 +7642,18 @@ class MainWindow:
             return then(members[0])
         return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def for_number(self, dialog, submit, number):
+    def for_number(self, dialog, number):
         """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
         call = self.target() if number is None else None
         if call is not None:
             number = call.number or ""
-        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
+        return dialog(self.context, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return self.for_number(RegisterDialog, self.register, number)
+        return self.for_number(RegisterDialog, number)
 
     def open_link(self, number=None):
-        return self.for_number(LinkDialog, self.link, number)
+        return self.for_number(LinkDialog, number)
 
     def open_reserve(self, record=None):
         record = record or self.target()
