@@ -829,3 +829,22 @@ def test_the_program_registers_the_new_callers_number_after_a_row_was_chosen(tmp
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_tray_tooltip_tells_a_lost_device_as_the_banner_does(app):
+    """A hidden window cannot show its banner: the tray's tooltip says it (a refused SIP extension here)."""
+    host = TrayHost()
+    tray = cti.Tray(app.window.commands)
+    try:
+        assert tray.start() is True
+        app.window.tray = tray
+        app.window.config = dataclasses.replace(app.window.config, port="sip://3:secret@192.168.1.1")
+        app.events.put(cti.Status("refused", "192.168.1.1 が内線 3 の登録を断りました", "sip://3@192.168.1.1"))
+        banner = "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）"
+        assert pump(app.root, lambda: tray.title == f"CTI — {banner}") and tray.icon.title == "CTI (0) !"
+        app.events.put(cti.Status("connected", "内線 3 として 192.168.1.1 に登録しました", "sip://3@192.168.1.1"))
+        assert pump(app.root, lambda: tray.title == "CTI — 着信を待っています") and tray.icon.title == "CTI (0)"
+    finally:
+        app.window.tray = None
+        tray.stop()
+        host.close()
