@@ -88,9 +88,12 @@ import pkgutil
 import queue
 import re
 import select
+import shlex
 import shutil
 import socket
 import sqlite3
+import string
+import subprocess
 import sys
 import tempfile
 import threading
@@ -888,7 +891,17 @@ class Config:
     menus: tuple = ()                 # ((name, minutes or None), ...): DEFAULT_MENUS unless cti.ini says
     slot: int = 60                    # minutes of a booking whose menu has none
     staff: tuple = ()                 # stylists; empty: the 主担当 names in members.csv
+    handoff_label: str = "カルテを開く"
+    handoff_url: str = ""             # a URL template ({number} ... URL-encoded), "" for none
+    handoff_program: Path | None = None
+    handoff_arguments: tuple = ()     # the program's arguments, each a template
+    handoff_key: str = "F11"
+    handoff_auto: bool = False        # run it by itself on every call from a member
     path: Path | None = None          # the ini it came from, None for defaults
+
+    @property
+    def handoff(self) -> bool:
+        return bool(self.handoff_url or self.handoff_program)
 
     def __post_init__(self):
         self.menus = self.menus or menus_value(DEFAULT_MENUS)
@@ -943,6 +956,21 @@ menus = カット 60|カラー 90|パーマ 120|トリートメント 30|ヘッ�
 slot = 60
 ; 担当者（スタイリスト）の名前。| で区切ります。空なら members.csv の 主担当 の名前を使います
 staff =
+
+[handoff]
+; 着信した方を、お店の予約台帳・カルテ・POS に渡すボタン（使わないなら url も program も空のまま）。
+; {number} 電話番号（数字だけ） {number_hyphen} 0596-31-0005 の形 {member_no} 会員番号 {name} 名前
+; ボタンの文字
+label = カルテを開く
+; 開く URL（例 https://example.jp/customers?tel={number}）。値は URL 用に変換されます
+url =
+; 起動するプログラム（例 "C:\\Program Files\\POS\\pos.exe"）と、その引数（例 /tel {number} "/name={name}"）
+program =
+arguments =
+; ボタンのキー（F10〜F12）
+key = F11
+; yes: 会員からの着信のたびに自動で渡す
+auto = no
 """
 DEFAULT_MENUS = re.search(r"^menus = (.*)$", DEFAULT_INI, re.MULTILINE)[1]
 
@@ -1104,6 +1132,42 @@ PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、�
 
 # [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
 # and a field in Config.
+HANDOFF_FIELDS = ("number", "number_hyphen", "member_no", "name")
+HANDOFF_KEYS = ("F10", "F11", "F12")
+
+
+def template_value(text: str) -> str:
+    """A hand-off template: only {number} {number_hyphen} {member_no} {name}, braces balanced."""
+    try:
+        fields = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(text)
+                  if field is not None]
+    except ValueError:
+        raise ValueError("{ と } の対が合っていません（{number} のように書きます）") from None
+    for field, spec, conversion in fields:
+        if field not in HANDOFF_FIELDS or spec or conversion:
+            raise ValueError(f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} は"
+                             f"使えません（使えるのは {' '.join('{' + f + '}' for f in HANDOFF_FIELDS)}）")
+    return text
+
+
+def handoff_url_value(value: str) -> str:
+    url = template_value(unquote(value))
+    if url and not re.match(r"https?://[^/{}]", url, re.IGNORECASE):
+        raise ValueError("http:// か https:// で始まる URL を書いてください")
+    return url
+
+
+def arguments_value(value: str) -> tuple:
+    """Arguments as a command line writes them, "quoted" where they hold spaces; backslashes kept
+    (Windows paths); each a template. Never given to a shell."""
+    lexer = shlex.shlex(value, posix=True)
+    lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
+    try:
+        return tuple(template_value(argument) for argument in lexer)
+    except ValueError as e:
+        raise ValueError(str(e) if "{" in str(e) else "\" の対が合っていません") from None
+
+
 CONFIG_KEYS = {
     ("device", "port"): ("port", port_value, ""),
     ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
@@ -1123,6 +1187,13 @@ CONFIG_KEYS = {
                                                   "所要時間は 5〜720 分）"),
     ("booking", "slot"): ("slot", lambda v: _parse_int(v, 5, 720), "予約の長さ（分）を 5〜720 の整数で指定してください"),
     ("booking", "staff"): ("staff", names_value, ""),
+    ("handoff", "label"): ("handoff_label", lambda v: unquote(v) or Config.handoff_label, ""),
+    ("handoff", "url"): ("handoff_url", handoff_url_value, ""),
+    ("handoff", "program"): ("handoff_program", lambda v: path_value(v) if v.strip() else None, PATH_HINT),
+    ("handoff", "arguments"): ("handoff_arguments", arguments_value, ""),
+    ("handoff", "key"): ("handoff_key", lambda v: _choice(keyword(v).lower(), HANDOFF_KEYS, {k.lower(): k for k in HANDOFF_KEYS}),
+                          " | ".join(HANDOFF_KEYS) + " のどれかを指定してください"),
+    ("handoff", "auto"): ("handoff_auto", _yes, "yes か no を指定してください"),
 }
 
 
@@ -4625,6 +4696,15 @@ SCHEMA = [
     """
     ALTER TABLE calls ADD COLUMN answered INTEGER
     """,
+    # version 3: the callback list (折り返し): per number, the newest call she has returned, when and by whom
+    """
+    CREATE TABLE callbacks (
+        number TEXT PRIMARY KEY,
+        upto INTEGER NOT NULL,           -- calls.id of the newest call returned
+        done_at TEXT NOT NULL,
+        done_by TEXT NOT NULL DEFAULT ''
+    )
+    """,
 ]
 
 
@@ -4637,6 +4717,18 @@ class CallRecord:
     caller_name: str | None
     protocol: str
     answered: bool | None = None
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A number on the callback list: its calls not yet returned (rang times, the last at `last`,
+    the newest call `upto`), or returned (done_at, done_by) and rung no more since."""
+    number: str
+    rang: int
+    last: datetime
+    upto: int
+    done_at: datetime | None = None
+    done_by: str = ""
 
 
 @dataclass
@@ -4662,12 +4754,12 @@ class Visit:
 
 
 def parse_date(text: str, today, ahead=False) -> "datetime.date | None":
-    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125.
+    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125, or as cti shows it: 12/8(火).
 
     Without a year it is this year's; with ahead (a booking) a date months past is next year's,
     so that 1/10 typed in December books January (yesterday stays yesterday: a slip, not next year).
     """
-    text = unicodedata.normalize("NFKC", text).strip()
+    text = re.sub(r"\s*\([月火水木金土日]\)$", "", unicodedata.normalize("NFKC", text).strip())   # 12/8(火) as shown
     for pattern, has_year in ((r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", True),
                               (r"(\d{1,2})[-/.月](\d{1,2})日?", False), (r"(\d{2})(\d{2})", False)):
         m = re.fullmatch(pattern, text)
@@ -4731,7 +4823,7 @@ def booking_actions(reservation, today) -> tuple:
     return NEXT_STATES[reservation.status]
 
 
-DATE_HINT = "日付は 2026-11-25 か 11/25 の形で入力してください"
+DATE_HINT = "日付は 12/8 か 12/8(火) の形で入力してください"
 
 
 def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tuple[dict | None, dict]:
@@ -4937,6 +5029,7 @@ class Database:
         if edge is not None:
             conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
                          (edge[0], edge[0], edge[1]))
+        conn.execute("DELETE FROM callbacks WHERE number NOT IN (SELECT number FROM calls WHERE number IS NOT NULL)")
 
     def calls(self) -> list[CallRecord]:
         """The history, newest first; the last one read while another program holds cti.db."""
@@ -4956,6 +5049,35 @@ class Database:
         with self._held_as_error():
             return self.conn.execute("UPDATE calls SET answered = ? WHERE id = ?",
                                      (int(answered), call_id)).rowcount == 1
+
+    # the callback list: derived from the history (so it prunes with it); only callbacks marks are stored
+
+    def callbacks(self) -> list[Callback]:
+        """Numbers to call back, newest call first: their calls since the last one returned, where
+        no other phone answered (a source that cannot tell leaves every call on the list); then
+        the numbers returned and rung no more since, newest mark first."""
+        rows = self.conn.execute(
+            "SELECT c.number, COUNT(*) AS rang, MAX(c.received) AS last, MAX(c.id) AS upto FROM calls c "
+            "LEFT JOIN callbacks b ON b.number = c.number WHERE c.number IS NOT NULL "
+            "AND (c.answered IS NULL OR c.answered = 0) AND c.id > COALESCE(b.upto, 0) "
+            "GROUP BY c.number ORDER BY last DESC").fetchall()
+        waiting = [Callback(r["number"], r["rang"], datetime.fromisoformat(r["last"]), r["upto"]) for r in rows]
+        open_numbers = {c.number for c in waiting}
+        done = self.conn.execute(
+            "SELECT b.*, (SELECT COUNT(*) FROM calls c WHERE c.number = b.number AND c.id <= b.upto) AS rang, "
+            "(SELECT MAX(received) FROM calls c WHERE c.number = b.number) AS last FROM callbacks b "
+            "ORDER BY done_at DESC").fetchall()
+        return waiting + [Callback(r["number"], r["rang"], datetime.fromisoformat(r["last"]), r["upto"],
+                                   datetime.fromisoformat(r["done_at"]), r["done_by"])
+                          for r in done if r["number"] not in open_numbers and r["last"]]
+
+    def mark_called_back(self, callback: Callback, by: str = "") -> bool:
+        """折り返し済: the calls up to callback.upto are dealt with (a later call puts the number back)."""
+        with self._held_as_error():
+            self.conn.execute("INSERT INTO callbacks (number, upto, done_at, done_by) VALUES (?,?,?,?) "
+                              "ON CONFLICT(number) DO UPDATE SET upto = excluded.upto, done_at = excluded.done_at, "
+                              "done_by = excluded.done_by", (callback.number, callback.upto, self._iso(self.now()), by))
+        return True
 
     def delete_call(self, call_id: int) -> bool:
         with self._held_as_error():
@@ -5118,7 +5240,7 @@ UI_FONTS = ("BIZ UDPGothic", "BIZ UDPゴシック", "Yu Gothic UI", "Meiryo UI",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
 # the widest text each column must show in full, at any scale (widths come from the font's metrics)
-HISTORY_SAMPLES = ("12/31 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+HISTORY_SAMPLES = ("12/31(水) 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
 WEEKDAYS = "月火水木金土日"
 STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
 
@@ -5155,7 +5277,7 @@ def history_row(record: CallRecord, members: list) -> tuple:
     def each(field):
         return "・".join(dict.fromkeys(getattr(m, field) for m in members if getattr(m, field)))
     name = names_text(members) if members else ("未登録" if record.number else "")
-    return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
+    return (when_text(record.received), caller_text(record.number, record.reason),
             each("member_no"), name, each("kana"), each("staff"))
 
 
@@ -5183,6 +5305,21 @@ def shared_number_note(digits: str, owners: list) -> str:
 def skipped_rows_heading(path, count: int) -> str:
     return (f"{path} の {count} 行を読み飛ばしました。Excel で直して保存すると、数秒で読み直します。\n"
             "直すまで、その方からの電話は「未登録」と表示されます（二重に登録しないでください）。")
+
+
+def handoff_values(number: str, member) -> dict:
+    """What a hand-off template is filled with ({member_no} and {name} empty for an unknown caller)."""
+    return {"number": number, "number_hyphen": format_phone(number) if number else "",
+            "member_no": member.member_no if member else "", "name": member.name if member else ""}
+
+
+def handoff_url(template: str, values: dict) -> str:
+    return template.format(**{k: urllib.parse.quote(v, safe="") for k, v in values.items()})
+
+
+def handoff_command(program: Path, arguments: tuple, values: dict) -> list[str]:
+    """The program and its arguments, each filled in separately (a name with spaces stays one argument)."""
+    return [str(program), *(argument.format(**values) for argument in arguments)]
 
 
 def tray_title(unseen: int) -> str:
@@ -5280,8 +5417,9 @@ def caller_panel(record, members: list, last_visit=None, next_booking=None) -> C
     return CallerPanel(
         "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
         name=names_text(members) + " 様",
-        details=(f"会員番号 {members[0].member_no}  主担当 {members[0].staff or '—'}" if len(members) == 1 else
-                 "会員番号 " + "・".join(f"{m.member_no}（{m.staff or '—'}）" for m in shown)),
+        details=(f"会員番号 {members[0].member_no}" + (f"  主担当 {members[0].staff}" if members[0].staff else "")
+                 if len(members) == 1 else
+                 "会員番号 " + "・".join(m.member_no + (f"（{m.staff}）" if m.staff else "") for m in shown)),
         memo="  ".join(f"メモ: {m.memo}" if len(shown) == 1 else f"{m.name}: {m.memo}" for m in shown if m.memo),
         history=visit_line(last_visit, next_booking) if len(members) == 1 else "")
 
@@ -5364,13 +5502,13 @@ def status_done_text(status: str, amount: int | None = None) -> str:
 def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
     """'佐藤 さんは 14:00–15:30 ペンギン貴子 様（カラー）の予約と重なります' (one line per booking)."""
     return "\n".join(f"{r.staff} さんは {span_text(r.starts, minutes_of(r))} "
-                     f"{member_name(by_no.get(r.member_no))} 様（{r.menu or '—'}）の予約と重なります"
+                     f"{member_name(by_no.get(r.member_no))} 様" + (f"（{r.menu}）" if r.menu else "") + "の予約と重なります"
                      for r in conflicts)
 
 
 def booking_label(reservation, member) -> str:
     """11/28(土) 14:30 ペンギン貴子 様（カット）"""
-    return f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）"
+    return f"{when_text(reservation.starts)} {member_name(member)} 様" + (f"（{reservation.menu}）" if reservation.menu else "")
 
 
 def choice_question(members: list) -> str:
@@ -5381,7 +5519,7 @@ def choice_question(members: list) -> str:
 
 
 def choice_label(member) -> str:
-    return f"{member.member_no}  {member.name}（{member.kana or '—'}）"
+    return f"{member.member_no}  {member.name}" + (f"（{member.kana}）" if member.kana else "")
 
 
 def member_heading(member_no: str, member) -> str:
@@ -5875,7 +6013,7 @@ class ReserveDialog(Dialog):
             self.search = MemberSearch(self, self.pick)
         day = r.starts.date() if r else self.day or app.now().date()
         words = BOOKING_WORDS
-        self.add_field("date", words["date"], day.isoformat())
+        self.add_field("date", words["date"], day_text(day, with_year=day.year != app.now().year))
         self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
         self.add_field("menu", words["menu"], r.menu if r else "", widget=lambda p, v: ttk.Combobox(
             p, textvariable=v, values=[name for name, _ in config.menus], width=26))
@@ -6091,7 +6229,7 @@ class VisitHistoryWindow(BookingActions, ListWindow):
 
     def create_widgets(self):
         m = self.member
-        ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
+        ttk.Label(self.body, text=choice_label(m) + (f"  主担当 {m.staff}" if m.staff else ""),
                   font=self.app.fonts["bold"]).pack(anchor="w")
         # "none yet" is said by a list's heading: in a row it was cut to the first column's width
         self.visits_heading = ttk.Label(self.body, text=BOOKING_WORDS["visits"])
@@ -6994,7 +7132,7 @@ class MainWindow:
         if record is None:
             return False
         if confirm and not messagebox.askyesno(
-                "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
+                "CTI", f"{when_text(record.received)} の着信（{caller_text(record.number, record.reason)}）を"
                        "履歴から削除しますか？", parent=self.root):
             return False
         self.db.delete_call(record.id)

@@ -294,7 +294,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     assert "予約人数 0人" in app.window.counts["text"]
     dialog = app.window.open_reserve()
     assert isinstance(dialog, cti.ReserveDialog)
-    assert dialog.vars["date"].get() == date.today().isoformat()
+    assert dialog.vars["date"].get() == cti.day_text(date.today())                    # as every date is shown
     assert dialog.vars["staff"].get() == "佐藤"                     # the member's main staff
     dialog.widgets["time"].insert(0, "15:30")
     dialog.vars["menu"].set("カラー")
