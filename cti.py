@@ -152,10 +152,10 @@ class TkStandIn:
 
 
 if started_for_command_line(sys.argv[1:], sys.modules.get("__main__"), sys.stdout):
-    tk = ttk = filedialog = messagebox = tkfont = TkStandIn()
+    tk = ttk = filedialog = tkfont = TkStandIn()
 else:
     import tkinter as tk
-    from tkinter import filedialog, messagebox, ttk
+    from tkinter import filedialog, ttk
     from tkinter import font as tkfont
 
 
@@ -5322,6 +5322,54 @@ def handoff_command(program: Path, arguments: tuple, values: dict) -> list[str]:
     return [str(program), *(argument.format(**values) for argument in arguments)]
 
 
+# Japanese line breaking (JIS X 4051's rules, in brief): no line starts with closing punctuation or
+# a small kana, none ends with an opening bracket, and an honorific stays with the name before it.
+NO_LINE_START = "、。，．・：；？！ー）」』】〕〉》”’)]}>,.:;!?%ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々〻"
+NO_LINE_END = "（「『【〔〈《“‘([{<"
+HONORIFICS = ("様", "さん", "さま")
+LINE_TOKEN = re.compile("|".join(HONORIFICS) + r"|[0-9A-Za-z][0-9A-Za-z\-./:@+_]*|\s+|.", re.DOTALL)
+
+
+def line_units(text: str) -> list[str]:
+    """The pieces a line may break between: a Latin word or number whole (a phone number, a member
+    number), each other character alone, glued by the rules above; spaces apart (dropped at a break)."""
+    tokens = LINE_TOKEN.findall(text)
+    units = []
+    for i, token in enumerate(tokens):
+        follows_honorific = i + 1 < len(tokens) and tokens[i + 1] in HONORIFICS
+        glue = units and (token in HONORIFICS or token[0] in NO_LINE_START or units[-1][-1] in NO_LINE_END
+                          or (token.isspace() and follows_honorific))
+        if glue and not units[-1].isspace():
+            units[-1] += token
+        else:
+            units.append(token)
+        if token in HONORIFICS:             # the whole name goes with it (up to a space or punctuation)
+            while (len(units) > 1 and len(units[-2]) == 1 and not units[-2].isspace()
+                   and units[-2] not in NO_LINE_START + NO_LINE_END + ":：" and len(units[-1]) < 12):
+                units[-2:] = [units[-2] + units[-1]]
+    return units
+
+
+def break_lines(text: str, width: float, measure) -> str:
+    """text in lines no wider than width (measure(text) -> pixels), broken only where Japanese allows
+    (line_units); a piece wider than a line stays whole on a line of its own."""
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for unit in line_units(paragraph):
+            if line.strip() and not unit.isspace() and measure((line + unit).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = unit
+            elif line or not unit.isspace():
+                line += unit
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+MESSAGE_BUTTONS = {False: ("OK", "閉じる"), True: ("はい", "いいえ")}
+DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
+
+
 def tray_title(unseen: int) -> str:
     """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
     return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
@@ -5708,6 +5756,13 @@ def column_width(widget, font, *texts) -> int:
     return max(measure(t) for t in texts) + round(widget.winfo_fpixels("1i") / 96 * 14)
 
 
+def wrapped(label, text: str, width: int) -> str:
+    """text broken into lines for a label width pixels wide by the Japanese rules (break_lines):
+    Tk's wraplength breaks before 様 at the space and anywhere in Japanese, leaving a lone 。"""
+    font = str(label.cget("font")) or ttk.Style(label).lookup(label.winfo_class(), "font") or "TkDefaultFont"
+    return break_lines(text, width, tkfont.Font(label, font=font).measure)
+
+
 def widget_rect(window) -> Rect:
     """Where a toplevel is put, from its geometry (known while it is hidden, unlike winfo_rootx)."""
     width, height, x, y = map(int, re.fullmatch(r"(\d+)x(\d+)\+(-?\d+)\+(-?\d+)", window.geometry()).groups())
@@ -5743,6 +5798,7 @@ class Dialog(Window):
     its buttons.
     """
     ok_text = "OK"
+    cancel_text = "キャンセル"
     saving = False                      # ok() is checking and saving (a note may be on screen)
 
     def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
@@ -5757,20 +5813,34 @@ class Dialog(Window):
         buttons = ttk.Frame(self.body)
         buttons.grid(row=self.row + 1, column=0, columnspan=3, sticky="e", pady=(10, 0))
         self.button_ok = ttk.Button(buttons, text=self.ok_text, command=self.ok, default="active")
-        self.button_cancel = ttk.Button(buttons, text="キャンセル", command=self.cancel)
+        self.button_cancel = ttk.Button(buttons, text=self.cancel_text, command=self.cancel)
         self.button_ok.pack(side="left", padx=4)
         self.button_cancel.pack(side="left")
         self.bind("<Return>", self.ok)
         self.bind("<KP_Enter>", self.ok)
         self.bind("<Escape>", self.cancel)
+        self.bind("<ButtonPress>", self.clicked_outside, add=True)
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
         self.place_beside_main()
         if not _utest:
+            held = self.grab_current()      # a question over another dialog gives the grab back to it
             self.deiconify()
             self.grab_set()
             self.first_focus().focus_set()
             self.wait_window()
+            if held is not None and held.winfo_exists():
+                held.grab_set()
+
+    def clicked_outside(self, event):
+        """While the dialog holds the window (its grab), Tk hands it the clicks on the main window,
+        which would otherwise do nothing without a word: say why, and how to go on."""
+        inside = (self.winfo_rootx() <= event.x_root < self.winfo_rootx() + self.winfo_width()
+                  and self.winfo_rooty() <= event.y_root < self.winfo_rooty() + self.winfo_height())
+        if not inside:
+            self.bell()
+            self.message["text"] = wrapped(self.message, DIALOG_HOLDS_WINDOW.format(
+                title=self.title(), ok=self.ok_text, cancel=self.cancel_text), int(str(self.message["wraplength"])))
 
     def unsaved(self) -> bool:
         """Something typed that would be lost by closing now."""
@@ -5854,6 +5924,63 @@ class Dialog(Window):
             return "break"
         self.destroy()
         return "break"
+
+
+class MessageDialog(Dialog):
+    """A message, or a question with はい / いいえ, in Japanese and in the window's look (Tk's own
+    boxes are English on Linux). The default (Enter) is the safe answer: いいえ. entry_ok() is the
+    answer yes; the caller reads `result` (None: no, or closed)."""
+
+    def __init__(self, app, title, text, question=False, **kw):
+        self.text, self.question = text, question
+        self.ok_text, self.cancel_text = MESSAGE_BUTTONS[question]
+        super().__init__(app, title, lambda value: {}, **kw)
+        if not question:
+            self.button_cancel.pack_forget()
+
+    def create_widgets(self):
+        self.label = ttk.Label(self.body, justify="left")
+        self.label["text"] = wrapped(self.label, self.text, tkfont.nametofont("TkDefaultFont").measure("あ") * 30)
+        self.label.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
+
+    def first_focus(self):
+        return self.button_cancel if self.question else self.button_ok
+
+    def ok(self, event=None):
+        """Enter answers with the button that has the focus (いいえ unless she moved it)."""
+        if event is not None and self.focus_get() is self.button_cancel:
+            return self.cancel()
+        return super().ok(event)
+
+    def entry_ok(self):
+        return True
+
+
+BoxContext = namedtuple("BoxContext", "root fonts")     # what a Dialog needs of the window it opens beside
+
+
+class JapaneseMessageBoxes:
+    """tkinter.messagebox's calls (showinfo, showwarning, showerror, askyesno), answered by
+    MessageDialog: the same words everywhere cti asks or tells, in Japanese."""
+
+    @staticmethod
+    def _show(title, message, parent, question) -> bool:
+        parent = parent or tk._default_root
+        app = BoxContext(parent.winfo_toplevel(), {"base": "TkDefaultFont"})
+        return MessageDialog(app, title, message, question=question).result is not None
+
+    def showinfo(self, title=None, message=None, parent=None, **options):
+        self._show(title, message, parent, False)
+        return "ok"
+
+    showwarning = showerror = showinfo
+
+    def askyesno(self, title=None, message=None, parent=None, **options) -> bool:
+        return self._show(title, message, parent, True)
+
+
+messagebox = JapaneseMessageBoxes()
 
 
 def staff_box(choices):
@@ -6839,8 +6966,10 @@ class MainWindow:
             last_visit, next_booking = (visits or [None])[0], (upcoming or [None])[0]
         panel = caller_panel(record, members, last_visit, next_booking)
         self.card_state = panel.state
-        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
+        for key in ("time", "number", "kana", "name"):
             self.caller[key]["text"] = getattr(panel, key)
+        for key in ("details", "memo", "history"):
+            self.caller[key]["text"] = wrapped(self.caller[key], getattr(panel, key), self.card_width - 24)
         self.fit_name()
         for button in (b for buttons in self.card_buttons.values() for b in buttons):
             button.pack_forget()
