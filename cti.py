@@ -5366,7 +5366,8 @@ def break_lines(text: str, width: float, measure) -> str:
     return "\n".join(lines)
 
 
-MESSAGE_BUTTONS = {False: ("OK", "閉じる"), True: ("はい", "いいえ")}
+NO_NUMBER_CALL = "{caller}の着信は番号がないため、どなたか分かりません。{action}は会員の番号の着信でできます"
+MESSAGE_BUTTONS = {False: ("OK", None), True: ("はい", "いいえ")}
 DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
 
 
@@ -5813,9 +5814,10 @@ class Dialog(Window):
         buttons = ttk.Frame(self.body)
         buttons.grid(row=self.row + 1, column=0, columnspan=3, sticky="e", pady=(10, 0))
         self.button_ok = ttk.Button(buttons, text=self.ok_text, command=self.ok, default="active")
-        self.button_cancel = ttk.Button(buttons, text=self.cancel_text, command=self.cancel)
+        self.button_cancel = ttk.Button(buttons, text=self.cancel_text or "", command=self.cancel)
         self.button_ok.pack(side="left", padx=4)
-        self.button_cancel.pack(side="left")
+        if self.cancel_text:                # a message has OK alone (Escape still closes it)
+            self.button_cancel.pack(side="left")
         self.bind("<Return>", self.ok)
         self.bind("<KP_Enter>", self.ok)
         self.bind("<Escape>", self.cancel)
@@ -5935,8 +5937,6 @@ class MessageDialog(Dialog):
         self.text, self.question = text, question
         self.ok_text, self.cancel_text = MESSAGE_BUTTONS[question]
         super().__init__(app, title, lambda value: {}, **kw)
-        if not question:
-            self.button_cancel.pack_forget()
 
     def create_widgets(self):
         self.label = ttk.Label(self.body, justify="left")
@@ -5948,8 +5948,8 @@ class MessageDialog(Dialog):
         return self.button_cancel if self.question else self.button_ok
 
     def ok(self, event=None):
-        """Enter answers with the button that has the focus (いいえ unless she moved it)."""
-        if event is not None and self.focus_get() is self.button_cancel:
+        """Enter answers with the button that has the focus: いいえ unless she moved it to はい."""
+        if self.question and event is not None and self.focus_get() is not self.button_ok:
             return self.cancel()
         return super().ok(event)
 
@@ -7180,6 +7180,8 @@ class MainWindow:
         if not members:
             if record and record.number:
                 self.notify(f"{format_phone(record.number)} は未登録の番号です。{action}の前に会員登録をしてください")
+            elif record:
+                self.notify(NO_NUMBER_CALL.format(caller=caller_text(record.number, record.reason), action=action))
             else:
                 self.notify(f"{action}をする着信を履歴から選んでください")
         return members
@@ -7269,12 +7271,19 @@ class MainWindow:
         return True
 
     def export_history(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV in Documents. Windows asks
+        where with its own (Japanese) dialog; elsewhere Tk's would be English, so it is saved
+        there under a new name and the confirmation says where."""
         documents = Path.home() / "Documents"
-        path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
-                                            initialdir=str(documents if documents.is_dir() else Path.home()),
-                                            initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
-                                            filetypes=[("CSV", "*.csv")])
+        folder = documents if documents.is_dir() else Path.home()
+        name = f"着信履歴_{self.now():%Y%m%d}"
+        if WINDOWS:
+            path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
+                                                initialdir=str(folder), initialfile=f"{name}.csv",
+                                                filetypes=[("CSV", "*.csv")])
+        else:
+            path = next(str(p) for n in itertools.count(1)
+                        if not (p := folder / (f"{name}.csv" if n == 1 else f"{name}_{n}.csv")).exists())
         if not path:
             return None
         found = {}

@@ -672,12 +672,15 @@ def test_lookup_a_typed_number(app):
 
 
 def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
+    """Off Windows there is no Japanese file dialog: the CSV goes to Documents, named by the day,
+    and the confirmation says where (a second export never overwrites the first)."""
     app.call(MEMBER)
     app.call(UNKNOWN)
     app.call(None, "private")
-    target = tmp_path / "export" / "着信履歴.csv"
-    target.parent.mkdir()
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
+    (tmp_path / "Documents").mkdir()
+    monkeypatch.setattr(cti.Path, "home", lambda: tmp_path)
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: pytest.fail("Tk's English file dialog"))
+    target = tmp_path / "Documents" / f"着信履歴_{date.today():%Y%m%d}.csv"
     assert app.window.export_history() == str(target)
     rows = csv_rows(target)
     assert rows[0] == list(cti.EXPORT_COLUMNS)
@@ -688,14 +691,12 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
                                           ["0596-31-0005", "", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤", "modem"]]
     assert b"\r\n" in target.read_bytes()
     assert app.window.banner["text"] == f"保存しました: {target}"
-
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: "")   # cancelled
-    assert app.window.export_history() is None
+    assert app.window.export_history() == str(target.with_name(f"{target.stem}_2.csv"))
 
 
 def test_export_to_a_folder_that_is_gone_shows_an_error(app, monkeypatch, tmp_path):
     app.call(MEMBER)
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "gone" / "x.csv"))
+    monkeypatch.setattr(cti.Path, "home", lambda: tmp_path / "gone")
     assert app.window.export_history() is None
     assert "保存できませんでした" in app.boxes.messages("showerror")[0]
 

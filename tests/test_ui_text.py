@@ -312,3 +312,24 @@ def test_the_which_member_question_names_the_shared_number():
             cti.Member("AC00009", "共有 二", "", ("0596310009",))]
     assert cti.choice_question(both) == "0596-31-0009 の会員は 2 名です。どなたですか？"
     assert [cti.choice_label(m) for m in both] == ["AC00008  共有 一（きょうゆう）", "AC00009  共有 二"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# Japanese line breaking and dates as shown
+
+@pytest.mark.parametrize("width", range(4, 40))
+def test_lines_break_where_japanese_allows(width):
+    text = "登録しました: AC00009 新井さくら 様。次は 0596-31-0005 さん（佐藤）にお電話を。"
+    lines = cti.break_lines(text, width, len).split("\n")
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")          # nothing lost but spaces at breaks
+    for line in lines:
+        assert not line.startswith(("。", "、", "）", "様", "さん", " ")) and not line.endswith("（")
+        assert len(line) <= width or len(cti.line_units(line)) == 1
+    assert any("新井さくら 様" in line for line in lines) and any("0596-31-0005" in line for line in lines)
+
+
+def test_a_date_is_typed_as_it_is_shown():
+    today = datetime(2026, 12, 8, 10, 0)
+    assert cti.parse_date("12/8(火)", today) == cti.parse_date("１２/８（火）", today) == today.date()
+    assert cti.parse_date("2027/1/5(火)", today) == datetime(2027, 1, 5).date()
+    assert cti.parse_date(cti.day_text(today.date()), today) == today.date()
