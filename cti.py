@@ -43,15 +43,20 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
       DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue;
       SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
-      Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
-      the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
+      Member, MembersFile (one parse, a value) and CachedMembers (one from the parse cache), both
+      answering MembersParse; the pure changes (Registration, next_member_no); the --lookup scan;
+      MembersReader (reading, the parse cache, the threads); MemberTable: the lock, write, swap
+      and the pending file.
   Store: cti.db
       Database (SQLite): call history, visits, reservations; the visits CSV import, the history export.
   UI: what the window says
       Every word and colour the window shows, as pure functions: CallerPanel and CARD_COLOURS (the
       card), history rows, booking and status texts, ACTIONS (labels, keys, help).
   UI: Tk window and dialogs
-      Tray, Window and Dialog (the query.py contract), every dialog and list window, MainWindow.
+      Tray; DialogContext (what a dialog may use: store, database, clock, fonts, a notice); Window and
+      Dialog (the query.py contract) and every dialog and list window; the main window's frames
+      (CallerCard, HistoryList, Toolbar, StatusLine), and MainWindow, which composes them, holds the
+      timers and the queue poll, and routes each call and each ACTIONS entry.
   App: start-up, logging, one instance, demo
       Logging, first-run files, SingleInstance, the demo device, run_window, --selftest.
   Main
@@ -83,6 +88,7 @@ import json
 import logging
 import logging.handlers
 import ntpath
+import operator
 import os
 import pkgutil
 import queue
@@ -100,7 +106,6 @@ import threading
 import time
 import unicodedata
 import urllib.parse
-import weakref
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
@@ -216,8 +221,27 @@ class MembersError(CtiError):
     """A members.csv whose content cannot be used (encoding, a required column missing, a broken quote)."""
 
 
+class VisitsError(CtiError):
+    """A visit history CSV that cannot be imported at all (encoding, a required column missing)."""
+
+
 class DatabaseError(CtiError):
     """cti.db cannot be used (newer version, cannot be created)."""
+
+
+class BookingError(CtiError, ValueError):
+    """A booking change cti.db refuses; kind is one of BOOKING_REFUSALS' keys, whose text it fills in."""
+
+    def __init__(self, kind: str, **values):
+        super().__init__(BOOKING_REFUSALS[kind].format(**values))
+        self.kind = kind
+
+
+BOOKING_REFUSALS = {
+    "step": "「{status}」の予約を「{to}」にはできません",
+    "move": "「{status}」の予約は変更できません",
+    "missing": "予約 {id} はありません",
+}
 
 
 class ValidationError(CtiError, ValueError):
@@ -677,6 +701,25 @@ def x_tray_host() -> bool:
         display.close()
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, or None (another C library)."""
+    import ctypes
+    import ctypes.util
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def release_freed_memory():
+    """Give back to the system what a parse freed: glibc keeps freed blocks for reuse (a re-read's
+    40 MB at 100,000 members would stay in the process's size for good); Windows' heap gives back
+    large blocks itself."""
+    if not WINDOWS and _malloc_trim():
+        _malloc_trim()(0)
+
+
 def sqlite_journal_mode(path) -> str:
     """WAL for a local cti.db; on a share the rollback journal. WAL keeps its index in shared
     memory, which only processes on one computer can share (sqlite.org/wal.html); the rollback
@@ -761,32 +804,58 @@ LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")     # one line with its en
 LINES_AT_ONCE = 1 << 16                                     # characters of text cut into lines at a time
 
 
+CELL_LIMIT = 1 << 26        # characters a CSV cell may hold (csv's own limit is 131,072: a pasted e-mail passes it)
+QUOTE_OR_LINE_END = re.compile(r'"|\r\n|\n|\r')
+
+
 def split_records(text: str):
-    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line.
+    """Yield (cells, start, end, line) for each CSV record, with its span in text and its first line;
+    cells is None for a record with a cell longer than CELL_LIMIT (the reader goes on after it).
 
     Spans let a rewrite copy every row it did not change byte for byte. csv is given the text's
     lines, cut a slice of text at a time (csv and itertools take them in C: no Python call a
     line; no StringIO of the whole text, which holds 4 bytes a character), and a record ends
     where the lines it took end.
     """
-    ends = array.array("q")                 # ends[i]: where line i + 1 ends in text
+    csv.field_size_limit(CELL_LIMIT)
+    at, first_line = 0, 1
+    while at < len(text) or not at:
+        ends = array.array("q")             # ends[i]: where line i + 1 (from at) ends in text
 
-    def slices():
-        at = 0
-        while at < len(text):
-            cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
-            lines = LINE.findall(text, at, cut)
-            ends.extend(itertools.accumulate(map(len, lines), initial=at))
-            ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or 0)
-            at = cut
-            yield lines
+        def slices(at=at):
+            while at < len(text):
+                cut = text.find("\n", at + LINES_AT_ONCE) + 1 or len(text)   # after a "\n": never inside "\r\n"
+                lines = LINE.findall(text, at, cut)
+                ends.extend(itertools.accumulate(map(len, lines), initial=at))
+                ends.pop(len(ends) - len(lines) - 1)        # the slice's start, already there (or at)
+                at = cut
+                yield lines
 
-    reader = csv.reader(itertools.chain.from_iterable(slices()))
-    start, line = 0, 1
-    for cells in reader:
-        end = ends[reader.line_num - 1]
-        yield cells, start, end, line
-        start, line = end, reader.line_num + 1
+        reader = csv.reader(itertools.chain.from_iterable(slices()))
+        start, line = at, first_line
+        try:
+            for cells in reader:
+                end = ends[reader.line_num - 1]
+                yield cells, start, end, line
+                start, line = end, first_line + reader.line_num
+            return
+        except csv.Error as e:
+            if "field larger than field limit" not in str(e):
+                raise
+        at = record_end(text, start)
+        yield None, start, at, line
+        first_line = line + len(LINE_END.findall(text, start, at))
+
+
+def record_end(text: str, start: int) -> int:
+    """Where the CSV record from start ends (after its line end), quotes followed as csv follows them."""
+    quoted = False
+    for m in QUOTE_OR_LINE_END.finditer(text, start):
+        if m[0] == '"':
+            quoted = not quoted
+        elif not quoted:
+            return m.end()
+    return len(text)
 
 
 def excel_safe(cell: str) -> str:
@@ -843,15 +912,16 @@ def atomic_write(path: Path, data: bytes, unchanged=None) -> os.stat_result:
         raise
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports."""
+def read_csv_rows(path: Path, error=CtiError) -> tuple[list[str], list[tuple[int, list[str] | None]]]:
+    """(header, [(line, cells)]) of a CSV in UTF-8 or CP932, for imports; cells None for a row with a cell
+    longer than CELL_LIMIT. error (a CtiError class) when the file cannot be used at all."""
     try:
-        text, _ = read_text_any(path, MembersError)
+        text, _ = read_text_any(path, error)
     except OSError as e:
         raise file_problem(e, path, reading=True) from None
     rows = [(line, cells) for cells, _, _, line in split_records(text)]
-    if not rows:
-        raise MembersError(f"{Path(path).name}: 空のファイルです")
+    if not rows or rows[0][1] is None:
+        raise error(f"{Path(path).name}: {'空のファイルです' if not rows else '1行目: セルが長すぎます'}")
     return rows[0][1], rows[1:]
 
 
@@ -1011,6 +1081,11 @@ def path_value(value: str, env=os.environ, windows=WINDOWS) -> Path:
 SIP_DEFAULT_PORT = 5060
 
 
+def uri_host(host: str) -> str:
+    """A host as a URI writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class SipTarget:
     """A sip:// port: the extension's user and password, the registrar, and an optional local port."""
@@ -1023,8 +1098,7 @@ class SipTarget:
     @property
     def shown(self) -> str:
         """The URL without its password: what logs, messages and the status line may show."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"sip://{self.user}@{host}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
+        return f"sip://{self.user}@{uri_host(self.host)}" + (f":{self.port}" if self.port != SIP_DEFAULT_PORT else "")
 
 
 def is_sip_url(url: str) -> bool:
@@ -1086,10 +1160,14 @@ def port_value(value: str) -> str:
     return value.upper() if re.fullmatch(r"com\d+", value, re.IGNORECASE) else value
 
 
+class OutOfRange(ValueError):
+    """A number that is a number, but outside what the setting allows (said as such, not as "not a number")."""
+
+
 def _parse_int(text, low, high):
     value = int(keyword(text))
     if not low <= value <= high:
-        raise ValueError
+        raise OutOfRange(f"{value} は {low}〜{high} の範囲外です")
     return value
 
 
@@ -1172,14 +1250,14 @@ CONFIG_KEYS = {
     ("device", "port"): ("port", port_value, ""),
     ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
                              " | ".join(PROTOCOL_NAMES) + " のどれかを指定してください"),
-    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を整数で指定してください"),
+    ("device", "baudrate"): ("baudrate", lambda v: _parse_int(v, 300, 921600), "通信速度（例 9600）を 300〜921600 の整数で指定してください"),
     ("device", "init"): ("init", lambda v: tuple(c.strip() for c in keyword(v).split("|") if c.strip()), ""),
     ("device", "debug"): ("debug", _yes, "yes か no を指定してください"),
     ("files", "members"): ("members", path_value, PATH_HINT),
     ("files", "database"): ("database", path_value, PATH_HINT),
     ("files", "log"): ("log", path_value, PATH_HINT),
-    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1 以上の整数を指定してください"),
-    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1 以上の整数を指定してください"),
+    ("history", "max_entries"): ("max_entries", lambda v: _parse_int(v, 1, 100000), "1〜100000 の整数を指定してください"),
+    ("history", "max_days"): ("max_days", lambda v: _parse_int(v, 1, 3650), "1〜3650 の整数を指定してください"),
     ("window", "corner"): ("corner", lambda v: _choice(v, CORNERS, CORNER_WORDS),
                            " | ".join(CORNERS) + "（または 右下・左下・右上・左上）のどれかを指定してください"),
     ("window", "topmost"): ("topmost", _yes, "yes か no を指定してください"),
@@ -1207,11 +1285,16 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
     continuation lines): it is taken as a line of its own, and reported. A header typed with
     the IME on (［ｄｅｖｉｃｅ］) is read as [device].
     """
-    lines, problems = [], []
+    lines, problems, sections = [], [], {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith(("［", "[")):
             line = unicodedata.normalize("NFKC", stripped)
+            section = line.split("]")[0].strip("[ ").lower()
+            if section in sections:         # configparser (strict=False) would merge the two silently
+                problems.append(f"{number} 行目 [{section}]: {sections[section]} 行目にも同じ区分があります"
+                                "（両方を読み、同じ設定は後の値を使いました。1 つにまとめてください）")
+            sections.setdefault(section, number)
         elif line[:1].isspace() and stripped and not stripped.startswith(INI_COMMENTS):
             problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
                             "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
@@ -1264,7 +1347,7 @@ def load_config(path: Path | None) -> tuple[Config, list[str]]:
                     setattr(config, field, parse(value))
                 except (ValueError, KeyError) as e:
                     shown = shown_port(keyword(value)) if field == "port" else value    # no sip:// password
-                    problems.append(f"[{section}] {key} = {shown}: {hint or e}")
+                    problems.append(f"[{section}] {key} = {shown}: {f'範囲外です。{hint}' if isinstance(e, OutOfRange) else hint or e}")
     for field in ("members", "database", "log"):
         setattr(config, field, (base / getattr(config, field)).resolve())
     return config, problems
@@ -1282,13 +1365,20 @@ def data_folder_risks(config: Config, env=os.environ) -> list[str]:
 # Phone numbers ###############################################################
 ###############################################################################
 
+# One rule for phone numbers, used by members.csv, the dialogs, the search and the decoders alike:
+# split_phones() reads a cell's numbers, normalize_phone() makes national digits of one,
+# written_number() tells a text written as one number (a query, a device's number field) from a
+# word, valid_phone() is what a member may be registered with.
 NOT_DIGIT = re.compile(r"\D")
 EXCEL_FLOAT = re.compile(r"\d+\.0")
+HYPHENS = "\\-‐‒–—―−ー"                # every hyphen people and Excel write in a number (after NFKC)
 # What a number is written with (after NFKC): digits, +, brackets, hyphens of every kind, dots.
-PHONE_WORD = re.compile(r"[+(]*\d[\d().\-‐‒–—―−ー]*")
+PHONE_WORD = re.compile(rf"[+(]*\d[\d().{HYPHENS}]*")
 # A gap that may sit inside one number (03 1234 5678, 03 - 1234, 03・1234); any other gap
 # (; / | 、 , a line break, a label such as 携帯) always separates two numbers.
-INNER_GAP = re.compile(r"[\s.・\-‐‒–—―−ー]*")
+INNER_GAP = re.compile(rf"[\s.・{HYPHENS}]*")
+ONE_NUMBER = re.compile(rf"[+\d\s().・{HYPHENS}]+")       # a text of nothing but what one number is written with
+NATIONAL = re.compile(r"0\d{9,13}")      # a number a member can be registered with: national, 10 digits or more
 
 
 def nfkc(text: str) -> str:
@@ -1317,6 +1407,22 @@ def normalize_phone(text: str) -> str:
     if digits and not digits.startswith("0") and len(digits) in (9, 10):
         return "0" + digits
     return digits
+
+
+def written_as_one_number(text: str) -> bool:
+    """The text holds nothing but what one number is written with (a name, PRIVATE, a word: not)."""
+    return bool(ONE_NUMBER.fullmatch(nfkc(text).strip()))
+
+
+def written_number(text: str) -> str:
+    """The national digits of a text written as one number (a query being typed, a device's number
+    field, a gateway's hand-typed test call), '' for any other text (a name, PRIVATE, a word)."""
+    return normalize_phone(text) if written_as_one_number(text) else ""
+
+
+def valid_phone(digits: str) -> bool:
+    """National digits a member can be registered with (0 and 9 to 13 more digits)."""
+    return bool(NATIONAL.fullmatch(digits))
 
 
 def _whole_number(words: list) -> bool:
@@ -1527,18 +1633,13 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-# A number field as gateways and hand-typed test calls write it (after NFKC): the characters
-# normalize_phone() reads as one number; a word (PRIVATE, a name) is no number.
-DEVICE_NUMBER = re.compile(r"[+\d\s().・\-‐‒–—―−ー]+")
-
-
 def number_or_reason(value: str) -> tuple[str | None, str | None]:
     """(digits, None) for a number, (None, reason) for a device's code; (None, None) when neither."""
     value = value.strip()
     reason = REASON_CODES.get(value.upper())
     if reason:
         return None, reason
-    digits = normalize_phone(value) if DEVICE_NUMBER.fullmatch(nfkc(value)) else ""
+    digits = written_number(value)           # a word (PRIVATE, a name) is no number
     return (digits, None) if digits else (None, None)
 
 
@@ -1969,7 +2070,7 @@ def decode_capture(raw: bytes, protocol="auto", now=datetime.now) -> list:
 # gateway (or any SIP PBX) and learns each caller from the INVITE it is offered, which it never
 # answers: 100 Trying, 180 Ringing, and the salon's phone takes the call. Everything here is pure
 # (bytes and times in, datagrams and events out); the socket lives in the device reader.
-# What an HGW sends is inferred, not yet seen (docs/hgw-sip.md): the forms of a number, the words for
+# What an HGW sends is inferred, not yet seen (shared docs/hgw-sip.md): the forms of a number, the words for
 # a caller without one and the sign of a call answered elsewhere are each one table or one function.
 
 SIP_REFRESH = 20.0          # seconds between REGISTERs: keeps the firewall's return path open and finds
@@ -2009,10 +2110,6 @@ class SipMessage:
 
     def all(self, name: str) -> list:
         return [value for key, value in self.headers if key == name]
-
-    @property
-    def cseq(self) -> int:
-        return int(self.header("cseq").split()[0])
 
     def param(self, name: str, param: str) -> str | None:
         """A ;param= of a header (From's tag, Via's branch), None when absent."""
@@ -2146,8 +2243,8 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         word = nfkc(candidate).strip().lower()
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
-        if DEVICE_NUMBER.fullmatch(nfkc(candidate)) and (digits := normalize_phone(candidate)):
-            named = display and candidate is user and not DEVICE_NUMBER.fullmatch(nfkc(display))
+        if digits := written_number(candidate):
+            named = display and candidate is user and not written_as_one_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
@@ -2217,13 +2314,13 @@ class SipAgent:
         self.target, self.registrar, self.local = target, registrar, local
         self.refresh, self.refused_backoff, self.unreachable_retry = refresh, refused_backoff, unreachable_retry
         self.give_up, self.token, self.debug = give_up, token, debug
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        here = f"[{local[0]}]" if ":" in local[0] else local[0]
-        self.registrar_uri = f"sip:{host}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
+        here = uri_host(local[0])
+        self.registrar_uri = f"sip:{uri_host(target.host)}" + (f":{target.port}" if target.port != SIP_DEFAULT_PORT else "")
         self.aor = f"sip:{urllib.parse.quote(target.user, safe='')}@{self.registrar_uri[4:]}"
         self.contact = f"sip:{urllib.parse.quote(target.user, safe='')}@{here}:{local[1]}"
         self.via_host = f"{here}:{local[1]}"
         self.call_id, self.from_tag, self.cseq = f"{token()}@cti", token(4), 0
+        self.expires = SIP_EXPIRES          # raised when the registrar asks for longer (423)
         self.state = None                   # the last SipHealth state reported
         self.refusals = 0
         self.auth = None                    # [header, challenge, nc]: reused on refreshes
@@ -2239,13 +2336,19 @@ class SipAgent:
         return [*self._health("connecting", f"{self.target.shown} に内線 {self.target.user} として登録しています"),
                 *self._register(now)]
 
-    def _register(self, now, fresh=False):
+    def stop(self, now) -> list:
+        """The REGISTER that removes this extension (Expires: 0), so that the PBX stops offering it
+        calls at once; sent once, unanswered: cti is closing."""
+        return self._register(now, expires=0) if self.state == "connected" else []
+
+    def _register(self, now, fresh=False, expires=None):
         branch = f"z9hG4bK{self.token()}"
         self.cseq += 1
         lines = [f"REGISTER {self.registrar_uri} SIP/2.0", f"Via: SIP/2.0/UDP {self.via_host};branch={branch};rport",
                  "Max-Forwards: 70", f"From: <{self.aor}>;tag={self.from_tag}", f"To: <{self.aor}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER", f"Contact: <{self.contact}>",
-                 f"Expires: {SIP_EXPIRES}", f"Allow: {SIP_ALLOW}", f"User-Agent: {SIP_AGENT}"]
+                 f"Expires: {self.expires if expires is None else expires}", f"Allow: {SIP_ALLOW}",
+                 f"User-Agent: {SIP_AGENT}"]
         self.fresh_auth = fresh and self.auth is not None
         if self.auth:
             header, challenge, nc = self.auth
@@ -2270,7 +2373,7 @@ class SipAgent:
         if 200 <= response.status < 300:
             contact = next((c for c in response.all("contact") if self.contact in c), "")
             expires = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.I)
-            granted = int(expires.group(1)) if expires else int(response.header("expires") or SIP_EXPIRES)
+            granted = int(expires.group(1)) if expires else int(response.header("expires") or self.expires)
             self.next_register = now + min(self.refresh, max(granted, 2) / 2)
             self.refusals = 0
             return self._health("connected", f"内線 {self.target.user} として {self.target.host} に登録しました。"
@@ -2280,8 +2383,10 @@ class SipAgent:
         if offer and (not self.fresh_auth or stale):
             self.auth = [*offer, 0]
             return self._register(now, fresh=True)
-        if response.status == 423 and (minimum := re.fullmatch(r"\d+", response.header("min-expires") or "")):
-            self.refresh = min(self.refresh, int(minimum.group()) / 2)
+        minimum = re.fullmatch(r"\d{1,6}", response.header("min-expires") or "")
+        if response.status == 423 and minimum and int(minimum.group()) > self.expires:
+            self.expires = int(minimum.group())         # Interval Too Brief: ask for what it allows, at once
+            return self._register(now)
         delay = self.refused_backoff[min(self.refusals, len(self.refused_backoff) - 1)]
         self.refusals += 1
         self.auth = None
@@ -2364,7 +2469,7 @@ class SipAgent:
         if ringing is None:
             number, reason, name, read = sip_caller(invite)
             if (number is None and reason is None) or self.debug:
-                log.debug("SIP: 発信者の表示 %s", read)
+                log.debug("SIP: 発信者の表示 %s", without_names(read))
             call = Call(number, reason, name, protocol="sip", key=hashlib.sha256(repr(key).encode()).hexdigest()[:16])
             ringing = self.calls[key] = Ringing(call, self.token(4), now)
             out.append(call)
@@ -2403,10 +2508,20 @@ class SipAgent:
                         source)]
 
 
+def without_names(text: str) -> str:
+    """SIP text with its display names hidden (a PBX may put its phone book's name there; logs never
+    hold names), but not a word for a caller without a number (公衆電話): what the debug log is for."""
+    def hide(m):
+        shown = m.group(1)
+        keep = nfkc(shown).strip().lower() in SIP_NUMBERLESS or written_number(shown)
+        return m.group(0) if keep else f'"(名前 {len(shown)} 文字)" <'
+    return re.sub(r'"((?:[^"\\]|\\.)*)"\s*<', hide, text)
+
+
 def sip_log_text(data: bytes) -> str:
-    """A datagram for the debug log, on one line, the digest response hidden (it is not the password,
-    but guessable from)."""
-    text = data.decode("utf-8", "replace").strip()
+    """A datagram for the debug log, on one line: display names and the digest response hidden (the
+    response is not the password, but the password can be guessed from it)."""
+    text = without_names(data.decode("utf-8", "replace").strip())
     text = re.sub(r'(?i)(\bresponse\s*=\s*)"[^"]*"', r'\1"***"', text)
     return text.replace("\r\n", " | ").replace("\n", " | ")
 
@@ -2415,6 +2530,16 @@ def sip_log_text(data: bytes) -> str:
 # Device reader ###############################################################
 ###############################################################################
 
+# Every source (a COM port, NCID over TCP, UDP, SIP) reports its health the same way, through the
+# one DeviceReader loop: an open that raises is "retrying" (state busy / missing / no_response says
+# why, and the text when it tries again); an open that returns is "connected"; a read (or the
+# source's keepalive()) that raises is "lost", then the loop opens it again. A source whose far end
+# may fall silent without closing has keepalive(): the reader calls it after KEEPALIVE_AFTER seconds
+# without a byte, and a dead peer then fails the next read.
+HEALTH = {"connecting": "connecting", "connected": "connected", "lost": "lost", "stopped": "stopped",
+          "busy": "retrying", "missing": "retrying", "no_response": "retrying", "refused": "retrying"}
+
+
 @dataclass(frozen=True)
 class Status:
     """The device's state for the status line: connecting, connected, missing, busy, lost or stopped."""
@@ -2422,9 +2547,15 @@ class Status:
     text: str
     port: str = ""
 
+    @property
+    def health(self) -> str:
+        """connecting, connected, retrying, lost or stopped: the same words for every kind of source."""
+        return HEALTH[self.state]
+
 
 BACKOFF = (1, 2, 5, 10)
 IDLE_TIMEOUT = 0.3      # a read this long with no bytes ends a modem's caller-ID block
+KEEPALIVE_AFTER = 60.0  # seconds of silence before a network source is asked whether its peer is there
 
 
 def udp_socket_options(sockets=socket) -> list:
@@ -2501,19 +2632,28 @@ def open_port(url: str, protocol: str, baudrate: int, **sip_settings):
     port.open()
     del port.reset_input_buffer
     keep_alive(port._socket)            # pyserial 3.5 (pinned) keeps the TCP socket here
+    # NCID's own keep-alive: a bare newline, which the server ignores; on a half-open connection it
+    # is answered by a reset (the peer's host is up) or never acknowledged (TCP gives up, see keep_alive)
+    port.keepalive = functools.partial(port.write, b"\n")
     return port
 
 
-def keep_alive(sock: socket.socket, idle=60, interval=10, count=3):
+TCP_MAXRT = 5                           # Windows' option number (ws2ipdef.h); Python has no name for it
+
+
+def keep_alive(sock: socket.socket, idle=60, interval=10, count=3, give_up=30):
     """TCP keep-alive, so that an NCID server that vanished without closing (power cut, cable pulled)
-    shows as lost within a few minutes instead of 'connected' for ever; NCID clients send nothing."""
+    shows as lost within a few minutes instead of 'connected' for ever; and give_up: the seconds
+    after which data sent (the reader's keepalive line) but never acknowledged fails the connection."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if hasattr(socket, "SIO_KEEPALIVE_VALS"):  # pragma: no cover - Windows
         sock.ioctl(socket.SIO_KEEPALIVE_VALS, (1, idle * 1000, interval * 1000))
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_MAXRT, give_up)
     elif hasattr(socket, "TCP_KEEPIDLE"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, give_up * 1000)
 
 
 def local_address_for(host: str, port: int) -> tuple:
@@ -2540,7 +2680,7 @@ class SipPort:
             raise
         self.local = self.sock.getsockname()[:2]
         self.debug = debug
-        self.agent = SipAgent(self.target, self.registrar[:2], self.local, debug=debug, **agent_settings)
+        self.agent = SipAgent(self.target, self.registrar, self.local, debug=debug, **agent_settings)
         log.info("SIP: %s に UDP %s:%s から登録します", self.target.shown, *self.local)
 
     def start(self) -> list:
@@ -2559,7 +2699,7 @@ class SipPort:
             if source is not None and source[0] == self.registrar[0]:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
-                out += self.agent.receive(data, source[:2], self.clock())
+                out += self.agent.receive(data, source, self.clock())
         out += self.agent.tick(self.clock())
         return self._send(out)
 
@@ -2578,6 +2718,7 @@ class SipPort:
         return events
 
     def close(self):
+        self._send(self.agent.stop(self.clock()))
         self.sock.close()
 
 
@@ -2700,10 +2841,12 @@ class DeviceReader(threading.Thread):
     """
 
     def __init__(self, config: Config, events: queue.Queue, opener=open_port, backoff=BACKOFF,
-                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None, sip_settings=None):
+                 now=datetime.now, probe_seconds=1.5, clock=time.monotonic, ports=None, sip_settings=None,
+                 keepalive_after=KEEPALIVE_AFTER):
         super().__init__(name="device-reader", daemon=True)
         self.config, self.events, self.opener = config, events, opener
         self.backoff, self.now, self.probe_seconds = backoff, now, probe_seconds
+        self.keepalive_after = keepalive_after
         self.clock = clock              # the decoders' repeat window runs on it
         self.ports = ports or (lambda: serial.tools.list_ports.comports())
         self.sip_settings = sip_settings or {}      # SipAgent's timers (tests shorten them)
@@ -2844,14 +2987,19 @@ class DeviceReader(threading.Thread):
         decoder = make_decoder(self.config.protocol, now=self.now, clock=self.clock)
         pending, self.pending = self.pending, b""
         self._handle(port, decoder, decoder.feed(pending) if pending else [])
+        keepalive, heard = getattr(port, "keepalive", None), time.monotonic()
         while not self.stopping.is_set():
             data = port.read(port.in_waiting or 1)
             if data:
+                heard = time.monotonic()
                 if self.config.debug:
                     log.debug("RX %s", data.hex(" "))
                 events = decoder.feed(data)
             else:
                 events = decoder.flush()
+                if keepalive and time.monotonic() - heard >= self.keepalive_after:
+                    keepalive()         # a dead peer makes a later read (or this) raise: lost
+                    heard = time.monotonic()
             self._handle(port, decoder, events)
 
     def _pump_sip(self, port):
@@ -2954,16 +3102,39 @@ def search_key(text: str) -> str:
     return "".join(KATAKANA_RUN.sub(lambda run: run[0].translate(KATAKANA_AS_HIRAGANA), text).split())
 
 
-def next_member_no(numbers: list[str]) -> str:
+MEMBER_NO = re.compile(r"(.*?)(\d+)")
+
+
+def next_member_no(numbers) -> str:
     """The member no. after the file's own pattern: AC00003 -> AC00004 (prefix of the latest row)."""
-    latest = next((m for n in reversed(numbers) if (m := re.fullmatch(r"(.*?)(\d+)", n))), None)
-    if latest is None:
-        return "00001"
-    prefix, width = latest[1], len(latest[2])
-    # the prefix never ends in a digit (.*? leaves them all to \d+): a number with it and then
-    # only digits has exactly this prefix
-    highest = max(int(n[len(prefix):]) for n in numbers if n.startswith(prefix) and n[len(prefix):].isdecimal())
-    return f"{prefix}{highest + 1:0{width}d}"
+    return MemberNumbers().add(numbers).next()
+
+
+class MemberNumbers:
+    """next_member_no of member nos. given a batch at a time (a parse streamed into the cache holds none).
+
+    The prefix is the latest number's (.*? leaves every digit to \\d+, so it never ends in one); the
+    number after it is the highest of those with exactly that prefix and then only digits, which are
+    those whose own prefix it is.
+    """
+
+    def __init__(self):
+        self.latest, self.highest = None, {}
+
+    def add(self, numbers) -> "MemberNumbers":
+        highest = self.highest
+        for number in numbers:
+            if m := MEMBER_NO.fullmatch(number):
+                self.latest, value = m, int(m[2])
+                if value > highest.get(m[1], -1):
+                    highest[m[1]] = value
+        return self
+
+    def next(self) -> str:
+        if self.latest is None:
+            return "00001"
+        prefix, width = self.latest[1], len(self.latest[2])
+        return f"{prefix}{self.highest[prefix] + 1:0{width}d}"
 
 
 def map_columns(header) -> dict:
@@ -3011,8 +3182,42 @@ def swallowed_rows(cells: list, width: int) -> int:
     return 0
 
 
+class MembersParse:
+    """What every parse of members.csv answers, whichever holds it: a MembersFile (in memory) or a
+    CachedMembers (asked of the parse cache). Both have members, by_no, by_phone, problems, encoding,
+    header, columns, staff_names, verified, and the methods below; no caller asks which it holds."""
+    verified = True                 # the parse can be trusted as it is (a cache file is checked: check())
+
+    def lookup(self, digits: str) -> list[Member]:
+        """The members holding these national digits, in file order."""
+        return list(self.by_phone.get(digits, ()))
+
+    def search(self, query: str, limit=50) -> list[Member]:
+        """Members whose number, name, kana or phone contains the query, in file order (one hit a member)."""
+        key = search_key(query)
+        if not key:
+            return []
+        chunks, starts = self.search_index()
+        needle = written_number(query) or key
+        found = []
+        for first, text in chunks:
+            base, at = starts[first], 0
+            while len(found) < limit:
+                at = text.find(needle, at)
+                if at < 0:
+                    break
+                index = bisect.bisect_right(starts, base + at) - 1
+                found.append(index)
+                at = starts[index + 1] - base       # one hit a member
+        return self.members_at(found)
+
+    def check(self) -> bool:
+        """Whether what the parse is read from is intact (a cache file: its whole checksum)."""
+        return True
+
+
 @dataclass(frozen=True, eq=False)
-class MembersFile:
+class MembersFile(MembersParse):
     """One parse of one text of members.csv: an immutable value (nobody changes it after parse).
 
     encoding is what the file is written in: the one it was read in, except that UTF-8
@@ -3052,6 +3257,24 @@ class MembersFile:
     def next_member_no(self) -> str:
         return next_member_no([m.member_no for m in self.members])
 
+    def full(self) -> "MembersFile":
+        return self
+
+    def members_at(self, indexes: list) -> list[Member]:
+        return [self.members[i] for i in indexes]
+
+    @property
+    def staff_names(self) -> list[str]:
+        return sorted({m.staff for m in self.members if m.staff})
+
+    def search_index(self) -> tuple:
+        """The search text (search_index()) for search(): made once a parse."""
+        return self._search_index
+
+    @functools.cached_property
+    def _search_index(self) -> tuple:        # (cached_property writes the instance's dict: frozen is no bar)
+        return search_index(self)
+
     def record(self, index: int) -> str:
         return self.text[self.starts[index]:self.starts[index + 1]]
 
@@ -3059,6 +3282,41 @@ class MembersFile:
     def newline(self) -> str:
         """The file's own line ending; CRLF (Excel's) when it has none yet."""
         return next((n for n in ("\r\n", "\n", "\r") if n in self.text), "\r\n")
+
+
+NOWHERE = collections.deque(maxlen=0)      # append() keeps nothing (in C: no call a row)
+
+
+class CachedFirstLines:
+    """MemberRows' first_line for a parse streamed into the cache: member no. -> its member's line
+    without a string and an int a member held (120 MB at 1,000,000 members): a bit a slot of 16 a
+    member says which may be there, the line is then asked of the cache file's index on member_no
+    (a repeat, or about one member in 16 by chance); the members not yet written are held here."""
+
+    def __init__(self, expected: int):
+        self.mask = (1 << max(16, (expected * 16).bit_length())) - 1
+        self.bits = bytearray((self.mask >> 3) + 1)
+        self.pending: dict[str, int] = {}
+        self.con = None                         # the cache file being written (set by ParseCache._write)
+
+    def get(self, member_no: str) -> int | None:
+        line = self.pending.get(member_no)
+        if line is not None:
+            return line
+        slot = hash(member_no) & self.mask
+        if not self.bits[slot >> 3] & 1 << (slot & 7):
+            return None
+        found = self.con.execute("SELECT line FROM members WHERE member_no = ?", (member_no,)).fetchone()
+        return found[0] if found else None
+
+    def __setitem__(self, member_no: str, line: int):
+        self.pending[member_no] = line
+        slot = hash(member_no) & self.mask
+        self.bits[slot >> 3] |= 1 << (slot & 7)
+
+    def written(self):
+        """The members given so far are in the cache file."""
+        self.pending.clear()
 
 
 class MemberRows:
@@ -3071,18 +3329,22 @@ class MemberRows:
     that csv cannot get past).
     """
 
-    def __init__(self, text: str, name: str = "members.csv", records=None):
-        """records: (cells, start, end, line) of the records to read, the header first (default: all)."""
+    def __init__(self, text: str, name: str = "members.csv", records=None, first_line=None, spans=True):
+        """records: (cells, start, end, line) of the records to read, the header first (default: all);
+        first_line: member no. -> its member's line (a later row repeats it), {} by default (a
+        CachedFirstLines when streamed into the cache); spans: keep starts and lines (a MembersFile's)."""
         self.text, self.name = text, name
         self.header, self.header_end = list(MEMBERS_HEADER), 0
-        self.starts, self.lines = array.array("q"), array.array("l")
+        self.starts, self.lines = (array.array("q"), array.array("l")) if spans else (NOWHERE, NOWHERE)
         self.problems: list[str] = []
-        self.first_line: dict[str, int] = {}        # member no. -> its member's line (a later row repeats it)
+        self.first_line = {} if first_line is None else first_line
         self._records = split_records(text) if records is None else iter(records)
         self._end = 0                               # where the last record read ends
         with self._readable():
             first = next(self._records, None)
         if first is not None:
+            if first[0] is None:
+                raise MembersError(f"{name} 1行目: セルが長すぎます（見出し行）")
             self.header, self._end = first[0], first[2]
             self.header_end = self._end
         self.columns = map_columns(self.header)
@@ -3115,6 +3377,9 @@ class MemberRows:
                 add_start(start)
                 add_line(line)
                 self._end = end
+                if cells is None:
+                    problems(f"{file_name} {line}行目: セルが長すぎます（{CELL_LIMIT:,} 文字まで。Excel で短くしてください）")
+                    continue
                 if end == len(text):
                     opened = unclosed_quote_line(text, start, line)
                     if opened is not None:
@@ -3125,7 +3390,7 @@ class MemberRows:
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
                         and (eaten := swallowed_rows(cells, width)):      # a record of several lines
                     cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
-                    opened = line + sum(len(c.splitlines()) - 1 for c in cells[:cell])
+                    opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
                     continue
@@ -3136,8 +3401,9 @@ class MemberRows:
                     if any(c.strip() for c in cells):       # else a blank line Excel left
                         problems(f"{file_name} {line}行目: 会員番号が空です")
                     continue
-                if member_no in first_line:
-                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first_line[member_no]}行目と重複しています")
+                first = first_line.get(member_no)
+                if first is not None:
+                    problems(f"{file_name} {line}行目: 会員番号 {member_no} が {first}行目と重複しています")
                     continue
                 name = cells[name_at].strip()
                 if not name:
@@ -3240,7 +3506,7 @@ def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.c
     if scanned is not None:
         return scanned
     with collector_paused():
-        rows = MemberRows(text, name)
+        rows = MemberRows(text, name, spans=False)
         return [Member(*row) for row in rows if digits in row[3]], rows.problems
 
 
@@ -3356,7 +3622,7 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Register |
         errors["name"] = "名前を = + - @ で始めることはできません"
     if kana and not KANA.fullmatch(kana):
         errors["kana"] = "ふりがなはひらがなかカタカナで入力してください"
-    if phone_text and not re.fullmatch(r"0\d{9,13}", phone):
+    if phone_text and not valid_phone(phone):
         errors["phone"] = PHONE_HINT
     if member_no and member_no in table.by_no:
         errors["member_no"] = f"会員番号 {member_no} は既に使われています"
@@ -3369,9 +3635,12 @@ def validate_registration(form: dict, table: "MemberTable") -> tuple["Register |
     return Register(member_no or table.next_member_no(), name, kana, phone, staff, memo, not member_no), {}
 
 
+def held_by_text(phone: str, other) -> str:
+    return f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
+
+
 def held_by_others(file: MembersFile, phone: str) -> list[str]:
-    return [f"{format_phone(phone)} は {other.name} さん（{other.member_no}）にも登録されています"
-            for other in file.by_phone.get(phone, ())]
+    return [held_by_text(phone, other) for other in file.by_phone.get(phone, ())]
 
 
 def change_written(file: MembersFile, change) -> bool:
@@ -3496,7 +3765,8 @@ def render(file: MembersFile, header, changed: dict, added: list) -> str:
 
 
 def formula_cells(raw: str) -> bool:
-    return any(EXCEL_FORMULA.match(c) for c in next(split_records(raw))[0])
+    cells = next(split_records(raw))[0]
+    return cells is not None and any(EXCEL_FORMULA.match(c) for c in cells)
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -3522,7 +3792,8 @@ CACHE_SCHEMA = """
     CREATE TABLE phones (phone TEXT NOT NULL, idx INTEGER NOT NULL);
 """
 # made after the rows: SQLite sorts once instead of inserting into a B-tree in random order
-CACHE_INDEXES = ("CREATE UNIQUE INDEX members_no ON members(member_no)", "CREATE INDEX phones_phone ON phones(phone, idx)")
+CACHE_INDEXES = ("CREATE INDEX phones_phone ON phones(phone, idx)",)
+MEMBERS_NO_INDEX = "CREATE UNIQUE INDEX members_no ON members(member_no)"   # made first: a parse asks it for repeats
 MEMBER_COLUMNS = "member_no, name, kana, phones, staff, memo, line"
 CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the whole cache file is checked
 
@@ -3530,37 +3801,6 @@ CACHE_CHECK_DELAY = 3.0                 # seconds after a warm start before the 
 def content_key(raw: bytes) -> str:
     """What identifies one content of members.csv: its size and a checksum of every byte (CRC-32: 1 GB/s)."""
     return f"{len(raw)}-{zlib.crc32(raw):08x}"
-
-
-_search_indexes = weakref.WeakKeyDictionary()       # MembersFile -> its search index, made once
-
-
-def search_index_of(file) -> tuple:
-    """(keys text, offsets) of a parse for search(): read from the cache, or made once per parse."""
-    if isinstance(file, CachedMembers):
-        return file.search_index()
-    found = _search_indexes.get(file)
-    if found is None:
-        found = _search_indexes[file] = search_index(file)
-    return found
-
-
-def full_parse(file) -> MembersFile:
-    """The MembersFile of a parse (a change needs the text): itself, or made from what the cache keeps."""
-    return file.full() if isinstance(file, CachedMembers) else file
-
-
-def members_at(file, indexes: list) -> list[Member]:
-    """The members at these indexes of a parse, in that order (from the cache: one query for all)."""
-    if isinstance(file, CachedMembers):
-        return file.members.at(indexes)
-    return [file.members[i] for i in indexes]
-
-
-def staff_names_of(file) -> list[str]:
-    if isinstance(file, CachedMembers):
-        return list(file.staff_names)
-    return sorted({m.staff for m in file.members if m.staff})
 
 
 class ParseCache:
@@ -3611,48 +3851,56 @@ class ParseCache:
         except OSError:
             return False
 
-    def build(self, key: str, packed: bytes, text: str, encoding: str, name: str) -> Path:
+    def build(self, key: str, packed: list, text: str, encoding: str, name: str) -> Path:
         """Parse members.csv's text straight into a cache file, a batch of members at a time (never a
-        Member each in memory: the first start's peak); packed: the bytes text was decoded from,
-        compressed.
+        Member each in memory: the first start's peak); packed: [the bytes text was decoded from,
+        compressed], emptied once they are written.
 
         MembersError when the file cannot be used; sqlite3.Error or OSError when the cache cannot
         be written (the caller parses into memory instead).
         """
         with collector_paused():
-            rows = MemberRows(text, name)
-            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed)
+            first_lines = CachedFirstLines(text.count("\n") + 1)
+            rows = MemberRows(text, name, first_line=first_lines, spans=False)
+            return self._write(key, rows, rows, "utf-8-sig" if encoding == "utf-8" else encoding, packed, first_lines)
 
     def store(self, key: str, file: MembersFile) -> Path:
         """Write a parse made in memory (the file as a change wrote it)."""
         members = ((m.member_no, m.name, m.kana, m.phones, m.staff, m.memo, m.line) for m in file.members)
-        return self._write(key, file, members, file.encoding, zlib.compress(file.text.encode(file.encoding), 1))
+        return self._write(key, file, members, file.encoding, [zlib.compress(file.text.encode(file.encoding), 1)])
 
-    def _write(self, key: str, parse, members, encoding: str, packed: bytes) -> Path:
+    def _write(self, key: str, parse, members, encoding: str, packed: list, first_lines=None) -> Path:
         """Write one content's parse (temp file, then rename); the older parses of that name are removed.
 
         parse: its name, header, columns, phone_columns, and its problems once members is read
-        through; members: Member's fields a member at a time; packed: the text's bytes compressed,
-        for a change to be applied to (full()) even when members.csv cannot be read. Raises
-        sqlite3.Error or OSError (the caller goes on without a cache), and what reading members raises.
+        through; members: Member's fields a member at a time; packed: [the text's bytes compressed],
+        handed over (freed once SQLite has them: 30 MB at 1,000,000 members), for a change to be
+        applied to (full()) even when members.csv cannot be read; first_lines: the CachedFirstLines
+        members is read with, answered from this file. Raises sqlite3.Error or OSError (the caller
+        goes on without a cache), and what reading members raises.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = Path(parse.name).stem
         tmp = self.folder / f".{stem}-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        numbers, staff_names, starts = [], set(), array.array("q", [0])
+        count, staff_names, starts, numbers = 0, set(), array.array("q", [0]), MemberNumbers()
         members = iter(members)
         try:
             con = sqlite3.connect(tmp, isolation_level=None)
             try:
                 con.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " + CACHE_SCHEMA)
+                con.execute(MEMBERS_NO_INDEX)
+                if first_lines is not None:
+                    first_lines.con = con
                 con.execute("BEGIN")
                 # first, while little else is held: SQLite copies the blob (a 33 MB peak more at the end)
-                con.execute("INSERT INTO meta VALUES ('text', ?)", (packed,))
+                con.execute("INSERT INTO meta VALUES ('text', ?)", (packed.pop(),))
                 while batch := list(itertools.islice(members, CACHE_BATCH)):
-                    first = len(numbers)
+                    first, count = count, count + len(batch)
                     con.executemany(f"INSERT INTO members (idx, {MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                     ((i, no, name, kana, "\t".join(phones), staff, memo, line)
                                      for i, (no, name, kana, phones, staff, memo, line) in enumerate(batch, first)))
+                    if first_lines is not None:
+                        first_lines.written()
                     con.executemany("INSERT INTO phones VALUES (?, ?)",        # by_phone, as the rows hold it
                                     ((phone, i) for i, m in enumerate(batch, first) for phone in m[3]))
                     lines = search_lines(batch)
@@ -3661,7 +3909,7 @@ class ParseCache:
                     con.execute("INSERT INTO meta VALUES (?, ?)",      # the search text, a batch a row
                                 (f"search_text:{first // CACHE_BATCH:06d}",
                                  ("\n".join(lines) + "\n").encode("utf-16-le", "surrogatepass")))
-                    numbers += (m[0] for m in batch)
+                    numbers.add(m[0] for m in batch)
                     staff_names.update(m[4] for m in batch)
                 for index in CACHE_INDEXES:
                     con.execute(index)
@@ -3669,9 +3917,9 @@ class ParseCache:
                 staff_names.discard("")
                 meta = {"version": CACHE_VERSION, "key": key, "name": parse.name, "encoding": encoding,
                         "header": json.dumps(parse.header, ensure_ascii=False), "columns": json.dumps(parse.columns),
-                        "phone_columns": json.dumps(parse.phone_columns), "count": len(numbers),
+                        "phone_columns": json.dumps(parse.phone_columns), "count": count,
                         "phone_count": phone_count, "problems": json.dumps(parse.problems, ensure_ascii=False),
-                        "next_member_no": next_member_no(numbers),
+                        "next_member_no": numbers.next(),
                         "staff_names": json.dumps(sorted(staff_names), ensure_ascii=False),
                         "search_starts": starts.tobytes()}
                 con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -3712,7 +3960,7 @@ def remove_quietly(path: Path):
         log.info("キャッシュを消せません: %s", e)
 
 
-class CachedMembers:
+class CachedMembers(MembersParse):
     """A parse of members.csv read from the parse cache: what a MembersFile answers, asked of SQLite.
 
     Members are made as they are asked for (by phone, member no., index); the search text, the
@@ -3744,13 +3992,25 @@ class CachedMembers:
         except BaseException:
             self.con.close()
             raise
-        self.members, self.by_no, self.by_phone = CachedRows(self), CachedByNo(self), CachedByPhone(self)
+        self.kept_by_phone = {}         # by_phone's answers (the parse never changes)
         self._search = None
         self._searching = threading.Lock()         # one read of the search text, whoever asks first
         self.verified = False           # the whole file's checksum checked (ParseCache.open says)
 
+    # views made when asked (none kept: a parse replaced is freed at once, without a cycle for gc to find)
+    members = property(lambda self: CachedRows(self))
+    by_no = property(lambda self: CachedByNo(self))
+    by_phone = property(lambda self: CachedByPhone(self))
+
     def next_member_no(self) -> str:
         return self._next_no
+
+    def members_at(self, indexes: list) -> list[Member]:
+        return self.members.at(indexes)
+
+    def check(self) -> bool:
+        self.verified = self.verified or ParseCache.verified(self.path)
+        return self.verified
 
     def full(self) -> MembersFile:
         """The MembersFile of this content, to apply a change to: parsed from the text the cache keeps
@@ -3765,25 +4025,30 @@ class CachedMembers:
         return self.parsed
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        """The search text as stored (search_index()); read once (the window reads it at load, --lookup never)."""
         with self._searching:
             return self._read_search_index()
 
     def _read_search_index(self) -> tuple:
         if self._search is None:
-            stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
+            # a chunk at a time, each kept as it is: never the stored bytes, the chunks and a text
+            # joined from them at once (the warm start's spike: 120 MB at 1,000,000 members)
+            keys = self.ask("SELECT key FROM meta WHERE key LIKE 'search_text:%' ORDER BY key") or []
             try:
-                text = "".join(value.decode("utf-16-le", "surrogatepass") for key, value in stored
-                               if key.startswith("search_text:"))
-                stored = dict(stored)
+                chunks, first, length = [], 0, 0
+                for key, in keys:
+                    text = self.ask("SELECT value FROM meta WHERE key = ?", (key,))[0][0].decode(
+                        "utf-16-le", "surrogatepass")
+                    chunks.append((first, text))
+                    first, length = first + text.count("\n"), length + len(text)
                 starts = array.array("q")
-                starts.frombytes(stored["search_starts"])
-                if len(starts) != self.count + 1 or starts[-1] != len(text):
+                starts.frombytes(self.ask("SELECT value FROM meta WHERE key = 'search_starts'")[0][0])
+                if len(starts) != self.count + 1 or first != self.count or starts[-1] != length:
                     raise ValueError("search index differs")
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
+            except (IndexError, ValueError, TypeError, AttributeError) as e:
                 log.info("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
-                text, starts = search_index(self.parsed or self)
-            self._search = (text, starts)
+                chunks, starts = search_index(self.parsed or self)
+            self._search = (chunks, starts)
         return self._search
 
     def ask(self, sql: str, args=()) -> list | None:
@@ -3869,14 +4134,14 @@ class CachedByPhone(collections.abc.Mapping):
 
     def __init__(self, cached: CachedMembers):
         self.cached = cached
-        self.kept = {}
 
     def __getitem__(self, phone):
-        found = self.kept.get(phone)
+        kept = self.cached.kept_by_phone
+        found = kept.get(phone)
         if found is None:
-            found = self.kept[phone] = self._ask(phone)
-            if len(self.kept) > self.KEPT:
-                self.kept.pop(next(iter(self.kept)))
+            found = kept[phone] = self._ask(phone)
+            if len(kept) > self.KEPT:
+                kept.pop(next(iter(kept)))
         if not found:
             raise KeyError(phone)
         return found
@@ -3909,7 +4174,7 @@ def members_from(handed: list, source: Path, cache: ParseCache | None, full=Fals
     file = cache.open(key, source, verify) if cache and not full else None
     if file is None:
         text, encoding = decode_file_text(raw, source, MembersError)
-        packed = zlib.compress(raw, 1) if cache and not full else None
+        packed = [zlib.compress(raw, 1)] if cache and not full else None
         del raw
         if packed:
             file = cached_parse(cache, key, packed, text, encoding, source)
@@ -3919,7 +4184,7 @@ def members_from(handed: list, source: Path, cache: ParseCache | None, full=Fals
     return file, key
 
 
-def cached_parse(cache: ParseCache, key: str, packed: bytes, text: str, encoding: str,
+def cached_parse(cache: ParseCache, key: str, packed: list, text: str, encoding: str,
                  source: Path) -> "CachedMembers | None":
     """Parse text into the cache and open what was written; None when the cache cannot be written."""
     try:
@@ -3962,11 +4227,19 @@ class MembersLock:
             raise LockLost(f"{self.path.name} was replaced while it was locked")
 
     def held(self) -> bool:
+        if self.locked is None:
+            return False
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+        return (st.st_dev, st.st_ino) == self.locked
+
+    def check(self) -> bool:
+        """True while the lock is ours; LockLost when it is not (asked before every replace)."""
+        if not self.held():
+            raise LockLost(f"{self.path.name} is no longer the file we locked")
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float):
@@ -4121,13 +4394,14 @@ class MemberWriter:
         (changes found lost meanwhile are pending from then on).
         """
         try:
+            cause = "held"
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
                         return self._write_held(lock, read_raw, stat, new)
-                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
-                    continue
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+                except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
+                    cause = "locked" if isinstance(e, LockLost) else "held"
+            raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
@@ -4162,7 +4436,7 @@ class MemberWriter:
         try:
             # Excel takes no lock: a save of its own while we write would be replaced by our text made
             # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
-            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+            st = atomic_write(self.path, data, unchanged=lambda: lock.check() and stat() == based_on) \
                 if changed else None
         except FileChanged:
             raise
@@ -4198,7 +4472,7 @@ def requeued(kept: Kept, disk) -> Kept:
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# the table: the last good parse, re-reads, and changes through the shell
+# the table: the last good parse (read by MembersReader), re-reads, and changes through the shell
 
 # A change written (or kept pending: WriteDeferred carries the member then): the member as it now
 # is, and notes for the receptionist (a number another member holds too).
@@ -4219,6 +4493,151 @@ class PendingSaved:
     count: int
 
 
+class MembersReader:
+    """Reading members.csv, for the shell (MemberTable) to swap in: its bytes and their stamp, their
+    parse (from the parse cache when it holds this content, else parsed straight into it; in full
+    when a change needs one), and the threads that do it while the window runs: the re-read, the
+    search text read at the first load, the cache file's check, a written parse cached.
+    """
+
+    def __init__(self, path: Path, cache: "ParseCache | None", background: bool):
+        self.path = path
+        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
+        self.background = background    # the window's: re-reads on a thread, taken by take()
+        self.existed = False            # the file was there since start: from now on missing is "unavailable"
+        self.thread: threading.Thread | None = None     # the re-read, while it runs
+        self.found: tuple | None = None     # (parse, None or CtiError, stamp, stamp before) for take()
+
+    def stat(self):
+        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
+        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as e:                    # a share gone or access denied: a re-read will say which
+            return "error", e.errno
+        return stamp_of(st)
+
+    def read(self, full=False, wait_if_missing=False) -> tuple[MembersParse | None, tuple | None]:
+        """(parse, stamp) of the file on disk, (None, None) when it was never there since start (it may be
+        created); a MembersFile when full. FileError or MembersError when it cannot be used."""
+        raw, stamp = self.read_raw(wait_if_missing)
+        if raw is None:
+            return None, None
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self.parse(handed, full), stamp
+
+    def read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
+        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
+        be created); FileError when it cannot be read.
+
+        A file that was there before and is missing now is unavailable (Excel deletes it
+        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
+        it is looked for again a few times before giving up.
+        """
+        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
+            try:
+                with open(self.path, "rb") as f:            # text and stamp of the same file
+                    raw, st = f.read(), os.fstat(f.fileno())
+                break
+            except FileNotFoundError as e:
+                if not self.existed and not self.path.parent.is_dir():
+                    raise file_problem(e, self.path.parent) from None
+                if not self.existed and delay is None:
+                    return None, None
+                if delay is None:
+                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
+                                    "最後に読めた内容で表示を続けます", "missing") from None
+                time.sleep(delay)
+            except OSError as e:
+                raise file_problem(e, self.path, reading=True) from None
+        return raw, stamp_of(st)
+
+    def parse(self, handed: list, full=False) -> MembersParse:
+        """The parse of bytes read from members.csv: from the parse cache when it has them.
+
+        A MembersFile (needed to apply changes) when full. Otherwise a fresh parse is stored in
+        the cache and answered from it (a few MB, not a Member each): on the re-read thread while
+        the window runs, before the window at the first start, so that a start cut short (a kill,
+        a PC switched off as soon as the window shows) still leaves the cache for the next one.
+        """
+        on_ui_thread = self.background and threading.current_thread() is not self.thread
+        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
+        if self.background and on_ui_thread:
+            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
+            # link dialog's first keystroke (which waits for it, should it come sooner)
+            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
+        elif self.background:
+            file.search_index()         # at load, not at the link dialog's first keystroke
+        return file
+
+    def reread(self, before, error: str | None, full):
+        """Start a re-read on a thread (unless one runs) when the file's stamp is no longer before (or
+        it was unreadable and is there): take() has its result once done. full(): whether a
+        MembersFile is needed, asked when the thread reads."""
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._reread, args=(before, error, full), name="members-reader",
+                                           daemon=True)
+            self.thread.start()
+
+    def _reread(self, before, error, full):
+        stamp = self.stat()
+        if stamp == before and not (error and stamp):
+            return
+        try:
+            parse, stamp = self.read(full())
+        except CtiError as e:
+            parse, stamp = e, None
+        self.found = (parse, stamp, before)
+
+    @property
+    def rereading(self) -> bool:
+        """A re-read is running on the reader thread."""
+        return self.thread is not None and self.thread.is_alive()
+
+    def take(self) -> tuple | None:
+        """(parse, None when never there since start, or CtiError; stamp; the stamp it replaces) of the
+        last re-read, once; None when there is none."""
+        found, self.found = self.found, None
+        return found
+
+    def check_later(self, parse: MembersParse, on_damaged):
+        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
+        members would slow its start on a busy PC); a damaged cache file is removed and on_damaged() called
+        (members.csv is then read again, as when it changes)."""
+        def check():
+            if not parse.check():
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
+                remove_quietly(parse.path)
+                on_damaged()
+        timer = threading.Timer(CACHE_CHECK_DELAY, check)
+        timer.name, timer.daemon = "members-cache-check", True
+        timer.start()
+
+    def cache_later(self, raw: bytes, file: MembersFile, stamp, current):
+        """Store a parse on a thread of its own; the window then swaps in the cached one (take()) unless the
+        file's stamp is no longer current() by then."""
+        if self.cache is None:
+            return
+
+        def store():
+            cached = self._store(content_key(raw), file)
+            if cached is not None and self.background and self.found is None and stamp == current():
+                self.found = (cached, stamp, stamp)
+        threading.Thread(target=store, name="members-cache", daemon=True).start()
+
+    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
+        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
+        try:
+            self.cache.store(key, file)
+        except (sqlite3.Error, OSError) as e:
+            log.info("会員台帳のキャッシュを書けません: %s", e)
+            return None
+        return self.cache.open(key, self.path)
+
+
 class MemberTable:
     """members.csv as the program uses it: the last good MembersFile, re-reads, and changes.
 
@@ -4234,7 +4653,7 @@ class MemberTable:
     def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
                  cache: "ParseCache | None" = None):
         self.path = Path(path)
-        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
+        self.reader = MembersReader(self.path, cache, background)
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
         self.pending_file = PendingFile(Path(pending_dir or self.path.parent), self.path)
         self.writer = MemberWriter(self.path, self.pending_file)
@@ -4242,11 +4661,8 @@ class MemberTable:
         self.notices: list = []                         # Renumbered, Unsaved, PendingSaved: to tell, in order
         self.disk = self.file = MembersFile.parse("", "utf-8-sig", self.path.name)
         self.stamp = None
-        self.existed = False            # the file was there since start: from now on missing is "unavailable"
         self.error: str | None = None
         self.background = background
-        self._reader: threading.Thread | None = None
-        self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
 
     pending_path = property(lambda self: self.pending_file.path)
     kept = property(lambda self: self.writer.kept)
@@ -4274,114 +4690,26 @@ class MemberTable:
             self._unavailable(e)
             raise
         self._adopt(disk, stamp)
-        if isinstance(disk, CachedMembers) and not disk.verified:
-            self._verify_later(disk)
+        if not disk.verified:
+            self.reader.check_later(disk, on_damaged=self._forget_stamp)
         return self
 
-    def _stat(self):
-        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
-        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        except OSError as e:                    # a share gone or access denied: a re-read will say which
-            return "error", e.errno
-        return stamp_of(st)
+    def _read(self, full=False) -> tuple[MembersParse, tuple | None]:
+        """(parse, stamp) of the file on disk (in full when changes are pending); the last good one when it
+        was never there since start. FileError or MembersError when it cannot be used."""
+        disk, stamp = self.reader.read(full or bool(self.kept.changes))
+        return (self.disk, None) if disk is None else (disk, stamp)
 
-    def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
-        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used."""
-        raw, stamp = self._read_raw(wait_if_missing)
-        if raw is None:
-            return self.disk, None                  # never there since start: the file may be created
-        handed = [raw]                  # handed over: members_from frees the bytes before it parses
-        del raw
-        return self._parse(handed, stamp, full), stamp
-
-    def _read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
-        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
-        be created); FileError when it cannot be read.
-
-        A file that was there before and is missing now is unavailable (Excel deletes it
-        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
-        it is looked for again a few times before giving up.
-        """
-        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
-            try:
-                with open(self.path, "rb") as f:            # text and stamp of the same file
-                    raw, st = f.read(), os.fstat(f.fileno())
-                break
-            except FileNotFoundError as e:
-                if not self.existed and not self.path.parent.is_dir():
-                    raise file_problem(e, self.path.parent) from None
-                if not self.existed and delay is None:
-                    return None, None
-                if delay is None:
-                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
-                                    "最後に読めた内容で表示を続けます", "missing") from None
-                time.sleep(delay)
-            except OSError as e:
-                raise file_problem(e, self.path, reading=True) from None
-        return raw, stamp_of(st)
-
-    def _parse(self, handed: list, stamp, full=False):
-        """The parse of bytes read from members.csv: from the parse cache when it has them.
-
-        A MembersFile (needed to apply changes) when asked for, or when changes are pending.
-        Otherwise a fresh parse is stored in the cache and answered from
-        it (a few MB, not a Member each): on the re-read thread while the window runs, before
-        the window at the first start, so that a start cut short (a kill, a PC switched off as
-        soon as the window shows) still leaves the cache for the next one.
-        """
-        full = full or bool(self.kept.changes)
-        on_ui_thread = self.background and threading.current_thread() is not self._reader
-        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
-        if self.background and on_ui_thread:
-            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
-            # link dialog's first keystroke (which waits for it, should it come sooner)
-            threading.Thread(target=search_index_of, args=(file,), name="members-search-index", daemon=True).start()
-        elif self.background:
-            search_index_of(file)       # at load, not at the link dialog's first keystroke
-        return file
-
-    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
-        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
-        try:
-            self.cache.store(key, file)
-        except (sqlite3.Error, OSError) as e:
-            log.info("会員台帳のキャッシュを書けません: %s", e)
-            return None
-        return self.cache.open(key, self.path)
-
-    def _verify_later(self, cached: "CachedMembers"):
-        """Check the whole cache file on a thread once the window is up (reading 150 MB at 1,000,000 members
-        would slow its start on a busy PC); a damaged one is removed and members.csv read again, as when
-        it changes."""
-        def verify():
-            if ParseCache.verified(cached.path):
-                cached.verified = True
-            else:
-                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", cached.path.name)
-                remove_quietly(cached.path)
-                self.stamp = None               # the next check re-reads (and re-caches) members.csv
-        check = threading.Timer(CACHE_CHECK_DELAY, verify)
-        check.name, check.daemon = "members-cache-check", True
-        check.start()
-
-    def _cache_later(self, raw: bytes, file: MembersFile, stamp):
-        """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
-        def store():
-            cached = self._store(content_key(raw), file)
-            if cached is not None and self.background and self._reread is None and stamp == self.stamp:
-                self._reread = (cached, stamp, stamp)
-        threading.Thread(target=store, name="members-cache", daemon=True).start()
+    def _forget_stamp(self):
+        self.stamp = None               # the next check re-reads (and re-caches) members.csv
 
     def _adopt(self, disk: MembersFile, stamp):
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
-        self.existed = self.existed or stamp is not None
+        self.reader.existed = self.reader.existed or stamp is not None
         self._requeue_lost(disk)
-        self.file = apply_changes(full_parse(disk), self.kept.changes).file if self.kept.changes else disk
+        self.file = apply_changes(disk.full(), self.kept.changes).file if self.kept.changes else disk
+        release_freed_memory()              # the parse's work, and the parse it replaced
 
     def _requeue_lost(self, disk: MembersFile):
         """Changes written lately that disk no longer holds become pending again (requeued)."""
@@ -4392,7 +4720,7 @@ class MemberTable:
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
         self.error = str(error)
-        self.stamp = self._stat()           # looked at again when it changes (or, if there, every time)
+        self.stamp = self.reader.stat()     # looked at again when it changes (or, if there, every time)
         log.warning("members.csv を読めません: %s", error)
 
     def refresh(self) -> bool:
@@ -4401,12 +4729,9 @@ class MemberTable:
         In background mode the re-read runs in a thread and take_reread() swaps it in later.
         """
         if self.background:
-            if self._reader is None or not self._reader.is_alive():
-                self._reader = threading.Thread(target=self._reread_in_background, name="members-reader",
-                                                daemon=True)
-                self._reader.start()
+            self.reader.reread(self.stamp, self.error, full=lambda: bool(self.kept.changes))
             return False
-        stamp = self._stat()
+        stamp = self.reader.stat()
         if stamp == self.stamp and not (self.error and stamp):
             return False
         log.info("members.csv が変更されたので読み直します")
@@ -4416,22 +4741,15 @@ class MemberTable:
             self._unavailable(e)
         return True
 
-    def _reread_in_background(self):
-        stamp, before = self._stat(), self.stamp
-        if stamp == before and not (self.error and stamp):
-            return
-        try:
-            result = self._read()
-        except CtiError as e:
-            result = (e, None)
-        self._reread = result + (before,)
+    rereading = property(lambda self: self.reader.rereading)
 
     def take_reread(self) -> bool:
         """On the UI thread: swap in what the background re-read found; True when something changed."""
-        result, self._reread = self._reread, None
+        result = self.reader.take()
         if result is None:
             return False
         found, stamp, before = result
+        found = self.disk if found is None else found       # never there since start: as it was
         if before != self.stamp:
             return False                    # our own write came in between: it is newer
         if isinstance(found, CtiError):
@@ -4457,7 +4775,7 @@ class MemberTable:
         except OSError:
             return None
         digits = normalize_phone(number)
-        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        cached = self.reader.cache.open(content_key(raw), self.path) if self.reader.cache else None
         if cached is not None:
             return list(cached.by_phone.get(digits, ())), cached.problems
         text, encoding = decode_file_text(raw, self.path, MembersError)
@@ -4468,35 +4786,20 @@ class MemberTable:
         """The members holding this number (all of them when several share it)."""
         if not self.background:
             self.refresh()
-        return list(self.file.by_phone.get(normalize_phone(number), ()))
+        return self.file.lookup(normalize_phone(number))
 
     def search(self, query: str, limit=50) -> list[Member]:
         """Members whose number, name, kana or phone contains the query (for the link dialog)."""
-        key = search_key(query)
-        if not key:
-            return []
         if not self.background:
             self.refresh()
-        file = self.file
-        text, starts = search_index_of(file)
-        found, at = [], 0
-        digits = normalize_phone(query) if re.fullmatch(r"[\d\s()+\-ー－]+", query.strip()) else ""
-        needle = digits or key
-        while len(found) < limit:
-            at = text.find(needle, at)
-            if at < 0:
-                break
-            index = bisect.bisect_right(starts, at) - 1
-            found.append(index)
-            at = starts[index + 1]              # one hit a member
-        return members_at(file, found)
+        return self.file.search(query, limit)
 
     def next_member_no(self) -> str:
         return self.file.next_member_no()
 
     @property
     def staff_names(self) -> list[str]:
-        return staff_names_of(self.file)
+        return list(self.file.staff_names)
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # changes
@@ -4514,7 +4817,7 @@ class MemberTable:
         member = self.by_no.get(member_no)
         if member is None:
             raise ValidationError(f"会員番号 {member_no} は members.csv にありません", "member_no")
-        if not re.fullmatch(r"0\d{9,13}", digits):
+        if not valid_phone(digits):
             raise ValidationError(PHONE_HINT, "phone")
         if digits in member.phones:
             raise ValidationError(f"{member.name} さんには {format_phone(digits)} が既に登録されています", "phone")
@@ -4538,15 +4841,16 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self._read_raw(wait_if_missing=new is not None), self._stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new)
         self.disk = self.file = written.file
-        self.stamp, self.error, self.existed = written.stamp, None, True
+        self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
         self.notices += applied.renumbered
         if applied.rejected:
             self.notices.append(Unsaved(applied.rejected, written.unsaved))
-        if self.cache and written.changed:
-            self._cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp)
+        if written.changed:
+            self.reader.cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp,
+                                    current=lambda: self.stamp)
         return written
 
     def _defer(self, change, error: CtiError):
@@ -4554,7 +4858,7 @@ class MemberTable:
 
         The change is kept as the last good file shows it: a new member's number is then hers (shown)."""
         self.pending_cause = getattr(error, "cause", "other")
-        applied = apply_changes(full_parse(self.disk), self.kept.changes, change)
+        applied = apply_changes(self.disk.full(), self.kept.changes, change)
         try:
             self.writer.keep(dataclasses.replace(self.kept, changes=self.kept.changes + (applied.new,)))
         except OSError as e:
@@ -4607,7 +4911,7 @@ def deferred_text(name: str, error: CtiError) -> str:
                       "戻りしだい自動で保存します",
            "network": f"{name} のある共有フォルダに届かないため、まだ保存できません。つながりしだい自動で保存します",
            "full": f"{name} のあるディスクがいっぱいのため、まだ保存できません。空きができしだい自動で保存します",
-           "readonly": f"{name} のフォルダに書き込む権限がないため（読み取り専用）、まだ保存できません。"
+           "readonly": f"{name} のフォルダに書き込む権限がありません（読み取り専用の共有フォルダなど）。"
                        "書き込めるようになりしだい自動で保存します"}.get(cause, f"{error}。あとで自動で保存します")
     return why + "（入力した内容は保存待ちファイルにあり、失われません）"
 
@@ -4628,17 +4932,18 @@ def search_lines(members) -> list[str]:
     return [key + "\t" + "\t".join(m[3]) for key, m in zip(keys, members)]
 
 
-def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
-    """One text of every member's search keys, and each member's offset in it (made a chunk of members at
-    a time: a line of keys a member held at once would weigh more than the text itself)."""
-    parts, starts = [], array.array("q", [0])
+def search_index(file: MembersFile, chunk=10_000) -> tuple[list, array.array]:
+    """Every member's search keys, a line each, as texts of a chunk of members: [(index of the chunk's
+    first member, text)], and each member's offset in the texts laid end to end (a chunk at a time: a
+    line of keys a member held at once would weigh more than the text itself)."""
+    chunks, starts = [], array.array("q", [0])
     members = file.members
     for first in range(0, len(members), chunk):
         lines = search_lines([(m.member_no, m.name, m.kana, m.phones) for m in members[first:first + chunk]])
         for line in lines:
             starts.append(starts[-1] + len(line) + 1)
-        parts.append("\n".join(lines) + "\n")
-    return "".join(parts), starts
+        chunks.append((first, "\n".join(lines) + "\n"))
+    return chunks, starts
 
 
 ###############################################################################
@@ -4696,7 +5001,27 @@ SCHEMA = [
     """
     ALTER TABLE calls ADD COLUMN answered INTEGER
     """,
-    # version 3: the callback list (折り返し): per number, the newest call she has returned, when and by whom
+    # version 3: the history in the order calls arrived, whatever the wall clock said: an id that
+    # only grows and is never used again (AUTOINCREMENT), old calls numbered in their stored order
+    """
+    CREATE TABLE calls_by_arrival (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received TEXT NOT NULL,
+        number TEXT,
+        reason TEXT,
+        caller_name TEXT,
+        device_time TEXT,
+        protocol TEXT,
+        answered INTEGER
+    );
+    INSERT INTO calls_by_arrival (received, number, reason, caller_name, device_time, protocol, answered)
+        SELECT received, number, reason, caller_name, device_time, protocol, answered FROM calls
+        ORDER BY received, id;
+    DROP TABLE calls;
+    ALTER TABLE calls_by_arrival RENAME TO calls;
+    CREATE INDEX calls_received ON calls(received)
+    """,
+    # version 4: the callback list (折り返し): per number, the newest call she has returned, when and by whom
     """
     CREATE TABLE callbacks (
         number TEXT PRIMARY KEY,
@@ -4851,12 +5176,49 @@ DB_UI_WAIT_MS = 40          # the longest the UI thread waits for a lock another
 DB_WRITER_WAIT = 5.0        # the background writer waits this long a try, then tries again
 
 
+# why SQLite could not write (a FILE_CAUSES key): a full disk, or a read-only one (a new connection
+# there cannot even open the -shm file WAL needs)
+SQLITE_CAUSES = {sqlite3.SQLITE_FULL: "full", sqlite3.SQLITE_READONLY: "readonly", sqlite3.SQLITE_CANTOPEN: "readonly"}
+
+
+def sqlite_cause(error: Exception) -> str:
+    code = getattr(error, "sqlite_errorcode", None)
+    return SQLITE_CAUSES.get(code & 0xFF, "other") if code is not None else "other"
+
+
 def sqlite_busy(error: Exception) -> bool:
     """Another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED), as opposed to a damaged file."""
     code = getattr(error, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
+
+
+CLOCK_JUMP = 180            # seconds the wall clock may move against the monotonic clock (NTP slews far less)
+
+
+class ClockWatch:
+    """Whether the wall clock stepped since cti started: wall time minus the monotonic clock, against
+    its value at start. Windows steps the clock after sleep or a time sync; a dead CMOS battery or a
+    time zone fixed by hand steps it by hours or days. While it stands off, nothing is removed by age
+    (a clock 8 days ahead would take the week's history), and the status line says so."""
+
+    def __init__(self, wall=time.time, monotonic=time.monotonic, limit=CLOCK_JUMP):
+        self.wall, self.monotonic, self.limit = wall, monotonic, limit
+        self.base = wall() - monotonic()
+        self.off = 0.0
+
+    def offset(self) -> float:
+        """Seconds the wall clock stands off where it was at start; 0.0 within the limit. A change is logged."""
+        off = self.wall() - self.monotonic() - self.base
+        off = off if abs(off) > self.limit else 0.0
+        if (off == 0.0) != (self.off == 0.0):
+            if off:
+                log.warning("時計が %+d 秒 変わりました: 時刻が戻るまで着信履歴を日数では削除しません", off)
+            else:
+                log.warning("時計が元に戻りました: 着信履歴の日数での削除を再開します")
+        self.off = off
+        return off
 
 
 class Database:
@@ -4867,8 +5229,11 @@ class Database:
     call it could not store then is stored by a background writer (take_written() tells the window).
     """
 
-    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now):
+    def __init__(self, path, max_entries=100, max_days=7, now=datetime.now, monotonic=time.monotonic):
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
+        self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
+        self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
+        self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
         self.late = queue.Queue()                       # call rows waiting for the background writer
         self._writer: threading.Thread | None = None
@@ -4955,6 +5320,7 @@ class Database:
 
         None when another program holds cti.db: the call is then stored by the background
         writer (in order, behind any already waiting), and the UI thread does not wait for it.
+        None too when the disk is full or read-only: counted in unsaved (the status line says so).
         """
         received = call.received or self.now()
         row = (self._iso(received), call.number, call.reason, call.name,
@@ -4964,7 +5330,8 @@ class Database:
                 return self._insert_call(self.conn, row)
             except sqlite3.OperationalError as e:
                 if not sqlite_busy(e):
-                    raise
+                    self._not_stored(e)
+                    return None
         log.info("cti.db を他のプログラムが使っているため、着信はあとで保存します")
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_late, name="cti.db-writer", daemon=True)
@@ -4977,7 +5344,9 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")         # the write lock now, or busy at once
             cur = conn.execute("INSERT INTO calls (received, number, reason, caller_name, device_time, protocol) "
                                "VALUES (?,?,?,?,?,?)", row)
-            self._prune(conn)
+            pruned = self._prune(conn, keep=cur.lastrowid)
+        if conn is self.conn:
+            self.pruned = pruned
         return cur.lastrowid
 
     def _write_late(self):
@@ -4991,12 +5360,17 @@ class Database:
                         break
                     except sqlite3.OperationalError as e:
                         if not sqlite_busy(e):
-                            log.exception("着信を履歴に保存できませんでした")
+                            self._not_stored(e)     # no retry: a full or read-only disk stays so
                             break
                 self._written_late += 1
                 self.late.task_done()
         finally:
             conn.close()
+
+    def _not_stored(self, error):
+        """A call that cannot be stored (disk full, read-only): counted for the status line, and logged."""
+        log.error("着信を履歴に保存できませんでした: %s", error)
+        self.unsaved, self.unsaved_cause = self.unsaved + 1, sqlite_cause(error)
 
     @contextlib.contextmanager
     def _held_as_error(self):
@@ -5015,26 +5389,29 @@ class Database:
         return written > 0
 
     def prune(self):
-        """Keep the newest max_entries calls of the last max_days days."""
+        """Keep the newest max_entries calls (by arrival) of the last max_days days."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self._prune(self.conn)
 
-    def _prune(self, conn):
-        """Delete by the received index from the old end: as fast with 20,000 calls kept as with 100."""
-        oldest = self._iso(self.now() - timedelta(days=self.max_days))
-        conn.execute("DELETE FROM calls WHERE received < ?", (oldest,))
-        edge = conn.execute("SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET ?",
-                            (self.max_entries - 1,)).fetchone()
-        if edge is not None:
-            conn.execute("DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)",
-                         (edge[0], edge[0], edge[1]))
+    def _prune(self, conn, keep=None) -> list[int]:
+        """The ids deleted: beyond the newest max_entries by arrival, and (while the wall clock has not
+        jumped) older than max_days by the received index; never `keep`, the call this insert stored."""
+        pruned = []
+        if not self.clock.offset():
+            oldest = self._iso(self.now() - timedelta(days=self.max_days))
+            pruned += [r[0] for r in conn.execute("DELETE FROM calls WHERE received < ? AND id IS NOT ? RETURNING id",
+                                                  (oldest, keep)).fetchall()]
+        pruned += [r[0] for r in conn.execute(
+            "DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
+            (self.max_entries,)).fetchall()]
         conn.execute("DELETE FROM callbacks WHERE number NOT IN (SELECT number FROM calls WHERE number IS NOT NULL)")
+        return pruned
 
     def calls(self) -> list[CallRecord]:
-        """The history, newest first; the last one read while another program holds cti.db."""
+        """The history, newest arrival first; the last one read while another program holds cti.db."""
         try:
-            rows = self.conn.execute("SELECT * FROM calls ORDER BY received DESC, id DESC").fetchall()
+            rows = self.conn.execute("SELECT * FROM calls ORDER BY id DESC").fetchall()
         except sqlite3.OperationalError as e:
             if not sqlite_busy(e):
                 raise
@@ -5105,7 +5482,7 @@ class Database:
         """Move a reservation on (予約 → 来店 → 退店, or 取消); 退店 writes the visit."""
         r = self.reservation(reservation_id)
         if status not in NEXT_STATES[r.status]:
-            raise ValueError(f"「{r.status}」の予約を「{status}」にはできません")
+            raise BookingError("step", status=r.status, to=status)
         column = {"来店": "arrived", "退店": "departed", "取消": "cancelled"}[status]
         now = self.now()
         with self._held_as_error(), self.conn:
@@ -5124,7 +5501,7 @@ class Database:
             self.conn.execute("BEGIN IMMEDIATE")
             r = self.reservation(reservation_id)
             if r.status != "予約":
-                raise ValueError(f"「{r.status}」の予約は変更できません")
+                raise BookingError("move", status=r.status)
             self.conn.execute("UPDATE reservations SET starts = ?, menu = ?, staff = ?, memo = ? WHERE id = ?",
                               (starts.strftime("%Y-%m-%dT%H:%M"), menu, staff, memo, reservation_id))
         return self.reservation(reservation_id)
@@ -5132,7 +5509,7 @@ class Database:
     def reservation(self, reservation_id) -> Reservation:
         row = self.conn.execute("SELECT * FROM reservations WHERE id = ?", (reservation_id,)).fetchone()
         if row is None:
-            raise ValueError(f"予約 {reservation_id} はありません")
+            raise BookingError("missing", id=reservation_id)
         return self._reservation(row)
 
     @staticmethod
@@ -5174,15 +5551,18 @@ class Database:
         the file holds it more often than cti.db already does. A member number not in
         members (when given) is imported and reported with its line.
         """
-        header, rows = read_csv_rows(path)
+        header, rows = read_csv_rows(path, VisitsError)
         keys = [unicodedata.normalize("NFKC", h).strip().lower() for h in header]
         columns = {field: next((keys.index(a) for a in aliases if a in keys), None)
                    for field, aliases in VISIT_COLUMNS.items()}
         name = Path(path).name
         if columns["member_no"] is None or columns["date"] is None:
-            raise MembersError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
+            raise VisitsError(f"{name}: 見出し行に 会員番号 と 来店日 の列が必要です")
         problems, visits = [], []
         for line, cells in rows:
+            if cells is None:
+                problems.append(f"{name} {line}行目: セルが長すぎます")
+                continue
             if not any(c.strip() for c in cells):
                 continue
             get = functools.partial(field_of, cells, columns)
@@ -5256,6 +5636,15 @@ def caller_text(number: str | None, reason: str | None) -> str:
     if number:
         return format_phone(number)
     return REASONS.get(reason, "番号なし")
+
+
+def call_heading(record, today) -> str:
+    """'090-3333-4444（10:15 の着信）': the call a dialog was opened for (a number looked up says so)."""
+    who = caller_text(record.number, record.reason)
+    if record.protocol == "manual":
+        return f"{who}（番号参照）"
+    when = f"{record.received:%H:%M}" if record.received.date() == today else when_text(record.received)
+    return f"{who}（{when} の着信）"
 
 
 def names_text(members: list, limit=3) -> str:
@@ -5624,22 +6013,35 @@ def members_status(table: MemberTable) -> str:
     return text + pending
 
 
-# Every action of the main window once: its button, its key and its line in the help.
-Action = namedtuple("Action", "name label key help where", defaults=("toolbar",))
+# Every action of the main window once: its button, its key, its line in the help and the
+# MainWindow method it runs (or a frame's: history.export); the card's buttons take their labels from here too.
+Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
-    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）"),
-    Action("register", "会員登録へ", "F2", "選んだ着信の番号で新しい会員を登録します"),
-    Action("link", "電話番号登録へ", "F3", "選んだ着信の番号を、登録済みの会員に追加します"),
-    Action("reserve", "予約登録へ", "F4", "選んだ着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
-                                        "着信がない・非通知なら会員を検索して）"),
-    Action("visits", "来店履歴へ", "F5", "選んだ着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します"),
-    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで"),
-    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します"),
-    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます"),
-    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から"),
-    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "card"),
+    Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
+    Action("register", "会員登録へ", "F2", "カードの着信の番号で新しい会員を登録します", "open_register"),
+    Action("link", "電話番号登録へ", "F3", "カードの着信の番号を、登録済みの会員に追加します", "open_link"),
+    Action("reserve", "予約登録へ", "F4", "カードの着信の会員の予約を入れます（番号を共有する方が複数なら、どなたか選びます。"
+                                        "着信がない・非通知なら会員を検索して）", "open_reserve"),
+    Action("visits", "来店履歴へ", "F5", "カードの着信の会員の来店履歴と今後の予約（変更・取消もここで）を表示します",
+           "open_visits"),
+    Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
+           "open_today"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "history.export"),
+    Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
+    Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
+    Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
 )
-COMPACT_LABELS = {False: "小さく (F9)", True: "一覧も表示 (F9)"}
+ACTION = {action.name: action for action in ACTIONS}
+# the caller card's buttons, by its state: an unknown number is registered or linked; a member booked or looked up
+CARD_ACTIONS = {"unknown": ("register", "link"), "member": ("reserve", "visits")}
+
+
+def action_label(action: Action) -> str:
+    """'会員登録へ (F2)' as the help lists it."""
+    return f"{action.label} ({action.key})" if action.key else action.label
+
+
+COMPACT_LABELS = {False: action_label(ACTION["compact"]), True: f"一覧も表示 ({ACTION['compact'].key})"}
 LOOKUP_LABEL = "番号参照（着信ではありません）"
 QUIT_QUESTION = "cti を終了しますか？\n終了すると、電話がかかってきても表示されません。"
 QUIT_PENDING = "\n\n{name} にまだ保存できていない変更が {count} 件あります（保存待ちファイルに残り、次回起動時に保存します）。"
@@ -5658,11 +6060,19 @@ def folder_warnings(risks: list[str]) -> list[str]:
     return [FOLDER_WARNINGS[risk] for risk in risks]
 
 
+def unsaved_calls_warnings(count: int, cause: str) -> list[str]:
+    """The status line when calls were shown but cti.db could not store them."""
+    return [f"着信 {count}件を履歴に保存できませんでした（{FILE_CAUSES[cause]}）。着信の表示は続けます"] if count else []
 
 
-def action_label(action: Action) -> str:
-    """'会員登録へ (F2)' as the help lists it."""
-    return f"{action.label} ({action.key})" if action.key else action.label
+def clock_warnings(offset: float) -> list[str]:
+    """The status line while the PC's clock stands off where it was when cti started (ClockWatch)."""
+    if not offset:
+        return []
+    minutes = round(abs(offset) / 60)
+    amount = f"{minutes // 1440}日" if minutes >= 1440 else f"{minutes // 60}時間" if minutes >= 60 else f"{minutes}分"
+    return [f"パソコンの時計が {amount}{'進み' if offset > 0 else '戻り'}ました。時計が直るまで、"
+            "古い着信履歴を日数では消しません（着信は表示・保存しています）"]
 
 
 def help_text(ini, members, device, ports) -> str:
@@ -5687,6 +6097,98 @@ def help_text(ini, members, device, ports) -> str:
 ###############################################################################
 # UI: Tk window and dialogs ###################################################
 ###############################################################################
+
+class Heartbeat:
+    """The window's timers on the monotonic clock, so that no step of the wall clock holds one up.
+
+    Tk 8.6 measures `after` in wall-clock time: a clock set back N s holds every pending after N s
+    (Windows steps it after sleep and at a time sync; a dead CMOS battery or a time zone fixed by
+    hand, by hours). Here every job has a monotonic due time, and tick() runs those due. Two things
+    call tick(): one Tk after every `poll` s, enough while the clock is steady (and all there is
+    while tests pump update()); and, from start() in the real loop, a thread that waits on the
+    monotonic clock and calls into Tcl, which tkinter (threaded Tcl, as Python ships it on Windows
+    and Linux) runs in the Tk thread at once whatever its timers wait for. It calls every `beat` s,
+    and at once on wake() (a call put on the queue). Each tick arms the after afresh, so one a step
+    held is replaced.
+    """
+
+    def __init__(self, root, poll: float, beat=0.1, clock=time.monotonic):
+        self.root, self.poll, self.beat, self.clock = root, poll, beat, clock
+        self.jobs = {}                  # name -> [monotonic due, every (None: once), callback]
+        self.after_id = None
+        self.nudge, self.stopping = threading.Event(), threading.Event()
+        self.command = root.register(self.tick)
+        self.arm()
+
+    def every(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, seconds, callback]
+
+    def once(self, name, seconds, callback):
+        self.jobs[name] = [self.clock() + seconds, None, callback]
+
+    def tick(self):
+        """Run the jobs due; an error in one is logged (a box every few seconds would bury the screen)."""
+        for name, job in list(self.jobs.items()):
+            due, every, callback = job
+            if self.stopping.is_set():
+                return                  # 終了 from a job (the tray's command) destroyed the root
+            if due > self.clock() or self.jobs.get(name) is not job:
+                continue
+            if every is None:
+                del self.jobs[name]
+            else:
+                job[0] = self.clock() + every
+            try:
+                callback()
+            except Exception:
+                log.exception("定期処理 %s でエラー", name)
+        if not self.stopping.is_set():
+            self.arm()
+
+    def arm(self):
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+        self.after_id = self.root.after(int(self.poll * 1000), self.tick)
+
+    def start(self):
+        """In the real loop (mainloop): the thread that ticks whatever the wall clock does."""
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
+    def wake(self):
+        """From any thread: tick now (a call is on the queue)."""
+        self.nudge.set()
+
+    def _beat(self):
+        while not self.stopping.is_set():
+            self.nudge.wait(self.beat)
+            self.nudge.clear()
+            if self.stopping.is_set():
+                return
+            try:
+                self.root.tk.call(self.command)
+            except (RuntimeError, tk.TclError):   # the loop not running (a start-up box) or ended
+                self.stopping.wait(self.beat)
+
+    def stop(self):
+        """No job runs after this (tests call it before destroying the root)."""
+        self.stopping.set()
+        self.nudge.set()
+        self.jobs.clear()
+        if self.after_id is not None:
+            self.root.after_cancel(self.after_id)
+            self.after_id = None
+
+
+class WakingQueue(queue.Queue):
+    """A queue that wakes the window's loop (Heartbeat.wake) the moment a thread puts on it."""
+
+    def wake(self):
+        """Replaced by the window's Heartbeat.wake once there is a window."""
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        self.wake()
+
 
 class Tray:
     """The icon in the notification area (pystray, in its own thread) with 表示 and 終了.
@@ -5770,23 +6272,65 @@ def widget_rect(window) -> Rect:
     return Rect(x, y, x + width, y + height)
 
 
+class DialogContext:
+    """What a dialog or list window may use of the main window: the store, the database, the clock,
+    the fonts, a way to post a notice on the card, and the booking changes every list of bookings
+    shares. Dialogs get this, never the window itself."""
+
+    def __init__(self, root, config: Config, members: MemberTable, db: Database, now, fonts: dict,
+                 post_notice, bookings_changed):
+        self.root, self.config, self.members, self.db, self.now, self.fonts = root, config, members, db, now, fonts
+        self.post_notice, self.bookings_changed = post_notice, bookings_changed
+
+    def save_booking(self, booking: dict) -> dict:
+        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
+        fields = {k: v for k, v in booking.items() if k != "id"}
+        try:
+            if "id" in booking:
+                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
+            else:
+                self.db.reserve(**fields)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": f"予約を保存できませんでした: {e}"}
+        self.bookings_changed()
+        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
+        self.post_notice(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking,
+                                     who=who))
+        return {}
+
+    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
+        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
+        try:
+            self.db.set_status(reservation_id, status, amount)
+        except (ValueError, CtiError, sqlite3.Error) as e:
+            return {"": str(e)}
+        self.bookings_changed()
+        self.post_notice(status_done_text(status, amount))
+        return {}
+
+
 class Window(tk.Toplevel):
     """Every window besides the main one (dialogs, lists, help): transient, and placed by one rule,
     beside the main window inside the work area, so that a call arriving meanwhile stays in view."""
 
-    def __init__(self, app: "MainWindow", title: str, *, _utest=False):
-        super().__init__(app.root)
+    def __init__(self, context: DialogContext, title: str, *, call: CallRecord | None = None, _utest=False):
+        """call: the call it was opened for, named in its title and first line."""
+        super().__init__(context.root)
         self.withdraw()                     # hidden while it is built and placed
-        self.app, self._utest = app, _utest
+        self.context, self.call, self._utest = context, call, _utest
+        if call is not None:
+            title = f"{call_heading(call, context.now().date())}の{title}"
+            self.heading = ttk.Label(self, text=title, font=context.fonts["bold"], padding=(12, 12, 12, 0))
+            self.heading.pack(anchor="w")
         self.title(title)
-        self.transient(app.root)
+        self.transient(context.root)
         self.body = ttk.Frame(self, padding=12)
         self.body.pack(fill="both", expand=True)
 
     def place_beside_main(self):
         self.update_idletasks()
-        x, y = beside(widget_rect(self.app.root), self.winfo_reqwidth(), self.winfo_reqheight(),
-                      work_area(self.app.root))
+        x, y = beside(widget_rect(self.context.root), self.winfo_reqwidth(), self.winfo_reqheight(),
+                      work_area(self.context.root))
         self.geometry(f"+{x}+{y}")
 
 
@@ -5802,8 +6346,8 @@ class Dialog(Window):
     cancel_text = "キャンセル"
     saving = False                      # ok() is checking and saving (a note may be on screen)
 
-    def __init__(self, app: "MainWindow", title: str, submit, *, _utest=False):
-        super().__init__(app, title, _utest=_utest)
+    def __init__(self, context: DialogContext, title: str, submit, *, call=None, _utest=False):
+        super().__init__(context, title, call=call, _utest=_utest)
         self.result, self.submit = None, submit
         self.vars, self.errors, self.widgets = {}, {}, {}
         self.body.columnconfigure(1, weight=1)
@@ -5862,7 +6406,7 @@ class Dialog(Window):
         widget = widget(self.body, var) if widget else ttk.Entry(self.body, textvariable=var, width=width)
         widget.grid(row=self.row, column=1, sticky="we", pady=3)
         error = ttk.Label(self.body, foreground="#b00020", justify="left",
-                          wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 24))
+                          wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 24))
         error.grid(row=self.row + 1, column=1, sticky="w")
         error.grid_remove()
         var.trace_add("write", lambda *_: (error.configure(text=""), error.grid_remove()))
@@ -5873,13 +6417,29 @@ class Dialog(Window):
     def form(self) -> dict:
         return {name: var.get() for name, var in self.vars.items()}
 
+    def add_owner_note(self):
+        """Under the phone field, said before saving, not after: whose number it already is."""
+        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
+                                    wraplength=tkfont.Font(self, font=self.context.fonts["base"]).measure("0" * 48))
+        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
+        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
+
+    def owners(self) -> list:
+        """The members the typed number already belongs to (besides the one it is for)."""
+        digits = normalize_phone(self.vars["phone"].get())
+        return self.context.members.lookup(digits) if digits else []
+
+    def refresh_owner_note(self):
+        self.owner_note["text"] = shared_number_note(normalize_phone(self.vars["phone"].get()), self.owners())
+
     def keep_on_screen(self):
         """Errors beside the fields widen the form: keep it inside the work area, where it is now
         (the receptionist may have moved it; one moved to another screen is left alone)."""
         self.update_idletasks()
         m = re.search(r"\+(-?\d+)\+(-?\d+)$", self.geometry())
         x, y = (int(m[1]), int(m[2])) if m else (0, 0)
-        work = work_area(self.app.root)
+        work = work_area(self.context.root)
         if work.left <= x < work.right:
             x = max(work.left, min(x, work.right - self.winfo_reqwidth()))
         if work.top <= y < work.bottom:
@@ -5933,10 +6493,10 @@ class MessageDialog(Dialog):
     boxes are English on Linux). The default (Enter) is the safe answer: いいえ. entry_ok() is the
     answer yes; the caller reads `result` (None: no, or closed)."""
 
-    def __init__(self, app, title, text, question=False, **kw):
+    def __init__(self, context, title, text, question=False, **kw):
         self.text, self.question = text, question
         self.ok_text, self.cancel_text = MESSAGE_BUTTONS[question]
-        super().__init__(app, title, lambda value: {}, **kw)
+        super().__init__(context, title, lambda value: {}, **kw)
 
     def create_widgets(self):
         self.label = ttk.Label(self.body, justify="left")
@@ -5957,7 +6517,7 @@ class MessageDialog(Dialog):
         return True
 
 
-BoxContext = namedtuple("BoxContext", "root fonts")     # what a Dialog needs of the window it opens beside
+BoxContext = namedtuple("BoxContext", "root fonts")     # what a message box needs of DialogContext
 
 
 class JapaneseMessageBoxes:
@@ -5967,8 +6527,8 @@ class JapaneseMessageBoxes:
     @staticmethod
     def _show(title, message, parent, question) -> bool:
         parent = parent or tk._default_root
-        app = BoxContext(parent.winfo_toplevel(), {"base": "TkDefaultFont"})
-        return MessageDialog(app, title, message, question=question).result is not None
+        context = BoxContext(parent.winfo_toplevel(), {"base": "TkDefaultFont"})
+        return MessageDialog(context, title, message, question=question).result is not None
 
     def showinfo(self, title=None, message=None, parent=None, **options):
         self._show(title, message, parent, False)
@@ -5992,27 +6552,35 @@ class RegisterDialog(Dialog):
     """会員登録: a new member with the selected number."""
     ok_text = "登録"
 
-    def __init__(self, app, phone="", **kw):
+    def __init__(self, context, submit, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "会員登録", app.register, **kw)
+        super().__init__(context, "会員登録", submit, **kw)
 
     def create_widgets(self):
-        table = self.app.members
+        table = self.context.members
         self.add_field("member_no", "会員番号", table.next_member_no())
         self.add_field("name", "名前（必須）")
         self.add_field("kana", "ふりがな")
         self.add_field("phone", "電話番号", format_phone(self.phone) if self.phone else "")
+        self.add_owner_note()
+        self.refresh_owner_note()
         self.add_field("staff", "主担当", widget=staff_box(table.staff_names))
         self.add_field("memo", "メモ", width=40)
 
     def first_focus(self):
         return self.widgets["name"]
 
+    def follow_members(self):
+        """members.csv changed (Excel or another PC added a member): an untouched suggestion follows it."""
+        if self.vars["member_no"].get() == self.initial["member_no"]:
+            self.initial["member_no"] = self.context.members.next_member_no()
+            self.vars["member_no"].set(self.initial["member_no"])
+
     def entry_ok(self):
         form = self.form()
         if form["member_no"] == self.initial["member_no"]:
             form["member_no"] = ""          # the suggestion, not typed: the number is taken inside the file's lock
-        registration, errors = validate_registration(form, self.app.members)
+        registration, errors = validate_registration(form, self.context.members)
         if errors:
             self.show_errors(errors)
         return registration
@@ -6037,7 +6605,7 @@ class MemberSearch:
         self.entry = dialog.add_field("query", BOOKING_WORDS["search"])
         ttk.Label(dialog.body, text=BOOKING_WORDS["search_hint"], foreground="#555555").grid(
             row=dialog.row, column=1, columnspan=2, sticky="w")
-        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.app.fonts["bold"])
+        self.results = tree(dialog.body, BOOKING_COLUMNS["members"], height, dialog.context.fonts["bold"])
         self.results.grid(row=dialog.row + 1, column=0, columnspan=3, sticky="nsew", pady=(4, 0))
         dialog.errors["member"] = ttk.Label(dialog.body, foreground="#b00020")
         dialog.errors["member"].grid(row=dialog.row + 2, column=0, columnspan=3, sticky="w")
@@ -6048,7 +6616,7 @@ class MemberSearch:
 
     def refresh(self):
         self.results.delete(*self.results.get_children())
-        for member in self.dialog.app.members.search(self.dialog.vars["query"].get(), limit=100):
+        for member in self.dialog.context.members.search(self.dialog.vars["query"].get(), limit=100):
             self.results.insert("", "end", iid=member.member_no, values=(
                 member.member_no, member.name, member.kana, "、".join(format_phone(p) for p in member.phones)))
         children = self.results.get_children()
@@ -6065,7 +6633,7 @@ class MemberSearch:
 
     def picked(self):
         selected = self.results.selection()
-        member = self.dialog.app.members.by_no.get(selected[0]) if selected else None
+        member = self.dialog.context.members.by_no.get(selected[0]) if selected else None
         if member and self.on_pick:
             self.on_pick(member)
 
@@ -6074,19 +6642,14 @@ class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
 
-    def __init__(self, app, phone="", **kw):
+    def __init__(self, context, submit, phone="", **kw):
         self.phone = phone
-        super().__init__(app, "電話番号登録", app.link, **kw)
+        super().__init__(context, "電話番号登録", submit, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
-        # said before saving, not after: whose number it already is
-        self.owner_note = ttk.Label(self.body, foreground="#8a5a00", justify="left",
-                                    wraplength=tkfont.Font(self, font=self.app.fonts["base"]).measure("0" * 48))
-        self.owner_note.grid(row=self.row, column=0, columnspan=3, sticky="w")
-        self.row += 1
+        self.add_owner_note()
         self.results = MemberSearch(self, height=8).results
-        self.vars["phone"].trace_add("write", lambda *_: self.refresh_owner_note())
         self.results.bind("<<TreeviewSelect>>", lambda e: self.refresh_owner_note(), add=True)
         self.refresh_owner_note()
         self.results.bind("<Double-1>", self.ok)
@@ -6094,11 +6657,9 @@ class LinkDialog(Dialog):
     def first_focus(self):
         return self.widgets["query"]
 
-    def refresh_owner_note(self):
+    def owners(self) -> list:
         selected = self.results.selection()
-        digits = normalize_phone(self.vars["phone"].get())
-        owners = [m for m in self.app.members.lookup(digits) if m.member_no not in selected] if digits else []
-        self.owner_note["text"] = shared_number_note(digits, owners)
+        return [m for m in super().owners() if m.member_no not in selected]
 
     def entry_ok(self):
         selected = self.results.selection()
@@ -6119,26 +6680,26 @@ class ReserveDialog(Dialog):
     is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
     ok_text = "予約する"
 
-    def __init__(self, app, member: Member | None = None, reservation: Reservation | None = None,
+    def __init__(self, context, member: Member | None = None, reservation: Reservation | None = None,
                  day=None, submit=None, **kw):
         self.member, self.reservation, self.day = member, reservation, day
         title = BOOKING_WORDS["move_title" if reservation else "reserve_title"]
-        super().__init__(app, title, submit or app.save_booking, **kw)
+        super().__init__(context, title, submit or context.save_booking, **kw)
 
     def create_widgets(self):
-        app, r = self.app, self.reservation
-        config = app.config
+        context, r = self.context, self.reservation
+        config = context.config
         self.minutes_of = lambda booking: booking_minutes(booking.menu, config.menus, config.slot)
         member_no = r.member_no if r else self.member.member_no if self.member else ""
         self.search = None
         if member_no:
-            member = app.members.by_no.get(member_no)
-            ttk.Label(self.body, text=member_heading(member_no, member), font=app.fonts["bold"]).grid(
+            member = context.members.by_no.get(member_no)
+            ttk.Label(self.body, text=member_heading(member_no, member), font=context.fonts["bold"]).grid(
                 row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
             self.row += 1
         else:
             self.search = MemberSearch(self, self.pick)
-        day = r.starts.date() if r else self.day or app.now().date()
+        day = r.starts.date() if r else self.day or context.now().date()
         words = BOOKING_WORDS
         self.add_field("date", words["date"], day_text(day, with_year=day.year != app.now().year))
         self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
@@ -6146,12 +6707,12 @@ class ReserveDialog(Dialog):
             p, textvariable=v, values=[name for name, _ in config.menus], width=26))
         staff = r.staff if r else self.member.staff if self.member else ""
         self.add_field("staff", words["staff"], staff,
-                       widget=staff_box(staff_choices(config.staff, app.members.staff_names)))
+                       widget=staff_box(staff_choices(config.staff, context.members.staff_names)))
         self.add_field("memo", words["memo"], r.memo if r else "", width=40)
         self.vars["member_no"] = tk.StringVar(self, member_no)
-        self.day_label = ttk.Label(self.body, font=app.fonts["bold"])
+        self.day_label = ttk.Label(self.body, font=context.fonts["bold"])
         self.day_label.grid(row=self.row, column=0, columnspan=3, sticky="w", pady=(8, 2))
-        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, app.fonts["bold"], selectmode="none")
+        self.day_list = tree(self.body, BOOKING_COLUMNS["by_staff"], 6, context.fonts["bold"], selectmode="none")
         self.day_list.tag_configure("stylist", background="#e4eefb")
         self.day_list.grid(row=self.row + 1, column=0, columnspan=3, sticky="nsew")
         self.warning = ttk.Label(self.body, foreground="#8a4b00", wraplength=460, justify="left")
@@ -6173,14 +6734,14 @@ class ReserveDialog(Dialog):
 
     def when(self):
         """(day, start) as typed so far; either may be None."""
-        day = parse_date(self.vars["date"].get(), self.app.now(), ahead=True)
+        day = parse_date(self.vars["date"].get(), self.context.now(), ahead=True)
         clock = parse_time(self.vars["time"].get())
         return day, datetime(day.year, day.month, day.day, *clock) if day and clock else None
 
     def conflicts(self, bookings: list, starts: datetime | None, menu: str, staff: str) -> list:
         if starts is None:
             return []
-        minutes = booking_minutes(menu, self.app.config.menus, self.app.config.slot)
+        minutes = booking_minutes(menu, self.context.config.menus, self.context.config.slot)
         return overlapping(starts, minutes, staff, bookings, self.minutes_of,
                            exclude=self.reservation.id if self.reservation else None)
 
@@ -6191,15 +6752,15 @@ class ReserveDialog(Dialog):
         if day is None:
             self.day_label["text"], self.warning["text"] = "", ""
             return
-        bookings = self.app.db.reservations_on(day)
+        bookings = self.context.db.reservations_on(day)
         staff = self.vars["staff"].get().strip()
-        rows = staff_day_rows(bookings, self.app.members.by_no, self.minutes_of)
+        rows = staff_day_rows(bookings, self.context.members.by_no, self.minutes_of)
         for iid, values in rows:
             self.day_list.insert("", "end", iid=iid, values=values, tags=("stylist",) if values[0] == staff else ())
         self.day_label["text"] = (BOOKING_WORDS["day_heading"].format(day=day_text(day))
                                   + ("" if rows else f"  {BOOKING_WORDS['none_that_day']}"))
         self.warning["text"] = overlap_text(self.conflicts(bookings, starts, self.vars["menu"].get().strip(), staff),
-                                            self.app.members.by_no, self.minutes_of)
+                                            self.context.members.by_no, self.minutes_of)
 
     def entry_ok(self):
         """The booking ({member_no, starts, menu, staff, memo}, and id when moved), or None.
@@ -6210,15 +6771,15 @@ class ReserveDialog(Dialog):
         if self.search and not form["member_no"]:
             self.show_errors({"member": BOOKING_WORDS["pick_member"]})
             return None
-        booking, errors = validate_reservation(form, self.app.members, self.app.now())
+        booking, errors = validate_reservation(form, self.context.members, self.context.now())
         if errors:
             errors["member" if self.search else ""] = errors.pop("member_no", "")
             self.show_errors(errors)
             return None
-        conflicts = self.conflicts(self.app.db.reservations_on(booking["starts"].date()), booking["starts"],
+        conflicts = self.conflicts(self.context.db.reservations_on(booking["starts"].date()), booking["starts"],
                                    booking["menu"], booking["staff"])
         if conflicts and not messagebox.askyesno("CTI", BOOKING_WORDS["overlap_ask"].format(
-                text=overlap_text(conflicts, self.app.members.by_no, self.minutes_of)), parent=self, default="no"):
+                text=overlap_text(conflicts, self.context.members.by_no, self.minutes_of)), parent=self, default="no"):
             return None
         return {**booking, "id": self.reservation.id} if self.reservation else booking
 
@@ -6227,14 +6788,14 @@ class AmountDialog(Dialog):
     """退店: the amount paid (optional, whole yen), stored in the visit."""
     ok_text = "退店"
 
-    def __init__(self, app, reservation: Reservation, submit, **kw):
+    def __init__(self, context, reservation: Reservation, submit, **kw):
         self.reservation = reservation
-        super().__init__(app, BOOKING_WORDS["amount_title"], submit, **kw)
+        super().__init__(context, BOOKING_WORDS["amount_title"], submit, **kw)
 
     def create_widgets(self):
         r = self.reservation
-        ttk.Label(self.body, text=booking_label(r, self.app.members.by_no.get(r.member_no)),
-                  font=self.app.fonts["bold"]).grid(
+        ttk.Label(self.body, text=booking_label(r, self.context.members.by_no.get(r.member_no)),
+                  font=self.context.fonts["bold"]).grid(
             row=self.row, column=0, columnspan=3, sticky="w", pady=(0, 6))
         self.row += 1
         self.add_field("amount", BOOKING_WORDS["amount"], width=14)
@@ -6259,7 +6820,7 @@ class LookupDialog(Dialog):
 
     def entry_ok(self):
         digits = normalize_phone(self.vars["phone"].get())
-        if not re.fullmatch(r"0\d{5,13}", digits):
+        if not valid_phone(digits):
             self.show_errors({"phone": "0 から始まる電話番号を入力してください"})
             return None
         return digits
@@ -6268,8 +6829,8 @@ class LookupDialog(Dialog):
 class ListWindow(Window):
     """A window with one or more lists (visit history, today's reservations, help)."""
 
-    def __init__(self, app, title, *, _utest=False):
-        super().__init__(app, title, _utest=_utest)
+    def __init__(self, context, title, *, call=None, _utest=False):
+        super().__init__(context, title, call=call, _utest=_utest)
         self.create_widgets()
         self.button_close = ttk.Button(self.body, text="閉じる", command=self.destroy)
         self.button_close.pack(anchor="e", pady=(8, 0))
@@ -6281,7 +6842,7 @@ class ListWindow(Window):
 
     def table(self, columns, height=8):
         """A list; columns are (name, heading, widest sample text): widths come from the font."""
-        table = tree(self.body, columns, height, self.app.fonts["bold"])
+        table = tree(self.body, columns, height, self.context.fonts["bold"])
         table.pack(fill="both", expand=True)
         return table
 
@@ -6305,11 +6866,11 @@ class BookingActions:
 
     def can(self, name) -> bool:
         r = self.selected_booking()
-        return r is not None and name in booking_actions(r, self.app.now().date())
+        return r is not None and name in booking_actions(r, self.context.now().date())
 
     def selected_booking(self) -> Reservation | None:
         selected = self.bookings.selection()
-        return self.app.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
+        return self.context.db.reservation(int(selected[0])) if selected and selected[0].isdigit() else None
 
     def update_buttons(self):
         for name, button in self.buttons.items():
@@ -6318,21 +6879,22 @@ class BookingActions:
 
     def act(self, name):
         """新規予約, or one of ACTION_NAMES on the selected booking; 取消 asks first (default いいえ)."""
-        app = self.app
+        context = self.context
         if name == "new":
-            return ReserveDialog(app, self.booking_member(), day=self.booking_day(), _utest=app._utest)
+            return ReserveDialog(context, self.booking_member(), day=self.booking_day(), _utest=self._utest)
         if not self.can(name):
             messagebox.showinfo("CTI", BOOKING_WORDS["select"], parent=self)
             return None
         r = self.selected_booking()
-        member = app.members.by_no.get(r.member_no)
+        member = context.members.by_no.get(r.member_no)
         if name == "変更":
-            return ReserveDialog(app, member, reservation=r, _utest=app._utest)
+            return ReserveDialog(context, member, reservation=r, _utest=self._utest)
         if name == "退店":
-            return AmountDialog(app, r, lambda value: app.change_status(r.id, "退店", value["amount"]), _utest=app._utest)
+            return AmountDialog(context, r, lambda value: context.change_status(r.id, "退店", value["amount"]),
+                                _utest=self._utest)
         if name == "取消" and not messagebox.askyesno("CTI", cancel_question(r, member), parent=self, default="no"):
             return None
-        errors = app.change_status(r.id, name)
+        errors = context.change_status(r.id, name)
         if errors:
             messagebox.showerror("CTI", errors[""], parent=self)
         return None
@@ -6350,20 +6912,20 @@ class BookingActions:
 class VisitHistoryWindow(BookingActions, ListWindow):
     """来店履歴: a member's visits, newest first, and her future bookings (new, change, cancel)."""
 
-    def __init__(self, app, member: Member, **kw):
+    def __init__(self, context, member: Member, **kw):
         self.member = member
-        super().__init__(app, f"来店履歴 — {member.name}", **kw)
+        super().__init__(context, f"来店履歴 — {member.name}", **kw)
 
     def create_widgets(self):
         m = self.member
         ttk.Label(self.body, text=choice_label(m) + (f"  主担当 {m.staff}" if m.staff else ""),
-                  font=self.app.fonts["bold"]).pack(anchor="w")
+                  font=self.context.fonts["bold"]).pack(anchor="w")
         # "none yet" is said by a list's heading: in a row it was cut to the first column's width
         self.visits_heading = ttk.Label(self.body, text=BOOKING_WORDS["visits"])
         self.visits_heading.pack(anchor="w", pady=(8, 2))
         self.visits = self.table(BOOKING_COLUMNS["visits"])
-        this_year = self.app.now().year
-        for v in self.app.db.visits(m.member_no):
+        this_year = self.context.now().year
+        for v in self.context.db.visits(m.member_no):
             day = datetime.fromisoformat(v.date)
             self.visits.insert("", "end", values=(day_text(day, day.year != this_year), v.menu, v.staff,
                                                   amount_text(v.amount), v.memo))
@@ -6383,7 +6945,7 @@ class VisitHistoryWindow(BookingActions, ListWindow):
     def refresh(self):
         selected = self.bookings.selection()
         self.bookings.delete(*self.bookings.get_children())
-        for r in self.app.db.upcoming(self.member.member_no):
+        for r in self.context.db.upcoming(self.member.member_no):
             self.bookings.insert("", "end", iid=str(r.id), values=(when_text(r.starts), r.menu, r.staff, r.memo))
         self.upcoming_heading["text"] = BOOKING_WORDS["upcoming" if self.bookings.get_children() else "no_upcoming"]
         if selected and self.bookings.exists(selected[0]):
@@ -6395,24 +6957,24 @@ class BookingsWindow(BookingActions, ListWindow):
     """予約一覧 (F6 本日の予約): one day's bookings, today first; ◀ ▶ or a typed date for another day.
     新規予約 books anyone by search; 変更 / 来店 / 退店 / 取消 are enabled only where they apply."""
 
-    def __init__(self, app, day=None, **kw):
-        self.day = day or app.now().date()
-        super().__init__(app, BOOKING_WORDS["list_title"], **kw)
+    def __init__(self, context, day=None, **kw):
+        self.day = day or context.now().date()
+        super().__init__(context, BOOKING_WORDS["list_title"], **kw)
 
     def create_widgets(self):
         nav = ttk.Frame(self.body)
         nav.pack(fill="x", pady=(0, 6))
-        self.day_label = ttk.Label(nav, font=self.app.fonts["bold"], width=12, anchor="center")
+        self.day_label = ttk.Label(nav, font=self.context.fonts["bold"], width=12, anchor="center")
         self.day_entry = ttk.Entry(nav, width=12)
         self.day_entry.bind("<Return>", self.show_typed_day)
         self.nav = {name: ttk.Button(nav, text=BOOKING_WORDS[name], command=command) for name, command in (
             ("prev", lambda: self.show_day(self.day - timedelta(days=1))),
             ("next", lambda: self.show_day(self.day + timedelta(days=1))),
-            ("today", lambda: self.show_day(self.app.now().date())), ("show", self.show_typed_day))}
+            ("today", lambda: self.show_day(self.context.now().date())), ("show", self.show_typed_day))}
         for widget in (self.nav["prev"], self.day_label, self.nav["next"], self.nav["today"], self.day_entry,
                        self.nav["show"]):
             widget.pack(side="left", padx=(0, 6))
-        self.counts = ttk.Label(self.body, font=self.app.fonts["bold"])
+        self.counts = ttk.Label(self.body, font=self.context.fonts["bold"])
         self.counts.pack(anchor="w", pady=(0, 6))
         self.bookings = self.list = self.table(BOOKING_COLUMNS["day"], height=10)
         actions = ttk.Frame(self.body)
@@ -6434,7 +6996,7 @@ class BookingsWindow(BookingActions, ListWindow):
         self.refresh()
 
     def show_typed_day(self, event=None):
-        day = parse_date(self.day_entry.get(), self.app.now(), ahead=True)
+        day = parse_date(self.day_entry.get(), self.context.now(), ahead=True)
         if day is None:
             messagebox.showinfo("CTI", DATE_HINT, parent=self)
         else:
@@ -6445,13 +7007,13 @@ class BookingsWindow(BookingActions, ListWindow):
     def refresh(self, select=None):
         selected = select or next(iter(self.list.selection()), None)
         self.list.delete(*self.list.get_children())
-        for r in self.app.db.reservations_on(self.day):
-            self.list.insert("", "end", iid=str(r.id), values=booking_row(r, self.app.members.by_no.get(r.member_no)))
+        for r in self.context.db.reservations_on(self.day):
+            self.list.insert("", "end", iid=str(r.id), values=booking_row(r, self.context.members.by_no.get(r.member_no)))
         if selected and self.list.exists(str(selected)):
             self.list.selection_set(str(selected))
-        today = self.app.now().date()
+        today = self.context.now().date()
         self.day_label["text"] = day_text(self.day, self.day.year != today.year)
-        self.counts["text"] = counts_text(self.app.db.today_counts(self.day),
+        self.counts["text"] = counts_text(self.context.db.today_counts(self.day),
                                           "本日" if self.day == today else day_text(self.day, self.day.year != today.year))
         self.update_buttons()
 
@@ -6459,18 +7021,19 @@ class BookingsWindow(BookingActions, ListWindow):
 class HelpWindow(ListWindow):
     """? / F1: what each button and key does, where the files are, and 終了."""
 
-    def __init__(self, app, **kw):
-        super().__init__(app, "CTI の使い方", **kw)
+    def __init__(self, context, device_text: str, on_skipped_rows, on_quit, **kw):
+        self.device_text, self.on_skipped_rows, self.on_quit = device_text, on_skipped_rows, on_quit
+        super().__init__(context, "CTI の使い方", **kw)
 
     def create_widgets(self):
-        app = self.app
+        context = self.context
         ports = "\n".join(f"  {d}  {desc}" for d, desc in list_ports()) or "  （見つかりません: USB ケーブルを確認してください）"
-        text = help_text(ini=app.config.path or app_dir() / "cti.ini", members=app.config.members,
-                         device=app.device_status.text, ports=ports)
-        font = tkfont.Font(font=app.fonts["base"])
+        text = help_text(ini=context.config.path or app_dir() / "cti.ini", members=context.config.members,
+                         device=self.device_text, ports=ports)
+        font = tkfont.Font(font=context.fonts["base"])
         tab = max(font.measure(action_label(a)) for a in ACTIONS) + font.measure("  ")
         # Japanese has no spaces for word wrap to break at: a description would jump whole below its label
-        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=app.fonts["base"], padx=8, pady=6,
+        self.text = tk.Text(self.body, width=60, height=24, wrap="char", font=context.fonts["base"], padx=8, pady=6,
                             tabs=(tab,))
         self.text.tag_configure("action", lmargin2=tab)       # a wrapped description stays in its column
         self.text.insert("1.0", text)
@@ -6481,9 +7044,9 @@ class HelpWindow(ListWindow):
         self.text.pack(fill="both", expand=True)
         buttons = ttk.Frame(self.body)
         buttons.pack(anchor="w", pady=(8, 0))
-        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(app.members.problems)}）",
-                                         command=app.open_skipped_rows)
-        self.button_quit = ttk.Button(buttons, text="cti を終了", command=app.quit)
+        self.button_skipped = ttk.Button(buttons, text=f"読み飛ばした行（{len(context.members.problems)}）",
+                                         command=self.on_skipped_rows)
+        self.button_quit = ttk.Button(buttons, text="cti を終了", command=self.on_quit)
         self.button_skipped.pack(side="left", padx=(0, 8))
         self.button_quit.pack(side="left")
 
@@ -6492,15 +7055,15 @@ class SkippedRowsWindow(ListWindow):
     """読み飛ばした行: each members.csv row cti could not use, with its line and why (else such a
     customer calls in as 未登録 and may be registered twice)."""
 
-    def __init__(self, app, **kw):
-        super().__init__(app, "会員台帳の読み飛ばした行", **kw)
+    def __init__(self, context, **kw):
+        super().__init__(context, "会員台帳の読み飛ばした行", **kw)
 
     def create_widgets(self):
-        problems = self.app.members.problems
-        ttk.Label(self.body, text=skipped_rows_heading(self.app.config.members, len(problems)),
+        problems = self.context.members.problems
+        ttk.Label(self.body, text=skipped_rows_heading(self.context.config.members, len(problems)),
                   justify="left").pack(anchor="w", pady=(0, 6))
         self.text = tk.Text(self.body, width=70, height=min(16, max(3, len(problems))), wrap="word",
-                            font=self.app.fonts["base"])
+                            font=self.context.fonts["base"])
         self.text.insert("1.0", "\n".join(problems) or "読み飛ばした行はありません")
         self.text.configure(state="disabled")
         self.text.pack(fill="both", expand=True)
@@ -6509,9 +7072,9 @@ class SkippedRowsWindow(ListWindow):
 class MemberChoice(ListWindow):
     """A number shared by several members: which of them? One button each; then(member) goes on."""
 
-    def __init__(self, app, title, members: list, then, **kw):
+    def __init__(self, context, title, members: list, then, **kw):
         self.members, self.then = members, then
-        super().__init__(app, title, **kw)
+        super().__init__(context, title, **kw)
 
     def create_widgets(self):
         ttk.Label(self.body, text=choice_question(self.members)).pack(anchor="w", pady=(0, 6))
@@ -6527,58 +7090,372 @@ class MemberChoice(ListWindow):
         return self.then(member)
 
 
+class CallerCard(tk.Frame):
+    """The caller card: the call it shows (`shown`) in large type, in its state's colour, the device's
+    banner (or a brief notice) on its top line, and the buttons that fit the caller. Its size is
+    measured once and held, so no caller, banner or button set moves the layout."""
+
+    HIGHLIGHT_MS = 1500                 # the yellow of a new call
+    BANNER_PADY = 4
+
+    def __init__(self, parent, fonts: dict, command_of, later):
+        """command_of(name): the command of an ACTIONS entry; later(name, ms, callback): the window's timers."""
+        super().__init__(parent, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
+        self.fonts, self.later = fonts, later
+        self.shown = None               # the call on the card
+        self.state = "waiting"          # its CallerPanel state: the card's colour
+        self.lost = False               # the device is lost: the card says so in its colour
+        self.width = None               # held once measured (fix_size)
+        self.name_font = tkfont.Font(self, family=fonts["card"][0], size=28, weight="bold")
+        self.columnconfigure(1, weight=1)
+        self.banner = tk.Label(self, font=fonts["small"], anchor="w", padx=6)
+        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, self.BANNER_PADY))
+        self.labels = {
+            "time": tk.Label(self, font=fonts["card"], anchor="w"),
+            "elapsed": tk.Label(self, font=fonts["card"], fg="#555555", anchor="w"),
+            "number": tk.Label(self, font=fonts["number"], anchor="e"),
+            "kana": tk.Label(self, font=fonts["kana"], fg="#444444", anchor="w"),
+            "name": tk.Label(self, font=self.name_font, anchor="w"),
+            "details": tk.Label(self, font=fonts["card"], anchor="w", justify="left"),
+            "memo": tk.Label(self, font=fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
+            "history": tk.Label(self, font=fonts["card"], anchor="w"),
+        }
+        c = self.labels
+        c["time"].grid(row=1, column=0, sticky="w")
+        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
+        c["number"].grid(row=1, column=2, sticky="e")
+        for row, key in enumerate(("kana", "name", "details", "memo", "history"), start=2):
+            c[key].grid(row=row, column=0, columnspan=3, sticky="we")
+        # one action row for every state, always there (an unknown call no longer adds a row)
+        self.actions = tk.Frame(self)
+        self.actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
+        self.buttons = {name: ttk.Button(self.actions, text=ACTION[name].label, style="Action.TButton",
+                                         command=command_of(name))
+                        for name in dict.fromkeys(n for names in CARD_ACTIONS.values() for n in names)}
+        self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=command_of("compact"))
+        self.compact_toggle.pack(side="right")
+
+    def show(self, record: CallRecord | None, panel: CallerPanel):
+        """record's words (panel) and the buttons that fit it; a call arriving is yellow for a moment.
+        The layout never moves (every row is always there)."""
+        self.shown, self.state = record, panel.state
+        for key in ("time", "number", "kana", "name"):
+            self.labels[key]["text"] = getattr(panel, key)
+        for key in ("details", "memo", "history"):
+            self.labels[key]["text"] = wrapped(self.labels[key], getattr(panel, key), self.width - 24)
+        self.fit_name()
+        for button in self.buttons.values():
+            button.pack_forget()
+        for name in CARD_ACTIONS.get(panel.state, ()):
+            self.buttons[name].pack(side="left", padx=(0, 8))
+
+    def highlight(self):
+        self.paint(CARD_HIGHLIGHT)
+        self.later("highlight", self.HIGHLIGHT_MS, self.paint)
+
+    def show_elapsed(self, now: datetime):
+        self.labels["elapsed"]["text"] = f"（{elapsed_text(self.shown.received, now)}）" if self.shown else ""
+
+    def show_lookup(self):
+        """A number looked up, not a call: said on the time line."""
+        self.labels["time"]["text"] = LOOKUP_LABEL
+        self.labels["elapsed"]["text"] = ""
+
+    def fit_name(self):
+        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
+        text, room = self.labels["name"]["text"], self.width - 24
+        for size in (28, 24, 20, 16):
+            self.name_font.configure(size=size)
+            if self.name_font.measure(text) <= room:
+                return
+
+    def fix_size(self, beside) -> int:
+        """The card's width and height, measured once with every row filled at its largest font, then
+        held; at least as wide as the widget `beside` (the history). Returns the width."""
+        self.banner.configure(text="あ", font=self.fonts["banner"])
+        for label in self.labels.values():
+            label["text"] = "あ"
+        self.labels["memo"]["text"] = "あ\nあ"
+        self.labels["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
+        register = self.buttons["register"]
+        register.pack(side="left")
+        self.update_idletasks()
+        self.width = max(self.winfo_reqwidth(), beside.winfo_reqwidth())
+        for key in ("details", "memo", "history"):
+            self.labels[key].configure(wraplength=self.width - 24)
+        self.configure(width=self.width, height=self.winfo_reqheight())
+        self.grid_propagate(False)
+        # the banner's row keeps its largest height (its pady counted) for the small status line too
+        self.grid_rowconfigure(0, minsize=self.banner.winfo_reqheight() + self.BANNER_PADY)
+        register.pack_forget()
+        return self.width
+
+    def paint(self, colour=None):
+        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
+        colour = colour or CARD_COLOURS["lost" if self.lost else self.state]
+        for widget in (self, self.actions, *self.labels.values()):
+            widget.configure(background=colour)
+
+    def show_device(self, status: Status, port: str):
+        """The device's state on the top line; when it is lost, a banner a receptionist acts on."""
+        self.lost = status.state in DEVICE_LOST_STATES
+        self.banner.configure(text=device_lost_banner(status.state, port) if self.lost else f"装置: {status.text}",
+                              font=self.fonts["banner" if self.lost else "small"],
+                              background="#fde2e1" if self.lost else CARD_COLOURS[self.state],
+                              foreground="#a50e0e" if self.lost else "#555555")
+        if self["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
+            self.paint()
+
+    def show_notice(self, text: str):
+        """A brief word after a success (登録しました…) on the top line."""
+        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
+
+    def show_compact(self, compact: bool):
+        self.compact_toggle["text"] = COMPACT_LABELS[compact]
+
+
+class HistoryList(ttk.Frame):
+    """Today's counts over the call history: the list, the record behind each row, its right-click
+    menu, whether the row the receptionist picked is hers to keep when a call arrives, and 履歴を保存."""
+
+    SELECTION_HOLD = timedelta(minutes=1)
+
+    def __init__(self, parent, context: DialogContext, open_visits, on_choose):
+        """open_visits(record=None): 来店履歴 (of the call on the card when None); on_choose(record): she
+        chose a row (a click on it, the arrow keys, a right-click)."""
+        super().__init__(parent)
+        self.context, self.open_visits, self.on_choose = context, open_visits, on_choose
+        self.records = {}               # iid -> CallRecord
+        self.user_selected_at = None    # when she last picked a row herself
+        self.menu_row = None            # the row the right-click menu was opened on, while it is open
+        fonts = context.fonts
+        self.counts = ttk.Label(self, font=fonts["bold"])
+        self.counts.pack(anchor="w", pady=(8, 4))
+        table = ttk.Frame(self)
+        table.pack(fill="both", expand=True)
+        self.tree = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
+        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
+            self.tree.heading(column, text=column)
+            self.tree.column(column, width=column_width(self.tree, fonts["bold"], column, sample),
+                             stretch=column == "名前")
+        scroll = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="left", fill="y")
+        self.tree.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
+        self.menu = tk.Menu(context.root, tearoff=False)
+        self.menu.add_command(label="来店履歴")
+        self.menu.add_separator()
+        self.menu.add_command(label="削除")
+        t = self.tree
+        t.bind("<Double-1>", lambda e: self.open_visits())
+        t.bind("<Return>", lambda e: self.open_visits())
+        t.bind("<Delete>", lambda e: self.delete_selected())
+        t.bind("<Button-3>", self._context_menu)
+        t.bind("<ButtonRelease-1>", lambda e: self._user_selected() if t.identify_row(e.y) else None, add=True)
+        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
+                    "<KeyRelease-Home>", "<KeyRelease-End>"):
+            t.bind(key, self._user_selected, add=True)
+        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
+
+    def show_counts(self, text: str):
+        self.counts["text"] = text
+
+    def refresh(self, select=None):
+        """Every call in cti.db again (members.csv or the history changed); the selection kept."""
+        tree, members = self.tree, self.context.members
+        keep = select or (tree.selection() or (None,))[0]
+        tree.delete(*tree.get_children())
+        self.records = {}
+        found = {}
+        for record in self.context.db.calls():
+            if record.number not in found:
+                found[record.number] = members.lookup(record.number) if record.number else []
+            iid = str(record.id)
+            self.records[iid] = record
+            tree.insert("", "end", iid=iid, values=history_row(record, found[record.number]),
+                        tags=("unknown",) if record.number and not found[record.number] else ())
+        keep = str(keep) if keep is not None else None
+        if keep and tree.exists(keep):
+            self.select(keep)
+
+    def select(self, iid):
+        self.tree.selection_set(iid)
+        self.tree.focus(iid)
+        self.tree.see(iid)
+
+    def add(self, record: CallRecord, members: list, select=True):
+        """A new call at the top (selected unless `select` is False), and the rows the database pruned
+        with it (db.pruned) dropped: a popup costs the same with 20,000 calls kept as with 100 (refresh
+        rebuilds them all)."""
+        tree = self.tree
+        iid = str(record.id)
+        for old in [iid, *map(str, self.context.db.pruned)]:    # an id shown already is replaced, never a TclError
+            if tree.exists(old):
+                tree.delete(old)
+                self.records.pop(old, None)
+        self.records[iid] = record
+        tree.insert("", 0, iid=iid, values=history_row(record, members),
+                    tags=("unknown",) if record.number and not members else ())
+        if select:
+            self.select(iid)
+
+    def selected_record(self) -> CallRecord | None:
+        """The row selected, else the latest call."""
+        selection = self.tree.selection()
+        if selection:
+            return self.records.get(selection[0])
+        children = self.tree.get_children()
+        return self.records.get(children[0]) if children else None
+
+    def is_held(self, window_open: bool) -> bool:
+        """A row the receptionist picked herself in the last minute, or with a menu or (window_open) a
+        window of cti open, stays selected when a call arrives (it is what she is working on)."""
+        if self.menu_row is not None:
+            return True
+        if window_open:
+            return bool(self.tree.selection())
+        return (self.user_selected_at is not None and bool(self.tree.selection())
+                and self.context.now() - self.user_selected_at < self.SELECTION_HOLD)
+
+    def _user_selected(self, event=None):
+        """She chose the selected row: it is hers for a while, and the card shows it (the target of every action)."""
+        self.user_selected_at = self.context.now()
+        record = self.selected_record()
+        if record is not None:
+            self.on_choose(record)
+
+    def _context_menu(self, event):
+        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
+        row = self.tree.identify_row(event.y)
+        if row:
+            self.tree.selection_set(row)
+            self._user_selected()
+            self.menu_row = row
+            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
+            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
+            self.menu.tk_popup(event.x_root, event.y_root)
+
+    def delete_selected(self, confirm=True):
+        selection = self.tree.selection()
+        return self.delete_row(selection[0], confirm) if selection else False
+
+    def delete_row(self, iid, confirm=True):
+        record = self.records.get(iid)
+        if record is None:
+            return False
+        if confirm and not messagebox.askyesno(
+                "CTI", f"{when_text(record.received)} の着信（{caller_text(record.number, record.reason)}）を"
+                       "履歴から削除しますか？", parent=self.context.root):
+            return False
+        self.context.db.delete_call(record.id)
+        self.refresh()
+        return True
+
+    def export(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV in Documents. Windows asks
+        where with its own (Japanese) dialog; elsewhere Tk's would be English, so it is saved
+        there under a new name and the confirmation says where."""
+        context = self.context
+        documents = Path.home() / "Documents"
+        folder = documents if documents.is_dir() else Path.home()
+        name = f"着信履歴_{context.now():%Y%m%d}"
+        if WINDOWS:
+            path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
+                                                initialdir=str(folder), initialfile=f"{name}.csv",
+                                                filetypes=[("CSV", "*.csv")])
+        else:
+            path = next(str(p) for n in itertools.count(1)
+                        if not (p := folder / (f"{name}.csv" if n == 1 else f"{name}_{n}.csv")).exists())
+        if not path:
+            return None
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, context.members.lookup(r.number) if r.number else []))
+                for r in context.db.calls()]
+        try:
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
+        except OSError as e:
+            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=context.root)
+            return None
+        context.post_notice(f"保存しました: {path}")
+        return path
+
+
+class Toolbar(ttk.Frame):
+    """The buttons under the history, one per toolbar entry of ACTIONS, in two rows (the window stays
+    narrow enough to sit beside the POS)."""
+
+    PER_ROW = 5
+
+    def __init__(self, parent, command_of):
+        """command_of(name): the command of an ACTIONS entry."""
+        super().__init__(parent)
+        self.buttons = {}
+        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
+            self.buttons[action.name] = ttk.Button(self, text=action.label, command=command_of(action.name))
+            self.buttons[action.name].grid(row=index // self.PER_ROW, column=index % self.PER_ROW, sticky="we",
+                                           padx=(0, 4), pady=(0, 4))
+        for column in range(self.PER_ROW):
+            self.columnconfigure(column, weight=1, uniform="buttons")
+
+
+class StatusLine(ttk.Frame):
+    """The bottom lines: the device's state in its colour, and members.csv's (a click lists the rows skipped)."""
+
+    def __init__(self, parent, fonts: dict, on_members_click):
+        super().__init__(parent)
+        self.device_line = ttk.Label(self, font=fonts["small"])
+        self.device_line.pack(anchor="w")
+        self.members_line = ttk.Label(self, font=fonts["small"], foreground="#444444", cursor="hand2")
+        self.members_line.pack(anchor="w")
+        self.members_line.bind("<Button-1>", lambda e: on_members_click())
+
+    def show(self, status: Status, members_text: str):
+        self.device_line["text"] = f"装置: {status.text}"
+        self.device_line["foreground"] = STATUS_COLOURS.get(status.state, "#b00020")
+        self.members_line["text"] = members_text
+
+    def hold_width(self, width: int):
+        self.device_line.configure(wraplength=width)     # a long device message wraps, never cut
+
+
 class MainWindow:
-    """The reception window: latest caller, call history, today's counts, actions and status."""
+    """The reception window: composes the caller card, the history, the toolbar and the status line,
+    and routes to them what arrives (calls, the device's state, members.csv re-read, the tray's
+    commands) and what the receptionist asks (each ACTIONS entry, by its button or key)."""
 
     POLL_MS = 20                        # the queue is checked 50 times a second: a popup within ~20 ms
     GIL_SWITCH_S = 0.0005               # a thread parsing members.csv gives the GIL back this soon
     MEMBERS_CHECK_MS = 2000
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
-    HIGHLIGHT_MS = 1500                 # the yellow of a new call
     CONFIRM_MS = 5000                   # 登録しました and friends
-    SELECTION_HOLD = timedelta(minutes=1)
-    BANNER_PADY = 4
+    CLOCK_CHECK_MS = 1000               # the date for today's counts, and whether the clock jumped
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
                  events: queue.Queue, now=datetime.now, _utest=False):
         self.root, self.config, self.members, self.db, self.events = root, config, members, db, events
-        self.now, self._utest = now, _utest
+        self._utest = _utest
         self.device_status = Status("connecting", "着信表示装置を探しています", shown_port(config.port))
         self.ringing = {}               # a SIP call's key -> its row in cti.db, until it ends
-        self.records = {}               # history iid -> CallRecord
         self.today_window = None        # the 本日の予約 window while it is open
-        self._after = {}
+        self.timers = Heartbeat(root, self.POLL_MS / 1000)    # every timer of the window, by name
         self.commands = queue.Queue()   # from the tray's thread: "show", "quit"
         self.tray = None                # a started Tray, when this desktop has a notification area
         self.unseen = 0                 # calls since the receptionist last looked at the window
-        self.user_selected_at = None    # when she last picked a history row herself
-        self.menu_row = None            # the row the right-click menu was opened on, while it is open
         self.ended = False              # 終了 (or logoff): the window is gone for good
         self.demo = None                # the demo's simulated device: hiding the window rings it again
         self.compact = False            # the caller card only (F9, or the screen is too small for the lists)
         self.layout_chosen = False      # she pressed F9: the screen no longer chooses
         self.frame = None               # (width, height) the window manager's frame adds, once measured
-        self.card_state = "waiting"
         root.report_callback_exception = self.report_exception
-        family = ui_font_family(tkfont.families(root))
-        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
-        self.fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
-                      "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
-                      "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
-        self.name_font = tkfont.Font(root, family=family, size=28, weight="bold")
-        root.option_add("*Font", self.fonts["base"])
-        style = ttk.Style(root)
-        for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
-            style.configure(widget, font=self.fonts["base"])
-        style.configure("Treeview.Heading", font=self.fonts["bold"])
-        style.configure("Treeview", rowheight=int(tkfont.Font(root, font=self.fonts["base"]).metrics("linespace") * 1.5))
-        style.configure("Action.TButton", font=self.fonts["bold"])
+        self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
+                                     self.reservations_changed)
         root.title("CTI — 着信待ち")
         self._build()
         self._bind_keys()
-        self.refresh_history()
-        self.fix_card_size()
+        self.history.refresh()
+        self.status.hold_width(self.card.fix_size(beside=self.history.tree))
         self.show_caller(None)
         self.refresh_counts()
         self.refresh_status()
@@ -6592,119 +7469,69 @@ class MainWindow:
         self._schedule("members", self.MEMBERS_CHECK_MS, self.check_members)
         self._schedule("pending", self.PENDING_RETRY_MS, self.retry_pending)
         self._schedule("elapsed", self.ELAPSED_MS, self.refresh_elapsed)
-        self._schedule_midnight()
+        self._schedule("clock", self.CLOCK_CHECK_MS, self.follow_clock)
+
+    @property
+    def now(self):
+        """The clock (datetime.now, or a test's): the dialogs' context holds it, for all."""
+        return self.context.now
+
+    @now.setter
+    def now(self, clock):
+        self.context.now = clock
+
+    @property
+    def fonts(self) -> dict:
+        return self.context.fonts
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # layout
 
+    @staticmethod
+    def _fonts(root) -> dict:
+        """The fonts by use, and ttk's styles set from them."""
+        family = ui_font_family(tkfont.families(root))
+        # the card is read from a metre away: name 28 pt, furigana 14, number 18, the rest 12
+        fonts = {"base": (family, 10), "bold": (family, 11, "bold"), "big": (family, 20, "bold"),
+                 "small": (family, 9), "number": (family, 18, "bold"), "kana": (family, 14),
+                 "card": (family, 12), "memo": (family, 12, "bold"), "banner": (family, 12, "bold")}
+        root.option_add("*Font", fonts["base"])
+        style = ttk.Style(root)
+        for widget in ("TLabel", "TButton", "Treeview", "TEntry", "TCombobox"):
+            style.configure(widget, font=fonts["base"])
+        style.configure("Treeview.Heading", font=fonts["bold"])
+        style.configure("Treeview", rowheight=int(tkfont.Font(root, font=fonts["base"]).metrics("linespace") * 1.5))
+        style.configure("Action.TButton", font=fonts["bold"])
+        return fonts
+
     def _build(self):
-        root = self.root
-        outer = ttk.Frame(root, padding=8)
+        outer = ttk.Frame(self.root, padding=8)
         outer.pack(fill="both", expand=True)
-        panel = self.card = tk.Frame(outer, padx=12, pady=8, highlightthickness=1, highlightbackground="#c8ccd2")
-        panel.pack(fill="x")
-        panel.columnconfigure(1, weight=1)
-        self.banner = tk.Label(panel, font=self.fonts["small"], anchor="w", padx=6)
-        self.banner.grid(row=0, column=0, columnspan=3, sticky="we", pady=(0, self.BANNER_PADY))
-        self.caller = {
-            "time": tk.Label(panel, font=self.fonts["card"], anchor="w"),
-            "elapsed": tk.Label(panel, font=self.fonts["card"], fg="#555555", anchor="w"),
-            "number": tk.Label(panel, font=self.fonts["number"], anchor="e"),
-            "kana": tk.Label(panel, font=self.fonts["kana"], fg="#444444", anchor="w"),
-            "name": tk.Label(panel, font=self.name_font, anchor="w"),
-            "details": tk.Label(panel, font=self.fonts["card"], anchor="w", justify="left"),
-            "memo": tk.Label(panel, font=self.fonts["memo"], fg="#7a4b00", anchor="nw", justify="left", height=2),
-            "history": tk.Label(panel, font=self.fonts["card"], anchor="w"),
-        }
-        c = self.caller
-        c["time"].grid(row=1, column=0, sticky="w")
-        c["elapsed"].grid(row=1, column=1, sticky="w", padx=(10, 0))
-        c["number"].grid(row=1, column=2, sticky="e")
-        c["kana"].grid(row=2, column=0, columnspan=3, sticky="we")
-        c["name"].grid(row=3, column=0, columnspan=3, sticky="we")
-        c["details"].grid(row=4, column=0, columnspan=3, sticky="we")
-        c["memo"].grid(row=5, column=0, columnspan=3, sticky="we")
-        c["history"].grid(row=6, column=0, columnspan=3, sticky="we")
-        # one action row for every state, always there (an unknown call no longer adds a row)
-        self.card_actions = tk.Frame(panel)
-        self.card_actions.grid(row=7, column=0, columnspan=3, sticky="we", pady=(6, 0))
-        self.panel_register = ttk.Button(self.card_actions, text="会員登録へ", style="Action.TButton",
-                                         command=lambda: self.open_register(self.shown_number()))
-        self.panel_link = ttk.Button(self.card_actions, text="電話番号登録へ", style="Action.TButton",
-                                     command=lambda: self.open_link(self.shown_number()))
-        self.panel_reserve = ttk.Button(self.card_actions, text="予約登録へ", style="Action.TButton",
-                                        command=lambda: self.open_reserve(self.shown))
-        self.panel_visits = ttk.Button(self.card_actions, text="来店履歴へ", style="Action.TButton",
-                                       command=lambda: self.open_visits(self.shown))
-        self.compact_toggle = ttk.Button(self.card_actions, text=COMPACT_LABELS[False], command=self.toggle_compact)
-        self.compact_toggle.pack(side="right")
-        self.card_buttons = {"unknown": (self.panel_register, self.panel_link),
-                             "member": (self.panel_reserve, self.panel_visits)}
-
-        self.counts = ttk.Label(outer, font=self.fonts["bold"])
-        table = ttk.Frame(outer)
-        self.history = ttk.Treeview(table, columns=HISTORY_COLUMNS, show="headings", height=8, selectmode="browse")
-        for column, sample in zip(HISTORY_COLUMNS, HISTORY_SAMPLES):
-            self.history.heading(column, text=column)
-            self.history.column(column, width=column_width(self.history, self.fonts["bold"], column, sample),
-                                stretch=column == "名前")
-        scroll = ttk.Scrollbar(table, orient="vertical", command=self.history.yview)
-        self.history.configure(yscrollcommand=scroll.set)
-        self.history.pack(side="left", fill="both", expand=True)
-        scroll.pack(side="left", fill="y")
-        self.history.tag_configure("unknown", foreground="#1a4fa0")   # calm: usually a new customer
-
-        buttons = ttk.Frame(outer)
-        self.buttons = {}
-        per_row = 5                         # two rows: the window stays narrow enough to sit beside the POS
-        for index, action in enumerate(a for a in ACTIONS if a.where == "toolbar"):
-            self.buttons[action.name] = ttk.Button(buttons, text=action.label, command=self.action(action.name))
-            self.buttons[action.name].grid(row=index // per_row, column=index % per_row, sticky="we",
-                                           padx=(0, 4), pady=(0, 4))
-        for column in range(per_row):
-            buttons.columnconfigure(column, weight=1, uniform="buttons")
-
-        status = ttk.Frame(outer)
+        self.card = CallerCard(outer, self.fonts, self.action, self.later)
+        self.card.pack(fill="x")
+        self.history = HistoryList(outer, self.context, self.open_visits, self.show_chosen)
+        self.toolbar = Toolbar(outer, self.action)
+        self.status = StatusLine(outer, self.fonts,
+                                 lambda: self.open_skipped_rows() if self.members.problems else None)
         # what compact mode hides, with how each is packed back (in this order, below the card); the
         # status and the buttons are packed from the bottom before the list, so a long (wrapped) device
         # message takes its room from the list and is never cut
-        self.below_card = {self.counts: dict(anchor="w", pady=(8, 4)),
-                           status: dict(side="bottom", fill="x", pady=(6, 0)),
-                           buttons: dict(side="bottom", fill="x", pady=(8, 0)),
-                           table: dict(fill="both", expand=True)}
+        self.below_card = {self.status: dict(side="bottom", fill="x", pady=(6, 0)),
+                           self.toolbar: dict(side="bottom", fill="x", pady=(8, 0)),
+                           self.history: dict(fill="both", expand=True)}
         for part, options in self.below_card.items():
             part.pack(**options)
-        self.status_device = ttk.Label(status, font=self.fonts["small"])
-        self.status_device.pack(anchor="w")
-        self.status_members = ttk.Label(status, font=self.fonts["small"], foreground="#444444", cursor="hand2")
-        self.status_members.pack(anchor="w")
-        self.status_members.bind("<Button-1>", lambda e: self.open_skipped_rows() if self.members.problems else None)
-
-        self.menu = tk.Menu(root, tearoff=False)
-        self.menu.add_command(label="来店履歴")
-        self.menu.add_separator()
-        self.menu.add_command(label="削除")
 
     def _bind_keys(self):
-        h = self.history
-        h.bind("<Double-1>", lambda e: self.open_visits())
-        h.bind("<Return>", lambda e: self.open_visits())
-        h.bind("<Delete>", lambda e: self.delete_selected())
-        h.bind("<Button-3>", self._context_menu)
         for action in ACTIONS:
             if action.key:
                 self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
-        h.bind("<ButtonRelease-1>", self._user_selected, add=True)
-        for key in ("<KeyRelease-Up>", "<KeyRelease-Down>", "<KeyRelease-Prior>", "<KeyRelease-Next>",
-                    "<KeyRelease-Home>", "<KeyRelease-End>"):
-            h.bind(key, self._user_selected, add=True)
         # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
         self.root.protocol("WM_DELETE_WINDOW", self.hide)
         self.root.bind("<Alt-F4>", lambda e: self.hide())
         # not FocusIn: a window popping up under a resting pointer gets it without anyone looking
         for sequence in ("<ButtonPress>", "<KeyPress>"):
             self.root.bind(sequence, self._looked_at, add=True)
-        self.menu.bind("<Unmap>", lambda e: setattr(self, "menu_row", None))
 
     def place_in_corner(self, frame: tuple[int, int] | None = None):
         """Put the window in the corner set in cti.ini, inside the work area of its monitor (clear of
@@ -6738,36 +7565,81 @@ class MainWindow:
         if outer is not None:
             self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
 
+    def toggle_compact(self):
+        """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""
+        self.layout_chosen = True
+        self.show_compact(not self.compact)
+
+    def show_compact(self, compact: bool):
+        """Compact mode: the caller card only, for a small screen."""
+        self.compact = compact
+        for part in self.below_card:
+            if self.compact:
+                part.pack_forget()
+            else:
+                part.pack(**self.below_card[part])
+        self.card.show_compact(self.compact)
+        self.root.geometry("")              # the window takes the size of what it shows
+        self.hold_minimum_size()
+        self.place_in_corner()
+
+    def hold_minimum_size(self):
+        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
+        self.root.update_idletasks()
+        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
+
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # timers
+    # timers, and the queues polled (the only way in from the reader's and the tray's threads)
 
     def _schedule(self, name, ms, callback):
-        """Run callback every ms; an error in it is logged (a box every few seconds would bury the screen)."""
-        def run():
-            try:
-                callback()
-            except Exception:
-                log.exception("定期処理 %s でエラー", name)
-            finally:
-                if not self.ended:          # 終了 from this very timer (the tray's command) destroyed the root
-                    self._after[name] = self.root.after(ms, run)
-        self._after[name] = self.root.after(ms, run)
+        """Run callback every ms (by the monotonic clock: see Heartbeat)."""
+        self.timers.every(name, ms / 1000, callback)
 
-    def _schedule_midnight(self):
-        now = self.now()
-        tomorrow = datetime(now.year, now.month, now.day) + timedelta(days=1, seconds=1)
-        ms = max(1000, int((tomorrow - now).total_seconds() * 1000))
+    def later(self, name, ms, callback):
+        """callback once, in ms (a timer of the same name is replaced as the last one to run)."""
+        self.timers.once(name, ms / 1000, callback)
 
-        def midnight():
+    def follow_clock(self):
+        """Today's counts follow the date she sees (midnight, or a clock set to another day), and the
+        status line says when the clock has jumped (history is then not removed by age)."""
+        if self.now().date() != self.counts_day:
             self.refresh_counts()
-            self._schedule_midnight()
-        self._after["midnight"] = self.root.after(ms, midnight)
+        if self.db.clock.offset() != self.clock_shown:
+            self.refresh_status()
 
     def stop(self):
         """Cancel the timers (tests call this before destroying the root)."""
-        for after_id in self._after.values():
-            self.root.after_cancel(after_id)
-        self._after.clear()
+        self.timers.stop()
+
+    def poll(self):
+        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            {"show": self.show, "quit": self.quit}[command]()
+            if self.ended:
+                return
+        if self.members.take_reread():        # a re-read of members.csv finished: names fill in
+            self.members_changed([])
+            self.retry_pending()
+        if self.db.take_written():            # calls cti.db could not take at once are in it now (or failed)
+            self.history.refresh()
+            self.refresh_status()
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(event, Call):
+                (self.on_call if event.answered is None else self.on_call_ended)(event)
+            elif isinstance(event, Status):
+                self.device_status = event
+                self.refresh_status()
+
+    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    # shown, hidden, ended
 
     def hide(self):
         """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
@@ -6787,12 +7659,25 @@ class MainWindow:
         self.root.focus_force()
         self._looked_at()
 
-    def open_dialogs_with_input(self) -> list:
-        return [w for w in self.root.winfo_children() if isinstance(w, Dialog) and w.unsaved()]
+    def bring_to_front(self):
+        """Up even when minimised, hidden or behind, without taking the keyboard from the program in use."""
+        root = self.root
+        if WINDOWS and root.state() == "withdrawn":
+            # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
+            # show_without_focus restores an iconic window; deiconify would take the keyboard
+            root.iconify()
+        show_without_focus(root)
+        flash_taskbar(root)                 # another topmost window may cover it
+        if not self.config.topmost:
+            self.later("untop", 1500, lambda: root.attributes("-topmost", False))
+
+    def open_windows(self) -> list:
+        """cti's other windows now open (dialogs, lists, help)."""
+        return [w for w in self.root.winfo_children() if isinstance(w, Window) and w.winfo_exists()]
 
     def quit(self) -> bool:
         """終了: asks first, and refuses while a dialog holds typed input (finish or cancel it first)."""
-        busy = self.open_dialogs_with_input()
+        busy = [w for w in self.open_windows() if isinstance(w, Dialog) and w.unsaved()]
         if busy:
             busy[0].deiconify()
             busy[0].lift()
@@ -6822,47 +7707,8 @@ class MainWindow:
             if self.tray is not None:
                 self.tray.show_unseen(0)
 
-    def _user_selected(self, event=None):
-        self.user_selected_at = self.now()
-
-    def selection_is_held(self) -> bool:
-        """A row the receptionist picked herself in the last minute, or with a menu or window of cti
-        open, stays selected when a call arrives (it is what she is working on)."""
-        if self.menu_row is not None:
-            return True
-        if any(isinstance(w, Window) and w.winfo_exists() for w in self.root.winfo_children()):
-            return bool(self.history.selection())
-        return (self.user_selected_at is not None and bool(self.history.selection())
-                and self.now() - self.user_selected_at < self.SELECTION_HOLD)
-
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # events from the device reader
-
-    def poll(self):
-        """Take what the device reader and the tray put on their queues (the only way in from their threads)."""
-        while True:
-            try:
-                command = self.commands.get_nowait()
-            except queue.Empty:
-                break
-            {"show": self.show, "quit": self.quit}[command]()
-            if self.ended:
-                return
-        if self.members.take_reread():        # a re-read of members.csv finished: names fill in
-            self.members_changed([])
-            self.retry_pending()
-        if self.db.take_written():            # calls cti.db could not take at once are in it now
-            self.refresh_history()
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(event, Call):
-                (self.on_call if event.answered is None else self.on_call_ended)(event)
-            elif isinstance(event, Status):
-                self.device_status = event
-                self.refresh_status()
+    # a call, and what the frames show
 
     def on_call(self, call: Call, bring_to_front=True):
         call = call if call.received else dataclasses.replace(call, received=self.now())
@@ -6876,10 +7722,10 @@ class MainWindow:
             while len(self.ringing) > 100:  # calls end within minutes: only the latest can still end
                 del self.ringing[next(iter(self.ringing))]
         record = CallRecord(record_id or 0, call.received, call.number, call.reason, call.name, call.protocol)
-        held = self.selection_is_held()     # before the new row: what the receptionist is working on
+        held = self.history.is_held(bool(self.open_windows()))   # before the new row: what she is working on
         members = self.show_caller(record)
         if record_id is not None:           # else the background writer stores it; take_written() refreshes
-            self.add_to_history(record, members, select=not held)
+            self.history.add(record, members, select=not held)
         if bring_to_front:
             self.unseen += 1
             if self.tray is not None:
@@ -6899,168 +7745,44 @@ class MainWindow:
         except (sqlite3.Error, DatabaseError):
             log.exception("着信の終わり方を履歴に保存できませんでした")
 
-    def bring_to_front(self):
-        """Up even when minimised, hidden or behind, without taking the keyboard from the program in use."""
-        root = self.root
-        if WINDOWS and root.state() == "withdrawn":
-            # hidden by ×: Tk minimises it without activating (SW_SHOWMINNOACTIVE), and
-            # show_without_focus restores an iconic window; deiconify would take the keyboard
-            root.iconify()
-        show_without_focus(root)
-        flash_taskbar(root)                 # another topmost window may cover it
-        if not self.config.topmost:
-            self._after["untop"] = root.after(1500, lambda: root.attributes("-topmost", False))
+    def show_chosen(self, record: CallRecord):
+        """A history row she chose: on the card, and so the call every action acts on."""
+        if record is not self.card.shown:
+            self.show_caller(record, arriving=False)
 
-    # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # what is shown
-
-    def refresh_history(self, select=None):
-        keep = select or (self.history.selection() or (None,))[0]
-        self.history.delete(*self.history.get_children())
-        self.records = {}
-        found = {}
-        for record in self.db.calls():
-            if record.number not in found:
-                found[record.number] = self.members.lookup(record.number) if record.number else []
-            iid = str(record.id)
-            self.records[iid] = record
-            self.history.insert("", "end", iid=iid, values=history_row(record, found[record.number]),
-                                tags=("unknown",) if record.number and not found[record.number] else ())
-        keep = str(keep) if keep is not None else None
-        if keep and self.history.exists(keep):
-            self.history.selection_set(keep)
-            self.history.focus(keep)
-            self.history.see(keep)
-
-    def add_to_history(self, record: CallRecord, members: list, select=True):
-        """A new call at the top of the history (selected unless `select` is False), and the rows the
-        database pruned dropped from the bottom: a popup costs the same with 20,000 calls kept as
-        with 100 (refresh_history rebuilds them all)."""
-        iid = str(record.id)
-        self.records[iid] = record
-        self.history.insert("", 0, iid=iid, values=history_row(record, members),
-                            tags=("unknown",) if record.number and not members else ())
-        oldest = self.db.now() - timedelta(days=self.db.max_days)
-        children = self.history.get_children()
-        for old in reversed(children[self.db.max_entries:] if len(children) > self.db.max_entries else ()):
-            self.history.delete(old)
-            self.records.pop(old, None)
-        for old in reversed(children[1:self.db.max_entries]):
-            if old in self.records and self.records[old].received >= oldest:
-                break
-            self.history.delete(old)
-            self.records.pop(old, None)
-        if select:
-            self.history.selection_set(iid)
-            self.history.focus(iid)
-            self.history.see(iid)
-
-    def show_caller(self, record: CallRecord | None) -> list:
-        """The caller card: the latest caller in large type, in its state's colour, with the actions
-        that fit it. The layout never moves (every row is always there). Returns the members."""
-        self.shown = record                 # what the card's buttons act on, whatever row is selected
+    def show_caller(self, record: CallRecord | None, arriving=True) -> list:
+        """record on the card (its members, her last visit and next booking) and in the title, yellow for
+        a moment when arriving. Returns the members."""
         members = self.members.lookup(record.number) if record and record.number else []
         last_visit = next_booking = None
         if len(members) == 1:
             visits, upcoming = self.db.visits(members[0].member_no), self.db.upcoming(members[0].member_no)
             last_visit, next_booking = (visits or [None])[0], (upcoming or [None])[0]
-        panel = caller_panel(record, members, last_visit, next_booking)
-        self.card_state = panel.state
-        for key in ("time", "number", "kana", "name"):
-            self.caller[key]["text"] = getattr(panel, key)
-        for key in ("details", "memo", "history"):
-            self.caller[key]["text"] = wrapped(self.caller[key], getattr(panel, key), self.card_width - 24)
-        self.fit_name()
-        for button in (b for buttons in self.card_buttons.values() for b in buttons):
-            button.pack_forget()
-        for button in self.card_buttons.get(panel.state, ()):
-            button.pack(side="left", padx=(0, 8))
+        self.card.show(record, caller_panel(record, members, last_visit, next_booking))
         if record is not None:
             self.root.title(window_title(record.number, record.reason, members))
         self.refresh_elapsed()
-        self.paint_card(CARD_HIGHLIGHT if record is not None else None)
-        if record is not None:
-            self._after["highlight"] = self.root.after(self.HIGHLIGHT_MS, self.paint_card)
+        if record is not None and arriving:
+            self.card.highlight()
+        else:
+            self.card.paint()
         return members
 
-    def fix_card_size(self):
-        """The card's size, measured once with every row filled at its largest font, then held: no
-        caller, banner or button set moves the layout (the sizes follow the fonts at any scale)."""
-        self.banner.configure(text="あ", font=self.fonts["banner"])
-        for label in self.caller.values():
-            label["text"] = "あ"
-        self.caller["memo"]["text"] = "あ\nあ"
-        self.caller["details"]["text"] = "あ\nあ"          # the unknown caller's hint wraps at some fonts
-        self.panel_register.pack(side="left")
-        self.root.update_idletasks()
-        self.card_width = max(self.card.winfo_reqwidth(), self.history.winfo_reqwidth())
-        for key in ("details", "memo", "history"):
-            self.caller[key].configure(wraplength=self.card_width - 24)
-        self.status_device.configure(wraplength=self.card_width)   # a long device message wraps, never cut
-        self.card.configure(width=self.card_width, height=self.card.winfo_reqheight())
-        self.card.grid_propagate(False)
-        # the banner's row keeps its largest height (its pady counted) for the small status line too
-        self.card.grid_rowconfigure(0, minsize=self.banner.winfo_reqheight() + self.BANNER_PADY)
-        self.panel_register.pack_forget()
-
-    def fit_name(self):
-        """A long name (or several on one number) steps down from 28 pt rather than being cut."""
-        text, room = self.caller["name"]["text"], self.card_width - 24
-        for size in (28, 24, 20, 16):
-            self.name_font.configure(size=size)
-            if self.name_font.measure(text) <= room:
-                return
-
-    def paint_card(self, colour=None):
-        """The card's background: the state's calm colour, or the arrival highlight for a moment."""
-        lost = self.device_status.state in DEVICE_LOST_STATES
-        colour = colour or CARD_COLOURS["lost" if lost else self.card_state]
-        for widget in (self.card, self.card_actions, *self.caller.values()):
-            widget.configure(background=colour)
-
     def refresh_elapsed(self):
-        shown = self.shown
-        self.caller["elapsed"]["text"] = f"（{elapsed_text(shown.received, self.now())}）" if shown else ""
-
-    def toggle_compact(self):
-        """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""
-        self.layout_chosen = True
-        self.show_compact(not self.compact)
-
-    def show_compact(self, compact: bool):
-        """Compact mode: the caller card only, for a small screen."""
-        self.compact = compact
-        for part in self.below_card:
-            if self.compact:
-                part.pack_forget()
-            else:
-                part.pack(**self.below_card[part])
-        self.compact_toggle["text"] = COMPACT_LABELS[self.compact]
-        self.root.geometry("")              # the window takes the size of what it shows
-        self.hold_minimum_size()
-        self.place_in_corner()
-
-    def hold_minimum_size(self):
-        """No smaller than what it shows (measured from the fonts): buttons and scrollbar never vanish."""
-        self.root.update_idletasks()
-        self.root.minsize(self.root.winfo_reqwidth(), self.root.winfo_reqheight())
+        self.card.show_elapsed(self.now())
 
     def refresh_counts(self):
-        self.counts["text"] = counts_text(self.db.today_counts(self.now().date()))
+        self.counts_day = self.now().date()
+        self.history.show_counts(counts_text(self.db.today_counts(self.counts_day)))
 
     def refresh_status(self):
         """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
-        s = self.device_status
-        lost = s.state in DEVICE_LOST_STATES
-        self.banner.configure(text=device_lost_banner(s.state, self.config.port) if lost else f"装置: {s.text}",
-                              font=self.fonts["banner" if lost else "small"],
-                              background="#fde2e1" if lost else CARD_COLOURS[self.card_state],
-                              foreground="#a50e0e" if lost else "#555555")
-        self.status_device["text"] = f"装置: {s.text}"
-        self.status_device["foreground"] = STATUS_COLOURS.get(s.state, "#b00020")
-        self.status_members["text"] = "\n".join([members_status(self.members), *folder_warnings(data_folder_risks(self.config))])
-        if self.card["background"] != CARD_HIGHLIGHT:      # a new call's moment of yellow runs its course
-            self.paint_card()
+        self.clock_shown = self.db.clock.offset()
+        self.status.show(self.device_status, "\n".join([members_status(self.members),
+                                                        *folder_warnings(data_folder_risks(self.config)),
+                                                        *clock_warnings(self.clock_shown),
+                                                        *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
+        self.card.show_device(self.device_status, self.config.port)
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
@@ -7072,17 +7794,20 @@ class MainWindow:
             self.members_changed([])
 
     def members_changed(self, notes):
-        """After a register/link (or the file changed): history rows and the caller panel follow, and what
+        """After a register/link (or the file changed): history rows and the caller card follow, and what
         the store has to tell (a member no. changed, changes it could not write) is told."""
         notices = self.members.take_notices()
         renumbered = [n for n in notices if isinstance(n, Renumbered)]
         for notice in renumbered:           # cti.db follows at once; the box asks her to acknowledge
             self.db.move_member(notice.old, notice.new, datetime.fromtimestamp(notice.since))
         notes = notes + [member_notice_text(n, self.members.path.name) for n in notices]
-        self.refresh_history()
-        shown = self.records.get(str(self.shown.id)) if self.shown else None
-        self.show_caller(shown or self.selected_record())
+        self.history.refresh()
+        shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
+        self.show_caller(shown or self.history.selected_record())
         self.refresh_status()
+        for window in self.open_windows():
+            if isinstance(window, RegisterDialog):
+                window.follow_members()
         if renumbered:
             self.confirm(member_notice_text(renumbered[-1], self.members.path.name))
         if notes:
@@ -7092,34 +7817,9 @@ class MainWindow:
 
     def reservations_changed(self):
         self.refresh_counts()
-        for window in self.root.winfo_children():      # every open list of bookings follows
-            if isinstance(window, BookingActions) and window.winfo_exists():
+        for window in self.open_windows():      # every open list of bookings follows
+            if isinstance(window, BookingActions):
                 window.refresh()
-
-    def save_booking(self, booking: dict) -> dict:
-        """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
-        fields = {k: v for k, v in booking.items() if k != "id"}
-        try:
-            if "id" in booking:
-                self.db.move(booking["id"], **{k: v for k, v in fields.items() if k != "member_no"})
-            else:
-                self.db.reserve(**fields)
-        except (ValueError, CtiError, sqlite3.Error) as e:
-            return {"": f"予約を保存できませんでした: {e}"}
-        self.reservations_changed()
-        who = member_name(self.members.by_no.get(booking["member_no"])) if booking.get("member_no") else ""
-        self.confirm(booked_text(booking["starts"], booking["menu"], booking["staff"], moved="id" in booking, who=who))
-        return {}
-
-    def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
-        """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
-        try:
-            self.db.set_status(reservation_id, status, amount)
-        except (ValueError, CtiError, sqlite3.Error) as e:
-            return {"": str(e)}
-        self.reservations_changed()
-        self.confirm(status_done_text(status, amount))
-        return {}
 
     def notify(self, text, renumbered=()):
         """A box that waits for OK; a member no. change it tells is acknowledged only then."""
@@ -7129,53 +7829,56 @@ class MainWindow:
 
     def confirm(self, text):
         """A brief word after a success (登録しました…) on the card's top line; then the device's state again."""
-        self.banner.configure(text=text, font=self.fonts["banner"], background="#d7f0dd", foreground="#135c2b")
-        self._after["confirm"] = self.root.after(self.CONFIRM_MS, self.refresh_status)
+        self.card.show_notice(text)
+        self.later("confirm", self.CONFIRM_MS, self.refresh_status)
 
     # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
 
     def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
-        self.caller["time"]["text"] = LOOKUP_LABEL
-        self.caller["elapsed"]["text"] = ""
+        self.card.show_lookup()
         return {}
 
     def register(self, registration) -> dict:
         made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました")
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
 
     def link(self, member_and_phone) -> dict:
         member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました")
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
 
-    def save_member_change(self, change, member_no, done) -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown."""
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
         try:
             member, notes = change()
         except WriteDeferred as e:              # kept in the pending file: the dialog may close
             member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
         except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
             return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed(notes)
+        self.members_changed([note for note in notes if note not in warned])
         if member is not None:
             self.confirm(f"{done}: {member.member_no} {member.name} 様")
         return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-    # actions
+    # actions: each ACTIONS entry names its method here
 
-    def selected_record(self) -> CallRecord | None:
-        """The history row selected, else the latest call."""
-        selection = self.history.selection()
-        if selection:
-            return self.records.get(selection[0])
-        children = self.history.get_children()
-        return self.records.get(children[0]) if children else None
+    def action(self, name):
+        """The command behind an ACTIONS entry (its button and its key): a method here or of a frame."""
+        return operator.attrgetter(ACTION[name].command)(self)
+
+    def target(self) -> CallRecord | None:
+        """The call every action acts on: the one on the card (a new call, or the row she chose)."""
+        return self.card.shown
 
     def selected_members(self, action, record=None) -> list[Member]:
-        """Everyone on the selected (or given) call's number; a message instead when there is no one."""
-        record = record or self.selected_record()
+        """Everyone on the card's (or given) call's number; a message instead when there is no one."""
+        record = record or self.target()
         members = self.members.lookup(record.number) if record and record.number else []
         if not members:
             if record and record.number:
@@ -7186,116 +7889,55 @@ class MainWindow:
                 self.notify(f"{action}をする着信を履歴から選んでください")
         return members
 
-    def for_member(self, members: list, title: str, then):
+    def for_member(self, members: list, title: str, then, call: CallRecord):
         """then(member) for the one member, or after asking which when the number is shared."""
         if not members:
             return None
         if len(members) == 1:
             return then(members[0])
-        return MemberChoice(self, title, members, then, _utest=self._utest)
+        return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def selected_number(self) -> str:
-        record = self.selected_record()
-        return record.number if record and record.number else ""
-
-    def shown_number(self) -> str:
-        """The number in the caller panel (its 会員登録へ / 電話番号登録へ act on it)."""
-        return self.shown.number if self.shown and self.shown.number else ""
+    def for_number(self, dialog, submit, number):
+        """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
+        call = self.target() if number is None else None
+        if call is not None:
+            number = call.number or ""
+        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return RegisterDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
+        return self.for_number(RegisterDialog, self.register, number)
 
     def open_link(self, number=None):
-        return LinkDialog(self, self.selected_number() if number is None else number, _utest=self._utest)
+        return self.for_number(LinkDialog, self.link, number)
 
     def open_reserve(self, record=None):
-        record = record or self.selected_record()
+        record = record or self.target()
         if record is None or not record.number:     # a walk-in, or a caller without a number: find her
-            return ReserveDialog(self, _utest=self._utest)
+            return ReserveDialog(self.context, _utest=self._utest)
         return self.for_member(self.selected_members("予約", record), "予約登録 — どなたの予約ですか",
-                               lambda m: ReserveDialog(self, m, _utest=self._utest))
+                               lambda m: ReserveDialog(self.context, m, call=record, _utest=self._utest), record)
 
     def open_visits(self, record=None):
+        record = record or self.target()
         return self.for_member(self.selected_members("来店履歴の表示", record), "来店履歴 — どなたの履歴ですか",
-                               lambda m: VisitHistoryWindow(self, m, _utest=self._utest))
+                               lambda m: VisitHistoryWindow(self.context, m, call=record, _utest=self._utest), record)
 
     def open_today(self):
         if self.today_window is not None and self.today_window.winfo_exists():
             self.today_window.show_day(self.now().date())   # F6 is 本日の予約, whatever day was shown
             self.today_window.lift()
             return self.today_window
-        self.today_window = BookingsWindow(self, _utest=self._utest)
+        self.today_window = BookingsWindow(self.context, _utest=self._utest)
         return self.today_window
 
     def open_lookup(self):
-        return LookupDialog(self, "着信番号参照", self.look_up, _utest=self._utest)
-
-    def action(self, name):
-        """The command behind an ACTIONS entry (its button and its key)."""
-        return {"lookup": self.open_lookup, "register": self.open_register, "link": self.open_link,
-                "reserve": self.open_reserve, "visits": self.open_visits, "today": self.open_today,
-                "export": self.export_history, "hide": self.hide, "help": self.open_help,
-                "compact": self.toggle_compact}[name]
+        return LookupDialog(self.context, "着信番号参照", self.look_up, _utest=self._utest)
 
     def open_help(self):
-        return HelpWindow(self, _utest=self._utest)
+        return HelpWindow(self.context, self.device_status.text, self.open_skipped_rows, self.quit, _utest=self._utest)
 
     def open_skipped_rows(self):
-        return SkippedRowsWindow(self, _utest=self._utest)
-
-    def _context_menu(self, event):
-        """The menu acts on the row it was opened on, whatever a call does to the selection meanwhile."""
-        row = self.history.identify_row(event.y)
-        if row:
-            self.history.selection_set(row)
-            self._user_selected()
-            self.menu_row = row
-            self.menu.entryconfigure(0, command=lambda: self.open_visits(self.records.get(row)))
-            self.menu.entryconfigure(2, command=lambda: self.delete_row(row))
-            self.menu.tk_popup(event.x_root, event.y_root)
-
-    def delete_selected(self, confirm=True):
-        selection = self.history.selection()
-        return self.delete_row(selection[0], confirm) if selection else False
-
-    def delete_row(self, iid, confirm=True):
-        record = self.records.get(iid)
-        if record is None:
-            return False
-        if confirm and not messagebox.askyesno(
-                "CTI", f"{when_text(record.received)} の着信（{caller_text(record.number, record.reason)}）を"
-                       "履歴から削除しますか？", parent=self.root):
-            return False
-        self.db.delete_call(record.id)
-        self.refresh_history()
-        return True
-
-    def export_history(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV in Documents. Windows asks
-        where with its own (Japanese) dialog; elsewhere Tk's would be English, so it is saved
-        there under a new name and the confirmation says where."""
-        documents = Path.home() / "Documents"
-        folder = documents if documents.is_dir() else Path.home()
-        name = f"着信履歴_{self.now():%Y%m%d}"
-        if WINDOWS:
-            path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
-                                                initialdir=str(folder), initialfile=f"{name}.csv",
-                                                filetypes=[("CSV", "*.csv")])
-        else:
-            path = next(str(p) for n in itertools.count(1)
-                        if not (p := folder / (f"{name}.csv" if n == 1 else f"{name}_{n}.csv")).exists())
-        if not path:
-            return None
-        found = {}
-        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
-                for r in self.db.calls()]
-        try:
-            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
-        except OSError as e:
-            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
-            return None
-        self.confirm(f"保存しました: {path}")
-        return path
+        return SkippedRowsWindow(self.context, _utest=self._utest)
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
@@ -7494,9 +8136,9 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     except CtiError as e:
         log.warning("会員台帳を読めません: %s", e)
     db = Database(config.database, config.max_entries, config.max_days)
-    events = queue.Queue()
+    events = WakingQueue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
-    tray = Tray(queue.Queue())
+    tray = Tray(WakingQueue())
     has_tray = tray.start()
     try:
         for rebuilt in itertools.count():
@@ -7504,6 +8146,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
             apply_icon(root)
             window = MainWindow(root, config, members, db, events)
             window.commands = tray.commands
+            events.wake = tray.commands.wake = window.timers.wake
             window.tray = tray if has_tray else None
             if instance:
                 window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
@@ -7534,6 +8177,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
                     messagebox.showwarning("CTI", db.notice, parent=root)
                 if members.notices:         # a member no. changed that the last run could not tell
                     window.members_changed([])
+            window.timers.start()            # ticks whatever the wall clock does (Heartbeat)
             root.mainloop()
             window.stop()
             if window.ended:
@@ -7595,6 +8239,7 @@ def selftest_ports():
 def selftest_sip():
     """sip:// through open_port: a REGISTER to a registrar stand-in on 127.0.0.1 that challenges with
     SHA-256 digest, checks the answer and accepts it (the hashes and the UDP path of the built program)."""
+    assert DIGEST_HASHES["MD5"](b"").hexdigest() == "d41d8cd98f00b204e9800998ecf8427e", "MD5"
     password = "cti-selftest-" + sip_token(4)          # never printed: a failure names no secret
     challenge = {"realm": "selftest", "nonce": sip_token(8), "algorithm": "SHA-256", "qop": "auth"}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar:
@@ -7696,7 +8341,7 @@ def prints_output(argv) -> bool:
         return True
     finally:
         sys.stdout, sys.stderr = streams
-    return bool(args.decode or args.list_ports or args.lookup or args.import_visits)
+    return any(value is not None for value in (args.decode, args.lookup, args.import_visits)) or args.list_ports
 
 
 def utf8_when_redirected():
@@ -7708,6 +8353,10 @@ def utf8_when_redirected():
 
 
 def cmd_decode(path: str, protocol: str) -> int:
+    if not path:
+        print(f"--decode: 記録ファイルの名前を指定してください（標準入力からは {CLI_PROGRAM} --decode - < cti.log）",
+              file=sys.stderr)
+        return 2
     if path == "-" and sys.stdin is None:
         print(f"-: 標準入力がありません。記録ファイルの名前を指定するか、{CLI_PROGRAM} --decode - < cti.log "
               "のように渡してください", file=sys.stderr)
@@ -7729,10 +8378,17 @@ def cmd_lookup(number: str, config_path) -> int:
     config, problems = load_config(config_path)
     for problem in problems:
         print(f"{Path(config_path).name}: {problem}", file=sys.stderr)
+    if not normalize_phone(number):
+        print(f"--lookup: 電話番号を指定してください（例 {CLI_PROGRAM} --lookup 0596-31-0005）", file=sys.stderr)
+        return 2
     table = MemberTable(config.members, pending_dir=config.database.parent, cache=ParseCache.beside(config.database))
     scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
+        if not table.reader.existed:
+            print(f"{config.members}: 会員台帳がありません（cti.ini の [files] members に members.csv の場所を"
+                  "書いてください）", file=sys.stderr)
+            return 2
     else:
         members, problems = scanned
     for problem in problems:
@@ -7743,6 +8399,9 @@ def cmd_lookup(number: str, config_path) -> int:
 
 def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
+    if not path:
+        print("--import-visits: 来店履歴の CSV ファイルの名前を指定してください", file=sys.stderr)
+        return 2
     config, _ = load_config(config_path)
     try:
         members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
@@ -7796,7 +8455,7 @@ def main(argv=None) -> int:
     else:
         utf8_when_redirected()
     args = parse_args(argv)
-    if args.decode:
+    if args.decode is not None:
         return cmd_decode(args.decode, args.protocol or "auto")
     if args.list_ports:
         return cmd_list_ports()
@@ -7805,9 +8464,9 @@ def main(argv=None) -> int:
         print(f"{config_path}: 設定ファイルがありません", file=sys.stderr)
         return 2
     try:
-        if args.lookup:
+        if args.lookup is not None:
             return cmd_lookup(args.lookup, config_path)
-        if args.import_visits:
+        if args.import_visits is not None:
             return cmd_import_visits(args.import_visits, config_path)
         if args.selftest:
             return selftest()
@@ -7860,8 +8519,10 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        raise ConfigError(f"{config_path.parent} に書き込めません（{e.strerror}）。cti のフォルダを、書き込める場所"
-                          "（C:\\cti など。OneDrive のフォルダは避けます）にコピーしてから起動してください") from None
+        cause = file_cause(e)
+        raise FileError(f"{config_path.parent} に書き込めません（{e.strerror if cause == 'other' else FILE_CAUSES[cause]}）。"
+                        "cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

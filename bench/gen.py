@@ -5,9 +5,12 @@
 
 Everything is seeded, so two runs measure the same file. Names come from small lists of family
 and given names (with their kana), numbers from several area codes (2 to 5 digits), mobiles and
-050, a few with Excel's damage (the lost leading zero) and a few members with two numbers. Extra
-columns the program does not know (誕生日, 住所, 来店きっかけ, ポイント) sit between the known ones,
-as in a real salon's file.
+050, a few with Excel's damage (the lost leading zero, a number turned into 9.01235E+09) or typed
+full-width, and a few members with two numbers. Extra columns the program does not know (誕生日, 住所,
+来店きっかけ, ポイント) sit between the known ones, as in a real salon's file. Memos are as Excel writes
+them: a few hold a comma, a line break or a quote, so the cell is quoted ("カット, カラー"), one
+in 50 runs over two lines; one row in 1,000 has a quote inside a cell (ab"c: Excel's import of a
+typed quote), which csv reads as a character.
 """
 
 import csv
@@ -42,6 +45,9 @@ PLACES = ["東京都千代田区", "東京都世田谷区", "横浜市中区", "
 MEMOS = ["", "", "", "カラーは 6 トーン", "肌が弱いのでパッチテスト", "縮毛矯正 3 か月ごと", "予約は午後希望",
          "ハーブティー", "メンズカット", "①回目のクーポン利用", "㈱ペンギン勤務"]
 SOURCES = ["紹介", "ホットペッパー", "Instagram", "通りがかり", "チラシ", ""]
+# memos Excel quotes: a comma, a line break (LF inside the cell, as Excel writes it), a quote
+QUOTED_MEMOS = ["カット, カラー", "前回: カット、カラー\n次回はパーマ希望", "「いつもの\"A\"で」と", "午後希望\n駐車場あり"]
+FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 
 
 def phone(rng: random.Random) -> str:
@@ -74,9 +80,19 @@ def rows(count: int, seed: int = 1):
             numbers = numbers.replace("-", "").lstrip("0")            # Excel dropped the leading zero
         elif damage < 0.13:
             numbers += "; " + phone(rng)                               # two numbers in one cell
+        elif damage < 0.14:
+            numbers = numbers.translate(FULL_WIDTH)                    # typed with the IME on
+        elif damage < 0.142:
+            numbers = "9.01235E+09"                                    # Excel made a number of it
+        memo = rng.choice(MEMOS)
+        quoting = rng.random()
+        if quoting < 0.05:
+            memo = rng.choice(QUOTED_MEMOS)
+        elif quoting < 0.051:
+            memo = 'ab"c'                                              # a quote inside a cell: a character
         birthday = f"{rng.randrange(1940, 2010)}/{rng.randrange(1, 13):02d}/{rng.randrange(1, 29):02d}"
         yield [f"AC{i:0{width}d}", family + given, kana, numbers, birthday, rng.choice(STAFF),
-               rng.choice(PLACES), rng.choice(MEMOS), rng.choice(SOURCES), str(rng.randrange(0, 5000))]
+               rng.choice(PLACES), memo, rng.choice(SOURCES), str(rng.randrange(0, 5000))]
 
 
 def members_text(count: int, seed: int = 1) -> str:

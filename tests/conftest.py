@@ -119,17 +119,23 @@ def pty_pair(make_pty):
 # one clock, one reader-events helper, one members-file factory
 
 class FakeClock:
-    """An injectable now(): a datetime the test sets (clock.when = ...) or moves (clock.advance(seconds))."""
+    """An injectable now(): a datetime the test sets (clock.when = ...: the wall clock stepped) or moves
+    (clock.advance(seconds): time passing, which its monotonic() follows too)."""
 
     def __init__(self, when=datetime(2026, 11, 25, 10, 0, 0)):
         self.when = when
+        self.passed = 0.0
 
     def __call__(self):
         return self.when
 
     def advance(self, seconds: float):
         self.when += timedelta(seconds=seconds)
+        self.passed += seconds
         return self.when
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.passed
 
 
 @pytest.fixture
@@ -380,24 +386,24 @@ def app(make_app):
 
 def feed_call(app, number=None, reason=None):
     """A call through the queue, as the device reader delivers it; pump until the history has it."""
-    before = len(app.window.history.get_children())
+    before = len(app.window.history.tree.get_children())
     app.events.put(cti.Call(number, reason, protocol="modem", received=datetime.now()))
-    assert pump(app.root, lambda: len(app.window.history.get_children()) == before + 1), "the call never arrived"
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == before + 1), "the call never arrived"
     return first_row(app)
 
 
 def first_row(app):
-    children = app.window.history.get_children()
-    return app.window.history.item(children[0], "values") if children else None
+    children = app.window.history.tree.get_children()
+    return app.window.history.tree.item(children[0], "values") if children else None
 
 
 def row_for(app, number_text):
-    return [app.window.history.item(i, "values") for i in app.window.history.get_children()
-            if app.window.history.item(i, "values")[1] == number_text]
+    return [app.window.history.tree.item(i, "values") for i in app.window.history.tree.get_children()
+            if app.window.history.tree.item(i, "values")[1] == number_text]
 
 
 def caller(app):
-    return {key: label["text"] for key, label in app.window.caller.items()}
+    return {key: label["text"] for key, label in app.window.card.labels.items()}
 
 
 def start_app_reader(app, **options):
@@ -430,9 +436,20 @@ def press(widget, keysym, **kw):
     top.update()
 
 
+def click_row(app, iid):
+    """A click on a history row, as the mouse gives it (the window shown): she chooses that call."""
+    history = app.window.history.tree
+    app.root.deiconify()
+    app.root.update()
+    x, y, _, height = history.bbox(iid)
+    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height // 2)
+    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height // 2)
+    app.root.update()
+
+
 def right_click_row(app, iid):
     """A right-click on a history row, as the mouse gives it (the window shown)."""
-    history = app.window.history
+    history = app.window.history.tree
     app.root.deiconify()
     app.root.update()
     x, y, _, height = history.bbox(iid)

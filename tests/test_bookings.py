@@ -71,11 +71,11 @@ def test_book_a_walk_in_found_by_search(app):
     [booked] = app.db.reservations_on(TODAY)
     assert (booked.member_no, booked.starts, booked.staff, booked.status) == ("AC00001", at(TODAY, 16), "佐藤", "予約")
     assert values(bookings.list) == [("16:00", "AC00001", "ペンギン貴子", "", "佐藤", "予約")]
-    assert "予約人数 1人" in app.window.counts["text"] and "予約人数 1人" in bookings.counts["text"]
+    assert "予約人数 1人" in app.window.history.counts["text"] and "予約人数 1人" in bookings.counts["text"]
 
 
 def test_a_search_that_finds_several_waits_for_a_choice(app):
-    dialog = cti.ReserveDialog(app.window, _utest=True)
+    dialog = cti.ReserveDialog(app.window.context, _utest=True)
     dialog.vars["query"].set("こ")                                # たかこ, はなこ, まりこ
     app.root.update()
     found = dialog.search.results.get_children()
@@ -139,7 +139,7 @@ def test_a_double_booking_is_warned_and_asked_with_no_as_the_default(app, questi
 def test_menus_slot_and_staff_come_from_the_config(make_app):
     app = make_app(menus=(("カット", 30), ("眉カット", None)), slot=20, staff=("田中", "高橋"))
     app.db.reserve("AC00001", at(AHEAD, 10), "眉カット", "田中")   # 20 minutes: the slot
-    dialog = cti.ReserveDialog(app.window, app.members.by_no["AC00001"], _utest=True)
+    dialog = cti.ReserveDialog(app.window.context, app.members.by_no["AC00001"], _utest=True)
     assert tuple(dialog.widgets["menu"]["values"]) == ("カット", "眉カット")
     assert tuple(dialog.widgets["staff"]["values"]) == ("田中", "高橋")
     dialog.vars.update()
@@ -154,7 +154,7 @@ def test_menus_slot_and_staff_come_from_the_config(make_app):
 
 
 def test_staff_from_members_csv_when_the_config_names_none(app):
-    dialog = cti.ReserveDialog(app.window, app.members.by_no["AC00001"], _utest=True)
+    dialog = cti.ReserveDialog(app.window.context, app.members.by_no["AC00001"], _utest=True)
     assert list(dialog.widgets["staff"]["values"]) == app.members.staff_names and "佐藤" in app.members.staff_names
 
 
@@ -173,7 +173,7 @@ def test_the_bookings_list_goes_by_date(app):
     assert bookings.day == AHEAD
     assert values(bookings.list) == [("11:00", "AC00001", "ペンギン貴子", "カット", "佐藤", "予約")]
     assert bookings.counts["text"].startswith(f"{cti.day_text(AHEAD, AHEAD.year != TODAY.year)}  予約人数 1人")
-    assert "予約人数 0人" in app.window.counts["text"]               # the main window counts today
+    assert "予約人数 0人" in app.window.history.counts["text"]               # the main window counts today
     assert bookings.nav["prev"]["text"] == "◀ 前日"
     bookings.nav["prev"].invoke()
     assert bookings.day == AHEAD - timedelta(days=1) and values(bookings.list) == []
@@ -188,7 +188,7 @@ def test_the_bookings_list_goes_by_date(app):
 
 def test_a_future_booking_is_moved_from_the_list(app):
     rid = app.db.reserve("AC00001", at(AHEAD, 11), "カット", "佐藤", "初回")
-    bookings = cti.BookingsWindow(app.window, day=AHEAD, _utest=True)
+    bookings = cti.BookingsWindow(app.window.context, day=AHEAD, _utest=True)
     select(bookings, rid)
     assert enabled(bookings) == {"new", "変更", "取消"}             # no 来店 before the day
     bookings.buttons["変更"].invoke()
@@ -204,14 +204,14 @@ def test_a_future_booking_is_moved_from_the_list(app):
     assert not dialog.winfo_exists()
     moved = app.db.reservation(rid)
     assert (moved.starts, moved.menu, moved.memo, moved.status) == (at(later, 13, 30), "カット", "初回", "予約")
-    assert app.window.banner["text"] == f"ペンギン貴子 様 {cti.day_text(later)} 13:30 カット 佐藤 に変更しました"
+    assert app.window.card.banner["text"] == f"ペンギン貴子 様 {cti.day_text(later)} 13:30 カット 佐藤 に変更しました"
     assert values(bookings.list) == []                           # gone from the day it left
     assert len(app.db.conn.execute("SELECT * FROM reservations").fetchall()) == 1
 
 
 def test_moving_onto_itself_is_no_double_booking(app, questions):
     rid = app.db.reserve("AC00001", at(AHEAD, 11), "カラー", "佐藤")
-    dialog = cti.ReserveDialog(app.window, reservation=app.db.reservation(rid), _utest=True)
+    dialog = cti.ReserveDialog(app.window.context, reservation=app.db.reservation(rid), _utest=True)
     dialog.vars["time"].set("11:30")                              # overlaps where it was: that is itself
     app.root.update()
     assert dialog.warning["text"] == ""
@@ -237,7 +237,7 @@ def test_only_the_transitions_that_apply_are_offered(app, questions):
     leave.button_ok.invoke()
     assert not leave.winfo_exists()
     assert app.db.reservation(rid).status == "退店" and app.db.visits("AC00001")[0].amount == 8800
-    assert app.window.banner["text"] == "退店を記録しました（8,800円）"
+    assert app.window.card.banner["text"] == "退店を記録しました（8,800円）"
     assert enabled(bookings) == {"new"} and questions == []
 
 
@@ -254,7 +254,7 @@ def test_leaving_without_an_amount(app):
 
 def test_cancel_asks_with_no_as_the_default(app, questions):
     rid = app.db.reserve("AC00001", at(AHEAD, 15), "カット", "佐藤")
-    bookings = cti.BookingsWindow(app.window, day=AHEAD, _utest=True)
+    bookings = cti.BookingsWindow(app.window.context, day=AHEAD, _utest=True)
     select(bookings, rid)
     app.boxes.answers = [False]
     bookings.buttons["取消"].invoke()
@@ -264,7 +264,7 @@ def test_cancel_asks_with_no_as_the_default(app, questions):
     assert app.db.reservation(rid).status == "予約"
     bookings.buttons["取消"].invoke()
     assert app.db.reservation(rid).status == "取消" and bookings.list.item(str(rid), "values")[5] == "取消"
-    assert app.window.banner["text"] == "予約を取り消しました"
+    assert app.window.card.banner["text"] == "予約を取り消しました"
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -

@@ -70,6 +70,29 @@ def test_a_cache_hit_answers_exactly_as_a_fresh_parse(members_file, cache, encod
     assert answers(hit) == expected
 
 
+def test_repeated_member_nos_are_found_in_a_parse_streamed_into_the_cache_as_in_memory(tmp_path, cache, monkeypatch):
+    """Repeats within a batch, across batches, and among the member nos. whose bits collide (3,000 of
+    them in 65,536 bits): the same problems, members and next member no. as a parse in memory."""
+    import random
+    rng = random.Random(7)
+    monkeypatch.setattr(cti, "CACHE_BATCH", 250)
+    rows = [MEMBERS_HEADER]
+    for i in range(3000):
+        no = f"AC{i:05d}" if rng.random() < 0.9 else f"AC{rng.randrange(i + 1):05d}"     # a repeat, near or far
+        name = "" if rng.random() < 0.02 else f"会員{i}"                                    # no name: no member
+        rows.append(f"{no},{name},かいいん,0596-{i // 10000:02d}-{i % 10000:04d},,,,")
+    rows.append("B7,最後の行,さいご,,,,,")         # the latest row's prefix decides the next number
+    path = tmp_path / "members.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
+    cached, parsed = table(path, cache).file, cti.MembersFile.parse(path.read_text("cp932"), "cp932")
+    assert isinstance(cached, cti.CachedMembers)
+    assert sum("重複" in p for p in parsed.problems) > 200
+    assert cached.problems == parsed.problems
+    assert [m.to_dict() | {"line": m.line} for m in cached.members] == \
+        [m.to_dict() | {"line": m.line} for m in parsed.members]
+    assert cached.next_member_no() == parsed.next_member_no() == "B8"
+
+
 def test_a_rewrite_with_the_same_size_and_time_is_not_answered_from_the_cache(members_file, cache):
     path = members_file()
     assert table(path, cache).lookup("0596310005")[0].name == "ペンギン貴子"

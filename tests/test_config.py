@@ -106,17 +106,19 @@ def test_unknown_keys_and_sections_are_reported_by_name(tmp_path):
 
 
 @pytest.mark.parametrize("section, key, value, field, default, hint", [
-    ("history", "max_days", "abc", "max_days", 7, "1 以上の整数を指定してください"),
-    ("history", "max_days", "0", "max_days", 7, "1 以上の整数を指定してください"),
-    ("history", "max_entries", "-5", "max_entries", 100, "1 以上の整数を指定してください"),
-    ("device", "baudrate", "fast", "baudrate", 9600, "通信速度（例 9600）を整数で指定してください"),
+    ("history", "max_days", "abc", "max_days", 7, ": 1〜3650 の整数を指定してください"),
+    ("history", "max_days", "0", "max_days", 7, ": 範囲外です。1〜3650 の整数を指定してください"),
+    ("history", "max_days", "99999999999999999999", "max_days", 7, ": 範囲外です。1〜3650 の整数を指定してください"),
+    ("history", "max_entries", "-5", "max_entries", 100, ": 範囲外です。1〜100000 の整数を指定してください"),
+    ("device", "baudrate", "fast", "baudrate", 9600, "通信速度（例 9600）を 300〜921600 の整数で指定してください"),
     ("device", "protocol", "serial", "protocol", "auto", "のどれかを指定してください"),
     ("device", "debug", "maybe", "debug", False, "yes か no を指定してください"),
     ("window", "corner", "middle", "corner", "bottom-right", "のどれかを指定してください"),
     ("window", "topmost", "2", "topmost", True, "yes か no を指定してください"),
 ])
 def test_a_bad_value_is_reported_and_the_default_kept(tmp_path, section, key, value, field, default, hint):
-    ini = write(tmp_path / "cti.ini", f"[{section}]\n{key} = {value}\n[device]\nport = COM9\n", "utf-8")
+    port = "port = COM9\n" if section == "device" else "[device]\nport = COM9\n"     # (no [device] twice)
+    ini = write(tmp_path / "cti.ini", f"[{section}]\n{key} = {value}\n{port}", "utf-8")
     config, problems = cti.load_config(ini)
     assert len(problems) == 1
     assert problems[0].startswith(f"[{section}] {key} = {value}: ")
@@ -238,9 +240,9 @@ def test_corner_words(tmp_path, word, corner):
 
 
 def test_a_bad_full_width_value_still_gets_its_warning(tmp_path):
-    ini, _ = ime_ini(tmp_path, "utf-16", extra="[history]\nmax_entries = ひゃく\n")
-    config, problems = cti.load_config(ini)
-    assert problems == ["[history] max_entries = ひゃく: 1 以上の整数を指定してください"]
+    text = IME_INI.format(members=tmp_path / "members.csv").replace("max_days = ３０", "max_days = ３０\nmax_entries = ひゃく")
+    config, problems = cti.load_config(write(tmp_path / "cti.ini", text, "utf-16"))
+    assert problems == ["[history] max_entries = ひゃく: 1〜100000 の整数を指定してください"]
     assert (config.max_entries, config.port) == (100, "COM3")
 
 
@@ -309,7 +311,7 @@ def test_lookup_with_an_ini_from_notepad_and_the_ime(tmp_path, encoding):
     result = run_lookup(ini, "0596-31-0005")
     assert (result.returncode, result.stderr) == (0, "")
     assert [m["member_no"] for m in json.loads(result.stdout)] == ["AC00001"]
-    ini.write_bytes((IME_INI.format(members=members) + "[window]\ncorner = まんなか\n").encode(encoding))
+    ini.write_bytes(IME_INI.format(members=members).replace("corner = 右下", "corner = まんなか").encode(encoding))
     result = run_lookup(ini, "0596310005")
     assert result.returncode == 0
     assert [m["member_no"] for m in json.loads(result.stdout)] == ["AC00001"]
@@ -354,3 +356,12 @@ def test_a_bad_booking_value_is_reported_and_the_default_kept(tmp_path, key, val
     [problem] = problems
     assert problem.startswith(f"[booking] {key} = {value}: ") and "分" in problem
     assert getattr(config, field) == getattr(cti.Config(), field)
+
+
+def test_a_section_given_twice_is_named_with_both_lines(tmp_path):
+    ini = write(tmp_path / "cti.ini", "[history]\nmax_entries = 50\n[device]\nport = COM3\n[history]\nmax_days = 30\n",
+                "utf-8")
+    config, problems = cti.load_config(ini)
+    assert problems == ["5 行目 [history]: 1 行目にも同じ区分があります（両方を読み、同じ設定は後の値を使いました。"
+                        "1 つにまとめてください）"]
+    assert (config.max_entries, config.max_days, config.port) == (50, 30, "COM3")

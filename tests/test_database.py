@@ -1,8 +1,10 @@
 """cti.db on real SQLite in tmp_path: schema, call history and pruning, reservations, visits, imports."""
 
 import csv
-import time
 import io
+import logging
+import os
+import time
 import sqlite3
 import sys
 from datetime import date, datetime, timedelta
@@ -32,7 +34,7 @@ def call(number, at, reason=None, protocol="modem"):
 def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
     raw = sqlite3.connect(tmp_path / "cti.db")
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3 == len(cti.SCHEMA)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 4 == len(cti.SCHEMA)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"calls", "reservations", "visits"} <= tables
@@ -43,7 +45,7 @@ def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
 def test_reopening_does_not_migrate_again(tmp_path, clock):
     cti.Database(tmp_path / "cti.db", now=clock).close()
     again = cti.Database(tmp_path / "cti.db", now=clock)      # CREATE TABLE twice would raise
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 4
     again.close()
 
 
@@ -65,6 +67,102 @@ def test_a_version_1_database_keeps_its_calls_and_learns_how_a_call_ended(tmp_pa
         assert [(c.number, c.answered) for c in database.calls()] == [("0312345678", False), ("0596310005", None)]
     finally:
         database.close()
+
+
+def test_a_version_2_database_numbers_its_calls_by_arrival_and_never_reuses_an_id(tmp_path, clock):
+    """Schema 3: ids from AUTOINCREMENT. Version 2's ids could be reused (a pruned row's id given to
+    the next call) and its order was the wall clock's; the calls keep their stored order."""
+    path = tmp_path / "cti.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(cti.SCHEMA[0])
+    raw.executescript(cti.SCHEMA[1])
+    raw.executemany("INSERT INTO calls (id, received, number, protocol) VALUES (?, ?, ?, 'nd')",
+                    [(7, "2026-11-25T09:00:00", "0311111111"), (3, "2026-11-25T08:00:00", "0322222222")])
+    raw.execute("PRAGMA user_version = 2")
+    raw.commit()
+    raw.close()
+    database = cti.Database(path, max_entries=2, now=clock, monotonic=clock.monotonic)
+    try:
+        assert [c.number for c in database.calls()] == ["0311111111", "0322222222"]
+        newest = database.add_call(call("0333333333", clock()))
+        assert [c.number for c in database.calls()] == ["0333333333", "0311111111"]
+        database.delete_call(newest)
+        again = database.add_call(call("0344444444", clock()))
+        assert again > newest                   # the deleted id is not handed out again
+    finally:
+        database.close()
+
+
+def test_history_is_in_arrival_order_whatever_the_clock_said(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, now=clock, monotonic=clock.monotonic)
+    first = db.add_call(call("0311111111", NOW))
+    back = db.add_call(call("0322222222", NOW - timedelta(hours=1)))    # the clock was set back an hour
+    assert [r.id for r in db.calls()] == [back, first]
+    db.close()
+
+
+def test_a_clock_set_back_never_removes_the_calls_it_stores(tmp_path, clock):
+    """The report: 100 kept, the clock set back an hour; both new calls were deleted by the very
+    transaction that stored them, and the reused id broke the window."""
+    db = cti.Database(tmp_path / "cti.db", max_entries=5, now=clock, monotonic=clock.monotonic)
+    for minute in range(5):
+        db.add_call(call("0311111111", NOW - timedelta(minutes=10 - minute)))
+    clock.when = NOW - timedelta(hours=1)
+    new = [db.add_call(call(f"032222222{i}", clock())) for i in range(2)]
+    assert [r.id for r in db.calls()][:2] == new[::-1]
+    assert len(db.calls()) == 5 and len(set(r.id for r in db.calls())) == 5
+    db.close()
+
+
+def test_clock_forward_eight_days_and_back_keeps_the_history(tmp_path, clock):
+    """The report: 49 of 50 calls gone for good. A jump stops removal by age until the clock is back."""
+    db = cti.Database(tmp_path / "cti.db", max_entries=50, now=clock, monotonic=clock.monotonic)
+    kept = [db.add_call(call("0311111111", NOW - timedelta(minutes=50 - i))) for i in range(49)]
+    clock.when = NOW + timedelta(days=8)
+    ahead = db.add_call(call("0322222222", clock()))
+    assert db.clock.offset() == pytest.approx(8 * 86400)
+    assert [r.id for r in db.calls()] == [ahead] + kept[::-1]
+    clock.when = NOW + timedelta(minutes=1)                # put right
+    back = db.add_call(call("0333333333", clock()))
+    assert db.clock.offset() == 0.0
+    assert [r.id for r in db.calls()] == [back, ahead] + kept[:0:-1]    # only the count rule took one
+    db.close()
+
+
+def test_a_step_within_the_limit_is_no_jump_and_one_past_it_is(clock):
+    watch = cti.ClockWatch(lambda: clock().timestamp(), clock.monotonic)
+    clock.when += timedelta(seconds=cti.CLOCK_JUMP)
+    assert watch.offset() == 0.0
+    clock.when += timedelta(seconds=1)
+    assert watch.offset() == cti.CLOCK_JUMP + 1
+    clock.when -= timedelta(seconds=2 * cti.CLOCK_JUMP + 2)
+    assert watch.offset() == -(cti.CLOCK_JUMP + 1)
+    clock.advance(86400)                                    # a day passing is no jump
+    assert watch.offset() == -(cti.CLOCK_JUMP + 1)
+
+
+def test_a_jump_is_logged_once_and_its_end_too(clock, caplog):
+    watch = cti.ClockWatch(lambda: clock().timestamp(), clock.monotonic)
+    clock.when -= timedelta(hours=1)
+    for _ in range(3):
+        watch.offset()
+    clock.when += timedelta(hours=1)
+    watch.offset()
+    texts = [r.getMessage() for r in caplog.records if "時計" in r.getMessage()]
+    assert len(texts) == 2 and "-3600 秒" in texts[0] and "元に戻りました" in texts[1]
+
+
+def test_pruning_by_age_waits_while_the_clock_stands_off(tmp_path, clock):
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock, monotonic=clock.monotonic)
+    old = db.add_call(call("0311111111", NOW - timedelta(days=6)))
+    clock.when = NOW + timedelta(days=2)                  # stepped: old looks 8 days old
+    db.prune()
+    assert [r.id for r in db.calls()] == [old]
+    clock.when = NOW                                      # put right
+    clock.advance(2 * 86400)                              # and two real days pass: now it is 8 days old
+    db.prune()
+    assert db.calls() == []
+    db.close()
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path):
@@ -109,22 +207,23 @@ def test_pruned_to_max_entries(tmp_path, clock):
 
 
 def test_pruned_to_max_days(tmp_path, clock):
-    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock)
-    db.add_call(call("0311111111", NOW - timedelta(days=7, seconds=1)))
-    assert db.calls() == []                                    # pruned as soon as it was stored
+    db = cti.Database(tmp_path / "cti.db", max_entries=100, max_days=7, now=clock, monotonic=clock.monotonic)
+    stale = db.add_call(call("0311111111", NOW - timedelta(days=7, seconds=1)))
+    assert [r.id for r in db.calls()] == [stale]               # never removed by its own insert
     edge = db.add_call(call("0322222222", NOW - timedelta(days=7)))
     recent = db.add_call(call("0333333333", NOW - timedelta(days=6, hours=23)))
-    assert [r.id for r in db.calls()] == [recent, edge]
-    assert [r.number for r in db.calls()] == ["0333333333", "0322222222"]
-    clock.when = NOW + timedelta(hours=1)
-    db.add_call(call("0344444444", clock.when))
+    assert [r.id for r in db.calls()] == [recent, edge]        # ... but by the next
+    assert db.pruned == []
+    clock.advance(3600)
+    newest = db.add_call(call("0344444444", clock.when))
     assert [r.number for r in db.calls()] == ["0344444444", "0333333333"]
+    assert db.pruned == [edge] and newest > recent > edge > stale
     db.close()
 
 
 def test_pruned_at_start(tmp_path, clock):
     db = cti.Database(tmp_path / "cti.db", now=clock)
-    for days in (1, 3, 5):
+    for days in (5, 3, 1):
         db.add_call(call("0596310005", NOW - timedelta(days=days)))
     db.close()
     later = FakeClock(NOW + timedelta(days=4))
@@ -208,13 +307,15 @@ def test_invalid_transitions_are_refused(db, steps, refused):
     for step in steps:
         db.set_status(rid, step)
     before = row(db, rid)
-    with pytest.raises(ValueError):
+    with pytest.raises(cti.BookingError) as refusal:
         db.set_status(rid, refused)
+    assert str(refusal.value) == f"「{before['status']}」の予約を「{refused}」にはできません"
+    assert isinstance(refusal.value, cti.CtiError) and refusal.value.kind == "step"
     assert row(db, rid) == before
 
 
 def test_unknown_reservation_is_refused(db):
-    with pytest.raises(ValueError):
+    with pytest.raises(cti.BookingError, match="^予約 12345 はありません$"):
         db.set_status(12345, "来店")
 
 
@@ -357,7 +458,7 @@ def test_import_visits_english_headers_and_column_order(db, tmp_path):
 def test_import_visits_without_required_columns(db, tmp_path):
     path = tmp_path / "visits.csv"
     path.write_text("会員番号,メニュー\nAC00001,カット\n", encoding="utf-8-sig")
-    with pytest.raises(cti.MembersError) as caught:
+    with pytest.raises(cti.VisitsError) as caught:
         db.import_visits(path)
     assert "visits.csv" in str(caught.value) and "来店日" in str(caught.value)
     assert db.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
@@ -366,7 +467,7 @@ def test_import_visits_without_required_columns(db, tmp_path):
 def test_import_visits_unreadable_file(db, tmp_path):
     path = tmp_path / "visits.csv"
     path.write_bytes("来店日,会員番号\r\n".encode("cp932") + b"2026/11/01,\x81\x20\r\n")
-    with pytest.raises(cti.MembersError) as caught:
+    with pytest.raises(cti.VisitsError) as caught:
         db.import_visits(path)
     assert "visits.csv" in str(caught.value)
 
@@ -570,7 +671,7 @@ def test_only_a_booking_still_booked_can_be_moved(db, steps):
     for step in steps:
         db.set_status(rid, step)
     before = row(db, rid)
-    with pytest.raises(ValueError, match="変更できません"):
+    with pytest.raises(cti.BookingError, match="の予約は変更できません$"):
         db.move(rid, NOW + timedelta(days=1), "カラー")
     assert row(db, rid) == before
 
@@ -673,11 +774,11 @@ def test_pruning_does_not_scan_the_history(tmp_path, clock):
     """A call with 20,000 kept costs about what it costs with 100: the pruning walks the index from the old end."""
     db = cti.Database(tmp_path / "cti.db", max_entries=20000, max_days=7, now=clock)
     plan = " ".join(r[3] for r in db.conn.execute(
-        "EXPLAIN QUERY PLAN SELECT received, id FROM calls ORDER BY received DESC, id DESC LIMIT 1 OFFSET 5"))
-    assert "calls_received" in plan and "TEMP B-TREE" not in plan
+        "EXPLAIN QUERY PLAN DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET 5)"))
+    assert "INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan    # the rowid from the new end
     plan = " ".join(r[3] for r in db.conn.execute(
-        "EXPLAIN QUERY PLAN DELETE FROM calls WHERE received < ? OR (received = ? AND id < ?)", ("a", "a", 1)))
-    assert "calls_received" in plan or "INDEX" in plan
+        "EXPLAIN QUERY PLAN DELETE FROM calls WHERE received < ? AND id IS NOT ?", ("a", 1)))
+    assert "calls_received" in plan, plan
     with db.conn:
         db.conn.execute("BEGIN")
         db.conn.executemany("INSERT INTO calls (received, number, protocol) VALUES (?, '0312345678', 'nd')",
@@ -755,3 +856,160 @@ def test_only_missed_calls_are_listed_where_the_source_tells(db, clock):
     db.set_answered(answered, True)
     db.set_answered(missed, False)
     assert [c.number for c in db.callbacks()] == ["09087654321"]
+
+
+# -----------------------------------------------------------------------------
+# a full and a read-only disk: a real small filesystem (tmpfs, mounted as root)
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB tmpfs at tmp_path/disk: filled, or remounted read-only, as the test says."""
+    import subprocess
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("a real small filesystem needs root on Linux (CI runs as root)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        pytest.skip(f"mount refused here: {done.stderr.strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill(folder):
+    """Write a file until the disk refuses (ENOSPC)."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_on_a_full_disk_a_call_is_counted_unsaved_and_the_next_one_after_space_is_stored(small_disk, clock):
+    db = cti.Database(small_disk / "cti.db", now=clock, monotonic=clock.monotonic)
+    try:
+        first = db.add_call(call("0596310005", NOW))
+        fill(small_disk)
+        assert [db.add_call(call(f"031234567{n}", NOW, protocol="x" * 200)) for n in range(3)] == [None] * 3
+        assert (db.unsaved, db.unsaved_cause) == (3, "full")
+        assert [r.id for r in db.calls()] == [first]             # the history still reads
+        assert cti.unsaved_calls_warnings(db.unsaved, db.unsaved_cause) == \
+            ["着信 3件を履歴に保存できませんでした（ディスクがいっぱいです）。着信の表示は続けます"]
+        (small_disk / "filler").unlink()
+        assert db.add_call(call("0399999999", NOW)) > first
+        assert db.unsaved == 3
+    finally:
+        db.close()
+
+
+def test_the_background_writer_on_a_full_disk_stops_retrying_and_tells(small_disk, clock, wait_for):
+    import subprocess
+    path = small_disk / "cti.db"
+    db = cti.Database(path, now=clock, monotonic=clock.monotonic)
+    ready, release = small_disk.parent / "ready", small_disk.parent / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER.replace('conn.execute("COMMIT")', 'conn.execute("ROLLBACK")'),
+                               str(path), str(ready), str(release)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=30) and ready.exists()
+        assert db.add_call(call("0596310005", NOW, protocol="x" * 200)) is None      # to the writer
+        fill(small_disk)
+        release.write_text("")
+        assert holder.wait(timeout=30) == 0
+        assert wait_for(lambda: db.take_written(), timeout=30)   # the window is told: refresh and status
+        assert (db.unsaved, db.unsaved_cause) == (1, "full")
+        assert db.late.unfinished_tasks == 0                     # not retried for ever
+        (small_disk / "filler").unlink()
+        assert db.add_call(call("0399999999", NOW)) is not None  # direct writes again
+    finally:
+        release.write_text("")
+        holder.wait(timeout=30)
+        db.close()
+
+
+def test_on_a_read_only_disk_a_call_is_counted_unsaved(tmp_path, clock):
+    """Injected at the lowest call: a filesystem cannot be remounted read-only under an open cti.db
+    (Linux refuses while files are open for writing), so SQLite's own query_only makes it refuse
+    the write with the code a read-only file gives (SQLITE_READONLY)."""
+    db = cti.Database(tmp_path / "cti.db", now=clock, monotonic=clock.monotonic)
+    try:
+        first = db.add_call(call("0596310005", NOW))
+        db.conn.execute("PRAGMA query_only = ON")
+        assert db.add_call(call("0312345670", NOW)) is None
+        assert (db.unsaved, db.unsaved_cause) == (1, "readonly")
+        assert [r.id for r in db.calls()] == [first]
+        assert "フォルダに書き込む権限がありません" in cti.unsaved_calls_warnings(db.unsaved, db.unsaved_cause)[0]
+    finally:
+        db.close()
+
+
+def test_cti_db_held_by_another_program_at_start_up_starts_and_prunes_at_the_next_call(tmp_path, clock, wait_for,
+                                                                                      caplog):
+    """Another program holds cti.db's write lock while cti starts: the start-up prune waits for the
+    next call instead of stopping cti."""
+    import subprocess
+    path = tmp_path / "cti.db"
+    db = cti.Database(path, max_entries=2, now=clock, monotonic=clock.monotonic)
+    for n in range(2):
+        db.add_call(call(f"031234567{n}", NOW))
+    db.close()
+    ready, release = tmp_path / "ready", tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(ready), str(release)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=30) and ready.exists()
+        caplog.set_level(logging.INFO, logger="cti")
+        db = cti.Database(path, max_entries=1, now=clock, monotonic=clock.monotonic)
+        assert "起動時の整理は次の着信で行います" in caplog.text
+        assert len(db.calls()) == 2                              # not pruned yet, but readable
+    finally:
+        release.write_text("")
+        holder.wait(timeout=30)
+    new = db.add_call(call("0399999999", NOW))
+    assert [r.id for r in db.calls()] == [new]
+    db.close()
+
+
+@pytest.mark.parametrize("error, busy", [
+    (sqlite3.OperationalError("database is locked"), True),
+    (sqlite3.OperationalError("database table is locked: calls"), True),
+    (sqlite3.OperationalError("database is busy"), True),
+    (sqlite3.OperationalError("disk I/O error"), False),
+    (sqlite3.DatabaseError("database is locked"), False),          # not an OperationalError
+    (ValueError("locked"), False),
+])
+def test_sqlite_busy_on_errors_without_a_code(error, busy):
+    assert getattr(error, "sqlite_errorcode", None) is None
+    assert cti.sqlite_busy(error) is busy
+
+
+def test_sqlite_busy_and_cause_by_the_code(tmp_path):
+    a = sqlite3.connect(tmp_path / "x.db", timeout=0, isolation_level=None)
+    b = sqlite3.connect(tmp_path / "x.db", timeout=0, isolation_level=None)
+    a.execute("CREATE TABLE t (x)")
+    a.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        b.execute("BEGIN IMMEDIATE")
+    assert cti.sqlite_busy(caught.value) and caught.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    assert cti.sqlite_cause(caught.value) == "other"
+    a.close()
+    b.close()
+
+
+@pytest.mark.parametrize("typed, today, expected", [
+    ("9/26", datetime(2026, 11, 25, 12, 0), date(2026, 9, 26)),      # 60 days back: still this year
+    ("9/25", datetime(2026, 11, 25, 12, 0), date(2027, 9, 25)),      # 61 days back: next year's
+    ("11/25", datetime(2026, 11, 25, 12, 0), date(2026, 11, 25)),
+])
+def test_parse_date_for_a_booking_at_the_60_day_edge(typed, today, expected):
+    assert cti.parse_date(typed, today, ahead=True) == expected
+    assert cti.parse_date(typed, today) == date(2026, *map(int, typed.split("/")))   # not for a visit
+
+
+@pytest.mark.parametrize("text, expected", [("23:59", (23, 59)), ("2300", (23, 0)), ("23時", (23, 0)),
+                                            ("24:00", None), ("2360", None)])
+def test_parse_time_at_the_end_of_the_day(text, expected):
+    assert cti.parse_time(text) == expected

@@ -911,3 +911,43 @@ def test_auto_finds_a_line_signature_at_the_very_start_of_the_stream_read_a_byte
     events = sum((d.feed(stream[i:i + 1]) for i in range(len(stream))), []) + d.flush(final=True)
     assert d.detected == protocol
     assert [c.number for c in calls(events)] == ["0312345678"]
+
+
+###############################################################################
+# guards a mutation run found unpinned
+
+@pytest.mark.parametrize("head, tail", [
+    (b"RING\r\n\r\nDATE = 1124\r\nTIME = 1015\r\nNMBR = 0596", b"310005\r\n\r\n"),
+    (b"200 Server: ncidd (NCID) 1.13\r\nCID: *DATE*11242026*TIME*1015*LINE*-*NMBR*0596",
+     b"310005*MESG*NONE*NAME*NO NAME*\r\n"),
+], ids=["modem", "ncid"])
+def test_auto_a_line_split_by_a_pause_is_one_call_with_the_whole_number(head, tail):
+    """protocol = auto (the shipped default): the reader's idle flush (every 0.3 s without a byte)
+    comes between the halves of a line (NCID over TCP, a slow adapter); it is not the stream's end."""
+    d = decoder("auto")
+    events = d.feed(head) + d.flush() + d.flush()
+    assert calls(events) == []
+    events += d.feed(tail) + d.flush() + d.flush(final=True)
+    assert [c.number for c in calls(events)] == ["0596310005"]
+
+
+def test_katakana_from_small_a_to_small_ke_searches_as_hiragana():
+    assert cti.search_key("ァアヴヵヶ") == "ぁあゔゕゖ"
+    assert cti.search_key("゠ヷ・ー") == "゠ヷ・ー"          # just outside ァ..ヶ: kept as they are
+
+
+def test_a_call_as_json_keeps_the_name_readable_not_as_u_escapes():
+    text = cti.Call("0596310005", name="ﾔﾏﾀﾞ 花子", protocol="nd").to_json()
+    assert "ﾔﾏﾀﾞ 花子" in text and "\\u" not in text
+    assert json.loads(text)["name"] == "ﾔﾏﾀﾞ 花子"
+
+
+def test_decode_prints_a_name_as_written(tmp_path):
+    capture = tmp_path / "ncid.txt"
+    capture.write_bytes("CID: *DATE*11242026*TIME*1015*LINE*-*NMBR*0596310005*MESG*NONE*NAME*ヤマダ*\r\n"
+                        .encode("utf-8"))
+    out = subprocess.run([sys.executable, str(Path(cti.__file__)), "--decode", str(capture), "--protocol", "ncid"],
+                         capture_output=True, env={**__import__("os").environ, "PYTHONIOENCODING": "utf-8"})
+    line = out.stdout.decode("utf-8").strip()
+    assert out.returncode == 0 and "\\u" not in line, out
+    assert json.loads(line)["name"] == "ヤマダ" and "ヤマダ" in line

@@ -8,6 +8,7 @@ import os
 import queue
 import select
 import socket
+import threading
 import time
 import types
 from datetime import datetime
@@ -18,6 +19,7 @@ import serial.tools.list_ports
 import serial.tools.list_ports_common
 
 import cti
+from conftest import poll_until
 from conftest import Events, FakeClock, FakeMonotonic, aloha_record
 
 BACKOFF = (0.05, 0.1)
@@ -33,10 +35,12 @@ def start_reader():
     """start_reader(port, protocol, **config) -> (reader, Events); every reader is stopped at teardown."""
     readers = []
 
-    def start(port, protocol="nd", opener=cti.open_port, now=fixed_now, clock=time.monotonic, **config):
+    def start(port, protocol="nd", opener=cti.open_port, now=fixed_now, clock=time.monotonic, backoff=BACKOFF,
+              keepalive_after=cti.KEEPALIVE_AFTER, **config):
         q = queue.Queue()
         reader = cti.DeviceReader(cti.Config(port=str(port), protocol=protocol, **config), q,
-                                  opener=opener, backoff=BACKOFF, now=now, probe_seconds=0.3, clock=clock)
+                                  opener=opener, backoff=backoff, now=now, probe_seconds=0.3, clock=clock,
+                                  keepalive_after=keepalive_after)
         readers.append((reader, q))
         reader.start()
         return reader, Events(q)
@@ -473,6 +477,28 @@ def test_auto_port_keeps_the_one_that_answers(monkeypatch, make_pty, start_reade
     assert events.call().number == "0596310005"
 
 
+def test_auto_port_keeps_only_the_last_patience_of_bytes_heard_while_probing(monkeypatch, make_pty, start_reader):
+    """A port that streams noise while probed (a receipt printer's status bytes) holds at most
+    AutoDecoder.PATIENCE bytes, and the device found after it is still found by its first call."""
+    found = PortsFound(monkeypatch)
+    master, path = make_pty()
+    found.add(path, "USB Serial Port (COM3)", "USB VID:PID=0403:6001")
+    heard = []
+    real_answered = cti.answered
+    monkeypatch.setattr(cti, "answered", lambda data, asked: heard.append(len(data)) or real_answered(data, asked))
+    reader, events = start_reader("auto", "auto")
+    noise = bytes(range(0x80, 0x100)) * 16                      # 2 KiB that no signature begins
+    assert poll_until(lambda: heard, WAIT)                      # listening (the open flushed what came before)
+    for _ in range(6):
+        os.write(master, noise)
+        assert poll_until(lambda: heard and heard[-1] >= len(noise), WAIT), heard[-5:]
+        heard.clear()
+    os.write(master, b"RING\r\n\r\nDATE = 1125\r\nTIME = 1130\r\nNMBR = 0596310005\r\n\r\n")
+    events.status("connected")
+    assert events.call().number == "0596310005"
+    assert max(heard) <= cti.AutoDecoder.PATIENCE
+
+
 def test_auto_port_never_calls_a_silent_port_connected_and_takes_the_one_whose_first_call_comes(
         monkeypatch, make_pty, start_reader):
     found = PortsFound(monkeypatch)
@@ -503,6 +529,131 @@ def test_auto_port_with_no_port_at_all_says_what_to_check(monkeypatch, start_rea
     events.status("missing")                                          # and it keeps looking
 
 
+def test_back_off_past_its_table_keeps_the_reader_alive_waits_the_last_delay_then_opens(pty_pair, start_reader,
+                                                                                       nd_frame):
+    """An adapter unplugged for longer than the table reaches (or a COM port another program holds):
+    every failure past the table's end waits its last delay, and the port opens once it can."""
+    master, path = pty_pair
+    backoff = (0.01, 0.02, 0.03)
+    failures = 7                        # more than the table has entries
+    opened = []
+
+    def opener(url, protocol, baudrate):
+        opened.append(time.monotonic())
+        if len(opened) <= failures:
+            raise serial.SerialException(f"[Errno 2] could not open port {url}: [Errno 2] No such file or directory")
+        return cti.open_port(url, protocol, baudrate)
+
+    reader, events = start_reader(path, "nd", opener=opener, backoff=backoff)
+    events.status("connected")
+    retries = [e.text for e in events.seen if isinstance(e, cti.Status) and e.health == "retrying"]
+    delays = [float(t.split("（")[-1].split(" 秒後")[0]) for t in retries]
+    assert delays == [0.01, 0.02, 0.03, 0.03, 0.03, 0.03, 0.03]
+    waited = [b - a for a, b in zip(opened, opened[1:])]
+    assert all(w >= d for w, d in zip(waited, delays))          # each delay really waited
+    os.write(master, nd_frame([(0x02, b"0451234567")]))
+    assert events.call().number == "0451234567"
+    assert reader.is_alive()
+
+
+def test_every_state_a_source_reports_has_one_of_the_five_health_words():
+    states = {"connecting", "connected", "missing", "busy", "no_response", "lost", "stopped", "refused"}
+    assert {cti.Status(s, "").health for s in states} == {"connecting", "connected", "retrying", "lost", "stopped"}
+
+
+def test_default_back_off_is_one_two_five_ten_seconds():
+    assert cti.BACKOFF == (1, 2, 5, 10)
+
+
+@pytest.mark.parametrize("source", ["serial", "ncid", "udp"])
+def test_every_source_reports_health_in_the_same_words(source, pty_pair, start_reader, nd_frame):
+    """connecting, connected, lost, retrying: a COM port, an NCID server and a UDP port alike."""
+    master, path = pty_pair
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(WAIT)
+    udp_port = free_udp_port()
+    url = {"serial": path, "ncid": f"socket://127.0.0.1:{listener.getsockname()[1]}",
+           "udp": f"udp://127.0.0.1:{udp_port}"}[source]
+    fail_next = []
+
+    def opener(url, protocol, baudrate):
+        if fail_next:
+            raise serial.SerialException(fail_next.pop())
+        port = cti.open_port(url, protocol, baudrate)
+        if source == "udp":             # a UDP port has no peer to lose: the test pulls it as a driver would
+            read = port.read
+            port.read = lambda size=1: (_ for _ in ()).throw(OSError(9, "Bad file descriptor")) \
+                if lose.is_set() else read(size)
+        return port
+
+    lose = threading.Event()
+    try:
+        reader, events = start_reader(url, {"serial": "nd", "ncid": "ncid", "udp": "whozz"}[source], opener=opener)
+        events.status("connected")
+        conn = listener.accept()[0] if source == "ncid" else None
+        fail_next.append("[Errno 2] could not open port: [Errno 2] No such file or directory")
+        if source == "serial":
+            os.write(master, b"\x00")           # any byte; then the cable is pulled
+            os.close(master)
+        elif source == "ncid":
+            conn.close()
+        else:
+            lose.set()
+        events.wait(lambda e: isinstance(e, cti.Status) and e.health == "retrying", what="retrying")
+        health = [e.health for e in events.seen if isinstance(e, cti.Status)]
+        assert health[:2] == ["connecting", "connected"]
+        assert health[2:] == ["lost", "connecting", "retrying"]
+    finally:
+        listener.close()
+
+
+def test_a_silent_ncid_server_on_a_half_open_connection_is_noticed_and_reopened(start_reader):
+    """The server's end of the connection vanishes without a FIN or a reset (its PC lost power, a
+    router dropped the connection): Linux's TCP_REPAIR lets the test close its socket that way on
+    127.0.0.1. The reader's keepalive line is answered by a reset; it reconnects, and calls come."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(WAIT)
+    try:
+        reader, events = start_reader(f"socket://127.0.0.1:{listener.getsockname()[1]}", "ncid",
+                                      keepalive_after=0.5)
+        conn, _ = listener.accept()
+        conn.sendall(NCID_STARTUP)
+        events.status("connected")
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, 19, 1)    # TCP_REPAIR: close() then sends nothing
+        except OSError as e:
+            pytest.skip(f"TCP_REPAIR needs CAP_NET_ADMIN (root on Linux): {e}")
+        conn.close()
+        reconnected, _ = listener.accept()          # within keepalive_after + a read: seconds, not minutes
+        assert events.status("lost")
+        events.status("connected")
+        reconnected.sendall(NCID_STARTUP + ncid_cid("0596310005", "1420"))
+        assert events.call().number == "0596310005"
+        reconnected.close()
+    finally:
+        listener.close()
+
+
+def test_a_quiet_ncid_server_that_answers_is_kept_and_hears_the_keepalive_line(start_reader):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(WAIT)
+    try:
+        reader, events = start_reader(f"socket://127.0.0.1:{listener.getsockname()[1]}", "ncid",
+                                      keepalive_after=0.2)
+        conn, _ = listener.accept()
+        conn.settimeout(WAIT)
+        conn.sendall(NCID_STARTUP)
+        events.status("connected")
+        assert conn.recv(1) == b"\n"                # NCID's own keep-alive: a bare newline
+        assert conn.recv(1) == b"\n"                # and again, while the server stays quiet
+        conn.sendall(ncid_cid("0596310005", "1420"))
+        assert events.call().number == "0596310005"
+        assert "lost" not in events.states()
+        conn.close()
+    finally:
+        listener.close()
+
+
 def test_an_ncid_connection_has_tcp_keepalive():
     """A server that vanishes without closing (power cut) must show as lost: the socket probes it."""
     with socket.create_server(("127.0.0.1", 0)) as server:
@@ -513,6 +664,7 @@ def test_an_ncid_connection_has_tcp_keepalive():
             if hasattr(socket, "TCP_KEEPIDLE"):
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
         finally:
             port.close()
 

@@ -6,8 +6,8 @@ tested directly, the parsing also with hypothesis. The rest runs against real pa
 test with a config it writes, and SIPp placing calls through it to the extension cti registered.
 """
 
+import logging
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -387,7 +387,7 @@ def agent(**settings):
 def reply(request: bytes, status: int, *headers) -> bytes:
     """The registrar's answer to a REGISTER the agent sent."""
     message = cti.parse_sip(request)
-    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden"}[status]
+    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 423: "Interval Too Brief"}[status]
     return cti.sip_response(message, status, reason, "reg", headers)
 
 
@@ -512,8 +512,10 @@ def test_malformed_sip_messages_never_raise_and_only_a_whole_invite_shows_a_call
 # Real parts: Kamailio and SIPp
 
 @needs_sip
-def test_calls_through_kamailio_show_the_caller_and_how_the_call_ended(kamailio, extension, tmp_path):
-    """One registered extension, one SIPp call of each kind through Kamailio (SHA-256 digest)."""
+def test_calls_through_kamailio_show_the_caller_and_how_the_call_ended(kamailio, extension, tmp_path, caplog):
+    """One registered extension, one SIPp call of each kind through Kamailio (SHA-256 digest); the
+    debug log holds the SIP messages but neither the password nor a caller's name."""
+    caplog.set_level(logging.DEBUG, logger="cti")
     server = kamailio(algorithm="SHA-256")
     reader, events = extension(extension_url(server))
     connected = events.status("connected", WAIT)
@@ -539,6 +541,21 @@ def test_calls_through_kamailio_show_the_caller_and_how_the_call_ended(kamailio,
     assert (withheld.number, withheld.reason) == (None, "private")
     anonymous, _ = call('"Anonymous" <sip:anonymous@anonymous.invalid>')
     assert (anonymous.number, anonymous.reason) == (None, "private")
+    logged = caplog.text
+    assert "SIP RX INVITE" in logged and "Call completed elsewhere" in logged
+    assert PASSWORD not in logged and URL_PASSWORD not in logged and '"Caller"' not in logged
+
+
+@needs_sip
+def test_a_stopped_extension_unregisters_so_the_pbx_stops_offering_it_calls(kamailio, extension, tmp_path):
+    server = kamailio()
+    reader, events = extension(extension_url(server))
+    events.status("connected", WAIT)
+    reader.stop()
+    not_found = scenario([send(INVITE.format(caller="<sip:0596310005@127.0.0.1>", headers="", offset="")),
+                          '<recv response="100" optional="true"/>', recv(404),
+                          send(ACK.format(caller="<sip:0596310005@127.0.0.1>", offset=3))])
+    assert_sipp_ok(sipp(tmp_path, not_found, f"127.0.0.1:{server.port}"), tmp_path)
 
 
 @needs_sip
@@ -603,25 +620,30 @@ def test_the_window_titles_sipps_caller(kamailio, tmp_path):
     (folder / "cti.ini").write_bytes(cti.DEFAULT_INI.replace("port = auto", f"port = {extension_url(server)}")
                                      .encode("utf-8-sig"))
     env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONIOENCODING="utf-8")
+    before = cti_windows()
     process = subprocess.Popen([sys.executable, str(Path(cti.__file__)), "--config", str(folder / "cti.ini")],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.before = before
     try:
         log = folder / "cti.log"
         assert poll_until(lambda: log.exists() and "に登録しました" in log.read_text("utf-8"), 30, 0.1), \
             log.read_text("utf-8") if log.exists() else "no log"
         result = sipp(tmp_path, ring_then_cancel("<sip:0596310005@127.0.0.1>"), f"127.0.0.1:{server.port}")
         assert_sipp_ok(result, tmp_path)
-        assert poll_until(lambda: title_of(process) == "CTI — 0596-31-0005 ペンギン貴子", 30, 0.1), title_of(process)
+        assert poll_until(lambda: "CTI — 0596-31-0005 ペンギン貴子" in titles_of(process), 30, 0.1), \
+            (titles_of(process), log.read_text("utf-8"))
         assert PASSWORD not in log.read_text("utf-8") and URL_PASSWORD not in log.read_text("utf-8")
     finally:
         process.terminate()
         process.wait(10)
 
 
-def title_of(process) -> str:
-    """The title of the window of this process (xdotool --pid)."""
-    ids = subprocess.run(["xdotool", "search", "--pid", str(process.pid), "--name", "CTI"], capture_output=True,
-                         text=True).stdout.split()
-    names = [subprocess.run(["xdotool", "getwindowname", i], capture_output=True, text=True).stdout.strip()
-             for i in ids]
-    return next((n for n in names if n.startswith("CTI — ")), "")
+def cti_windows() -> set:
+    """The X windows whose title holds CTI (this process's own test windows among them)."""
+    return set(subprocess.run(["xdotool", "search", "--name", "CTI"], capture_output=True, text=True).stdout.split())
+
+
+def titles_of(process) -> list:
+    """The titles of the windows that appeared since the process started (Tk sets no _NET_WM_PID)."""
+    return [subprocess.run(["xdotool", "getwindowname", i], capture_output=True, text=True).stdout.strip()
+            for i in sorted(cti_windows() - process.before)]

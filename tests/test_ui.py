@@ -19,7 +19,7 @@ import pytest
 
 import cti
 from conftest import (
-    MEMBER, MEMBERS_BYTES, MEMBER_ROW, UNKNOWN, caller, csv_rows, first_row, modem_block, press, pump,
+    MEMBER, MEMBERS_BYTES, MEMBER_ROW, UNKNOWN, caller, click_row, csv_rows, first_row, modem_block, press, pump,
     right_click_row, row_for, screenshot, start_app_reader, toplevels)
 
 
@@ -29,7 +29,7 @@ from conftest import (
 def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     master, slave = pty_pair
     start_app_reader(app, port=slave, protocol="modem")
-    window, history = app.window, app.window.history
+    window, history = app.window, app.window.history.tree
 
     os.write(master, modem_block(MEMBER))
     assert pump(app.root, lambda: len(history.get_children()) == 1)
@@ -45,7 +45,7 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert history.selection() == (history.get_children()[0],)      # the new call is selected
     app.root.update()
     assert app.root.winfo_ismapped()                                  # brought to the front
-    assert not window.panel_register.winfo_ismapped()
+    assert not window.card.buttons["register"].winfo_ismapped()
 
     os.write(master, modem_block(UNKNOWN))
     assert pump(app.root, lambda: len(history.get_children()) == 2)
@@ -55,9 +55,9 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert caller(app)["kana"] == caller(app)["memo"] == ""             # nothing left from the member
     assert "AC00001" not in caller(app)["details"]
     assert app.root.title() == "CTI — 090-8765-4321 未登録"
-    assert pump(app.root, window.panel_register.winfo_ismapped)
-    assert window.panel_register.winfo_ismapped() and window.panel_link.winfo_ismapped()
-    assert window.panel_register["text"] == "会員登録へ" and window.panel_link["text"] == "電話番号登録へ"
+    assert pump(app.root, window.card.buttons["register"].winfo_ismapped)
+    assert window.card.buttons["register"].winfo_ismapped() and window.card.buttons["link"].winfo_ismapped()
+    assert window.card.buttons["register"]["text"] == "会員登録へ" and window.card.buttons["link"]["text"] == "電話番号登録へ"
 
     os.write(master, modem_block("P"))
     assert pump(app.root, lambda: len(history.get_children()) == 3)
@@ -66,7 +66,7 @@ def test_modem_calls_through_a_pty_reach_the_window(app, pty_pair):
     assert caller(app)["number"] == ""
     assert app.root.title() == "CTI — 非通知"
     app.root.update()
-    assert not window.panel_register.winfo_ismapped()
+    assert not window.card.buttons["register"].winfo_ismapped()
     assert [r.number for r in app.db.calls()] == [None, UNKNOWN, MEMBER]
 
 
@@ -78,7 +78,7 @@ def test_number_display_frames_through_a_pty_reach_the_window(app, pty_pair, nd_
     assert first_row(app)[1] == "非通知"
     assert app.root.title() == "CTI — 非通知"
     os.write(master, b"\x00\xff" + nd_frame(b"\x02\x0a" + MEMBER.encode()))   # line noise first
-    assert pump(app.root, lambda: len(app.window.history.get_children()) == 2)
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == 2)
     assert first_row(app)[1:] == MEMBER_ROW
     assert caller(app)["name"] == "ペンギン貴子 様"
 
@@ -111,9 +111,9 @@ def test_register_from_an_unknown_call(app):
     assert caller(app)["name"] == "新井 さくら 様"
     assert "AC00009" in caller(app)["details"]
     assert app.root.title() == "CTI — 090-8765-4321 新井 さくら"
-    assert app.window.status_members["text"] == "会員 9件"
+    assert app.window.status.members_line["text"] == "会員 9件"
     app.root.update()
-    assert not app.window.panel_register.winfo_ismapped()
+    assert not app.window.card.buttons["register"].winfo_ismapped()
     assert app.boxes.calls == []                                     # nothing to tell
 
 
@@ -122,15 +122,15 @@ def test_the_panel_buttons_act_on_the_caller_shown(app):
     even when the receptionist has clicked another row of the history meanwhile."""
     app.call(MEMBER)
     app.call(UNKNOWN)
-    history = app.window.history
+    history = app.window.history.tree
     history.selection_set(history.get_children()[1])               # the member's older call
     app.root.update()
     assert caller(app)["number"] == "090-8765-4321"
-    app.window.panel_link.invoke()
+    app.window.card.buttons["link"].invoke()
     [link] = toplevels(app, cti.LinkDialog)
     assert link.vars["phone"].get() == "090-8765-4321"
     link.destroy()
-    app.window.panel_register.invoke()
+    app.window.card.buttons["register"].invoke()
     [dialog] = toplevels(app, cti.RegisterDialog)
     assert dialog.vars["phone"].get() == "090-8765-4321"
     dialog.vars["name"].set("新井さくら")
@@ -139,8 +139,8 @@ def test_the_panel_buttons_act_on_the_caller_shown(app):
     assert caller(app)["name"] == "新井さくら 様"                      # the panel shows the new member
     assert app.root.title() == "CTI — 090-8765-4321 新井さくら"
     assert row_for(app, "090-8765-4321")[0][2] == "AC00009"
-    app.window.buttons["register"].invoke()                         # the bottom buttons: the selected row
-    assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "0596-31-0005"
+    app.window.toolbar.buttons["register"].invoke()     # the bottom buttons too: the card's call, not the row selected
+    assert toplevels(app, cti.RegisterDialog)[0].vars["phone"].get() == "090-8765-4321"
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -289,9 +289,9 @@ def today_reservations(app):
 def test_reserve_for_a_member_changes_the_count(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
-    member_row = app.window.history.get_children()[1]
-    app.window.history.selection_set(member_row)
-    assert "予約人数 0人" in app.window.counts["text"]
+    member_row = app.window.history.tree.get_children()[1]
+    click_row(app, member_row)                                      # she chooses the member's call: the card shows it
+    assert "予約人数 0人" in app.window.history.counts["text"]
     dialog = app.window.open_reserve()
     assert isinstance(dialog, cti.ReserveDialog)
     assert dialog.vars["date"].get() == cti.day_text(date.today())                    # as every date is shown
@@ -308,7 +308,7 @@ def test_reserve_for_a_member_changes_the_count(app):
             reservation.staff, reservation.memo, reservation.status) == ("AC00001", "15:30", "カラー", "佐藤",
                                                                          "6トーン", "予約")
     assert dialog.result["starts"] == reservation.starts             # entry_ok's value, acted on by submit
-    assert "予約人数 1人" in app.window.counts["text"]
+    assert "予約人数 1人" in app.window.history.counts["text"]
 
 
 def test_reserve_for_an_unknown_number_says_register_first(app):
@@ -349,7 +349,7 @@ def test_reserve_bad_input_is_shown_beside_the_field(app, field, value, words):
     assert dialog.winfo_exists()
     assert words in dialog.errors[field]["text"]
     assert app.db.conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
-    assert "予約人数 0人" in app.window.counts["text"]
+    assert "予約人数 0人" in app.window.history.counts["text"]
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -360,7 +360,7 @@ def test_today_arrive_and_leave_change_the_counts(app):
     rid = app.db.reserve("AC00001", now.replace(hour=15, minute=0, second=0, microsecond=0), "カラー", "佐藤")
     app.db.reserve("AC00003", now.replace(hour=10, minute=0, second=0, microsecond=0), "カット", "佐藤")
     app.window.refresh_counts()
-    assert "予約人数 2人" in app.window.counts["text"]
+    assert "予約人数 2人" in app.window.history.counts["text"]
     today = app.window.open_today()
     assert isinstance(today, cti.BookingsWindow)
     assert today.list.get_children() == (str(rid + 1), str(rid))        # sorted by time: 10:00 first
@@ -368,7 +368,7 @@ def test_today_arrive_and_leave_change_the_counts(app):
 
     today.list.selection_set(str(rid))
     today.buttons["来店"].invoke()
-    assert "来店人数 1人" in app.window.counts["text"] and "退店人数 0人" in app.window.counts["text"]
+    assert "来店人数 1人" in app.window.history.counts["text"] and "退店人数 0人" in app.window.history.counts["text"]
     assert today.list.item(str(rid), "values")[5] == "来店"
     assert today.list.selection() == (str(rid),)                    # still selected for the next step
     today.buttons["退店"].invoke()
@@ -376,7 +376,7 @@ def test_today_arrive_and_leave_change_the_counts(app):
     amount.vars["amount"].set("１２，０００円")                        # as the IME types it
     amount.button_ok.invoke()
     assert not amount.winfo_exists()
-    assert "来店人数 1人" in app.window.counts["text"] and "退店人数 1人" in app.window.counts["text"]
+    assert "来店人数 1人" in app.window.history.counts["text"] and "退店人数 1人" in app.window.history.counts["text"]
     assert "退店人数 1人" in today.counts["text"]
     [visit] = app.db.visits("AC00001")
     assert (visit.date, visit.menu, visit.staff, visit.amount) == (date.today().isoformat(), "カラー", "佐藤", 12000)
@@ -385,7 +385,7 @@ def test_today_arrive_and_leave_change_the_counts(app):
     today.act("取消")                                                 # 退店 cannot be cancelled, even by a key
     assert app.boxes.messages("showinfo") == ["一覧から予約を選んでください"]
     assert app.db.reservation(rid).status == "退店"
-    assert "予約人数 2人" in app.window.counts["text"]
+    assert "予約人数 2人" in app.window.history.counts["text"]
 
 
 def test_today_cancel_and_nothing_selected(app):
@@ -403,7 +403,7 @@ def test_today_cancel_and_nothing_selected(app):
     assert "予約を取り消しますか" in app.boxes.messages("askyesno")[0]
     assert app.boxes.calls[-1][0] == "askyesno"
     today.buttons["取消"].invoke()                                  # はい
-    assert "予約人数 0人" in app.window.counts["text"]
+    assert "予約人数 0人" in app.window.history.counts["text"]
     assert today.list.item(str(rid), "values")[5] == "取消"
     assert all(today.buttons[name].instate(["disabled"]) for name in ("変更", "来店", "退店", "取消"))
     assert app.db.visits("AC00001") == []
@@ -448,7 +448,7 @@ def test_a_call_is_shown_even_when_the_history_cannot_be_written(app, monkeypatc
 def test_delete_key_with_confirmation(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
-    history = app.window.history
+    history = app.window.history.tree
     older = history.get_children()[1]
     history.selection_set(older)
     app.boxes.answers = [False]
@@ -465,35 +465,38 @@ def test_delete_key_with_confirmation(app):
     assert app.window.open_register().vars["phone"].get() == "090-8765-4321"   # nothing selected: the latest
 
 
-def test_right_click_menu_deletes(app):
+def test_right_click_menu_deletes_the_row_it_was_opened_on(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
-    history = app.window.history
+    history = app.window.history.tree
     older = history.get_children()[1]
     right_click_row(app, older)
-    menu = app.window.menu
+    menu = app.window.history.menu
     try:
         assert menu.winfo_ismapped()
         assert history.selection() == (older,)                       # the row under the mouse
         assert [menu.entrycget(i, "label") for i in (0, 2)] == ["来店履歴", "削除"]
-        menu.invoke(2)
+        app.call("0451234567")                                          # a call while the menu is open
+        assert history.selection() == (older,)
+        history.selection_set(history.get_children()[0])                # even if the selection moved
+        menu.invoke(2)                                                  # 削除
         app.root.update()
     finally:
         menu.unpost()
         menu.grab_release()
-    assert app.boxes.messages("askyesno")
+    assert "0596-31-0005" in app.boxes.messages("askyesno")[0]
     assert not history.exists(older)
-    assert [r.number for r in app.db.calls()] == [UNKNOWN]
+    assert [r.number for r in app.db.calls()] == ["0451234567", UNKNOWN]
 
 
 def test_right_click_outside_the_rows_does_nothing(app):
     app.call(MEMBER)
     app.root.deiconify()
     app.root.update()
-    history = app.window.history
+    history = app.window.history.tree
     history.event_generate("<Button-3>", x=20, y=history.winfo_height() - 5)
     app.root.update()
-    assert not app.window.menu.winfo_ismapped()
+    assert not app.window.history.menu.winfo_ismapped()
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -512,7 +515,9 @@ def seed_visits(app):
 
 def check_visit_window(app):
     [window] = toplevels(app, cti.VisitHistoryWindow)
-    assert window.title() == "来店履歴 — ペンギン貴子"
+    call = app.window.card.shown                                    # named: the call it was opened for
+    assert window.title() == f"0596-31-0005（{call.received:%H:%M} の着信）の来店履歴 — ペンギン貴子"
+    assert window.heading["text"] == window.title()
     today = date.today()
     visits = [window.visits.item(i, "values") for i in window.visits.get_children()]
     days = [today - timedelta(days=d) for d in (10, 40, 90)]
@@ -530,7 +535,7 @@ def test_double_click_opens_the_visit_history(app):
     seed_visits(app)
     app.call(MEMBER)
     app.call(UNKNOWN)
-    history = app.window.history
+    history = app.window.history.tree
     app.root.deiconify()
     app.root.update()
     row = history.get_children()[1]
@@ -545,7 +550,7 @@ def test_double_click_opens_the_visit_history(app):
 def test_enter_opens_the_visit_history(app):
     seed_visits(app)
     app.call(MEMBER)
-    press(app.window.history, "Return")
+    press(app.window.history.tree, "Return")
     window = check_visit_window(app)
     press(window, "Escape")
     assert not window.winfo_exists()
@@ -588,7 +593,7 @@ def test_f1_opens_the_help(app):
     assert "会員登録へ (F2)" in text and str(app.config.members) in text
     assert all(cti.action_label(a) in text for a in cti.ACTIONS)       # one table: buttons, keys and help
     toolbar = [a for a in cti.ACTIONS if a.where == "toolbar"]
-    assert [app.window.buttons[a.name]["text"] for a in toolbar] == [a.label for a in toolbar]
+    assert [app.window.toolbar.buttons[a.name]["text"] for a in toolbar] == [a.label for a in toolbar]
 
 
 def test_the_help_keeps_each_description_beside_its_key(app):
@@ -681,7 +686,7 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
     monkeypatch.setattr(cti.Path, "home", lambda: tmp_path)
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: pytest.fail("Tk's English file dialog"))
     target = tmp_path / "Documents" / f"着信履歴_{date.today():%Y%m%d}.csv"
-    assert app.window.export_history() == str(target)
+    assert app.window.history.export() == str(target)
     rows = csv_rows(target)
     assert rows[0] == list(cti.EXPORT_COLUMNS)
     calls = app.db.calls()
@@ -690,40 +695,40 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
                                           ["090-8765-4321", "", "", "", "", "", "modem"],       # no 未登録
                                           ["0596-31-0005", "", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤", "modem"]]
     assert b"\r\n" in target.read_bytes()
-    assert app.window.banner["text"] == f"保存しました: {target}"
-    assert app.window.export_history() == str(target.with_name(f"{target.stem}_2.csv"))
+    assert app.window.card.banner["text"] == f"保存しました: {target}"
+    assert app.window.history.export() == str(target.with_name(f"{target.stem}_2.csv"))
 
 
 def test_export_to_a_folder_that_is_gone_shows_an_error(app, monkeypatch, tmp_path):
     app.call(MEMBER)
     monkeypatch.setattr(cti.Path, "home", lambda: tmp_path / "gone")
-    assert app.window.export_history() is None
+    assert app.window.history.export() is None
     assert "保存できませんでした" in app.boxes.messages("showerror")[0]
 
 
 def test_status_line(app):
-    assert app.window.status_members["text"] == "会員 8件"
+    assert app.window.status.members_line["text"] == "会員 8件"
     text = "COM3 が見つかりません。着信表示装置の USB ケーブルと、cti.ini の port = の COM 番号を確認してください"
     app.events.put(cti.Status("missing", text, "COM3"))
-    assert pump(app.root, lambda: text in app.window.status_device["text"])
-    assert str(app.window.status_device["foreground"]) == "#b00020"
+    assert pump(app.root, lambda: text in app.window.status.device_line["text"])
+    assert str(app.window.status.device_line["foreground"]) == "#b00020"
     app.events.put(cti.Status("connected", "COM3 に接続しました。着信を待っています", "COM3"))
-    assert pump(app.root, lambda: "接続しました" in app.window.status_device["text"])
-    assert str(app.window.status_device["foreground"]) == "#1b7f3b"
+    assert pump(app.root, lambda: "接続しました" in app.window.status.device_line["text"])
+    assert str(app.window.status.device_line["foreground"]) == "#1b7f3b"
 
 
 def test_status_line_follows_members_csv_edited_elsewhere(app):
     with open(app.config.members, "ab") as f:
         f.write("AC00009,新井さくら,あらいさくら,090-8765-4321,鈴木,,,\r\n".encode("utf-8"))
     app.window.check_members()
-    assert app.window.status_members["text"] == "会員 9件"
+    assert app.window.status.members_line["text"] == "会員 9件"
 
 
 def test_status_line_when_members_csv_cannot_be_read(make_app, tmp_path):
     (tmp_path / "members.csv").write_bytes("会員番号,電話\r\n1,03\r\n".encode("utf-8-sig"))
     app = make_app()
-    assert app.window.status_members["text"].startswith("会員台帳を読めません: ")
-    assert "名前" in app.window.status_members["text"]
+    assert app.window.status.members_line["text"].startswith("会員台帳を読めません: ")
+    assert "名前" in app.window.status.members_line["text"]
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -754,10 +759,10 @@ def test_window_goes_to_the_configured_corner_of_the_work_area(make_app, monkeyp
 
 def test_a_folder_under_onedrive_is_warned_in_the_status_line(make_app, tmp_path, monkeypatch):
     app = make_app()
-    assert "注意" not in app.window.status_members["text"]
+    assert "注意" not in app.window.status.members_line["text"]
     monkeypatch.setenv("OneDrive", str(tmp_path))
     app.window.refresh_status()
-    lines = app.window.status_members["text"].splitlines()
+    lines = app.window.status.members_line["text"].splitlines()
     assert lines[0].startswith("会員 8件") and lines[1:] == cti.folder_warnings(["onedrive"])
 
 
@@ -799,7 +804,7 @@ def test_an_exception_in_a_tk_callback_is_logged_and_shown(app, monkeypatch, cap
     def broken():
         raise OSError("no ports")
     monkeypatch.setattr(cti, "list_ports", broken)
-    app.window.buttons["help"].invoke()                             # a button's command
+    app.window.toolbar.buttons["help"].invoke()                             # a button's command
     [message] = app.boxes.messages("showerror")
     assert "OSError" in message and "cti.log" in message
     [record] = [r for r in caplog.records if r.exc_info]
@@ -861,14 +866,14 @@ def test_demo_folder_and_device_feed_the_window(make_app):
             db.close()
 
         app = make_app(folder=folder)
-        assert "予約人数 4人" in app.window.counts["text"] and "退店人数 1人" in app.window.counts["text"]
+        assert "予約人数 4人" in app.window.history.counts["text"] and "退店人数 1人" in app.window.history.counts["text"]
         demo = cti.DemoDevice(first_delay=0.05, interval=0.2)
         reader = cti.DeviceReader(config, app.events, opener=demo.opener)
         demo.start()
         reader.start()
 
         def numbers():
-            return [app.window.history.item(i, "values")[1:4] for i in app.window.history.get_children()]
+            return [app.window.history.tree.item(i, "values")[1:4] for i in app.window.history.tree.get_children()]
         assert pump(app.root, lambda: len(numbers()) >= 3, timeout=10), numbers()
         shown = numbers()
         assert ("0596-31-0005", "AC00001", "ペンギン貴子") in shown
@@ -925,12 +930,12 @@ def test_pending_retry_says_saved_only_when_it_wrote_and_a_dialog_keeps_input_wh
     assert any("失われません" in m for m in boxes.messages("showinfo"))   # ...saying so
     app.window.retry_pending()                                 # Excel still has it
     assert not any("保存しました" in m for m in boxes.messages("showinfo"))
-    assert "未保存の変更 1件" in app.window.status_members["text"]
+    assert "未保存の変更 1件" in app.window.status.members_line["text"]
     excel_lock["on"] = False
     app.window.retry_pending()
     app.root.update()                                          # the note is shown once the timer has returned
     assert boxes.messages("showinfo")[-1] == "members.csv に保存待ちの変更を保存しました"
-    assert "未保存" not in app.window.status_members["text"]
+    assert "未保存" not in app.window.status.members_line["text"]
     # nowhere to keep a change (the pending file cannot be written): the dialog stays with its input
     excel_lock["on"] = True
     monkeypatch.setattr(cti.PendingFile, "write", lambda self, kept: (_ for _ in ()).throw(
@@ -948,16 +953,136 @@ def test_a_sip_calls_end_is_stored_on_its_row_and_rings_nothing(app):
     """SIP's CANCEL reports the call again with answered set: cti.db learns missed or answered
     elsewhere (for the callback list); the card does not pop up a second time."""
     app.events.put(cti.Call(MEMBER, protocol="sip", key="k1", received=datetime.now()))
-    assert pump(app.root, lambda: len(app.window.history.get_children()) == 1)
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == 1)
     unseen = app.window.unseen
     app.events.put(cti.Call(MEMBER, protocol="sip", key="k1", answered=False, received=datetime.now()))
     assert pump(app.root, lambda: [c.answered for c in app.db.calls()] == [False])
-    assert app.window.unseen == unseen and len(app.window.history.get_children()) == 1
+    assert app.window.unseen == unseen and len(app.window.history.tree.get_children()) == 1
 
 
 def test_a_refused_sip_extension_is_a_lost_device_in_the_banner(app):
     app.window.config = dataclasses.replace(app.window.config, port="sip://3:secret@192.168.1.1")
     text = "192.168.1.1 が内線 3 の登録を断りました（ユーザID かパスワードが違います…）。30 秒後にもう一度試します"
     app.events.put(cti.Status("refused", text, "sip://3@192.168.1.1"))
-    assert pump(app.root, lambda: app.window.banner["text"] == "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）")
-    assert text in app.window.status_device["text"] and "secret" not in app.window.status_device["text"]
+    assert pump(app.root, lambda: app.window.card.banner["text"] == "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）")
+    assert text in app.window.status.device_line["text"] and "secret" not in app.window.status.device_line["text"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# one target: every action acts on the call the card shows (issue 19 item 1)
+
+TAKAHASHI, NEW_CALLER = "08023456789", "09033334444"
+
+
+def choose_then_ring(app):
+    """高橋美咲 calls; she clicks that row; an unknown number calls within the minute (the card takes it)."""
+    app.call(TAKAHASHI)
+    app.call(UNKNOWN)
+    chosen = app.window.history.tree.get_children()[1]
+    click_row(app, chosen)
+    assert caller(app)["number"] == "080-2345-6789"                   # the row she chose is on the card
+    app.call(NEW_CALLER)
+    assert app.window.history.tree.selection() == (chosen,)          # her row stays selected ...
+    assert caller(app)["number"] == "090-3333-4444"                   # ... but the card shows the new call
+    return app.window.card.shown
+
+
+def named(app, call, what):
+    """「090-3333-4444（10:15 の着信）の会員登録」"""
+    return f"{cti.format_phone(call.number)}（{call.received:%H:%M} の着信）の{what}"
+
+
+@pytest.mark.parametrize("how", ["key", "toolbar", "card"])
+def test_register_and_link_after_choosing_a_row_act_on_the_new_call(app, how):
+    call = choose_then_ring(app)
+    for name, cls, what in (("register", cti.RegisterDialog, "会員登録"), ("link", cti.LinkDialog, "電話番号登録")):
+        if how == "key":
+            press(app.window.history.tree, cti.ACTION[name].key)
+        else:
+            getattr(app.window, how).buttons[name].invoke()
+        [dialog] = toplevels(app, cls)
+        assert dialog.vars["phone"].get() == "090-3333-4444", (how, name)
+        assert dialog.title() == named(app, call, what) and dialog.heading["text"] == dialog.title()
+        dialog.destroy()
+
+
+def test_f2_registers_the_new_callers_number_not_the_chosen_rows(app):
+    """The screenshot's case: 登録 writes the caller's own number; 高橋美咲 keeps hers alone."""
+    choose_then_ring(app)
+    press(app.window.history.tree, "F2")
+    [dialog] = toplevels(app, cti.RegisterDialog)
+    dialog.vars["name"].set("新井さくら")
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists()
+    assert csv_rows(app.config.members)[-1][:4] == ["AC00009", "新井さくら", "", "090-3333-4444"]
+    assert [m.name for m in app.members.lookup(TAKAHASHI)] == ["高橋美咲"]
+
+
+@pytest.mark.parametrize("how", ["key", "toolbar"])
+def test_reserve_and_visits_after_choosing_a_row_act_on_the_new_call(app, how):
+    """F4 / F5 (and their buttons) after a row was chosen and a member called: for the member calling."""
+    app.call(TAKAHASHI)
+    click_row(app, app.window.history.tree.get_children()[0])
+    app.call(MEMBER)                                                    # ペンギン貴子 calls: the card takes her
+    call = app.window.card.shown
+    for name, cls, what in (("reserve", cti.ReserveDialog, "予約登録"), ("visits", cti.VisitHistoryWindow, "来店履歴")):
+        if how == "key":
+            press(app.window.history.tree, cti.ACTION[name].key)
+        else:
+            app.window.toolbar.buttons[name].invoke()
+        [window] = toplevels(app, cls)
+        assert window.member.member_no == "AC00001", (how, name)
+        assert window.title().startswith(named(app, call, what)) and window.heading["text"] == window.title()
+        window.destroy()
+
+
+def test_f4_and_f5_for_an_unknown_new_call_say_so_rather_than_open_the_chosen_member(app):
+    choose_then_ring(app)
+    for key in ("F4", "F5"):
+        press(app.window.history.tree, key)
+    assert toplevels(app, cti.ReserveDialog) == [] and toplevels(app, cti.VisitHistoryWindow) == []
+    assert [m.startswith("090-3333-4444 は未登録の番号です") for m in app.boxes.messages("showinfo")] == [True, True]
+
+
+def test_choosing_a_row_by_keys_shows_it_and_a_click_below_the_rows_changes_nothing(app):
+    app.call(TAKAHASHI)
+    app.call(UNKNOWN)
+    history = app.window.history.tree
+    press(history, "Down")                                              # the latest is selected: down to the older
+    press(history, "KeyRelease-Down")                                   # the key let go, as a keyboard does
+    assert history.selection() == (history.get_children()[1],) and caller(app)["number"] == "080-2345-6789"
+    app.call(NEW_CALLER)
+    x, y, width, height = history.bbox(history.get_children()[-1])
+    history.event_generate("<ButtonPress-1>", x=x + 20, y=y + height * 3)   # the empty space under the rows
+    history.event_generate("<ButtonRelease-1>", x=x + 20, y=y + height * 3)
+    app.root.update()
+    assert caller(app)["number"] == "090-3333-4444"                   # nothing chosen: the new call stays
+
+
+def test_register_warns_of_the_members_holding_the_number_once_before_saving(app):
+    app.call(TAKAHASHI)
+    dialog = app.window.open_register()
+    note = dialog.owner_note["text"]
+    assert "080-2345-6789" in note and "高橋美咲" in note                 # in the dialog, before saving
+    dialog.vars["phone"].set("090-3333-4444")
+    assert dialog.owner_note["text"] == ""                             # a number nobody holds: nothing to say
+    dialog.vars["phone"].set("080-2345-6789")
+    dialog.vars["name"].set("高橋 翔")
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists()
+    assert [m.name for m in app.members.lookup(TAKAHASHI)] == ["高橋美咲", "高橋 翔"]
+    app.root.update()
+    assert not any("高橋美咲" in m for m in app.boxes.messages("showinfo"))   # not told a second time
+
+
+def test_link_warns_of_the_members_holding_the_number_once_before_saving(app):
+    app.call(TAKAHASHI)
+    dialog = app.window.open_link()
+    assert "高橋美咲" in dialog.owner_note["text"]
+    dialog.vars["query"].set("AC00003")
+    app.root.update()
+    dialog.button_ok.invoke()
+    assert not dialog.winfo_exists()
+    assert [m.name for m in app.members.lookup(TAKAHASHI)] == ["鈴木一郎", "高橋美咲"]
+    app.root.update()
+    assert not any("高橋美咲" in m for m in app.boxes.messages("showinfo"))
