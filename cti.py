@@ -6701,7 +6701,7 @@ class ReserveDialog(Dialog):
             self.search = MemberSearch(self, self.pick)
         day = r.starts.date() if r else self.day or context.now().date()
         words = BOOKING_WORDS
-        self.add_field("date", words["date"], day_text(day, with_year=day.year != app.now().year))
+        self.add_field("date", words["date"], day_text(day, with_year=day.year != context.now().year))
         self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
         self.add_field("menu", words["menu"], r.menu if r else "", widget=lambda p, v: ttk.Combobox(
             p, textvariable=v, values=[name for name, _ in config.menus], width=26))
@@ -7560,10 +7560,13 @@ class MainWindow:
         root = self.root
         if event.widget is not root or self._frame_measured or not root.winfo_viewable():
             return
-        self._frame_measured = True
         outer = frame_rect(root)
-        if outer is not None:
-            self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
+        if outer is None:
+            return
+        extra = frame_extra(outer, root.winfo_width(), root.winfo_height())
+        # no frame yet may mean not yet decorated: the window manager's reparenting shows it again
+        self._frame_measured = extra != (0, 0)
+        self.place_in_corner(extra)
 
     def toggle_compact(self):
         """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""

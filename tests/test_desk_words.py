@@ -85,8 +85,8 @@ def test_card_lines_never_split_an_honorific_or_start_with_a_full_stop(make_app,
     assert "".join(lines).replace("メモ: ", "") .startswith("カラーは") and all(lines)
     for line in lines:
         assert not line.startswith(("。", "、", "様", "さん", "ん")), lines
-    width = app.window.card_width - 24
-    font = cti.tkfont.Font(app.root, font=app.window.caller["memo"]["font"])
+    width = app.window.card.width - 24
+    font = cti.tkfont.Font(app.root, font=app.window.card.labels["memo"]["font"])
     assert all(font.measure(line) <= width for line in lines)
 
 
@@ -103,7 +103,7 @@ def test_the_booking_date_is_shown_and_typed_as_12_8_with_its_weekday(app):
     dialog.button_ok.invoke()
     [booking] = app.db.upcoming("AC00001")
     assert booking.starts == datetime(day.year, day.month, day.day, 15, 0)
-    assert app.window.history.item(app.window.history.get_children()[0], "values")[0].startswith(
+    assert app.window.history.tree.item(app.window.history.tree.get_children()[0], "values")[0].startswith(
         cti.day_text(date.today()))
 
 
