@@ -2327,6 +2327,7 @@ class SipAgent:
         self.fresh_auth = False             # the last REGISTER answered a challenge just received
         self.transaction = None             # [branch, data, sent at, next resend, interval]
         self.next_register = None
+        self.timeouts = 0                   # REGISTERs the registrar never answered
         self.calls = {}                     # (Call-ID, From tag) -> Ringing
         self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
 
@@ -2409,6 +2410,7 @@ class SipAgent:
             branch, data, sent, resend, interval = self.transaction
             if now - sent >= self.give_up:
                 self.transaction, self.auth = None, None
+                self.timeouts += 1
                 self.next_register = now + self.unreachable_retry
                 out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
                                                "ありません。電源とネットワークを確認してください（つながりしだい"
@@ -2700,8 +2702,19 @@ class SipPort:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
                 out += self.agent.receive(data, source, self.clock())
+        timeouts = self.agent.timeouts
         out += self.agent.tick(self.clock())
+        if self.agent.timeouts > timeouts and self._moved():
+            raise OSError("この PC の IP アドレスが変わりました")    # the reader opens the port again, on the new one
         return self._send(out)
+
+    def _moved(self) -> bool:
+        """The PC now reaches the registrar from another address (DHCP, Wi-Fi for a cable): this socket
+        is bound to one that no longer is."""
+        try:
+            return local_address_for(self.target.host, self.target.port)[2] != self.local[0]
+        except OSError:
+            return False
 
     def _send(self, actions) -> list:
         events = []
@@ -2885,7 +2898,8 @@ class DeviceReader(threading.Thread):
                     self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
-                self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
+                cause = "ネットワークを確認" if is_sip_url(self.config.port) else "USB が抜けた？"
+                self.status("lost", f"{self.port_name} との接続が切れました（{cause}）。再接続しています")
             except Exception:              # a bug must not end the reader: log it and start over
                 log.exception("装置の読み取りでエラー")
                 self.status("lost", f"{self.port_name} の読み取りでエラーが起きました。再接続しています")
@@ -3168,18 +3182,19 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def swallowed_rows(cells: list, width: int) -> int:
-    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
+def swallowing_cell(cells: list, width: int, single_line=()) -> int | None:
+    """The index of the cell that swallowed rows (a quote opened by mistake and closed rows later), or None.
 
     A memo or phone cell may hold line breaks of its own; a line in it with as many commas
-    as a row has is a row, not a memo.
+    as a row has is a row, not a memo. A cell of the single_line columns (the member no.) never
+    holds a line break of its own.
     """
-    for cell in cells:
-        if ("\n" in cell or "\r" in cell) and width > 2:
-            lines = cell.splitlines()[1:]
-            if any(part.count(",") >= width - 1 for part in lines):
-                return len(lines)
-    return 0
+    for index, cell in enumerate(cells):
+        if "\n" in cell or "\r" in cell:
+            if index in single_line or (width > 2 and any(part.count(",") >= width - 1
+                                                          for part in cell.splitlines()[1:])):
+                return index
+    return None
 
 
 class MembersParse:
@@ -3388,8 +3403,8 @@ class MemberRows:
                         continue
                 if text.find('"', start, end) >= 0 \
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
-                        and (eaten := swallowed_rows(cells, width)):      # a record of several lines
-                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
+                        and (cell := swallowing_cell(cells, width, (no_at,))) is not None:
+                    eaten = len(LINE_END.findall(cells[cell]))
                     opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
@@ -4385,8 +4400,9 @@ class MemberWriter:
         """Made at the first write (reading needs no lock, nor filelock's import)."""
         return MembersLock(self.path)
 
-    def write(self, read_raw, stat, new=None) -> Written:
-        """Write the kept changes and new.
+    def write(self, read_raw, stat, new=None, known: "MembersFile | None" = None) -> Written:
+        """Write the kept changes and new; known: the table's last full parse, used when the file still
+        holds exactly its text.
 
         read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
         stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
@@ -4398,7 +4414,7 @@ class MemberWriter:
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
-                        return self._write_held(lock, read_raw, stat, new)
+                        return self._write_held(lock, read_raw, stat, new, known)
                 except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
                     cause = "locked" if isinstance(e, LockLost) else "held"
             raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
@@ -4407,11 +4423,13 @@ class MemberWriter:
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
             raise file_problem(e, self.path) from None
 
-    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+    def _write_held(self, lock: MembersLock, read_raw, stat, new, known) -> Written:
         raw, based_on = read_raw()
         key = content_key(raw) if raw is not None else None
         if self.last and key == self.last[0]:
             disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is not None and known is not None and known.text.encode(known.encoding) == raw:
+            disk = known                    # the same bytes as the table read: its parse
         elif raw is None:
             disk = MembersFile.parse("", "utf-8-sig", self.path.name)
         else:
@@ -4841,7 +4859,8 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
+                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
         self.disk = self.file = written.file
         self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
@@ -6274,13 +6293,40 @@ def widget_rect(window) -> Rect:
 
 class DialogContext:
     """What a dialog or list window may use of the main window: the store, the database, the clock,
-    the fonts, a way to post a notice on the card, and the booking changes every list of bookings
-    shares. Dialogs get this, never the window itself."""
+    the fonts, a way to post a notice on the card, and the dialogs' submits (a member registered or
+    a number linked, a booking saved or moved on), after which the window follows (members_changed,
+    bookings_changed). Dialogs get this, never the window itself. Each submit returns {} when done,
+    else the errors to show."""
 
     def __init__(self, root, config: Config, members: MemberTable, db: Database, now, fonts: dict,
-                 post_notice, bookings_changed):
+                 post_notice, members_changed, bookings_changed):
         self.root, self.config, self.members, self.db, self.now, self.fonts = root, config, members, db, now, fonts
-        self.post_notice, self.bookings_changed = post_notice, bookings_changed
+        self.post_notice, self.members_changed, self.bookings_changed = post_notice, members_changed, bookings_changed
+
+    def register(self, registration) -> dict:
+        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
+
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed([note for note in notes if note not in warned])
+        if member is not None:
+            self.post_notice(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     def save_booking(self, booking: dict) -> dict:
         """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
@@ -6552,9 +6598,9 @@ class RegisterDialog(Dialog):
     """会員登録: a new member with the selected number."""
     ok_text = "登録"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "会員登録", submit, **kw)
+        super().__init__(context, "会員登録", submit or context.register, **kw)
 
     def create_widgets(self):
         table = self.context.members
@@ -6642,9 +6688,9 @@ class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "電話番号登録", submit, **kw)
+        super().__init__(context, "電話番号登録", submit or context.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
@@ -6677,7 +6723,7 @@ class LinkDialog(Dialog):
 class ReserveDialog(Dialog):
     """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
     callbacks), with the day's bookings by stylist under the form and a warning when the stylist
-    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
+    is already booked then. The caller's submit (DialogContext.save_booking) writes it."""
     ok_text = "予約する"
 
     def __init__(self, context, member: Member | None = None, reservation: Reservation | None = None,
@@ -7450,7 +7496,7 @@ class MainWindow:
         self.frame = None               # (width, height) the window manager's frame adds, once measured
         root.report_callback_exception = self.report_exception
         self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
-                                     self.reservations_changed)
+                                     self.members_changed, self.reservations_changed)
         root.title("CTI — 着信待ち")
         self._build()
         self._bind_keys()
@@ -7835,37 +7881,12 @@ class MainWindow:
         self.card.show_notice(text)
         self.later("confirm", self.CONFIRM_MS, self.refresh_status)
 
-    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+    # 着信番号参照's submit: the card's (the others' are the DialogContext's)
 
     def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
         self.card.show_lookup()
-        return {}
-
-    def register(self, registration) -> dict:
-        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
-                                       registration.phone)
-
-    def link(self, member_and_phone) -> dict:
-        member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
-                                       normalize_phone(phone))
-
-    def save_member_change(self, change, member_no, done, phone="") -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
-        The dialog named the number's other members before saving: the store's note of them is not said twice."""
-        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed([note for note in notes if note not in warned])
-        if member is not None:
-            self.confirm(f"{done}: {member.member_no} {member.name} 様")
         return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -7900,18 +7921,18 @@ class MainWindow:
             return then(members[0])
         return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def for_number(self, dialog, submit, number):
+    def for_number(self, dialog, number):
         """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
         call = self.target() if number is None else None
         if call is not None:
             number = call.number or ""
-        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
+        return dialog(self.context, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return self.for_number(RegisterDialog, self.register, number)
+        return self.for_number(RegisterDialog, number)
 
     def open_link(self, number=None):
-        return self.for_number(LinkDialog, self.link, number)
+        return self.for_number(LinkDialog, number)
 
     def open_reserve(self, record=None):
         record = record or self.target()

@@ -1049,3 +1049,15 @@ def test_a_changed_number_not_yet_acknowledged_is_told_again_at_the_next_start(m
     assert notice in again.take_notices()
     again.acknowledge(notice)
     assert load(members_csv).take_notices() == []
+
+
+def test_a_quote_opened_in_the_member_no_and_closed_in_the_next_row_is_named_not_a_bogus_empty_name(tmp_path):
+    """The swallowed line has few commas (closed early in the next row): a member no. never holds a line
+    break of its own, so it is the quote, named where it opens, not 「名前が空です」."""
+    path = tmp_path / "members.csv"
+    write_csv(path, [HEADER, '"AC00001,一,,090-1111-2222,,,,', 'AC00002",二,,090-2222-3333,,,,',
+                     "AC00003,三,,090-3333-4444,,,,"])
+    table = load(path)
+    assert table.problems == ['members.csv 2行目: " で始まるセルが閉じていないため、後の 1 行が 1 つのセルになっています'
+                              '（この行の " を確かめてください）']
+    assert [m.member_no for m in table.members] == ["AC00003"]
