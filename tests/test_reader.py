@@ -654,6 +654,18 @@ def test_a_quiet_ncid_server_that_answers_is_kept_and_hears_the_keepalive_line(s
         listener.close()
 
 
+def test_a_quiet_serial_port_has_no_keepalive_and_is_never_reopened_for_silence(pty_pair, start_reader, nd_frame):
+    """Silence is normal on a COM port (no calls for hours): only a source with keepalive() is asked."""
+    master, path = pty_pair
+    reader, events = start_reader(path, "nd", keepalive_after=0.01)
+    events.status("connected")
+    quiet_until = time.monotonic() + 3 * cti.IDLE_TIMEOUT       # several idle reads, each past keepalive_after
+    assert poll_until(lambda: time.monotonic() >= quiet_until, WAIT)
+    os.write(master, nd_frame([(0x02, b"0451234567")]))
+    assert events.call().number == "0451234567"
+    assert events.states() == ["connecting", "connected"]
+
+
 def test_an_ncid_connection_has_tcp_keepalive():
     """A server that vanishes without closing (power cut) must show as lost: the socket probes it."""
     with socket.create_server(("127.0.0.1", 0)) as server:
