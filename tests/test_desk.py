@@ -846,3 +846,15 @@ def test_todays_counts_follow_the_date_the_clock_shows(app):
     clock.when = datetime(2026, 12, 8, 12, 0)             # the clock set back to yesterday
     app.window.follow_clock()
     assert app.window.history.counts["text"] == before
+
+
+def test_the_history_takes_an_id_it_already_shows_without_an_error(app):
+    """The report's 'TclError: Item 101 already exists' (SQLite reused a pruned row's id): the row
+    shown is replaced, once."""
+    app.events.put(cti.Call(MEMBER, protocol="modem", received=datetime.now()))
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == 1)
+    [shown] = app.window.history.tree.get_children()
+    again = cti.CallRecord(int(shown), datetime.now(), UNKNOWN, None, None, "modem")
+    app.window.history.add(again, [])
+    assert app.window.history.tree.get_children() == (shown,)
+    assert app.window.history.records[shown].number == UNKNOWN
