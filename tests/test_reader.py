@@ -778,6 +778,31 @@ def test_auto_port_all_busy_names_the_busy_port(monkeypatch, start_reader):
     assert busy.port == "COM3" and busy.text.startswith("COM3 は他のプログラムが使っています")
 
 
+def test_auto_port_that_cannot_be_opened_names_the_port_and_a_busy_one_wins(monkeypatch, start_reader):
+    """The first port's failure names it (COM2 が見つかりません); a busy port met later says more and wins."""
+    found = PortsFound(monkeypatch)
+    found.add("COM2", "USB Serial Port (COM2)", "USB VID:PID=0403:6015")
+    failures = {"COM2": "[Errno 2] could not open port COM2: [Errno 2] No such file or directory"}
+
+    def opener(url, protocol, baudrate):
+        raise serial.SerialException(failures[url])
+
+    reader, events = start_reader("auto", "auto", opener=opener)
+    missing = events.status("missing")
+    assert missing.port == "COM2" and missing.text.startswith("COM2 が見つかりません")
+    found.add("COM3", "USB-SERIAL CH340 (COM3)", "USB VID:PID=1A86:7523")
+    failures["COM3"] = "could not open port 'COM3': PermissionError(13, 'アクセスが拒否されました。', None, 5)"
+    busy = events.status("busy")
+    assert busy.port == "COM3"
+
+
+def test_probe_plan_puts_any_usb_port_before_a_modem_and_a_modem_before_a_built_in_port():
+    ports = [port_info("COM1", "通信ポート (COM1)", "ACPI\\PNP0501\\0"),
+             port_info("COM4", "PCI ソフト データ ファクス モデム", "PCI\\VEN_14F1&DEV_2F20"),
+             port_info("COM9", "EPSON TM-T88V Receipt", "USB VID:PID=04B8:0202 SER=X")]
+    assert [t.device for t in cti.probe_plan(ports, "auto")] == ["COM9", "COM4", "COM1"]
+
+
 @pytest.mark.skipif(not hasattr(socket, "SO_EXCLUSIVEADDRUSE"), reason="Windows only (runs in the Windows workflow)")
 def test_udp_port_cannot_be_taken_by_another_program_on_windows():
     port = free_udp_port()
