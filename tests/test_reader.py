@@ -107,6 +107,7 @@ def test_unplug_is_lost_then_missing_and_retried(pty_pair, start_reader, nd_fram
     first = events.status("missing")
     events.status("missing")                       # and again: the reader keeps retrying
     assert path in first.text
+    assert f"（{BACKOFF[0]} 秒後に" in first.text      # a loss starts the back-off table from its first delay
     assert reader.is_alive()
     after = events.states()[events.states().index("lost") + 1:]
     assert set(after) == {"connecting", "missing"}     # each retry: connecting, then missing; never connected
@@ -675,6 +676,7 @@ def test_an_ncid_connection_has_tcp_keepalive():
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
             if hasattr(socket, "TCP_KEEPIDLE"):
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
         finally:
