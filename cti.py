@@ -43,8 +43,10 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
       DeviceReader: the serial / TCP / UDP port in a thread, reconnecting, calls onto a queue;
       SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
-      Member, MembersFile (one parse, a value), the pure changes (Registration, next_member_no),
-      the parse cache (CachedMembers), MemberTable: the lock, write, swap and the pending file.
+      Member, MembersFile (one parse, a value) and CachedMembers (one from the parse cache), both
+      answering MembersParse; the pure changes (Registration, next_member_no); the --lookup scan;
+      MembersReader (reading, the parse cache, the threads); MemberTable: the lock, write, swap
+      and the pending file.
   Store: cti.db
       Database (SQLite): call history, visits, reservations; the visits CSV import, the history export.
   UI: what the window says
@@ -86,6 +88,7 @@ import json
 import logging
 import logging.handlers
 import ntpath
+import operator
 import os
 import pkgutil
 import queue
@@ -100,7 +103,6 @@ import threading
 import time
 import unicodedata
 import urllib.parse
-import weakref
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
@@ -1336,11 +1338,15 @@ def normalize_phone(text: str) -> str:
     return digits
 
 
+def written_as_one_number(text: str) -> bool:
+    """The text holds nothing but what one number is written with (a name, PRIVATE, a word: not)."""
+    return bool(ONE_NUMBER.fullmatch(nfkc(text).strip()))
+
+
 def written_number(text: str) -> str:
     """The national digits of a text written as one number (a query being typed, a device's number
     field, a gateway's hand-typed test call), '' for any other text (a name, PRIVATE, a word)."""
-    text = nfkc(text).strip()
-    return normalize_phone(text) if ONE_NUMBER.fullmatch(text) else ""
+    return normalize_phone(text) if written_as_one_number(text) else ""
 
 
 def valid_phone(digits: str) -> bool:
@@ -2167,7 +2173,7 @@ def sip_party(identity: str) -> tuple[str | None, str | None, str | None]:
         if word in SIP_NUMBERLESS:
             return None, SIP_NUMBERLESS[word], None
         if digits := written_number(candidate):
-            named = display and candidate is user and not written_number(display)
+            named = display and candidate is user and not written_as_one_number(display)
             return digits, None, caller_name(display) if named else None
     return None, None, None
 
@@ -2250,6 +2256,7 @@ class SipAgent:
         self.fresh_auth = False             # the last REGISTER answered a challenge just received
         self.transaction = None             # [branch, data, sent at, next resend, interval]
         self.next_register = None
+        self.timeouts = 0                   # REGISTERs the registrar never answered
         self.calls = {}                     # (Call-ID, From tag) -> Ringing
         self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
 
@@ -2332,6 +2339,7 @@ class SipAgent:
             branch, data, sent, resend, interval = self.transaction
             if now - sent >= self.give_up:
                 self.transaction, self.auth = None, None
+                self.timeouts += 1
                 self.next_register = now + self.unreachable_retry
                 out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
                                                "ありません。電源とネットワークを確認してください（つながりしだい"
@@ -2623,8 +2631,19 @@ class SipPort:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
                 out += self.agent.receive(data, source, self.clock())
+        timeouts = self.agent.timeouts
         out += self.agent.tick(self.clock())
+        if self.agent.timeouts > timeouts and self._moved():
+            raise OSError("この PC の IP アドレスが変わりました")    # the reader opens the port again, on the new one
         return self._send(out)
+
+    def _moved(self) -> bool:
+        """The PC now reaches the registrar from another address (DHCP, Wi-Fi for a cable): this socket
+        is bound to one that no longer is."""
+        try:
+            return local_address_for(self.target.host, self.target.port)[2] != self.local[0]
+        except OSError:
+            return False
 
     def _send(self, actions) -> list:
         events = []
@@ -2808,7 +2827,8 @@ class DeviceReader(threading.Thread):
                     self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
-                self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
+                cause = "ネットワークを確認" if is_sip_url(self.config.port) else "USB が抜けた？"
+                self.status("lost", f"{self.port_name} との接続が切れました（{cause}）。再接続しています")
             except Exception:              # a bug must not end the reader: log it and start over
                 log.exception("装置の読み取りでエラー")
                 self.status("lost", f"{self.port_name} の読み取りでエラーが起きました。再接続しています")
@@ -3091,18 +3111,19 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def swallowed_rows(cells: list, width: int) -> int:
-    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
+def swallowing_cell(cells: list, width: int, single_line=()) -> int | None:
+    """The index of the cell that swallowed rows (a quote opened by mistake and closed rows later), or None.
 
     A memo or phone cell may hold line breaks of its own; a line in it with as many commas
-    as a row has is a row, not a memo.
+    as a row has is a row, not a memo. A cell of the single_line columns (the member no.) never
+    holds a line break of its own.
     """
-    for cell in cells:
-        if ("\n" in cell or "\r" in cell) and width > 2:
-            lines = cell.splitlines()[1:]
-            if any(part.count(",") >= width - 1 for part in lines):
-                return len(lines)
-    return 0
+    for index, cell in enumerate(cells):
+        if "\n" in cell or "\r" in cell:
+            if index in single_line or (width > 2 and any(part.count(",") >= width - 1
+                                                          for part in cell.splitlines()[1:])):
+                return index
+    return None
 
 
 class MembersParse:
@@ -3120,16 +3141,18 @@ class MembersParse:
         key = search_key(query)
         if not key:
             return []
-        text, starts = self.search_index()
+        chunks, starts = self.search_index()
         needle = written_number(query) or key
-        found, at = [], 0
-        while len(found) < limit:
-            at = text.find(needle, at)
-            if at < 0:
-                break
-            index = bisect.bisect_right(starts, at) - 1
-            found.append(index)
-            at = starts[index + 1]              # one hit a member
+        found = []
+        for first, text in chunks:
+            base, at = starts[first], 0
+            while len(found) < limit:
+                at = text.find(needle, at)
+                if at < 0:
+                    break
+                index = bisect.bisect_right(starts, base + at) - 1
+                found.append(index)
+                at = starts[index + 1] - base       # one hit a member
         return self.members_at(found)
 
     def check(self) -> bool:
@@ -3189,7 +3212,7 @@ class MembersFile(MembersParse):
         return sorted({m.staff for m in self.members if m.staff})
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) for search(): made once a parse."""
+        """The search text (search_index()) for search(): made once a parse."""
         return self._search_index
 
     @functools.cached_property
@@ -3309,8 +3332,8 @@ class MemberRows:
                         continue
                 if text.find('"', start, end) >= 0 \
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
-                        and (eaten := swallowed_rows(cells, width)):      # a record of several lines
-                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
+                        and (cell := swallowing_cell(cells, width, (no_at,))) is not None:
+                    eaten = len(LINE_END.findall(cells[cell]))
                     opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
@@ -3427,7 +3450,7 @@ def lookup_in_text(text: str, digits: str, encoding: str, name: str = "members.c
     if scanned is not None:
         return scanned
     with collector_paused():
-        rows = MemberRows(text, name)
+        rows = MemberRows(text, name, spans=False)
         return [Member(*row) for row in rows if digits in row[3]], rows.problems
 
 
@@ -3946,25 +3969,30 @@ class CachedMembers(MembersParse):
         return self.parsed
 
     def search_index(self) -> tuple:
-        """(keys text, offsets) as stored; read once (the window reads it at load, --lookup never)."""
+        """The search text as stored (search_index()); read once (the window reads it at load, --lookup never)."""
         with self._searching:
             return self._read_search_index()
 
     def _read_search_index(self) -> tuple:
         if self._search is None:
-            stored = self.ask("SELECT key, value FROM meta WHERE key LIKE 'search_%' ORDER BY key") or []
+            # a chunk at a time, each kept as it is: never the stored bytes, the chunks and a text
+            # joined from them at once (the warm start's spike: 120 MB at 1,000,000 members)
+            keys = self.ask("SELECT key FROM meta WHERE key LIKE 'search_text:%' ORDER BY key") or []
             try:
-                text = "".join(value.decode("utf-16-le", "surrogatepass") for key, value in stored
-                               if key.startswith("search_text:"))
-                stored = dict(stored)
+                chunks, first, length = [], 0, 0
+                for key, in keys:
+                    text = self.ask("SELECT value FROM meta WHERE key = ?", (key,))[0][0].decode(
+                        "utf-16-le", "surrogatepass")
+                    chunks.append((first, text))
+                    first, length = first + text.count("\n"), length + len(text)
                 starts = array.array("q")
-                starts.frombytes(stored["search_starts"])
-                if len(starts) != self.count + 1 or starts[-1] != len(text):
+                starts.frombytes(self.ask("SELECT value FROM meta WHERE key = 'search_starts'")[0][0])
+                if len(starts) != self.count + 1 or first != self.count or starts[-1] != length:
                     raise ValueError("search index differs")
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
+            except (IndexError, ValueError, TypeError, AttributeError) as e:
                 log.info("会員台帳のキャッシュの検索索引を使えないので作り直します: %s", e)
-                text, starts = search_index(self.parsed or self)
-            self._search = (text, starts)
+                chunks, starts = search_index(self.parsed or self)
+            self._search = (chunks, starts)
         return self._search
 
     def ask(self, sql: str, args=()) -> list | None:
@@ -4143,11 +4171,19 @@ class MembersLock:
             raise LockLost(f"{self.path.name} was replaced while it was locked")
 
     def held(self) -> bool:
+        if self.locked is None:
+            return False
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return self.locked is not None and (st.st_dev, st.st_ino) == self.locked
+        return (st.st_dev, st.st_ino) == self.locked
+
+    def check(self) -> bool:
+        """True while the lock is ours; LockLost when it is not (asked before every replace)."""
+        if not self.held():
+            raise LockLost(f"{self.path.name} is no longer the file we locked")
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float):
@@ -4293,8 +4329,9 @@ class MemberWriter:
         """Made at the first write (reading needs no lock, nor filelock's import)."""
         return MembersLock(self.path)
 
-    def write(self, read_raw, stat, new=None) -> Written:
-        """Write the kept changes and new.
+    def write(self, read_raw, stat, new=None, known: "MembersFile | None" = None) -> Written:
+        """Write the kept changes and new; known: the table's last full parse, used when the file still
+        holds exactly its text.
 
         read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
         stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
@@ -4302,23 +4339,26 @@ class MemberWriter:
         (changes found lost meanwhile are pending from then on).
         """
         try:
+            cause = "held"
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
-                        return self._write_held(lock, read_raw, stat, new)
-                except FileChanged:         # another program saved meanwhile, or the lock file was replaced
-                    continue
-            raise FileError(f"{self.path.name}: {FILE_CAUSES['held']}", "held")     # saved again and again
+                        return self._write_held(lock, read_raw, stat, new, known)
+                except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
+                    cause = "locked" if isinstance(e, LockLost) else "held"
+            raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
         except filelock.Timeout:
             raise FileError(f"{self.path.name}: {FILE_CAUSES['locked']}", "locked") from None
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
             raise file_problem(e, self.path) from None
 
-    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+    def _write_held(self, lock: MembersLock, read_raw, stat, new, known) -> Written:
         raw, based_on = read_raw()
         key = content_key(raw) if raw is not None else None
         if self.last and key == self.last[0]:
             disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is not None and known is not None and known.text.encode(known.encoding) == raw:
+            disk = known                    # the same bytes as the table read: its parse
         elif raw is None:
             disk = MembersFile.parse("", "utf-8-sig", self.path.name)
         else:
@@ -4343,7 +4383,7 @@ class MemberWriter:
         try:
             # Excel takes no lock: a save of its own while we write would be replaced by our text made
             # without its rows; then ours is made again from its file (FileChanged), as when the lock is lost
-            st = atomic_write(self.path, data, unchanged=lambda: lock.held() and stat() == based_on) \
+            st = atomic_write(self.path, data, unchanged=lambda: lock.check() and stat() == based_on) \
                 if changed else None
         except FileChanged:
             raise
@@ -4379,7 +4419,7 @@ def requeued(kept: Kept, disk) -> Kept:
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
-# the table: the last good parse, re-reads, and changes through the shell
+# the table: the last good parse (read by MembersReader), re-reads, and changes through the shell
 
 # A change written (or kept pending: WriteDeferred carries the member then): the member as it now
 # is, and notes for the receptionist (a number another member holds too).
@@ -4400,6 +4440,151 @@ class PendingSaved:
     count: int
 
 
+class MembersReader:
+    """Reading members.csv, for the shell (MemberTable) to swap in: its bytes and their stamp, their
+    parse (from the parse cache when it holds this content, else parsed straight into it; in full
+    when a change needs one), and the threads that do it while the window runs: the re-read, the
+    search text read at the first load, the cache file's check, a written parse cached.
+    """
+
+    def __init__(self, path: Path, cache: "ParseCache | None", background: bool):
+        self.path = path
+        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
+        self.background = background    # the window's: re-reads on a thread, taken by take()
+        self.existed = False            # the file was there since start: from now on missing is "unavailable"
+        self.thread: threading.Thread | None = None     # the re-read, while it runs
+        self.found: tuple | None = None     # (parse, None or CtiError, stamp, stamp before) for take()
+
+    def stat(self):
+        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
+        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as e:                    # a share gone or access denied: a re-read will say which
+            return "error", e.errno
+        return stamp_of(st)
+
+    def read(self, full=False, wait_if_missing=False) -> tuple[MembersParse | None, tuple | None]:
+        """(parse, stamp) of the file on disk, (None, None) when it was never there since start (it may be
+        created); a MembersFile when full. FileError or MembersError when it cannot be used."""
+        raw, stamp = self.read_raw(wait_if_missing)
+        if raw is None:
+            return None, None
+        handed = [raw]                  # handed over: members_from frees the bytes before it parses
+        del raw
+        return self.parse(handed, full), stamp
+
+    def read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
+        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
+        be created); FileError when it cannot be read.
+
+        A file that was there before and is missing now is unavailable (Excel deletes it
+        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
+        it is looked for again a few times before giving up.
+        """
+        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
+            try:
+                with open(self.path, "rb") as f:            # text and stamp of the same file
+                    raw, st = f.read(), os.fstat(f.fileno())
+                break
+            except FileNotFoundError as e:
+                if not self.existed and not self.path.parent.is_dir():
+                    raise file_problem(e, self.path.parent) from None
+                if not self.existed and delay is None:
+                    return None, None
+                if delay is None:
+                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
+                                    "最後に読めた内容で表示を続けます", "missing") from None
+                time.sleep(delay)
+            except OSError as e:
+                raise file_problem(e, self.path, reading=True) from None
+        return raw, stamp_of(st)
+
+    def parse(self, handed: list, full=False) -> MembersParse:
+        """The parse of bytes read from members.csv: from the parse cache when it has them.
+
+        A MembersFile (needed to apply changes) when full. Otherwise a fresh parse is stored in
+        the cache and answered from it (a few MB, not a Member each): on the re-read thread while
+        the window runs, before the window at the first start, so that a start cut short (a kill,
+        a PC switched off as soon as the window shows) still leaves the cache for the next one.
+        """
+        on_ui_thread = self.background and threading.current_thread() is not self.thread
+        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
+        if self.background and on_ui_thread:
+            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
+            # link dialog's first keystroke (which waits for it, should it come sooner)
+            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
+        elif self.background:
+            file.search_index()         # at load, not at the link dialog's first keystroke
+        return file
+
+    def reread(self, before, error: str | None, full):
+        """Start a re-read on a thread (unless one runs) when the file's stamp is no longer before (or
+        it was unreadable and is there): take() has its result once done. full(): whether a
+        MembersFile is needed, asked when the thread reads."""
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._reread, args=(before, error, full), name="members-reader",
+                                           daemon=True)
+            self.thread.start()
+
+    def _reread(self, before, error, full):
+        stamp = self.stat()
+        if stamp == before and not (error and stamp):
+            return
+        try:
+            parse, stamp = self.read(full())
+        except CtiError as e:
+            parse, stamp = e, None
+        self.found = (parse, stamp, before)
+
+    @property
+    def rereading(self) -> bool:
+        """A re-read is running on the reader thread."""
+        return self.thread is not None and self.thread.is_alive()
+
+    def take(self) -> tuple | None:
+        """(parse, None when never there since start, or CtiError; stamp; the stamp it replaces) of the
+        last re-read, once; None when there is none."""
+        found, self.found = self.found, None
+        return found
+
+    def check_later(self, parse: MembersParse, on_damaged):
+        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
+        members would slow its start on a busy PC); a damaged cache file is removed and on_damaged() called
+        (members.csv is then read again, as when it changes)."""
+        def check():
+            if not parse.check():
+                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
+                remove_quietly(parse.path)
+                on_damaged()
+        timer = threading.Timer(CACHE_CHECK_DELAY, check)
+        timer.name, timer.daemon = "members-cache-check", True
+        timer.start()
+
+    def cache_later(self, raw: bytes, file: MembersFile, stamp, current):
+        """Store a parse on a thread of its own; the window then swaps in the cached one (take()) unless the
+        file's stamp is no longer current() by then."""
+        if self.cache is None:
+            return
+
+        def store():
+            cached = self._store(content_key(raw), file)
+            if cached is not None and self.background and self.found is None and stamp == current():
+                self.found = (cached, stamp, stamp)
+        threading.Thread(target=store, name="members-cache", daemon=True).start()
+
+    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
+        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
+        try:
+            self.cache.store(key, file)
+        except (sqlite3.Error, OSError) as e:
+            log.info("会員台帳のキャッシュを書けません: %s", e)
+            return None
+        return self.cache.open(key, self.path)
+
+
 class MemberTable:
     """members.csv as the program uses it: the last good MembersFile, re-reads, and changes.
 
@@ -4415,7 +4600,7 @@ class MemberTable:
     def __init__(self, path: Path, pending_dir: Path | None = None, background: bool = False,
                  cache: "ParseCache | None" = None):
         self.path = Path(path)
-        self.cache = cache              # parses of members.csv by content (see "parse cache"), None: parse every time
+        self.reader = MembersReader(self.path, cache, background)
         # per PC: on a shared folder each reception PC keeps (and retries) only its own changes
         self.pending_file = PendingFile(Path(pending_dir or self.path.parent), self.path)
         self.writer = MemberWriter(self.path, self.pending_file)
@@ -4423,11 +4608,8 @@ class MemberTable:
         self.notices: list = []                         # Renumbered, Unsaved, PendingSaved: to tell, in order
         self.disk = self.file = MembersFile.parse("", "utf-8-sig", self.path.name)
         self.stamp = None
-        self.existed = False            # the file was there since start: from now on missing is "unavailable"
         self.error: str | None = None
         self.background = background
-        self._reader: threading.Thread | None = None
-        self._reread: tuple | None = None               # (MembersFile or CtiError, stamp) from the reader thread
 
     pending_path = property(lambda self: self.pending_file.path)
     kept = property(lambda self: self.writer.kept)
@@ -4456,109 +4638,22 @@ class MemberTable:
             raise
         self._adopt(disk, stamp)
         if not disk.verified:
-            self._verify_later(disk)
+            self.reader.check_later(disk, on_damaged=self._forget_stamp)
         return self
 
-    def _stat(self):
-        """(inode, mtime, size, ctime) of the file, None when it is not there, ("error", errno) when it cannot be
-        seen. ctime: an in-place copy (robocopy, xcopy) keeping the size and the time still changes it (POSIX)."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        except OSError as e:                    # a share gone or access denied: a re-read will say which
-            return "error", e.errno
-        return stamp_of(st)
+    def _read(self, full=False) -> tuple[MembersParse, tuple | None]:
+        """(parse, stamp) of the file on disk (in full when changes are pending); the last good one when it
+        was never there since start. FileError or MembersError when it cannot be used."""
+        disk, stamp = self.reader.read(full or bool(self.kept.changes))
+        return (self.disk, None) if disk is None else (disk, stamp)
 
-    def _read(self, wait_if_missing=False, full=False) -> tuple[MembersFile, tuple | None]:
-        """(MembersFile, stamp) of the file on disk; FileError or MembersError when it cannot be used."""
-        raw, stamp = self._read_raw(wait_if_missing)
-        if raw is None:
-            return self.disk, None                  # never there since start: the file may be created
-        handed = [raw]                  # handed over: members_from frees the bytes before it parses
-        del raw
-        return self._parse(handed, stamp, full), stamp
-
-    def _read_raw(self, wait_if_missing=False) -> tuple[bytes | None, tuple | None]:
-        """(bytes, stamp) of the file on disk, (None, None) when it was never there since start (it may
-        be created); FileError when it cannot be read.
-
-        A file that was there before and is missing now is unavailable (Excel deletes it
-        while saving; an SMB client caches "not found" for seconds): with wait_if_missing
-        it is looked for again a few times before giving up.
-        """
-        for delay in (MISSING_RECHECKS if wait_if_missing else ()) + (None,):
-            try:
-                with open(self.path, "rb") as f:            # text and stamp of the same file
-                    raw, st = f.read(), os.fstat(f.fileno())
-                break
-            except FileNotFoundError as e:
-                if not self.existed and not self.path.parent.is_dir():
-                    raise file_problem(e, self.path.parent) from None
-                if not self.existed and delay is None:
-                    return None, None
-                if delay is None:
-                    raise FileError(f"{self.path.name} が見つかりません（Excel の保存中か、共有フォルダに届きません）。"
-                                    "最後に読めた内容で表示を続けます", "missing") from None
-                time.sleep(delay)
-            except OSError as e:
-                raise file_problem(e, self.path, reading=True) from None
-        return raw, stamp_of(st)
-
-    def _parse(self, handed: list, stamp, full=False):
-        """The parse of bytes read from members.csv: from the parse cache when it has them.
-
-        A MembersFile (needed to apply changes) when asked for, or when changes are pending.
-        Otherwise a fresh parse is stored in the cache and answered from
-        it (a few MB, not a Member each): on the re-read thread while the window runs, before
-        the window at the first start, so that a start cut short (a kill, a PC switched off as
-        soon as the window shows) still leaves the cache for the next one.
-        """
-        full = full or bool(self.kept.changes)
-        on_ui_thread = self.background and threading.current_thread() is not self._reader
-        file, key = members_from(handed, self.path, self.cache, full, verify=not on_ui_thread)
-        if self.background and on_ui_thread:
-            # the first load: read on a thread while Tk starts (0.2 s at 1,000,000 members), not at the
-            # link dialog's first keystroke (which waits for it, should it come sooner)
-            threading.Thread(target=file.search_index, name="members-search-index", daemon=True).start()
-        elif self.background:
-            file.search_index()         # at load, not at the link dialog's first keystroke
-        return file
-
-    def _store(self, key: str, file: MembersFile) -> "CachedMembers | None":
-        """Write a parse to the cache and open it; None when it cannot be (cti goes on without)."""
-        try:
-            self.cache.store(key, file)
-        except (sqlite3.Error, OSError) as e:
-            log.info("会員台帳のキャッシュを書けません: %s", e)
-            return None
-        return self.cache.open(key, self.path)
-
-    def _verify_later(self, parse: MembersParse):
-        """Check a parse's source on a thread once the window is up (a cache file: reading 150 MB at 1,000,000
-        members would slow its start on a busy PC); a damaged cache file is removed and members.csv read
-        again, as when it changes."""
-        def verify():
-            if not parse.check():
-                log.info("会員台帳のキャッシュが壊れているので members.csv を読み直します: %s", parse.path.name)
-                remove_quietly(parse.path)
-                self.stamp = None               # the next check re-reads (and re-caches) members.csv
-        check = threading.Timer(CACHE_CHECK_DELAY, verify)
-        check.name, check.daemon = "members-cache-check", True
-        check.start()
-
-    def _cache_later(self, raw: bytes, file: MembersFile, stamp):
-        """Store a parse on a thread of its own; the window then swaps in the cached one (take_reread)."""
-        def store():
-            cached = self._store(content_key(raw), file)
-            if cached is not None and self.background and self._reread is None and stamp == self.stamp:
-                self._reread = (cached, stamp, stamp)
-        threading.Thread(target=store, name="members-cache", daemon=True).start()
+    def _forget_stamp(self):
+        self.stamp = None               # the next check re-reads (and re-caches) members.csv
 
     def _adopt(self, disk: MembersFile, stamp):
         """Swap in a file read from disk: check recent writes survived it, apply the pending changes."""
         self.disk, self.stamp, self.error = disk, stamp, None
-        self.existed = self.existed or stamp is not None
+        self.reader.existed = self.reader.existed or stamp is not None
         self._requeue_lost(disk)
         self.file = apply_changes(disk.full(), self.kept.changes).file if self.kept.changes else disk
         release_freed_memory()              # the parse's work, and the parse it replaced
@@ -4572,7 +4667,7 @@ class MemberTable:
     def _unavailable(self, error: CtiError):
         """The file cannot be read now: keep answering from the last good table, say why."""
         self.error = str(error)
-        self.stamp = self._stat()           # looked at again when it changes (or, if there, every time)
+        self.stamp = self.reader.stat()     # looked at again when it changes (or, if there, every time)
         log.warning("members.csv を読めません: %s", error)
 
     def refresh(self) -> bool:
@@ -4581,12 +4676,9 @@ class MemberTable:
         In background mode the re-read runs in a thread and take_reread() swaps it in later.
         """
         if self.background:
-            if self._reader is None or not self._reader.is_alive():
-                self._reader = threading.Thread(target=self._reread_in_background, name="members-reader",
-                                                daemon=True)
-                self._reader.start()
+            self.reader.reread(self.stamp, self.error, full=lambda: bool(self.kept.changes))
             return False
-        stamp = self._stat()
+        stamp = self.reader.stat()
         if stamp == self.stamp and not (self.error and stamp):
             return False
         log.info("members.csv が変更されたので読み直します")
@@ -4596,22 +4688,15 @@ class MemberTable:
             self._unavailable(e)
         return True
 
-    def _reread_in_background(self):
-        stamp, before = self._stat(), self.stamp
-        if stamp == before and not (self.error and stamp):
-            return
-        try:
-            result = self._read()
-        except CtiError as e:
-            result = (e, None)
-        self._reread = result + (before,)
+    rereading = property(lambda self: self.reader.rereading)
 
     def take_reread(self) -> bool:
         """On the UI thread: swap in what the background re-read found; True when something changed."""
-        result, self._reread = self._reread, None
+        result = self.reader.take()
         if result is None:
             return False
         found, stamp, before = result
+        found = self.disk if found is None else found       # never there since start: as it was
         if before != self.stamp:
             return False                    # our own write came in between: it is newer
         if isinstance(found, CtiError):
@@ -4637,7 +4722,7 @@ class MemberTable:
         except OSError:
             return None
         digits = normalize_phone(number)
-        cached = self.cache.open(content_key(raw), self.path) if self.cache else None
+        cached = self.reader.cache.open(content_key(raw), self.path) if self.reader.cache else None
         if cached is not None:
             return list(cached.by_phone.get(digits, ())), cached.problems
         text, encoding = decode_file_text(raw, self.path, MembersError)
@@ -4703,15 +4788,17 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self._read_raw(wait_if_missing=new is not None), self._stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
+                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
         self.disk = self.file = written.file
-        self.stamp, self.error, self.existed = written.stamp, None, True
+        self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
         self.notices += applied.renumbered
         if applied.rejected:
             self.notices.append(Unsaved(applied.rejected, written.unsaved))
-        if self.cache and written.changed:
-            self._cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp)
+        if written.changed:
+            self.reader.cache_later(written.file.text.encode(written.file.encoding), written.file, written.stamp,
+                                    current=lambda: self.stamp)
         return written
 
     def _defer(self, change, error: CtiError):
@@ -4793,17 +4880,18 @@ def search_lines(members) -> list[str]:
     return [key + "\t" + "\t".join(m[3]) for key, m in zip(keys, members)]
 
 
-def search_index(file: MembersFile, chunk=10_000) -> tuple[str, array.array]:
-    """One text of every member's search keys, and each member's offset in it (made a chunk of members at
-    a time: a line of keys a member held at once would weigh more than the text itself)."""
-    parts, starts = [], array.array("q", [0])
+def search_index(file: MembersFile, chunk=10_000) -> tuple[list, array.array]:
+    """Every member's search keys, a line each, as texts of a chunk of members: [(index of the chunk's
+    first member, text)], and each member's offset in the texts laid end to end (a chunk at a time: a
+    line of keys a member held at once would weigh more than the text itself)."""
+    chunks, starts = [], array.array("q", [0])
     members = file.members
     for first in range(0, len(members), chunk):
         lines = search_lines([(m.member_no, m.name, m.kana, m.phones) for m in members[first:first + chunk]])
         for line in lines:
             starts.append(starts[-1] + len(line) + 1)
-        parts.append("\n".join(lines) + "\n")
-    return "".join(parts), starts
+        chunks.append((first, "\n".join(lines) + "\n"))
+    return chunks, starts
 
 
 ###############################################################################
@@ -5759,7 +5847,7 @@ def members_status(table: MemberTable) -> str:
 
 
 # Every action of the main window once: its button, its key, its line in the help and the
-# MainWindow method it runs (the card's buttons take their labels from here too).
+# MainWindow method it runs (or a frame's: history.export); the card's buttons take their labels from here too.
 Action = namedtuple("Action", "name label key help command where", defaults=("toolbar",))
 ACTIONS = (
     Action("lookup", "着信番号参照", "F7", "番号を入力して会員を調べます（着信の履歴には残しません）", "open_lookup"),
@@ -5771,7 +5859,7 @@ ACTIONS = (
            "open_visits"),
     Action("today", "本日の予約", "F6", "予約一覧（今日から。◀ ▶ や日付で他の日）。新規予約・変更・来店・退店・取消をここで",
            "open_today"),
-    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "export_history"),
+    Action("export", "履歴を保存", "", "着信履歴を Excel で開ける CSV に保存します", "history.export"),
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
@@ -6012,13 +6100,40 @@ def widget_rect(window) -> Rect:
 
 class DialogContext:
     """What a dialog or list window may use of the main window: the store, the database, the clock,
-    the fonts, a way to post a notice on the card, and the booking changes every list of bookings
-    shares. Dialogs get this, never the window itself."""
+    the fonts, a way to post a notice on the card, and the dialogs' submits (a member registered or
+    a number linked, a booking saved or moved on), after which the window follows (members_changed,
+    bookings_changed). Dialogs get this, never the window itself. Each submit returns {} when done,
+    else the errors to show."""
 
     def __init__(self, root, config: Config, members: MemberTable, db: Database, now, fonts: dict,
-                 post_notice, bookings_changed):
+                 post_notice, members_changed, bookings_changed):
         self.root, self.config, self.members, self.db, self.now, self.fonts = root, config, members, db, now, fonts
-        self.post_notice, self.bookings_changed = post_notice, bookings_changed
+        self.post_notice, self.members_changed, self.bookings_changed = post_notice, members_changed, bookings_changed
+
+    def register(self, registration) -> dict:
+        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
+
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed([note for note in notes if note not in warned])
+        if member is not None:
+            self.post_notice(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     def save_booking(self, booking: dict) -> dict:
         """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
@@ -6219,9 +6334,9 @@ class RegisterDialog(Dialog):
     """会員登録: a new member with the selected number."""
     ok_text = "登録"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "会員登録", submit, **kw)
+        super().__init__(context, "会員登録", submit or context.register, **kw)
 
     def create_widgets(self):
         table = self.context.members
@@ -6309,9 +6424,9 @@ class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "電話番号登録", submit, **kw)
+        super().__init__(context, "電話番号登録", submit or context.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
@@ -6344,7 +6459,7 @@ class LinkDialog(Dialog):
 class ReserveDialog(Dialog):
     """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
     callbacks), with the day's bookings by stylist under the form and a warning when the stylist
-    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
+    is already booked then. The caller's submit (DialogContext.save_booking) writes it."""
     ok_text = "予約する"
 
     def __init__(self, context, member: Member | None = None, reservation: Reservation | None = None,
@@ -6881,7 +6996,7 @@ class CallerCard(tk.Frame):
 
 class HistoryList(ttk.Frame):
     """Today's counts over the call history: the list, the record behind each row, its right-click
-    menu, and whether the row the receptionist picked is hers to keep when a call arrives."""
+    menu, whether the row the receptionist picked is hers to keep when a call arrives, and 履歴を保存."""
 
     SELECTION_HOLD = timedelta(minutes=1)
 
@@ -7017,6 +7132,27 @@ class HistoryList(ttk.Frame):
         self.refresh()
         return True
 
+    def export(self):
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        context = self.context
+        documents = Path.home() / "Documents"
+        path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
+                                            initialdir=str(documents if documents.is_dir() else Path.home()),
+                                            initialfile=f"着信履歴_{context.now():%Y%m%d}.csv",
+                                            filetypes=[("CSV", "*.csv")])
+        if not path:
+            return None
+        found = {}
+        rows = [export_row(r, found.setdefault(r.number, context.members.lookup(r.number) if r.number else []))
+                for r in context.db.calls()]
+        try:
+            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
+        except OSError as e:
+            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=context.root)
+            return None
+        context.post_notice(f"保存しました: {path}")
+        return path
+
 
 class Toolbar(ttk.Frame):
     """The buttons under the history, one per toolbar entry of ACTIONS, in two rows (the window stays
@@ -7087,7 +7223,7 @@ class MainWindow:
         self.frame = None               # (width, height) the window manager's frame adds, once measured
         root.report_callback_exception = self.report_exception
         self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
-                                     self.reservations_changed)
+                                     self.members_changed, self.reservations_changed)
         root.title("CTI — 着信待ち")
         self._build()
         self._bind_keys()
@@ -7469,7 +7605,7 @@ class MainWindow:
         self.card.show_notice(text)
         self.later("confirm", self.CONFIRM_MS, self.refresh_status)
 
-    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+    # 着信番号参照's submit: the card's (the others' are the DialogContext's)
 
     def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
@@ -7477,37 +7613,12 @@ class MainWindow:
         self.card.show_lookup()
         return {}
 
-    def register(self, registration) -> dict:
-        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
-                                       registration.phone)
-
-    def link(self, member_and_phone) -> dict:
-        member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
-                                       normalize_phone(phone))
-
-    def save_member_change(self, change, member_no, done, phone="") -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
-        The dialog named the number's other members before saving: the store's note of them is not said twice."""
-        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed([note for note in notes if note not in warned])
-        if member is not None:
-            self.confirm(f"{done}: {member.member_no} {member.name} 様")
-        return {}
-
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # actions: each ACTIONS entry names its method here
 
     def action(self, name):
-        """The command behind an ACTIONS entry (its button and its key)."""
-        return getattr(self, ACTION[name].command)
+        """The command behind an ACTIONS entry (its button and its key): a method here or of a frame."""
+        return operator.attrgetter(ACTION[name].command)(self)
 
     def target(self) -> CallRecord | None:
         """The call every action acts on: the one on the card (a new call, or the row she chose)."""
@@ -7532,18 +7643,18 @@ class MainWindow:
             return then(members[0])
         return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def for_number(self, dialog, submit, number):
+    def for_number(self, dialog, number):
         """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
         call = self.target() if number is None else None
         if call is not None:
             number = call.number or ""
-        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
+        return dialog(self.context, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return self.for_number(RegisterDialog, self.register, number)
+        return self.for_number(RegisterDialog, number)
 
     def open_link(self, number=None):
-        return self.for_number(LinkDialog, self.link, number)
+        return self.for_number(LinkDialog, number)
 
     def open_reserve(self, record=None):
         record = record or self.target()
@@ -7573,26 +7684,6 @@ class MainWindow:
 
     def open_skipped_rows(self):
         return SkippedRowsWindow(self.context, _utest=self._utest)
-
-    def export_history(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
-        documents = Path.home() / "Documents"
-        path = filedialog.asksaveasfilename(parent=self.root, title="着信履歴を保存", defaultextension=".csv",
-                                            initialdir=str(documents if documents.is_dir() else Path.home()),
-                                            initialfile=f"着信履歴_{self.now():%Y%m%d}.csv",
-                                            filetypes=[("CSV", "*.csv")])
-        if not path:
-            return None
-        found = {}
-        rows = [export_row(r, found.setdefault(r.number, self.members.lookup(r.number) if r.number else []))
-                for r in self.db.calls()]
-        try:
-            export_calls_csv(Path(path), rows, header=EXPORT_COLUMNS)
-        except OSError as e:
-            messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=self.root)
-            return None
-        self.confirm(f"保存しました: {path}")
-        return path
 
     def report_exception(self, exc, value, tb):
         """An error in a Tk callback: to cti.log and one clear message, and the window carries on."""
@@ -8040,7 +8131,7 @@ def cmd_lookup(number: str, config_path) -> int:
     scanned = table.lookup_once(number)
     if scanned is None:
         members, problems = table.load().lookup(number), table.problems
-        if not table.existed:
+        if not table.reader.existed:
             print(f"{config.members}: 会員台帳がありません（cti.ini の [files] members に members.csv の場所を"
                   "書いてください）", file=sys.stderr)
             return 2
@@ -8054,6 +8145,9 @@ def cmd_lookup(number: str, config_path) -> int:
 
 def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
+    if not path:
+        print("--import-visits: 来店履歴の CSV ファイルの名前を指定してください", file=sys.stderr)
+        return 2
     config, _ = load_config(config_path)
     try:
         members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)
@@ -8171,9 +8265,10 @@ def cmd_window(config_path: Path) -> int:
         written = write_first_run_files(config_path, config)
         setup_logging(config)
     except OSError as e:
-        problem = file_problem(e, config_path.parent)
-        raise FileError(f"{problem}。cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
-                        "にコピーしてから起動してください", problem.cause) from None
+        cause = file_cause(e)
+        raise FileError(f"{config_path.parent} に書き込めません（{e.strerror if cause == 'other' else FILE_CAUSES[cause]}）。"
+                        "cti のフォルダを、書き込める場所（C:\\cti など。OneDrive のフォルダは避けます）"
+                        "にコピーしてから起動してください", cause) from None
     log.info("cti %s 起動 (%s)", __version__, config_path)
     for name in written:
         log.info("初回起動: %s を作りました", name)

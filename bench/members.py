@@ -125,7 +125,9 @@ def child_main(path: Path, size: int, quick: bool, register: bool, seed: int) ->
     table = cti.MemberTable(path).load()
     load_s = time.perf_counter() - started
     rss_after = peak_rss_mb()
-    assert len(table.members) == size and not table.problems, (len(table.members), table.problems[:3])
+    # the generator's Excel damage: a number Excel made 9.01235E+09 is the one problem a row may have
+    assert len(table.members) == size and all("指数表記" in p for p in table.problems), \
+        (len(table.members), table.problems[:3])
     figures.append(("load", round(load_s, 3), "s"))
     if rss_before is not None:
         figures.append(("load_rss_growth", round(rss_after - rss_before, 1), "MB"))
@@ -133,7 +135,8 @@ def child_main(path: Path, size: int, quick: bool, register: bool, seed: int) ->
     # lookup -----------------------------------------------------------------
     rng = random.Random(seed)
     count = 2000 if quick else 10000
-    hits = [rng.choice(table.members).phones[0] for _ in range(count // 2)]
+    with_phones = [m for m in table.members if m.phones]
+    hits = [rng.choice(with_phones).phones[0] for _ in range(count // 2)]
     misses = [gen.miss_number(rng, table.by_phone) for _ in range(count - count // 2)]
     queries = [(q, True) for q in hits] + [(q, False) for q in misses]
     rng.shuffle(queries)
@@ -191,7 +194,7 @@ def child_main(path: Path, size: int, quick: bool, register: bool, seed: int) ->
     t0 = time.perf_counter()
     assert table.search(MISS_QUERIES[0], limit=SEARCH_LIMIT) == []
     figures.append(("search_index_build", round(time.perf_counter() - t0, 3), "s"))
-    sample = [rng.choice(table.members) for _ in range(40 if quick else 200)]
+    sample = [rng.choice(with_phones) for _ in range(40 if quick else 200)]
     typed = []
     for m in sample:
         kana = cti.search_key(m.kana)

@@ -369,6 +369,71 @@ def calls_after_save(table, folder: Path, numbers: list, saves: int, seed: int):
     return results
 
 
+def calls_during_reread(table, folder: Path, numbers: list, saves: int, seed: int, per_save=8):
+    """Popup latencies (s) of calls ringing while a re-read of members.csv is running (its parse and
+    cache write on the reader thread, the window answering from the table it had): after each save,
+    the window's own check starts the re-read; calls then ring at random moments, and only those
+    whose number was shown while the reader was still at work are counted."""
+    rng = random.Random(seed)
+    path = table.path
+    original = path.read_bytes()
+    latencies = []
+    try:
+        with window_on_pty(table, folder, cti.MainWindow.POLL_MS) as (root, window, master):
+            for i in range(saves):
+                tmp = path.with_name("~$members.tmp")
+                tmp.write_bytes(original.replace(b"\r\n", f"\r\n{'' if i % 2 else ' '}".encode(), 1)
+                                if i % 2 == 0 else original)
+                os.replace(tmp, path)                   # saved (a blank before the second line, or not)
+                pump_until(root, lambda: table.rereading, timeout=60)     # the window's timer started it
+                previous = None
+                for _ in range(per_save):
+                    number = rng.choice(numbers)
+                    while number == previous:           # the decoder drops a repeat within 3 s
+                        number = rng.choice(numbers)
+                    previous = number
+                    shown = cti.format_phone(number)
+                    t0 = ring_at_random(root, master, rng, number, 50)
+                    t1 = pump_until(root, lambda: window.card.labels["number"].cget("text") == shown)
+                    if table.rereading:
+                        latencies.append(t1 - t0)
+                    else:
+                        break
+                pump_until(root, lambda: not table.rereading, timeout=600)
+    finally:
+        tmp = path.with_name("~$members.tmp")
+        tmp.write_bytes(original)
+        os.replace(tmp, path)
+    return latencies
+
+
+def fresh_first_keystroke(folder: Path, query: str) -> float:
+    """In this process, fresh: the table loaded from the cache as a window's start loads it, a window,
+    the link dialog opened at once and one character typed; seconds from the character to the
+    results drawn (the search text may still be being read)."""
+    table = cti.MemberTable(folder / "members.csv", background=True, cache=cti.ParseCache(folder / "cache")).load()
+    with window_on_pty(table, folder, cti.MainWindow.POLL_MS) as (root, window, master):
+        dialog = window.open_link("")
+        root.update()
+        entry = dialog.widgets["query"]
+        t0 = time.perf_counter()
+        entry.insert("end", query[0])
+        root.update_idletasks()
+        return time.perf_counter() - t0
+
+
+def fresh_first_keystrokes(folder: Path, queries: list) -> list:
+    """fresh_first_keystroke of each query, each in a process of its own (a fresh start)."""
+    found = []
+    for query in queries:
+        code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; from bench import popup; "
+                f"print(popup.fresh_first_keystroke(Path(sys.argv[1]), sys.argv[2]))")
+        result = subprocess.run([sys.executable, "-c", code, str(folder), query], capture_output=True, text=True,
+                                encoding="utf-8", timeout=300, check=True)
+        found.append(float(result.stdout.split()[-1]))
+    return found
+
+
 # -----------------------------------------------------------------------------
 # the window started as a process (used by bench/startup.py)
 
@@ -461,6 +526,7 @@ def main(argv=None):
     calls = args.calls or (120 if args.quick else 500)
     dialogs = args.dialogs or (15 if args.quick else 60)
     saves = args.saves or (2 if args.quick else 5)
+    fresh_starts = 3 if args.quick else 8
     naive_every = 5 if args.quick else 2                # naive scans: 24 quick, 250 full
     n = args.members
     tag = str(n)                                        # as bench/members.py names sizes
@@ -472,7 +538,7 @@ def main(argv=None):
         generate(big / "members.csv", n)
         print(f"# popup: {n} members generated; the window's table (parsed into the parse cache)", file=sys.stderr, flush=True)
         # as the window loads it at its first start: parsed straight into the parse cache
-        table = cti.MemberTable(big / "members.csv", background=True, cache=cti.ParseCache(work / "cache")).load()
+        table = cti.MemberTable(big / "members.csv", background=True, cache=cti.ParseCache(big / "cache")).load()
         assert isinstance(table.file, cti.CachedMembers), "the parse cache was not written"
         numbers = sorted(table.by_phone)
 
@@ -508,6 +574,10 @@ def main(argv=None):
         emit(f"link_keystroke_naive_scan_p50_{tag}", statistics.median(naive_every_key) * ms, "ms")
         emit(f"link_keystroke_naive_scan_p99_{tag}", percentile(naive_every_key, 99) * ms, "ms")
         emit(f"link_first_keystroke_naive_scan_p99_{tag}", percentile(naive_firsts, 99) * ms, "ms")
+        fresh = fresh_first_keystrokes(big, queries[:fresh_starts])
+        emit(f"link_first_keystroke_fresh_p50_{tag}", statistics.median(fresh) * ms, "ms")
+        emit(f"link_first_keystroke_fresh_max_{tag}", max(fresh) * ms, "ms")
+        emit("link_fresh_starts", len(fresh), "starts")
         emit("link_dialogs", len(firsts), "dialogs")
         emit("link_keystrokes", len(every), "keystrokes")
 
@@ -519,6 +589,13 @@ def main(argv=None):
         emit(f"call_after_save_name_max_{tag}", max(b for _, b in after), "s")
         emit("call_after_save_members_check_ms", cti.MainWindow.MEMBERS_CHECK_MS, "ms")
         emit("call_after_save_saves", len(after), "saves")
+
+        print("# popup: calls while a re-read of members.csv is running", file=sys.stderr, flush=True)
+        during = calls_during_reread(table, work, numbers, saves, seed=5)
+        emit(f"popup_during_reread_p50_{tag}", statistics.median(during) * ms, "ms")
+        emit(f"popup_during_reread_p99_{tag}", percentile(during, 99) * ms, "ms")
+        emit(f"popup_during_reread_max_{tag}", max(during) * ms, "ms")
+        emit("popup_during_reread_calls", len(during), "calls")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

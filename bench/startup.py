@@ -311,11 +311,13 @@ def main(argv=None) -> int:
             emit(f"startup_named_warm_vs_empty_{size}", statistics.median(r["named"] for r in warm) / empty_named, "x")
             emit(f"rss_warm_{size}", statistics.median(r["VmRSS"] for r in warm), "MB")
             emit(f"rss_peak_warm_{size}", max(r["VmHWM"] for r in warm), "MB")
+            emit(f"rss_warm_spike_{size}", statistics.median(r["VmHWM"] - r["VmRSS"] for r in warm), "MB")
             emit(f"rss_peak_cold_{size}", max(r["VmHWM"] for r in cold), "MB")
             if reread:
                 emit(f"rss_before_reread_{size}", reread["VmRSS"], "MB")
                 emit(f"rss_after_reread_{size}", reread["reread_VmRSS"], "MB")
                 emit(f"rss_peak_reread_{size}", reread["reread_VmHWM"], "MB")
+                emit(f"rss_held_after_reread_{size}", reread["reread_VmRSS"] - reread["VmRSS"], "MB")
             if BUILT.exists():
                 built = folder_for(work, members, f"built{size}")
                 built_runs, _, _ = window_figures(built, digits, runs, 0,

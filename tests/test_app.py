@@ -333,7 +333,7 @@ def test_a_folder_that_cannot_be_written_says_where_to_copy_cti(tmp_path, monkey
     monkeypatch.setattr(cti.tempfile, "tempdir", str(tmp_path))          # the one-instance lock goes here
     not_a_folder = tmp_path / "cti.exe"                                   # as if the folder were unwritable:
     not_a_folder.write_bytes(b"")                                         # even root cannot write inside a file
-    with pytest.raises(cti.ConfigError) as caught:
+    with pytest.raises(cti.FileError) as caught:          # a file problem, not a cti.ini one
         cti.cmd_window(not_a_folder / "cti.ini")
     assert "に書き込めません" in str(caught.value) and "コピー" in str(caught.value)
 

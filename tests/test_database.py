@@ -458,7 +458,7 @@ def test_import_visits_english_headers_and_column_order(db, tmp_path):
 def test_import_visits_without_required_columns(db, tmp_path):
     path = tmp_path / "visits.csv"
     path.write_text("会員番号,メニュー\nAC00001,カット\n", encoding="utf-8-sig")
-    with pytest.raises(cti.MembersError) as caught:
+    with pytest.raises(cti.VisitsError) as caught:
         db.import_visits(path)
     assert "visits.csv" in str(caught.value) and "来店日" in str(caught.value)
     assert db.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
@@ -467,7 +467,7 @@ def test_import_visits_without_required_columns(db, tmp_path):
 def test_import_visits_unreadable_file(db, tmp_path):
     path = tmp_path / "visits.csv"
     path.write_bytes("来店日,会員番号\r\n".encode("cp932") + b"2026/11/01,\x81\x20\r\n")
-    with pytest.raises(cti.MembersError) as caught:
+    with pytest.raises(cti.VisitsError) as caught:
         db.import_visits(path)
     assert "visits.csv" in str(caught.value)
 

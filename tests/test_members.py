@@ -276,9 +276,9 @@ def test_lookup_rereads_a_file_changed_on_disk(members_csv):
     write_csv(members_csv, lines)
     st = members_csv.stat()
     os.utime(members_csv, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
-    assert table._stat() != stamp
+    assert table.reader.stat() != stamp
     assert [m.name for m in table.lookup("08023456789")] == ["高橋美咲"]
-    assert table.stamp == table._stat()
+    assert table.stamp == table.reader.stat()
 
 
 def test_lookup_notices_a_same_size_rewrite_by_its_mtime(members_csv):
@@ -988,7 +988,7 @@ def test_an_in_place_copy_with_the_same_size_and_time_is_noticed_and_never_rever
     with open(members_csv, "r+b") as f:                         # copied again, behind this table's back too
         f.write(copied.replace("ペンギン美子".encode(), "ペンギン花子".encode()))
     os.utime(members_csv, ns=(st.st_atime_ns, st.st_mtime_ns))
-    stale.stamp = stale._stat()                                 # (as on Windows, where os.stat has no change time)
+    stale.stamp = stale.reader.stat()                                 # (as on Windows, where os.stat has no change time)
     register(stale, name="高橋美咲")
     assert "ペンギン花子" in members_csv.read_text("utf-8-sig")  # compared by content before the write: not reverted
 
@@ -1035,3 +1035,32 @@ def test_a_full_width_member_no_is_the_same_number(tmp_path):
     booking, errors = cti.validate_reservation({"member_no": "AC00001", "date": "12/24", "time": "10:00"}, table,
                                                datetime(2026, 12, 8, 9, 0))
     assert errors == {} and booking["member_no"] == "AC00001"
+
+
+def test_a_changed_number_not_yet_acknowledged_is_told_again_at_the_next_start(members_csv):
+    table = load(members_csv)
+    excel = members_csv.read_bytes()                            # what Excel has open
+    member, _ = register(table, name="さくら")
+    assert member.member_no == "AC00004"
+    members_csv.write_bytes(excel + "AC00004,エクセルの方,,,,,,\r\n".encode())     # Excel's save over ours
+    table.refresh()
+    assert table.retry_pending()
+    [notice] = [n for n in table.take_notices() if isinstance(n, cti.Renumbered)]
+    assert (notice.name, notice.old, notice.new) == ("さくら", "AC00004", "AC00005")
+    assert load(members_csv).by_no["AC00005"].name == "さくら"
+    again = load(members_csv)                                   # cti ended before the box was acknowledged
+    assert notice in again.take_notices()
+    again.acknowledge(notice)
+    assert load(members_csv).take_notices() == []
+
+
+def test_a_quote_opened_in_the_member_no_and_closed_in_the_next_row_is_named_not_a_bogus_empty_name(tmp_path):
+    """The swallowed line has few commas (closed early in the next row): a member no. never holds a line
+    break of its own, so it is the quote, named where it opens, not 「名前が空です」."""
+    path = tmp_path / "members.csv"
+    write_csv(path, [HEADER, '"AC00001,一,,090-1111-2222,,,,', 'AC00002",二,,090-2222-3333,,,,',
+                     "AC00003,三,,090-3333-4444,,,,"])
+    table = load(path)
+    assert table.problems == ['members.csv 2行目: " で始まるセルが閉じていないため、後の 1 行が 1 つのセルになっています'
+                              '（この行の " を確かめてください）']
+    assert [m.member_no for m in table.members] == ["AC00003"]

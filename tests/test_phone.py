@@ -157,3 +157,38 @@ def test_format_phone_none():
 def test_normalized_numbers_format_back():
     for text in ("０３－１２３４－５６７８", "+81 90 1234 5678", "312345678.0", "0596 31 0005"):
         assert cti.format_phone(cti.normalize_phone(text)) in ("03-1234-5678", "090-1234-5678", "0596-31-0005")
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# one rule: the file, the dialogs, the search and the decoders read a number alike
+
+@pytest.mark.parametrize("text, digits", [
+    ("0596-31-0005", "0596310005"), ("０５９６・３１・０００５", "0596310005"), ("(0596) 31.0005", "0596310005"),
+    ("090‐1234‐5678", "09012345678"), ("+81 90 1234 5678", "09012345678"), ("0596", "0596"),
+    ("PRIVATE", ""), ("山田 090", ""), ("", ""), ("-", "")])
+def test_a_text_written_as_one_number_reads_alike_for_the_search_and_the_decoders(text, digits):
+    assert cti.written_number(text) == digits
+    assert (cti.number_or_reason(text)[0] or "") == (digits if text.upper() not in cti.REASON_CODES else "")
+
+
+def test_the_search_reads_a_query_written_as_a_number_as_the_file_reads_numbers(tmp_path):
+    """A number typed with ・ or another hyphen finds the member whose cell writes it otherwise."""
+    path = tmp_path / "members.csv"
+    path.write_text("会員番号,名前,ふりがな,電話番号\r\nAC00001,伊勢花子,いせはなこ,０５９６－３１－０００５\r\n"
+                    "AC00002,山田太郎,やまだたろう,090-1234-5678\r\n", "utf-8-sig")
+    table = cti.MemberTable(path).load()
+    for query in ("0596・31", "０５９６‐３１‐０００５", "(0596) 31", "0596.31.0005"):
+        assert [m.member_no for m in table.search(query)] == ["AC00001"], query
+    assert [m.member_no for m in table.search("090−1234")] == ["AC00002"]
+
+
+@pytest.mark.parametrize("typed, valid", [("0596-31-0005", True), ("090 1234 5678", True), ("0120444555", True),
+                                           ("596310005", True),     # Excel's lost zero, put back
+                                           ("0596-31-0", False), ("5963100", False), ("012345678901234", False)])
+def test_one_rule_for_a_number_a_member_can_be_registered_with(tmp_path, typed, valid):
+    assert cti.valid_phone(cti.normalize_phone(typed)) is valid
+    path = tmp_path / "members.csv"
+    path.write_text("会員番号,名前,ふりがな,電話番号\r\nAC00001,伊勢花子,いせはなこ,\r\n", "utf-8-sig")
+    table = cti.MemberTable(path).load()
+    _, errors = cti.validate_registration({"name": "新井さくら", "phone": typed}, table)
+    assert ("phone" not in errors) is valid

@@ -465,7 +465,7 @@ def test_delete_key_with_confirmation(app):
     assert app.window.open_register().vars["phone"].get() == "090-8765-4321"   # nothing selected: the latest
 
 
-def test_right_click_menu_deletes(app):
+def test_right_click_menu_deletes_the_row_it_was_opened_on(app):
     app.call(MEMBER)
     app.call(UNKNOWN)
     history = app.window.history.tree
@@ -476,14 +476,17 @@ def test_right_click_menu_deletes(app):
         assert menu.winfo_ismapped()
         assert history.selection() == (older,)                       # the row under the mouse
         assert [menu.entrycget(i, "label") for i in (0, 2)] == ["来店履歴", "削除"]
-        menu.invoke(2)
+        app.call("0451234567")                                          # a call while the menu is open
+        assert history.selection() == (older,)
+        history.selection_set(history.get_children()[0])                # even if the selection moved
+        menu.invoke(2)                                                  # 削除
         app.root.update()
     finally:
         menu.unpost()
         menu.grab_release()
-    assert app.boxes.messages("askyesno")
+    assert "0596-31-0005" in app.boxes.messages("askyesno")[0]
     assert not history.exists(older)
-    assert [r.number for r in app.db.calls()] == [UNKNOWN]
+    assert [r.number for r in app.db.calls()] == ["0451234567", UNKNOWN]
 
 
 def test_right_click_outside_the_rows_does_nothing(app):
@@ -680,7 +683,7 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
     target = tmp_path / "export" / "着信履歴.csv"
     target.parent.mkdir()
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
-    assert app.window.export_history() == str(target)
+    assert app.window.history.export() == str(target)
     rows = csv_rows(target)
     assert rows[0] == list(cti.EXPORT_COLUMNS)
     calls = app.db.calls()
@@ -692,13 +695,13 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
     assert app.window.card.banner["text"] == f"保存しました: {target}"
 
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: "")   # cancelled
-    assert app.window.export_history() is None
+    assert app.window.history.export() is None
 
 
 def test_export_to_a_folder_that_is_gone_shows_an_error(app, monkeypatch, tmp_path):
     app.call(MEMBER)
     monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "gone" / "x.csv"))
-    assert app.window.export_history() is None
+    assert app.window.history.export() is None
     assert "保存できませんでした" in app.boxes.messages("showerror")[0]
 
 
