@@ -664,9 +664,8 @@ def test_an_error_shows_under_its_field_at_a_fixed_width_and_clears_when_fixed(a
 
 def test_the_export_names_everyone_on_a_shared_number(shared, monkeypatch, tmp_path):
     shared.call(SHARED)
-    target = tmp_path / "calls.csv"
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
-    shared.window.history.export()
+    monkeypatch.setattr(cti.Path, "home", lambda: tmp_path)
+    target = Path(shared.window.history.export())
     text = target.read_bytes().decode("utf-8-sig")
     assert "AC00009;AC00010,共有 一;共有 二" in text and "他" not in text
 
