@@ -2553,7 +2553,7 @@ class Status:
     @property
     def health(self) -> str:
         """connecting, connected, retrying, lost or stopped: the same words for every kind of source."""
-        return HEALTH[self.state]
+        return HEALTH.get(self.state, "retrying")
 
 
 BACKOFF = (1, 2, 5, 10)
@@ -5251,7 +5251,8 @@ class Database:
 
     def __init__(self, path, max_entries=100, max_days=7, now=datetime.now, monotonic=time.monotonic):
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
-        self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
+        # the clock as she reads it (local, naive): a time zone fixed by hand is a jump too
+        self.clock = ClockWatch(lambda: (self.now() - datetime(1970, 1, 1)).total_seconds(), monotonic)
         self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
         self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
