@@ -1013,3 +1013,20 @@ def test_parse_date_for_a_booking_at_the_60_day_edge(typed, today, expected):
                                             ("24:00", None), ("2360", None)])
 def test_parse_time_at_the_end_of_the_day(text, expected):
     assert cti.parse_time(text) == expected
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX")
+def test_a_time_zone_fixed_by_hand_is_a_jump_too(tmp_path, monkeypatch):
+    """The clock she reads moved 9 hours (UTC set right to Japan), though UTC itself did not."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        db = cti.Database(tmp_path / "cti.db")
+        assert db.clock.offset() == 0.0
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        assert db.clock.offset() == pytest.approx(9 * 3600, abs=5)
+        db.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()

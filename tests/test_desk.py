@@ -20,7 +20,7 @@ import pytest
 
 import cti
 from conftest import (
-    FakeClock, MEMBER, UNKNOWN, caller, click_row, modem_block, overlap, poll_until, press, pump, rect,
+    FakeClock, FakeMonotonic, MEMBER, UNKNOWN, caller, click_row, modem_block, overlap, poll_until, press, pump, rect,
     screenshot, toplevels)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +187,7 @@ def tray(app):
 
 def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app, tray):
     assert tray.title == "CTI — 着信を待っています" and tray.icon.title == "CTI (0)"   # X: Latin-1 only
-    assert [item.text for item in tray.icon.menu.items] == ["表示", "終了"]
+    assert [item.text for item in tray.icon.menu.items] == ["表示", "折り返し", "終了"]
     app.call(MEMBER)
     app.call(UNKNOWN)
     assert app.window.unseen == 2 and tray.title == "CTI — 不在着信 2件" and tray.icon.title == "CTI (2)"
@@ -196,8 +196,10 @@ def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app, tray):
     tray.icon.menu.items[0](tray.icon)                               # 表示, as pystray calls it
     assert pump(app.root, lambda: shown(app.root))
     assert app.window.unseen == 0 and tray.title == "CTI — 着信を待っています"
+    tray.icon.menu.items[1](tray.icon)                               # 折り返し: the callback list
+    assert pump(app.root, lambda: toplevels(app, cti.CallbackWindow))
     app.boxes.answers = [False]
-    tray.icon.menu.items[1](tray.icon)                               # 終了: asked, and answered no
+    tray.icon.menu.items[2](tray.icon)                               # 終了: asked, and answered no
     assert pump(app.root, lambda: app.boxes.messages("askyesno"))
     assert app.root.winfo_exists()
 
@@ -797,6 +799,51 @@ def test_closing_the_main_window_keeps_what_a_dialog_holds(app):
     assert pump(app.root, lambda: shown(app.root))
     dialog.button_ok.invoke()                                            # and it can still be saved
     assert not dialog.winfo_exists() and app.members.lookup(UNKNOWN)[0].name == "新井さくら"
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# the clock: the window's own clock injected
+
+def test_a_clock_jump_is_on_the_status_line_until_the_clock_is_back(app):
+    wall, monotonic = FakeClock(datetime(2026, 12, 8, 10, 0)), FakeMonotonic()
+    app.window.db.clock = cti.ClockWatch(lambda: wall().timestamp(), monotonic)
+    app.window.follow_clock()
+    assert "時計" not in app.window.status.members_line["text"]
+    wall.when -= timedelta(hours=1)                       # set back an hour
+    app.window.follow_clock()                             # what the 1-s timer runs
+    assert "パソコンの時計が 1時間戻りました" in app.window.status.members_line["text"]
+    wall.when += timedelta(hours=1, minutes=1)
+    monotonic.t += 60                                     # put right, a minute later
+    app.window.follow_clock()
+    assert "時計" not in app.window.status.members_line["text"]
+    assert app.window.timers.jobs["clock"][1] == cti.MainWindow.CLOCK_CHECK_MS / 1000
+
+
+def test_todays_counts_follow_the_date_the_clock_shows(app):
+    clock = app.window.now = FakeClock(datetime(2026, 12, 8, 23, 59, 59))
+    app.window.refresh_counts()
+    app.window.db.reserve("AC00001", datetime(2026, 12, 9, 10, 0), "カット")
+    before = app.window.history.counts["text"]
+    app.window.follow_clock()
+    assert app.window.history.counts["text"] == before    # the same day: nothing to redo
+    clock.advance(2)                                      # midnight passed
+    app.window.follow_clock()
+    assert app.window.history.counts["text"] == cti.counts_text({"reserved": 1, "arrived": 0, "departed": 0})
+    clock.when = datetime(2026, 12, 8, 12, 0)             # the clock set back to yesterday
+    app.window.follow_clock()
+    assert app.window.history.counts["text"] == before
+
+
+def test_the_history_takes_an_id_it_already_shows_without_an_error(app):
+    """The report's 'TclError: Item 101 already exists' (SQLite reused a pruned row's id): the row
+    shown is replaced, once."""
+    app.events.put(cti.Call(MEMBER, protocol="modem", received=datetime.now()))
+    assert pump(app.root, lambda: len(app.window.history.tree.get_children()) == 1)
+    [shown] = app.window.history.tree.get_children()
+    again = cti.CallRecord(int(shown), datetime.now(), UNKNOWN, None, None, "modem")
+    app.window.history.add(again, [])
+    assert app.window.history.tree.get_children() == (shown,)
+    assert app.window.history.records[shown].number == UNKNOWN
 
 
 def test_the_program_registers_the_new_callers_number_after_a_row_was_chosen(tmp_path, pty_pair, make_app):
