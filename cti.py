@@ -3509,7 +3509,8 @@ def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv"
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:]
+            if cells is not None and column < len(cells)} - {""}     # None: a cell too long, skipped
     if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
