@@ -5588,22 +5588,23 @@ class Database:
             if not any(c.strip() for c in cells):
                 continue
             get = functools.partial(field_of, cells, columns)
+            member_no = member_no_of(get("member_no"))     # as members.csv reads it: ＡＣ００００１ is AC00001
             day = parse_date(get("date"), self.now())
             try:
                 amount, amount_ok = parse_amount(get("amount")), True
             except ValueError:
                 amount, amount_ok = None, False
-            if not get("member_no"):
+            if not member_no:
                 problems.append(f"{name} {line}行目: 会員番号が空です")
             elif day is None:
                 problems.append(f"{name} {line}行目: 来店日 {get('date')!r} が読めません")
             elif not amount_ok:
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
-                if members is not None and get("member_no") not in members:
-                    problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
+                if members is not None and member_no not in members:
+                    problems.append(f"{name} {line}行目: 会員番号 {member_no} は members.csv にありません"
                                     "（取り込みました）")
-                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
+                visits.append((member_no, day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
         wanted = collections.Counter(visits)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
