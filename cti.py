@@ -106,6 +106,7 @@ import threading
 import time
 import unicodedata
 import urllib.parse
+import webbrowser
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
@@ -5457,7 +5458,7 @@ class Database:
             "SELECT c.number, COUNT(*) AS rang, MAX(c.received) AS last, MAX(c.id) AS upto FROM calls c "
             "LEFT JOIN callbacks b ON b.number = c.number WHERE c.number IS NOT NULL "
             "AND (c.answered IS NULL OR c.answered = 0) AND c.id > COALESCE(b.upto, 0) "
-            "GROUP BY c.number ORDER BY last DESC").fetchall()
+            "GROUP BY c.number ORDER BY upto DESC").fetchall()
         waiting = [Callback(r["number"], r["rang"], datetime.fromisoformat(r["last"]), r["upto"]) for r in rows]
         open_numbers = {c.number for c in waiting}
         done = self.conn.execute(
@@ -5776,6 +5777,25 @@ def break_lines(text: str, width: float, measure) -> str:
 
 
 NO_NUMBER_CALL = "{caller}の着信は番号がないため、どなたか分かりません。{action}は会員の番号の着信でできます"
+HANDOFF_WORDS = {"no_number": "番号のある着信を選んでください（番号がないと渡せません）",
+                 "failed": "{label}を開けませんでした: {error}\ncti.ini の [handoff] を確認してください",
+                 "done": "{label}: {who} を渡しました", "copied": "番号をコピーしました: {number}"}
+CALLBACK_WORDS = {"title": "折り返し", "button": "不在 {count}", "done": "折り返し済", "by": "担当",
+                  "waiting": "未", "marked": "折り返し済 {when}{by}", "select": "折り返した着信を一覧から選んでください",
+                  "confirm": "折り返し済にしました: {who}"}
+CALLBACK_COLUMNS = (("last", "最後の着信", "12/31(水) 23:59"), ("rang", "回数", "99回"),
+                    ("number", "番号", "0120-444-555"), ("name", "名前", "ペンギン貴子"),
+                    ("state", "状態", "折り返し済 12/31(水) 23:59 佐藤"))
+
+
+def callback_row(callback: Callback, members: list) -> tuple:
+    """One line of the callback list."""
+    state = (CALLBACK_WORDS["marked"].format(when=when_text(callback.done_at), by=f" {callback.done_by}" if callback.done_by else "")
+             if callback.done_at else CALLBACK_WORDS["waiting"])
+    return (when_text(callback.last), f"{callback.rang}回", format_phone(callback.number),
+            names_text(members) if members else "未登録", state)
+
+
 MESSAGE_BUTTONS = {False: ("OK", None), True: ("はい", "いいえ")}
 DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
 
@@ -6050,6 +6070,8 @@ ACTIONS = (
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
+    Action("callbacks", "折り返し", "", "まだ折り返していない着信の一覧（カードの「不在」ボタン、通知領域のアイコンからも）。"
+                                     "かけ直したら「折り返し済」に", "open_callbacks", "card"),
 )
 ACTION = {action.name: action for action in ACTIONS}
 # the caller card's buttons, by its state: an unknown number is registered or linked; a member booked or looked up
@@ -6231,6 +6253,7 @@ class Tray:
                 return False                # an X desktop without a notification area (Xvfb)
             self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
                 pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
+                pystray.MenuItem("折り返し", lambda: self.commands.put("callbacks")),
                 pystray.MenuItem("終了", lambda: self.commands.put("quit"))))
             # icon.run in a daemon thread of ours rather than run_detached: pystray 0.19.5's X backend
             # starts a second setup thread there that never ends, and would keep cti from exiting
@@ -7065,6 +7088,55 @@ class BookingsWindow(BookingActions, ListWindow):
         self.update_buttons()
 
 
+class CallbackWindow(ListWindow):
+    """折り返し: the calls not yet returned, a number a line (how many times it rang, the last time),
+    then those returned; 折り返し済 marks the selected one, with who (担当) and when."""
+
+    def __init__(self, context, changed, **kw):
+        self.changed = changed          # the card's 不在 count follows
+        super().__init__(context, CALLBACK_WORDS["title"], **kw)
+
+    def create_widgets(self):
+        self.list = self.table(CALLBACK_COLUMNS, height=8)
+        row = ttk.Frame(self.body)
+        row.pack(fill="x", pady=(8, 0))
+        ttk.Label(row, text=CALLBACK_WORDS["by"]).pack(side="left")
+        self.by = tk.StringVar(self)
+        ttk.Combobox(row, textvariable=self.by, width=12, values=staff_choices(
+            self.context.config.staff, self.context.members.staff_names)).pack(side="left", padx=(4, 8))
+        self.button_done = ttk.Button(row, text=CALLBACK_WORDS["done"], command=self.mark)
+        self.button_done.pack(side="left")
+        self.refresh()
+
+    def refresh(self):
+        self.callbacks = {}
+        self.list.delete(*self.list.get_children())
+        for callback in self.context.db.callbacks():
+            iid = callback.number
+            self.callbacks[iid] = callback
+            self.list.insert("", "end", iid=iid, values=callback_row(callback, self.context.members.lookup(callback.number)),
+                             tags=("done",) if callback.done_at else ())
+        self.list.tag_configure("done", foreground="#777777")
+        waiting = [iid for iid, c in self.callbacks.items() if c.done_at is None]
+        if waiting:
+            self.list.selection_set(waiting[0])
+            self.list.focus(waiting[0])
+
+    def mark(self) -> bool:
+        selection = self.list.selection()
+        callback = self.callbacks.get(selection[0]) if selection else None
+        if callback is None or callback.done_at is not None:
+            messagebox.showinfo("CTI", CALLBACK_WORDS["select"], parent=self)
+            return False
+        self.context.db.mark_called_back(callback, self.by.get().strip())
+        members = self.context.members.lookup(callback.number)
+        self.context.post_notice(CALLBACK_WORDS["confirm"].format(
+            who=f"{names_text(members)} 様" if members else format_phone(callback.number)))
+        self.refresh()
+        self.changed()
+        return True
+
+
 class HelpWindow(ListWindow):
     """? / F1: what each button and key does, where the files are, and 終了."""
 
@@ -7181,6 +7253,15 @@ class CallerCard(tk.Frame):
                         for name in dict.fromkeys(n for names in CARD_ACTIONS.values() for n in names)}
         self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=command_of("compact"))
         self.compact_toggle.pack(side="right")
+        self.handoff = None             # the [handoff] button, when cti.ini has one
+        self.callbacks = ttk.Button(self.actions, text=CALLBACK_WORDS["button"].format(count=0),
+                                    command=command_of("callbacks"))
+        self.callbacks.pack(side="right", padx=(0, 8))
+
+    def add_handoff(self, label: str, command):
+        """The hand-off button (cti.ini's [handoff]): for any caller with a number. Before fix_size."""
+        self.handoff = ttk.Button(self.actions, text=label, style="Action.TButton", command=command)
+        self.handoff.pack(side="right", padx=(0, 8))
 
     def show(self, record: CallRecord | None, panel: CallerPanel):
         """record's words (panel) and the buttons that fit it; a call arriving is yellow for a moment.
@@ -7195,6 +7276,8 @@ class CallerCard(tk.Frame):
             button.pack_forget()
         for name in CARD_ACTIONS.get(panel.state, ()):
             self.buttons[name].pack(side="left", padx=(0, 8))
+        if self.handoff is not None:
+            self.handoff.state(["!disabled"] if record is not None and record.number else ["disabled"])
 
     def highlight(self):
         self.paint(CARD_HIGHLIGHT)
@@ -7503,7 +7586,8 @@ class MainWindow:
         self._bind_keys()
         self.history.refresh()
         self.status.hold_width(self.card.fix_size(beside=self.history.tree))
-        self.show_caller(None)
+        self.show_caller(next(iter(db.calls()), None), arriving=False)      # after a restart: the last call
+        self.refresh_callbacks()
         self.refresh_counts()
         self.refresh_status()
         self.hold_minimum_size()
@@ -7556,6 +7640,8 @@ class MainWindow:
         outer.pack(fill="both", expand=True)
         self.card = CallerCard(outer, self.fonts, self.action, self.later)
         self.card.pack(fill="x")
+        if self.config.handoff:
+            self.card.add_handoff(f"{self.config.handoff_label} ({self.config.handoff_key})", self.hand_off)
         self.history = HistoryList(outer, self.context, self.open_visits, self.show_chosen)
         self.toolbar = Toolbar(outer, self.action)
         self.status = StatusLine(outer, self.fonts,
@@ -7573,6 +7659,9 @@ class MainWindow:
         for action in ACTIONS:
             if action.key:
                 self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
+        if self.config.handoff:
+            self.root.bind(f"<{self.config.handoff_key}>", lambda e: self.hand_off())
+        self.root.bind("<Control-c>", lambda e: self.copy_number())
         # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
         self.root.protocol("WM_DELETE_WINDOW", self.hide)
         self.root.bind("<Alt-F4>", lambda e: self.hide())
@@ -7668,7 +7757,7 @@ class MainWindow:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 break
-            {"show": self.show, "quit": self.quit}[command]()
+            {"show": self.show, "callbacks": self.open_callbacks, "quit": self.quit}[command]()
             if self.ended:
                 return
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
@@ -7784,6 +7873,9 @@ class MainWindow:
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
             self.bring_to_front()
+        self.refresh_callbacks()
+        if self.config.handoff_auto and len(members) == 1:
+            self.hand_off(record)
 
     def on_call_ended(self, call: Call):
         """A call shown earlier ended (SIP's CANCEL): answered by another phone, or missed."""
@@ -7794,6 +7886,7 @@ class MainWindow:
             self.db.set_answered(record_id, call.answered)
         except (sqlite3.Error, DatabaseError):
             log.exception("着信の終わり方を履歴に保存できませんでした")
+        self.refresh_callbacks()
 
     def show_chosen(self, record: CallRecord):
         """A history row she chose: on the card, and so the call every action acts on."""
@@ -7853,7 +7946,7 @@ class MainWindow:
         notes = notes + [member_notice_text(n, self.members.path.name) for n in notices]
         self.history.refresh()
         shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
-        self.show_caller(shown or self.history.selected_record())
+        self.show_caller(shown or self.history.selected_record(), arriving=False)   # the same call: not new
         self.refresh_status()
         for window in self.open_windows():
             if isinstance(window, RegisterDialog):
@@ -7913,6 +8006,51 @@ class MainWindow:
             else:
                 self.notify(f"{action}をする着信を履歴から選んでください")
         return members
+
+    def open_callbacks(self):
+        return CallbackWindow(self.context, self.refresh_callbacks, _utest=self._utest)
+
+    def refresh_callbacks(self):
+        """The card's 不在 N: the numbers still to call back."""
+        waiting = sum(1 for c in self.db.callbacks() if c.done_at is None)
+        self.card.callbacks["text"] = CALLBACK_WORDS["button"].format(count=waiting)
+
+    def hand_off(self, record: CallRecord | None = None) -> bool:
+        """The caller to the salon's own system ([handoff]): its URL opened and/or its program started
+        with the number (and the member, when the number is one member's). Never through a shell."""
+        record = record or self.target()
+        if record is None or not record.number:
+            self.notify(HANDOFF_WORDS["no_number"])
+            return False
+        members = self.members.lookup(record.number)
+        values = handoff_values(record.number, members[0] if len(members) == 1 else None)
+        config = self.config
+        try:
+            if config.handoff_url:
+                webbrowser.open(handoff_url(config.handoff_url, values))
+            if config.handoff_program:
+                subprocess.Popen(handoff_command(config.handoff_program, config.handoff_arguments, values),
+                                 cwd=config.handoff_program.parent if config.handoff_program.parent.is_dir() else None,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (OSError, webbrowser.Error) as e:
+            log.warning("引き渡しに失敗しました: %s", type(e).__name__)
+            messagebox.showerror("CTI", HANDOFF_WORDS["failed"].format(label=config.handoff_label, error=e),
+                                 parent=self.root)
+            return False
+        self.confirm(HANDOFF_WORDS["done"].format(label=config.handoff_label,
+                                                  who=member_name(members[0]) + " 様" if len(members) == 1
+                                                  else format_phone(record.number)))
+        return True
+
+    def copy_number(self) -> str:
+        """Ctrl+C: the number on the card to the clipboard (digits, as a search box takes them)."""
+        record = self.target()
+        if record is None or not record.number:
+            return ""
+        self.root.clipboard_clear()
+        self.root.clipboard_append(record.number)
+        self.confirm(HANDOFF_WORDS["copied"].format(number=format_phone(record.number)))
+        return record.number
 
     def for_member(self, members: list, title: str, then, call: CallRecord):
         """then(member) for the one member, or after asking which when the number is shared."""

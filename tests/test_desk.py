@@ -176,7 +176,7 @@ def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app):
         assert tray.start() is True
         app.window.tray = tray
         assert tray.title == "CTI — 着信を待っています" and tray.icon.title == "CTI (0)"   # X: Latin-1 only
-        assert [item.text for item in tray.icon.menu.items] == ["表示", "終了"]
+        assert [item.text for item in tray.icon.menu.items] == ["表示", "折り返し", "終了"]
         app.call(MEMBER)
         app.call(UNKNOWN)
         assert app.window.unseen == 2 and tray.title == "CTI — 不在着信 2件" and tray.icon.title == "CTI (2)"
@@ -185,8 +185,10 @@ def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app):
         tray.icon.menu.items[0](tray.icon)                               # 表示, as pystray calls it
         assert pump(app.root, lambda: shown(app.root))
         assert app.window.unseen == 0 and tray.title == "CTI — 着信を待っています"
+        tray.icon.menu.items[1](tray.icon)                               # 折り返し: the callback list
+        assert pump(app.root, lambda: toplevels(app, cti.CallbackWindow))
         app.boxes.answers = [False]
-        tray.icon.menu.items[1](tray.icon)                               # 終了: asked, and answered no
+        tray.icon.menu.items[2](tray.icon)                               # 終了: asked, and answered no
         assert pump(app.root, lambda: app.boxes.messages("askyesno"))
         assert app.root.winfo_exists()
     finally:
