@@ -5800,9 +5800,13 @@ MESSAGE_BUTTONS = {False: ("OK", None), True: ("はい", "いいえ")}
 DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
 
 
-def tray_title(unseen: int) -> str:
-    """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
-    return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
+def tray_title(unseen: int, lost: str = "") -> str:
+    """The tray icon's tooltip: a lost device (the card's banner) and calls not yet seen, so that a
+    hidden window still tells of them."""
+    calls = f"不在着信 {unseen}件" if unseen else ""
+    if lost:
+        return f"CTI — {lost}" + (f"・{calls}" if calls else "")
+    return f"CTI — {calls or '着信を待っています'}"
 
 
 def beside(main: Rect, dialog_w: int, dialog_h: int, work: Rect, gap=8) -> tuple[int, int]:
@@ -6241,7 +6245,7 @@ class Tray:
     """
 
     def __init__(self, commands: queue.Queue):
-        self.commands, self.icon, self.unseen = commands, None, 0
+        self.commands, self.icon, self.unseen, self.lost = commands, None, 0, ""
         self.title = tray_title(0)
         self.x11 = False                    # pystray's bare X backend: its title must be Latin-1
 
@@ -6265,12 +6269,21 @@ class Tray:
             return False
 
     def _icon_title(self) -> str:
-        return f"CTI ({self.unseen})" if self.x11 else self.title
+        return f"CTI ({self.unseen}){' !' if self.lost else ''}" if self.x11 else self.title
+
+    def show_lost(self, lost: str):
+        """The tooltip says the device is lost (the card's banner), or no more."""
+        if self.icon is not None and lost != self.lost:
+            self.lost, self.title = lost, tray_title(self.unseen, lost)
+            try:
+                self.icon.title = self._icon_title()
+            except Exception:
+                log.warning("通知領域のアイコンを更新できません", exc_info=True)
 
     def show_unseen(self, unseen: int):
         """Tooltip and badge follow the calls not yet seen."""
         if self.icon is not None and unseen != self.unseen:
-            self.unseen, self.title = unseen, tray_title(unseen)
+            self.unseen, self.title = unseen, tray_title(unseen, self.lost)
             try:                            # the badge must never cost the popup (Pillow's FreeType, the backend)
                 self.icon.icon = tray_image(unseen)
                 self.icon.title = self._icon_title()
@@ -6443,7 +6456,7 @@ class Dialog(Window):
             held = self.grab_current()      # a question over another dialog gives the grab back to it
             self.deiconify()
             self.grab_set()
-            self.first_focus().focus_set()
+            self.take_focus()
             self.wait_window()
             if held is not None and held.winfo_exists():
                 held.grab_set()
@@ -6464,6 +6477,9 @@ class Dialog(Window):
 
     def create_widgets(self):
         raise NotImplementedError
+
+    def take_focus(self):
+        self.first_focus().focus_set()
 
     def first_focus(self):
         return next(iter(self.widgets.values()), self.button_ok)
@@ -6576,6 +6592,14 @@ class MessageDialog(Dialog):
 
     def first_focus(self):
         return self.button_cancel if self.question else self.button_ok
+
+    def take_focus(self):
+        """A box with no cti window shown (a message before the window, or from the windowless exe)
+        takes the keyboard: she just started cti. Over the window it leaves the keyboard where it is."""
+        if self.context.root.winfo_viewable():
+            super().take_focus()
+        else:
+            self.first_focus().focus_force()
 
     def ok(self, event=None):
         """Enter answers with the button that has the focus: いいえ unless she moved it to はい."""
@@ -7919,13 +7943,17 @@ class MainWindow:
         self.history.show_counts(counts_text(self.db.today_counts(self.counts_day)))
 
     def refresh_status(self):
-        """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
+        """The status lines, and on the card (and the tray's tooltip) a banner a receptionist acts on
+        when the device is lost."""
         self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
                                                         *folder_warnings(data_folder_risks(self.config)),
                                                         *clock_warnings(self.clock_shown),
                                                         *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
         self.card.show_device(self.device_status, self.config.port)
+        if self.tray is not None:               # a hidden window still tells that calls cannot come
+            self.tray.show_lost(device_lost_banner(self.device_status.state, self.config.port)
+                                if self.card.lost else "")
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""

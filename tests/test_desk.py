@@ -169,33 +169,39 @@ class TrayHost:
         self.display.close()
 
 
-def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app):
+@pytest.fixture
+def tray(app):
+    """A Tray started on a TrayHost, the app's window using it; stopped (its thread gone) at teardown."""
     host = TrayHost()
     tray = cti.Tray(app.window.commands)
     try:
         assert tray.start() is True
         app.window.tray = tray
-        assert tray.title == "CTI — 着信を待っています" and tray.icon.title == "CTI (0)"   # X: Latin-1 only
-        assert [item.text for item in tray.icon.menu.items] == ["表示", "折り返し", "終了"]
-        app.call(MEMBER)
-        app.call(UNKNOWN)
-        assert app.window.unseen == 2 and tray.title == "CTI — 不在着信 2件" and tray.icon.title == "CTI (2)"
-        assert tray.icon.icon.getpixel((47, 10)) != cti.tray_image(0).getpixel((47, 10))   # the red badge
-        app.root.withdraw()
-        tray.icon.menu.items[0](tray.icon)                               # 表示, as pystray calls it
-        assert pump(app.root, lambda: shown(app.root))
-        assert app.window.unseen == 0 and tray.title == "CTI — 着信を待っています"
-        tray.icon.menu.items[1](tray.icon)                               # 折り返し: the callback list
-        assert pump(app.root, lambda: toplevels(app, cti.CallbackWindow))
-        app.boxes.answers = [False]
-        tray.icon.menu.items[2](tray.icon)                               # 終了: asked, and answered no
-        assert pump(app.root, lambda: app.boxes.messages("askyesno"))
-        assert app.root.winfo_exists()
+        yield tray
     finally:
         app.window.tray = None
         tray.stop()
         host.close()
     assert not any(t.is_alive() and "pystray" in repr(t.run) for t in threading.enumerate())
+
+
+def test_the_tray_icon_counts_unseen_calls_and_its_menu_works(app, tray):
+    assert tray.title == "CTI — 着信を待っています" and tray.icon.title == "CTI (0)"   # X: Latin-1 only
+    assert [item.text for item in tray.icon.menu.items] == ["表示", "折り返し", "終了"]
+    app.call(MEMBER)
+    app.call(UNKNOWN)
+    assert app.window.unseen == 2 and tray.title == "CTI — 不在着信 2件" and tray.icon.title == "CTI (2)"
+    assert tray.icon.icon.getpixel((47, 10)) != cti.tray_image(0).getpixel((47, 10))   # the red badge
+    app.root.withdraw()
+    tray.icon.menu.items[0](tray.icon)                               # 表示, as pystray calls it
+    assert pump(app.root, lambda: shown(app.root))
+    assert app.window.unseen == 0 and tray.title == "CTI — 着信を待っています"
+    tray.icon.menu.items[1](tray.icon)                               # 折り返し: the callback list
+    assert pump(app.root, lambda: toplevels(app, cti.CallbackWindow))
+    app.boxes.answers = [False]
+    tray.icon.menu.items[2](tray.icon)                               # 終了: asked, and answered no
+    assert pump(app.root, lambda: app.boxes.messages("askyesno"))
+    assert app.root.winfo_exists()
 
 
 def test_a_click_in_the_window_marks_the_calls_seen(app):
@@ -875,3 +881,13 @@ def test_the_program_registers_the_new_callers_number_after_a_row_was_chosen(tmp
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_tray_tooltip_tells_a_lost_device_as_the_banner_does(app, tray):
+    """A hidden window cannot show its banner: the tray's tooltip says it (a refused SIP extension here)."""
+    app.window.config = dataclasses.replace(app.window.config, port="sip://3:secret@192.168.1.1")
+    app.events.put(cti.Status("refused", "192.168.1.1 が内線 3 の登録を断りました", "sip://3@192.168.1.1"))
+    banner = "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）"
+    assert pump(app.root, lambda: tray.title == f"CTI — {banner}") and tray.icon.title == "CTI (0) !"
+    app.events.put(cti.Status("connected", "内線 3 として 192.168.1.1 に登録しました", "sip://3@192.168.1.1"))
+    assert pump(app.root, lambda: tray.title == "CTI — 着信を待っています") and tray.icon.title == "CTI (0)"

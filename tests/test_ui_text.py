@@ -95,6 +95,12 @@ def test_tray_title_counts_calls_not_yet_seen():
     assert cti.tray_title(3) == "CTI — 不在着信 3件"
 
 
+def test_tray_title_says_a_lost_device_first():
+    lost = "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）"
+    assert cti.tray_title(0, lost) == f"CTI — {lost}"
+    assert cti.tray_title(2, lost) == f"CTI — {lost}・不在着信 2件"
+
+
 def test_dates_as_a_salon_writes_them():
     assert cti.day_text(datetime(2026, 11, 28)) == "11/28(土)"
     assert cti.day_text(datetime(2025, 1, 5), with_year=True) == "2025/1/5(日)"
