@@ -6458,7 +6458,7 @@ class Dialog(Window):
             held = self.grab_current()      # a question over another dialog gives the grab back to it
             self.deiconify()
             self.grab_set()
-            self.first_focus().focus_set()
+            self.take_focus()
             self.wait_window()
             if held is not None and held.winfo_exists():
                 held.grab_set()
@@ -6479,6 +6479,9 @@ class Dialog(Window):
 
     def create_widgets(self):
         raise NotImplementedError
+
+    def take_focus(self):
+        self.first_focus().focus_set()
 
     def first_focus(self):
         return next(iter(self.widgets.values()), self.button_ok)
@@ -6591,6 +6594,14 @@ class MessageDialog(Dialog):
 
     def first_focus(self):
         return self.button_cancel if self.question else self.button_ok
+
+    def take_focus(self):
+        """A box with no cti window shown (a message before the window, or from the windowless exe)
+        takes the keyboard: she just started cti. Over the window it leaves the keyboard where it is."""
+        if self.context.root.winfo_viewable():
+            super().take_focus()
+        else:
+            self.first_focus().focus_force()
 
     def ok(self, event=None):
         """Enter answers with the button that has the focus: いいえ unless she moved it to はい."""
