@@ -44,7 +44,7 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
       SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
       Member, MembersFile (one parse, a value) and CachedMembers (one from the parse cache), both
-      answering MembersParse; the pure changes (Registration, next_member_no); the --lookup scan;
+      answering MembersParse; the pure changes (Register, Link, next_member_no); the --lookup scan;
       MembersReader (reading, the parse cache, the threads); MemberTable: the lock, write, swap
       and the pending file.
   Store: cti.db
