@@ -94,15 +94,19 @@ import pkgutil
 import queue
 import re
 import select
+import shlex
 import shutil
 import socket
 import sqlite3
+import string
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unicodedata
 import urllib.parse
+import webbrowser
 import zlib
 from collections import namedtuple
 from dataclasses import dataclass
@@ -154,10 +158,10 @@ class TkStandIn:
 
 
 if started_for_command_line(sys.argv[1:], sys.modules.get("__main__"), sys.stdout):
-    tk = ttk = filedialog = messagebox = tkfont = TkStandIn()
+    tk = ttk = filedialog = tkfont = TkStandIn()
 else:
     import tkinter as tk
-    from tkinter import filedialog, messagebox, ttk
+    from tkinter import filedialog, ttk
     from tkinter import font as tkfont
 
 
@@ -958,7 +962,17 @@ class Config:
     menus: tuple = ()                 # ((name, minutes or None), ...): DEFAULT_MENUS unless cti.ini says
     slot: int = 60                    # minutes of a booking whose menu has none
     staff: tuple = ()                 # stylists; empty: the 主担当 names in members.csv
+    handoff_label: str = "カルテを開く"
+    handoff_url: str = ""             # a URL template ({number} ... URL-encoded), "" for none
+    handoff_program: Path | None = None
+    handoff_arguments: tuple = ()     # the program's arguments, each a template
+    handoff_key: str = "F11"
+    handoff_auto: bool = False        # run it by itself on every call from a member
     path: Path | None = None          # the ini it came from, None for defaults
+
+    @property
+    def handoff(self) -> bool:
+        return bool(self.handoff_url or self.handoff_program)
 
     def __post_init__(self):
         self.menus = self.menus or menus_value(DEFAULT_MENUS)
@@ -1013,6 +1027,21 @@ menus = カット 60|カラー 90|パーマ 120|トリートメント 30|ヘッ�
 slot = 60
 ; 担当者（スタイリスト）の名前。| で区切ります。空なら members.csv の 主担当 の名前を使います
 staff =
+
+[handoff]
+; 着信した方を、お店の予約台帳・カルテ・POS に渡すボタン（使わないなら url も program も空のまま）。
+; {number} 電話番号（数字だけ） {number_hyphen} 0596-31-0005 の形 {member_no} 会員番号 {name} 名前
+; ボタンの文字
+label = カルテを開く
+; 開く URL（例 https://example.jp/customers?tel={number}）。値は URL 用に変換されます
+url =
+; 起動するプログラム（例 "C:\\Program Files\\POS\\pos.exe"）と、その引数（例 /tel {number} "/name={name}"）
+program =
+arguments =
+; ボタンのキー（F10〜F12）
+key = F11
+; yes: 会員からの着信のたびに自動で渡す
+auto = no
 """
 DEFAULT_MENUS = re.search(r"^menus = (.*)$", DEFAULT_INI, re.MULTILINE)[1]
 
@@ -1182,6 +1211,42 @@ PATH_HINT = "環境変数（%USERPROFILE% など）が見つからないか、�
 
 # [section] key -> (Config field, parser, message when the value is bad). A new key is one line here
 # and a field in Config.
+HANDOFF_FIELDS = ("number", "number_hyphen", "member_no", "name")
+HANDOFF_KEYS = ("F10", "F11", "F12")
+
+
+def template_value(text: str) -> str:
+    """A hand-off template: only {number} {number_hyphen} {member_no} {name}, braces balanced."""
+    try:
+        fields = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(text)
+                  if field is not None]
+    except ValueError:
+        raise ValueError("{ と } の対が合っていません（{number} のように書きます）") from None
+    for field, spec, conversion in fields:
+        if field not in HANDOFF_FIELDS or spec or conversion:
+            raise ValueError(f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} は"
+                             f"使えません（使えるのは {' '.join('{' + f + '}' for f in HANDOFF_FIELDS)}）")
+    return text
+
+
+def handoff_url_value(value: str) -> str:
+    url = template_value(unquote(value))
+    if url and not re.match(r"https?://[^/{}]", url, re.IGNORECASE):
+        raise ValueError("http:// か https:// で始まる URL を書いてください")
+    return url
+
+
+def arguments_value(value: str) -> tuple:
+    """Arguments as a command line writes them, "quoted" where they hold spaces; backslashes kept
+    (Windows paths); each a template. Never given to a shell."""
+    lexer = shlex.shlex(value, posix=True)
+    lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
+    try:
+        return tuple(template_value(argument) for argument in lexer)
+    except ValueError as e:
+        raise ValueError(str(e) if "{" in str(e) else "\" の対が合っていません") from None
+
+
 CONFIG_KEYS = {
     ("device", "port"): ("port", port_value, ""),
     ("device", "protocol"): ("protocol", lambda v: _choice(v, PROTOCOL_NAMES),
@@ -1201,6 +1266,13 @@ CONFIG_KEYS = {
                                                   "所要時間は 5〜720 分）"),
     ("booking", "slot"): ("slot", lambda v: _parse_int(v, 5, 720), "予約の長さ（分）を 5〜720 の整数で指定してください"),
     ("booking", "staff"): ("staff", names_value, ""),
+    ("handoff", "label"): ("handoff_label", lambda v: unquote(v) or Config.handoff_label, ""),
+    ("handoff", "url"): ("handoff_url", handoff_url_value, ""),
+    ("handoff", "program"): ("handoff_program", lambda v: path_value(v) if v.strip() else None, PATH_HINT),
+    ("handoff", "arguments"): ("handoff_arguments", arguments_value, ""),
+    ("handoff", "key"): ("handoff_key", lambda v: _choice(keyword(v).lower(), HANDOFF_KEYS, {k.lower(): k for k in HANDOFF_KEYS}),
+                          " | ".join(HANDOFF_KEYS) + " のどれかを指定してください"),
+    ("handoff", "auto"): ("handoff_auto", _yes, "yes か no を指定してください"),
 }
 
 
@@ -2256,6 +2328,7 @@ class SipAgent:
         self.fresh_auth = False             # the last REGISTER answered a challenge just received
         self.transaction = None             # [branch, data, sent at, next resend, interval]
         self.next_register = None
+        self.timeouts = 0                   # REGISTERs the registrar never answered
         self.calls = {}                     # (Call-ID, From tag) -> Ringing
         self.finals = {}                    # branch -> [data, to, next resend, interval, until]: 487s until ACKed
 
@@ -2338,6 +2411,7 @@ class SipAgent:
             branch, data, sent, resend, interval = self.transaction
             if now - sent >= self.give_up:
                 self.transaction, self.auth = None, None
+                self.timeouts += 1
                 self.next_register = now + self.unreachable_retry
                 out += self._health("missing", f"内線の登録先 {self.target.host}（ホームゲートウェイ）から応答が"
                                                "ありません。電源とネットワークを確認してください（つながりしだい"
@@ -2479,7 +2553,7 @@ class Status:
     @property
     def health(self) -> str:
         """connecting, connected, retrying, lost or stopped: the same words for every kind of source."""
-        return HEALTH[self.state]
+        return HEALTH.get(self.state, "retrying")
 
 
 BACKOFF = (1, 2, 5, 10)
@@ -2629,8 +2703,19 @@ class SipPort:
                 if self.debug:
                     log.debug("SIP RX %s", sip_log_text(data))
                 out += self.agent.receive(data, source, self.clock())
+        timeouts = self.agent.timeouts
         out += self.agent.tick(self.clock())
+        if self.agent.timeouts > timeouts and self._moved():
+            raise OSError("この PC の IP アドレスが変わりました")    # the reader opens the port again, on the new one
         return self._send(out)
+
+    def _moved(self) -> bool:
+        """The PC now reaches the registrar from another address (DHCP, Wi-Fi for a cable): this socket
+        is bound to one that no longer is."""
+        try:
+            return local_address_for(self.target.host, self.target.port)[2] != self.local[0]
+        except OSError:
+            return False
 
     def _send(self, actions) -> list:
         events = []
@@ -2814,7 +2899,8 @@ class DeviceReader(threading.Thread):
                     self._pump(port)
             except (serial.SerialException, OSError) as e:
                 log.info("装置との接続が切れました: %s", e)
-                self.status("lost", f"{self.port_name} との接続が切れました（USB が抜けた？）。再接続しています")
+                cause = "ネットワークを確認" if is_sip_url(self.config.port) else "USB が抜けた？"
+                self.status("lost", f"{self.port_name} との接続が切れました（{cause}）。再接続しています")
             except Exception:              # a bug must not end the reader: log it and start over
                 log.exception("装置の読み取りでエラー")
                 self.status("lost", f"{self.port_name} の読み取りでエラーが起きました。再接続しています")
@@ -3097,18 +3183,19 @@ def unclosed_quote_line(text: str, start: int, line: int) -> int | None:
     return opened if quoted else None
 
 
-def swallowed_rows(cells: list, width: int) -> int:
-    """How many lines a cell swallowed (a quote opened by mistake and closed rows later), 0 if none.
+def swallowing_cell(cells: list, width: int, single_line=()) -> int | None:
+    """The index of the cell that swallowed rows (a quote opened by mistake and closed rows later), or None.
 
     A memo or phone cell may hold line breaks of its own; a line in it with as many commas
-    as a row has is a row, not a memo.
+    as a row has is a row, not a memo. A cell of the single_line columns (the member no.) never
+    holds a line break of its own.
     """
-    for cell in cells:
-        if ("\n" in cell or "\r" in cell) and width > 2:
-            lines = cell.splitlines()[1:]
-            if any(part.count(",") >= width - 1 for part in lines):
-                return len(lines)
-    return 0
+    for index, cell in enumerate(cells):
+        if "\n" in cell or "\r" in cell:
+            if index in single_line or (width > 2 and any(part.count(",") >= width - 1
+                                                          for part in cell.splitlines()[1:])):
+                return index
+    return None
 
 
 class MembersParse:
@@ -3317,8 +3404,8 @@ class MemberRows:
                         continue
                 if text.find('"', start, end) >= 0 \
                         and max(text.count("\n", start, end), text.count("\r", start, end)) > 1 \
-                        and (eaten := swallowed_rows(cells, width)):      # a record of several lines
-                    cell = next(i for i, c in enumerate(cells) if swallowed_rows([c], width))
+                        and (cell := swallowing_cell(cells, width, (no_at,))) is not None:
+                    eaten = len(LINE_END.findall(cells[cell]))
                     opened = line + sum(len(LINE_END.findall(c)) for c in cells[:cell])    # (an empty cell has none)
                     problems(f"{file_name} {opened}行目: \" で始まるセルが閉じていないため、後の {eaten} 行が"
                              " 1 つのセルになっています（この行の \" を確かめてください）")
@@ -4314,8 +4401,9 @@ class MemberWriter:
         """Made at the first write (reading needs no lock, nor filelock's import)."""
         return MembersLock(self.path)
 
-    def write(self, read_raw, stat, new=None) -> Written:
-        """Write the kept changes and new.
+    def write(self, read_raw, stat, new=None, known: "MembersFile | None" = None) -> Written:
+        """Write the kept changes and new; known: the table's last full parse, used when the file still
+        holds exactly its text.
 
         read_raw(): (bytes, or None for a file that may be created; its stamp); stat(): the file's
         stamp now. Raises FileError (held, locked, the folder or the share), MembersError (the file
@@ -4327,7 +4415,7 @@ class MemberWriter:
             for _ in range(REBASE_ATTEMPTS):
                 try:
                     with self.lock.hold(LOCK_TIMEOUT if new else 0) as lock:
-                        return self._write_held(lock, read_raw, stat, new)
+                        return self._write_held(lock, read_raw, stat, new, known)
                 except FileChanged as e:    # another program saved meanwhile, or the lock file was replaced
                     cause = "locked" if isinstance(e, LockLost) else "held"
             raise FileError(f"{self.path.name}: {FILE_CAUSES[cause]}", cause)     # again and again: kept pending
@@ -4336,11 +4424,13 @@ class MemberWriter:
         except OSError as e:                # the lock file itself (a read-only or unreachable folder)
             raise file_problem(e, self.path) from None
 
-    def _write_held(self, lock: MembersLock, read_raw, stat, new) -> Written:
+    def _write_held(self, lock: MembersLock, read_raw, stat, new, known) -> Written:
         raw, based_on = read_raw()
         key = content_key(raw) if raw is not None else None
         if self.last and key == self.last[0]:
             disk = self.last[1]             # the same content as we last read or wrote: its parse
+        elif raw is not None and known is not None and known.text.encode(known.encoding) == raw:
+            disk = known                    # the same bytes as the table read: its parse
         elif raw is None:
             disk = MembersFile.parse("", "utf-8-sig", self.path.name)
         else:
@@ -4770,7 +4860,8 @@ class MemberTable:
         """The kept changes and new written through the shell, then swapped in; what the receptionist must be
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
-        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new)
+        written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
+                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
         self.disk = self.file = written.file
         self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
@@ -4950,6 +5041,15 @@ SCHEMA = [
     ALTER TABLE calls_by_arrival RENAME TO calls;
     CREATE INDEX calls_received ON calls(received)
     """,
+    # version 4: the callback list (折り返し): per number, the newest call she has returned, when and by whom
+    """
+    CREATE TABLE callbacks (
+        number TEXT PRIMARY KEY,
+        upto INTEGER NOT NULL,           -- calls.id of the newest call returned
+        done_at TEXT NOT NULL,
+        done_by TEXT NOT NULL DEFAULT ''
+    )
+    """,
 ]
 
 
@@ -4962,6 +5062,18 @@ class CallRecord:
     caller_name: str | None
     protocol: str
     answered: bool | None = None
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A number on the callback list: its calls not yet returned (rang times, the last at `last`,
+    the newest call `upto`), or returned (done_at, done_by) and rung no more since."""
+    number: str
+    rang: int
+    last: datetime
+    upto: int
+    done_at: datetime | None = None
+    done_by: str = ""
 
 
 @dataclass
@@ -4987,12 +5099,12 @@ class Visit:
 
 
 def parse_date(text: str, today, ahead=False) -> "datetime.date | None":
-    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125.
+    """A date as receptionists type it: 2026-11-25, 2026/11/25, 11/25, 1125, or as cti shows it: 12/8(火).
 
     Without a year it is this year's; with ahead (a booking) a date months past is next year's,
     so that 1/10 typed in December books January (yesterday stays yesterday: a slip, not next year).
     """
-    text = unicodedata.normalize("NFKC", text).strip()
+    text = re.sub(r"\s*\([月火水木金土日]\)$", "", unicodedata.normalize("NFKC", text).strip())   # 12/8(火) as shown
     for pattern, has_year in ((r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", True),
                               (r"(\d{1,2})[-/.月](\d{1,2})日?", False), (r"(\d{2})(\d{2})", False)):
         m = re.fullmatch(pattern, text)
@@ -5056,7 +5168,7 @@ def booking_actions(reservation, today) -> tuple:
     return NEXT_STATES[reservation.status]
 
 
-DATE_HINT = "日付は 2026-11-25 か 11/25 の形で入力してください"
+DATE_HINT = "日付は 12/8 か 12/8(火) の形で入力してください"
 
 
 def validate_reservation(form: dict, members: MemberTable, now: datetime) -> tuple[dict | None, dict]:
@@ -5139,7 +5251,8 @@ class Database:
 
     def __init__(self, path, max_entries=100, max_days=7, now=datetime.now, monotonic=time.monotonic):
         self.path, self.max_entries, self.max_days, self.now = Path(path), max_entries, max_days, now
-        self.clock = ClockWatch(lambda: self.now().timestamp(), monotonic)
+        # the clock as she reads it (local, naive): a time zone fixed by hand is a jump too
+        self.clock = ClockWatch(lambda: (self.now() - datetime(1970, 1, 1)).total_seconds(), monotonic)
         self.pruned: list[int] = []                     # ids the last add_call removed (the window drops them)
         self.unsaved, self.unsaved_cause = 0, "other"   # calls shown but not stored (a full or read-only disk)
         self.notice: str | None = None
@@ -5313,6 +5426,7 @@ class Database:
         pruned += [r[0] for r in conn.execute(
             "DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING id",
             (self.max_entries,)).fetchall()]
+        conn.execute("DELETE FROM callbacks WHERE number NOT IN (SELECT number FROM calls WHERE number IS NOT NULL)")
         return pruned
 
     def calls(self) -> list[CallRecord]:
@@ -5333,6 +5447,35 @@ class Database:
         with self._held_as_error():
             return self.conn.execute("UPDATE calls SET answered = ? WHERE id = ?",
                                      (int(answered), call_id)).rowcount == 1
+
+    # the callback list: derived from the history (so it prunes with it); only callbacks marks are stored
+
+    def callbacks(self) -> list[Callback]:
+        """Numbers to call back, newest call first: their calls since the last one returned, where
+        no other phone answered (a source that cannot tell leaves every call on the list); then
+        the numbers returned and rung no more since, newest mark first."""
+        rows = self.conn.execute(
+            "SELECT c.number, COUNT(*) AS rang, MAX(c.received) AS last, MAX(c.id) AS upto FROM calls c "
+            "LEFT JOIN callbacks b ON b.number = c.number WHERE c.number IS NOT NULL "
+            "AND (c.answered IS NULL OR c.answered = 0) AND c.id > COALESCE(b.upto, 0) "
+            "GROUP BY c.number ORDER BY upto DESC").fetchall()
+        waiting = [Callback(r["number"], r["rang"], datetime.fromisoformat(r["last"]), r["upto"]) for r in rows]
+        open_numbers = {c.number for c in waiting}
+        done = self.conn.execute(
+            "SELECT b.*, (SELECT COUNT(*) FROM calls c WHERE c.number = b.number AND c.id <= b.upto) AS rang, "
+            "(SELECT MAX(received) FROM calls c WHERE c.number = b.number) AS last FROM callbacks b "
+            "ORDER BY done_at DESC").fetchall()
+        return waiting + [Callback(r["number"], r["rang"], datetime.fromisoformat(r["last"]), r["upto"],
+                                   datetime.fromisoformat(r["done_at"]), r["done_by"])
+                          for r in done if r["number"] not in open_numbers and r["last"]]
+
+    def mark_called_back(self, callback: Callback, by: str = "") -> bool:
+        """折り返し済: the calls up to callback.upto are dealt with (a later call puts the number back)."""
+        with self._held_as_error():
+            self.conn.execute("INSERT INTO callbacks (number, upto, done_at, done_by) VALUES (?,?,?,?) "
+                              "ON CONFLICT(number) DO UPDATE SET upto = excluded.upto, done_at = excluded.done_at, "
+                              "done_by = excluded.done_by", (callback.number, callback.upto, self._iso(self.now()), by))
+        return True
 
     def delete_call(self, call_id: int) -> bool:
         with self._held_as_error():
@@ -5498,7 +5641,7 @@ UI_FONTS = ("BIZ UDPGothic", "BIZ UDPゴシック", "Yu Gothic UI", "Meiryo UI",
             "Noto Sans CJK JP", "Noto Sans JP", "TakaoGothic", "VL Gothic")
 HISTORY_COLUMNS = ("着信時間", "着信番号", "会員番号", "名前", "ふりがな", "主担当")
 # the widest text each column must show in full, at any scale (widths come from the font's metrics)
-HISTORY_SAMPLES = ("12/31 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+HISTORY_SAMPLES = ("12/31(水) 23:59", "0120-444-555", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
 WEEKDAYS = "月火水木金土日"
 STATUS_COLOURS = {"connected": "#1b7f3b", "connecting": "#b26a00", "stopped": "#555555"}
 
@@ -5544,7 +5687,7 @@ def history_row(record: CallRecord, members: list) -> tuple:
     def each(field):
         return "・".join(dict.fromkeys(getattr(m, field) for m in members if getattr(m, field)))
     name = names_text(members) if members else ("未登録" if record.number else "")
-    return (record.received.strftime("%m/%d %H:%M"), caller_text(record.number, record.reason),
+    return (when_text(record.received), caller_text(record.number, record.reason),
             each("member_no"), name, each("kana"), each("staff"))
 
 
@@ -5574,9 +5717,96 @@ def skipped_rows_heading(path, count: int) -> str:
             "直すまで、その方からの電話は「未登録」と表示されます（二重に登録しないでください）。")
 
 
-def tray_title(unseen: int) -> str:
-    """The tray icon's tooltip: calls not yet seen, so that a hidden window still tells of them."""
-    return f"CTI — 不在着信 {unseen}件" if unseen else "CTI — 着信を待っています"
+def handoff_values(number: str, member) -> dict:
+    """What a hand-off template is filled with ({member_no} and {name} empty for an unknown caller)."""
+    return {"number": number, "number_hyphen": format_phone(number) if number else "",
+            "member_no": member.member_no if member else "", "name": member.name if member else ""}
+
+
+def handoff_url(template: str, values: dict) -> str:
+    return template.format(**{k: urllib.parse.quote(v, safe="") for k, v in values.items()})
+
+
+def handoff_command(program: Path, arguments: tuple, values: dict) -> list[str]:
+    """The program and its arguments, each filled in separately (a name with spaces stays one argument)."""
+    return [str(program), *(argument.format(**values) for argument in arguments)]
+
+
+# Japanese line breaking (JIS X 4051's rules, in brief): no line starts with closing punctuation or
+# a small kana, none ends with an opening bracket, and an honorific stays with the name before it.
+NO_LINE_START = "、。，．・：；？！ー）」』】〕〉》”’)]}>,.:;!?%ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々〻"
+NO_LINE_END = "（「『【〔〈《“‘([{<"
+HONORIFICS = ("様", "さん", "さま")
+LINE_TOKEN = re.compile("|".join(HONORIFICS) + r"|[0-9A-Za-z][0-9A-Za-z\-./:@+_]*|\s+|.", re.DOTALL)
+
+
+def line_units(text: str) -> list[str]:
+    """The pieces a line may break between: a Latin word or number whole (a phone number, a member
+    number), each other character alone, glued by the rules above; spaces apart (dropped at a break)."""
+    tokens = LINE_TOKEN.findall(text)
+    units = []
+    for i, token in enumerate(tokens):
+        follows_honorific = i + 1 < len(tokens) and tokens[i + 1] in HONORIFICS
+        glue = units and (token in HONORIFICS or token[0] in NO_LINE_START or units[-1][-1] in NO_LINE_END
+                          or (token.isspace() and follows_honorific))
+        if glue and not units[-1].isspace():
+            units[-1] += token
+        else:
+            units.append(token)
+        if token in HONORIFICS:             # the whole name goes with it (up to a space or punctuation)
+            while (len(units) > 1 and len(units[-2]) == 1 and not units[-2].isspace()
+                   and units[-2] not in NO_LINE_START + NO_LINE_END + ":：" and len(units[-1]) < 12):
+                units[-2:] = [units[-2] + units[-1]]
+    return units
+
+
+def break_lines(text: str, width: float, measure) -> str:
+    """text in lines no wider than width (measure(text) -> pixels), broken only where Japanese allows
+    (line_units); a piece wider than a line stays whole on a line of its own."""
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for unit in line_units(paragraph):
+            if line.strip() and not unit.isspace() and measure((line + unit).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = unit
+            elif line or not unit.isspace():
+                line += unit
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+NO_NUMBER_CALL = "{caller}の着信は番号がないため、どなたか分かりません。{action}は会員の番号の着信でできます"
+HANDOFF_WORDS = {"no_number": "番号のある着信を選んでください（番号がないと渡せません）",
+                 "failed": "{label}を開けませんでした: {error}\ncti.ini の [handoff] を確認してください",
+                 "done": "{label}: {who} を渡しました", "copied": "番号をコピーしました: {number}"}
+CALLBACK_WORDS = {"title": "折り返し", "button": "不在 {count}", "done": "折り返し済", "by": "担当",
+                  "waiting": "未", "marked": "折り返し済 {when}{by}", "select": "折り返した着信を一覧から選んでください",
+                  "confirm": "折り返し済にしました: {who}"}
+CALLBACK_COLUMNS = (("last", "最後の着信", "12/31(水) 23:59"), ("rang", "回数", "99回"),
+                    ("number", "番号", "0120-444-555"), ("name", "名前", "ペンギン貴子"),
+                    ("state", "状態", "折り返し済 12/31(水) 23:59 佐藤"))
+
+
+def callback_row(callback: Callback, members: list) -> tuple:
+    """One line of the callback list."""
+    state = (CALLBACK_WORDS["marked"].format(when=when_text(callback.done_at), by=f" {callback.done_by}" if callback.done_by else "")
+             if callback.done_at else CALLBACK_WORDS["waiting"])
+    return (when_text(callback.last), f"{callback.rang}回", format_phone(callback.number),
+            names_text(members) if members else "未登録", state)
+
+
+MESSAGE_BUTTONS = {False: ("OK", None), True: ("はい", "いいえ")}
+DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
+
+
+def tray_title(unseen: int, lost: str = "") -> str:
+    """The tray icon's tooltip: a lost device (the card's banner) and calls not yet seen, so that a
+    hidden window still tells of them."""
+    calls = f"不在着信 {unseen}件" if unseen else ""
+    if lost:
+        return f"CTI — {lost}" + (f"・{calls}" if calls else "")
+    return f"CTI — {calls or '着信を待っています'}"
 
 
 def beside(main: Rect, dialog_w: int, dialog_h: int, work: Rect, gap=8) -> tuple[int, int]:
@@ -5669,8 +5899,9 @@ def caller_panel(record, members: list, last_visit=None, next_booking=None) -> C
     return CallerPanel(
         "member", time, number, kana="・".join(m.kana for m in shown if m.kana),
         name=names_text(members) + " 様",
-        details=(f"会員番号 {members[0].member_no}  主担当 {members[0].staff or '—'}" if len(members) == 1 else
-                 "会員番号 " + "・".join(f"{m.member_no}（{m.staff or '—'}）" for m in shown)),
+        details=(f"会員番号 {members[0].member_no}" + (f"  主担当 {members[0].staff}" if members[0].staff else "")
+                 if len(members) == 1 else
+                 "会員番号 " + "・".join(m.member_no + (f"（{m.staff}）" if m.staff else "") for m in shown)),
         memo="  ".join(f"メモ: {m.memo}" if len(shown) == 1 else f"{m.name}: {m.memo}" for m in shown if m.memo),
         history=visit_line(last_visit, next_booking) if len(members) == 1 else "")
 
@@ -5753,13 +5984,13 @@ def status_done_text(status: str, amount: int | None = None) -> str:
 def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
     """'佐藤 さんは 14:00–15:30 ペンギン貴子 様（カラー）の予約と重なります' (one line per booking)."""
     return "\n".join(f"{r.staff} さんは {span_text(r.starts, minutes_of(r))} "
-                     f"{member_name(by_no.get(r.member_no))} 様（{r.menu or '—'}）の予約と重なります"
+                     f"{member_name(by_no.get(r.member_no))} 様" + (f"（{r.menu}）" if r.menu else "") + "の予約と重なります"
                      for r in conflicts)
 
 
 def booking_label(reservation, member) -> str:
     """11/28(土) 14:30 ペンギン貴子 様（カット）"""
-    return f"{when_text(reservation.starts)} {member_name(member)} 様（{reservation.menu or '—'}）"
+    return f"{when_text(reservation.starts)} {member_name(member)} 様" + (f"（{reservation.menu}）" if reservation.menu else "")
 
 
 def choice_question(members: list) -> str:
@@ -5770,7 +6001,7 @@ def choice_question(members: list) -> str:
 
 
 def choice_label(member) -> str:
-    return f"{member.member_no}  {member.name}（{member.kana or '—'}）"
+    return f"{member.member_no}  {member.name}" + (f"（{member.kana}）" if member.kana else "")
 
 
 def member_heading(member_no: str, member) -> str:
@@ -5843,6 +6074,8 @@ ACTIONS = (
     Action("hide", "閉じる", "", "窓を隠します。cti は動き続け、着信があると窓が前に出ます", "hide"),
     Action("help", "?", "F1", "この説明。cti を終了するのもここ（または通知領域のアイコン）から", "open_help"),
     Action("compact", "小さく", "F9", "着信カードだけの小さな窓にします（もう一度で一覧も表示）", "toggle_compact", "card"),
+    Action("callbacks", "折り返し", "", "まだ折り返していない着信の一覧（カードの「不在」ボタン、通知領域のアイコンからも）。"
+                                     "かけ直したら「折り返し済」に", "open_callbacks", "card"),
 )
 ACTION = {action.name: action for action in ACTIONS}
 # the caller card's buttons, by its state: an unknown number is registered or linked; a member booked or looked up
@@ -6012,7 +6245,7 @@ class Tray:
     """
 
     def __init__(self, commands: queue.Queue):
-        self.commands, self.icon, self.unseen = commands, None, 0
+        self.commands, self.icon, self.unseen, self.lost = commands, None, 0, ""
         self.title = tray_title(0)
         self.x11 = False                    # pystray's bare X backend: its title must be Latin-1
 
@@ -6024,6 +6257,7 @@ class Tray:
                 return False                # an X desktop without a notification area (Xvfb)
             self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
                 pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
+                pystray.MenuItem("折り返し", lambda: self.commands.put("callbacks")),
                 pystray.MenuItem("終了", lambda: self.commands.put("quit"))))
             # icon.run in a daemon thread of ours rather than run_detached: pystray 0.19.5's X backend
             # starts a second setup thread there that never ends, and would keep cti from exiting
@@ -6035,12 +6269,21 @@ class Tray:
             return False
 
     def _icon_title(self) -> str:
-        return f"CTI ({self.unseen})" if self.x11 else self.title
+        return f"CTI ({self.unseen}){' !' if self.lost else ''}" if self.x11 else self.title
+
+    def show_lost(self, lost: str):
+        """The tooltip says the device is lost (the card's banner), or no more."""
+        if self.icon is not None and lost != self.lost:
+            self.lost, self.title = lost, tray_title(self.unseen, lost)
+            try:
+                self.icon.title = self._icon_title()
+            except Exception:
+                log.warning("通知領域のアイコンを更新できません", exc_info=True)
 
     def show_unseen(self, unseen: int):
         """Tooltip and badge follow the calls not yet seen."""
         if self.icon is not None and unseen != self.unseen:
-            self.unseen, self.title = unseen, tray_title(unseen)
+            self.unseen, self.title = unseen, tray_title(unseen, self.lost)
             try:                            # the badge must never cost the popup (Pillow's FreeType, the backend)
                 self.icon.icon = tray_image(unseen)
                 self.icon.title = self._icon_title()
@@ -6072,6 +6315,13 @@ def column_width(widget, font, *texts) -> int:
     return max(measure(t) for t in texts) + round(widget.winfo_fpixels("1i") / 96 * 14)
 
 
+def wrapped(label, text: str, width: int) -> str:
+    """text broken into lines for a label width pixels wide by the Japanese rules (break_lines):
+    Tk's wraplength breaks before 様 at the space and anywhere in Japanese, leaving a lone 。"""
+    font = str(label.cget("font")) or ttk.Style(label).lookup(label.winfo_class(), "font") or "TkDefaultFont"
+    return break_lines(text, width, tkfont.Font(label, font=font).measure)
+
+
 def widget_rect(window) -> Rect:
     """Where a toplevel is put, from its geometry (known while it is hidden, unlike winfo_rootx)."""
     width, height, x, y = map(int, re.fullmatch(r"(\d+)x(\d+)\+(-?\d+)\+(-?\d+)", window.geometry()).groups())
@@ -6080,13 +6330,40 @@ def widget_rect(window) -> Rect:
 
 class DialogContext:
     """What a dialog or list window may use of the main window: the store, the database, the clock,
-    the fonts, a way to post a notice on the card, and the booking changes every list of bookings
-    shares. Dialogs get this, never the window itself."""
+    the fonts, a way to post a notice on the card, and the dialogs' submits (a member registered or
+    a number linked, a booking saved or moved on), after which the window follows (members_changed,
+    bookings_changed). Dialogs get this, never the window itself. Each submit returns {} when done,
+    else the errors to show."""
 
     def __init__(self, root, config: Config, members: MemberTable, db: Database, now, fonts: dict,
-                 post_notice, bookings_changed):
+                 post_notice, members_changed, bookings_changed):
         self.root, self.config, self.members, self.db, self.now, self.fonts = root, config, members, db, now, fonts
-        self.post_notice, self.bookings_changed = post_notice, bookings_changed
+        self.post_notice, self.members_changed, self.bookings_changed = post_notice, members_changed, bookings_changed
+
+    def register(self, registration) -> dict:
+        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+                                       registration.phone)
+
+    def link(self, member_and_phone) -> dict:
+        member_no, phone = member_and_phone
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+                                       normalize_phone(phone))
+
+    def save_member_change(self, change, member_no, done, phone="") -> dict:
+        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
+        The dialog named the number's other members before saving: the store's note of them is not said twice."""
+        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
+        try:
+            member, notes = change()
+        except WriteDeferred as e:              # kept in the pending file: the dialog may close
+            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
+        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
+            return {getattr(e, "field", "") or "": str(e)}
+        self.members_changed([note for note in notes if note not in warned])
+        if member is not None:
+            self.post_notice(f"{done}: {member.member_no} {member.name} 様")
+        return {}
 
     def save_booking(self, booking: dict) -> dict:
         """ReserveDialog's submit: a new booking, or one moved (booking has its id); {} when saved."""
@@ -6149,6 +6426,7 @@ class Dialog(Window):
     its buttons.
     """
     ok_text = "OK"
+    cancel_text = "キャンセル"
     saving = False                      # ok() is checking and saving (a note may be on screen)
 
     def __init__(self, context: DialogContext, title: str, submit, *, call=None, _utest=False):
@@ -6163,20 +6441,35 @@ class Dialog(Window):
         buttons = ttk.Frame(self.body)
         buttons.grid(row=self.row + 1, column=0, columnspan=3, sticky="e", pady=(10, 0))
         self.button_ok = ttk.Button(buttons, text=self.ok_text, command=self.ok, default="active")
-        self.button_cancel = ttk.Button(buttons, text="キャンセル", command=self.cancel)
+        self.button_cancel = ttk.Button(buttons, text=self.cancel_text or "", command=self.cancel)
         self.button_ok.pack(side="left", padx=4)
-        self.button_cancel.pack(side="left")
+        if self.cancel_text:                # a message has OK alone (Escape still closes it)
+            self.button_cancel.pack(side="left")
         self.bind("<Return>", self.ok)
         self.bind("<KP_Enter>", self.ok)
         self.bind("<Escape>", self.cancel)
+        self.bind("<ButtonPress>", self.clicked_outside, add=True)
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
         self.place_beside_main()
         if not _utest:
+            held = self.grab_current()      # a question over another dialog gives the grab back to it
             self.deiconify()
             self.grab_set()
             self.first_focus().focus_set()
             self.wait_window()
+            if held is not None and held.winfo_exists():
+                held.grab_set()
+
+    def clicked_outside(self, event):
+        """While the dialog holds the window (its grab), Tk hands it the clicks on the main window,
+        which would otherwise do nothing without a word: say why, and how to go on."""
+        inside = (self.winfo_rootx() <= event.x_root < self.winfo_rootx() + self.winfo_width()
+                  and self.winfo_rooty() <= event.y_root < self.winfo_rooty() + self.winfo_height())
+        if not inside:
+            self.bell()
+            self.message["text"] = wrapped(self.message, DIALOG_HOLDS_WINDOW.format(
+                title=self.title(), ok=self.ok_text, cancel=self.cancel_text), int(str(self.message["wraplength"])))
 
     def unsaved(self) -> bool:
         """Something typed that would be lost by closing now."""
@@ -6278,6 +6571,61 @@ class Dialog(Window):
         return "break"
 
 
+class MessageDialog(Dialog):
+    """A message, or a question with はい / いいえ, in Japanese and in the window's look (Tk's own
+    boxes are English on Linux). The default (Enter) is the safe answer: いいえ. entry_ok() is the
+    answer yes; the caller reads `result` (None: no, or closed)."""
+
+    def __init__(self, context, title, text, question=False, **kw):
+        self.text, self.question = text, question
+        self.ok_text, self.cancel_text = MESSAGE_BUTTONS[question]
+        super().__init__(context, title, lambda value: {}, **kw)
+
+    def create_widgets(self):
+        self.label = ttk.Label(self.body, justify="left")
+        self.label["text"] = wrapped(self.label, self.text, tkfont.nametofont("TkDefaultFont").measure("あ") * 30)
+        self.label.grid(row=self.row, column=0, columnspan=3, sticky="w")
+        self.row += 1
+
+    def first_focus(self):
+        return self.button_cancel if self.question else self.button_ok
+
+    def ok(self, event=None):
+        """Enter answers with the button that has the focus: いいえ unless she moved it to はい."""
+        if self.question and event is not None and self.focus_get() is not self.button_ok:
+            return self.cancel()
+        return super().ok(event)
+
+    def entry_ok(self):
+        return True
+
+
+BoxContext = namedtuple("BoxContext", "root fonts")     # what a message box needs of DialogContext
+
+
+class JapaneseMessageBoxes:
+    """tkinter.messagebox's calls (showinfo, showwarning, showerror, askyesno), answered by
+    MessageDialog: the same words everywhere cti asks or tells, in Japanese."""
+
+    @staticmethod
+    def _show(title, message, parent, question) -> bool:
+        parent = parent or tk._default_root
+        context = BoxContext(parent.winfo_toplevel(), {"base": "TkDefaultFont"})
+        return MessageDialog(context, title, message, question=question).result is not None
+
+    def showinfo(self, title=None, message=None, parent=None, **options):
+        self._show(title, message, parent, False)
+        return "ok"
+
+    showwarning = showerror = showinfo
+
+    def askyesno(self, title=None, message=None, parent=None, **options) -> bool:
+        return self._show(title, message, parent, True)
+
+
+messagebox = JapaneseMessageBoxes()
+
+
 def staff_box(choices):
     """A factory for a combobox of the staff already in the file, which also takes a new name."""
     return lambda parent, var: ttk.Combobox(parent, textvariable=var, values=choices, width=26)
@@ -6287,9 +6635,9 @@ class RegisterDialog(Dialog):
     """会員登録: a new member with the selected number."""
     ok_text = "登録"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "会員登録", submit, **kw)
+        super().__init__(context, "会員登録", submit or context.register, **kw)
 
     def create_widgets(self):
         table = self.context.members
@@ -6377,9 +6725,9 @@ class LinkDialog(Dialog):
     """電話番号登録: add the selected number to a member found by number, name or kana."""
     ok_text = "この会員に追加"
 
-    def __init__(self, context, submit, phone="", **kw):
+    def __init__(self, context, phone="", submit=None, **kw):
         self.phone = phone
-        super().__init__(context, "電話番号登録", submit, **kw)
+        super().__init__(context, "電話番号登録", submit or context.link, **kw)
 
     def create_widgets(self):
         self.add_field("phone", "追加する電話番号", format_phone(self.phone) if self.phone else "")
@@ -6412,7 +6760,7 @@ class LinkDialog(Dialog):
 class ReserveDialog(Dialog):
     """予約登録 / 予約の変更: a booking for a member (the caller, or one found by search: walk-ins,
     callbacks), with the day's bookings by stylist under the form and a warning when the stylist
-    is already booked then. The caller's submit (MainWindow.save_booking) writes it."""
+    is already booked then. The caller's submit (DialogContext.save_booking) writes it."""
     ok_text = "予約する"
 
     def __init__(self, context, member: Member | None = None, reservation: Reservation | None = None,
@@ -6436,7 +6784,7 @@ class ReserveDialog(Dialog):
             self.search = MemberSearch(self, self.pick)
         day = r.starts.date() if r else self.day or context.now().date()
         words = BOOKING_WORDS
-        self.add_field("date", words["date"], day.isoformat())
+        self.add_field("date", words["date"], day_text(day, with_year=day.year != context.now().year))
         self.add_field("time", words["time"], f"{r.starts:%H:%M}" if r else "")
         self.add_field("menu", words["menu"], r.menu if r else "", widget=lambda p, v: ttk.Combobox(
             p, textvariable=v, values=[name for name, _ in config.menus], width=26))
@@ -6653,7 +7001,7 @@ class VisitHistoryWindow(BookingActions, ListWindow):
 
     def create_widgets(self):
         m = self.member
-        ttk.Label(self.body, text=f"{m.member_no}  {m.name}（{m.kana}）  主担当 {m.staff or '—'}",
+        ttk.Label(self.body, text=choice_label(m) + (f"  主担当 {m.staff}" if m.staff else ""),
                   font=self.context.fonts["bold"]).pack(anchor="w")
         # "none yet" is said by a list's heading: in a row it was cut to the first column's width
         self.visits_heading = ttk.Label(self.body, text=BOOKING_WORDS["visits"])
@@ -6751,6 +7099,55 @@ class BookingsWindow(BookingActions, ListWindow):
         self.counts["text"] = counts_text(self.context.db.today_counts(self.day),
                                           "本日" if self.day == today else day_text(self.day, self.day.year != today.year))
         self.update_buttons()
+
+
+class CallbackWindow(ListWindow):
+    """折り返し: the calls not yet returned, a number a line (how many times it rang, the last time),
+    then those returned; 折り返し済 marks the selected one, with who (担当) and when."""
+
+    def __init__(self, context, changed, **kw):
+        self.changed = changed          # the card's 不在 count follows
+        super().__init__(context, CALLBACK_WORDS["title"], **kw)
+
+    def create_widgets(self):
+        self.list = self.table(CALLBACK_COLUMNS, height=8)
+        row = ttk.Frame(self.body)
+        row.pack(fill="x", pady=(8, 0))
+        ttk.Label(row, text=CALLBACK_WORDS["by"]).pack(side="left")
+        self.by = tk.StringVar(self)
+        ttk.Combobox(row, textvariable=self.by, width=12, values=staff_choices(
+            self.context.config.staff, self.context.members.staff_names)).pack(side="left", padx=(4, 8))
+        self.button_done = ttk.Button(row, text=CALLBACK_WORDS["done"], command=self.mark)
+        self.button_done.pack(side="left")
+        self.refresh()
+
+    def refresh(self):
+        self.callbacks = {}
+        self.list.delete(*self.list.get_children())
+        for callback in self.context.db.callbacks():
+            iid = callback.number
+            self.callbacks[iid] = callback
+            self.list.insert("", "end", iid=iid, values=callback_row(callback, self.context.members.lookup(callback.number)),
+                             tags=("done",) if callback.done_at else ())
+        self.list.tag_configure("done", foreground="#777777")
+        waiting = [iid for iid, c in self.callbacks.items() if c.done_at is None]
+        if waiting:
+            self.list.selection_set(waiting[0])
+            self.list.focus(waiting[0])
+
+    def mark(self) -> bool:
+        selection = self.list.selection()
+        callback = self.callbacks.get(selection[0]) if selection else None
+        if callback is None or callback.done_at is not None:
+            messagebox.showinfo("CTI", CALLBACK_WORDS["select"], parent=self)
+            return False
+        self.context.db.mark_called_back(callback, self.by.get().strip())
+        members = self.context.members.lookup(callback.number)
+        self.context.post_notice(CALLBACK_WORDS["confirm"].format(
+            who=f"{names_text(members)} 様" if members else format_phone(callback.number)))
+        self.refresh()
+        self.changed()
+        return True
 
 
 class HelpWindow(ListWindow):
@@ -6869,18 +7266,31 @@ class CallerCard(tk.Frame):
                         for name in dict.fromkeys(n for names in CARD_ACTIONS.values() for n in names)}
         self.compact_toggle = ttk.Button(self.actions, text=COMPACT_LABELS[False], command=command_of("compact"))
         self.compact_toggle.pack(side="right")
+        self.handoff = None             # the [handoff] button, when cti.ini has one
+        self.callbacks = ttk.Button(self.actions, text=CALLBACK_WORDS["button"].format(count=0),
+                                    command=command_of("callbacks"))
+        self.callbacks.pack(side="right", padx=(0, 8))
+
+    def add_handoff(self, label: str, command):
+        """The hand-off button (cti.ini's [handoff]): for any caller with a number. Before fix_size."""
+        self.handoff = ttk.Button(self.actions, text=label, style="Action.TButton", command=command)
+        self.handoff.pack(side="right", padx=(0, 8))
 
     def show(self, record: CallRecord | None, panel: CallerPanel):
         """record's words (panel) and the buttons that fit it; a call arriving is yellow for a moment.
         The layout never moves (every row is always there)."""
         self.shown, self.state = record, panel.state
-        for key in ("time", "number", "kana", "name", "details", "memo", "history"):
+        for key in ("time", "number", "kana", "name"):
             self.labels[key]["text"] = getattr(panel, key)
+        for key in ("details", "memo", "history"):
+            self.labels[key]["text"] = wrapped(self.labels[key], getattr(panel, key), self.width - 24)
         self.fit_name()
         for button in self.buttons.values():
             button.pack_forget()
         for name in CARD_ACTIONS.get(panel.state, ()):
             self.buttons[name].pack(side="left", padx=(0, 8))
+        if self.handoff is not None:
+            self.handoff.state(["!disabled"] if record is not None and record.number else ["disabled"])
 
     def highlight(self):
         self.paint(CARD_HIGHLIGHT)
@@ -7078,7 +7488,7 @@ class HistoryList(ttk.Frame):
         if record is None:
             return False
         if confirm and not messagebox.askyesno(
-                "CTI", f"{record.received:%m/%d %H:%M} の着信（{caller_text(record.number, record.reason)}）を"
+                "CTI", f"{when_text(record.received)} の着信（{caller_text(record.number, record.reason)}）を"
                        "履歴から削除しますか？", parent=self.context.root):
             return False
         self.context.db.delete_call(record.id)
@@ -7086,13 +7496,20 @@ class HistoryList(ttk.Frame):
         return True
 
     def export(self):
-        """履歴を保存: the calls from cti.db (not the list's words) to a CSV, in Documents by default."""
+        """履歴を保存: the calls from cti.db (not the list's words) to a CSV in Documents. Windows asks
+        where with its own (Japanese) dialog; elsewhere Tk's would be English, so it is saved
+        there under a new name and the confirmation says where."""
         context = self.context
         documents = Path.home() / "Documents"
-        path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
-                                            initialdir=str(documents if documents.is_dir() else Path.home()),
-                                            initialfile=f"着信履歴_{context.now():%Y%m%d}.csv",
-                                            filetypes=[("CSV", "*.csv")])
+        folder = documents if documents.is_dir() else Path.home()
+        name = f"着信履歴_{context.now():%Y%m%d}"
+        if WINDOWS:
+            path = filedialog.asksaveasfilename(parent=context.root, title="着信履歴を保存", defaultextension=".csv",
+                                                initialdir=str(folder), initialfile=f"{name}.csv",
+                                                filetypes=[("CSV", "*.csv")])
+        else:
+            path = next(str(p) for n in itertools.count(1)
+                        if not (p := folder / (f"{name}.csv" if n == 1 else f"{name}_{n}.csv")).exists())
         if not path:
             return None
         found = {}
@@ -7176,13 +7593,14 @@ class MainWindow:
         self.frame = None               # (width, height) the window manager's frame adds, once measured
         root.report_callback_exception = self.report_exception
         self.context = DialogContext(root, config, members, db, now, self._fonts(root), self.confirm,
-                                     self.reservations_changed)
+                                     self.members_changed, self.reservations_changed)
         root.title("CTI — 着信待ち")
         self._build()
         self._bind_keys()
         self.history.refresh()
         self.status.hold_width(self.card.fix_size(beside=self.history.tree))
-        self.show_caller(None)
+        self.show_caller(next(iter(db.calls()), None), arriving=False)      # after a restart: the last call
+        self.refresh_callbacks()
         self.refresh_counts()
         self.refresh_status()
         self.hold_minimum_size()
@@ -7235,6 +7653,8 @@ class MainWindow:
         outer.pack(fill="both", expand=True)
         self.card = CallerCard(outer, self.fonts, self.action, self.later)
         self.card.pack(fill="x")
+        if self.config.handoff:
+            self.card.add_handoff(f"{self.config.handoff_label} ({self.config.handoff_key})", self.hand_off)
         self.history = HistoryList(outer, self.context, self.open_visits, self.show_chosen)
         self.toolbar = Toolbar(outer, self.action)
         self.status = StatusLine(outer, self.fonts,
@@ -7252,6 +7672,9 @@ class MainWindow:
         for action in ACTIONS:
             if action.key:
                 self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
+        if self.config.handoff:
+            self.root.bind(f"<{self.config.handoff_key}>", lambda e: self.hand_off())
+        self.root.bind("<Control-c>", lambda e: self.copy_number())
         # ×, Alt+F4 and 閉じる hide: cti goes on showing calls; only 終了 (tray or help) ends it
         self.root.protocol("WM_DELETE_WINDOW", self.hide)
         self.root.bind("<Alt-F4>", lambda e: self.hide())
@@ -7286,10 +7709,13 @@ class MainWindow:
         root = self.root
         if event.widget is not root or self._frame_measured or not root.winfo_viewable():
             return
-        self._frame_measured = True
         outer = frame_rect(root)
-        if outer is not None:
-            self.place_in_corner(frame_extra(outer, root.winfo_width(), root.winfo_height()))
+        if outer is None:
+            return
+        extra = frame_extra(outer, root.winfo_width(), root.winfo_height())
+        # no frame yet may mean not yet decorated: the window manager's reparenting shows it again
+        self._frame_measured = extra != (0, 0)
+        self.place_in_corner(extra)
 
     def toggle_compact(self):
         """F9: the card only, or the lists too; her choice holds (even where the lists do not fit)."""
@@ -7344,7 +7770,7 @@ class MainWindow:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 break
-            {"show": self.show, "quit": self.quit}[command]()
+            {"show": self.show, "callbacks": self.open_callbacks, "quit": self.quit}[command]()
             if self.ended:
                 return
         if self.members.take_reread():        # a re-read of members.csv finished: names fill in
@@ -7460,6 +7886,9 @@ class MainWindow:
                  f"会員 {len(members)}名" if members else "未登録" if call.number else "番号なし")
         if bring_to_front:
             self.bring_to_front()
+        self.refresh_callbacks()
+        if self.config.handoff_auto and len(members) == 1:
+            self.hand_off(record)
 
     def on_call_ended(self, call: Call):
         """A call shown earlier ended (SIP's CANCEL): answered by another phone, or missed."""
@@ -7470,6 +7899,7 @@ class MainWindow:
             self.db.set_answered(record_id, call.answered)
         except (sqlite3.Error, DatabaseError):
             log.exception("着信の終わり方を履歴に保存できませんでした")
+        self.refresh_callbacks()
 
     def show_chosen(self, record: CallRecord):
         """A history row she chose: on the card, and so the call every action acts on."""
@@ -7502,13 +7932,17 @@ class MainWindow:
         self.history.show_counts(counts_text(self.db.today_counts(self.counts_day)))
 
     def refresh_status(self):
-        """The status lines, and on the card a banner a receptionist acts on when the device is lost."""
+        """The status lines, and on the card (and the tray's tooltip) a banner a receptionist acts on
+        when the device is lost."""
         self.clock_shown = self.db.clock.offset()
         self.status.show(self.device_status, "\n".join([members_status(self.members),
                                                         *folder_warnings(data_folder_risks(self.config)),
                                                         *clock_warnings(self.clock_shown),
                                                         *unsaved_calls_warnings(self.db.unsaved, self.db.unsaved_cause)]))
         self.card.show_device(self.device_status, self.config.port)
+        if self.tray is not None:               # a hidden window still tells that calls cannot come
+            self.tray.show_lost(device_lost_banner(self.device_status.state, self.config.port)
+                                if self.card.lost else "")
 
     def check_members(self):
         """Ask for a re-read (a thread does it when the file changed); poll() swaps it in."""
@@ -7529,7 +7963,7 @@ class MainWindow:
         notes = notes + [member_notice_text(n, self.members.path.name) for n in notices]
         self.history.refresh()
         shown = self.history.records.get(str(self.card.shown.id)) if self.card.shown else None
-        self.show_caller(shown or self.history.selected_record())
+        self.show_caller(shown or self.history.selected_record(), arriving=False)   # the same call: not new
         self.refresh_status()
         for window in self.open_windows():
             if isinstance(window, RegisterDialog):
@@ -7558,37 +7992,12 @@ class MainWindow:
         self.card.show_notice(text)
         self.later("confirm", self.CONFIRM_MS, self.refresh_status)
 
-    # the dialogs' submit callbacks: each acts on a dialog's value; {} when done, else the errors to show
+    # 着信番号参照's submit: the card's (the others' are the DialogContext's)
 
     def look_up(self, digits) -> dict:
         """着信番号参照: the card as for a call from that number, but no call is recorded."""
         self.show_caller(CallRecord(0, self.now(), digits, None, None, "manual"))
         self.card.show_lookup()
-        return {}
-
-    def register(self, registration) -> dict:
-        made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
-                                       registration.phone)
-
-    def link(self, member_and_phone) -> dict:
-        member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
-                                       normalize_phone(phone))
-
-    def save_member_change(self, change, member_no, done, phone="") -> dict:
-        """Run a members.csv change: kept pending (Excel holds the file) still counts; unwritable is shown.
-        The dialog named the number's other members before saving: the store's note of them is not said twice."""
-        warned = {held_by_text(phone, m) for m in self.members.lookup(phone)} if phone else set()
-        try:
-            member, notes = change()
-        except WriteDeferred as e:              # kept in the pending file: the dialog may close
-            member, notes = e.member or self.members.by_no.get(member_no), [str(e)]
-        except CtiError as e:                   # nothing kept: the dialog keeps the input and says so
-            return {getattr(e, "field", "") or "": str(e)}
-        self.members_changed([note for note in notes if note not in warned])
-        if member is not None:
-            self.confirm(f"{done}: {member.member_no} {member.name} 様")
         return {}
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -7609,9 +8018,56 @@ class MainWindow:
         if not members:
             if record and record.number:
                 self.notify(f"{format_phone(record.number)} は未登録の番号です。{action}の前に会員登録をしてください")
+            elif record:
+                self.notify(NO_NUMBER_CALL.format(caller=caller_text(record.number, record.reason), action=action))
             else:
                 self.notify(f"{action}をする着信を履歴から選んでください")
         return members
+
+    def open_callbacks(self):
+        return CallbackWindow(self.context, self.refresh_callbacks, _utest=self._utest)
+
+    def refresh_callbacks(self):
+        """The card's 不在 N: the numbers still to call back."""
+        waiting = sum(1 for c in self.db.callbacks() if c.done_at is None)
+        self.card.callbacks["text"] = CALLBACK_WORDS["button"].format(count=waiting)
+
+    def hand_off(self, record: CallRecord | None = None) -> bool:
+        """The caller to the salon's own system ([handoff]): its URL opened and/or its program started
+        with the number (and the member, when the number is one member's). Never through a shell."""
+        record = record or self.target()
+        if record is None or not record.number:
+            self.notify(HANDOFF_WORDS["no_number"])
+            return False
+        members = self.members.lookup(record.number)
+        values = handoff_values(record.number, members[0] if len(members) == 1 else None)
+        config = self.config
+        try:
+            if config.handoff_url:
+                webbrowser.open(handoff_url(config.handoff_url, values))
+            if config.handoff_program:
+                subprocess.Popen(handoff_command(config.handoff_program, config.handoff_arguments, values),
+                                 cwd=config.handoff_program.parent if config.handoff_program.parent.is_dir() else None,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (OSError, webbrowser.Error) as e:
+            log.warning("引き渡しに失敗しました: %s", type(e).__name__)
+            messagebox.showerror("CTI", HANDOFF_WORDS["failed"].format(label=config.handoff_label, error=e),
+                                 parent=self.root)
+            return False
+        self.confirm(HANDOFF_WORDS["done"].format(label=config.handoff_label,
+                                                  who=member_name(members[0]) + " 様" if len(members) == 1
+                                                  else format_phone(record.number)))
+        return True
+
+    def copy_number(self) -> str:
+        """Ctrl+C: the number on the card to the clipboard (digits, as a search box takes them)."""
+        record = self.target()
+        if record is None or not record.number:
+            return ""
+        self.root.clipboard_clear()
+        self.root.clipboard_append(record.number)
+        self.confirm(HANDOFF_WORDS["copied"].format(number=format_phone(record.number)))
+        return record.number
 
     def for_member(self, members: list, title: str, then, call: CallRecord):
         """then(member) for the one member, or after asking which when the number is shared."""
@@ -7621,18 +8077,18 @@ class MainWindow:
             return then(members[0])
         return MemberChoice(self.context, title, members, then, call=call, _utest=self._utest)
 
-    def for_number(self, dialog, submit, number):
+    def for_number(self, dialog, number):
         """dialog (会員登録, 電話番号登録) for the number given, else for the call on the card, named in it."""
         call = self.target() if number is None else None
         if call is not None:
             number = call.number or ""
-        return dialog(self.context, submit, number or "", call=call, _utest=self._utest)
+        return dialog(self.context, number or "", call=call, _utest=self._utest)
 
     def open_register(self, number=None):
-        return self.for_number(RegisterDialog, self.register, number)
+        return self.for_number(RegisterDialog, number)
 
     def open_link(self, number=None):
-        return self.for_number(LinkDialog, self.link, number)
+        return self.for_number(LinkDialog, number)
 
     def open_reserve(self, record=None):
         record = record or self.target()
@@ -8123,6 +8579,9 @@ def cmd_lookup(number: str, config_path) -> int:
 
 def cmd_import_visits(path: str, config_path) -> int:
     """--import-visits: problems on stderr with their lines; a file that cannot be read is exit 2."""
+    if not path:
+        print("--import-visits: 来店履歴の CSV ファイルの名前を指定してください", file=sys.stderr)
+        return 2
     config, _ = load_config(config_path)
     try:
         members = set(MemberTable(config.members, pending_dir=config.database.parent).load().by_no)

@@ -176,7 +176,8 @@ def test_import_visits_of_a_file_that_cannot_be_read_exits_2_with_a_message(tmp_
     (["--lookup", ""], ["--lookup", "電話番号を指定してください"]),
     (["--lookup", "abc"], ["--lookup", "電話番号を指定してください"]),
     (["--decode", ""], ["--decode", "記録ファイルの名前を指定してください"]),
-], ids=["lookup-empty", "lookup-no-digits", "decode-empty"])
+    (["--import-visits", ""], ["--import-visits", "CSV ファイルの名前を指定してください"]),
+], ids=["lookup-empty", "lookup-no-digits", "decode-empty", "import-visits-empty"])
 def test_an_empty_argument_is_a_japanese_message_and_exit_2(tmp_path, args, words):
     ini = folder(tmp_path, csv_bytes("会員番号,名前,電話番号", "A1,一,03-1234-5678"))
     result = run(*args, "--config", str(ini), cwd=tmp_path)

@@ -34,7 +34,7 @@ def call(number, at, reason=None, protocol="modem"):
 def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
     raw = sqlite3.connect(tmp_path / "cti.db")
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3 == len(cti.SCHEMA)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 4 == len(cti.SCHEMA)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"calls", "reservations", "visits"} <= tables
@@ -45,7 +45,7 @@ def test_schema_is_versioned_and_in_wal_mode(db, tmp_path):
 def test_reopening_does_not_migrate_again(tmp_path, clock):
     cti.Database(tmp_path / "cti.db", now=clock).close()
     again = cti.Database(tmp_path / "cti.db", now=clock)      # CREATE TABLE twice would raise
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 4
     again.close()
 
 
@@ -811,6 +811,54 @@ def test_a_booking_while_another_program_holds_cti_db_gets_a_message_at_once(tmp
 
 
 # -----------------------------------------------------------------------------
+# the callback list (折り返し)
+
+def test_the_callback_list_counts_rings_per_number_and_a_mark_takes_it_off_until_it_rings_again(db, clock):
+    start = clock.when
+    db.add_call(call("0596310005", start))
+    db.add_call(call("09087654321", start + timedelta(minutes=1)))
+    db.add_call(call("0596310005", start + timedelta(minutes=2)))
+    db.add_call(call(None, start + timedelta(minutes=3), reason="private"))      # no number: nobody to call back
+    [first, second] = db.callbacks()
+    assert (first.number, first.rang, first.last, first.done_at) == ("0596310005", 2, start + timedelta(minutes=2), None)
+    assert (second.number, second.rang) == ("09087654321", 1)
+    clock.advance(600)
+    assert db.mark_called_back(first, "佐藤")
+    [waiting, done] = db.callbacks()
+    assert waiting.number == "09087654321" and waiting.done_at is None
+    assert (done.number, done.rang, done.done_at, done.done_by) == ("0596310005", 2, clock.when, "佐藤")
+    db.add_call(call("0596310005", clock.advance(60)))                             # rings again: back on the list
+    [again, other] = db.callbacks()
+    assert (again.number, again.rang, again.done_at) == ("0596310005", 1, None)
+
+
+def test_the_callback_list_survives_a_restart_and_prunes_with_the_history(tmp_path, clock):
+    database = cti.Database(tmp_path / "cti.db", max_entries=2, now=clock)
+    database.add_call(call("0596310005", clock.when))
+    database.mark_called_back(database.callbacks()[0], "田中")
+    database.close()
+    database = cti.Database(tmp_path / "cti.db", max_entries=2, now=clock)
+    try:
+        [done] = database.callbacks()
+        assert done.done_by == "田中"
+        database.add_call(call("0311112222", clock.advance(60)))
+        database.add_call(call("0311113333", clock.advance(60)))                  # 0596310005's call pruned
+        assert [c.number for c in database.callbacks()] == ["0311113333", "0311112222"]
+        assert database.conn.execute("SELECT COUNT(*) FROM callbacks").fetchone()[0] == 0
+    finally:
+        database.close()
+
+
+def test_only_missed_calls_are_listed_where_the_source_tells(db, clock):
+    """SIP tells answered elsewhere from missed: an answered call is not one to return."""
+    answered = db.add_call(call("0596310005", clock.when, protocol="sip"))
+    missed = db.add_call(call("09087654321", clock.when, protocol="sip"))
+    db.set_answered(answered, True)
+    db.set_answered(missed, False)
+    assert [c.number for c in db.callbacks()] == ["09087654321"]
+
+
+# -----------------------------------------------------------------------------
 # a full and a read-only disk: a real small filesystem (tmpfs, mounted as root)
 
 @pytest.fixture
@@ -965,3 +1013,20 @@ def test_parse_date_for_a_booking_at_the_60_day_edge(typed, today, expected):
                                             ("24:00", None), ("2360", None)])
 def test_parse_time_at_the_end_of_the_day(text, expected):
     assert cti.parse_time(text) == expected
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX")
+def test_a_time_zone_fixed_by_hand_is_a_jump_too(tmp_path, monkeypatch):
+    """The clock she reads moved 9 hours (UTC set right to Japan), though UTC itself did not."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        db = cti.Database(tmp_path / "cti.db")
+        assert db.clock.offset() == 0.0
+        monkeypatch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        assert db.clock.offset() == pytest.approx(9 * 3600, abs=5)
+        db.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()

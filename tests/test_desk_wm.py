@@ -101,9 +101,10 @@ class Desk:
         finally:
             display.close()
 
-    def windows(self, prefix) -> list[int]:
-        return [int(w) for w in self.xdotool("search", "--onlyvisible", "--name", ".").split()
-                if self.xdotool("getwindowname", w).startswith(prefix)]
+    def windows(self, prefix, anywhere=False) -> list[int]:
+        names = {int(w): self.xdotool("getwindowname", w)
+                 for w in self.xdotool("search", "--onlyvisible", "--name", ".").split()}
+        return [w for w, name in names.items() if (prefix in name if anywhere else name.startswith(prefix))]
 
     def frame(self, window_id) -> cti.Rect:
         """The outer frame the window manager drew around the window (title bar and borders included)."""
@@ -224,3 +225,19 @@ def test_the_whole_window_lies_inside_the_work_area(desk, pty_pair, width, heigh
         before = d.frame(d.window)
         d.xdotool("key", "--window", str(d.window), "F9")
         assert wait(lambda: d.frame(d.window).bottom - d.frame(d.window).top > before.bottom - before.top)
+
+
+def test_escape_closes_the_visit_history_she_opened_with_f5(desk, pty_pair):
+    """Under a window manager the new window must get the keys she types next (it did not: Escape
+    went to the main window and 来店履歴 stayed)."""
+    d = desk()
+    master, slave = pty_pair
+    start_cti(d, slave)
+    os.write(master, modem_block(MEMBER))
+    assert wait(lambda: d.windows("CTI — 0596-31-0005 ペンギン貴子"))
+    d.xdotool("windowactivate", "--sync", str(d.window))                # she clicks the window
+    d.xdotool("key", "F5")
+    assert wait(lambda: d.windows("来店履歴", anywhere=True)), "F5 opened no 来店履歴"
+    assert wait(lambda: "来店履歴" in d.focused_name())
+    d.xdotool("key", "Escape")
+    assert wait(lambda: not d.windows("来店履歴", anywhere=True)), "Escape did not close 来店履歴"

@@ -107,6 +107,7 @@ def test_unplug_is_lost_then_missing_and_retried(pty_pair, start_reader, nd_fram
     first = events.status("missing")
     events.status("missing")                       # and again: the reader keeps retrying
     assert path in first.text
+    assert f"（{BACKOFF[0]} 秒後に" in first.text      # a loss starts the back-off table from its first delay
     assert reader.is_alive()
     after = events.states()[events.states().index("lost") + 1:]
     assert set(after) == {"connecting", "missing"}     # each retry: connecting, then missing; never connected
@@ -654,6 +655,18 @@ def test_a_quiet_ncid_server_that_answers_is_kept_and_hears_the_keepalive_line(s
         listener.close()
 
 
+def test_a_quiet_serial_port_has_no_keepalive_and_is_never_reopened_for_silence(pty_pair, start_reader, nd_frame):
+    """Silence is normal on a COM port (no calls for hours): only a source with keepalive() is asked."""
+    master, path = pty_pair
+    reader, events = start_reader(path, "nd", keepalive_after=0.01)
+    events.status("connected")
+    quiet_until = time.monotonic() + 3 * cti.IDLE_TIMEOUT       # several idle reads, each past keepalive_after
+    assert poll_until(lambda: time.monotonic() >= quiet_until, WAIT)
+    os.write(master, nd_frame([(0x02, b"0451234567")]))
+    assert events.call().number == "0451234567"
+    assert events.states() == ["connecting", "connected"]
+
+
 def test_an_ncid_connection_has_tcp_keepalive():
     """A server that vanishes without closing (power cut) must show as lost: the socket probes it."""
     with socket.create_server(("127.0.0.1", 0)) as server:
@@ -663,6 +676,7 @@ def test_an_ncid_connection_has_tcp_keepalive():
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
             if hasattr(socket, "TCP_KEEPIDLE"):
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
         finally:
@@ -764,6 +778,31 @@ def test_auto_port_all_busy_names_the_busy_port(monkeypatch, start_reader):
     reader, events = start_reader("auto", "auto", opener=opener)
     busy = events.status("busy")
     assert busy.port == "COM3" and busy.text.startswith("COM3 は他のプログラムが使っています")
+
+
+def test_auto_port_that_cannot_be_opened_names_the_port_and_a_busy_one_wins(monkeypatch, start_reader):
+    """The first port's failure names it (COM2 が見つかりません); a busy port met later says more and wins."""
+    found = PortsFound(monkeypatch)
+    found.add("COM2", "USB Serial Port (COM2)", "USB VID:PID=0403:6015")
+    failures = {"COM2": "[Errno 2] could not open port COM2: [Errno 2] No such file or directory"}
+
+    def opener(url, protocol, baudrate):
+        raise serial.SerialException(failures[url])
+
+    reader, events = start_reader("auto", "auto", opener=opener)
+    missing = events.status("missing")
+    assert missing.port == "COM2" and missing.text.startswith("COM2 が見つかりません")
+    found.add("COM3", "USB-SERIAL CH340 (COM3)", "USB VID:PID=1A86:7523")
+    failures["COM3"] = "could not open port 'COM3': PermissionError(13, 'アクセスが拒否されました。', None, 5)"
+    busy = events.status("busy")
+    assert busy.port == "COM3"
+
+
+def test_probe_plan_puts_any_usb_port_before_a_modem_and_a_modem_before_a_built_in_port():
+    ports = [port_info("COM1", "通信ポート (COM1)", "ACPI\\PNP0501\\0"),
+             port_info("COM4", "PCI ソフト データ ファクス モデム", "PCI\\VEN_14F1&DEV_2F20"),
+             port_info("COM9", "EPSON TM-T88V Receipt", "USB VID:PID=04B8:0202 SER=X")]
+    assert [t.device for t in cti.probe_plan(ports, "auto")] == ["COM9", "COM4", "COM1"]
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_EXCLUSIVEADDRUSE"), reason="Windows only (runs in the Windows workflow)")

@@ -738,7 +738,7 @@ def test_register_pressed_again_while_it_saves_registers_once(reception, monkeyp
         saved.append(notes)
         if len(saved) == 1:
             dialog.ok()                     # 登録 again before the first has returned
-    monkeypatch.setattr(reception, "members_changed", press_again)
+    monkeypatch.setattr(reception.context, "members_changed", press_again)
     dialog.ok()
     names = [r[1] for r in rows(members)[1:]]
     assert names.count("二度押し") == 1 and len(saved) == 1, (names, saved)

@@ -647,3 +647,29 @@ def titles_of(process) -> list:
     """The titles of the windows that appeared since the process started (Tk sets no _NET_WM_PID)."""
     return [subprocess.run(["xdotool", "getwindowname", i], capture_output=True, text=True).stdout.strip()
             for i in sorted(cti_windows() - process.before)]
+
+
+def test_a_caller_without_a_known_form_is_numberless_and_what_was_read_goes_to_the_debug_log(caplog):
+    caplog.set_level(logging.DEBUG, logger="cti")
+    invite = RAW_INVITE.replace(b"<sip:0596310005@192.168.1.1>;tag=f1", b'"Yamada" <sip:hgw-line-7@192.168.1.1>;tag=f1')
+    [call] = [e for e in agent().receive(invite, ("192.168.1.1", 5060), 0.0) if isinstance(e, cti.Call)]
+    assert (call.number, call.reason) == (None, None)                   # 番号なし on the card
+    assert "hgw-line-7" in caplog.text and "Yamada" not in caplog.text   # the form, not a name
+
+
+@needs_sip
+def test_a_new_ip_address_of_the_pc_opens_the_extension_again_on_it(kamailio, extension, monkeypatch):
+    """The PC's address changing (DHCP, Wi-Fi for the cable) cannot be made here without changing
+    the machine's routes: local_address_for, the lowest call, is told to answer another address once
+    the extension is registered and the registrar has gone quiet."""
+    server = kamailio()
+    reader, events = extension(extension_url(server))
+    events.status("connected", WAIT)
+    server.stop()
+    events.status("missing", WAIT)                      # a registrar gone quiet, the address unchanged
+    real = cti.local_address_for
+    monkeypatch.setattr(cti, "local_address_for", lambda host, port: (*real(host, port)[:2], "127.0.0.2"))
+    lost = events.status("lost", WAIT)                  # the next unanswered REGISTER finds the new address
+    assert "ネットワーク" in lost.text and "USB" not in lost.text
+    server.start()
+    events.status("connected", WAIT)                    # registered again, from 127.0.0.2

@@ -294,7 +294,7 @@ def test_reserve_for_a_member_changes_the_count(app):
     assert "予約人数 0人" in app.window.history.counts["text"]
     dialog = app.window.open_reserve()
     assert isinstance(dialog, cti.ReserveDialog)
-    assert dialog.vars["date"].get() == date.today().isoformat()
+    assert dialog.vars["date"].get() == cti.day_text(date.today())                    # as every date is shown
     assert dialog.vars["staff"].get() == "佐藤"                     # the member's main staff
     dialog.widgets["time"].insert(0, "15:30")
     dialog.vars["menu"].set("カラー")
@@ -677,12 +677,15 @@ def test_lookup_a_typed_number(app):
 
 
 def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
+    """Off Windows there is no Japanese file dialog: the CSV goes to Documents, named by the day,
+    and the confirmation says where (a second export never overwrites the first)."""
     app.call(MEMBER)
     app.call(UNKNOWN)
     app.call(None, "private")
-    target = tmp_path / "export" / "着信履歴.csv"
-    target.parent.mkdir()
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(target))
+    (tmp_path / "Documents").mkdir()
+    monkeypatch.setattr(cti.Path, "home", lambda: tmp_path)
+    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: pytest.fail("Tk's English file dialog"))
+    target = tmp_path / "Documents" / f"着信履歴_{date.today():%Y%m%d}.csv"
     assert app.window.history.export() == str(target)
     rows = csv_rows(target)
     assert rows[0] == list(cti.EXPORT_COLUMNS)
@@ -693,14 +696,12 @@ def test_export_history_as_excel_csv(app, monkeypatch, tmp_path):
                                           ["0596-31-0005", "", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤", "modem"]]
     assert b"\r\n" in target.read_bytes()
     assert app.window.card.banner["text"] == f"保存しました: {target}"
-
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: "")   # cancelled
-    assert app.window.history.export() is None
+    assert app.window.history.export() == str(target.with_name(f"{target.stem}_2.csv"))
 
 
 def test_export_to_a_folder_that_is_gone_shows_an_error(app, monkeypatch, tmp_path):
     app.call(MEMBER)
-    monkeypatch.setattr(cti.filedialog, "asksaveasfilename", lambda **kw: str(tmp_path / "gone" / "x.csv"))
+    monkeypatch.setattr(cti.Path, "home", lambda: tmp_path / "gone")
     assert app.window.history.export() is None
     assert "保存できませんでした" in app.boxes.messages("showerror")[0]
 

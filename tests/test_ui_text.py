@@ -78,14 +78,14 @@ def test_window_title(number, reason, members, expected):
 
 def test_history_row_member():
     row = cti.history_row(record("0596310005"), [PENGUIN])
-    assert row == ("11/25 09:05", "0596-31-0005", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
+    assert row == ("11/25(水) 09:05", "0596-31-0005", "AC00001", "ペンギン貴子", "ぺんぎんたかこ", "佐藤")
     assert len(row) == len(cti.HISTORY_COLUMNS)
 
 
 def test_history_row_several_members_share_a_number():
     """Everyone on the number is named: the second member is never hidden behind （他1名）."""
     assert cti.history_row(record("0596310005"), [PENGUIN, ICHIRO]) == (
-        "11/25 09:05", "0596-31-0005", "AC00001・AC00003", "ペンギン貴子・鈴木一郎",
+        "11/25(水) 09:05", "0596-31-0005", "AC00001・AC00003", "ペンギン貴子・鈴木一郎",
         "ぺんぎんたかこ・すずきいちろう", "佐藤")
     assert cti.history_row(record("0596310005"), [PENGUIN, ICHIRO, HANAKO])[3] == "ペンギン貴子・鈴木一郎・山田花子"
 
@@ -93,6 +93,12 @@ def test_history_row_several_members_share_a_number():
 def test_tray_title_counts_calls_not_yet_seen():
     assert cti.tray_title(0) == "CTI — 着信を待っています"
     assert cti.tray_title(3) == "CTI — 不在着信 3件"
+
+
+def test_tray_title_says_a_lost_device_first():
+    lost = "ひかり電話の内線に登録できません（cti.ini のパスワードを確認）"
+    assert cti.tray_title(0, lost) == f"CTI — {lost}"
+    assert cti.tray_title(2, lost) == f"CTI — {lost}・不在着信 2件"
 
 
 def test_dates_as_a_salon_writes_them():
@@ -119,17 +125,17 @@ def test_beside_stays_inside_a_work_area_that_does_not_start_at_zero():
 
 
 def test_history_row_unknown_number():
-    assert cti.history_row(record("09087654321"), []) == ("11/25 09:05", "090-8765-4321", "", "未登録", "", "")
+    assert cti.history_row(record("09087654321"), []) == ("11/25(水) 09:05", "090-8765-4321", "", "未登録", "", "")
 
 
 @pytest.mark.parametrize("reason, text", [("private", "非通知"), ("payphone", "公衆電話"), ("conflict", "サービス競合")])
 def test_history_row_without_number(reason, text):
-    assert cti.history_row(record(None, reason), []) == ("11/25 09:05", text, "", "", "", "")
+    assert cti.history_row(record(None, reason), []) == ("11/25(水) 09:05", text, "", "", "", "")
 
 
 def test_history_row_member_without_staff_or_kana():
     assert cti.history_row(record("0596310005", received=datetime(2026, 1, 2, 23, 59)), [ICHIRO]) == (
-        "01/02 23:59", "0596-31-0005", "AC00003", "鈴木一郎", "すずきいちろう", "")
+        "1/2(金) 23:59", "0596-31-0005", "AC00003", "鈴木一郎", "すずきいちろう", "")
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
@@ -280,7 +286,7 @@ def test_booked_text_and_cancel_question():
     assert [cti.status_done_text(*a) for a in (("来店",), ("退店", 8800), ("退店", None), ("取消",))] == [
         "来店を記録しました", "退店を記録しました（8,800円）", "退店を記録しました", "予約を取り消しました"]
     assert cti.cancel_question(booking(1, 14, 30), PENGUIN) == "11/28(土) 14:30 ペンギン貴子 様（カット）の予約を取り消しますか？"
-    assert cti.cancel_question(booking(1, 9, menu=""), None) == "11/28(土) 09:00 （台帳にない会員） 様（—）の予約を取り消しますか？"
+    assert cti.cancel_question(booking(1, 9, menu=""), None) == "11/28(土) 09:00 （台帳にない会員） 様の予約を取り消しますか？"
 
 
 def test_amount_text():
@@ -311,4 +317,25 @@ def test_the_which_member_question_names_the_shared_number():
     both = [cti.Member("AC00008", "共有 一", "きょうゆう", ("0596310009", "0312345678")),
             cti.Member("AC00009", "共有 二", "", ("0596310009",))]
     assert cti.choice_question(both) == "0596-31-0009 の会員は 2 名です。どなたですか？"
-    assert [cti.choice_label(m) for m in both] == ["AC00008  共有 一（きょうゆう）", "AC00009  共有 二（—）"]
+    assert [cti.choice_label(m) for m in both] == ["AC00008  共有 一（きょうゆう）", "AC00009  共有 二"]
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# Japanese line breaking and dates as shown
+
+@pytest.mark.parametrize("width", range(4, 40))
+def test_lines_break_where_japanese_allows(width):
+    text = "登録しました: AC00009 新井さくら 様。次は 0596-31-0005 さん（佐藤）にお電話を。"
+    lines = cti.break_lines(text, width, len).split("\n")
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")          # nothing lost but spaces at breaks
+    for line in lines:
+        assert not line.startswith(("。", "、", "）", "様", "さん", " ")) and not line.endswith("（")
+        assert len(line) <= width or len(cti.line_units(line)) == 1
+    assert any("新井さくら 様" in line for line in lines) and any("0596-31-0005" in line for line in lines)
+
+
+def test_a_date_is_typed_as_it_is_shown():
+    today = datetime(2026, 12, 8, 10, 0)
+    assert cti.parse_date("12/8(火)", today) == cti.parse_date("１２/８（火）", today) == today.date()
+    assert cti.parse_date("2027/1/5(火)", today) == datetime(2027, 1, 5).date()
+    assert cti.parse_date(cti.day_text(today.date()), today) == today.date()
