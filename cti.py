@@ -3513,7 +3513,8 @@ def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv"
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:]
+            if cells is not None and column < len(cells)} - {""}     # None: a cell too long, skipped
     if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
@@ -5594,22 +5595,23 @@ class Database:
             if not any(c.strip() for c in cells):
                 continue
             get = functools.partial(field_of, cells, columns)
+            member_no = member_no_of(get("member_no"))     # as members.csv reads it: ＡＣ００００１ is AC00001
             day = parse_date(get("date"), self.now())
             try:
                 amount, amount_ok = parse_amount(get("amount")), True
             except ValueError:
                 amount, amount_ok = None, False
-            if not get("member_no"):
+            if not member_no:
                 problems.append(f"{name} {line}行目: 会員番号が空です")
             elif day is None:
                 problems.append(f"{name} {line}行目: 来店日 {get('date')!r} が読めません")
             elif not amount_ok:
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
-                if members is not None and get("member_no") not in members:
-                    problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
+                if members is not None and member_no not in members:
+                    problems.append(f"{name} {line}行目: 会員番号 {member_no} は members.csv にありません"
                                     "（取り込みました）")
-                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
+                visits.append((member_no, day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
         wanted = collections.Counter(visits)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -6463,7 +6465,7 @@ class Dialog(Window):
             held = self.grab_current()      # a question over another dialog gives the grab back to it
             self.deiconify()
             self.grab_set()
-            self.first_focus().focus_set()
+            self.take_focus()
             self.wait_window()
             if held is not None and held.winfo_exists():
                 held.grab_set()
@@ -6484,6 +6486,9 @@ class Dialog(Window):
 
     def create_widgets(self):
         raise NotImplementedError
+
+    def take_focus(self):
+        self.first_focus().focus_set()
 
     def first_focus(self):
         return next(iter(self.widgets.values()), self.button_ok)
@@ -6596,6 +6601,14 @@ class MessageDialog(Dialog):
 
     def first_focus(self):
         return self.button_cancel if self.question else self.button_ok
+
+    def take_focus(self):
+        """A box with no cti window shown (a message before the window, or from the windowless exe)
+        takes the keyboard: she just started cti. Over the window it leaves the keyboard where it is."""
+        if self.context.root.winfo_viewable():
+            super().take_focus()
+        else:
+            self.first_focus().focus_force()
 
     def ok(self, event=None):
         """Enter answers with the button that has the focus: いいえ unless she moved it to はい."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import cti
-from conftest import MEMBER, UNKNOWN, caller, poll_until, press, pump, toplevels
+from conftest import MEMBER, UNKNOWN, caller, poll_until, press, pump, screenshot
 
 
 def open_callbacks(app):
@@ -31,6 +31,7 @@ def test_calls_not_yet_returned_are_listed_and_marked_with_who_and_when(app):
     assert app.window.card.callbacks["text"] == "不在 1"
     rows = [window.list.item(i, "values") for i in window.list.get_children()]
     assert rows[0][2] == "090-8765-4321" and rows[1][4].startswith("折り返し済 ") and rows[1][4].endswith(" 佐藤")
+    screenshot(window, "callbacks.png")                                  # docs/callbacks.png in the README
     press(window, "Escape")
     assert not window.winfo_exists()
 
@@ -96,6 +97,7 @@ def test_the_hand_off_button_and_key_give_the_caller_to_the_salons_system(handof
     assert opened.read_text().strip() == ("https://salon.example.jp/search?tel=0596310005&name="
                                           "%E3%83%9A%E3%83%B3%E3%82%AE%E3%83%B3%E8%B2%B4%E5%AD%90")
     assert app.window.card.banner["text"] == "カルテを開く: ペンギン貴子 様 を渡しました"
+    screenshot(app.root, "handoff.png")                                  # docs/handoff.png in the README
     app.call(UNKNOWN)
     app.window.card.handoff.invoke()                                   # an unknown caller: the number only
     assert poll_until(lambda: len(given.read_text().splitlines()) == 2, 10)
