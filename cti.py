@@ -3231,6 +3231,10 @@ class MembersParse:
         """Whether what the parse is read from is intact (a cache file: its whole checksum)."""
         return True
 
+    def in_memory(self) -> "MembersFile | None":
+        """The full parse this one holds already (its text: a write may reuse it), None when it has none."""
+        return self.full()
+
 
 @dataclass(frozen=True, eq=False)
 class MembersFile(MembersParse):
@@ -4024,6 +4028,9 @@ class CachedMembers(MembersParse):
 
     def members_at(self, indexes: list) -> list[Member]:
         return self.members.at(indexes)
+
+    def in_memory(self) -> MembersFile | None:
+        return self.parsed
 
     def check(self) -> bool:
         self.verified = self.verified or ParseCache.verified(self.path)
@@ -4862,7 +4869,7 @@ class MemberTable:
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
         written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
-                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
+                                    None if self.error else self.disk.in_memory())
         self.disk = self.file = written.file
         self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
