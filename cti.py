@@ -44,7 +44,7 @@ Before the first banner: imports, and Tk / pyserial / filelock / phonenumbers im
       SipPort, the UDP socket of a sip:// extension.
   Store: members.csv
       Member, MembersFile (one parse, a value) and CachedMembers (one from the parse cache), both
-      answering MembersParse; the pure changes (Registration, next_member_no); the --lookup scan;
+      answering MembersParse; the pure changes (Register, Link, next_member_no); the --lookup scan;
       MembersReader (reading, the parse cache, the threads); MemberTable: the lock, write, swap
       and the pending file.
   Store: cti.db
@@ -3231,6 +3231,10 @@ class MembersParse:
         """Whether what the parse is read from is intact (a cache file: its whole checksum)."""
         return True
 
+    def in_memory(self) -> "MembersFile | None":
+        """The full parse this one holds already (its text: a write may reuse it), None when it has none."""
+        return self.full()
+
 
 @dataclass(frozen=True, eq=False)
 class MembersFile(MembersParse):
@@ -3509,7 +3513,8 @@ def scan_lookup(text: str, digits: str, encoding: str, name: str = "members.csv"
     rows = MemberRows(text, name, records)
     found = [member for member in (Member(*row) for row in rows) if digits in member.phones]
     column = rows.columns["member_no"]
-    read = {member_no_of(cells[column]) for cells, *_ in records[1:] if column < len(cells)} - {""}
+    read = {member_no_of(cells[column]) for cells, *_ in records[1:]
+            if cells is not None and column < len(cells)} - {""}     # None: a cell too long, skipped
     if repeated_member_no(lined, column, read):         # a row not read may come first with one of them
         return None
     return found, rows.problems
@@ -4023,6 +4028,9 @@ class CachedMembers(MembersParse):
 
     def members_at(self, indexes: list) -> list[Member]:
         return self.members.at(indexes)
+
+    def in_memory(self) -> MembersFile | None:
+        return self.parsed
 
     def check(self) -> bool:
         self.verified = self.verified or ParseCache.verified(self.path)
@@ -4861,7 +4869,7 @@ class MemberTable:
         told goes to notices. Raises FileError/MembersError (nothing swapped); ValidationError when the new
         change no longer applies to the file as it is now."""
         written = self.writer.write(lambda: self.reader.read_raw(wait_if_missing=new is not None), self.reader.stat, new,
-                                    self.disk if isinstance(self.disk, MembersFile) and not self.error else None)
+                                    None if self.error else self.disk.in_memory())
         self.disk = self.file = written.file
         self.stamp, self.error, self.reader.existed = written.stamp, None, True
         applied = written.applied
@@ -5587,22 +5595,23 @@ class Database:
             if not any(c.strip() for c in cells):
                 continue
             get = functools.partial(field_of, cells, columns)
+            member_no = member_no_of(get("member_no"))     # as members.csv reads it: ＡＣ００００１ is AC00001
             day = parse_date(get("date"), self.now())
             try:
                 amount, amount_ok = parse_amount(get("amount")), True
             except ValueError:
                 amount, amount_ok = None, False
-            if not get("member_no"):
+            if not member_no:
                 problems.append(f"{name} {line}行目: 会員番号が空です")
             elif day is None:
                 problems.append(f"{name} {line}行目: 来店日 {get('date')!r} が読めません")
             elif not amount_ok:
                 problems.append(f"{name} {line}行目: 金額 {get('amount')!r} が読めません")
             else:
-                if members is not None and get("member_no") not in members:
-                    problems.append(f"{name} {line}行目: 会員番号 {get('member_no')} は members.csv にありません"
+                if members is not None and member_no not in members:
+                    problems.append(f"{name} {line}行目: 会員番号 {member_no} は members.csv にありません"
                                     "（取り込みました）")
-                visits.append((get("member_no"), day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
+                visits.append((member_no, day.isoformat(), get("menu"), get("staff"), amount, get("memo")))
         wanted = collections.Counter(visits)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")

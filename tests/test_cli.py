@@ -160,6 +160,20 @@ def test_import_visits_keeps_identical_rows_reports_unknown_members_and_adds_not
     assert third.stdout.startswith("来店履歴を 1 件取り込みました")
 
 
+def test_import_visits_reads_a_full_width_member_no_as_the_members_file_does(tmp_path):
+    """ＡＣ００００２ as Excel's IME leaves it (a CP932 export): the visit is hers, under AC00002, not
+    stored under a number no member has and reported as missing."""
+    ini = folder(tmp_path, csv_bytes("会員番号,名前,電話番号", "AC00001,ペンギン貴子,0596-31-0005",
+                                     "AC00002,山田花子,090-1234-5678"))
+    visits = tmp_path / "来店履歴.csv"
+    visits.write_bytes("\r\n".join([VISITS[0], "2026/11/03,ＡＣ００００２,カラー,鈴木,8800,"]).encode("cp932") + b"\r\n")
+    result = run("--import-visits", str(visits), "--config", str(ini), cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    db = cti.Database(tmp_path / "cti.db")
+    assert [(v.date, v.menu) for v in db.visits("AC00002")] == [("2026-11-03", "カラー")]
+    db.close()
+
+
 @pytest.mark.parametrize("make", ["missing", "folder"])
 def test_import_visits_of_a_file_that_cannot_be_read_exits_2_with_a_message(tmp_path, make):
     ini = folder(tmp_path, csv_bytes("会員番号,名前", "AC00001,ペンギン貴子"))

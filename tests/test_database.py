@@ -1030,3 +1030,9 @@ def test_a_time_zone_fixed_by_hand_is_a_jump_too(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_the_history_keeps_100_calls_of_7_days_unless_told(tmp_path):
+    db = cti.Database(tmp_path / "cti.db")
+    assert (db.max_entries, db.max_days) == (100, 7) == (cti.Config().max_entries, cti.Config().max_days)
+    db.close()

@@ -658,13 +658,23 @@ def test_a_quiet_ncid_server_that_answers_is_kept_and_hears_the_keepalive_line(s
 def test_a_quiet_serial_port_has_no_keepalive_and_is_never_reopened_for_silence(pty_pair, start_reader, nd_frame):
     """Silence is normal on a COM port (no calls for hours): only a source with keepalive() is asked."""
     master, path = pty_pair
-    reader, events = start_reader(path, "nd", keepalive_after=0.01)
+    reads = []
+
+    def opener(url, protocol, baudrate):
+        port = cti.open_port(url, protocol, baudrate)
+        read = port.read
+        port.read = lambda size=1: reads.append(size) or read(size)
+        return port
+
+    reader, events = start_reader(path, "nd", keepalive_after=0.01, opener=opener)
     events.status("connected")
     quiet_until = time.monotonic() + 3 * cti.IDLE_TIMEOUT       # several idle reads, each past keepalive_after
     assert poll_until(lambda: time.monotonic() >= quiet_until, WAIT)
+    quiet_reads = len(reads)
     os.write(master, nd_frame([(0x02, b"0451234567")]))
     assert events.call().number == "0451234567"
     assert events.states() == ["connecting", "connected"]
+    assert 1 <= quiet_reads <= 6 and set(reads[:quiet_reads]) == {1}    # each read waits its timeout: no spin
 
 
 def test_an_ncid_connection_has_tcp_keepalive():

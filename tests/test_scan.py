@@ -227,3 +227,16 @@ def test_lookup_of_a_row_with_a_problem_says_so_when_scanning(tmp_path):
     assert json.loads(nameless.stdout) == []
     assert nameless.stderr.strip() == "members.csv 52行目: 名前が空です（会員番号 AC09999）"
     assert not (tmp_path / "cti-cache").exists()
+
+
+def test_a_scan_reads_past_a_row_whose_cell_is_too_long_as_the_full_parse_does(monkeypatch):
+    """A row skipped for a cell over CELL_LIMIT whose other cells write the number's last four digits
+    (--lookup crashed on it: TypeError on the skipped row's cells). CELL_LIMIT is lowered here: the
+    real bound needs a 64 MB cell; the reading code is the same."""
+    monkeypatch.setattr(cti, "CELL_LIMIT", 1000)
+    text = plain_table(5).replace("AC00004,会員4,かいいん,0596-00-0004,佐藤,,,",
+                                  f'AC00004,会員4,かいいん,0596-00-0004; 0596-00-0003,佐藤,"{"x" * 2000}",,')
+    members, problems = cti.lookup_in_text(text, "0596000003", "utf-8-sig")
+    assert [(m.member_no, m.line) for m in members] == [("AC00003", 4)]
+    assert [m.to_dict() | {"line": m.line} for m in members] == full_answer(text, "0596000003")
+    assert problems == ["members.csv 5行目: セルが長すぎます（1,000 文字まで。Excel で短くしてください）"]
