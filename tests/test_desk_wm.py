@@ -295,6 +295,7 @@ def test_the_tray_icon_docks_counts_unseen_calls_and_shows_the_window(desk, pty_
     close_like_a_window_manager(d.window, d.env["DISPLAY"])
     assert wait(lambda: not d.windows("CTI — "))
     os.write(master, modem_block(MEMBER))
+    assert wait(lambda: tray_icons(d).get(icon) == "CTI (1)"), tray_icons(d)
     os.write(master, modem_block(UNKNOWN))
     assert wait(lambda: tray_icons(d).get(icon) == "CTI (2)"), tray_icons(d)
     assert wait(lambda: red_pixels(d, icon) > 20)
