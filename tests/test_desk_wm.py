@@ -257,6 +257,17 @@ def tray_icons(d: Desk) -> dict:
     return {int(m[1], 16): m[2] for m in re.finditer(r'(0x[0-9a-f]+) "(CTI \(\d+\))"', panel)}
 
 
+def tray_host_up(d: Desk):
+    def owned() -> bool:
+        from Xlib import X
+        display = d.display()
+        try:
+            return display.get_selection_owner(display.intern_atom("_NET_SYSTEM_TRAY_S0")) != X.NONE
+        finally:
+            display.close()
+    return owned
+
+
 def red_pixels(d: Desk, window_id) -> int:
     display = d.display()
     try:
@@ -275,6 +286,7 @@ def test_the_tray_icon_docks_counts_unseen_calls_and_shows_the_window(desk, pty_
     click does nothing on X11 and the menu is reached as pystray would call it (test_desk)."""
     d = desk()
     d.start(["trayer", "--edge", "bottom", "--SetDockType", "true", "--height", "40", "--widthtype", "request"])
+    assert wait(tray_host_up(d)), "trayer did not take the notification area"     # cti looks once, at start
     master, slave = pty_pair
     start_cti(d, slave)
     assert wait(lambda: list(tray_icons(d).values()) == ["CTI (0)"]), tray_icons(d)
@@ -283,9 +295,11 @@ def test_the_tray_icon_docks_counts_unseen_calls_and_shows_the_window(desk, pty_
     close_like_a_window_manager(d.window, d.env["DISPLAY"])
     assert wait(lambda: not d.windows("CTI — "))
     os.write(master, modem_block(MEMBER))
+    assert wait(lambda: tray_icons(d).get(icon) == "CTI (1)"), tray_icons(d)
     os.write(master, modem_block(UNKNOWN))
     assert wait(lambda: tray_icons(d).get(icon) == "CTI (2)"), tray_icons(d)
     assert wait(lambda: red_pixels(d, icon) > 20)
-    d.xdotool("windowactivate", "--sync", str(d.window))              # she looks at the window: seen
-    d.xdotool("mousemove", "--window", str(d.window), "20", "20", "click", "1")
-    assert wait(lambda: tray_icons(d).get(icon) == "CTI (0)") and wait(lambda: red_pixels(d, icon) == 0)
+    # she clicks the window (again if the first click only focused it): the calls are seen
+    assert wait(lambda: d.xdotool("mousemove", "--window", str(d.window), "20", "20", "click", "1") is None
+                or tray_icons(d).get(icon) == "CTI (0)")
+    assert wait(lambda: red_pixels(d, icon) == 0)
