@@ -1277,6 +1277,7 @@ CONFIG_KEYS = {
 
 
 INI_COMMENTS = (";", "#", "；", "＃")
+INI_KEY = re.compile(r"([^=:]+?)\s*[=:]")     # a "key = value" line, once NFKC made ＝ and ： plain
 
 
 def ini_lines(text: str) -> tuple[str, list[str]]:
@@ -1286,7 +1287,7 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
     continuation lines): it is taken as a line of its own, and reported. A header typed with
     the IME on (［ｄｅｖｉｃｅ］) is read as [device].
     """
-    lines, problems, sections = [], [], {}
+    lines, problems, sections, keys, section = [], [], {}, {}, ""
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith(("［", "[")):
@@ -1300,6 +1301,14 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
             problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
                             "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
             line = stripped
+        key = INI_KEY.match(unicodedata.normalize("NFKC", line))
+        if key and not stripped.startswith(("［", "[") + INI_COMMENTS):
+            # the same key twice: configparser (strict=False) would keep the later value without a word
+            name = key.group(1).strip().lower()
+            if (section, name) in keys:
+                problems.append(f"{number} 行目 [{section}] {name}: {keys[section, name]} 行目にも同じ設定があります"
+                                "（後の値を使いました。1 つにまとめてください）")
+            keys.setdefault((section, name), number)
         lines.append(line)
     return "\n".join(lines) + "\n", problems
 
