@@ -5817,7 +5817,7 @@ def callback_row(callback: Callback, members: list) -> tuple:
 
 
 MESSAGE_BUTTONS = {False: ("OK", None), True: ("はい", "いいえ")}
-DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
+DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{buttons} を押してください）"
 
 
 def tray_title(unseen: int, lost: str = "") -> str:
@@ -6470,6 +6470,8 @@ class Dialog(Window):
         self.bind("<KP_Enter>", self.ok)
         self.bind("<Escape>", self.cancel)
         self.bind("<ButtonPress>", self.clicked_outside, add=True)
+        for key in {action.key for action in ACTIONS if action.key}:    # F1–F9 are the main window's keys
+            self.bind(f"<{key}>", lambda e, key=key: self.main_window_key(key))
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
         self.place_beside_main()
@@ -6488,9 +6490,19 @@ class Dialog(Window):
         inside = (self.winfo_rootx() <= event.x_root < self.winfo_rootx() + self.winfo_width()
                   and self.winfo_rooty() <= event.y_root < self.winfo_rooty() + self.winfo_height())
         if not inside:
-            self.bell()
-            self.message["text"] = wrapped(self.message, DIALOG_HOLDS_WINDOW.format(
-                title=self.title(), ok=self.ok_text, cancel=self.cancel_text), int(str(self.message["wraplength"])))
+            self.say_window_held()
+
+    def say_window_held(self):
+        self.bell()
+        buttons = " か ".join(text for text in (self.ok_text, self.cancel_text) if text)
+        self.message["text"] = wrapped(self.message, DIALOG_HOLDS_WINDOW.format(title=self.title(), buttons=buttons),
+                                       int(str(self.message["wraplength"])))
+
+    def main_window_key(self, key):
+        """One of the main window's keys (F4 予約登録…) typed while this dialog holds the window: say why
+        nothing else happens (a message box instead steps aside for it: MessageDialog)."""
+        self.say_window_held()
+        return "break"
 
     def unsaved(self) -> bool:
         """Something typed that would be lost by closing now."""
@@ -6627,6 +6639,16 @@ class MessageDialog(Dialog):
         if self.question and event is not None and self.focus_get() is not self.button_ok:
             return self.cancel()
         return super().ok(event)
+
+    def main_window_key(self, key):
+        """A message asks nothing: the main window's key (F2 会員登録 after 「未登録の番号です」) closes
+        it and does what it says there. A question still waits for its answer."""
+        if self.question:
+            return super().main_window_key(key)
+        owner = self.master
+        self.destroy()
+        owner.after_idle(lambda: owner.winfo_exists() and owner.event_generate(f"<{key}>"))
+        return "break"
 
     def entry_ok(self):
         return True
