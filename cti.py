@@ -6284,14 +6284,16 @@ class Tray:
         self.commands, self.icon, self.unseen, self.lost = commands, None, 0, ""
         self.title = tray_title(0)
         self.x11 = False                    # pystray's bare X backend: its title must be Latin-1
+        self.awaiting_host = False          # an X desktop without a notification area, yet
 
     def start(self) -> bool:
         try:
             import pystray
             self.x11 = pystray.Icon.__module__.endswith("_xorg")
-            if self.x11 and not x_tray_host():
-                return False                # an X desktop without a notification area (Xvfb)
-            self.icon = pystray.Icon("cti", tray_image(0), self._icon_title(), menu=pystray.Menu(
+            self.awaiting_host = self.x11 and not x_tray_host()
+            if self.awaiting_host:
+                return False                # no notification area (Xvfb; a panel that starts after cti)
+            self.icon = pystray.Icon("cti", tray_image(self.unseen), self._icon_title(), menu=pystray.Menu(
                 pystray.MenuItem("表示", lambda: self.commands.put("show"), default=True),
                 pystray.MenuItem("折り返し", lambda: self.commands.put("callbacks")),
                 pystray.MenuItem("終了", lambda: self.commands.put("quit"))))
@@ -6303,6 +6305,14 @@ class Tray:
             log.warning("通知領域にアイコンを出せません（窓は着信で前に出ます）", exc_info=True)
             self.icon = None
             return False
+
+    def start_when_host(self, unseen: int) -> bool:
+        """The icon, once a notification area has appeared (trayer or a panel started after cti),
+        made with the count so far (set before it runs: pystray's X backend may not have its window yet)."""
+        if not (self.awaiting_host and x_tray_host()):
+            return False
+        self.unseen, self.title = unseen, tray_title(unseen, self.lost)
+        return self.start()
 
     def _icon_title(self) -> str:
         return f"CTI ({self.unseen}){' !' if self.lost else ''}" if self.x11 else self.title
@@ -7643,6 +7653,7 @@ class MainWindow:
     PENDING_RETRY_MS = 10000
     ELAPSED_MS = 20000                  # たった今 → 1分前 … on the card
     CONFIRM_MS = 5000                   # 登録しました and friends
+    TRAY_CHECK_MS = 3000                # a notification area that was not there at start
     CLOCK_CHECK_MS = 1000               # the date for today's counts, and whether the clock jumped
 
     def __init__(self, root: tk.Tk, config: Config, members: MemberTable, db: Database,
@@ -7862,6 +7873,17 @@ class MainWindow:
 
     # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
     # shown, hidden, ended
+
+    def dock_tray(self, tray: Tray):
+        """Look again for a notification area (on X11 it may start after cti) until the icon docks;
+        then it tells what the window would: the calls not yet seen, a lost device."""
+        if not tray.start_when_host(self.unseen):
+            if tray.awaiting_host:
+                self.later("tray", self.TRAY_CHECK_MS, lambda: self.dock_tray(tray))
+            return
+        log.info("通知領域にアイコンを出しました")
+        self.tray = tray
+        self.refresh_status()
 
     def hide(self):
         """× / Alt+F4 / 閉じる: out of the way, never off. To the tray; without one (and off Windows,
@@ -8389,7 +8411,7 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
     events = WakingQueue()
     reader = DeviceReader(config, events, opener=demo.opener if demo else open_port)
     tray = Tray(WakingQueue())
-    has_tray = tray.start()
+    tray.start()
     try:
         for rebuilt in itertools.count():
             root = tk.Tk()
@@ -8397,7 +8419,9 @@ def run_window(config: Config, problems: list[str], demo: DemoDevice | None = No
             window = MainWindow(root, config, members, db, events)
             window.commands = tray.commands
             events.wake = tray.commands.wake = window.timers.wake
-            window.tray = tray if has_tray else None
+            window.tray = tray if tray.icon is not None else None
+            if window.tray is None:
+                window.dock_tray(tray)
             if instance:
                 window._schedule("raise", 500, lambda w=window: instance.raise_requested() and (
                     w.bring_to_front(), take_foreground(w.root)))

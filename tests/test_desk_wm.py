@@ -305,6 +305,26 @@ def test_the_tray_icon_docks_counts_unseen_calls_and_shows_the_window(desk, pty_
     assert wait(lambda: red_pixels(d, icon) == 0)
 
 
+def test_a_notification_area_that_starts_after_cti_gets_the_icon(desk, pty_pair):
+    """A desktop whose panel (here trayer) comes up after cti, as an autostart order may have it:
+    cti looked once at start and never showed an icon. It looks again until one is there; the icon
+    then counts the call that came meanwhile."""
+    d = desk()
+    master, slave = pty_pair
+    folder = start_cti(d, slave)
+    assert not tray_host_up(d)()
+    close_like_a_window_manager(d.window, d.env["DISPLAY"])             # hidden: a call counts as unseen
+    assert wait(lambda: not d.windows("CTI — "))
+    os.write(master, modem_block(MEMBER))
+    assert wait(lambda: d.windows("CTI — 0596-31-0005 ペンギン貴子"))
+    d.start(["trayer", "--edge", "bottom", "--SetDockType", "true", "--height", "40", "--widthtype", "request"])
+    assert wait(tray_host_up(d)), "trayer did not take the notification area"
+    assert wait(lambda: list(tray_icons(d).values()) == ["CTI (1)"]), tray_icons(d)
+    assert "通知領域にアイコンを出しました" in (folder / "cti.log").read_text("utf-8")
+    [icon] = tray_icons(d)
+    assert wait(lambda: red_pixels(d, icon) > 20)
+
+
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # a box in the way
 
