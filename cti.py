@@ -6673,7 +6673,8 @@ class MessageDialog(Dialog):
             return super().main_window_key(key)
         owner = self.master
         self.destroy()
-        owner.after_idle(lambda: owner.winfo_exists() and owner.event_generate(f"<{key}>"))
+        # a virtual event: a key event would go where the keyboard focus is, which the box just left
+        owner.after_idle(lambda: owner.winfo_exists() and owner.event_generate(f"<<{key}>>"))
         return "break"
 
     def entry_ok(self):
@@ -7751,8 +7752,9 @@ class MainWindow:
 
     def _bind_keys(self):
         for action in ACTIONS:
-            if action.key:
-                self.root.bind(f"<{action.key}>", lambda e, command=self.action(action.name): command())
+            if action.key:     # and its virtual twin, which a message box passes on (MessageDialog.main_window_key)
+                for sequence in (f"<{action.key}>", f"<<{action.key}>>"):
+                    self.root.bind(sequence, lambda e, command=self.action(action.name): command())
         if self.config.handoff:
             self.root.bind(f"<{self.config.handoff_key}>", lambda e: self.hand_off())
         self.root.bind("<Control-c>", lambda e: self.copy_number())
