@@ -1277,6 +1277,7 @@ CONFIG_KEYS = {
 
 
 INI_COMMENTS = (";", "#", "；", "＃")
+INI_KEY = re.compile(r"([^=:]+?)\s*[=:]")     # a "key = value" line, once NFKC made ＝ and ： plain
 
 
 def ini_lines(text: str) -> tuple[str, list[str]]:
@@ -1286,7 +1287,7 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
     continuation lines): it is taken as a line of its own, and reported. A header typed with
     the IME on (［ｄｅｖｉｃｅ］) is read as [device].
     """
-    lines, problems, sections = [], [], {}
+    lines, problems, sections, keys, section = [], [], {}, {}, ""
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith(("［", "[")):
@@ -1300,6 +1301,14 @@ def ini_lines(text: str) -> tuple[str, list[str]]:
             problems.append(f"{number} 行目「{stripped}」: 行頭の空白を取って読みました"
                             "（字下げした行は前の行の続きになります。行頭の空白を消してください）")
             line = stripped
+        key = INI_KEY.match(unicodedata.normalize("NFKC", line))
+        if key and not stripped.startswith(("［", "[") + INI_COMMENTS):
+            # the same key twice: configparser (strict=False) would keep the later value without a word
+            name = key.group(1).strip().lower()
+            if (section, name) in keys:
+                problems.append(f"{number} 行目 [{section}] {name}: {keys[section, name]} 行目にも同じ設定があります"
+                                "（後の値を使いました。1 つにまとめてください）")
+            keys.setdefault((section, name), number)
         lines.append(line)
     return "\n".join(lines) + "\n", problems
 
@@ -5769,20 +5778,22 @@ def line_units(text: str) -> list[str]:
     return units
 
 
-def break_lines(text: str, width: float, measure) -> str:
+def break_lines(text: str, width: float, measure, most: int = 0) -> str:
     """text in lines no wider than width (measure(text) -> pixels), broken only where Japanese allows
-    (line_units); a piece wider than a line stays whole on a line of its own."""
+    (line_units); a piece wider than a line stays whole on a line of its own. most: only the first
+    that many lines (a label of that height: a pasted e-mail is not measured a line at a time to the
+    end), each from at most most * width characters (none is narrower than a pixel)."""
     lines = []
-    for paragraph in text.split("\n"):
+    for paragraph in text.split("\n", most) if most else text.split("\n"):
         line = ""
-        for unit in line_units(paragraph):
+        for unit in line_units(paragraph[:most * int(width)] if most else paragraph):
             if line.strip() and not unit.isspace() and measure((line + unit).rstrip()) > width:
                 lines.append(line.rstrip())
                 line = unit
             elif line or not unit.isspace():
                 line += unit
         lines.append(line.rstrip())
-    return "\n".join(lines)
+    return "\n".join(lines[:most] if most else lines)
 
 
 NO_NUMBER_CALL = "{caller}の着信は番号がないため、どなたか分かりません。{action}は会員の番号の着信でできます"
@@ -5806,7 +5817,7 @@ def callback_row(callback: Callback, members: list) -> tuple:
 
 
 MESSAGE_BUTTONS = {False: ("OK", None), True: ("はい", "いいえ")}
-DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{ok} か {cancel} を押してください）"
+DIALOG_HOLDS_WINDOW = "「{title}」を閉じるまで、元の窓は使えません（{buttons} を押してください）"
 
 
 def tray_title(unseen: int, lost: str = "") -> str:
@@ -6328,7 +6339,8 @@ def wrapped(label, text: str, width: int) -> str:
     """text broken into lines for a label width pixels wide by the Japanese rules (break_lines):
     Tk's wraplength breaks before 様 at the space and anywhere in Japanese, leaving a lone 。"""
     font = str(label.cget("font")) or ttk.Style(label).lookup(label.winfo_class(), "font") or "TkDefaultFont"
-    return break_lines(text, width, tkfont.Font(label, font=font).measure)
+    height = int(str(label.cget("height") or 0)) if "height" in label.keys() else 0    # lines shown; 0: all
+    return break_lines(text, width, tkfont.Font(label, font=font).measure, height)
 
 
 def widget_rect(window) -> Rect:
@@ -6458,6 +6470,8 @@ class Dialog(Window):
         self.bind("<KP_Enter>", self.ok)
         self.bind("<Escape>", self.cancel)
         self.bind("<ButtonPress>", self.clicked_outside, add=True)
+        for key in {action.key for action in ACTIONS if action.key}:    # F1–F9 are the main window's keys
+            self.bind(f"<{key}>", lambda e, key=key: self.main_window_key(key))
         self.protocol("WM_DELETE_WINDOW", self.cancel)
         self.initial = {name: var.get() for name, var in self.vars.items()}
         self.place_beside_main()
@@ -6476,9 +6490,19 @@ class Dialog(Window):
         inside = (self.winfo_rootx() <= event.x_root < self.winfo_rootx() + self.winfo_width()
                   and self.winfo_rooty() <= event.y_root < self.winfo_rooty() + self.winfo_height())
         if not inside:
-            self.bell()
-            self.message["text"] = wrapped(self.message, DIALOG_HOLDS_WINDOW.format(
-                title=self.title(), ok=self.ok_text, cancel=self.cancel_text), int(str(self.message["wraplength"])))
+            self.say_window_held()
+
+    def say_window_held(self):
+        self.bell()
+        buttons = " か ".join(text for text in (self.ok_text, self.cancel_text) if text)
+        self.message["text"] = wrapped(self.message, DIALOG_HOLDS_WINDOW.format(title=self.title(), buttons=buttons),
+                                       int(str(self.message["wraplength"])))
+
+    def main_window_key(self, key):
+        """One of the main window's keys (F4 予約登録…) typed while this dialog holds the window: say why
+        nothing else happens (a message box instead steps aside for it: MessageDialog)."""
+        self.say_window_held()
+        return "break"
 
     def unsaved(self) -> bool:
         """Something typed that would be lost by closing now."""
@@ -6615,6 +6639,16 @@ class MessageDialog(Dialog):
         if self.question and event is not None and self.focus_get() is not self.button_ok:
             return self.cancel()
         return super().ok(event)
+
+    def main_window_key(self, key):
+        """A message asks nothing: the main window's key (F2 会員登録 after 「未登録の番号です」) closes
+        it and does what it says there. A question still waits for its answer."""
+        if self.question:
+            return super().main_window_key(key)
+        owner = self.master
+        self.destroy()
+        owner.after_idle(lambda: owner.winfo_exists() and owner.event_generate(f"<{key}>"))
+        return "break"
 
     def entry_ok(self):
         return True

@@ -365,3 +365,13 @@ def test_a_section_given_twice_is_named_with_both_lines(tmp_path):
     assert problems == ["5 行目 [history]: 1 行目にも同じ区分があります（両方を読み、同じ設定は後の値を使いました。"
                         "1 つにまとめてください）"]
     assert (config.max_entries, config.max_days, config.port) == (50, 30, "COM3")
+
+
+def test_a_key_given_twice_in_a_section_is_named_with_both_lines(tmp_path):
+    ini = write(tmp_path / "cti.ini", "[files]\nmembers = a.csv\n[device]\nport = COM3\n[files]\nＭＥＭＢＥＲＳ ＝ b.csv\n",
+                "utf-8")
+    config, problems = cti.load_config(ini)
+    assert problems == ["5 行目 [files]: 1 行目にも同じ区分があります（両方を読み、同じ設定は後の値を使いました。"
+                        "1 つにまとめてください）",
+                        "6 行目 [files] members: 2 行目にも同じ設定があります（後の値を使いました。1 つにまとめてください）"]
+    assert config.members.name == "b.csv"

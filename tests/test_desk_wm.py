@@ -302,3 +302,24 @@ def test_the_tray_icon_docks_counts_unseen_calls_and_shows_the_window(desk, pty_
     assert wait(lambda: d.xdotool("mousemove", "--window", str(d.window), "20", "20", "click", "1") is None
                 or tray_icons(d).get(icon) == "CTI (0)")
     assert wait(lambda: red_pixels(d, icon) == 0)
+
+
+# - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+# a box in the way
+
+def test_a_message_box_steps_aside_for_the_main_windows_key(desk, pty_pair):
+    """F4 on a number no member holds says so in a box (「…会員登録をしてください」); the F2 she presses
+    next went to the box and nothing happened until she dismissed it. The box is only a message: the
+    key closes it and does what it says (会員登録 opens, for that number)."""
+    d = desk()
+    master, slave = pty_pair
+    start_cti(d, slave)
+    os.write(master, modem_block(UNKNOWN))
+    assert wait(lambda: d.windows("CTI — 090-8765-4321 未登録"))
+    d.xdotool("windowactivate", "--sync", str(d.window))                # she clicks the window
+    d.xdotool("key", "F4")
+    assert wait(lambda: d.windows("CTI", anywhere=False) and d.focused_name() == "CTI"), "F4 showed no box"
+    d.xdotool("key", "F2")
+    assert wait(lambda: d.windows("の会員登録", anywhere=True)), ("F2 did not get past the box", d.focused_name())
+    assert not [w for w in d.windows("CTI") if d.xdotool("getwindowname", str(w)) == "CTI"], "the box stayed"
+    assert wait(lambda: "会員登録" in d.focused_name())

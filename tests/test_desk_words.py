@@ -90,6 +90,18 @@ def test_card_lines_never_split_an_honorific_or_start_with_a_full_stop(make_app,
     assert all(font.measure(line) <= width for line in lines)
 
 
+def test_a_pasted_e_mail_in_the_memo_is_broken_only_as_far_as_the_card_shows_it(make_app, tmp_path):
+    """A memo of 20,000 lines (a pasted e-mail; the issue's is 10 MB and froze the window for minutes when
+    that member called, every line measured): the card's two memo lines, from the memo's start."""
+    memo = '"' + "メール本文です。ご予約の件で\n" * 20_000 + '"'
+    (tmp_path / "members.csv").write_bytes(cti.DEMO_MEMBERS.replace("カラーは 6 トーン", memo).encode("utf-8-sig"))
+    app = make_app()
+    app.call(MEMBER)
+    lines = caller(app)["memo"].split("\n")
+    assert len(lines) <= app.window.card.labels["memo"]["height"], len(lines)
+    assert lines[0] == "メモ: メール本文です。ご予約の件で"
+
+
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
 # dates, empty fields, Escape, a withheld number
 
