@@ -5994,11 +5994,27 @@ def booked_text(starts: datetime, menu: str, staff: str, moved=False, who: str =
         " に変更しました" if moved else " で予約しました")
 
 
-def status_done_text(status: str, amount: int | None = None) -> str:
-    """来店を記録しました / 退店を記録しました（8,800円） / 予約を取り消しました"""
+def status_done_text(status: str, amount: int | None = None, who: str = "") -> str:
+    """ペンギン貴子 様の来店を記録しました / …様の退店を記録しました（8,800円） / …様の予約を取り消しました.
+    who names the member, as booked_text does: the card may by now show another caller."""
+    whose = f"{who} 様の" if who else ""
     if status == "取消":
-        return "予約を取り消しました"
-    return f"{status}を記録しました" + (f"（{amount_text(amount)}）" if amount is not None else "")
+        return f"{whose}予約を取り消しました"
+    return f"{whose}{status}を記録しました" + (f"（{amount_text(amount)}）" if amount is not None else "")
+
+
+# what the card says after a members.csv change, before whom it was for
+MEMBER_DONE = {"register": "登録しました", "link": "電話番号を追加しました"}
+
+
+def member_done_text(done: str, member) -> str:
+    """登録しました: AC00011 テスト 様"""
+    return f"{MEMBER_DONE[done]}: {member.member_no} {member.name} 様"
+
+
+def exported_text(path) -> str:
+    """履歴を保存's word names where the file went (on Linux she was not asked)."""
+    return f"保存しました: {path}"
 
 
 def overlap_text(conflicts: list, by_no: dict, minutes_of) -> str:
@@ -6363,12 +6379,12 @@ class DialogContext:
 
     def register(self, registration) -> dict:
         made = dataclasses.replace(registration, made=self.now().timestamp())   # cti.db's clock: its bookings' time
-        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "登録しました",
+        return self.save_member_change(lambda: self.members.register(made), registration.member_no, "register",
                                        registration.phone)
 
     def link(self, member_and_phone) -> dict:
         member_no, phone = member_and_phone
-        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "電話番号を追加しました",
+        return self.save_member_change(lambda: self.members.link(member_no, phone), member_no, "link",
                                        normalize_phone(phone))
 
     def save_member_change(self, change, member_no, done, phone="") -> dict:
@@ -6383,7 +6399,7 @@ class DialogContext:
             return {getattr(e, "field", "") or "": str(e)}
         self.members_changed([note for note in notes if note not in warned])
         if member is not None:
-            self.post_notice(f"{done}: {member.member_no} {member.name} 様")
+            self.post_notice(member_done_text(done, member))
         return {}
 
     def save_booking(self, booking: dict) -> dict:
@@ -6405,11 +6421,11 @@ class DialogContext:
     def change_status(self, reservation_id: int, status: str, amount: int | None = None) -> dict:
         """来店 / 退店 (with the amount) / 取消; {} when done, else {"": why}."""
         try:
-            self.db.set_status(reservation_id, status, amount)
+            reservation = self.db.set_status(reservation_id, status, amount)
         except (ValueError, CtiError, sqlite3.Error) as e:
             return {"": str(e)}
         self.bookings_changed()
-        self.post_notice(status_done_text(status, amount))
+        self.post_notice(status_done_text(status, amount, member_name(self.members.by_no.get(reservation.member_no))))
         return {}
 
 
@@ -7574,7 +7590,7 @@ class HistoryList(ttk.Frame):
         except OSError as e:
             messagebox.showerror("CTI", f"保存できませんでした: {e}", parent=context.root)
             return None
-        context.post_notice(f"保存しました: {path}")
+        context.post_notice(exported_text(path))
         return path
 
 

@@ -225,6 +225,7 @@ def test_only_the_transitions_that_apply_are_offered(app, questions):
     select(bookings, rid)
     assert enabled(bookings) == {"new", "変更", "来店", "取消"}
     bookings.buttons["来店"].invoke()
+    assert app.window.card.banner["text"] == "ペンギン貴子 様の来店を記録しました"     # whose visit, not the card's caller's
     assert enabled(bookings) == {"new", "退店", "取消"}
     bookings.buttons["退店"].invoke()
     [leave] = toplevels(app, cti.AmountDialog)
@@ -237,7 +238,7 @@ def test_only_the_transitions_that_apply_are_offered(app, questions):
     leave.button_ok.invoke()
     assert not leave.winfo_exists()
     assert app.db.reservation(rid).status == "退店" and app.db.visits("AC00001")[0].amount == 8800
-    assert app.window.card.banner["text"] == "退店を記録しました（8,800円）"
+    assert app.window.card.banner["text"] == "ペンギン貴子 様の退店を記録しました（8,800円）"
     assert enabled(bookings) == {"new"} and questions == []
 
 
@@ -264,7 +265,7 @@ def test_cancel_asks_with_no_as_the_default(app, questions):
     assert app.db.reservation(rid).status == "予約"
     bookings.buttons["取消"].invoke()
     assert app.db.reservation(rid).status == "取消" and bookings.list.item(str(rid), "values")[5] == "取消"
-    assert app.window.card.banner["text"] == "予約を取り消しました"
+    assert app.window.card.banner["text"] == "ペンギン貴子 様の予約を取り消しました"
 
 
 # - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -

@@ -951,3 +951,35 @@ def test_decode_prints_a_name_as_written(tmp_path):
     line = out.stdout.decode("utf-8").strip()
     assert out.returncode == 0 and "\\u" not in line, out
     assert json.loads(line)["name"] == "ヤマダ" and "ヤマダ" in line
+
+
+###############################################################################
+# The size limits by value: a mutation run moved each by one byte and no test saw it. The bounds
+# below are what a device meets (a line, a record, the noise before a signature), written as numbers.
+
+def test_a_text_line_of_4096_bytes_is_a_call_and_one_of_4097_bytes_is_dropped():
+    line = b"NMBR = 0596310005"
+    held = decoder("modem")
+    assert held.feed(line + b" " * (4096 - len(line))) == []
+    assert [c.number for c in calls(held.feed(b"\r\n\r\n"))] == ["0596310005"]
+    dropped = decoder("modem")
+    assert [e.message for e in dropped.feed(line + b" " * (4097 - len(line)))] == ["改行のない長いデータを捨てました"]
+    assert calls(dropped.feed(b"\r\n\r\n") + dropped.flush(final=True)) == []
+
+
+def test_an_aloha_record_of_48_bytes_before_its_etx_is_a_call_and_one_of_49_is_dropped():
+    """The ETX comes in a later read (a slow adapter): 48 bytes are held for it, 49 are not."""
+    for size, numbers in ((48, ["0" * 38]), (49, [])):
+        record = aloha_record("112431015" + "0" * (size - 1 - 9))          # STX + body = size bytes, then ETX
+        d = decoder("aloha")
+        events = d.feed(record[:-1]) + d.feed(record[-1:])
+        assert [c.number for c in calls(events)] == numbers, size
+        assert ("ETX のない記録を捨てました" in [e.message for e in events if isinstance(e, cti.Garbled)]) == (not numbers)
+
+
+def test_auto_holds_4096_bytes_of_noise_then_skips_2049_at_the_next_byte():
+    d = decoder("auto")
+    noise = bytes(0x41 + i % 26 for i in range(4096))
+    assert d.feed(noise) == []
+    assert [e.message for e in d.feed(b"A")] == ["形式のわからない 2049 バイトを読み飛ばしました"]
+    assert calls(d.feed(vector("mobile"))) == [cti.Call("09012345678", protocol="nd")]

@@ -759,6 +759,27 @@ def test_answered_needs_a_signature_or_a_modem_reply():
     assert not cti.answered(b"\x11\x13 status \x00", True)
 
 
+def test_auto_port_says_it_is_waiting_once_naming_the_port_and_never_with_an_empty_list(monkeypatch, make_pty,
+                                                                                         start_reader):
+    """The waiting line comes after probe_seconds, once for the ports it names; when the only port listened
+    to is pulled out, the status goes to "not found" at the next look, never to a waiting line naming no port."""
+    monkeypatch.setattr(cti.DeviceReader, "PROBE_RESCAN", 0.5)
+    found = PortsFound(monkeypatch)
+    master, adapter = make_pty()
+    found.add(adapter, "USB-SERIAL CH340 (COM3)", "USB VID:PID=1A86:7523")
+    began = time.monotonic()
+    reader, events = start_reader("auto", "auto")
+    waiting = lambda e: isinstance(e, cti.Status) and "応答する装置がありません" in e.text   # noqa: E731
+    events.wait(waiting, what="waiting")
+    assert time.monotonic() - began >= 0.3                          # probe_seconds, not at once
+    found.ports.clear()
+    os.close(master)                                                # the adapter pulled out while listened to
+    missing = events.status("missing")
+    assert "着信表示装置が見つかりません" in missing.text
+    said = [e.text for e in events.seen if waiting(e)]
+    assert len(said) == 1 and f"（{adapter} で着信を待っています）" in said[0], said
+
+
 def test_auto_port_opens_no_bluetooth_port(monkeypatch, make_pty, start_reader):
     found = PortsFound(monkeypatch)
     _, bluetooth = make_pty()

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cti
-from conftest import Events, poll_until
+from conftest import Events, FakeMonotonic, poll_until
 
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 PASSWORD = "pa%ss@3"                    # percent-encoded in the URL: pa%25ss%403
@@ -674,3 +674,30 @@ def test_a_new_ip_address_of_the_pc_opens_the_extension_again_on_it(kamailio, ex
     assert "ネットワーク" in lost.text and "USB" not in lost.text
     server.start()
     events.status("connected", WAIT)                    # registered again, from 127.0.0.2
+
+
+def test_a_sip_port_hears_only_its_registrars_host_and_wakes_for_the_agents_timer():
+    """A datagram from another host (127.0.0.2: still this machine's loopback, no network) is ignored,
+    however call-like; the registrar's INVITE rings. And exchange() waits no longer than the agent's
+    next timer, not `longest`: a timer due now returns at once."""
+    clock = FakeMonotonic()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as registrar, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        registrar.bind(("127.0.0.1", 0))
+        stranger.bind(("127.0.0.2", 0))
+        port = cti.SipPort(f"sip://3:secret@127.0.0.1:{registrar.getsockname()[1]}", clock=clock)
+        try:
+            port.start()
+            forged = RAW_INVITE.replace(b"0596310005", b"0312345678").replace(b"x1@hgw", b"x2@hgw")
+            stranger.sendto(forged, port.local)
+            registrar.sendto(RAW_INVITE, port.local)
+            events = []
+            assert poll_until(lambda: events.extend(port.exchange()) or any(isinstance(e, cti.Call) for e in events),
+                              5.0)
+            assert [e.number for e in events if isinstance(e, cti.Call)] == ["0596310005"]
+            clock.t = port.agent.wake_at()                # the agent's next timer is due now
+            began = time.monotonic()
+            port.exchange(longest=60)
+            assert time.monotonic() - began < 30
+        finally:
+            port.close()

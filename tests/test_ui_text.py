@@ -285,6 +285,8 @@ def test_booked_text_and_cancel_question():
             == "共有 二 様 11/28(土) 14:30 カット 田中 で予約しました")
     assert [cti.status_done_text(*a) for a in (("来店",), ("退店", 8800), ("退店", None), ("取消",))] == [
         "来店を記録しました", "退店を記録しました（8,800円）", "退店を記録しました", "予約を取り消しました"]
+    assert [cti.status_done_text(*a, who="共有 二") for a in (("来店",), ("退店", 8800), ("取消",))] == [
+        "共有 二 様の来店を記録しました", "共有 二 様の退店を記録しました（8,800円）", "共有 二 様の予約を取り消しました"]
     assert cti.cancel_question(booking(1, 14, 30), PENGUIN) == "11/28(土) 14:30 ペンギン貴子 様（カット）の予約を取り消しますか？"
     assert cti.cancel_question(booking(1, 9, menu=""), None) == "11/28(土) 09:00 （台帳にない会員） 様の予約を取り消しますか？"
 
