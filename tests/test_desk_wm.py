@@ -20,7 +20,7 @@ import pytest
 
 import cti
 from conftest import MEMBER, UNKNOWN, modem_block, poll_until
-from test_desk import close_like_a_window_manager
+from test_desk import close_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "0596310009"
@@ -180,8 +180,8 @@ def test_calls_never_take_the_keyboard_from_the_pos(desk, pty_pair, dpi):
     master, slave = pty_pair
     start_cti(d, slave)
     assert wait(lambda: inside(d.frame(d.window), d.work_area())), (d.frame(d.window), d.work_area())
-    close_like_a_window_manager(d.window, d.env["DISPLAY"])             # ×: hidden, still running
-    assert wait(lambda: not d.windows("CTI — ")), "× did not hide the window"
+    assert close_until(d.window, lambda: not d.windows("CTI — "), wait, d.env["DISPLAY"]), \
+        "× did not hide the window"                                     # ×: hidden, still running
     typed = start_pos(d)
     text = "abcdefghijklmnopqrstuvwxyz0123456789" * 2
     typist = threading.Thread(target=d.xdotool, args=("type", "--delay", "40", text))
@@ -292,8 +292,7 @@ def test_the_tray_icon_docks_counts_unseen_calls_and_shows_the_window(desk, pty_
     assert wait(lambda: list(tray_icons(d).values()) == ["CTI (0)"]), tray_icons(d)
     [icon] = tray_icons(d)
     assert red_pixels(d, icon) == 0
-    close_like_a_window_manager(d.window, d.env["DISPLAY"])
-    assert wait(lambda: not d.windows("CTI — "))
+    assert close_until(d.window, lambda: not d.windows("CTI — "), wait, d.env["DISPLAY"])
     os.write(master, modem_block(MEMBER))
     assert wait(lambda: tray_icons(d).get(icon) == "CTI (1)"), tray_icons(d)
     os.write(master, modem_block(UNKNOWN))
