@@ -6592,10 +6592,14 @@ class Dialog(Window):
         self.geometry(f"+{x}+{y}")
 
     def show_errors(self, errors: dict):
+        """Each error under its field, broken by the Japanese rules (wrapped) within the field's width."""
+        def within(label, text):
+            width = str(label["wraplength"])         # "" where the label is not wrapped
+            return wrapped(label, text, label.winfo_pixels(width)) if width and text else text
         for name, label in self.errors.items():
-            label["text"] = errors.get(name, "")
+            label["text"] = within(label, errors.get(name, ""))
             label.grid() if errors.get(name) else label.grid_remove()
-        self.message["text"] = errors.get("", "")
+        self.message["text"] = within(self.message, errors.get("", ""))
         self.keep_on_screen()
         for name in errors:
             if name in self.widgets:

@@ -90,6 +90,26 @@ def test_card_lines_never_split_an_honorific_or_start_with_a_full_stop(make_app,
     assert all(font.measure(line) <= width for line in lines)
 
 
+def test_a_field_error_never_splits_an_honorific_or_starts_a_line_with_a_full_stop(app):
+    """Under a form's field, as on the card: 「ペンギン貴子 さんには … が既に登録されています」 is wider
+    than the field, and Tk's wraplength broke it at the space, before さん."""
+    app.call(MEMBER)
+    dialog = app.window.open_link()
+    dialog.deiconify()
+    dialog.vars["query"].set("たかこ")
+    dialog.results.selection_set("AC00001")                        # the number she already has
+    dialog.button_ok.invoke()
+    label = dialog.errors["phone"]
+    pump(app.root, lambda: label.winfo_viewable())
+    lines = label["text"].split("\n")
+    assert "".join(lines).replace(" ", "") == "ペンギン貴子さんには0596-31-0005が既に登録されています", lines
+    assert len(lines) >= 2, lines
+    font = cti.tkfont.Font(app.root, font=cti.ttk.Style(label).lookup("TLabel", "font") or "TkDefaultFont")
+    assert all(font.measure(line) <= int(str(label["wraplength"])) for line in lines), lines
+    for line in lines:
+        assert not line.startswith(("。", "、", "様", "さん", "ん")), lines
+
+
 def test_a_pasted_e_mail_in_the_memo_is_broken_only_as_far_as_the_card_shows_it(make_app, tmp_path):
     """A memo of 20,000 lines (a pasted e-mail; the issue's is 10 MB and froze the window for minutes when
     that member called, every line measured): the card's two memo lines, from the memo's start."""
